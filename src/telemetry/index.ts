@@ -1,0 +1,11 @@
+/**
+ * Telemetry: structured logging (pino) and Prometheus metrics (prom-client).
+ *
+ * Nothing here is a module singleton: a node creates one root logger and one
+ * metrics registry and hands them to its components, which derive
+ * per-component loggers with `forComponent()`.
+ */
+export { createLogger, forComponent } from './logger.js'
+export type { Logger, LoggerInit, LogLevel } from './logger.js'
+export { createMetricsRegistry } from './metrics.js'
+export type { MetricsRegistry } from './metrics.js'
