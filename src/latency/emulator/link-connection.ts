@@ -1,0 +1,209 @@
+/**
+ * EmulatedLinkConnection: a MultiaddrConnection layered over the raw TCP one.
+ *
+ * - Opening: both sides write their preamble (region) immediately, then read
+ *   the remote's. Bytes after the remote preamble are the start of the libp2p
+ *   upgrade and are passed up unchanged. A malformed preamble, a timeout, or a
+ *   close before the exchange finishes aborts the raw connection.
+ * - Open: every byte this side sends goes through a DelayQueue with the
+ *   one-way delay for (local region -> remote region), plus seeded jitter.
+ *   Inbound bytes are passed up at once (the remote delayed them already).
+ * - Backpressure: `send()` reports "full" when the delay queue holds more than
+ *   `maxQueuedBytes` or the raw socket is full; 'drain' follows when both have
+ *   room again. Closing waits for the queue to empty (so the FIN is delayed
+ *   like the data); abort drops the queue.
+ */
+import { AbstractMultiaddrConnection } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { DelayQueue } from './delay-queue.js'
+import { PreambleAbortedError, PreambleTimeoutError } from './errors.js'
+import { decodePreamble, encodePreamble, MAX_PREAMBLE_BYTES } from './preamble.js'
+import type { Scheduler } from './delay-queue.js'
+import type { JitterSource } from './jitter.js'
+import type { AbortOptions, MultiaddrConnection, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import type { SendResult } from '@libp2p/utils'
+
+export interface LinkOptions {
+  localRegion: string
+  /** one-way delay (ms) for bytes from the local region to `remoteRegion` */
+  oneWayDelayMs(remoteRegion: string): number
+  jitter: JitterSource
+  scheduler: Scheduler
+  handshakeTimeoutMs: number
+  /** delayed bytes held before send() reports backpressure */
+  maxQueuedBytes: number
+}
+
+type Phase = 'preamble' | 'open' | 'failed'
+
+interface Deferred { promise: Promise<void>, resolve(): void, reject(err: Error): void }
+
+function deferred (): Deferred {
+  let resolve!: () => void
+  let reject!: (err: Error) => void
+  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+  return { promise, resolve, reject }
+}
+
+export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
+  /** the remote's region, known once open() resolved */
+  remoteRegion = ''
+  /** base one-way delay applied to this side's outbound bytes */
+  oneWayDelayMs = 0
+
+  private readonly inner: MultiaddrConnection
+  private readonly opts: LinkOptions
+  private readonly queue: DelayQueue<Uint8ArrayList>
+  private phase: Phase = 'preamble'
+  private readonly preamble = new Uint8ArrayList()
+  private readonly opened: Deferred
+
+  /**
+   * Exchange preambles over `inner` and resolve with the emulated connection.
+   * On any failure the raw connection is aborted and the error rethrown.
+   */
+  static async open (inner: MultiaddrConnection, opts: LinkOptions, options: AbortOptions = {}): Promise<EmulatedLinkConnection> {
+    const link = new EmulatedLinkConnection(inner, opts)
+    await link.handshake(options)
+    return link
+  }
+
+  private constructor (inner: MultiaddrConnection, opts: LinkOptions) {
+    super({
+      remoteAddr: inner.remoteAddr,
+      direction: inner.direction,
+      log: inner.log.newScope('emulated-link'),
+      inactivityTimeout: inner.inactivityTimeout
+    })
+    this.inner = inner
+    this.opts = opts
+    this.opened = deferred()
+    this.queue = new DelayQueue<Uint8ArrayList>({
+      scheduler: opts.scheduler,
+      sizeOf: buf => buf.byteLength,
+      deliver: buf => this.deliver(buf),
+      onDelivered: () => { this.maybeDrain() }
+    })
+    // a rejection nobody awaits yet (e.g. close during construction) must not crash the process
+    this.opened.promise.catch(() => {})
+    inner.addEventListener('message', this.onInnerMessage)
+    inner.addEventListener('close', this.onInnerClose)
+    inner.addEventListener('drain', this.onInnerDrain)
+    inner.addEventListener('remoteCloseWrite', this.onInnerRemoteCloseWrite)
+  }
+
+  private async handshake (options: AbortOptions): Promise<void> {
+    const { scheduler, handshakeTimeoutMs } = this.opts
+    const timer = scheduler.setTimeout(() => { this.fail(new PreambleTimeoutError(handshakeTimeoutMs)) }, handshakeTimeoutMs)
+    const onAbort = (): void => { this.fail(new PreambleAbortedError('connection upgrade aborted during the preamble exchange')) }
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      if (options.signal?.aborted === true) onAbort()
+      else this.inner.send(encodePreamble(this.opts.localRegion))
+      await this.opened.promise
+    } finally {
+      scheduler.clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private fail (err: Error): void {
+    if (this.phase !== 'preamble') return
+    this.phase = 'failed'
+    this.detach()
+    this.queue.clear()
+    this.inner.abort(err)
+    this.opened.reject(err)
+  }
+
+  private detach (): void {
+    this.inner.removeEventListener('message', this.onInnerMessage)
+    this.inner.removeEventListener('close', this.onInnerClose)
+    this.inner.removeEventListener('drain', this.onInnerDrain)
+    this.inner.removeEventListener('remoteCloseWrite', this.onInnerRemoteCloseWrite)
+  }
+
+  private readonly onInnerMessage = (evt: StreamMessageEvent): void => {
+    if (this.phase === 'open') {
+      this.onData(evt.data)
+      return
+    }
+    if (this.phase !== 'preamble') return
+    this.preamble.append(evt.data)
+    let decoded
+    try {
+      decoded = decodePreamble(this.preamble.subarray(0, Math.min(this.preamble.byteLength, MAX_PREAMBLE_BYTES)))
+    } catch (err) {
+      this.fail(err as Error)
+      return
+    }
+    if (!decoded.done) return
+    this.remoteRegion = decoded.region
+    this.oneWayDelayMs = this.opts.oneWayDelayMs(decoded.region)
+    this.phase = 'open'
+    const rest = this.preamble.sublist(decoded.consumed)
+    this.preamble.consume(this.preamble.byteLength)
+    if (rest.byteLength > 0) this.onData(rest)
+    this.opened.resolve()
+  }
+
+  private readonly onInnerClose = (evt: StreamCloseEvent): void => {
+    if (this.phase === 'preamble') {
+      this.fail(evt.error ?? new PreambleAbortedError())
+      return
+    }
+    this.detach()
+    this.queue.clear()
+    this.onTransportClosed(evt.error)
+  }
+
+  private readonly onInnerDrain = (): void => {
+    this.queue.resume()
+    this.maybeDrain()
+  }
+
+  private readonly onInnerRemoteCloseWrite = (): void => {
+    this.onRemoteCloseWrite()
+  }
+
+  private deliver (buf: Uint8ArrayList): boolean {
+    try {
+      return this.inner.send(buf)
+    } catch (err) {
+      this.abort(err as Error)
+      return false
+    }
+  }
+
+  private hasRoom (): boolean {
+    return !this.queue.blocked && this.queue.queuedBytes < this.opts.maxQueuedBytes
+  }
+
+  private maybeDrain (): void {
+    if (this.writableNeedsDrain && this.hasRoom()) this.safeDispatchEvent('drain')
+  }
+
+  sendData (data: Uint8ArrayList): SendResult {
+    const sentBytes = data.byteLength
+    this.queue.push(data, this.oneWayDelayMs + this.opts.jitter())
+    return { sentBytes, canSendMore: this.hasRoom() }
+  }
+
+  sendReset (err: Error): void {
+    this.queue.clear()
+    this.inner.abort(err)
+  }
+
+  sendPause (): void {
+    this.inner.pause()
+  }
+
+  sendResume (): void {
+    this.inner.resume()
+  }
+
+  async sendClose (options?: AbortOptions): Promise<void> {
+    await this.queue.whenEmpty(options)
+    await this.inner.close(options)
+  }
+}
