@@ -1,0 +1,97 @@
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { emulatedTcp } from '../latency/emulator/index.js'
+import type { DcisConfig } from '../config/index.js'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { Ed25519PrivateKey, Libp2p } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Datastore } from 'interface-datastore'
+import type { Registry } from 'prom-client'
+
+/** The protocol ids every dcis peer speaks (DESIGN.md, "Names"). */
+export const DHT_PROTOCOL = '/dcis/kad/1.0.0'
+
+export interface MeshServices {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+  [key: string]: unknown
+}
+
+export type MeshLibp2p = Libp2p<MeshServices>
+
+export interface MeshLibp2pInit {
+  config: DcisConfig
+  privateKey: Ed25519PrivateKey
+  datastore: Datastore
+  metrics: Registry
+  bootstrapPeers: Multiaddr[]
+  /** software name/version for identify's agent string */
+  agentVersion: string
+}
+
+/**
+ * The node's single libp2p instance: TCP (or the user-space link emulator
+ * when `simulation.rtt` is configured), Noise, yamux, identify, ping, our own
+ * kad-dht (`/dcis/kad/1.0.0`, server mode) and gossipsub with strict
+ * signing. No mDNS, UPnP, AutoTLS, relays or public bootstrap: a peer only
+ * talks to the federation it was given.
+ */
+export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
+  const { config } = init
+  const rtt = config.simulation.rtt
+  const transport = rtt != null
+    ? emulatedTcp({ region: config.region, matrix: rtt })
+    : tcp()
+
+  return createLibp2p({
+    privateKey: init.privateKey,
+    datastore: init.datastore,
+    start: false,
+    addresses: {
+      listen: config.listen,
+      announce: config.announce
+    },
+    nodeInfo: {
+      userAgent: init.agentVersion
+    },
+    transports: [transport],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: init.bootstrapPeers.length > 0
+      ? [bootstrap({ list: init.bootstrapPeers.map(ma => ma.toString()), timeout: 0 })]
+      : [],
+    metrics: prometheusMetrics({
+      registry: init.metrics,
+      collectDefaultMetrics: false,
+      preserveExistingMetrics: false
+    }),
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: config.dht.clientMode,
+        // loopback and LAN federations need private addresses in the DHT
+        peerInfoMapper: config.dht.passthroughMapper ? passthroughMapper : removePrivateAddressesMapper
+      }),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false
+      })
+    }
+  }) as unknown as MeshLibp2p
+}

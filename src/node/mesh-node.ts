@@ -1,0 +1,195 @@
+import { createApiServer } from '../api/index.js'
+import { loadOrCreateIdentity } from '../identity/index.js'
+import { openStores, createHeliaOn } from '../storage/index.js'
+import { createMetricsRegistry, forComponent } from '../telemetry/index.js'
+import { createMeshLibp2p } from './libp2p.js'
+import { PeerRttTracker } from './peer-rtt.js'
+import { PubsubInbox } from './pubsub-inbox.js'
+import { meshRoutes } from './routes.js'
+import { AGENT } from './version.js'
+import type { ApiNode, ApiRoutes, ApiServer, NodeInfoView, PeerView } from '../api/index.js'
+import type { DcisConfig } from '../config/index.js'
+import type { NodeIdentity } from '../identity/index.js'
+import type { HeliaOnLibp2p, NodeStores } from '../storage/index.js'
+import type { Logger, MetricsRegistry } from '../telemetry/index.js'
+import type { MeshLibp2p } from './libp2p.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export type NodeStatus = 'stopped' | 'starting' | 'started' | 'stopping'
+
+export interface MeshNodeInit {
+  config: DcisConfig
+  /** already resolved bootstrap peers (multiaddrs with /p2p/<peerId>) */
+  bootstrapPeers: Multiaddr[]
+  logger: Logger
+  /** extra HTTP route plugins contributed by capabilities */
+  routes?: ApiRoutes[]
+  /** turn off the HTTP API (tests that only need the peer) */
+  api?: boolean
+}
+
+/**
+ * One dcis peer: identity, stores, libp2p, helia, RTT tracking and the HTTP
+ * API, started in that order and stopped in reverse. A failed start stops
+ * whatever had already started.
+ */
+export class MeshNode implements ApiNode {
+  readonly config: DcisConfig
+  readonly logger: Logger
+  readonly metrics: MetricsRegistry
+  status: NodeStatus = 'stopped'
+  identity!: NodeIdentity
+  libp2p!: MeshLibp2p
+  helia!: HeliaOnLibp2p
+  api?: ApiServer
+  private stores?: NodeStores
+  private rtt?: PeerRttTracker
+  private inbox?: PubsubInbox
+  private readonly init: MeshNodeInit
+  private bootstrapped = false
+  private readonly bootstrapPeerIds: Set<string>
+  private readonly stopHooks: Array<() => Promise<void> | void> = []
+
+  constructor (init: MeshNodeInit) {
+    this.init = init
+    this.config = init.config
+    this.logger = forComponent(init.logger, 'dcis:node')
+    this.metrics = createMetricsRegistry()
+    this.bootstrapPeerIds = new Set(init.bootstrapPeers.map(ma => ma.getComponents().find(c => c.name === 'p2p')?.value ?? '').filter(s => s !== ''))
+  }
+
+  async start (): Promise<void> {
+    if (this.status === 'started' || this.status === 'starting') return
+    this.status = 'starting'
+    try {
+      const { identity, created } = await loadOrCreateIdentity(this.config.dataDir)
+      this.identity = identity
+      this.logger.info({ peerId: identity.peerId.toString(), did: identity.did, created }, 'identity loaded')
+
+      this.stores = await openStores(this.config.dataDir)
+      this.stopHooks.push(async () => { await this.stores?.close() })
+
+      this.libp2p = await createMeshLibp2p({
+        config: this.config,
+        privateKey: identity.privateKey,
+        datastore: this.stores.datastore,
+        metrics: this.metrics,
+        bootstrapPeers: this.init.bootstrapPeers,
+        agentVersion: AGENT
+      })
+      this.libp2p.addEventListener('peer:connect', (evt) => {
+        this.markBootstrapped(evt.detail.toString())
+      })
+      await this.libp2p.start()
+      this.stopHooks.push(async () => { await this.libp2p.stop() })
+      // with no bootstrap list this peer is the first of its federation
+      if (this.init.bootstrapPeers.length === 0) this.bootstrapped = true
+
+      this.helia = createHeliaOn({ libp2p: this.libp2p, stores: this.stores, logger: this.libp2p.logger })
+      await this.helia.start()
+      this.stopHooks.push(async () => { await this.helia.stop() })
+
+      this.inbox = new PubsubInbox(this.libp2p)
+      this.inbox.start()
+      this.stopHooks.push(() => { this.inbox?.stop() })
+
+      this.rtt = new PeerRttTracker({ libp2p: this.libp2p, logger: forComponent(this.logger, 'dcis:rtt') })
+      this.rtt.start()
+      this.stopHooks.push(() => { this.rtt?.stop() })
+
+      if (this.init.api !== false) {
+        this.api = createApiServer({ node: this, metrics: this.metrics, logger: forComponent(this.logger, 'dcis:api') }, {
+          host: this.config.api.host,
+          port: this.config.api.port,
+          routes: [
+            meshRoutes({ libp2p: () => this.libp2p, helia: () => this.helia, inbox: () => this.inbox as PubsubInbox }),
+            ...(this.init.routes ?? [])
+          ]
+        })
+        await this.api.start()
+        this.stopHooks.push(async () => { await this.api?.stop() })
+      }
+
+      this.status = 'started'
+      this.logger.info({
+        peerId: identity.peerId.toString(),
+        region: this.config.region,
+        zone: this.config.zone,
+        multiaddrs: this.libp2p.getMultiaddrs().map(String),
+        api: this.api?.url
+      }, 'peer started')
+    } catch (err) {
+      this.logger.error({ err }, 'start failed, stopping what had started')
+      await this.runStopHooks()
+      this.status = 'stopped'
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.status === 'stopped' || this.status === 'stopping') return
+    this.status = 'stopping'
+    await this.runStopHooks()
+    this.status = 'stopped'
+    this.logger.info('peer stopped')
+  }
+
+  private async runStopHooks (): Promise<void> {
+    while (this.stopHooks.length > 0) {
+      const hook = this.stopHooks.pop()
+      try {
+        await hook?.()
+      } catch (err) {
+        this.logger.warn({ err }, 'error while stopping a component')
+      }
+    }
+  }
+
+  private markBootstrapped (peerId: string): void {
+    if (this.bootstrapped) return
+    // a connection to any federation peer counts, not only to a listed
+    // bootstrap peer: those may be down while peers we learnt of through them
+    // earlier (the peer store is persistent) are up
+    this.bootstrapped = true
+    this.logger.info({ via: peerId, listed: this.bootstrapPeerIds.has(peerId) }, 'bootstrapped')
+  }
+
+  /** ApiNode: bootstrapped and serving */
+  isReady (): boolean {
+    return this.status === 'started' && this.bootstrapped
+  }
+
+  /** ApiNode: who this peer is */
+  info (): NodeInfoView {
+    return {
+      peerId: this.identity.peerId.toString(),
+      did: this.identity.did,
+      multiaddrs: this.libp2p.getMultiaddrs().map(ma => ma.toString()),
+      region: this.config.region,
+      zone: this.config.zone,
+      end: null,
+      endJwt: null
+    }
+  }
+
+  /** ApiNode: connected peers with their measured RTT */
+  async peers (): Promise<PeerView[]> {
+    const out: PeerView[] = []
+    for (const peerId of this.libp2p.getPeers()) {
+      const addrs = new Set<string>()
+      for (const conn of this.libp2p.getConnections(peerId)) addrs.add(conn.remoteAddr.toString())
+      try {
+        const peer = await this.libp2p.peerStore.get(peerId)
+        for (const a of peer.addresses) addrs.add(a.multiaddr.toString())
+      } catch {}
+      out.push({
+        peerId: peerId.toString(),
+        multiaddrs: [...addrs],
+        rttMs: this.rtt?.rttMs(peerId) ?? null,
+        region: null
+      })
+    }
+    out.sort((a, b) => a.peerId.localeCompare(b.peerId))
+    return out
+  }
+}
