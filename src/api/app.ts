@@ -1,0 +1,200 @@
+/**
+ * Builds the fastify instance (no listening): shared schemas, the OpenAPI
+ * generator, validation and error handling, the core routes and the
+ * capabilities' routes. Used by the server and by `buildOpenApiDocument`.
+ */
+import swagger from '@fastify/swagger'
+import { LogController, fastify } from 'fastify'
+import type { ErrorStatusTable} from './errors.js';
+import { DuplicateRoutesError, MethodNotAllowedError, RouteNotFoundError, RouteSchemaMissingError, toErrorReply } from './errors.js'
+import { OPENAPI_INFO } from './openapi-info.js'
+import { requestSignal } from './request-signal.js'
+import { RouteIndex } from './route-index.js'
+import { healthRoutes } from './routes/health.js'
+import { metricsRoutes } from './routes/metrics.js'
+import { nodeRoutes } from './routes/node.js'
+import { openapiRoutes } from './routes/openapi.js'
+import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
+import type { ApiComponents, ApiRouteContext, ApiRoutes } from './index.js'
+import type { Logger } from '../telemetry/index.js'
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify'
+
+export interface AppInit {
+  bodyLimit: number
+  handlerTimeoutMs: number
+  requestTimeoutMs: number
+  routes: ApiRoutes[]
+  table: ErrorStatusTable
+  /** aborted when the server stops */
+  signal: AbortSignal
+}
+
+interface ValidationIssue {
+  keyword: string
+  instancePath: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+/** One message naming the field: `body/constraints/cpu must be number`. */
+export function formatValidationError (errors: ValidationIssue[], context: string): Error {
+  const first = errors[0]
+  if (first == null) {
+    return new Error(`${context} is invalid`)
+  }
+  const path = `${context}${first.instancePath}`
+  let message: string
+  if (first.keyword === 'required' && typeof first.params.missingProperty === 'string') {
+    message = `${path}/${first.params.missingProperty} is required`
+  } else if (first.keyword === 'additionalProperties' && typeof first.params.additionalProperty === 'string') {
+    message = `${path}/${first.params.additionalProperty} is not an allowed property`
+  } else {
+    message = `${path} ${first.message ?? 'is invalid'}`
+  }
+  return new Error(message)
+}
+
+const ERROR_RESPONSES = {
+  '4xx': 'the request is invalid (code names the reason)',
+  '5xx': 'the node failed to serve the request'
+} as const
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
+
+export async function buildApp (components: ApiComponents, init: AppInit): Promise<FastifyInstance> {
+  const log = components.logger
+  const table = init.table
+  const routeIndex = new RouteIndex()
+  const allRoutes = coreAndCapabilityRoutes(components, init.routes)
+  const seen = new Set<string>()
+  for (const r of allRoutes) {
+    if (seen.has(r.name)) {
+      throw new DuplicateRoutesError(r.name)
+    }
+    seen.add(r.name)
+    table.registerAll(r.errors ?? {})
+  }
+
+  const sendError = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const result = toErrorReply(error, table)
+    const context = { method: request.method, url: request.url, status: result.status }
+    if (result.internal) {
+      log.error({ ...context, err: error }, 'request failed')
+    } else if (result.status >= 500) {
+      log.warn({ ...context, code: result.envelope.error.code, reason: result.envelope.error.message }, 'request failed')
+    } else {
+      log.debug({ ...context, code: result.envelope.error.code, reason: result.envelope.error.message }, 'request rejected')
+    }
+    for (const [name, value] of Object.entries(result.headers ?? {})) {
+      void reply.header(name, value)
+    }
+    return reply.code(result.status).type('application/json; charset=utf-8').send(result.envelope)
+  }
+
+  const app = fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // request lines are logged once, at debug, by the onResponse hook below
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: init.bodyLimit,
+    requestTimeout: init.requestTimeoutMs,
+    // during close, finish in-flight requests rather than answer with fastify's non-envelope 503
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    exposeHeadRoutes: true,
+    ajv: {
+      customOptions: {
+        // reject unknown properties with a 400 naming them instead of silently dropping them
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: false
+      }
+    },
+    schemaErrorFormatter: (errors, dataVar) => formatValidationError(errors as ValidationIssue[], dataVar),
+    frameworkErrors: (error, request, reply) => { sendError(error, request, reply) }
+  })
+
+  for (const schema of SHARED_SCHEMAS) {
+    app.addSchema(schema)
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { ...OPENAPI_INFO },
+      tags: allRoutes.map(r => ({ name: r.name, description: r.description ?? r.name }))
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
+    }
+  })
+
+  // every route: a schema is mandatory, the error envelope is added, and the route is indexed for 405s
+  app.addHook('onRoute', (route: RouteOptions) => {
+    routeIndex.add(route.method, route.url)
+    if (route.method === 'HEAD' || (Array.isArray(route.method) && route.method.every(m => m === 'HEAD'))) {
+      return
+    }
+    const method = Array.isArray(route.method) ? route.method.join(',') : route.method
+    const schema: FastifySchema | undefined = route.schema
+    if (schema?.response == null) {
+      throw new RouteSchemaMissingError(method, route.url, 'response')
+    }
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    if (methods.some(m => BODY_METHODS.has(m.toUpperCase())) && schema.body == null && route.bodyLimit == null) {
+      // a body-taking route either validates its body or says how large a raw body may be
+      throw new RouteSchemaMissingError(method, route.url, 'body')
+    }
+    const response: Record<string, unknown> = { ...(schema.response as Record<string, unknown>) }
+    for (const [status, description] of Object.entries(ERROR_RESPONSES)) {
+      if (response[status] == null && response[status.toUpperCase()] == null) {
+        response[status] = errorResponse(description)
+      }
+    }
+    route.schema = { ...schema, response }
+  })
+
+  app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply))
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]
+    const allowed = routeIndex.allowedMethods(path)
+    const error = allowed.length > 0
+      ? new MethodNotAllowedError(request.method, path, allowed)
+      : new RouteNotFoundError(request.method, path)
+    return sendError(error, request, reply)
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+  })
+
+  for (const routes of allRoutes) {
+    const context: ApiRouteContext = {
+      logger: log.child({ routes: routes.name }) as Logger,
+      signal: init.signal,
+      requestSignal: (reply, timeoutMs) => requestSignal(reply, [init.signal], timeoutMs ?? init.handlerTimeoutMs)
+    }
+    await app.register(async (child) => {
+      child.addHook('onRoute', (route: RouteOptions) => {
+        const schema = route.schema ?? {}
+        if (schema.tags == null) {
+          route.schema = { ...schema, tags: [routes.name] }
+        }
+      })
+      await routes.register(child, context)
+    }, { name: `dcis-api-${routes.name}` } as Record<string, unknown>)
+  }
+
+  return app
+}
+
+function coreAndCapabilityRoutes (components: ApiComponents, extra: ApiRoutes[]): ApiRoutes[] {
+  return [
+    healthRoutes(components.node),
+    metricsRoutes(components.metrics),
+    openapiRoutes(),
+    nodeRoutes(components.node),
+    ...extra
+  ]
+}

@@ -1,0 +1,130 @@
+import { buildApp } from './app.js'
+import { DEFAULT_ERROR_STATUS, ErrorStatusTable } from './errors.js'
+import { forComponent } from '../telemetry/index.js'
+import type { ApiComponents, ApiServer, ApiServerInit } from './index.js'
+import type { Logger } from '../telemetry/index.js'
+import type { FastifyInstance } from 'fastify'
+import type { AddressInfo } from 'node:net'
+
+const DEFAULT_HOST = '127.0.0.1'
+const DEFAULT_PORT = 8080
+const DEFAULT_BODY_LIMIT = 1024 * 1024
+
+export class InvalidApiInitError extends Error {
+  readonly code = 'INVALID_API_INIT'
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvalidApiInitError'
+  }
+}
+
+/** Lifecycle around one fastify instance per start (a closed instance cannot listen again). */
+export class ApiHttpServer implements ApiServer {
+  private readonly components: ApiComponents
+  private readonly host: string
+  private readonly requestedPort: number
+  private readonly bodyLimit: number
+  private readonly handlerTimeoutMs: number
+  private readonly requestTimeoutMs: number
+  private readonly init: ApiServerInit
+  private readonly table: ErrorStatusTable
+  private readonly log: Logger
+  private app: FastifyInstance | null = null
+  private shutdown: AbortController | null = null
+  private boundPort: number | null = null
+  private _status: ApiServer['status'] = 'stopped'
+
+  constructor (components: ApiComponents, init: ApiServerInit) {
+    this.host = init.host ?? DEFAULT_HOST
+    this.requestedPort = init.port ?? DEFAULT_PORT
+    this.bodyLimit = init.bodyLimit ?? DEFAULT_BODY_LIMIT
+    this.handlerTimeoutMs = init.handlerTimeoutMs ?? 30_000
+    this.requestTimeoutMs = init.requestTimeoutMs ?? 60_000
+    if (typeof this.host !== 'string' || this.host.length === 0) {
+      throw new InvalidApiInitError('api host must be a non-empty string')
+    }
+    if (!Number.isInteger(this.requestedPort) || this.requestedPort < 0 || this.requestedPort > 65535) {
+      throw new InvalidApiInitError(`api port must be an integer in 0..65535, got ${String(this.requestedPort)}`)
+    }
+    for (const [field, value] of [['bodyLimit', this.bodyLimit], ['handlerTimeoutMs', this.handlerTimeoutMs], ['requestTimeoutMs', this.requestTimeoutMs]] as const) {
+      if (!Number.isInteger(value) || value <= 0) {
+        throw new InvalidApiInitError(`api ${field} must be a positive integer, got ${String(value)}`)
+      }
+    }
+    this.init = init
+    this.log = forComponent(components.logger, 'dcis:api')
+    this.components = { ...components, logger: this.log }
+    this.table = new ErrorStatusTable(DEFAULT_ERROR_STATUS)
+    this.table.registerAll(init.errorStatus ?? {})
+  }
+
+  get status (): ApiServer['status'] {
+    return this._status
+  }
+
+  get port (): number {
+    return this.boundPort ?? this.requestedPort
+  }
+
+  get url (): string {
+    let host = this.host
+    if (host === '0.0.0.0') host = '127.0.0.1'
+    if (host === '::' || host === '[::]') host = '::1'
+    if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`
+    return `http://${host}:${this.port}`
+  }
+
+  registerErrorStatus (name: string, status: number): void {
+    this.table.register(name, status)
+  }
+
+  async start (): Promise<void> {
+    if (this._status !== 'stopped') {
+      return
+    }
+    this._status = 'starting'
+    const shutdown = new AbortController()
+    let app: FastifyInstance | null = null
+    try {
+      app = await buildApp(this.components, {
+        bodyLimit: this.bodyLimit,
+        handlerTimeoutMs: this.handlerTimeoutMs,
+        requestTimeoutMs: this.requestTimeoutMs,
+        routes: this.init.routes ?? [],
+        table: this.table,
+        signal: shutdown.signal
+      })
+      await app.listen({ host: this.host, port: this.requestedPort, listenTextResolver: () => '' })
+      const address = app.server.address() as AddressInfo | null
+      this.boundPort = address?.port ?? this.requestedPort
+    } catch (err) {
+      shutdown.abort()
+      if (app != null) {
+        await app.close().catch(() => {})
+      }
+      this._status = 'stopped'
+      throw err
+    }
+    this.app = app
+    this.shutdown = shutdown
+    this._status = 'started'
+    this.log.info({ url: this.url }, 'HTTP API listening')
+  }
+
+  async stop (): Promise<void> {
+    if (this._status !== 'started') {
+      return
+    }
+    this._status = 'stopping'
+    try {
+      this.shutdown?.abort()
+      await this.app?.close()
+    } finally {
+      this.app = null
+      this.shutdown = null
+      this.boundPort = null
+      this._status = 'stopped'
+      this.log.info('HTTP API stopped')
+    }
+  }
+}
