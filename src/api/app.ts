@@ -5,7 +5,6 @@
  */
 import swagger from '@fastify/swagger'
 import { LogController, fastify } from 'fastify'
-import type { ErrorStatusTable} from './errors.js';
 import { DuplicateRoutesError, MethodNotAllowedError, RouteNotFoundError, RouteSchemaMissingError, toErrorReply } from './errors.js'
 import { OPENAPI_INFO } from './openapi-info.js'
 import { requestSignal } from './request-signal.js'
@@ -15,6 +14,7 @@ import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/node.js'
 import { openapiRoutes } from './routes/openapi.js'
 import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
+import type { ErrorStatusTable } from './errors.js'
 import type { ApiComponents, ApiRouteContext, ApiRoutes } from './index.js'
 import type { Logger } from '../telemetry/index.js'
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify'
