@@ -33,8 +33,11 @@
  *   the preamble, so emulated and plain peers cannot connect to each other.
  * - The TCP three-way handshake itself is not delayed, so connection setup is
  *   about one RTT faster than on a real WAN; everything after it is delayed.
- * - Backpressure: at most `maxQueuedBytes` (default 8 MiB) of delayed data per
- *   connection before the sender is told to wait.
+ * - Backpressure: once more than `maxQueuedBytes` (default 8 MiB) of delayed
+ *   data is held for a connection, send() reports "full" and the layers above
+ *   wait for 'drain'. It is a soft limit: the layer above may hand over one
+ *   large buffered batch at a time; memory is ultimately bounded by yamux's
+ *   stream windows, as with a plain socket.
  */
 import { LinkEmulatorConfigError } from './errors.js'
 import { DelayTable, validateRttMatrix } from './matrix.js'
@@ -68,7 +71,7 @@ export interface LinkEmulatorInit {
   seed?: number
   /** how long a raw connection may take to deliver its preamble (default 10 000 ms) */
   handshakeTimeoutMs?: number
-  /** delayed bytes held per connection before backpressure (default 8 MiB) */
+  /** delayed bytes held per connection before send() reports backpressure (soft limit, default 8 MiB) */
   maxQueuedBytes?: number
   /** structured logger (e.g. forComponent(root, 'dcis:latency:emulator')); libp2p's logger otherwise */
   logger?: EmulatorLog
