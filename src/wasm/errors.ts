@@ -1,0 +1,176 @@
+/**
+ * Typed errors of the Wasm runtime. Every error has a stable `name` and
+ * `code`; the HTTP layer maps them to status codes (see `statusFor` hints
+ * in the comments), nothing matches on message text.
+ */
+
+export type WasmErrorCode =
+  | 'INVALID_MODULE' // 400
+  | 'MODULE_TOO_LARGE' // 413
+  | 'DISALLOWED_IMPORT' // 400
+  | 'MISSING_EXPORT' // 400
+  | 'MEMORY_LIMIT' // 400 at load (declared minimum above limit), 500-ish at run (function's fault: 422)
+  | 'INVALID_SPEC' // 400
+  | 'FUNCTION_NOT_FOUND' // 404
+  | 'FUNCTION_TIMEOUT' // 504
+  | 'OUTPUT_TOO_LARGE' // 413/502
+  | 'FUNCTION_TRAP' // 502 (the function's fault, not the node's)
+  | 'FUNCTION_FAILED' // 502 non-zero exit / non-zero handle_event status
+  | 'OVERLOADED' // 429 (per-function limit) / 503 (peer queue full)
+  | 'ABORTED' // 499
+  | 'RUNTIME_STOPPED' // 503
+  | 'WORKER_CRASHED' // 500
+
+export class WasmError extends Error {
+  readonly code: WasmErrorCode
+  constructor (code: WasmErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'WasmError'
+    this.code = code
+  }
+}
+
+/** Bytes are not a valid WebAssembly module, or its structure is unusable. */
+export class InvalidModuleError extends WasmError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('INVALID_MODULE', message, options)
+    this.name = 'InvalidModuleError'
+  }
+}
+
+export class ModuleTooLargeError extends WasmError {
+  readonly size: number
+  readonly limit: number
+  constructor (size: number, limit: number) {
+    super('MODULE_TOO_LARGE', `module is ${size} bytes, the limit is ${limit} bytes`)
+    this.name = 'ModuleTooLargeError'
+    this.size = size
+    this.limit = limit
+  }
+}
+
+export class DisallowedImportError extends WasmError {
+  readonly module: string
+  readonly field: string
+  constructor (module: string, field: string, reason: string) {
+    super('DISALLOWED_IMPORT', `import "${module}"."${field}" is not allowed: ${reason}`)
+    this.name = 'DisallowedImportError'
+    this.module = module
+    this.field = field
+  }
+}
+
+export class MissingExportError extends WasmError {
+  readonly export: string
+  readonly abi: string
+  constructor (exportName: string, abi: string, detail = 'is missing') {
+    super('MISSING_EXPORT', `export "${exportName}" required by the ${abi} ABI ${detail}`)
+    this.name = 'MissingExportError'
+    this.export = exportName
+    this.abi = abi
+  }
+}
+
+/** The module declares more memory than its limit allows (raised at load). */
+export class MemoryLimitError extends WasmError {
+  constructor (message: string) {
+    super('MEMORY_LIMIT', message)
+    this.name = 'MemoryLimitError'
+  }
+}
+
+/** A FunctionSpec field is malformed; `field` names it. */
+export class InvalidSpecError extends WasmError {
+  readonly field: string
+  constructor (field: string, message: string) {
+    super('INVALID_SPEC', `${field}: ${message}`)
+    this.name = 'InvalidSpecError'
+    this.field = field
+  }
+}
+
+export class FunctionNotFoundError extends WasmError {
+  readonly id: string
+  constructor (id: string) {
+    super('FUNCTION_NOT_FOUND', `function ${id} is not loaded`)
+    this.name = 'FunctionNotFoundError'
+    this.id = id
+  }
+}
+
+export class FunctionTimeoutError extends WasmError {
+  readonly timeoutMs: number
+  constructor (id: string, timeoutMs: number) {
+    super('FUNCTION_TIMEOUT', `function ${id} ran longer than ${timeoutMs} ms and was terminated`)
+    this.name = 'FunctionTimeoutError'
+    this.timeoutMs = timeoutMs
+  }
+}
+
+export class OutputTooLargeError extends WasmError {
+  readonly limit: number
+  constructor (limit: number) {
+    super('OUTPUT_TOO_LARGE', `function output exceeded the limit of ${limit} bytes`)
+    this.name = 'OutputTooLargeError'
+    this.limit = limit
+  }
+}
+
+/** The module trapped (unreachable, out-of-bounds access, memory exhausted, ...). */
+export class FunctionTrapError extends WasmError {
+  readonly stderr: string
+  constructor (message: string, stderr = '') {
+    super('FUNCTION_TRAP', `function trapped: ${message}`)
+    this.name = 'FunctionTrapError'
+    this.stderr = stderr
+  }
+}
+
+/** A WASI command exited non-zero, or a reactor's handle_event returned non-zero. */
+export class FunctionFailedError extends WasmError {
+  readonly exitCode: number
+  readonly stderr: string
+  readonly output: Uint8Array
+  constructor (exitCode: number, stderr: string, output: Uint8Array) {
+    super('FUNCTION_FAILED', `function exited with code ${exitCode}${stderr.length > 0 ? `: ${stderr.slice(0, 200)}` : ''}`)
+    this.name = 'FunctionFailedError'
+    this.exitCode = exitCode
+    this.stderr = stderr
+    this.output = output
+  }
+}
+
+/**
+ * Too much work: `scope` says which limit was hit. 'function' = the
+ * function's own concurrency+queue (HTTP 429), 'peer' = the whole runtime's
+ * queue (HTTP 503).
+ */
+export class OverloadedError extends WasmError {
+  readonly scope: 'function' | 'peer'
+  constructor (scope: 'function' | 'peer', message: string) {
+    super('OVERLOADED', message)
+    this.name = 'OverloadedError'
+    this.scope = scope
+  }
+}
+
+export class AbortedError extends WasmError {
+  constructor (message = 'invocation aborted') {
+    super('ABORTED', message)
+    this.name = 'AbortError'
+  }
+}
+
+export class RuntimeStoppedError extends WasmError {
+  constructor () {
+    super('RUNTIME_STOPPED', 'the wasm runtime is not running')
+    this.name = 'RuntimeStoppedError'
+  }
+}
+
+export class WorkerCrashedError extends WasmError {
+  constructor (message: string) {
+    super('WORKER_CRASHED', `wasm worker crashed: ${message}`)
+    this.name = 'WorkerCrashedError'
+  }
+}

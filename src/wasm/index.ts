@@ -1,0 +1,91 @@
+/**
+ * Wasm runtime: sandboxed, limited execution of content-addressed functions
+ * (WASI preview1 commands or `reactor` modules, see docs/wasm-abi.md) in a
+ * pool of worker threads with warm instances.
+ *
+ *   const rt = createWasmRuntime({ workers: 2, logger, metrics })
+ *   await rt.start()
+ *   await rt.load({ id: cid, name: 'echo', abi: 'wasi', bytes })
+ *   const { output } = await rt.invoke(cid, input, { signal })
+ *   await rt.stop()
+ */
+import { Runtime } from './runtime.js'
+import type { FunctionSpec } from './spec.js'
+import type { Logger, MetricsRegistry } from '../telemetry/index.js'
+
+export type { Abi } from './abi.js'
+export { DCIS_MODULE, WASI_MODULE } from './abi.js'
+export type { FunctionSpec, FunctionLimits, FunctionGrants } from './spec.js'
+export { validateModule, DEFAULT_MAX_MODULE_BYTES } from './validate.js'
+export type { ValidatedModule, ValidateOptions } from './validate.js'
+export * from './errors.js'
+
+export interface WasmRuntimeInit {
+  /** worker threads (default: min(4, cores - 1), at least 1); each runs one invocation at a time */
+  workers?: number
+  /** invocations waiting for a worker across all functions (default 256); beyond it OverloadedError('peer') */
+  maxQueue?: number
+  /** module size limit (default 5 MiB) */
+  maxModuleBytes?: number
+  /** compiled modules kept in the cache (default 256) */
+  maxCachedModules?: number
+  logger?: Logger
+  metrics?: MetricsRegistry
+  /** V8 heap limits of each worker (the host side; wasm memory is bounded per function) */
+  workerResourceLimits?: { maxOldGenerationSizeMb?: number, maxYoungGenerationSizeMb?: number, stackSizeMb?: number }
+}
+
+export interface InvokeOptions {
+  signal?: AbortSignal
+}
+
+export interface InvokeResult {
+  output: Uint8Array
+  /** captured stderr / dcis.log text (bounded, truncated with a marker) */
+  stderr: string
+  exitCode: number
+  /** execution time inside the worker, ms */
+  durationMs: number
+  /** time spent waiting for a worker, ms */
+  queuedMs: number
+  /** true when no warm instance was ready and one was created for this call */
+  coldStart: boolean
+}
+
+export interface FunctionStats {
+  id: string
+  name: string
+  abi: string
+  invocations: number
+  errors: number
+  timeouts: number
+  coldStarts: number
+  overloads: number
+  inflight: number
+  queued: number
+}
+
+export interface RuntimeStats {
+  status: string
+  workers: { total: number, idle: number, busy: number, starting: number, replacements: number }
+  queued: number
+  maxQueue: number
+  cache: { modules: number, hits: number, misses: number }
+  functions: FunctionStats[]
+}
+
+export interface WasmRuntime {
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** validate, compile (cached by id) and load into every worker; resolves once warm */
+  load(spec: FunctionSpec, options?: { signal?: AbortSignal }): Promise<void>
+  /** forget a function; queued invocations fail with FunctionNotFoundError */
+  unload(id: string): void
+  has(id: string): boolean
+  invoke(id: string, input: Uint8Array, options?: InvokeOptions): Promise<InvokeResult>
+  stats(): RuntimeStats
+}
+
+export function createWasmRuntime (init: WasmRuntimeInit = {}): WasmRuntime {
+  return new Runtime(init)
+}

@@ -1,0 +1,312 @@
+/**
+ * The Wasm runtime: validates and compiles functions (once, cached by id),
+ * keeps them loaded in every worker with warm instances, and admits
+ * invocations under per-function and per-peer limits with a bounded queue.
+ */
+import { availableParallelism } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import { AbortedError, FunctionFailedError, FunctionNotFoundError, FunctionTimeoutError, FunctionTrapError, InvalidModuleError, OutputTooLargeError, OverloadedError, RuntimeStoppedError, WasmError } from './errors.js'
+import { createWasmMetrics } from './metrics.js'
+import { ModuleCache } from './module-cache.js'
+import { WorkerPool } from './pool.js'
+import { normalizeSpec } from './spec.js'
+import { DEFAULT_MAX_STDERR_BYTES } from './host-io.js'
+import { validateModule } from './validate.js'
+import type { FunctionSpec, NormalizedSpec } from './spec.js'
+import type { InvokeOptions, InvokeResult, RuntimeStats, WasmRuntime, WasmRuntimeInit, FunctionStats } from './index.js'
+import type { WasmMetrics } from './metrics.js'
+import type { LoadRequest } from './messages.js'
+import type { JobResult, Slot } from './pool.js'
+import type { Logger } from '../telemetry/index.js'
+
+interface LoadedFn {
+  spec: NormalizedSpec
+  module: WebAssembly.Module
+  inflight: number
+  queued: number
+  /** set when warming timed out in a worker: later workers load it cold */
+  warmDisabled: boolean
+  stats: FunctionStats
+}
+
+interface Pending {
+  fn: LoadedFn
+  input: Uint8Array
+  signal?: AbortSignal
+  onAbort?: () => void
+  enqueuedAt: number
+  resolve: (r: InvokeResult) => void
+  reject: (e: Error) => void
+}
+
+const EMPTY = new Uint8Array(0)
+
+export class Runtime implements WasmRuntime {
+  private readonly pool: WorkerPool
+  private readonly functions = new Map<string, LoadedFn>()
+  private readonly queue: Pending[] = []
+  private readonly cache: ModuleCache
+  private readonly log?: Logger
+  private readonly metrics?: WasmMetrics
+  private readonly workers: number
+  private readonly maxQueue: number
+  private readonly maxModuleBytes?: number
+  private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
+
+  constructor (init: WasmRuntimeInit = {}) {
+    this.workers = init.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1))
+    if (!Number.isInteger(this.workers) || this.workers < 1 || this.workers > 256) throw new WasmError('INVALID_SPEC', 'workers must be an integer between 1 and 256')
+    this.maxQueue = init.maxQueue ?? 256
+    this.maxModuleBytes = init.maxModuleBytes
+    this.log = init.logger
+    this.metrics = init.metrics !== undefined ? createWasmMetrics(init.metrics) : undefined
+    this.cache = new ModuleCache(init.maxCachedModules)
+    this.pool = new WorkerPool({
+      size: this.workers,
+      log: this.log,
+      onIdle: () => { this.pump() },
+      replay: () => [...this.functions.values()].map(fn => ({
+        request: this.loadRequest(fn),
+        timeoutMs: fn.spec.timeoutMs,
+        onTimeout: () => { fn.warmDisabled = true }
+      })),
+      onReplaced: () => { this.metrics?.workerReplacements.inc() },
+      resourceLimits: init.workerResourceLimits
+    })
+  }
+
+  get state (): string {
+    return this.status
+  }
+
+  async start (): Promise<void> {
+    if (this.status === 'started' || this.status === 'starting') return
+    this.status = 'starting'
+    try {
+      await this.pool.start()
+      this.status = 'started'
+    } catch (err) {
+      this.status = 'stopped'
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.status === 'stopped' || this.status === 'stopping') return
+    this.status = 'stopping'
+    for (const p of this.queue.splice(0)) this.rejectPending(p, new RuntimeStoppedError())
+    for (const fn of this.functions.values()) fn.queued = 0
+    this.metrics?.queued.set(0)
+    await this.pool.stop()
+    this.functions.clear()
+    this.status = 'stopped'
+  }
+
+  private loadRequest (fn: LoadedFn): Omit<LoadRequest, 'job'> {
+    const s = fn.spec
+    return {
+      type: 'load',
+      id: s.id,
+      abi: s.abi,
+      module: fn.module,
+      maxOutputBytes: s.maxOutputBytes,
+      maxStderrBytes: DEFAULT_MAX_STDERR_BYTES,
+      env: s.env,
+      clock: s.clock,
+      random: s.random,
+      warm: fn.warmDisabled ? 0 : s.warmPoolSize
+    }
+  }
+
+  async load (input: FunctionSpec, options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.status !== 'started') throw new RuntimeStoppedError()
+    const spec = normalizeSpec(input, { maxConcurrency: this.workers })
+    const validated = validateModule(spec.bytes, { abi: spec.abi, memoryMb: spec.memoryMb, maxModuleBytes: this.maxModuleBytes })
+    let module = this.cache.get(spec.id, validated.memoryPages)
+    if (module === undefined) {
+      try {
+        module = await WebAssembly.compile(validated.bytes as Uint8Array<ArrayBuffer>)
+      } catch (err) {
+        throw new InvalidModuleError(`compilation failed: ${(err as Error).message}`)
+      }
+      this.cache.set(spec.id, validated.memoryPages, module)
+    }
+    if (options.signal?.aborted === true) throw new AbortedError('load aborted')
+    if (this.status !== 'started') throw new RuntimeStoppedError()
+    const previous = this.functions.get(spec.id)
+    const fn: LoadedFn = {
+      spec,
+      module,
+      inflight: previous?.inflight ?? 0,
+      queued: previous?.queued ?? 0,
+      warmDisabled: false,
+      stats: previous?.stats ?? { id: spec.id, name: spec.name, abi: spec.abi, invocations: 0, errors: 0, timeouts: 0, coldStarts: 0, overloads: 0, inflight: 0, queued: 0 }
+    }
+    fn.stats.name = spec.name
+    this.functions.set(spec.id, fn)
+    if (previous !== undefined) {
+      for (const p of this.queue) if (p.fn === previous) p.fn = fn
+    }
+    const results = await this.pool.broadcast(this.loadRequest(fn), spec.timeoutMs, `load ${spec.id}`)
+    let failure: Error | undefined
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        failure = r.reason instanceof FunctionTimeoutError
+          ? new FunctionTimeoutError(spec.id, spec.timeoutMs)
+          : r.reason as Error
+      } else if (!r.value.ok) {
+        failure = new FunctionTrapError(r.value.message, r.value.stderr)
+      }
+      if (failure !== undefined) break
+    }
+    if (failure !== undefined) {
+      this.log?.warn({ function: spec.id, err: failure.message }, 'function failed to load')
+      this.unload(spec.id)
+      throw failure
+    }
+    this.log?.debug({ function: spec.id, name: spec.name, abi: spec.abi }, 'function loaded')
+  }
+
+  unload (id: string): void {
+    const fn = this.functions.get(id)
+    if (fn === undefined) return
+    this.functions.delete(id)
+    this.cache.delete(id)
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      if (this.queue[i].fn === fn) {
+        const [p] = this.queue.splice(i, 1)
+        this.rejectPending(p, new FunctionNotFoundError(id))
+      }
+    }
+    fn.queued = 0
+    this.metrics?.queued.set(this.queue.length)
+    if (this.status === 'started') void this.pool.broadcast({ type: 'unload', id }, 5000, `unload ${id}`)
+  }
+
+  has (id: string): boolean {
+    return this.functions.has(id)
+  }
+
+  invoke (id: string, input: Uint8Array, options: InvokeOptions = {}): Promise<InvokeResult> {
+    if (this.status !== 'started') return Promise.reject(new RuntimeStoppedError())
+    const fn = this.functions.get(id)
+    if (fn === undefined) return Promise.reject(new FunctionNotFoundError(id))
+    if (!(input instanceof Uint8Array)) return Promise.reject(new WasmError('INVALID_SPEC', 'input must be a Uint8Array'))
+    if (options.signal?.aborted === true) return Promise.reject(new AbortedError())
+    return new Promise<InvokeResult>((resolve, reject) => {
+      const p: Pending = { fn, input, signal: options.signal, enqueuedAt: performance.now(), resolve, reject }
+      if (fn.inflight < fn.spec.maxConcurrency) {
+        const slot = this.pool.idleSlot()
+        if (slot !== undefined && this.queue.length === 0) {
+          this.dispatch(slot, p)
+          return
+        }
+      }
+      if (fn.queued >= fn.spec.maxQueue || (fn.inflight >= fn.spec.maxConcurrency && fn.queued >= fn.spec.maxQueue)) {
+        fn.stats.overloads++
+        this.metrics?.invocations.inc({ function: fn.spec.name, outcome: 'overloaded' })
+        reject(new OverloadedError('function', `function ${id} has ${fn.inflight} running and ${fn.queued} queued (limits ${fn.spec.maxConcurrency} + ${fn.spec.maxQueue})`))
+        return
+      }
+      if (this.queue.length >= this.maxQueue) {
+        fn.stats.overloads++
+        this.metrics?.invocations.inc({ function: fn.spec.name, outcome: 'overloaded' })
+        reject(new OverloadedError('peer', `the runtime queue is full (${this.maxQueue})`))
+        return
+      }
+      if (p.signal !== undefined) {
+        p.onAbort = () => {
+          const i = this.queue.indexOf(p)
+          if (i >= 0) {
+            this.queue.splice(i, 1)
+            p.fn.queued--
+            this.metrics?.queued.set(this.queue.length)
+            this.rejectPending(p, new AbortedError())
+          }
+        }
+        p.signal.addEventListener('abort', p.onAbort, { once: true })
+      }
+      this.queue.push(p)
+      fn.queued++
+      this.metrics?.queued.set(this.queue.length)
+      this.pump()
+    })
+  }
+
+  /** start queued invocations while workers are free */
+  private pump (): void {
+    while (this.queue.length > 0) {
+      const slot = this.pool.idleSlot()
+      if (slot === undefined) return
+      const i = this.queue.findIndex(p => p.fn.inflight < p.fn.spec.maxConcurrency)
+      if (i < 0) return
+      const [p] = this.queue.splice(i, 1)
+      p.fn.queued--
+      this.metrics?.queued.set(this.queue.length)
+      if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort)
+      this.dispatch(slot, p)
+    }
+  }
+
+  private dispatch (slot: Slot, p: Pending): void {
+    const { fn } = p
+    fn.inflight++
+    const queuedMs = performance.now() - p.enqueuedAt
+    this.pool.run(slot, { type: 'invoke', id: fn.spec.id, input: p.input }, fn.spec.timeoutMs, `invoke ${fn.spec.id}`, p.signal)
+      .then(r => { this.finish(fn, p, r, queuedMs) }, (err: Error) => {
+        fn.inflight--
+        fn.stats.invocations++
+        fn.stats.errors++
+        let outcome = 'error'
+        if (err instanceof FunctionTimeoutError) {
+          fn.stats.timeouts++
+          outcome = 'timeout'
+          err = new FunctionTimeoutError(fn.spec.id, fn.spec.timeoutMs)
+        } else if (err instanceof AbortedError) {
+          outcome = 'aborted'
+        }
+        this.metrics?.invocations.inc({ function: fn.spec.name, outcome })
+        p.reject(err)
+      })
+  }
+
+  private finish (fn: LoadedFn, p: Pending, r: JobResult, queuedMs: number): void {
+    fn.inflight--
+    fn.stats.invocations++
+    if (r.coldStart) {
+      fn.stats.coldStarts++
+      this.metrics?.coldStarts.inc({ function: fn.spec.name })
+    }
+    this.metrics?.duration.observe({ function: fn.spec.name }, r.durationMs / 1000)
+    if (r.ok) {
+      this.metrics?.invocations.inc({ function: fn.spec.name, outcome: 'ok' })
+      p.resolve({ output: r.output, stderr: r.stderr, exitCode: r.exitCode, durationMs: r.durationMs, coldStart: r.coldStart, queuedMs })
+      return
+    }
+    fn.stats.errors++
+    this.metrics?.invocations.inc({ function: fn.spec.name, outcome: r.kind })
+    switch (r.kind) {
+      case 'exit': p.reject(new FunctionFailedError(r.exitCode, r.stderr, r.output ?? EMPTY)); break
+      case 'output': p.reject(new OutputTooLargeError(fn.spec.maxOutputBytes)); break
+      case 'not-loaded': p.reject(new FunctionNotFoundError(fn.spec.id)); break
+      default: p.reject(new FunctionTrapError(r.message, r.stderr))
+    }
+  }
+
+  private rejectPending (p: Pending, err: Error): void {
+    if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort)
+    p.reject(err)
+  }
+
+  stats (): RuntimeStats {
+    const counts = this.pool.counts()
+    return {
+      status: this.status,
+      workers: { total: this.workers, ...counts, replacements: this.pool.replacements },
+      queued: this.queue.length,
+      maxQueue: this.maxQueue,
+      cache: { modules: this.cache.size, hits: this.cache.hits, misses: this.cache.misses },
+      functions: [...this.functions.values()].map(fn => ({ ...fn.stats, inflight: fn.inflight, queued: fn.queued }))
+    }
+  }
+}

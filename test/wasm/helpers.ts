@@ -1,0 +1,47 @@
+/**
+ * Test helpers: WAT fixtures compiled with the `wabt` package, CIDs of
+ * module bytes (CIDv1, raw, sha2-256, as the function store computes them),
+ * and waiting for a condition without sleeping blindly.
+ */
+import { readFile } from 'node:fs/promises'
+import wabtInit from 'wabt'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+
+type Wabt = Awaited<ReturnType<typeof wabtInit>>
+let wabtPromise: Promise<Wabt> | undefined
+
+export async function watToWasm (text: string, filename = 'inline.wat'): Promise<Uint8Array> {
+  wabtPromise ??= wabtInit()
+  const wabt = await wabtPromise
+  const mod = wabt.parseWat(filename, text)
+  try {
+    mod.resolveNames()
+    mod.validate()
+    return new Uint8Array(mod.toBinary({}).buffer)
+  } finally {
+    mod.destroy()
+  }
+}
+
+/** compile test/wasm/fixtures/<name>.wat */
+export async function fixture (name: string): Promise<Uint8Array> {
+  const url = new URL(`./fixtures/${name}.wat`, import.meta.url)
+  return await watToWasm(await readFile(url, 'utf8'), `${name}.wat`)
+}
+
+export async function cidOf (bytes: Uint8Array): Promise<string> {
+  return CID.create(1, raw.code, await sha256.digest(bytes)).toString()
+}
+
+export async function waitFor (cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
+
+export const enc = new TextEncoder()
+export const dec = new TextDecoder()
