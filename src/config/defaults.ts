@@ -1,0 +1,25 @@
+import type { DcisConfig } from './schema.js'
+
+/** The built-in defaults (the lowest layer). A fresh object on every call. */
+export function defaultConfig (): DcisConfig {
+  return {
+    dataDir: './.dcis',
+    region: 'local',
+    zone: 'local-a',
+    listen: ['/ip4/0.0.0.0/tcp/4001'],
+    announce: [],
+    api: { host: '127.0.0.1', port: 8080, trustLoopback: false },
+    bootstrap: [],
+    federation: 'local',
+    logLevel: 'info',
+    dht: { clientMode: false, passthroughMapper: true },
+    gossip: { endRepublishIntervalMs: 30_000 },
+    simulation: {},
+    resources: {}
+  }
+}
+
+/** The zone used when none is configured: `<region>-a` (kept within 63 characters). */
+export function defaultZone (region: string): string {
+  return `${region.slice(0, 61)}-a`
+}

@@ -1,0 +1,111 @@
+/**
+ * The config schema (TypeBox, checked with Ajv). `DcisConfigSchema` is the
+ * fully merged config; `configLayerSchema()` is what one source (a YAML file)
+ * may supply: every field optional, unknown keys rejected.
+ */
+import { Type } from '@sinclair/typebox'
+import type { Static, TSchema } from '@sinclair/typebox'
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type ConfigLogLevel = typeof LOG_LEVELS[number]
+
+/** Names used in file names and gossip: lowercase letters, digits, '-' (1–63). */
+export const NAME_PATTERN = '^[a-z0-9-]{1,63}$'
+const NAME_TEXT = "must be 1-63 characters of a-z, 0-9 and '-'"
+
+/** `errorText` replaces Ajv's generic message for that keyword's failure. */
+const name = (): TSchema => Type.String({ pattern: NAME_PATTERN, errorText: NAME_TEXT })
+const multiaddrList = (): TSchema => Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), { maxItems: 256 })
+const logLevel = (): TSchema => Type.Unsafe<ConfigLogLevel>({ type: 'string', enum: [...LOG_LEVELS] })
+
+/** RTT matrix: square, entries ms >= 0 or null (unknown). Checked in code (rtt-matrix.ts). */
+export const RttMatrixSchema = Type.Object({
+  regions: Type.Array(Type.String({ minLength: 1 })),
+  rttMs: Type.Array(Type.Array(Type.Number({ minimum: 0 })))
+}, { additionalProperties: false })
+
+/** An RTT matrix for link emulation: every entry known. */
+export interface RttMatrix {
+  /** names of the rows/columns (regions, or nodes of a measured data set) */
+  regions: string[]
+  /** rttMs[i][j]: RTT in ms from regions[i] to regions[j]; diagonal = same-region RTT; symmetry not required */
+  rttMs: number[][]
+}
+
+/** A measured RTT matrix (e.g. shared/data/latency/*.json): null = not measured. */
+export interface MeasuredRttMatrix {
+  regions: string[]
+  rttMs: Array<Array<number | null>>
+}
+
+const resourceFields = {
+  cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 4096 })),
+  memoryMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 1 << 30 })),
+  arch: Type.Optional(Type.String({ pattern: '^[a-z0-9_]{1,32}$', errorText: 'must be 1-32 characters of a-z, 0-9 and _ (e.g. x86_64, arm64)' })),
+  accelerators: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', errorText: 'must be 1-64 characters of A-Z, a-z, 0-9 and _.:-' }), { maxItems: 64 })),
+  tee: Type.Optional(Type.Boolean())
+}
+
+/**
+ * The schema of one layer, or of the merged config when `full`.
+ * In a layer, `simulation.rtt` may also be a file path (string).
+ */
+function buildSchema (full: boolean): TSchema {
+  const opt = <T extends TSchema>(s: T): TSchema => full ? s : Type.Optional(s)
+  const obj = (props: Record<string, TSchema>): TSchema => Type.Object(props, { additionalProperties: false })
+  return obj({
+    dataDir: opt(Type.String({ minLength: 1, maxLength: 4096 })),
+    region: opt(name()),
+    zone: opt(name()),
+    listen: opt(multiaddrList()),
+    announce: opt(multiaddrList()),
+    api: opt(obj({
+      host: opt(Type.String({ minLength: 1, maxLength: 253 })),
+      port: opt(Type.Integer({ minimum: 0, maximum: 65535 })),
+      trustLoopback: opt(Type.Boolean())
+    })),
+    bootstrap: opt(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 1024 })),
+    federation: opt(name()),
+    logLevel: opt(logLevel()),
+    dht: opt(obj({
+      clientMode: opt(Type.Boolean()),
+      passthroughMapper: opt(Type.Boolean())
+    })),
+    gossip: opt(obj({
+      endRepublishIntervalMs: opt(Type.Integer({ minimum: 1000, maximum: 86_400_000 }))
+    })),
+    simulation: opt(obj({
+      rtt: Type.Optional(full ? RttMatrixSchema : Type.Unknown())
+    })),
+    resources: opt(obj(resourceFields))
+  })
+}
+
+export const DcisConfigSchema = buildSchema(true)
+export function configLayerSchema (): TSchema {
+  return buildSchema(false)
+}
+
+const ResourcesSchema = Type.Object(resourceFields)
+
+export interface DcisConfig {
+  /** where the key, datastores and blocks live; absolute after loadConfig */
+  dataDir: string
+  region: string
+  zone: string
+  /** libp2p listen multiaddrs */
+  listen: string[]
+  /** multiaddrs announced instead of the listen addresses (e.g. behind NAT) */
+  announce: string[]
+  api: { host: string, port: number, trustLoopback: boolean }
+  /** bootstrap file paths or multiaddrs with /p2p/<peerId>; see resolveBootstrap */
+  bootstrap: string[]
+  federation: string
+  logLevel: ConfigLogLevel
+  dht: { clientMode: boolean, passthroughMapper: boolean }
+  gossip: { endRepublishIntervalMs: number }
+  /** link emulation; absent rtt = off */
+  simulation: { rtt?: RttMatrix }
+  /** overrides of detected resources; all optional */
+  resources: Static<typeof ResourcesSchema>
+}
