@@ -114,6 +114,14 @@ describe('latency/emulator: RTT matrix', () => {
     assert.equal(t.oneWayMs('zz', 'a'), undefined)
   })
 
+  it('accepts null (unknown) entries, which give no delay', () => {
+    const t = new DelayTable(validateRttMatrix({ regions: ['a', 'b'], rttMs: [[0, null], [30, null]] }))
+    assert.equal(t.oneWayMs('a', 'b'), undefined)
+    assert.equal(t.oneWayMs('b', 'a'), 15)
+    assert.equal(t.oneWayMs('b', 'b'), undefined)
+    assert.equal(t.has('b'), true)
+  })
+
   const bad: Array<[unknown, string]> = [
     [null, 'matrix'],
     [{ regions: [], rttMs: [] }, 'matrix.regions'],

@@ -106,13 +106,14 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     assert.deepEqual([linksB[0].direction, linksB[0].remoteRegion, linksB[0].oneWayDelayMs], ['inbound', 'eu', 20])
   })
 
-  it('carries a bulk transfer intact and in order through delay + backpressure (seeded)', async () => {
+  it('carries a bulk transfer intact and in order through delay, jitter and backpressure (seeded)', async () => {
     const seed = 5150
     const protocol = '/dcis-test/sink/1.0.0'
     // a tiny queue limit forces the emulator's own backpressure path
     const a = await node({ region: 'eu', matrix: symmetric, maxQueuedBytes: 16 * 1024, jitterMs: 3, seed })
     const b = await node({ region: 'us', matrix: symmetric, maxQueuedBytes: 16 * 1024, jitterMs: 3, seed: seed + 1 })
-    const got = Promise.withResolvers<{ bytes: number, sha: string }>()
+    let resolveGot!: (v: { bytes: number, sha: string }) => void
+    const got = { promise: new Promise<{ bytes: number, sha: string }>(resolve => { resolveGot = resolve }) }
     await b.handle(protocol, async (stream) => {
       const h = createHash('sha256')
       let bytes = 0
@@ -121,7 +122,7 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
         h.update(buf)
         bytes += buf.byteLength
       }
-      got.resolve({ bytes, sha: h.digest('hex') })
+      resolveGot({ bytes, sha: h.digest('hex') })
       await stream.close()
     })
     // seeded content and chunk sizes (xorshift32)
@@ -180,6 +181,17 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     await pingMedian(c, a, 1)
     const warnings = lines.filter(l => l.level === 'warn' && l.context.region === 'mars')
     assert.equal(warnings.length, 1, 'warned once for the region')
+  })
+
+  it('a null (unknown) matrix entry gets no delay and one warning for the pair', async () => {
+    const partial: RttMatrix = { regions: ['eu', 'us'], rttMs: [[0, null], [null, 0]] }
+    const { log, lines } = captureLog()
+    const a = await node({ region: 'eu', matrix: partial, logger: log })
+    const b = await node({ region: 'us', matrix: partial })
+    const rtt = await pingMedian(a, b, 3)
+    assert.ok(rtt < 15, `unknown-pair median ping ${rtt} ms, expected < 15`)
+    const warnings = lines.filter(l => l.level === 'warn' && l.context.from === 'eu' && l.context.to === 'us')
+    assert.equal(warnings.length, 1)
   })
 
   it('drops a raw TCP client that sends garbage and keeps serving', async () => {

@@ -24,8 +24,8 @@
  *    (rttMs[a][b] + rttMs[b][a]) / 2, i.e. the matrix RTT for a symmetric
  *    matrix, and each direction of a directional matrix is delayed by half
  *    its own entry. Same-region pairs see the diagonal.
- * 4. Unknown regions (the local one or a remote's) get no delay and one
- *    warning per region name.
+ * 4. Unknown regions (the local one or a remote's) and null (unknown) matrix
+ *    entries get no delay and one warning per region name / pair.
  *
  * Requirements and limits:
  * - Every peer of an emulated mesh must run emulatedTcp with the SAME matrix

@@ -5,10 +5,14 @@
 import { LinkEmulatorConfigError } from './errors.js'
 import { regionProblem } from './preamble.js'
 
-/** rttMs[i][j] = RTT from regions[i] to regions[j]; the diagonal is the same-region RTT (often 0). */
+/**
+ * rttMs[i][j] = RTT from regions[i] to regions[j]; the diagonal is the
+ * same-region RTT (often 0). null = unknown pair (no delay, warned once),
+ * the same shape as the config's matrix.
+ */
 export interface RttMatrix {
   regions: string[]
-  rttMs: number[][]
+  rttMs: Array<Array<number | null>>
 }
 
 /** Upper bound on a matrix entry: anything above a minute is a unit mistake. */
@@ -32,18 +36,19 @@ export function validateRttMatrix (matrix: unknown, field = 'matrix'): RttMatrix
   rttMs.forEach((row, i) => {
     if (!Array.isArray(row) || row.length !== n) throw new LinkEmulatorConfigError(`${field}.rttMs[${i}]`, `must be an array of ${n} numbers`)
     row.forEach((v, j) => {
+      if (v === null) return
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > MAX_RTT_MS) {
-        throw new LinkEmulatorConfigError(`${field}.rttMs[${i}][${j}]`, `must be a finite number of milliseconds in 0..${MAX_RTT_MS}`)
+        throw new LinkEmulatorConfigError(`${field}.rttMs[${i}][${j}]`, `must be null (unknown) or a finite number of milliseconds in 0..${MAX_RTT_MS}`)
       }
     })
   })
-  return { regions: [...regions] as string[], rttMs: (rttMs as number[][]).map(row => [...row]) }
+  return { regions: [...regions] as string[], rttMs: (rttMs as Array<Array<number | null>>).map(row => [...row]) }
 }
 
 /** One-way delays derived from a validated matrix. */
 export class DelayTable {
   private readonly index: Map<string, number>
-  private readonly rttMs: number[][]
+  private readonly rttMs: Array<Array<number | null>>
 
   constructor (matrix: RttMatrix) {
     const m = validateRttMatrix(matrix)
@@ -63,12 +68,14 @@ export class DelayTable {
    * Delay for bytes travelling from `from` to `to`: half of rttMs[from][to],
    * so a request/response between two emulating peers sees
    * (rtt[a][b] + rtt[b][a]) / 2 — the matrix RTT when the matrix is
-   * symmetric. undefined when either region is not in the matrix.
+   * symmetric. undefined when either region is not in the matrix or the
+   * entry is null (unknown).
    */
   oneWayMs (from: string, to: string): number | undefined {
     const i = this.index.get(from)
     const j = this.index.get(to)
     if (i === undefined || j === undefined) return undefined
-    return this.rttMs[i][j] / 2
+    const rtt = this.rttMs[i][j]
+    return rtt === null ? undefined : rtt / 2
   }
 }

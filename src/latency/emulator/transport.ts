@@ -107,7 +107,15 @@ export class EmulatedTcp implements Transport<TCPDialEvents> {
     const d = this.settings.table.oneWayMs(this.settings.region, remoteRegion)
     if (d !== undefined) return d
     if (!this.settings.table.has(remoteRegion)) this.warnUnknown(remoteRegion, 'remote')
+    else if (this.settings.table.has(this.settings.region)) this.warnUnknownPair(remoteRegion)
     return 0
+  }
+
+  private warnUnknownPair (remoteRegion: string): void {
+    const key = `${this.settings.region}\u0000${remoteRegion}`
+    if (this.warnedRegions.has(key)) return
+    this.warnedRegions.add(key)
+    this.log.warn({ from: this.settings.region, to: remoteRegion }, 'RTT matrix entry is null (unknown): this pair gets no emulated delay')
   }
 
   private warnUnknown (region: string, side: 'local' | 'remote'): void {
