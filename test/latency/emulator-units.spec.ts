@@ -210,6 +210,13 @@ describe('latency/emulator: delay queue', () => {
     q.push('x', 0)
     assert.deepEqual(out, [[0, 'x']])
     assert.equal(clock.pending, 0)
+    // within the sub-millisecond tolerance counts as due now
+    q.push('y', 0.4)
+    assert.deepEqual(out, [[0, 'x'], [0, 'y']])
+    q.push('z', 0.6)
+    assert.equal(out.length, 2)
+    clock.advance(1)
+    assert.deepEqual(out[2], [1, 'z'])
   })
 
   it('never reorders, whatever the per-item delays (property, seeded)', () => {
