@@ -1,0 +1,177 @@
+/**
+ * Byte-level reading and writing for the CRDT codec: unsigned LEB128
+ * varints (minimal, at most 2^53 - 1), length-prefixed UTF-8 strings and
+ * bytes. The reader enforces limits before allocating anything and raises
+ * only CrdtDecodeError.
+ */
+import { CrdtArgumentError, CrdtDecodeError } from './errors.js'
+import type { CrdtDecodeReason } from './errors.js'
+
+export interface CodecLimits {
+  /** Largest accepted message. */
+  readonly maxBytes: number
+  /** Budget for all counted items in one message (entries, dots, cloud dots, keys). */
+  readonly maxElements: number
+  /** Longest UTF-8 string (atom, map key) in bytes. */
+  readonly maxStringBytes: number
+  /** Longest byte-string atom. */
+  readonly maxBytesLength: number
+  /** Deepest ORMap / value-type nesting. */
+  readonly maxDepth: number
+  /** Most distinct replica ids in one message. */
+  readonly maxReplicas: number
+  /** Longest replica id in UTF-8 bytes. */
+  readonly maxReplicaIdBytes: number
+}
+
+export const DEFAULT_LIMITS: CodecLimits = Object.freeze({
+  maxBytes: 16 * 1024 * 1024,
+  maxElements: 1_000_000,
+  maxStringBytes: 64 * 1024,
+  maxBytesLength: 1024 * 1024,
+  maxDepth: 16,
+  maxReplicas: 65_536,
+  maxReplicaIdBytes: 256
+})
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+export class Writer {
+  private buf = new Uint8Array(256)
+  private len = 0
+  private readonly enc = new TextEncoder()
+
+  private ensure (n: number): void {
+    if (this.len + n <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < this.len + n) size *= 2
+    const next = new Uint8Array(size)
+    next.set(this.buf.subarray(0, this.len))
+    this.buf = next
+  }
+
+  byte (b: number): void {
+    this.ensure(1)
+    this.buf[this.len++] = b
+  }
+
+  varint (n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new CrdtArgumentError('varint', `cannot encode ${n}: not a non-negative safe integer`)
+    this.ensure(8)
+    while (n >= 0x80) {
+      this.buf[this.len++] = (n % 0x80) | 0x80
+      n = Math.floor(n / 0x80)
+    }
+    this.buf[this.len++] = n
+  }
+
+  /** Sign byte (0 = non-negative, 1 = negative) then the magnitude. */
+  signed (n: number): void {
+    this.byte(n < 0 ? 1 : 0)
+    this.varint(Math.abs(n))
+  }
+
+  bytes (b: Uint8Array): void {
+    this.varint(b.length)
+    this.ensure(b.length)
+    this.buf.set(b, this.len)
+    this.len += b.length
+  }
+
+  string (s: string, field: string): void {
+    if (LONE_SURROGATE.test(s)) throw new CrdtArgumentError(field, 'string is not well-formed UTF-16 (lone surrogate)')
+    this.bytes(this.enc.encode(s))
+  }
+
+  finish (): Uint8Array {
+    return this.buf.slice(0, this.len)
+  }
+}
+
+export class Reader {
+  private pos = 0
+  private elements = 0
+  private readonly dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+  constructor (private readonly buf: Uint8Array, readonly limits: CodecLimits) {}
+
+  get offset (): number { return this.pos }
+  get remaining (): number { return this.buf.length - this.pos }
+
+  fail (reason: CrdtDecodeReason, field: string, detail?: string): never {
+    throw new CrdtDecodeError(reason, field, this.pos, detail)
+  }
+
+  byte (field: string): number {
+    if (this.pos >= this.buf.length) this.fail('TRUNCATED', field)
+    return this.buf[this.pos++]
+  }
+
+  varint (field: string): number {
+    let value = 0
+    let scale = 1
+    for (let i = 0; ; i++) {
+      if (i >= 8) this.fail('VARINT_OVERFLOW', field)
+      const b = this.byte(field)
+      value += (b & 0x7f) * scale
+      if ((b & 0x80) === 0) {
+        if (b === 0 && i > 0) this.fail('NON_CANONICAL', field, 'varint has a redundant trailing byte')
+        break
+      }
+      scale *= 0x80
+    }
+    if (!Number.isSafeInteger(value)) this.fail('VARINT_OVERFLOW', field)
+    return value
+  }
+
+  /** A varint that must be >= 1. */
+  positive (field: string): number {
+    const v = this.varint(field)
+    if (v === 0) this.fail('INVALID_VALUE', field, 'must be positive')
+    return v
+  }
+
+  signed (field: string): number {
+    const sign = this.byte(`${field}.sign`)
+    if (sign > 1) this.fail('INVALID_VALUE', `${field}.sign`)
+    const mag = this.varint(field)
+    if (sign === 1 && mag === 0) this.fail('NON_CANONICAL', field, 'negative zero')
+    return sign === 1 ? -mag : mag
+  }
+
+  /** Charge `n` items against the message's element budget. */
+  charge (n: number, field: string): void {
+    this.elements += n
+    if (this.elements > this.limits.maxElements) this.fail('LIMIT_EXCEEDED', field, `more than ${this.limits.maxElements} elements`)
+  }
+
+  /** A count of following items, each taking at least `minBytes` bytes; charged against the budget. */
+  count (field: string, minBytes = 1): number {
+    const n = this.varint(field)
+    if (n * minBytes > this.remaining) this.fail('TRUNCATED', field, `count ${n} exceeds the remaining input`)
+    this.charge(n, field)
+    return n
+  }
+
+  rawBytes (field: string, max: number): Uint8Array {
+    const n = this.varint(`${field}.length`)
+    if (n > max) this.fail('LIMIT_EXCEEDED', field, `length ${n} > ${max}`)
+    if (n > this.remaining) this.fail('TRUNCATED', field)
+    const out = this.buf.slice(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+
+  string (field: string, max = this.limits.maxStringBytes): string {
+    const raw = this.rawBytes(field, max)
+    try {
+      return this.dec.decode(raw)
+    } catch {
+      return this.fail('INVALID_UTF8', field)
+    }
+  }
+
+  end (): void {
+    if (this.pos !== this.buf.length) this.fail('TRAILING_BYTES', 'message')
+  }
+}
