@@ -637,6 +637,8 @@ export class Raft {
         this.handleSnapshot(m)
         return
       case myVoteResp: {
+        // a granted pre-vote answers the term we asked for; an older round's grant does not count
+        if (this.state === StateType.PreCandidate && !m.reject && m.term !== this.term + 1) return
         const res = this.poll(m.from, !m.reject)
         if (res === VoteResult.Won) {
           if (this.state === StateType.PreCandidate) {
