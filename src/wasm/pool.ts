@@ -21,6 +21,8 @@ interface Job {
   reject: (e: Error) => void
   /** set once the result has arrived (the worker is then refilling) */
   answered: boolean
+  /** a control job's result, delivered at 'done' */
+  result?: JobResult
   timer?: ReturnType<typeof setTimeout>
   signal?: AbortSignal
   onAbort?: () => void
@@ -181,6 +183,11 @@ export class WorkerPool {
       case 'result': {
         const job = slot.job
         if (job === null || job.id !== msg.job) return
+        if (job.request.type !== 'invoke') {
+          // control jobs settle at 'done', once the worker is ready again
+          job.result = msg
+          return
+        }
         job.answered = true
         this.clearTimers(job)
         // the worker now refills warm instances; that must finish in time too
@@ -194,6 +201,10 @@ export class WorkerPool {
         this.clearTimers(job)
         slot.job = null
         slot.state = 'idle'
+        if (!job.answered && job.result !== undefined) {
+          job.answered = true
+          job.resolve(job.result)
+        }
         this.next(slot)
         break
       }

@@ -12,10 +12,10 @@ import { sha256 } from 'multiformats/hashes/sha2'
 type Wabt = Awaited<ReturnType<typeof wabtInit>>
 let wabtPromise: Promise<Wabt> | undefined
 
-export async function watToWasm (text: string, filename = 'inline.wat'): Promise<Uint8Array> {
+export async function watToWasm (text: string, filename = 'inline.wat', features: Record<string, boolean> = {}): Promise<Uint8Array> {
   wabtPromise ??= wabtInit()
   const wabt = await wabtPromise
-  const mod = wabt.parseWat(filename, text)
+  const mod = wabt.parseWat(filename, text, features)
   try {
     mod.resolveNames()
     mod.validate()
