@@ -6,7 +6,7 @@ import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { createLibp2p } from 'libp2p'
-import { emulatedTcp } from '../../src/latency/emulator/index.js'
+import { emulatedTcp, encodePreamble, PREAMBLE_MAGIC } from '../../src/latency/emulator/index.js'
 import type { LinkEmulatorInit, LinkInfo, RttMatrix, EmulatorLog } from '../../src/latency/emulator/index.js'
 import type { Libp2p } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
@@ -216,6 +216,50 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     // a real dial still works
     const rtt = await pingMedian(b, a, 3)
     assert.ok(rtt >= 35 && rtt <= 70, `ping after the garbage client ${rtt} ms`)
+  })
+
+  async function rawClient (port: number): Promise<{ sock: net.Socket, received: Buffer[], closed: () => boolean }> {
+    const sock = net.connect({ host: '127.0.0.1', port })
+    sockets.push(sock)
+    let closed = false
+    const received: Buffer[] = []
+    sock.on('data', d => received.push(d))
+    sock.on('error', () => {})
+    sock.on('close', () => { closed = true })
+    await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
+    return { sock, received, closed: () => closed }
+  }
+
+  for (const [what, bytes, reason] of [
+    ['a wrong version', Uint8Array.of(...PREAMBLE_MAGIC, 9, 2, 0x61, 0x62), 'BAD_VERSION'],
+    ['an oversize region length', Uint8Array.of(...PREAMBLE_MAGIC, 1, 200, 0x61), 'BAD_REGION_LENGTH'],
+    ['a control byte in the region', Uint8Array.of(...PREAMBLE_MAGIC, 1, 2, 0x61, 0x0a), 'BAD_REGION_CHARS']
+  ] as const) {
+    it(`drops a raw client whose preamble has ${what}`, async () => {
+      const { log, lines } = captureLog()
+      const a = await node({ region: 'eu', matrix: symmetric, logger: log })
+      const c = await rawClient(tcpPort(a))
+      c.sock.write(bytes)
+      await waitFor(c.closed, 5_000, 'the node to close the connection')
+      assert.ok(lines.some(l => l.level === 'warn' && l.context.reason === reason), JSON.stringify(lines))
+    })
+  }
+
+  it('accepts a valid preamble split across TCP segments and learns the inbound region', async () => {
+    const links: LinkInfo[] = []
+    const a = await node({ region: 'eu', matrix: symmetric, onLink: l => links.push(l) })
+    const c = await rawClient(tcpPort(a))
+    c.sock.setNoDelay(true)
+    const pre = encodePreamble('ap')
+    for (const byte of pre) {
+      c.sock.write(Uint8Array.of(byte))
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    await waitFor(() => links.length === 1, 5_000, 'the preamble exchange')
+    assert.deepEqual([links[0].direction, links[0].remoteRegion, links[0].oneWayDelayMs], ['inbound', 'ap', 50])
+    // the node answered with its own preamble
+    await waitFor(() => Buffer.concat(c.received).length >= 8, 5_000, 'the node preamble')
+    assert.deepEqual(new Uint8Array(Buffer.concat(c.received).subarray(0, 8)), encodePreamble('eu'))
   })
 
   it('drops a client that connects but never sends a preamble (handshake timeout)', async () => {

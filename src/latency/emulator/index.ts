@@ -84,6 +84,7 @@ export interface LinkEmulatorInit {
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024
 const MAX_JITTER_MS = 10_000
+const MAX_HANDSHAKE_TIMEOUT_MS = 600_000
 
 /**
  * A libp2p transport factory: @libp2p/tcp with emulated WAN latency between
@@ -106,9 +107,11 @@ function resolveSettings (init: LinkEmulatorInit): ConstructorParameters<typeof 
     throw new LinkEmulatorConfigError('jitterMs', `must be a number of milliseconds in 0..${MAX_JITTER_MS}`)
   }
   const seed = init.seed ?? 0
-  if (!Number.isSafeInteger(seed)) throw new LinkEmulatorConfigError('seed', 'must be an integer')
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) throw new LinkEmulatorConfigError('seed', 'must be an integer')
   const handshakeTimeoutMs = init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
-  if (!Number.isFinite(handshakeTimeoutMs) || handshakeTimeoutMs <= 0) throw new LinkEmulatorConfigError('handshakeTimeoutMs', 'must be a positive number of milliseconds')
+  if (typeof handshakeTimeoutMs !== 'number' || !Number.isFinite(handshakeTimeoutMs) || handshakeTimeoutMs <= 0 || handshakeTimeoutMs > MAX_HANDSHAKE_TIMEOUT_MS) {
+    throw new LinkEmulatorConfigError('handshakeTimeoutMs', `must be a number of milliseconds in 1..${MAX_HANDSHAKE_TIMEOUT_MS}`)
+  }
   const maxQueuedBytes = init.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES
   if (!Number.isSafeInteger(maxQueuedBytes) || maxQueuedBytes <= 0) throw new LinkEmulatorConfigError('maxQueuedBytes', 'must be a positive integer')
   return {

@@ -98,8 +98,15 @@ export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
     const onAbort = (): void => { this.fail(new PreambleAbortedError('connection upgrade aborted during the preamble exchange')) }
     options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      if (options.signal?.aborted === true) onAbort()
-      else this.inner.send(encodePreamble(this.opts.localRegion))
+      if (options.signal?.aborted === true) {
+        onAbort()
+      } else {
+        try {
+          this.inner.send(encodePreamble(this.opts.localRegion))
+        } catch (err) {
+          this.fail(err as Error)
+        }
+      }
       await this.opened.promise
     } finally {
       scheduler.clearTimeout(timer)
