@@ -280,7 +280,13 @@ const CAUSAL_KINDS = new Set(['ccounter', 'mvregister', 'clwwregister', 'orset',
 
 class Decoder {
   replicas: ReplicaId[] = []
+  private readonly used = new Set<number>()
   constructor (readonly r: Reader) {}
+
+  /** Canonical form: every replica in the table is referenced. */
+  checkTableUsed (): void {
+    if (this.used.size !== this.replicas.length) this.r.fail('NON_CANONICAL', 'replicas', 'unreferenced replica id in the table')
+  }
 
   header (expectKind: number): void {
     const version = this.r.byte('version')
@@ -300,6 +306,7 @@ class Decoder {
   replica (field: string): ReplicaId {
     const i = this.r.varint(field)
     if (i >= this.replicas.length) this.r.fail('INVALID_VALUE', field, `replica index ${i} out of range`)
+    this.used.add(i)
     return this.replicas[i]
   }
 
@@ -308,6 +315,7 @@ class Decoder {
     const i = this.r.varint(field)
     if (i >= this.replicas.length) this.r.fail('INVALID_VALUE', field, `replica index ${i} out of range`)
     if (i <= prev) this.r.fail('NOT_SORTED', field)
+    this.used.add(i)
     return i
   }
 
@@ -514,6 +522,7 @@ function run<T> (bytes: unknown, limits: Partial<CodecLimits> | undefined, kind:
     d.header(kind)
     const out = body(d)
     r.end()
+    d.checkTableUsed()
     return out
   } catch (err) {
     if (err instanceof CrdtDecodeError) throw err
