@@ -5,7 +5,7 @@
  */
 import swagger from '@fastify/swagger'
 import { LogController, fastify } from 'fastify'
-import { DuplicateRoutesError, MethodNotAllowedError, RouteNotFoundError, RouteSchemaMissingError, toErrorReply } from './errors.js'
+import { DuplicateRoutesError, MethodNotAllowedError, envelope, RouteNotFoundError, RouteSchemaMissingError, toErrorReply } from './errors.js'
 import { OPENAPI_INFO } from './openapi-info.js'
 import { requestSignal } from './request-signal.js'
 import { RouteIndex } from './route-index.js'
@@ -15,6 +15,7 @@ import { nodeRoutes } from './routes/node.js'
 import { openapiRoutes } from './routes/openapi.js'
 import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
 import type { ErrorStatusTable } from './errors.js'
+import type { Duplex } from 'node:stream'
 import type { ApiComponents, ApiRouteContext, ApiRoutes } from './index.js'
 import type { Logger } from '../telemetry/index.js'
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify'
@@ -111,7 +112,11 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
       }
     },
     schemaErrorFormatter: (errors, dataVar) => formatValidationError(errors as ValidationIssue[], dataVar),
-    frameworkErrors: (error, request, reply) => { sendError(error, request, reply) }
+    frameworkErrors: (error, request, reply) => { sendError(error, request, reply) },
+    // bytes that are not HTTP/1.1 never reach a route: answer with the envelope and drop the socket
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket) => {
+      writeClientError(error, socket, log)
+    }
   })
 
   for (const schema of SHARED_SCHEMAS) {
@@ -187,6 +192,26 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
   }
 
   return app
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request was not received in time'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'the request headers are too large']
+}
+
+export function writeClientError (error: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) {
+    return
+  }
+  const [status, text, code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'BAD_REQUEST', 'malformed HTTP request']
+  log.debug({ err: error, status }, 'client error')
+  // like node's own handler: never write a second response over one already started on this socket
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+  if (socket.writable && current?.headersSent !== true) {
+    const body = JSON.stringify(envelope(code, message))
+    socket.write(`HTTP/1.1 ${status} ${text}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy()
 }
 
 function coreAndCapabilityRoutes (components: ApiComponents, extra: ApiRoutes[]): ApiRoutes[] {
