@@ -1,0 +1,56 @@
+/**
+ * The log storage compliance suite, run against the core's in-memory
+ * MemoryLogStorage and the durable FileLogStorage.
+ */
+import { MemoryLogStorage } from '../../../src/raft/core/memory-storage.js'
+import { openFileLogStorage } from '../../../src/raft/storage/index.js'
+import type { FileLogStorageOptions } from '../../../src/raft/storage/index.js'
+import { runLogStorageCompliance } from './compliance.js'
+import type { ComplianceSubject } from './compliance.js'
+import { tempDir } from './helpers.js'
+
+function memorySubject (): ComplianceSubject {
+  const m = new MemoryLogStorage()
+  return {
+    storage: m,
+    async append (entries, hs) { m.append(entries); if (hs != null) m.setHardState(hs) },
+    async setHardState (hs) { m.setHardState(hs) },
+    async compact (i) { m.compact(i) },
+    async applySnapshot (s) { m.applySnapshot(s) },
+    async createSnapshot (i, cs, data) { return m.createSnapshot(i, cs, data) },
+    async close () {}
+  }
+}
+
+async function fileSubject (dir: string, options: FileLogStorageOptions, onClose: () => Promise<void>): Promise<ComplianceSubject> {
+  const f = await openFileLogStorage(dir, options)
+  return {
+    storage: f,
+    append: async (entries, hs) => { await f.append(entries, hs) },
+    setHardState: async (hs) => { await f.setHardState(hs) },
+    compact: async (i) => { await f.compact(i) },
+    applySnapshot: async (s) => { await f.applySnapshot(s) },
+    createSnapshot: async (i, cs, data) => await f.createSnapshot(i, cs, data),
+    reopen: async () => {
+      await f.close()
+      return await fileSubject(dir, options, onClose)
+    },
+    close: async () => {
+      await f.close()
+      await onClose()
+    }
+  }
+}
+
+runLogStorageCompliance('MemoryLogStorage', async () => memorySubject())
+
+runLogStorageCompliance('FileLogStorage', async () => {
+  const tmp = await tempDir()
+  return await fileSubject(tmp.path, {}, tmp.remove)
+})
+
+// tiny segments and no data cache: every read goes to disk and compaction deletes segments
+runLogStorageCompliance('FileLogStorage (1 KiB segments, no cache)', async () => {
+  const tmp = await tempDir()
+  return await fileSubject(tmp.path, { segmentBytes: 1024, cacheBytes: 0 }, tmp.remove)
+})
