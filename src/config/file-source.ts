@@ -35,7 +35,7 @@ export async function fileLayer (file: string, cwd: string, origin: string, sign
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true })
   if (doc.errors.length > 0) {
     const e = doc.errors[0]
-    const pos = e.linePos?.[0]
+    const pos = e.linePos?.[0] ?? (e.pos != null ? lineCounter.linePos(e.pos[0]) : undefined)
     const where = pos != null ? ` line ${pos.line} column ${pos.col}` : ''
     throw new ConfigError('CONFIG_FILE_MALFORMED', '', `not valid YAML: ${e.message}`, `${label}${where}`, { cause: e })
   }
