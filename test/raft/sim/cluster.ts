@@ -1,0 +1,594 @@
+/**
+ * Deterministic Raft cluster simulator: N RawNodes over MemoryLogStorage
+ * driven like a real node (persist, then send, then apply), a simulated
+ * network (delay, drop, duplicate, reorder, partition), crashes that lose
+ * everything not yet persisted, restarts, membership changes and leadership
+ * transfers under faults, and clients running put/get/cas against a
+ * replicated KV store. Every random choice comes from one seed.
+ */
+import {
+  ConfChangeType, createRaft, decodeConfChange, emptyConfState, EntryType, MemoryLogStorage, MessageType,
+  ProposalDroppedError, StateType, compareIds
+} from '../../../src/raft/core/index.js'
+import type { ConfState, Message, RawNode, Ready } from '../../../src/raft/core/index.js'
+import { decodeOp, encodeOp, KvStore } from './kv.js'
+import type { KvOp } from './kv.js'
+import { SafetyChecker, SafetyViolation } from './invariants.js'
+import { checkHistory } from './linearizability.js'
+import type { Operation } from './linearizability.js'
+import { Rng } from './rng.js'
+
+export interface SimOptions {
+  seed: number
+  /** simulated time units; faults stop during the last `quiet` units */
+  steps?: number
+  quiet?: number
+  verbose?: boolean
+  log?: (line: string) => void
+  /**
+   * A deliberately broken driver for testing the checks: sends messages
+   * before persisting, and a crash loses the not-yet-persisted writes.
+   */
+  brokenDriver?: boolean
+}
+
+export interface SimResult {
+  seed: number
+  ok: boolean
+  error?: string
+  ops: number
+  completedOps: number
+  unknownOps: number
+  crashes: number
+  partitions: number
+  confChanges: number
+  transfers: number
+  snapshotsSent: number
+  leaderTerms: number
+  maxCommitted: number
+  undecidedKeys: string[]
+}
+
+const TICK = 3
+const ELECTION_TICK = 10
+const HEARTBEAT_TICK = 2
+const SNAP_EVERY = 20
+const KEEP_AFTER_SNAP = 4
+const CLIENT_TIMEOUT = 120
+const KEYS = ['a', 'b', 'c']
+const MAX_NODES = 7
+
+interface PendingOp {
+  opId: string
+  hist: Operation
+  client: Client
+  node: string
+  deadline: number
+}
+
+interface Client {
+  id: number
+  busy?: PendingOp
+  target?: string
+  seq: number
+}
+
+interface SimNode {
+  id: string
+  storage: MemoryLogStorage
+  raw?: RawNode
+  kv?: KvStore
+  applied: number
+  confState: ConfState
+  incarnation: number
+  everMember: boolean
+  removed: boolean
+  pendingWrites: Map<string, PendingOp>
+  pendingReads: Map<string, PendingOp>
+  readsWaiting: Array<{ index: number, op: PendingOp }>
+  /** broken-driver mode: ready output not yet persisted */
+  unsynced: Ready[]
+}
+
+interface InFlight {
+  m: Message
+  at: number
+  seq: number
+  fromIncarnation: number
+}
+
+const te = new TextEncoder()
+const td = new TextDecoder()
+
+export class Simulation {
+  private readonly rng: Rng
+  private readonly nodes = new Map<string, SimNode>()
+  private readonly clients: Client[] = []
+  private network: InFlight[] = []
+  private netSeq = 0
+  private partition: Set<string> | undefined
+  private now = 0
+  /** logical clock for history call/return events */
+  private clock = 0
+  private readonly history: Operation[] = []
+  private readonly safety = new SafetyChecker()
+  private readonly seenLeaders = new Set<string>()
+  private readonly steps: number
+  private readonly quiet: number
+  private dropRate: number
+  private dupRate: number
+  private maxDelay: number
+  private nextNodeId = 1
+  private lastCompletedAt = -1
+  private readonly stats = { crashes: 0, partitions: 0, confChanges: 0, transfers: 0, snapshotsSent: 0 }
+
+  constructor (private readonly opts: SimOptions) {
+    this.rng = new Rng(opts.seed)
+    this.steps = opts.steps ?? 1500
+    this.quiet = opts.quiet ?? 300
+    this.dropRate = this.rng.pick([0, 0.01, 0.05])
+    this.dupRate = this.rng.pick([0, 0.02])
+    this.maxDelay = this.rng.pick([2, 5, 10])
+  }
+
+  private log (s: string): void {
+    if (this.opts.verbose === true) (this.opts.log ?? console.log)(`[${this.now}] ${s}`)
+  }
+
+  // ----------------------------------------------------------------- setup
+
+  private newNode (voters: string[]): SimNode {
+    const id = String(this.nextNodeId++)
+    const storage = new MemoryLogStorage()
+    let confState = emptyConfState()
+    if (voters.length > 0) {
+      confState = { ...emptyConfState(), voters }
+      storage.applySnapshot({ metadata: { index: 1, term: 1, confState }, data: new KvStore().serialize() })
+    }
+    const n: SimNode = {
+      id, storage, applied: 0, confState, incarnation: 0, everMember: voters.length > 0, removed: false,
+      pendingWrites: new Map(), pendingReads: new Map(), readsWaiting: [], unsynced: []
+    }
+    this.nodes.set(id, n)
+    this.start(n)
+    return n
+  }
+
+  private start (n: SimNode): void {
+    n.incarnation++
+    const snap = n.storage.snapshot()
+    n.kv = snap.metadata.index > 0 ? KvStore.deserialize(snap.data) : new KvStore()
+    n.applied = snap.metadata.index
+    n.confState = n.storage.initialState().confState
+    n.raw = createRaft({
+      id: n.id,
+      storage: n.storage,
+      electionTick: ELECTION_TICK,
+      heartbeatTick: HEARTBEAT_TICK,
+      preVote: true,
+      checkQuorum: true,
+      maxSizePerMsg: 256,
+      maxInflightMsgs: 4,
+      randomSeed: (this.opts.seed * 7919 + n.incarnation) >>> 0
+    })
+  }
+
+  private crash (n: SimNode): void {
+    this.log(`crash ${n.id}`)
+    this.stats.crashes++
+    n.raw = undefined
+    n.kv = undefined
+    n.pendingWrites.clear()
+    n.pendingReads.clear()
+    n.readsWaiting = []
+    n.unsynced = []
+  }
+
+  // ---------------------------------------------------------------- driver
+
+  private persist (n: SimNode, rd: Ready): void {
+    if (rd.snapshot !== undefined) n.storage.applySnapshot(rd.snapshot)
+    n.storage.append(rd.entries)
+    this.safety.persist(n.id, rd.entries)
+    if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState)
+  }
+
+  private processReady (n: SimNode): boolean {
+    const raw = n.raw
+    if (raw === undefined || !raw.hasReady()) return false
+    const rd = raw.ready()
+    if (this.opts.brokenDriver === true) {
+      // BUG on purpose: messages leave before the write is durable
+      n.unsynced.push(rd)
+    } else {
+      this.persist(n, rd)
+    }
+    for (const m of rd.messages) this.send(n, m)
+    if (rd.snapshot !== undefined) {
+      n.kv = KvStore.deserialize(rd.snapshot.data)
+      n.applied = rd.snapshot.metadata.index
+      n.confState = rd.snapshot.metadata.confState
+      this.log(`${n.id} installed snapshot at ${n.applied}`)
+    }
+    for (const e of rd.committedEntries) this.applyEntry(n, e)
+    for (const rs of rd.readStates) {
+      const key = td.decode(rs.requestCtx)
+      const op = n.pendingReads.get(key)
+      if (op === undefined) continue
+      n.pendingReads.delete(key)
+      n.readsWaiting.push({ index: rs.index, op })
+    }
+    raw.advance()
+    this.serveReads(n)
+    if (n.removed) {
+      this.log(`${n.id} applied its own removal: shutting down`)
+      n.raw = undefined
+      return true
+    }
+    if (rd.softState?.raftState === StateType.Leader) this.onNewLeader(n)
+    // a snapshot right after a membership change lets a newcomer (which must
+    // find itself in the snapshot's ConfState) be caught up by snapshot
+    this.maybeSnapshot(n, rd.committedEntries.some(e => e.type === EntryType.ConfChange))
+    return true
+  }
+
+  private applyEntry (n: SimNode, e: { index: number, term: number, type: EntryType, data: Uint8Array }): void {
+    const raw = n.raw
+    const kv = n.kv
+    if (raw === undefined || kv === undefined) return
+    this.safety.apply(n.id, e)
+    n.applied = e.index
+    if (e.type === EntryType.ConfChange) {
+      const cc = decodeConfChange(e.data)
+      n.confState = raw.applyConfChange(cc)
+      if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === n.id) n.removed = true
+      for (const id of [...n.confState.voters, ...n.confState.learners]) {
+        const m = this.nodes.get(id)
+        if (m !== undefined) m.everMember = true
+      }
+      this.log(`${n.id} applied conf change ${ConfChangeType[cc.type]} ${cc.nodeId} at ${e.index}: voters=${n.confState.voters.join(',')} learners=${n.confState.learners.join(',')}`)
+      return
+    }
+    const op = decodeOp(e.data)
+    if (op === undefined) return
+    const res = kv.apply(op)
+    const p = n.pendingWrites.get(op.id)
+    if (p !== undefined) {
+      n.pendingWrites.delete(op.id)
+      this.complete(p, res)
+    }
+  }
+
+  private serveReads (n: SimNode): void {
+    if (n.kv === undefined) return
+    const still: Array<{ index: number, op: PendingOp }> = []
+    for (const w of n.readsWaiting) {
+      if (n.applied >= w.index) this.complete(w.op, n.kv.get(w.op.hist.key))
+      else still.push(w)
+    }
+    n.readsWaiting = still
+  }
+
+  private complete (p: PendingOp, out: { ok: boolean, rev: number } | { value: string | null, rev: number }): void {
+    if (p.client.busy !== p) return // timed out already
+    p.hist.out = out as never
+    p.hist.ret = ++this.clock
+    p.client.busy = undefined
+    p.client.target = p.node
+    this.lastCompletedAt = this.now
+  }
+
+  private maybeSnapshot (n: SimNode, force: boolean): void {
+    if (n.kv === undefined) return
+    const snapIndex = n.storage.snapshot().metadata.index
+    if (n.applied <= snapIndex || n.applied > n.storage.lastIndex()) return
+    if (!force && n.applied - snapIndex < SNAP_EVERY) return
+    n.storage.createSnapshot(n.applied, n.confState, n.kv.serialize())
+    const compactTo = n.applied - KEEP_AFTER_SNAP
+    if (compactTo > n.storage.firstIndex() - 1) n.storage.compact(compactTo)
+  }
+
+  private onNewLeader (n: SimNode): void {
+    const raw = n.raw
+    if (raw === undefined) return
+    const term = raw.status().hardState.term
+    const key = `${term}/${n.id}`
+    if (this.seenLeaders.has(key)) return
+    this.seenLeaders.add(key)
+    this.log(`${n.id} became leader of term ${term}`)
+    this.safety.leader(term, n.id)
+    this.safety.newLeader(n.id, term, n.storage, raw.raft.raftLog.unstable.entries)
+  }
+
+  // --------------------------------------------------------------- network
+
+  private send (from: SimNode, m: Message): void {
+    if (this.rng.chance(this.dropRate)) {
+      this.afterSnapDelivery(m, false)
+      return
+    }
+    const copies = this.rng.chance(this.dupRate) ? 2 : 1
+    for (let i = 0; i < copies; i++) {
+      this.network.push({ m, at: this.now + this.rng.int(1, this.maxDelay), seq: this.netSeq++, fromIncarnation: from.incarnation })
+    }
+  }
+
+  private afterSnapDelivery (m: Message, ok: boolean): void {
+    if (m.type !== MessageType.MsgSnap) return
+    this.stats.snapshotsSent++
+    const sender = this.nodes.get(m.from)
+    sender?.raw?.reportSnapshot(m.to, ok)
+  }
+
+  private deliver (): void {
+    const due: InFlight[] = []
+    const rest: InFlight[] = []
+    for (const f of this.network) (f.at <= this.now ? due : rest).push(f)
+    this.network = rest
+    due.sort((a, b) => a.at - b.at || a.seq - b.seq)
+    for (const f of due) {
+      const m = f.m
+      const to = this.nodes.get(m.to)
+      const cut = this.partition !== undefined && this.partition.has(m.from) !== this.partition.has(m.to)
+      if (to?.raw === undefined || cut) {
+        this.afterSnapDelivery(m, false)
+        continue
+      }
+      try {
+        to.raw.step(m)
+      } catch (err) {
+        if (!(err instanceof ProposalDroppedError)) throw err
+      }
+      this.afterSnapDelivery(m, true)
+    }
+  }
+
+  // ----------------------------------------------------------------- faults
+
+  private live (): SimNode[] {
+    return [...this.nodes.values()].filter(n => n.raw !== undefined)
+  }
+
+  private leaderNode (): SimNode | undefined {
+    let best: SimNode | undefined
+    for (const n of this.live()) {
+      if (n.raw!.raft.state !== StateType.Leader) continue
+      if (best === undefined || n.raw!.raft.term > best.raw!.raft.term) best = n
+    }
+    return best
+  }
+
+  private faults (): void {
+    const r = this.rng
+    const all = [...this.nodes.values()].filter(n => !n.removed)
+    if (r.chance(0.004)) {
+      const up = this.live()
+      if (up.length > 0) {
+        const n = r.pick(up)
+        if (this.opts.brokenDriver !== true || n.unsynced.length > 0 || r.chance(0.5)) this.crash(n)
+      }
+    }
+    for (const n of all) {
+      if (n.raw === undefined && r.chance(0.02)) {
+        this.log(`restart ${n.id}`)
+        this.start(n)
+      }
+    }
+    if (this.partition === undefined && r.chance(0.003)) {
+      const ids = [...this.nodes.keys()]
+      const side = new Set(ids.filter(() => r.chance(0.5)))
+      if (side.size > 0 && side.size < ids.length) {
+        this.partition = side
+        this.stats.partitions++
+        this.log(`partition {${[...side].join(',')}} | rest`)
+      }
+    } else if (this.partition !== undefined && r.chance(0.01)) {
+      this.partition = undefined
+      this.log('heal')
+    }
+    if (r.chance(0.003)) this.membershipChange()
+    if (r.chance(0.002)) {
+      const l = this.leaderNode()
+      if (l !== undefined) {
+        const others = l.confState.voters.filter(v => v !== l.id)
+        if (others.length > 0) {
+          const to = r.pick(others)
+          this.stats.transfers++
+          this.log(`transfer leadership ${l.id} -> ${to}`)
+          l.raw!.transferLeadership(to)
+        }
+      }
+    }
+  }
+
+  private membershipChange (): void {
+    const l = this.leaderNode()
+    if (l === undefined) return
+    const cs = l.raw!.raft.trk.confState()
+    const r = this.rng
+    const choices: Array<() => void> = []
+    const members = cs.voters.length + cs.learners.length
+    if (members < 5) {
+      choices.push(() => {
+        let n = [...this.nodes.values()].find(x => !x.everMember && !x.removed && !cs.voters.includes(x.id) && !cs.learners.includes(x.id))
+        if (n === undefined && this.nodes.size < MAX_NODES) n = this.newNode([])
+        if (n === undefined) return
+        const type = r.chance(0.5) ? ConfChangeType.AddNode : ConfChangeType.AddLearnerNode
+        this.propose(l, type, n.id)
+      })
+    }
+    if (cs.learners.length > 0) choices.push(() => { this.propose(l, ConfChangeType.AddNode, r.pick(cs.learners)) })
+    if (cs.voters.length > 3) choices.push(() => { this.propose(l, ConfChangeType.RemoveNode, r.pick(cs.voters)) })
+    if (cs.learners.length > 0) choices.push(() => { this.propose(l, ConfChangeType.RemoveNode, r.pick(cs.learners)) })
+    if (choices.length > 0) r.pick(choices)()
+  }
+
+  private propose (l: SimNode, type: ConfChangeType, id: string): void {
+    this.stats.confChanges++
+    this.log(`propose conf change ${ConfChangeType[type]} ${id} at leader ${l.id}`)
+    try {
+      l.raw!.proposeConfChange({ type, nodeId: id })
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err
+    }
+  }
+
+  // ---------------------------------------------------------------- clients
+
+  private clientsStep (): void {
+    for (const c of this.clients) {
+      if (c.busy !== undefined) {
+        if (this.now >= c.busy.deadline) this.timeout(c.busy)
+        continue
+      }
+      if (!this.rng.chance(0.15)) continue
+      const candidates = this.live().filter(n => !n.removed)
+      if (candidates.length === 0) continue
+      let node = c.target === undefined ? undefined : this.nodes.get(c.target)
+      if (node?.raw === undefined || this.rng.chance(0.2)) node = this.rng.pick(candidates)
+      this.issue(c, node)
+    }
+  }
+
+  private issue (c: Client, n: SimNode): void {
+    const r = this.rng
+    const key = r.pick(KEYS)
+    const opId = `c${c.id}-${c.seq++}`
+    const kind = r.pick(['get', 'get', 'put', 'cas'] as const)
+    const call = ++this.clock
+    let hist: Operation
+    let op: KvOp | undefined
+    if (kind === 'get') {
+      hist = { kind, key, call, ret: Infinity }
+    } else {
+      const value = `${opId}`
+      if (kind === 'put') {
+        hist = { kind, key, value, call, ret: Infinity }
+        op = { kind, id: opId, key, value }
+      } else {
+        const expect = n.kv!.get(key).rev + r.int(-1, 0)
+        hist = { kind, key, value, expect, call, ret: Infinity }
+        op = { kind, id: opId, key, value, expect }
+      }
+    }
+    const p: PendingOp = { opId, hist, client: c, node: n.id, deadline: this.now + CLIENT_TIMEOUT }
+    try {
+      if (op === undefined) {
+        n.raw!.readIndex(te.encode(opId))
+        n.pendingReads.set(opId, p)
+      } else {
+        n.raw!.propose(encodeOp(op))
+        n.pendingWrites.set(opId, p)
+      }
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err
+      // refused synchronously: definitely not applied, not part of the history
+      c.target = undefined
+      return
+    }
+    this.history.push(hist)
+    c.busy = p
+  }
+
+  private timeout (p: PendingOp): void {
+    // outcome unknown: the write may or may not take effect (ret stays Infinity)
+    p.client.busy = undefined
+    p.client.target = undefined
+    const n = this.nodes.get(p.node)
+    n?.pendingWrites.delete(p.opId)
+    n?.pendingReads.delete(p.opId)
+  }
+
+  // -------------------------------------------------------------------- run
+
+  private checkLogs (): void {
+    const ns = [...this.nodes.values()]
+    for (let i = 0; i < ns.length; i++) {
+      for (let j = i + 1; j < ns.length; j++) {
+        SafetyChecker.logsMatch({ id: ns[i].id, s: ns[i].storage }, { id: ns[j].id, s: ns[j].storage })
+      }
+    }
+  }
+
+  private checkLeaders (): void {
+    for (const n of this.live()) {
+      if (n.raw!.raft.state === StateType.Leader) this.safety.leader(n.raw!.raft.term, n.id)
+    }
+  }
+
+  run (): SimResult {
+    const voters = this.rng.chance(0.25) ? ['1', '2', '3', '4', '5'] : ['1', '2', '3']
+    for (let i = 0; i < voters.length; i++) this.newNode(voters)
+    for (let i = 0; i < 3; i++) this.clients.push({ id: i, seq: 0 })
+    let error: string | undefined
+    try {
+      for (this.now = 0; this.now < this.steps; this.now++) {
+        if (this.now < this.steps - this.quiet) {
+          this.faults()
+        } else if (this.now === this.steps - this.quiet) {
+          this.partition = undefined
+          for (const n of this.nodes.values()) {
+            if (n.raw === undefined && !n.removed) this.start(n)
+          }
+          this.log('quiet period: healed, everyone restarted')
+        }
+        if (this.opts.brokenDriver === true) {
+          for (const n of this.live()) {
+            // the delayed "fsync" of the broken driver lands one step late
+            for (const rd of n.unsynced) this.persist(n, rd)
+            n.unsynced = []
+          }
+        }
+        this.clientsStep()
+        if (this.now % TICK === 0) for (const n of this.live()) n.raw!.tick()
+        this.deliver()
+        for (let round = 0; round < 4; round++) {
+          let any = false
+          for (const n of this.live()) if (this.processReady(n)) any = true
+          if (!any) break
+        }
+        this.checkLeaders()
+        if (this.now % 50 === 0) this.checkLogs()
+      }
+      this.checkLogs()
+      for (const c of this.clients) if (c.busy !== undefined) this.timeout(c.busy)
+      if (this.lastCompletedAt < this.steps - this.quiet) {
+        throw new SafetyViolation(`liveness: no client operation completed during the quiet period (last at ${this.lastCompletedAt})`)
+      }
+    } catch (err) {
+      if (!(err instanceof SafetyViolation) && !(err instanceof Error)) throw err
+      error = `${(err as Error).name}: ${(err as Error).message}`
+      if (!(err instanceof SafetyViolation)) error += `\n${(err as Error).stack ?? ''}`
+    }
+    let undecidedKeys: string[] = []
+    if (error === undefined) {
+      const lin = checkHistory(this.history)
+      undecidedKeys = lin.undecidedKeys
+      if (!lin.ok) error = `linearizability: history of key(s) ${lin.badKeys.join(',')} is not linearizable`
+    }
+    const completed = this.history.filter(h => Number.isFinite(h.ret)).length
+    return {
+      seed: this.opts.seed,
+      ok: error === undefined,
+      error,
+      ops: this.history.length,
+      completedOps: completed,
+      unknownOps: this.history.length - completed,
+      ...this.stats,
+      leaderTerms: this.seenLeaders.size,
+      maxCommitted: this.safety.maxApplied,
+      undecidedKeys
+    }
+  }
+
+  /** the client history (for printing a failing seed) */
+  historyOf (key: string): Operation[] {
+    return this.history.filter(h => h.key === key)
+  }
+}
+
+export function simulate (opts: SimOptions): SimResult {
+  return new Simulation(opts).run()
+}
+
+export { compareIds }
