@@ -4,7 +4,7 @@
  * may supply: every field optional, unknown keys rejected.
  */
 import { Type } from '@sinclair/typebox'
-import type { Static, TSchema } from '@sinclair/typebox'
+import type { TSchema } from '@sinclair/typebox'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type ConfigLogLevel = typeof LOG_LEVELS[number]
@@ -86,8 +86,6 @@ export function configLayerSchema (): TSchema {
   return buildSchema(false)
 }
 
-const ResourcesSchema = Type.Object(resourceFields)
-
 export interface DcisConfig {
   /** where the key, datastores and blocks live; absolute after loadConfig */
   dataDir: string
@@ -107,5 +105,5 @@ export interface DcisConfig {
   /** link emulation; absent rtt = off */
   simulation: { rtt?: RttMatrix }
   /** overrides of detected resources; all optional */
-  resources: Static<typeof ResourcesSchema>
+  resources: { cpu?: number, memoryMb?: number, arch?: string, accelerators?: string[], tee?: boolean }
 }
