@@ -111,7 +111,8 @@ function collectCrdt (t: ReplicaTable, s: Crdt): void {
 
 function collectDigest (t: ReplicaTable, d: Digest): void {
   switch (d.type) {
-    case 'gcounter': case 'pncounter': for (const r of d.versions.keys()) t.add(r); return
+    case 'gcounter': for (const r of d.versions.keys()) t.add(r); return
+    case 'pncounter': for (const r of [...d.p.keys(), ...d.n.keys()]) t.add(r); return
     case 'lwwregister': if (d.stamp != null) t.add(d.stamp.replica); return
     case 'causal':
       collectContext(t, d.ctx)
@@ -239,6 +240,7 @@ class Encoder {
       this.w.varint(this.table.idx(d.stamp.replica))
       return
     }
+    if (d.type === 'pncounter') { this.counts(d.p); this.counts(d.n); return }
     this.counts(d.versions)
   }
 }
@@ -492,7 +494,8 @@ class Decoder {
     const tag = this.r.byte('type')
     const kind = TAG_NAMES.get(tag)
     switch (kind) {
-      case 'gcounter': case 'pncounter': return { type: kind, versions: this.counts('versions') }
+      case 'gcounter': return { type: kind, versions: this.counts('versions') }
+      case 'pncounter': return { type: kind, p: this.counts('p'), n: this.counts('n') }
       case 'lwwregister': {
         const flag = this.r.byte('stamp')
         if (flag === 0) return { type: 'lwwregister', stamp: null }

@@ -44,7 +44,7 @@ interface Neighbour {
   acked: number
   /** It must get the full state (new neighbour, or its deltas were evicted). */
   needsFull: boolean
-  /** Sequence number the last full state was sent with. */
+  /** Sequence number of the first full state sent since it needed one (-1: none yet). */
   fullSeq: number
 }
 
@@ -132,7 +132,8 @@ export class DeltaBuffer<T extends Crdt> {
     const n = this.neighbours.get(to)
     if (n == null) throw new CrdtArgumentError('to', `unknown neighbour ${to}`)
     if (n.needsFull) {
-      n.fullSeq = this.seq
+      // Remember the first full state sent: an ack of it (or of a later one) catches the neighbour up.
+      if (n.fullSeq < 0) n.fullSeq = this.seq
       return { seq: this.seq, full: true, state }
     }
     let group: T | null = null

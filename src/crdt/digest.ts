@@ -26,7 +26,8 @@ import { filterStore, forEachDot, storeDots, valueTypeName, valueTypesEqual } fr
 import type { DotSet, ValueType } from './stores.js'
 
 export type Digest =
-  | { readonly type: 'gcounter' | 'pncounter', readonly versions: ReadonlyMap<ReplicaId, number> }
+  | { readonly type: 'gcounter', readonly versions: ReadonlyMap<ReplicaId, number> }
+  | { readonly type: 'pncounter', readonly p: ReadonlyMap<ReplicaId, number>, readonly n: ReadonlyMap<ReplicaId, number> }
   | { readonly type: 'lwwregister', readonly stamp: { readonly ts: Hlc, readonly replica: ReplicaId } | null }
   | { readonly type: 'causal', readonly valueType: ValueType, readonly ctx: CausalContext, readonly live: DotSet }
 
@@ -34,7 +35,7 @@ export type Digest =
 export function digest (s: Crdt): Digest {
   switch (s.type) {
     case 'gcounter': return { type: 'gcounter', versions: s.counts }
-    case 'pncounter': return { type: 'pncounter', versions: pncounter.versions(s) }
+    case 'pncounter': return { type: 'pncounter', p: s.p, n: s.n }
     case 'lwwregister': return { type: 'lwwregister', stamp: s.entry == null ? null : { ts: s.entry.ts, replica: s.entry.replica } }
     default: {
       const t = valueTypeOf(s)
@@ -69,8 +70,8 @@ function dotId (d: Dot): string {
 export function deltaFor<T extends Crdt> (s: T, remote: Digest): T {
   assertCompatible(s, remote)
   switch (s.type) {
-    case 'gcounter': return gcounter.missing(s, (remote as { versions: ReadonlyMap<string, number> }).versions) as T
-    case 'pncounter': return pncounter.missing(s, (remote as { versions: ReadonlyMap<string, number> }).versions) as T
+    case 'gcounter': return gcounter.missing(s, (remote as Extract<Digest, { type: 'gcounter' }>).versions) as T
+    case 'pncounter': return pncounter.missing(s, remote as Extract<Digest, { type: 'pncounter' }>) as T
     case 'lwwregister': {
       const stamp = (remote as { stamp: { ts: Hlc, replica: string } | null }).stamp
       if (s.entry == null) return s

@@ -52,23 +52,7 @@ export function equals (a: PNCounter, b: PNCounter): boolean {
   return gcounter.equals(g(a.p), g(b.p)) && gcounter.equals(g(a.n), g(b.n))
 }
 
-/** Per-replica version: p[r] + n[r] grows by every mutation of r. */
-export function versions (s: PNCounter): Map<ReplicaId, number> {
-  const out = new Map<ReplicaId, number>(s.p)
-  for (const [r, v] of s.n) out.set(r, (out.get(r) ?? 0) + v)
-  return out
-}
-
-/** The entries of replicas whose version exceeds `than`. */
-export function missing (s: PNCounter, than: ReadonlyMap<ReplicaId, number>): PNCounter {
-  const p = new Map<ReplicaId, number>()
-  const n = new Map<ReplicaId, number>()
-  for (const [r, v] of versions(s)) {
-    if (v <= (than.get(r) ?? 0)) continue
-    const pv = s.p.get(r)
-    const nv = s.n.get(r)
-    if (pv != null) p.set(r, pv)
-    if (nv != null) n.set(r, nv)
-  }
-  return { type: 'pncounter', p, n }
+/** The entries of `s` that are larger than in `than` (what a replica with `than` is missing). */
+export function missing (s: PNCounter, than: { readonly p: ReadonlyMap<ReplicaId, number>, readonly n: ReadonlyMap<ReplicaId, number> }): PNCounter {
+  return { type: 'pncounter', p: gcounter.missing(g(s.p), than.p).counts, n: gcounter.missing(g(s.n), than.n).counts }
 }

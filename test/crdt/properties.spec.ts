@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { decodeCrdt, deltaFor, digest, encodeCrdt, equals, join, joinAll, typeName, value } from '../../src/crdt/index.js'
+import { decodeCrdt, deltaFor, digest, encodeCrdt, extractNew, equals, join, joinAll, typeName, value } from '../../src/crdt/index.js'
 import type { Crdt } from '../../src/crdt/index.js'
 import { check, MODELS, run, scenario } from './support.js'
 
@@ -74,6 +74,10 @@ describe('crdt properties', () => {
             const b = states[(i + 1) % states.length]
             const d = deltaFor(a, digest(b))
             assertEq(join(b, d), join(b, a), 'join(b, deltaFor(a, digest(b))) = join(b, a)')
+            // RR: the novel part of any delta has the same effect as the delta
+            for (const { delta } of run(model, sc).deltas.slice(0, 8)) {
+              assertEq(join(b, extractNew(delta, b)), join(b, delta), 'join(b, extractNew(d, b)) = join(b, d)')
+            }
             // nothing is missing once b has a
             const ab = join(a, b)
             assertEq(join(ab, deltaFor(a, digest(ab))), ab, 'no-op when up to date')
