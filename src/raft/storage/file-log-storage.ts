@@ -354,8 +354,8 @@ export class FileLogStorage implements FileLogStorageApi {
     }
     this.counters.writes += accepted.length
     this.index.evict()
-    for (const op of accepted) op.resolve(undefined)
     if (compacted) await this.dropObsoleteSegments()
+    for (const op of accepted) op.resolve(undefined)
   }
 
   /** validate and apply one append to the index; returns the records encoded */

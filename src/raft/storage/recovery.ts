@@ -91,6 +91,7 @@ export async function recoverWal (fs: WalFs, dir: string, cacheLimit: number, lo
       const buf = await fs.readFile(path)
       const file = await fs.open(path, isLast ? 'append' : 'read')
       let seg: Segment | undefined
+      let kept = false
       try {
         const result = replaySegment(replay, buf, path, found[s].parsed, s === 0, isLast, (header) => {
           seg = new Segment(path, header, file, 0)
@@ -99,6 +100,7 @@ export async function recoverWal (fs: WalFs, dir: string, cacheLimit: number, lo
         if (seg == null) throw new Error('unreachable: segment without header')
         seg.size = result.validBytes
         segments.push(seg)
+        kept = true
         if (result.validBytes < buf.length) {
           const droppedBytes = buf.length - result.validBytes
           log?.warn({ file: path, offset: result.validBytes, droppedBytes }, 'WAL torn tail: truncating the unacknowledged final write')
@@ -107,7 +109,7 @@ export async function recoverWal (fs: WalFs, dir: string, cacheLimit: number, lo
           truncated = { file: path, offset: result.validBytes, droppedBytes }
         }
       } catch (err) {
-        if (seg == null) await file.close().catch(() => {})
+        if (!kept) await file.close().catch(() => {})
         throw err
       }
     }
