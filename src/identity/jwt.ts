@@ -36,6 +36,8 @@ export interface VerifyJwtOptions {
   now?: number
   /** DID resolver; default: the offline did:key resolver */
   resolver?: DidResolver
+  /** refuse tokens without an `exp` claim (reason 'malformed'); default false */
+  requireExpiry?: boolean
 }
 
 export interface VerifiedJwt {
@@ -213,6 +215,9 @@ function checkClaims (payload: JWTPayload, options: VerifyJwtOptions): void {
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
       throw new JwtVerificationError('malformed', `the ${claim} claim is not a NumericDate`)
     }
+  }
+  if (options.requireExpiry === true && payload.exp === undefined) {
+    throw new JwtVerificationError('malformed', 'the token has no exp claim and this verifier requires one')
   }
   if (payload.exp !== undefined && payload.exp <= now - skew) {
     throw new JwtVerificationError('expired', `expired at ${payload.exp}, now ${now}`)

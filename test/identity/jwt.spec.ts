@@ -89,6 +89,13 @@ describe('identity: JWT', () => {
     await verifyJwt(jwt, { now: T0 + 61, clockSkewSeconds: 5 })
   })
 
+  it('requireExpiry refuses tokens without exp', async () => {
+    const forever = await signJwt(alice, {})
+    await verifyJwt(forever)
+    await rejectsWith(verifyJwt(forever, { requireExpiry: true }), 'malformed')
+    await verifyJwt(await signJwt(alice, {}, { expiresInSeconds: 60 }), { requireExpiry: true })
+  })
+
   it('a token from the future fails (not-yet-valid)', async () => {
     const jwt = await signJwt(alice, {}, { issuedAt: T0 })
     await rejectsWith(verifyJwt(jwt, { now: T0 - 600 }), 'not-yet-valid')
