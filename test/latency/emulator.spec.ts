@@ -5,6 +5,8 @@ import { noise } from '@libp2p/noise'
 import { yamux } from '@libp2p/yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { Registry } from 'prom-client'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp, encodePreamble, PREAMBLE_MAGIC } from '../../src/latency/emulator/index.js'
 import type { LinkEmulatorInit, LinkInfo, RttMatrix, EmulatorLog } from '../../src/latency/emulator/index.js'
@@ -26,9 +28,10 @@ function captureLog (): { log: EmulatorLog, lines: LogLine[] } {
   }
 }
 
-async function startNode (init: LinkEmulatorInit): Promise<Node> {
+async function startNode (init: LinkEmulatorInit, registry?: Registry): Promise<Node> {
   return createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    ...(registry != null ? { metrics: prometheusMetrics({ registry, collectDefaultMetrics: false }) } : {}),
     transports: [emulatedTcp(init)],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -83,8 +86,8 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     await Promise.all(nodes.splice(0).map(async n => n.stop()))
   })
 
-  async function node (init: LinkEmulatorInit): Promise<Node> {
-    const n = await startNode(init)
+  async function node (init: LinkEmulatorInit, registry?: Registry): Promise<Node> {
+    const n = await startNode(init, registry)
     nodes.push(n)
     return n
   }
@@ -144,6 +147,19 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     assert.equal(result.sha, want.digest('hex'), `seed ${seed}: content differs`)
   })
 
+  it('a three-region mesh sees each pair at its own matrix RTT', async () => {
+    const eu = await node({ region: 'eu', matrix: symmetric })
+    const us = await node({ region: 'us', matrix: symmetric })
+    const ap = await node({ region: 'ap', matrix: symmetric })
+    const measured = {
+      euUs: await pingMedian(eu, us, 5),
+      usAp: await pingMedian(us, ap, 5),
+      apEu: await pingMedian(ap, eu, 5)
+    }
+    const ok = (v: number, rtt: number): boolean => v >= rtt - 5 && v <= rtt + 30
+    assert.ok(ok(measured.euUs, 40) && ok(measured.usAp, 60) && ok(measured.apEu, 100), JSON.stringify(measured))
+  })
+
   it('two peers in the same region (diagonal 0) measure < 15 ms', async () => {
     const a = await node({ region: 'ap', matrix: symmetric })
     const b = await node({ region: 'ap', matrix: symmetric })
@@ -196,7 +212,8 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
 
   it('drops a raw TCP client that sends garbage and keeps serving', async () => {
     const { log, lines } = captureLog()
-    const a = await node({ region: 'eu', matrix: symmetric, logger: log })
+    const registry = new Registry()
+    const a = await node({ region: 'eu', matrix: symmetric, logger: log }, registry)
     const b = await node({ region: 'us', matrix: symmetric })
     const port = tcpPort(a)
     const sock = net.connect({ host: '127.0.0.1', port })
@@ -216,6 +233,9 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     // a real dial still works
     const rtt = await pingMedian(b, a, 3)
     assert.ok(rtt >= 35 && rtt <= 70, `ping after the garbage client ${rtt} ms`)
+    const text = await registry.metrics()
+    assert.match(text, /dcis_link_emulator_events_total\{event="rejected_BAD_MAGIC"\} 1/)
+    assert.match(text, /dcis_link_emulator_events_total\{event="open"\} 1/)
   })
 
   async function rawClient (port: number): Promise<{ sock: net.Socket, received: Buffer[], closed: () => boolean }> {

@@ -20,7 +20,7 @@ import type { Scheduler } from './delay-queue.js'
 import type { EmulatorLog } from './log.js'
 import type { DelayTable } from './matrix.js'
 import type {
-  ClearableSignal, ConnectionEncrypter, Connection, CreateListenerOptions, DialTransportOptions,
+  ClearableSignal, ConnectionEncrypter, Connection, CounterGroup, CreateListenerOptions, DialTransportOptions,
   InboundConnectionUpgradeEvents, Listener, MultiaddrConnection, OutboundConnectionUpgradeEvents,
   StreamMuxerFactory, Transport, Upgrader, UpgraderOptions, UpgraderWithoutEncryptionOptions
 } from '@libp2p/interface'
@@ -57,12 +57,18 @@ export class EmulatedTcp implements Transport<TCPDialEvents> {
   private readonly settings: EmulatedTcpSettings
   private readonly log: EmulatorLog
   private readonly warnedRegions = new Set<string>()
+  /** dcis_link_emulator_events_total{event=open|rejected_<reason>|unknown_region} via libp2p's metrics, when configured */
+  private readonly events?: CounterGroup
   private links = 0
 
   constructor (components: TCPComponents, settings: EmulatedTcpSettings, tcpInit: TCPOptions = {}) {
     this.inner = tcp(tcpInit)(components) as Transport<TCPDialEvents>
     this.settings = settings
     this.log = settings.logger ?? fromComponentLogger(components.logger, 'dcis:latency:emulator')
+    this.events = components.metrics?.registerCounterGroup('dcis_link_emulator_events_total', {
+      label: 'event',
+      help: 'Link emulator events: links opened, connections rejected by reason, unknown regions'
+    })
     if (!settings.table.has(settings.region)) this.warnUnknown(settings.region, 'local')
   }
 
@@ -94,10 +100,12 @@ export class EmulatedTcp implements Transport<TCPDialEvents> {
         maxQueuedBytes: s.maxQueuedBytes
       }, { signal })
       this.log.debug({ direction: maConn.direction, remoteAddr: maConn.remoteAddr.toString(), remoteRegion: link.remoteRegion, oneWayDelayMs: link.oneWayDelayMs }, 'emulated link open')
+      this.events?.increment({ open: true })
       s.onLink?.({ direction: maConn.direction, remoteAddr: maConn.remoteAddr, remoteRegion: link.remoteRegion, oneWayDelayMs: link.oneWayDelayMs })
       return link
     } catch (err) {
       const e = err as Error & { code?: string, reason?: string }
+      this.events?.increment({ [`rejected_${e.reason ?? e.name}`]: true })
       this.log.warn({ direction: maConn.direction, remoteAddr: maConn.remoteAddr.toString(), error: e.name, code: e.code, reason: e.reason, detail: e.message }, 'emulated link rejected: connection closed')
       throw err
     }
@@ -121,6 +129,7 @@ export class EmulatedTcp implements Transport<TCPDialEvents> {
   private warnUnknown (region: string, side: 'local' | 'remote'): void {
     if (this.warnedRegions.has(region)) return
     this.warnedRegions.add(region)
+    this.events?.increment({ unknown_region: true })
     this.log.warn({ region, side, regions: this.settings.table.regions() }, 'region not in the RTT matrix: its links get no emulated delay')
   }
 }
