@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict'
+import {
+  ConfChangeType, createRaft, decodeConfChange, emptyConfState, encodeConfChange, EntryType, InvalidConfChangeError,
+  InvalidMessageError, InvalidRaftConfigError, makeMessage, MemoryLogStorage, MessageType, ProposalDroppedError, RaftUsageError, StateType
+} from '../../src/raft/core/index.js'
+import type { Message, RawNode } from '../../src/raft/core/index.js'
+
+function bootstrapped (voters: string[]): MemoryLogStorage {
+  const s = new MemoryLogStorage()
+  s.applySnapshot({ metadata: { index: 1, term: 1, confState: { ...emptyConfState(), voters } }, data: new Uint8Array() })
+  return s
+}
+
+/** Drives a raw node like a driver would: persist, collect messages, advance. */
+function drain (n: RawNode, s: MemoryLogStorage): Message[] {
+  const out: Message[] = []
+  while (n.hasReady()) {
+    const rd = n.ready()
+    if (rd.snapshot !== undefined) s.applySnapshot(rd.snapshot)
+    s.append(rd.entries)
+    if (rd.hardState !== undefined) s.setHardState(rd.hardState)
+    out.push(...rd.messages)
+    n.advance()
+  }
+  return out
+}
+
+function electedLeader (voters: string[], opts: { maxSizePerMsg?: number, maxInflightMsgs?: number } = {}): { n: RawNode, s: MemoryLogStorage } {
+  const s = bootstrapped(voters)
+  const n = createRaft({ id: '1', storage: s, electionTick: 10, heartbeatTick: 1, ...opts })
+  n.campaign()
+  drain(n, s)
+  for (const v of voters.slice(1)) {
+    n.step(makeMessage({ type: MessageType.MsgPreVoteResp, from: v, to: '1', term: 1 }))
+  }
+  drain(n, s)
+  for (const v of voters.slice(1)) {
+    n.step(makeMessage({ type: MessageType.MsgVoteResp, from: v, to: '1', term: 1 }))
+  }
+  assert.equal(n.status().softState.raftState, StateType.Leader)
+  drain(n, s)
+  return { n, s }
+}
+
+describe('raft core', () => {
+  describe('createRaft validation', () => {
+    const storage = new MemoryLogStorage()
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['id', { id: '' }],
+      ['electionTick', { electionTick: 0 }],
+      ['electionTick', { electionTick: 2, heartbeatTick: 2 }],
+      ['heartbeatTick', { heartbeatTick: -1 }],
+      ['priority', { priority: -1 }],
+      ['readOnlyOption', { readOnlyOption: 'lease', checkQuorum: false }],
+      ['readOnlyOption', { readOnlyOption: 'maybe' }],
+      ['maxInflightMsgs', { maxInflightMsgs: 1.5 }],
+      ['maxSizePerMsg', { maxSizePerMsg: 0 }]
+    ]
+    for (const [field, o] of bad) {
+      it(`rejects a bad ${field}: ${JSON.stringify(o)}`, () => {
+        assert.throws(() => createRaft({ id: '1', storage, ...o } as never), (err: unknown) => err instanceof InvalidRaftConfigError && err.field === field)
+      })
+    }
+  })
+
+  describe('message validation at the network boundary', () => {
+    const n = createRaft({ id: '1', storage: bootstrapped(['1', '2', '3']) })
+    const ok = makeMessage({ type: MessageType.MsgHeartbeat, from: '2', to: '1', term: 1 })
+    const cases: Array<[string, Partial<Message> | Record<string, unknown>]> = [
+      ['type', { type: 99 }],
+      ['type', { type: MessageType.MsgHup }],
+      ['from', { from: '' }],
+      ['to', { to: '3' }],
+      ['term', { term: -1 }],
+      ['term', { term: 1.5 }],
+      ['index', { index: Number.NaN }],
+      ['reject', { reject: 'yes' }],
+      ['entries', { entries: 'nope' }],
+      ['entries[0].data', { type: MessageType.MsgApp, index: 1, entries: [{ term: 1, index: 2, type: 0, data: 'x' }] }],
+      ['entries[0].type', { type: MessageType.MsgApp, index: 1, entries: [{ term: 1, index: 2, type: 7, data: new Uint8Array() }] }],
+      ['entries[1].index', { type: MessageType.MsgApp, index: 1, entries: [{ term: 1, index: 2, type: 0, data: new Uint8Array() }, { term: 1, index: 4, type: 0, data: new Uint8Array() }] }],
+      ['entries[0].term', { type: MessageType.MsgApp, index: 1, entries: [{ term: 5, index: 2, type: 0, data: new Uint8Array() }] }],
+      ['snapshot', { type: MessageType.MsgSnap }],
+      ['snapshot.metadata.confState.voters', { type: MessageType.MsgSnap, snapshot: { metadata: { index: 5, term: 1, confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } }, data: new Uint8Array() } }],
+      ['context', { context: 'abc' }],
+      ['term', { type: MessageType.MsgApp, term: 0 }],
+      ['entries', { type: MessageType.MsgProp, term: 0 }]
+    ]
+    for (const [field, patch] of cases) {
+      it(`rejects a bad ${field}`, () => {
+        assert.throws(() => { n.step({ ...ok, ...patch } as Message) }, (err: unknown) => err instanceof InvalidMessageError && err.field === field)
+      })
+    }
+    it('accepts a well-formed message', () => {
+      n.step(ok)
+      assert.equal(n.status().softState.lead, '2')
+    })
+  })
+
+  describe('conf change encoding', () => {
+    it('round-trips', () => {
+      const cc = { type: ConfChangeType.AddLearnerNode, nodeId: 'peer-x', context: new Uint8Array([1, 2, 3]) }
+      assert.deepEqual(decodeConfChange(encodeConfChange(cc)), cc)
+    })
+    for (const bad of ['not json', '{"t":9,"n":"a"}', '{"t":0,"n":""}', '{"t":0,"n":"a","c":5}', 'null']) {
+      it(`rejects ${bad}`, () => {
+        assert.throws(() => decodeConfChange(new TextEncoder().encode(bad)), InvalidConfChangeError)
+      })
+    }
+    it('a leader turns an invalid conf change proposal into a no-op entry', () => {
+      const s = bootstrapped(['1'])
+      const n = createRaft({ id: '1', storage: s })
+      n.campaign()
+      drain(n, s)
+      n.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: '1' })
+      const rd = n.ready()
+      assert.equal(rd.entries.length, 1)
+      assert.equal(rd.entries[0].type, EntryType.Normal)
+      assert.equal(rd.entries[0].data.length, 0)
+      n.advance()
+    })
+    it('only one conf change may be pending', () => {
+      const { n, s } = electedLeader(['1', '2', '3'])
+      n.proposeConfChange({ type: ConfChangeType.AddLearnerNode, nodeId: '4' })
+      n.proposeConfChange({ type: ConfChangeType.AddLearnerNode, nodeId: '5' })
+      const rd = n.ready()
+      assert.deepEqual(rd.entries.map(e => e.type), [EntryType.ConfChange, EntryType.Normal])
+      s.append(rd.entries)
+      n.advance()
+    })
+    it('applying a change that removes every voter leaves the config unchanged', () => {
+      const s = bootstrapped(['1'])
+      const n = createRaft({ id: '1', storage: s })
+      const cs = n.applyConfChange({ type: ConfChangeType.RemoveNode, nodeId: '1' })
+      assert.deepEqual(cs.voters, ['1'])
+    })
+  })
+
+  describe('proposals and the ready cycle', () => {
+    it('drops proposals without a leader', () => {
+      const n = createRaft({ id: '1', storage: bootstrapped(['1', '2', '3']) })
+      assert.throws(() => { n.propose(new Uint8Array([1])) }, ProposalDroppedError)
+    })
+
+    it('refuses ready() twice and advance() without ready()', () => {
+      const n = createRaft({ id: '1', storage: bootstrapped(['1']) })
+      assert.throws(() => { n.advance() }, RaftUsageError)
+      n.campaign()
+      n.ready()
+      assert.throws(() => n.ready(), RaftUsageError)
+      n.advance()
+    })
+
+    it('a single voter commits its own proposals in the same Ready it persists them', () => {
+      const s = bootstrapped(['1'])
+      const n = createRaft({ id: '1', storage: s })
+      n.campaign()
+      drain(n, s)
+      n.propose(new TextEncoder().encode('x'))
+      const rd = n.ready()
+      assert.deepEqual(rd.entries.map(e => e.index), [3])
+      assert.deepEqual(rd.committedEntries.map(e => e.index), [3])
+      assert.equal(rd.mustSync, true)
+      n.advance()
+    })
+
+    it('batches entries by maxSizePerMsg and bounds the pipeline by maxInflightMsgs', () => {
+      const { n, s } = electedLeader(['1', '2'], { maxSizePerMsg: 10, maxInflightMsgs: 2 })
+      // follower 2 acks the leader's empty entry: replicate state
+      n.step(makeMessage({ type: MessageType.MsgAppResp, from: '2', to: '1', term: 1, index: 2 }))
+      drain(n, s)
+      for (let i = 0; i < 10; i++) n.propose(new Uint8Array(4))
+      const apps = drain(n, s).filter(m => m.type === MessageType.MsgApp && m.entries.length > 0)
+      // proposals go out eagerly, one each, until the window of 2 is full
+      assert.equal(apps.length, 2)
+      assert.ok(apps.every(m => m.entries.length === 1))
+      assert.equal(n.status().progress?.['2'].paused, true)
+      // an ack frees one slot: the backlog goes out batched (10 bytes = two 4-byte entries)
+      n.step(makeMessage({ type: MessageType.MsgAppResp, from: '2', to: '1', term: 1, index: apps[0].entries[0].index }))
+      const more = drain(n, s).filter(m => m.type === MessageType.MsgApp && m.entries.length > 0)
+      assert.equal(more.length, 1)
+      assert.equal(more[0].entries.length, 2)
+      assert.equal(more[0].index, apps[1].entries[0].index)
+    })
+
+    it('a priority-0 node never campaigns on its own', () => {
+      const n = createRaft({ id: '1', storage: bootstrapped(['1', '2', '3']), priority: 0 })
+      for (let i = 0; i < 1000; i++) n.tick()
+      assert.equal(n.status().softState.raftState, StateType.Follower)
+    })
+
+    it('randomized election timeouts are reproducible from the seed', () => {
+      const timeouts = (seed: number): number[] => {
+        const out: number[] = []
+        const n = createRaft({ id: '1', storage: bootstrapped(['1', '2', '3']), randomSeed: seed, preVote: false })
+        let ticks = 0
+        for (let i = 0; out.length < 5 && i < 10_000; i++) {
+          n.tick()
+          ticks++
+          if (n.hasReady()) {
+            const rd = n.ready()
+            if (rd.messages.some(m => m.type === MessageType.MsgVote)) { out.push(ticks); ticks = 0 }
+            n.advance()
+          }
+        }
+        return out
+      }
+      assert.deepEqual(timeouts(7), timeouts(7))
+      assert.ok(timeouts(7).every(t => t >= 10 && t < 20))
+    })
+  })
+})
