@@ -50,7 +50,9 @@ export async function apiRequest<T = unknown> (apiUrl: string, path: string, opt
   let parsed: unknown = text
   try {
     parsed = text === '' ? null : JSON.parse(text)
-  } catch {}
+  } catch {
+    // not JSON: keep the text
+  }
   if (!res.ok) {
     const e = (parsed as { error?: { code?: string, message?: string } } | null)?.error
     throw new CliError(`${options.method ?? 'GET'} ${path}: ${res.status} ${e?.code ?? ''} ${e?.message ?? text}`.replace(/\s+/g, ' ').trim(), e?.code ?? 'HTTP_ERROR')

@@ -138,7 +138,9 @@ export class LocalMesh {
         snap.peers = body.peers.length
         snap.rttMs = body.peers.map(p => p.rttMs)
       }
-    } catch {}
+    } catch {
+      // not up yet, or gone: the snapshot says so
+    }
     return snap
   }
 

@@ -40,6 +40,9 @@ export interface MeshLibp2pInit {
   bootstrapPeers: Multiaddr[]
   /** software name/version for identify's agent string */
   agentVersion: string
+  /** DHT record validators and selectors by key namespace (e.g. dcis-end) */
+  dhtValidators?: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>
+  dhtSelectors?: Record<string, (key: Uint8Array, records: Uint8Array[]) => number>
 }
 
 /**
@@ -85,7 +88,9 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         protocol: DHT_PROTOCOL,
         clientMode: config.dht.clientMode,
         // loopback and LAN federations need private addresses in the DHT
-        peerInfoMapper: config.dht.passthroughMapper ? passthroughMapper : removePrivateAddressesMapper
+        peerInfoMapper: config.dht.passthroughMapper ? passthroughMapper : removePrivateAddressesMapper,
+        validators: init.dhtValidators ?? {},
+        selectors: init.dhtSelectors ?? {}
       }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictSign',

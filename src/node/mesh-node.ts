@@ -1,4 +1,5 @@
 import { createApiServer } from '../api/index.js'
+import { createRegistry, endSelector, endValidator, END_NAMESPACE, registryRoutes } from '../registry/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
 import { createMetricsRegistry, forComponent } from '../telemetry/index.js'
@@ -6,10 +7,11 @@ import { createMeshLibp2p } from './libp2p.js'
 import { PeerRttTracker } from './peer-rtt.js'
 import { PubsubInbox } from './pubsub-inbox.js'
 import { meshRoutes } from './routes.js'
-import { AGENT } from './version.js'
+import { AGENT, VERSION } from './version.js'
 import type { ApiNode, ApiRoutes, ApiServer, NodeInfoView, PeerView } from '../api/index.js'
 import type { DcisConfig } from '../config/index.js'
 import type { NodeIdentity } from '../identity/index.js'
+import type { EndRegistry } from '../registry/index.js'
 import type { HeliaOnLibp2p, NodeStores } from '../storage/index.js'
 import type { Logger, MetricsRegistry } from '../telemetry/index.js'
 import type { MeshLibp2p } from './libp2p.js'
@@ -45,6 +47,7 @@ export class MeshNode implements ApiNode {
   private stores?: NodeStores
   private rtt?: PeerRttTracker
   private inbox?: PubsubInbox
+  registry!: EndRegistry
   private readonly init: MeshNodeInit
   private bootstrapped = false
   private readonly bootstrapPeerIds: Set<string>
@@ -62,7 +65,7 @@ export class MeshNode implements ApiNode {
     if (this.status === 'started' || this.status === 'starting') return
     this.status = 'starting'
     try {
-      const { identity, created } = await loadOrCreateIdentity(this.config.dataDir)
+      const { created, ...identity } = await loadOrCreateIdentity(this.config.dataDir)
       this.identity = identity
       this.logger.info({ peerId: identity.peerId.toString(), did: identity.did, created }, 'identity loaded')
 
@@ -75,7 +78,11 @@ export class MeshNode implements ApiNode {
         datastore: this.stores.datastore,
         metrics: this.metrics,
         bootstrapPeers: this.init.bootstrapPeers,
-        agentVersion: AGENT
+        agentVersion: AGENT,
+        dhtValidators: {
+          [END_NAMESPACE]: endValidator({ onReject: (reason, source) => { this.registry?.metrics.rejected.inc({ reason, source }) } })
+        },
+        dhtSelectors: { [END_NAMESPACE]: endSelector() }
       })
       this.libp2p.addEventListener('peer:connect', (evt) => {
         this.markBootstrapped(evt.detail.toString())
@@ -93,6 +100,22 @@ export class MeshNode implements ApiNode {
       this.inbox.start()
       this.stopHooks.push(() => { this.inbox?.stop() })
 
+      this.registry = createRegistry({
+        libp2p: this.libp2p,
+        helia: this.helia,
+        identity,
+        logger: forComponent(this.logger, 'dcis:registry'),
+        metrics: this.metrics
+      }, {
+        region: this.config.region,
+        zone: this.config.zone,
+        overrides: this.config.resources,
+        software: { name: 'dcis-mesh', version: VERSION },
+        republishIntervalMs: this.config.gossip.endRepublishIntervalMs
+      })
+      await this.registry.start()
+      this.stopHooks.push(async () => { await this.registry.stop() })
+
       this.rtt = new PeerRttTracker({ libp2p: this.libp2p, logger: forComponent(this.logger, 'dcis:rtt') })
       this.rtt.start()
       this.stopHooks.push(() => { this.rtt?.stop() })
@@ -103,6 +126,7 @@ export class MeshNode implements ApiNode {
           port: this.config.api.port,
           routes: [
             meshRoutes({ libp2p: () => this.libp2p, helia: () => this.helia, inbox: () => this.inbox as PubsubInbox }),
+            registryRoutes(() => this.registry),
             ...(this.init.routes ?? [])
           ]
         })
@@ -161,14 +185,15 @@ export class MeshNode implements ApiNode {
 
   /** ApiNode: who this peer is */
   info (): NodeInfoView {
+    const self = this.registry?.self()
     return {
       peerId: this.identity.peerId.toString(),
       did: this.identity.did,
       multiaddrs: this.libp2p.getMultiaddrs().map(ma => ma.toString()),
       region: this.config.region,
       zone: this.config.zone,
-      end: null,
-      endJwt: null
+      end: (self?.end ?? null) as Record<string, unknown> | null,
+      endJwt: self?.jwt ?? null
     }
   }
 
@@ -181,12 +206,14 @@ export class MeshNode implements ApiNode {
       try {
         const peer = await this.libp2p.peerStore.get(peerId)
         for (const a of peer.addresses) addrs.add(a.multiaddr.toString())
-      } catch {}
+      } catch {
+        // not in the peer store: the connection address is enough
+      }
       out.push({
         peerId: peerId.toString(),
         multiaddrs: [...addrs],
         rttMs: this.rtt?.rttMs(peerId) ?? null,
-        region: null
+        region: this.registry?.cache.get(peerId.toString())?.end.region ?? null
       })
     }
     out.sort((a, b) => a.peerId.localeCompare(b.peerId))

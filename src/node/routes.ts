@@ -165,6 +165,7 @@ export function meshRoutes (c: MeshRoutesComponents): ApiRoutes {
           summary: 'Subscribe this peer to a user gossip topic and keep its recent messages',
           operationId: 'subscribeTopic',
           params: topicParam,
+          body: { type: 'object', additionalProperties: false, properties: {}, description: 'empty object {}' },
           response: {
             200: {
               description: 'subscribed',

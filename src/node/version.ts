@@ -6,7 +6,9 @@ export const VERSION: string = (() => {
     try {
       const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string, version?: string }
       if (pkg.name === 'dcis-mesh' && typeof pkg.version === 'string') return pkg.version
-    } catch {}
+    } catch {
+      // try the next location
+    }
   }
   return '0.0.0'
 })()

@@ -12,6 +12,7 @@ import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -23,6 +24,7 @@ import { waitFor } from '../helpers/wait.js'
 import type { Libp2p } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read loosely typed JSON
 async function api<T = any> (url: string, init?: RequestInit): Promise<{ status: number, body: T }> {
   const res = await fetch(url, { ...init, signal: AbortSignal.timeout(20_000) })
   const text = await res.text()
@@ -55,6 +57,15 @@ describe('e2e: a 3-process mesh', function () {
   })
 
   it('peers see each other in /v1/peers within 30 s', async function () {
+    // process start-up (tsx compiling the sources on a busy machine) is not
+    // part of the 30 s: wait for every API to answer first
+    await waitFor('every peer API to answer', async () => {
+      for (const peer of mesh.peers) {
+        assert.equal(peer.exited, false, `peer ${peer.index} exited; log: ${peer.logFile}`)
+        if ((await fetch(`${peer.apiUrl}/healthz`, { signal: AbortSignal.timeout(2000) })).status !== 200) return false
+      }
+      return true
+    }, { timeoutMs: 90_000 })
     await waitFor('every peer ready with the 2 others in /v1/peers', async () => {
       for (const peer of mesh.peers) {
         assert.equal(peer.exited, false, `peer ${peer.index} exited; log: ${peer.logFile}`)
@@ -95,7 +106,8 @@ describe('e2e: a 3-process mesh', function () {
       streamMuxers: [yamux()],
       services: {
         identify: identify(),
-        dht: kadDHT({ protocol: '/dcis/kad/1.0.0', clientMode: true, peerInfoMapper: passthroughMapper })
+        ping: ping(),
+        dht: kadDHT({ protocol: '/dcis/kad/1.0.0', clientMode: true, peerInfoMapper: passthroughMapper }) as never
       }
     }) as unknown as Libp2p<{ dht: KadDHT }>
     await client.dial(multiaddr(mesh.peers[0].libp2pAddr))
@@ -115,7 +127,7 @@ describe('e2e: a 3-process mesh', function () {
   it('carries a gossipsub message from one process to another', async function () {
     const topic = 'e2e.hello'
     for (const peer of mesh.peers) {
-      assert.equal((await api(`${peer.apiUrl}/v1/pubsub/${topic}`, { method: 'PUT' })).status, 200)
+      assert.equal((await api(`${peer.apiUrl}/v1/pubsub/${topic}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 200)
     }
     const text = `hello from peer 1 at ${Date.now()}`
     await waitFor('peer 2 to receive the message published by peer 1', async () => {
@@ -144,7 +156,7 @@ describe('e2e: a 3-process mesh', function () {
     const bad = await api(`${mesh.peers[0].apiUrl}/v1/blocks/not-a-cid`)
     assert.equal(bad.status, 400)
     assert.equal(bad.body.error.code, 'INVALID_IDENTIFIER')
-    const proto = await api(`${mesh.peers[0].apiUrl}/v1/pubsub/${encodeURIComponent('dcis/end/1')}`, { method: 'PUT' })
+    const proto = await api(`${mesh.peers[0].apiUrl}/v1/pubsub/${encodeURIComponent('dcis/end/1')}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' })
     assert.equal(proto.status, 400)
     assert.equal((await api(`${mesh.peers[0].apiUrl}/healthz`)).status, 200)
   })

@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs'
+import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadConfig, resolveBootstrap } from '../../config/index.js'
+import { createMeshNode } from '../../node/index.js'
+import { createLogger } from '../../telemetry/index.js'
+import type { ConfigFlags, DcisConfig } from '../../config/index.js'
+import type { MeshNode } from '../../node/index.js'
+
+export interface StartOptions {
+  config?: string
+  dataDir?: string
+  listen?: string[]
+  announce?: string[]
+  api?: string
+  bootstrap?: string[]
+  region?: string
+  zone?: string
+  trustLoopback?: boolean
+  rttMatrix?: string
+  logLevel?: string
+  federation?: string
+  writeBootstrap?: string
+}
+
+/** The repo's bootstrap/ folder (next to dist/ or src/). */
+export function packageBootstrapDir (): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bootstrap')
+}
+
+/**
+ * Bootstrap list: the configured entries, or else `bootstrap/<federation>.json`
+ * from the package when it exists.
+ */
+export async function bootstrapFor (config: DcisConfig, cwd: string): Promise<ReturnType<typeof resolveBootstrap>> {
+  if (config.bootstrap.length > 0) return resolveBootstrap(config.bootstrap, { cwd })
+  const file = join(packageBootstrapDir(), `${config.federation}.json`)
+  if (existsSync(file)) return resolveBootstrap([file], { cwd })
+  return resolveBootstrap([], { cwd })
+}
+
+function toFlags (opts: StartOptions): ConfigFlags {
+  const flags: ConfigFlags = {}
+  if (opts.config != null) flags.config = opts.config
+  if (opts.dataDir != null) flags.dataDir = opts.dataDir
+  if (opts.listen != null && opts.listen.length > 0) flags.listen = opts.listen
+  if (opts.announce != null && opts.announce.length > 0) flags.announce = opts.announce
+  if (opts.api != null) flags.api = opts.api
+  if (opts.bootstrap != null && opts.bootstrap.length > 0) flags.bootstrap = opts.bootstrap
+  if (opts.region != null) flags.region = opts.region
+  if (opts.zone != null) flags.zone = opts.zone
+  if (opts.trustLoopback === true) flags.trustLoopback = true
+  if (opts.rttMatrix != null) flags.rttMatrix = opts.rttMatrix
+  if (opts.logLevel != null) flags.logLevel = opts.logLevel as ConfigFlags['logLevel']
+  if (opts.federation != null) flags.federation = opts.federation
+  return flags
+}
+
+async function writeBootstrapFile (file: string, node: MeshNode): Promise<void> {
+  const peerId = node.identity.peerId.toString()
+  const announced = node.config.announce.length > 0
+    ? node.config.announce.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`)
+    : node.libp2p.getMultiaddrs().map(String)
+  const doc = { federation: node.config.federation, peers: announced }
+  await mkdir(dirname(resolve(file)), { recursive: true })
+  const tmp = `${file}.tmp-${process.pid}`
+  await writeFile(tmp, JSON.stringify(doc, null, 2) + '\n')
+  await rename(tmp, file)
+}
+
+export async function runStart (opts: StartOptions): Promise<void> {
+  const cwd = process.cwd()
+  const config = await loadConfig({ env: process.env, flags: toFlags(opts), cwd })
+  const bootstrapPeers = await bootstrapFor(config, cwd)
+  const logger = createLogger({ level: config.logLevel })
+  const node = createMeshNode({ config, bootstrapPeers, logger })
+
+  let stopping: Promise<void> | undefined
+  const shutdown = (signal: string): void => {
+    if (stopping != null) return
+    logger.info({ signal }, 'stopping')
+    stopping = node.stop().then(() => {
+      process.exit(0)
+    }, (err) => {
+      logger.error({ err }, 'stop failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', () => { shutdown('SIGINT') })
+  process.on('SIGTERM', () => { shutdown('SIGTERM') })
+
+  await node.start()
+  if (config.api.trustLoopback) {
+    logger.warn('api.trustLoopback is on: loopback clients may act without a token')
+  }
+  if (opts.writeBootstrap != null) await writeBootstrapFile(opts.writeBootstrap, node)
+  const info = node.info()
+  process.stdout.write(`dcis: peer ${info.peerId} (${info.region}/${info.zone}) up; API ${node.api?.url ?? 'off'}; libp2p ${info.multiaddrs.join(' ')}\n`)
+}
+

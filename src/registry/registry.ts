@@ -1,0 +1,342 @@
+import { json } from '@helia/json'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { lpStream, repeatingTask } from '@libp2p/utils'
+import { buildDescriptor, detectResources, materiallyChanged } from './descriptor.js'
+import { endKey } from './dht.js'
+import { DescriptorNotFoundError, DescriptorRejectedError } from './errors.js'
+import { createRegistryMetrics } from './metrics.js'
+import { RegistryCache } from './cache.js'
+import { MAX_DESCRIPTOR_BYTES, signDescriptor, verifyDescriptor } from './vc.js'
+import type { DescriptorSource, RegistryEntry, RegistryFilter } from './cache.js'
+import type { EdgeNodeDescriptor, ResourceOverrides } from './descriptor.js'
+import type { RejectReason } from './errors.js'
+import type { RegistryMetrics } from './metrics.js'
+import type { NodeIdentity } from '../identity/index.js'
+import type { HeliaOnLibp2p } from '../storage/index.js'
+import type { Logger } from '../telemetry/index.js'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { RepeatingTask } from '@libp2p/utils'
+import type { Registry as PromRegistry } from 'prom-client'
+
+export const END_TOPIC = 'dcis/end/1'
+export const END_SYNC_PROTOCOL = '/dcis/end-sync/1.0.0'
+/** descriptors one sync answer may carry */
+export const MAX_SYNC_DESCRIPTORS = 2_000
+
+export interface RegistryComponents {
+  libp2p: Libp2p<{ pubsub: GossipSub, dht: KadDHT }>
+  helia: HeliaOnLibp2p
+  identity: NodeIdentity
+  logger: Logger
+  metrics: PromRegistry
+}
+
+export interface RegistryInit {
+  region: string
+  zone: string
+  overrides?: ResourceOverrides
+  credentials?: string[]
+  software: { name: string, version: string }
+  /** descriptor lifetime, default 600 s */
+  ttlSeconds?: number
+  /** gossip republish period (jittered ±20%), default 30 s */
+  republishIntervalMs?: number
+  /** how often capacity is re-measured for change detection, default 5 s */
+  checkIntervalMs?: number
+  /** computes the effective trust of a verified descriptor (federation credentials) */
+  evaluateTrust?: (end: EdgeNodeDescriptor) => Promise<{ level: number, source: 'credential' | 'self-asserted', region: string | null }>
+  /** extra fields for the END's latency summary, called at each signing */
+  latencySummary?: () => Record<string, unknown> | null
+}
+
+/**
+ * The registry: this peer's signed descriptor, published to helia, the DHT
+ * and gossip, and a verified, expiring view of everyone else's. Every
+ * descriptor, by any path, goes through verifyDescriptor(); rejections are
+ * counted by reason.
+ */
+export class EndRegistry {
+  readonly cache = new RegistryCache()
+  readonly metrics: RegistryMetrics
+  private readonly c: RegistryComponents
+  private readonly init: RegistryInit
+  private readonly log: Logger
+  private current?: RegistryEntry
+  private republish?: RepeatingTask
+  private check?: RepeatingTask
+  private started = false
+  private readonly shutdown = new AbortController()
+  private publishing: Promise<void> = Promise.resolve()
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    void this.pullFrom(evt.detail, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
+  }
+
+  private readonly onMessage = (evt: CustomEvent<Message>): void => {
+    // ingestion happens in the topic validator; nothing to do here
+    void evt
+  }
+
+  constructor (components: RegistryComponents, init: RegistryInit) {
+    this.c = components
+    this.init = init
+    this.log = components.logger
+    this.metrics = createRegistryMetrics(components.metrics)
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const { libp2p } = this.c
+    await libp2p.handle(END_SYNC_PROTOCOL, async (stream) => { await this.serveSync(stream) }, { maxInboundStreams: 8 })
+    libp2p.services.pubsub.topicValidators.set(END_TOPIC, async (peer, msg) => this.validateGossip(peer, msg))
+    libp2p.services.pubsub.subscribe(END_TOPIC)
+    libp2p.services.pubsub.addEventListener('message', this.onMessage)
+    libp2p.addEventListener('peer:connect', this.onConnect)
+
+    await this.publishSelf(true)
+    const interval = this.init.republishIntervalMs ?? 30_000
+    this.republish = repeatingTask(async () => {
+      await this.publishSelf(false, true)
+      this.republish?.setInterval(Math.round(interval * (0.8 + Math.random() * 0.4)))
+    }, interval)
+    this.check = repeatingTask(async () => {
+      this.cache.expire()
+      this.metrics.entries.set(this.cache.size)
+      await this.publishSelf(false, false)
+    }, this.init.checkIntervalMs ?? 5_000)
+    this.republish.start()
+    this.check.start()
+    for (const peer of libp2p.getPeers()) void this.pullFrom(peer, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.shutdown.abort()
+    this.republish?.stop()
+    this.check?.stop()
+    const { libp2p } = this.c
+    libp2p.removeEventListener('peer:connect', this.onConnect)
+    libp2p.services.pubsub.removeEventListener('message', this.onMessage)
+    libp2p.services.pubsub.topicValidators.delete(END_TOPIC)
+    libp2p.services.pubsub.unsubscribe(END_TOPIC)
+    await libp2p.unhandle(END_SYNC_PROTOCOL)
+    await this.publishing.catch(() => {})
+  }
+
+  /** this peer's current signed descriptor */
+  self (): RegistryEntry | undefined {
+    return this.current
+  }
+
+  list (filter: RegistryFilter = {}): RegistryEntry[] {
+    return this.cache.list(filter)
+  }
+
+  /**
+   * (Re)signs and publishes this peer's descriptor when forced, when it
+   * changed materially, or when half its lifetime has passed; `announce`
+   * re-gossips the current one even when unchanged (periodic republish).
+   */
+  async publishSelf (force: boolean, announce = false): Promise<void> {
+    const run = async (): Promise<void> => {
+      const now = Math.floor(Date.now() / 1000)
+      const ttl = this.init.ttlSeconds ?? 600
+      const next = this.build(now, ttl)
+      const cur = this.current
+      const stale = cur == null || now - cur.iat >= ttl / 2
+      if (force || stale || materiallyChanged(cur.end, next)) {
+        if (cur != null && now <= cur.iat) {
+          // iat has one-second resolution: make the new descriptor strictly newer
+          next.issuedAt = new Date((cur.iat + 1) * 1000).toISOString()
+          next.expiresAt = new Date((cur.iat + 1 + ttl) * 1000).toISOString()
+        }
+        const jwt = await signDescriptor(this.c.identity, next)
+        const verified = await verifyDescriptor(jwt)
+        const trust = await this.trustOf(verified.end)
+        const cid = await json(this.c.helia).add({ endJwt: jwt }, { signal: this.shutdown.signal })
+        this.metrics.published.inc({ channel: 'helia' })
+        this.current = { ...verified, cid: cid.toString(), source: 'self', receivedAt: Date.now(), trustLevel: trust.level, trustSource: trust.source, attestedRegion: trust.region }
+        this.cache.offer(this.current)
+        await this.gossip(jwt)
+        void this.putDht(jwt)
+      } else if (announce && cur != null) {
+        await this.gossip(cur.jwt)
+      }
+    }
+    this.publishing = this.publishing.then(run, run).catch((err) => {
+      if (!this.shutdown.signal.aborted) this.log.warn({ err }, 'publishing own descriptor failed')
+    })
+    await this.publishing
+  }
+
+  /**
+   * Verifies a descriptor from any path and offers it to the cache. Returns
+   * the entry, or throws DescriptorRejectedError (counted by reason).
+   */
+  async ingest (jwt: string | Uint8Array, source: DescriptorSource, expectedPeerId?: string): Promise<{ entry: RegistryEntry, result: string }> {
+    let verified
+    try {
+      verified = await verifyDescriptor(jwt, { expectedPeerId })
+    } catch (err) {
+      if (err instanceof DescriptorRejectedError) this.reject(err.reason, source)
+      throw err
+    }
+    if (verified.end.peerId === this.c.identity.peerId.toString() && source !== 'self') {
+      const held = this.current
+      if (held != null && verified.iat <= held.iat) return { entry: held, result: 'duplicate' }
+    }
+    const trust = await this.trustOf(verified.end)
+    const entry: RegistryEntry = { ...verified, cid: null, source, receivedAt: Date.now(), trustLevel: trust.level, trustSource: trust.source, attestedRegion: trust.region }
+    const result = this.cache.offer(entry)
+    if (result === 'stale') {
+      this.reject('stale', source)
+      throw new DescriptorRejectedError('stale', `older than the descriptor held for ${verified.end.peerId}`)
+    }
+    this.metrics.accepted.inc({ source, result })
+    this.metrics.entries.set(this.cache.size)
+    return { entry: this.cache.get(verified.end.peerId) ?? entry, result }
+  }
+
+  /** The cached descriptor, else a DHT lookup (verified by the same rules). */
+  async lookup (peerId: string, options: AbortOptions & { fromDht?: boolean } = {}): Promise<RegistryEntry> {
+    if (options.fromDht !== true) {
+      const cached = this.cache.get(peerId)
+      if (cached != null) return cached
+    }
+    let value: Uint8Array
+    try {
+      value = await this.dhtGet(peerId, options)
+    } catch {
+      throw new DescriptorNotFoundError(peerId)
+    }
+    try {
+      return (await this.ingest(value, 'dht', peerId)).entry
+    } catch (err) {
+      if (err instanceof DescriptorRejectedError && err.reason === 'stale') {
+        const held = this.cache.get(peerId)
+        if (held != null) return held
+      }
+      throw err
+    }
+  }
+
+  private async dhtGet (peerId: string, options: AbortOptions): Promise<Uint8Array> {
+    return this.c.libp2p.contentRouting.get(endKey(peerId), options)
+  }
+
+  private reject (reason: RejectReason, source: string): void {
+    this.metrics.rejected.inc({ reason, source })
+    this.log.debug({ reason, source }, 'descriptor rejected')
+  }
+
+  private build (now: number, ttl: number): EdgeNodeDescriptor {
+    const id = this.c.identity
+    return buildDescriptor({
+      did: id.did,
+      peerId: id.peerId.toString(),
+      multiaddrs: this.c.libp2p.getMultiaddrs().map(String),
+      region: this.init.region,
+      zone: this.init.zone,
+      overrides: this.init.overrides,
+      credentials: this.init.credentials,
+      latency: this.init.latencySummary?.() ?? null,
+      software: this.init.software,
+      now,
+      ttlSeconds: ttl,
+      detected: detectResources()
+    })
+  }
+
+  private async trustOf (end: EdgeNodeDescriptor): Promise<{ level: number, source: 'credential' | 'self-asserted', region: string | null }> {
+    if (this.init.evaluateTrust != null) return this.init.evaluateTrust(end)
+    return { level: 0, source: 'self-asserted', region: null }
+  }
+
+  private async gossip (jwt: string): Promise<void> {
+    try {
+      await this.c.libp2p.services.pubsub.publish(END_TOPIC, new TextEncoder().encode(jwt))
+      this.metrics.published.inc({ channel: 'gossip' })
+    } catch (err) {
+      this.log.debug({ err }, 'gossip publish failed')
+    }
+  }
+
+  private async putDht (jwt: string): Promise<void> {
+    try {
+      await this.c.libp2p.contentRouting.put(endKey(this.c.identity.peerId.toString()), new TextEncoder().encode(jwt), {
+        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(30_000)])
+      })
+      this.metrics.published.inc({ channel: 'dht' })
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'DHT put of own descriptor failed (will retry at the next refresh)')
+    }
+  }
+
+  private async validateGossip (peer: PeerId, msg: Message): Promise<TopicValidatorResult> {
+    if (msg.type !== 'signed') {
+      this.reject('malformed', 'gossip')
+      return TopicValidatorResult.Reject
+    }
+    if (msg.data.byteLength > MAX_DESCRIPTOR_BYTES) {
+      this.reject('oversized', 'gossip')
+      return TopicValidatorResult.Reject
+    }
+    try {
+      // a peer gossips only its own descriptor: the signed sender must be its subject
+      const { result } = await this.ingest(msg.data, 'gossip', msg.from.toString())
+      return result === 'duplicate' ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept
+    } catch (err) {
+      if (err instanceof DescriptorRejectedError) {
+        return err.reason === 'stale' || err.reason === 'expired' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
+      }
+      this.log.warn({ err, peer: peer.toString() }, 'gossip validation failed')
+      return TopicValidatorResult.Ignore
+    }
+  }
+
+  private async serveSync (stream: Stream): Promise<void> {
+    const lp = lpStream(stream, { maxDataLength: MAX_DESCRIPTOR_BYTES })
+    const signal = AbortSignal.timeout(15_000)
+    try {
+      for (const jwt of this.cache.jwts().slice(0, MAX_SYNC_DESCRIPTORS)) {
+        await lp.write(new TextEncoder().encode(jwt), { signal })
+      }
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }
+
+  /** Pulls a neighbour's registry view (each descriptor verified here). */
+  async pullFrom (peer: PeerId, options: AbortOptions = {}): Promise<number> {
+    let stream: Stream | undefined
+    let accepted = 0
+    try {
+      stream = await this.c.libp2p.dialProtocol(peer, END_SYNC_PROTOCOL, options)
+      const lp = lpStream(stream, { maxDataLength: MAX_DESCRIPTOR_BYTES })
+      for (let i = 0; i < MAX_SYNC_DESCRIPTORS; i++) {
+        let buf
+        try {
+          buf = await lp.read(options)
+        } catch (err) {
+          if ((err as Error).name === 'UnexpectedEOFError') break
+          throw err
+        }
+        try {
+          await this.ingest(buf.subarray(), 'sync')
+          accepted++
+        } catch (err) {
+          if (!(err instanceof DescriptorRejectedError)) throw err
+        }
+      }
+      await stream.close(options).catch(() => {})
+    } catch (err) {
+      stream?.abort(err as Error)
+      if (!this.shutdown.signal.aborted) this.log.debug({ peer: peer.toString(), err: (err as Error).message }, 'registry sync failed')
+    }
+    return accepted
+  }
+}
