@@ -54,7 +54,15 @@ export interface RaftOptions {
   priority?: number
   /** last index applied by the state machine (on restart); default the snapshot index */
   applied?: number
-  /** 'safe' (heartbeat-confirmed ReadIndex) or 'lease' (needs checkQuorum); default 'safe' */
+  /**
+   * 'safe' (heartbeat-confirmed ReadIndex, linearizable) or 'lease' (answered
+   * from the commit index without a round trip; needs checkQuorum). Lease reads
+   * assume bounded clock drift AND that the old leader's check-quorum fires
+   * before a new leader can be elected, which this tick-based design does not
+   * guarantee (a deposed leader may keep answering for up to ~one extra
+   * election timeout): use only where slightly stale reads are acceptable.
+   * Default 'safe'.
+   */
   readOnlyOption?: ReadOnlyOption
   /** followers drop proposals instead of forwarding them to the leader; default false */
   disableProposalForwarding?: boolean
