@@ -11,6 +11,7 @@
  * the factor product, or the reverse-direction sample the peer published.
  */
 import { LatencyFilter } from './filter.js'
+import type { FilteredSample } from './filter.js'
 import { FactorModel, predictMs, DEFAULT_FACTOR_CONFIG } from './factors.js'
 import type { FactorConfig } from './factors.js'
 import { LruMap } from './lru.js'
@@ -43,7 +44,7 @@ export interface LatencyEstimatorInit {
   seed: number
   /** Vivaldi dimensions (default 8) */
   dimensions?: number
-  /** factor rank (default 4) */
+  /** factor rank (default 3) */
   rank?: number
   vivaldi?: Partial<Omit<VivaldiConfig, 'dimensions'>>
   factors?: Partial<Omit<FactorConfig, 'rank'>>
@@ -95,6 +96,8 @@ export interface LatencyEstimator {
   estimate(peerId: string): LatencyEstimate | undefined
   /** Estimate RTT a -> b from two published states (for pairs this peer is not part of). */
   estimateBetween(a: LatencyState, b: LatencyState, bId?: string): LatencyEstimate
+  /** Peers this estimator knows anything about (published state or direct samples). */
+  peers(): string[]
   /** Drop everything about a peer. */
   forget(peerId: string): void
   stats(): EstimatorStats
@@ -107,6 +110,8 @@ const ERROR_CAP = 4
 
 interface PeerRecord {
   state: LatencyState
+  /** the peer's sample count of us when we last learned from it */
+  learnedN: number
 }
 
 class Estimator implements LatencyEstimator {
@@ -115,7 +120,7 @@ class Estimator implements LatencyEstimator {
   private readonly vivaldi: VivaldiNode
   private readonly factors: FactorModel
   private readonly filter: LatencyFilter
-  private readonly peers: LruMap<string, PeerRecord>
+  private readonly remotes: LruMap<string, PeerRecord>
   private readonly freshMs: number
   private readonly now: () => number
   private readonly err: Record<Predictor, number> = { coord: 1, factors: 1, reverse: 1 }
@@ -143,7 +148,7 @@ class Estimator implements LatencyEstimator {
     this.vivaldi = new VivaldiNode({ ...init.vivaldi, dimensions }, prng.fork())
     this.factors = new FactorModel({ ...init.factors, rank }, prng.fork())
     this.filter = new LatencyFilter(init.filterSize ?? 3, maxPeers)
-    this.peers = new LruMap(maxPeers)
+    this.remotes = new LruMap(maxPeers)
     this.now = init.now ?? Date.now
     this.limits = Object.freeze({
       dimensions,
@@ -163,7 +168,7 @@ class Estimator implements LatencyEstimator {
     const check = remoteState === undefined ? undefined : this.hear(peerId, remoteState)
     const filtered = this.filter.push(peerId, rttMs, this.now()).medianMs
     this.probes++
-    const remote = this.peers.get(peerId)?.state
+    const remote = this.remotes.get(peerId)?.state
     if (remote === undefined) return check
     // score each predictor before it learns from this sample
     const own = this.ownPrediction(remote)
@@ -183,12 +188,23 @@ class Estimator implements LatencyEstimator {
 
   hearValidated (peerId: string, state: LatencyState): void {
     if (peerId === this.selfId) return
-    this.peers.set(peerId, { state })
+    const rec = this.remotes.get(peerId)
+    let learnedN = rec?.learnedN ?? 0
     for (const s of state.samples) {
       if (s.peer === this.selfId) {
-        this.factors.updateIn(state.factors, s.ms)
+        // learn once per new measurement of us, not once per repeat of the digest
+        if (s.n !== learnedN) {
+          this.factors.updateIn(state.factors, s.ms)
+          learnedN = s.n
+        }
         break
       }
+    }
+    if (rec === undefined) {
+      this.remotes.set(peerId, { state, learnedN })
+    } else {
+      rec.state = state
+      rec.learnedN = learnedN
     }
   }
 
@@ -199,7 +215,7 @@ class Estimator implements LatencyEstimator {
     // newest first, only fresh ones, at most maxDigest
     for (let i = ids.length - 1; i >= 0 && samples.length < this.limits.maxDigest; i--) {
       const f = this.filter.get(ids[i])
-      if (f !== undefined && now - f.at <= this.freshMs) samples.push({ peer: ids[i], ms: f.medianMs })
+      if (f !== undefined && now - f.at <= this.freshMs) samples.push({ peer: ids[i], ms: f.medianMs, n: f.total })
     }
     return {
       v: LATENCY_STATE_VERSION,
@@ -214,11 +230,11 @@ class Estimator implements LatencyEstimator {
     if (peerId === this.selfId) return { ms: 0, errorMs: 0, source: 'measured', confidence: 1 }
     const direct = this.filter.get(peerId)
     if (direct !== undefined && this.now() - direct.at <= this.freshMs) {
-      return measured(direct.medianMs, this.filter, peerId)
+      return measured(direct, this.filter.size)
     }
-    const remote = this.peers.peek(peerId)?.state
+    const remote = this.remotes.peek(peerId)?.state
     if (remote === undefined) {
-      if (direct !== undefined) return { ...measured(direct.medianMs, this.filter, peerId), confidence: 0.5 }
+      if (direct !== undefined) return { ...measured(direct, this.filter.size), confidence: 0.3 }
       return undefined
     }
     return pick(this.ownPrediction(remote), this.err, this.allowed)
@@ -233,14 +249,20 @@ class Estimator implements LatencyEstimator {
     return pick(preds, { coord: a.err.coord, factors: a.err.factors, reverse: Infinity }, this.allowed)
   }
 
+  peers (): string[] {
+    const ids = new Set(this.remotes.keys())
+    for (const id of this.filter.peerIds()) ids.add(id)
+    return [...ids]
+  }
+
   forget (peerId: string): void {
-    this.peers.delete(peerId)
+    this.remotes.delete(peerId)
     this.filter.delete(peerId)
   }
 
   stats (): EstimatorStats {
     return {
-      peersTracked: this.peers.size,
+      peersTracked: this.remotes.size,
       directPeers: this.filter.peerCount,
       probes: this.probes,
       coordinateResets: this.vivaldi.resets,
@@ -261,9 +283,10 @@ class Estimator implements LatencyEstimator {
   }
 }
 
-function measured (ms: number, filter: LatencyFilter, _peerId: string): LatencyEstimate {
-  void filter
-  return { ms, errorMs: 0.05 * ms, source: 'measured', confidence: 0.95 }
+/** A direct answer: the filter's median, its half-range as the error bound. */
+function measured (f: FilteredSample, filterSize: number): LatencyEstimate {
+  const full = Math.min(1, f.count / filterSize)
+  return { ms: f.medianMs, errorMs: f.spreadMs, source: 'measured', confidence: 0.5 + 0.45 * full }
 }
 
 function pick (preds: { coord: number, factors: number, reverse?: number }, err: Record<Predictor, number>, allowed: ReadonlySet<Predictor>): LatencyEstimate {

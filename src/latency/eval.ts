@@ -24,9 +24,9 @@ export interface EvalOptions {
   seed?: number
   /** probed peers per node (default 32) */
   neighbours?: number
-  /** gossip rounds (default 200) */
+  /** gossip rounds (default 100) */
   rounds?: number
-  /** probes each node sends per round (default 4) */
+  /** probes each node sends per round (default 8) */
   probesPerRound?: number
   /** std-dev of the lognormal probe noise (default 0.05; 0 = probes return the matrix entry) */
   probeNoise?: number
@@ -79,7 +79,7 @@ export function createSimulation (matrix: LatencyMatrix, options: EvalOptions = 
   const seed = options.seed ?? 1
   if (!Number.isFinite(seed)) throw new LatencyConfigError('seed', 'must be a finite number')
   const k = checkInt(options.neighbours ?? 32, 'neighbours', 1, 10_000)
-  const perRound = checkInt(options.probesPerRound ?? 4, 'probesPerRound', 1, 10_000)
+  const perRound = checkInt(options.probesPerRound ?? 8, 'probesPerRound', 1, 10_000)
   const noise = options.probeNoise ?? 0.05
   if (!(Number.isFinite(noise) && noise >= 0 && noise <= 2)) throw new LatencyConfigError('probeNoise', 'must be in [0, 2]')
   const roundMs = options.roundMs ?? 10_000
@@ -194,7 +194,7 @@ export function createSimulation (matrix: LatencyMatrix, options: EvalOptions = 
 
 /** Run the whole evaluation: `rounds` gossip rounds, then score every measured pair. */
 export function evaluateEstimator (matrix: LatencyMatrix, options: EvalOptions = {}): EvalResult {
-  const rounds = checkInt(options.rounds ?? 200, 'rounds', 1, 1_000_000)
+  const rounds = checkInt(options.rounds ?? 100, 'rounds', 1, 1_000_000)
   const sim = createSimulation(matrix, options)
   for (let r = 0; r < rounds; r++) sim.step()
   return sim.score()

@@ -34,15 +34,25 @@ export interface FactorConfig {
   smoothing: number
   /** vector components and biases are clamped to +-this */
   maxAbs: number
+  /**
+   * least push-up for an underestimate: the pure relative-error gradient
+   * exp(-e) fades for large underestimates (their error saturates at 1), this
+   * keeps them pulled up
+   */
+  underFloor: number
+  /** std-dev of the initial vector components (random, so the low-rank part starts off symmetric) */
+  initScale: number
 }
 
 export const DEFAULT_FACTOR_CONFIG: Readonly<FactorConfig> = Object.freeze({
-  rank: 4,
+  rank: 3,
   learningRate: 0.03,
-  regularization: 0.05,
+  regularization: 0.15,
   initialMs: 100,
   smoothing: 0.05,
-  maxAbs: 20
+  maxAbs: 20,
+  initScale: 0.3,
+  underFloor: 0.3
 })
 
 export function predictLogMs (from: Pick<FactorState, 'outBias' | 'out'>, to: Pick<FactorState, 'inBias' | 'in'>): number {
@@ -60,10 +70,10 @@ export function predictMs (from: Pick<FactorState, 'outBias' | 'out'>, to: Pick<
  * Descent direction of the relative-error loss |exp(s) - x| / x in s = log
  * estimate, given the log-residual e = log x - s: positive pushes up.
  */
-export function relativeLossStep (e: number, smoothing: number): number {
+export function relativeLossStep (e: number, smoothing: number, underFloor = 0): number {
   const slope = Math.min(1, Math.abs(e) / smoothing)
-  const g = Math.sign(e) * slope * Math.exp(-e)
-  return Math.max(-1, Math.min(1, g))
+  const g = e > 0 ? Math.max(Math.exp(-e), underFloor) : -Math.exp(-e)
+  return slope * Math.max(-1, Math.min(1, g))
 }
 
 export class FactorModel {
@@ -76,7 +86,7 @@ export class FactorModel {
   constructor (config: Partial<FactorConfig>, prng: Prng) {
     this.config = Object.freeze({ ...DEFAULT_FACTOR_CONFIG, ...config })
     const half = Math.log(this.config.initialMs) / 2
-    const init = (): number[] => Array.from({ length: this.config.rank }, () => 0.1 * prng.next())
+    const init = (): number[] => Array.from({ length: this.config.rank }, () => this.config.initScale * prng.normal())
     this.s = { outBias: half, out: init(), inBias: half, in: init() }
   }
 
@@ -96,7 +106,7 @@ export class FactorModel {
       // first sample: put the bias where it fits exactly, then learn shape
       this.s.outBias = this.clamp(x - remote.inBias - dot(this.s.out, remote.in))
     }
-    const g = relativeLossStep(x - predictLogMs(this.s, remote), this.config.smoothing)
+    const g = relativeLossStep(x - predictLogMs(this.s, remote), this.config.smoothing, this.config.underFloor)
     const { learningRate: eta, regularization: lambda } = this.config
     this.s.outBias = this.clamp(this.s.outBias + eta * g)
     for (let k = 0; k < this.s.out.length; k++) {
@@ -111,7 +121,7 @@ export class FactorModel {
     if (this.inUpdates === 0) {
       this.s.inBias = this.clamp(x - remote.outBias - dot(remote.out, this.s.in))
     }
-    const g = relativeLossStep(x - predictLogMs(remote, this.s), this.config.smoothing)
+    const g = relativeLossStep(x - predictLogMs(remote, this.s), this.config.smoothing, this.config.underFloor)
     const { learningRate: eta, regularization: lambda } = this.config
     this.s.inBias = this.clamp(this.s.inBias + eta * g)
     for (let k = 0; k < this.s.in.length; k++) {

@@ -12,6 +12,10 @@ export interface FilteredSample {
   count: number
   /** caller's clock at the newest sample */
   at: number
+  /** samples pushed for this peer since it was first tracked */
+  total: number
+  /** half the range of the retained samples (ms): a direct answer's error bound */
+  spreadMs: number
 }
 
 interface Window {
@@ -19,6 +23,7 @@ interface Window {
   next: number
   at: number
   medianMs: number
+  total: number
 }
 
 export class LatencyFilter {
@@ -35,7 +40,7 @@ export class LatencyFilter {
   push (peer: string, rttMs: number, at: number): FilteredSample {
     let w = this.peers.get(peer)
     if (w === undefined) {
-      w = { samples: [], next: 0, at, medianMs: rttMs }
+      w = { samples: [], next: 0, at, medianMs: rttMs, total: 0 }
       this.peers.set(peer, w)
     }
     if (w.samples.length < this.size) {
@@ -46,13 +51,14 @@ export class LatencyFilter {
     w.next = (w.next + 1) % this.size
     w.at = at
     w.medianMs = medianOf(w.samples)
-    return { medianMs: w.medianMs, count: w.samples.length, at }
+    if (w.total < 2 ** 31) w.total++
+    return summarize(w)
   }
 
   /** The filtered value without adding a sample. */
   get (peer: string): FilteredSample | undefined {
     const w = this.peers.peek(peer)
-    return w === undefined ? undefined : { medianMs: w.medianMs, count: w.samples.length, at: w.at }
+    return w === undefined ? undefined : summarize(w)
   }
 
   delete (peer: string): void {
@@ -73,4 +79,14 @@ function medianOf (samples: readonly number[]): number {
   const s = samples.slice().sort((a, b) => a - b)
   const mid = s.length >> 1
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+
+function summarize (w: Window): FilteredSample {
+  let lo = Infinity
+  let hi = -Infinity
+  for (const x of w.samples) {
+    if (x < lo) lo = x
+    if (x > hi) hi = x
+  }
+  return { medianMs: w.medianMs, count: w.samples.length, at: w.at, total: w.total, spreadMs: (hi - lo) / 2 }
 }

@@ -16,6 +16,8 @@ export interface DigestSample {
   peer: string
   /** median of the publisher's recent direct RTTs to it (ms) */
   ms: number
+  /** how many samples the publisher has taken of it so far (grows with each probe) */
+  n: number
 }
 
 export interface LatencyState {
@@ -110,13 +112,15 @@ export function validateRemoteState (input: unknown, limits: StateLimits): Remot
     if (!Array.isArray(o.samples)) throw new Reject('WRONG_TYPE', 'samples', 'must be an array')
     if (o.samples.length > limits.maxDigest) throw new Reject('TOO_MANY_SAMPLES', 'samples', `at most ${limits.maxDigest} samples, got ${o.samples.length}`)
     const samples = o.samples.map((s, i): DigestSample => {
-      const so = obj(s, `samples[${i}]`, ['peer', 'ms'])
+      const so = obj(s, `samples[${i}]`, ['peer', 'ms', 'n'])
       if (typeof so.peer !== 'string' || so.peer.length === 0 || so.peer.length > limits.maxPeerIdLength) {
         throw new Reject('WRONG_TYPE', `samples[${i}].peer`, `must be a peer id of 1..${limits.maxPeerIdLength} characters`)
       }
       const ms = num(so.ms, `samples[${i}].ms`, 0, limits.maxRttMs)
       if (ms === 0) throw new Reject('OUT_OF_RANGE', `samples[${i}].ms`, 'must be > 0')
-      return { peer: so.peer, ms }
+      const n = num(so.n, `samples[${i}].n`, 1, 2 ** 31)
+      if (!Number.isInteger(n)) throw new Reject('WRONG_TYPE', `samples[${i}].n`, 'must be an integer')
+      return { peer: so.peer, ms, n }
     })
     return { ok: true, state: { v: LATENCY_STATE_VERSION, coord, factors, err, samples } }
   } catch (err) {
