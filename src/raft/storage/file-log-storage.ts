@@ -89,7 +89,7 @@ export class FileLogStorage implements FileLogStorageApi {
     private snap: Snapshot,
     private readonly segments: Segment[],
     private readonly snapshots: SnapshotStore,
-    private readonly opts: { segmentBytes: number, keepSnapshots: number },
+    private readonly opts: { segmentBytes: number, keepSnapshots: number, groupCommit: boolean },
     private readonly unlock: () => Promise<void>,
     private readonly log?: Logger,
     private readonly metrics?: WalMetrics,
@@ -122,7 +122,7 @@ export class FileLogStorage implements FileLogStorageApi {
         throw err
       }
       const storage = new FileLogStorage(dir, fs, wal.index, wal.hardState, snap, wal.segments, snapshots,
-        { segmentBytes, keepSnapshots }, unlock, log, options.metrics, options.group)
+        { segmentBytes, keepSnapshots, groupCommit: options.groupCommit ?? true }, unlock, log, options.metrics, options.group)
       log?.info({ firstIndex: storage.firstIndex(), lastIndex: storage.lastIndex(), snapshotIndex: snap.metadata.index, segments: wal.segments.length },
         'WAL recovered')
       return storage
@@ -238,7 +238,7 @@ export class FileLogStorage implements FileLogStorageApi {
             await this.runSnapshotOp(op)
           } else {
             const batch: LogOp[] = []
-            while (this.queue.length > 0 && !isSnapOp(this.queue[0])) {
+            while (this.queue.length > 0 && !isSnapOp(this.queue[0]) && (this.opts.groupCommit || batch.length === 0)) {
               const op = this.queue.shift() as LogOp
               this.detach(op)
               batch.push(op)

@@ -22,6 +22,12 @@ import { FileLogStorage } from './file-log-storage.js'
 import type { WalFs } from './fs.js'
 import type { WalMetrics } from './metrics.js'
 
+/**
+ * Writes are applied in call order. `options.signal` can cancel a call only
+ * while it is still queued; once its batch is being written it completes.
+ * A rejected write (validation, out-of-range) leaves the log unchanged; a
+ * StorageFailedError (I/O) means: reopen.
+ */
 export interface DurableLogStorage extends LogStorage {
   /**
    * Append entries (entries at or below the compaction point are ignored; an
@@ -59,6 +65,8 @@ export interface FileLogStorageOptions {
   metrics?: WalMetrics
   /** label for logs and metrics, e.g. the Raft group id */
   group?: string
+  /** batch concurrent writes into one fsync (default true; false = one fsync per call, for benchmarks) */
+  groupCommit?: boolean
   /** file-system operations (tests inject faults); default node:fs */
   fs?: WalFs
 }

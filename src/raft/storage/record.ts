@@ -51,7 +51,8 @@ export interface SegmentHeader {
   hardState: HardState
 }
 
-const ENTRY_FIXED = 17 // index u64, term u64, type u8
+/** bytes of an entry record's payload before its data: index u64, term u64, type u8 */
+export const ENTRY_FIXED = 17
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 

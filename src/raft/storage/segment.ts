@@ -7,7 +7,8 @@
 import { join } from 'node:path'
 import type { WalFile, WalFs } from './fs.js'
 import type { DataSource } from './log-index.js'
-import { BatchEncoder } from './record.js'
+import { WalCorruptionError } from './errors.js'
+import { BatchEncoder, ENTRY_FIXED, RECORD_HEADER_BYTES, RecordKind, readRecord } from './record.js'
 import type { SegmentHeader } from './record.js'
 
 const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.seg$/
@@ -36,11 +37,20 @@ export class Segment implements DataSource {
 
   get seq (): number { return this.header.seq }
 
+  /**
+   * Read back the data of the entry whose data starts at `offset`: the whole
+   * record is read and its checksum verified again (bit rot after recovery
+   * is reported, never returned as data).
+   */
   read (offset: number, length: number): Uint8Array {
-    const out = new Uint8Array(length)
-    const n = this.file.readSync(out, offset)
-    if (n !== length) throw new Error(`short read of ${this.path} at ${offset}: ${n} of ${length} bytes`)
-    return out
+    const start = offset - ENTRY_FIXED - RECORD_HEADER_BYTES
+    const rec = new Uint8Array(RECORD_HEADER_BYTES + ENTRY_FIXED + length)
+    const n = this.file.readSync(rec, start)
+    const r = n === rec.length ? readRecord(rec, 0) : undefined
+    if (r?.status !== 'ok' || r.kind !== RecordKind.Entry) {
+      throw new WalCorruptionError(`entry record unreadable on read-back (${r?.status ?? `short read: ${n} of ${rec.length} bytes`})`, { file: this.path, offset: start })
+    }
+    return rec.subarray(RECORD_HEADER_BYTES + ENTRY_FIXED)
   }
 }
 

@@ -208,6 +208,20 @@ describe('raft/storage recovery', function () {
     assert.ok(sameEntries(again.entries(56, 61), ents(56, 60, 2, 60)))
   })
 
+  it('verifies the checksum again when reading an uncached entry back from disk', async function () {
+    const s = await openStorage({ cacheBytes: 0 })
+    await s.append(ents(1, 3, 1, 40))
+    const [seg] = await segmentFiles(tmp.path)
+    const buf = await readFile(seg)
+    const bounds = recordBounds(buf)
+    const bad = Buffer.from(buf)
+    bad[bounds[2][1] - 5] ^= 0x04 // inside entry 2's data
+    await writeFile(seg, bad)
+    assert.ok(sameEntries(s.entries(1, 2), ents(1, 1, 1, 40)))
+    assert.throws(() => s.entries(1, 3), WalCorruptionError)
+    assert.ok(sameEntries(s.entries(3, 4), ents(3, 3, 1, 40)))
+  })
+
   it('removes a segment temp file left by a crash during rollover', async function () {
     await fiveBatches()
     const leftover = join(tmp.path, 'wal', '0000000000000002-0000000000000006.seg.tmp')
