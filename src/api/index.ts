@@ -40,13 +40,13 @@ export interface ApiComponents {
   node: ApiNode
   /** the node's prom-client registry (libp2p's metrics registered in it too) */
   metrics: Registry
-  /** the node's root logger; the API derives `dcis:api` from it */
+  /** the node's logger; the API derives a `dcis:api` child unless it already is one */
   logger: Logger
 }
 
 /** Handed to every `ApiRoutes.register`. */
 export interface ApiRouteContext {
-  /** `dcis:api:<name>` child logger */
+  /** the API logger with `routes: <name>` bound */
   logger: Logger
   /** aborted when the server stops */
   signal: AbortSignal

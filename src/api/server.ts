@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 const DEFAULT_HOST = '127.0.0.1'
 const DEFAULT_PORT = 8080
 const DEFAULT_BODY_LIMIT = 1024 * 1024
+const API_COMPONENT = 'dcis:api'
 
 export class InvalidApiInitError extends Error {
   readonly code = 'INVALID_API_INIT'
@@ -52,7 +53,10 @@ export class ApiHttpServer implements ApiServer {
       }
     }
     this.init = init
-    this.log = forComponent(components.logger, 'dcis:api')
+    // the node may already hand over a `dcis:api` child; do not stack a second one
+    this.log = components.logger.bindings().component === API_COMPONENT
+      ? components.logger
+      : forComponent(components.logger, API_COMPONENT)
     this.components = { ...components, logger: this.log }
     this.table = new ErrorStatusTable(DEFAULT_ERROR_STATUS)
     this.table.registerAll(init.errorStatus ?? {})
