@@ -39,7 +39,7 @@ export interface Message {
   reject: boolean
   rejectHint: number
   snapshot?: Snapshot
-  /** opaque: ReadIndex request context, or the campaign-transfer marker on votes */
+  /** ReadIndex request context, the campaign-transfer marker on votes, or the transferee of a forwarded MsgTransferLeader */
   context?: Uint8Array
 }
 

@@ -50,6 +50,13 @@ export interface RaftConfig {
 }
 
 const NONE: NodeId = ''
+const te = new TextEncoder()
+const td = new TextDecoder()
+
+/** MsgTransferLeader names its transferee in `context` when forwarded, else in `from` (local). */
+function transfereeOf (m: Message): NodeId {
+  return m.context !== undefined && m.context.length > 0 ? td.decode(m.context) : m.from
+}
 const CAMPAIGN_TRANSFER = new TextEncoder().encode('CampaignTransfer')
 
 enum CampaignType { PreElection, Election, Transfer }
@@ -456,6 +463,9 @@ export class Raft {
       case MessageType.MsgProp:
         this.leaderPropose(m)
         return
+      case MessageType.MsgTransferLeader:
+        this.leaderTransfer(m)
+        return
       case MessageType.MsgReadIndex:
         if (this.trk.isSingleton()) {
           this.respondToReadIndex(m, this.raftLog.committed)
@@ -534,24 +544,25 @@ export class Raft {
       case MessageType.MsgUnreachable:
         if (pr.state === ProgressState.Replicate) pr.becomeProbe()
         return
-      case MessageType.MsgTransferLeader: {
-        if (pr.isLearner) return
-        const transferee = m.from
-        if (this.leadTransferee !== NONE) {
-          if (this.leadTransferee === transferee) return
-          this.abortLeaderTransfer()
-        }
-        if (transferee === this.id) return
-        // the transfer must finish within one election timeout
-        this.electionElapsed = 0
-        this.leadTransferee = transferee
-        if (pr.match === this.raftLog.lastIndex()) this.sendTimeoutNow(transferee)
-        else this.sendAppend(transferee)
-        return
-      }
       default:
         break
     }
+  }
+
+  private leaderTransfer (m: Message): void {
+    const transferee = transfereeOf(m)
+    const pr = this.trk.progress.get(transferee)
+    if (pr === undefined || pr.isLearner) return
+    if (this.leadTransferee !== NONE) {
+      if (this.leadTransferee === transferee) return
+      this.abortLeaderTransfer()
+    }
+    if (transferee === this.id) return
+    // the transfer must finish within one election timeout
+    this.electionElapsed = 0
+    this.leadTransferee = transferee
+    if (pr.match === this.raftLog.lastIndex()) this.sendTimeoutNow(transferee)
+    else this.sendAppend(transferee)
   }
 
   private leaderPropose (m: Message): void {
@@ -682,7 +693,8 @@ export class Raft {
         return
       case MessageType.MsgTransferLeader:
         if (this.lead === NONE) return
-        this.send({ ...m, to: this.lead })
+        // forwarded with ourselves as sender; the transferee travels in the context
+        this.send(makeMessage({ type: MessageType.MsgTransferLeader, to: this.lead, context: te.encode(transfereeOf(m)) }))
         return
       case MessageType.MsgTimeoutNow:
         // a transfer never needs pre-vote: the leader asked for it
