@@ -6,6 +6,13 @@ import { cidOf, dec, enc } from './helpers.js'
 
 interface SensorEvent { sensor: string, value: number }
 interface SensorStats { sensor: string, count: number, dropped: number, min: number | null, max: number | null, avg: number | null }
+/** the fields of a manifest these tests read */
+interface Manifest {
+  apiVersion: string
+  kind: string
+  metadata: { name: string }
+  spec: { source: string, abi: string, limits: Record<string, number>, warmPoolSize: number, recoveryAction: string, intervalSeconds: number, failureThreshold: number }
+}
 interface FilterOutput { accepted: number, dropped: number, invalid: number, sensors: SensorStats[] }
 
 const BUILD = new URL('../../examples/functions/build/', import.meta.url)
@@ -166,21 +173,21 @@ describe('wasm/examples (AssemblyScript)', function () {
 
   it('the example manifests name the built modules by CID and have the standard shape', async () => {
     const { parse } = await import('yaml')
-    const fnDoc = parse(await readFile(new URL('../../examples/manifests/sensor-filter.yaml', import.meta.url), 'utf8')) as Record<string, any>
+    const fnDoc = parse(await readFile(new URL('../../examples/manifests/sensor-filter.yaml', import.meta.url), 'utf8')) as Manifest
     assert.equal(fnDoc.apiVersion, 'edge/v1')
     assert.equal(fnDoc.kind, 'Function')
     assert.equal(fnDoc.spec.source, specs['sensor-filter'].id)
     assert.equal(fnDoc.spec.abi, 'wasi')
     // the manifest's limits are a valid spec for the runtime
     await rt.load({ ...specs['sensor-filter'], name: fnDoc.metadata.name, limits: fnDoc.spec.limits, warmPoolSize: fnDoc.spec.warmPoolSize })
-    const hc = parse(await readFile(new URL('../../examples/manifests/sensor-filter-healthcheck.yaml', import.meta.url), 'utf8')) as Record<string, any>
+    const hc = parse(await readFile(new URL('../../examples/manifests/sensor-filter-healthcheck.yaml', import.meta.url), 'utf8')) as Manifest
     assert.equal(hc.kind, 'HealthCheck')
     assert.equal(hc.spec.recoveryAction, 'rollback')
     assert.ok(Number.isInteger(hc.spec.intervalSeconds) && Number.isInteger(hc.spec.failureThreshold))
-    const reactor = parse(await readFile(new URL('../../examples/manifests/sensor-reactor.yaml', import.meta.url), 'utf8')) as Record<string, any>
+    const reactor = parse(await readFile(new URL('../../examples/manifests/sensor-reactor.yaml', import.meta.url), 'utf8')) as Manifest
     assert.equal(reactor.spec.source, specs['sensor-reactor'].id)
     assert.equal(reactor.spec.abi, 'reactor')
-    const echo = parse(await readFile(new URL('../../examples/manifests/echo.yaml', import.meta.url), 'utf8')) as Record<string, any>
+    const echo = parse(await readFile(new URL('../../examples/manifests/echo.yaml', import.meta.url), 'utf8')) as Manifest
     assert.equal(echo.spec.source, specs.echo.id)
   })
 })
