@@ -14,6 +14,18 @@ import type { ConfigLayer } from './layer.js'
 import { configLayerSchema, DcisConfigSchema } from './schema.js'
 import type { DcisConfig } from './schema.js'
 import { createSchemaChecker } from './validate.js'
+import type { SchemaChecker } from './validate.js'
+
+/**
+ * Compiled validators of the two constant schemas. Compiling costs far more
+ * than validating, so they are built once, on first use. They hold no state
+ * between calls: this is a cache of pure functions, not a shared service.
+ */
+let compiled: { layer: SchemaChecker, full: SchemaChecker } | undefined
+function checkers (): { layer: SchemaChecker, full: SchemaChecker } {
+  compiled ??= { layer: createSchemaChecker(configLayerSchema()), full: createSchemaChecker(DcisConfigSchema) }
+  return compiled
+}
 
 export interface LoadConfigOptions {
   /** YAML config file; else flags.config, else env DCIS_CONFIG; none = no file */
@@ -30,7 +42,7 @@ export async function loadConfig (options: LoadConfigOptions = {}): Promise<Dcis
   const cwd = path.resolve(options.cwd ?? process.cwd())
   const env = options.env ?? process.env
   const flags = options.flags ?? {}
-  const layerSchema = createSchemaChecker(configLayerSchema())
+  const { layer: layerSchema, full: fullSchema } = checkers()
 
   const layers: ConfigLayer[] = []
   const flagLayer = flagsLayer(flags, cwd)
@@ -54,7 +66,7 @@ export async function loadConfig (options: LoadConfigOptions = {}): Promise<Dcis
     const regionSource = merged.provenance.get('region')
     if (regionSource != null) merged.provenance.set('zone', `${regionSource} (zone derived from region)`)
   }
-  createSchemaChecker(DcisConfigSchema).check(merged.values, provenanceSourceOf(merged.provenance))
+  fullSchema.check(merged.values, provenanceSourceOf(merged.provenance))
   return merged.values as unknown as DcisConfig
 }
 

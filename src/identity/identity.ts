@@ -3,7 +3,7 @@
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import type { Ed25519PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, Ed25519PrivateKey } from '@libp2p/interface'
 import { didFromPublicKey } from './did-key.js'
 import { UnsupportedKeyTypeError } from './errors.js'
 import { ensureDataDir, keyFilePath, readKeyFile, writeKeyFileExclusive } from './key-file.js'
@@ -25,7 +25,8 @@ export function identityFromPrivateKey (key: Ed25519PrivateKey): NodeIdentity {
 }
 
 /** Loads `<dataDir>/identity.key`; throws KeyFileMissingError if it is absent. */
-export async function loadIdentity (dataDir: string): Promise<NodeIdentity> {
+export async function loadIdentity (dataDir: string, options: AbortOptions = {}): Promise<NodeIdentity> {
+  options.signal?.throwIfAborted()
   return identityFromPrivateKey(await readKeyFile(keyFilePath(dataDir)))
 }
 
@@ -33,15 +34,16 @@ export async function loadIdentity (dataDir: string): Promise<NodeIdentity> {
  * Loads the identity, or on first start creates the data dir (0700) and a
  * fresh Ed25519 key (0600). `created` says which happened.
  */
-export async function loadOrCreateIdentity (dataDir: string): Promise<NodeIdentity & { created: boolean }> {
+export async function loadOrCreateIdentity (dataDir: string, options: AbortOptions = {}): Promise<NodeIdentity & { created: boolean }> {
   const file = keyFilePath(dataDir)
   try {
-    return { ...(await loadIdentity(dataDir)), created: false }
+    return { ...(await loadIdentity(dataDir, options)), created: false }
   } catch (err) {
     if (!(err instanceof KeyFileMissingError)) throw err
   }
   await ensureDataDir(dataDir)
   const key = await generateKeyPair('Ed25519')
+  options.signal?.throwIfAborted() // last point at which nothing has been written
   if (await writeKeyFileExclusive(file, key)) {
     return { ...identityFromPrivateKey(key), created: true }
   }
