@@ -126,10 +126,18 @@ export class Simulation {
     this.rng = new Rng(opts.seed)
     this.steps = opts.steps ?? 1500
     this.quiet = opts.quiet ?? 300
-    this.dropRate = this.rng.pick([0, 0.01, 0.05])
-    this.dupRate = this.rng.pick([0, 0.02])
-    this.maxDelay = this.rng.pick([2, 5, 10])
+    // every seed draws its own fault profile
+    this.dropRate = this.rng.pick([0, 0.01, 0.05, 0.15])
+    this.dupRate = this.rng.pick([0, 0.02, 0.1])
+    this.maxDelay = this.rng.pick([2, 5, 10, 15])
+    this.crashRate = this.rng.pick([0.002, 0.004, 0.01])
+    this.partitionRate = this.rng.pick([0.001, 0.003, 0.01])
+    this.confChangeRate = this.rng.pick([0.001, 0.003, 0.01])
   }
+
+  private readonly crashRate: number
+  private readonly partitionRate: number
+  private readonly confChangeRate: number
 
   private log (s: string): void {
     if (this.opts.verbose === true) (this.opts.log ?? console.log)(`[${this.now}] ${s}`)
@@ -361,7 +369,7 @@ export class Simulation {
   private faults (): void {
     const r = this.rng
     const all = [...this.nodes.values()].filter(n => !n.removed)
-    if (r.chance(0.004)) {
+    if (r.chance(this.crashRate)) {
       const up = this.live()
       if (up.length > 0) {
         const n = r.pick(up)
@@ -374,7 +382,7 @@ export class Simulation {
         this.start(n)
       }
     }
-    if (this.partition === undefined && r.chance(0.003)) {
+    if (this.partition === undefined && r.chance(this.partitionRate)) {
       const ids = [...this.nodes.keys()]
       const side = new Set(ids.filter(() => r.chance(0.5)))
       if (side.size > 0 && side.size < ids.length) {
@@ -386,7 +394,7 @@ export class Simulation {
       this.partition = undefined
       this.log('heal')
     }
-    if (r.chance(0.003)) this.membershipChange()
+    if (r.chance(this.confChangeRate)) this.membershipChange()
     if (r.chance(0.002)) {
       const l = this.leaderNode()
       if (l !== undefined) {
@@ -530,6 +538,7 @@ export class Simulation {
           for (const n of this.nodes.values()) {
             if (n.raw === undefined && !n.removed) this.start(n)
           }
+          this.dropRate = Math.min(this.dropRate, 0.05)
           this.log('quiet period: healed, everyone restarted')
         }
         if (this.opts.brokenDriver === true) {
