@@ -10,7 +10,7 @@ export function nodeRoutes (node: ApiNode): ApiRoutes {
       app.get('/v1/node', {
         schema: {
           summary: 'This peer: ids, addresses, location and its signed END descriptor',
-          operationId: 'getNode',
+          operationId: 'getNodeInfo',
           response: { 200: { description: 'this peer', $ref: `${NODE_INFO_ID}#` } }
         }
       }, async () => node.info())
