@@ -108,10 +108,8 @@ export async function verifyJwt (jwt: string, options: VerifyJwtOptions = {}): P
     publicKeyFromDid(issuer)
     peerId = peerIdFromDid(issuer)
   } catch (err) {
-    if (err instanceof InvalidDidError) {
-      throw new JwtVerificationError('unsupported-did', `issuer ${err.message}`, { cause: err })
-    }
-    throw err
+    const detail = err instanceof InvalidDidError ? err.message : `cannot derive a peer id from ${issuer.slice(0, 80)}: ${errorText(err)}`
+    throw new JwtVerificationError('unsupported-did', `issuer ${detail}`, { cause: err })
   }
   if (signature.length !== 64) {
     throw new JwtVerificationError('bad-signature', `an Ed25519 signature is 64 bytes, got ${signature.length}`)
