@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander'
 import { VERSION } from '../node/version.js'
 import { registerInspect } from './commands/inspect.js'
+import { registerKeys } from './commands/keys.js'
 import { registerStart } from './commands/start.js'
 import { registerUp } from './commands/up.js'
 
@@ -19,6 +20,7 @@ export function buildProgram (): Command {
   registerStart(program)
   registerUp(program)
   registerInspect(program)
+  registerKeys(program)
   return program
 }
 

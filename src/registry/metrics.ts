@@ -7,6 +7,7 @@ export interface RegistryMetrics {
   accepted: Counter<'source' | 'result'>
   entries: Gauge
   published: Counter<'channel'>
+  credentialsRejected: Counter<'reason'>
 }
 
 export function createRegistryMetrics (registry: Registry): RegistryMetrics {
@@ -29,6 +30,12 @@ export function createRegistryMetrics (registry: Registry): RegistryMetrics {
     entries: new Gauge({
       name: 'dcis_registry_entries',
       help: 'Verified, unexpired descriptors held',
+      registers: [registry]
+    }),
+    credentialsRejected: new Counter({
+      name: 'dcis_registry_credentials_rejected_total',
+      help: 'Federation credentials and revocation lists not believed, by reason',
+      labelNames: ['reason'] as const,
       registers: [registry]
     }),
     published: new Counter({

@@ -11,6 +11,8 @@ import type { DescriptorSource, RegistryEntry, RegistryFilter } from './cache.js
 import type { EdgeNodeDescriptor, ResourceOverrides } from './descriptor.js'
 import type { RejectReason } from './errors.js'
 import type { RegistryMetrics } from './metrics.js'
+import { CredentialRejectedError, REVOCATION_TOPIC, verifyRevocationList } from '../identity/federation/index.js'
+import type { TrustPolicy } from '../identity/federation/index.js'
 import type { NodeIdentity } from '../identity/index.js'
 import type { HeliaOnLibp2p } from '../storage/index.js'
 import type { Logger } from '../telemetry/index.js'
@@ -45,8 +47,8 @@ export interface RegistryInit {
   republishIntervalMs?: number
   /** how often capacity is re-measured for change detection, default 5 s */
   checkIntervalMs?: number
-  /** computes the effective trust of a verified descriptor (federation credentials) */
-  evaluateTrust?: (end: EdgeNodeDescriptor) => Promise<{ level: number, source: 'credential' | 'self-asserted', region: string | null }>
+  /** the federation's trust policy: anchors, revocations; absent = everything self-asserted */
+  trust?: TrustPolicy
   /** extra fields for the END's latency summary, called at each signing */
   latencySummary?: () => Record<string, unknown> | null
 }
@@ -92,6 +94,8 @@ export class EndRegistry {
     await libp2p.handle(END_SYNC_PROTOCOL, async (stream) => { await this.serveSync(stream) }, { maxInboundStreams: 8 })
     libp2p.services.pubsub.topicValidators.set(END_TOPIC, async (peer, msg) => this.validateGossip(peer, msg))
     libp2p.services.pubsub.subscribe(END_TOPIC)
+    libp2p.services.pubsub.topicValidators.set(REVOCATION_TOPIC, async (_peer, msg) => this.validateRevocation(msg))
+    libp2p.services.pubsub.subscribe(REVOCATION_TOPIC)
     libp2p.services.pubsub.addEventListener('message', this.onMessage)
     libp2p.addEventListener('peer:connect', this.onConnect)
 
@@ -122,6 +126,8 @@ export class EndRegistry {
     libp2p.services.pubsub.removeEventListener('message', this.onMessage)
     libp2p.services.pubsub.topicValidators.delete(END_TOPIC)
     libp2p.services.pubsub.unsubscribe(END_TOPIC)
+    libp2p.services.pubsub.topicValidators.delete(REVOCATION_TOPIC)
+    libp2p.services.pubsub.unsubscribe(REVOCATION_TOPIC)
     await libp2p.unhandle(END_SYNC_PROTOCOL)
     await this.publishing.catch(() => {})
   }
@@ -164,6 +170,10 @@ export class EndRegistry {
         void this.putDht(jwt)
       } else if (announce && cur != null) {
         await this.gossip(cur.jwt)
+      }
+      if (announce) {
+        // revocation lists travel with the republish so late joiners get them within one interval
+        for (const list of this.init.trust?.revocations.all() ?? []) await this.gossip(list.jwt, REVOCATION_TOPIC)
       }
     }
     this.publishing = this.publishing.then(run, run).catch((err) => {
@@ -251,14 +261,57 @@ export class EndRegistry {
   }
 
   private async trustOf (end: EdgeNodeDescriptor): Promise<{ level: number, source: 'credential' | 'self-asserted', region: string | null }> {
-    if (this.init.evaluateTrust != null) return this.init.evaluateTrust(end)
-    return { level: 0, source: 'self-asserted', region: null }
+    if (this.init.trust == null) return { level: 0, source: 'self-asserted', region: null }
+    const t = await this.init.trust.evaluate(end.id, end.credentials)
+    return { level: t.level, source: t.source, region: t.region }
   }
 
-  private async gossip (jwt: string): Promise<void> {
+  /**
+   * Accepts a revocation list (from gossip or the API). When it is newer
+   * than the one held for its anchor, every held descriptor's trust is
+   * re-evaluated at once, so revoked credentials lose their effect now.
+   */
+  async offerRevocationList (jwt: string): Promise<boolean> {
+    const trust = this.init.trust
+    if (trust == null) throw new CredentialRejectedError('unknown-issuer', 'this peer has no trust anchors')
+    const list = await verifyRevocationList(jwt, { anchors: trust.anchorDids(), federation: trust.anchors.federation })
+    if (!trust.revocations.offer(list)) return false
+    await this.reevaluateTrust()
+    this.log.info({ issuer: list.issuer, revoked: list.revoked.length }, 'revocation list applied')
+    return true
+  }
+
+  async gossipRevocationList (jwt: string): Promise<void> {
+    await this.gossip(jwt, REVOCATION_TOPIC)
+  }
+
+  async reevaluateTrust (): Promise<void> {
+    for (const e of this.cache.list()) {
+      const t = await this.trustOf(e.end)
+      e.trustLevel = t.level
+      e.trustSource = t.source
+      e.attestedRegion = t.region
+    }
+  }
+
+  private async validateRevocation (msg: Message): Promise<TopicValidatorResult> {
+    if (msg.type !== 'signed') return TopicValidatorResult.Reject
     try {
-      await this.c.libp2p.services.pubsub.publish(END_TOPIC, new TextEncoder().encode(jwt))
-      this.metrics.published.inc({ channel: 'gossip' })
+      const fresh = await this.offerRevocationList(new TextDecoder().decode(msg.data))
+      return fresh ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore
+    } catch (err) {
+      if (err instanceof CredentialRejectedError) {
+        this.metrics.credentialsRejected.inc({ reason: err.reason })
+        return TopicValidatorResult.Reject
+      }
+      return TopicValidatorResult.Ignore
+    }
+  }
+
+  private async gossip (jwt: string, topic = END_TOPIC): Promise<void> {
+    try {
+      await this.c.libp2p.services.pubsub.publish(topic, new TextEncoder().encode(jwt))
+      this.metrics.published.inc({ channel: topic === END_TOPIC ? 'gossip' : 'revocations' })
     } catch (err) {
       this.log.debug({ err }, 'gossip publish failed')
     }

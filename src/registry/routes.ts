@@ -49,7 +49,7 @@ export function registryRoutes (registry: () => EndRegistry): ApiRoutes {
   return {
     name: 'registry',
     description: 'Verified Edge-Node Descriptors (END) of the federation',
-    errors: { DescriptorNotFoundError: 404, DescriptorRejectedError: 502 },
+    errors: { DescriptorNotFoundError: 404, DescriptorRejectedError: 502, CredentialRejectedError: 422 },
     register (app, ctx) {
       app.get<{ Querystring: RegistryFilter }>('/v1/registry/nodes', {
         schema: {
@@ -103,6 +103,35 @@ export function registryRoutes (registry: () => EndRegistry): ApiRoutes {
       }, async (req, reply) => {
         const entry = await registry().lookup(req.params.peerId, { fromDht: req.query.source === 'dht', signal: ctx.requestSignal(reply, 15_000) })
         return toNodeView(entry)
+      })
+
+      app.post<{ Body: { list: string } }>('/v1/registry/revocations', {
+        config: { role: 'admin' },
+        schema: {
+          summary: 'Submit a trust anchor\'s signed revocation list; applied here and gossiped on dcis/revocations/1',
+          operationId: 'postRevocations',
+          body: {
+            type: 'object',
+            required: ['list'],
+            additionalProperties: false,
+            properties: { list: { type: 'string', maxLength: 65536, description: 'the revocation list JWT (dcis credential revoke)' } }
+          },
+          response: {
+            202: {
+              description: 'accepted',
+              type: 'object',
+              required: ['applied'],
+              additionalProperties: false,
+              properties: { applied: { type: 'boolean', description: 'false when an equal or newer list of this anchor was already held' } }
+            },
+            422: errorResponse('the list is not from a trust anchor or does not verify (code CREDENTIAL_REJECTED)')
+          }
+        }
+      }, async (req, reply) => {
+        const applied = await registry().offerRevocationList(req.body.list)
+        if (applied) await registry().gossipRevocationList(req.body.list)
+        reply.code(202)
+        return { applied }
       })
     }
   }
