@@ -7,11 +7,15 @@
  *
  * where `crc32c` covers the four length bytes, the type byte and the payload
  * (so a damaged length field is caught too). The low 7 bits of `type` are the
- * record kind; bit 7 marks the first record of a write batch. The batch mark
- * is what lets recovery tell a torn final write (damage inside the last,
- * possibly unacknowledged batch: truncate) from damage to data that was
- * acknowledged (a later batch exists, and batches are only written after the
- * previous one's fsync returned: refuse to open).
+ * record kind; bit 7 marks the first record of a write batch.
+ *
+ * Every write batch (one write + one fdatasync) starts with a BatchHeader
+ * record giving the byte length and record count of the rest of the batch.
+ * Recovery applies a batch only if it is complete, so every write call is
+ * atomic across a crash. The header is also what lets recovery tell a torn
+ * final write (damage inside the last batch: drop that batch) from damage to
+ * acknowledged data (a later batch exists, and a batch is only written after
+ * the previous one's fsync returned: refuse to open).
  *
  * Integers are u64 LE limited to Number.MAX_SAFE_INTEGER.
  */
@@ -32,10 +36,13 @@ export enum RecordKind {
   /** a snapshot at (index, term) replaced the whole log (and is now the current snapshot) */
   Reset = 5,
   /** the snapshot file (index, term) is complete and is now the current snapshot; the log is unchanged */
-  Snapshot = 6
+  Snapshot = 6,
+  /** first record of every write batch: bytes u32 and records u32 of the rest of the batch */
+  BatchHeader = 7
 }
 
-export const MAX_RECORD_KIND = RecordKind.Snapshot
+export const MAX_RECORD_KIND = RecordKind.BatchHeader
+export const BATCH_HEADER_BYTES = RECORD_HEADER_BYTES + 8
 
 export interface SegmentHeader {
   seq: number
@@ -78,6 +85,8 @@ function getU64 (view: DataView, at: number): number {
 
 /**
  * Builds one write batch: records are framed straight into a growing buffer.
+ * A framed batch (the default) starts with a BatchHeader, completed by
+ * finish(); a segment's own header is written unframed, alone in its file.
  * The first record gets the batch-start mark.
  */
 export class BatchEncoder {
@@ -85,14 +94,18 @@ export class BatchEncoder {
   private view: DataView
   private len = 0
   private first = true
+  private records = 0
+  private readonly batchHeaderAt: number
 
-  constructor (initial = 4096) {
-    this.buf = new Uint8Array(initial)
+  constructor (initial = 4096, framed = true) {
+    this.buf = new Uint8Array(Math.max(initial, 64))
     this.view = new DataView(this.buf.buffer)
+    this.batchHeaderAt = framed ? this.open(RecordKind.BatchHeader, 8) : -1
   }
 
   get byteLength (): number { return this.len }
-  get empty (): boolean { return this.len === 0 }
+  /** no record besides the batch header */
+  get empty (): boolean { return this.records === 0 }
 
   private reserve (n: number): void {
     if (this.len + n <= this.buf.length) return
@@ -106,6 +119,7 @@ export class BatchEncoder {
 
   /** start a record of `payloadLen` bytes; returns the payload's offset in the batch */
   private open (kind: RecordKind, payloadLen: number): number {
+    if (kind !== RecordKind.BatchHeader) this.records++
     this.reserve(RECORD_HEADER_BYTES + payloadLen)
     const at = this.len
     this.view.setUint32(at, payloadLen, true)
@@ -171,6 +185,11 @@ export class BatchEncoder {
 
   /** the encoded batch (a view on the internal buffer; the encoder must not be reused) */
   finish (): Uint8Array {
+    if (this.batchHeaderAt >= 0) {
+      this.view.setUint32(this.batchHeaderAt, this.len - BATCH_HEADER_BYTES, true)
+      this.view.setUint32(this.batchHeaderAt + 4, this.records, true)
+      this.seal(this.batchHeaderAt)
+    }
     return this.buf.subarray(0, this.len)
   }
 }
@@ -243,6 +262,12 @@ export function decodePair (buf: Uint8Array, start: number, end: number): { inde
   if (end - start !== 16) throw new RecordFormatError('compact/reset/snapshot record must be 16 bytes')
   const v = viewOf(buf, start, end)
   return { index: getU64(v, 0), term: getU64(v, 8) }
+}
+
+export function decodeBatchHeader (buf: Uint8Array, start: number, end: number): { bytes: number, records: number } {
+  if (end - start !== 8) throw new RecordFormatError('batch header must be 8 bytes')
+  const v = viewOf(buf, start, end)
+  return { bytes: v.getUint32(0, true), records: v.getUint32(4, true) }
 }
 
 export function decodeSegmentHeader (buf: Uint8Array, start: number, end: number): SegmentHeader {

@@ -2,11 +2,14 @@
  * WAL recovery: read every segment in order, verify every record's checksum,
  * and replay the records into a LogIndex and a hard state.
  *
+ * Records are applied a whole write batch at a time (see record.ts), so
+ * every write call is atomic across a crash.
+ *
  * Damage policy (never silently drop acknowledged data):
- * - inside the last segment, a record that is incomplete or fails its
- *   checksum, with no complete, checksummed batch-start record anywhere after
- *   it, is a torn final write: the file is truncated to the last good record,
- *   fsynced, and the event logged;
+ * - inside the last segment, a batch that is incomplete or holds a record
+ *   failing its checksum, with no complete, checksummed batch-start record
+ *   anywhere after it, is a torn final write: the file is truncated to the
+ *   start of that batch, fsynced, and the event logged;
  * - any other damage (a bad record followed by a later batch, which can only
  *   have been written after the damaged one was fsynced and acknowledged; a
  *   bad record in a sealed segment; a missing segment; records that
@@ -21,8 +24,9 @@ import type { WalFs } from './fs.js'
 import { LogIndex } from './log-index.js'
 import {
   BATCH_START_FLAG, MAX_RECORD_KIND, RECORD_HEADER_BYTES, RecordKind, RecordFormatError,
-  decodeEntry, decodeHardState, decodePair, decodeSegmentHeader, readRecord
+  decodeBatchHeader, decodeEntry, decodeHardState, decodePair, decodeSegmentHeader, readRecord
 } from './record.js'
+import type { ScanResult } from './record.js'
 import { createSegment, parseSegmentFileName, Segment, SEGMENT_TMP_SUFFIX } from './segment.js'
 
 export interface RecoveredWal {
@@ -149,22 +153,56 @@ function replaySegment (
 
   let offset = h.end
   while (offset < buf.length) {
-    const r = readRecord(buf, offset)
-    if (r.status !== 'ok') {
-      if (!isLast) throw corrupt(`damaged record (${r.status}) in a sealed segment`, offset)
+    const batch = completeBatch(buf, offset)
+    if (typeof batch === 'string') {
+      if (!isLast) throw corrupt(`damaged write batch (${batch}) in a sealed segment`, offset)
       const later = findBatchStart(buf, offset + 1)
-      if (later >= 0) throw corrupt(`damaged record (${r.status}) followed by a later write batch at ${later}`, offset)
+      if (later >= 0) throw corrupt(`damaged write batch (${batch}) followed by a later write batch at ${later}`, offset)
+      // a torn final write: it was never acknowledged, drop all of it
       return { validBytes: offset }
     }
-    try {
-      applyRecord(replay, buf, r.kind, r.payloadStart, r.payloadEnd, seg)
-    } catch (err) {
-      if (err instanceof RecordFormatError || err instanceof ReplayError) throw corrupt(err.message, offset)
-      throw err
+    for (const r of batch.records) {
+      try {
+        applyRecord(replay, buf, r.kind, r.payloadStart, r.payloadEnd, seg)
+      } catch (err) {
+        if (err instanceof RecordFormatError || err instanceof ReplayError) throw corrupt(err.message, r.offset)
+        throw err
+      }
     }
-    offset = r.end
+    offset = batch.end
   }
   return { validBytes: offset }
+}
+
+type OkRecord = Extract<ScanResult, { status: 'ok' }>
+
+/**
+ * The write batch starting at `offset` if it is complete: a BatchHeader and
+ * exactly the records it announces, all checksummed. Otherwise why not.
+ */
+function completeBatch (buf: Uint8Array, offset: number): { records: OkRecord[], end: number } | string {
+  const h = readRecord(buf, offset)
+  if (h.status !== 'ok') return h.status
+  if (h.kind !== RecordKind.BatchHeader || !h.batchStart) return `record kind ${h.kind} where a batch header belongs`
+  let announced
+  try {
+    announced = decodeBatchHeader(buf, h.payloadStart, h.payloadEnd)
+  } catch (err) {
+    return (err as Error).message
+  }
+  const end = h.end + announced.bytes
+  if (end > buf.length) return 'incomplete'
+  const records: OkRecord[] = []
+  let at = h.end
+  while (at < end) {
+    const r = readRecord(buf.subarray(0, end), at)
+    if (r.status !== 'ok') return r.status
+    if (r.batchStart) return 'batch start inside a batch'
+    records.push(r)
+    at = r.end
+  }
+  if (records.length !== announced.records) return `batch announces ${announced.records} records, holds ${records.length}`
+  return { records, end }
 }
 
 class ReplayError extends Error {}

@@ -63,7 +63,7 @@ export async function createSegment (fs: WalFs, dir: string, header: SegmentHead
   const name = segmentFileName(header.seq, header.prevIndex + 1)
   const final = join(dir, name)
   const tmp = final + SEGMENT_TMP_SUFFIX
-  const enc = new BatchEncoder(256)
+  const enc = new BatchEncoder(256, false)
   enc.segmentHeader(header)
   const bytes = enc.finish()
   const file = await fs.open(tmp, 'create')

@@ -267,6 +267,7 @@ export function runLogStorageCompliance (name: string, factory: SubjectFactory):
             const sn = await subject.createSnapshot(idx, conf('m'), dataFor(idx, 9))
             assert.equal(sn.metadata.term, model.termAt(idx))
             model.snapIndex = idx
+            model.snapTerm = sn.metadata.term
           } else if (r < 0.95) {
             const hs = { term: model.maxTerm, vote: rnd() < 0.5 ? '' : `p${Math.floor(rnd() * 3)}`, commit: Math.floor(rnd() * (last + 1)) }
             await subject.setHardState(hs)
@@ -288,14 +289,21 @@ export function runLogStorageCompliance (name: string, factory: SubjectFactory):
   })
 }
 
-/** the obvious reference log the random workload is checked against */
-class ModelLog {
+/** the obvious reference log the random workloads are checked against */
+export class ModelLog {
   dummy = 0
   dummyTerm = 0
   log: Entry[] = []
   snapIndex = 0
+  snapTerm = 0
   maxTerm = 1
   hardState: HardState = { term: 0, vote: '', commit: 0 }
+
+  clone (): ModelLog {
+    const m = new ModelLog()
+    Object.assign(m, this, { log: [...this.log], hardState: { ...this.hardState } })
+    return m
+  }
 
   last (): number { return this.dummy + this.log.length }
   termAt (i: number): number { return i === this.dummy ? this.dummyTerm : this.log[i - this.dummy - 1].term }
@@ -320,10 +328,21 @@ class ModelLog {
     this.dummyTerm = t
     this.log = []
     this.snapIndex = i
+    this.snapTerm = t
     this.maxTerm = Math.max(this.maxTerm, t)
   }
 
   expect (): Expect {
     return { first: this.dummy + 1, last: this.last(), dummyTerm: this.dummyTerm, entries: [...this.log], hardState: this.hardState }
+  }
+
+  /** does `s` hold exactly this log, hard state and snapshot? */
+  matches (s: LogStorage): boolean {
+    try {
+      checkStorage(s, { ...this.expect(), snapshot: { index: this.snapIndex, term: this.snapTerm } }, 'model')
+      return true
+    } catch {
+      return false
+    }
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { EntryType } from '../../../src/raft/core/types.js'
 import {
-  BatchEncoder, RecordKind, decodeEntry, decodeHardState, decodePair, decodeSegmentHeader, readRecord
+  BatchEncoder, RecordKind, decodeBatchHeader, decodeEntry, decodeHardState, decodePair, decodeSegmentHeader, readRecord
 } from '../../../src/raft/storage/record.js'
 import { findBatchStart } from '../../../src/raft/storage/recovery.js'
 
@@ -28,6 +28,7 @@ describe('raft/storage record framing', function () {
       if (r.status !== 'ok') return
       if (r.batchStart) starts++
       switch (r.kind) {
+        case RecordKind.BatchHeader: out.push(decodeBatchHeader(buf, r.payloadStart, r.payloadEnd)); break
         case RecordKind.SegmentHeader: out.push(decodeSegmentHeader(buf, r.payloadStart, r.payloadEnd)); break
         case RecordKind.Entry: {
           const e = decodeEntry(buf, r.payloadStart, r.payloadEnd)
@@ -40,7 +41,10 @@ describe('raft/storage record framing', function () {
       at = r.end
     }
     assert.equal(starts, 1)
-    assert.equal(out.length, 6)
+    assert.equal(out.length, 7)
+    const batchHeader = readRecord(buf, 0)
+    assert.ok(batchHeader.status === 'ok')
+    assert.deepEqual(out.shift(), { bytes: buf.length - batchHeader.end, records: 6 })
     assert.deepEqual(out[0], { seq: 7, prevIndex: 2 ** 40, prevTerm: 3, compactIndex: 5, compactTerm: 2, snapIndex: 4, snapTerm: 2, hardState: { term: 9, vote: 'peer-é', commit: 12 } })
     assert.equal((out[1] as { index: number }).index, 2 ** 53 - 1)
     assert.deepEqual((out[1] as { data: number[] }).data, [1, 2, 3])

@@ -62,14 +62,17 @@ describe('raft/storage recovery', function () {
     const [seg] = await segmentFiles(tmp.path)
     const original = await readFile(seg)
     const bounds = recordBounds(original)
-    const [lastStart, lastEnd] = bounds[bounds.length - 1]
-    for (let cut = lastStart; cut < lastEnd; cut++) {
+    // the last batch: its batch header record and the entry record
+    const batchStart = bounds[bounds.length - 2][0]
+    const lastEnd = bounds[bounds.length - 1][1]
+    assert.equal(lastEnd, original.length)
+    for (let cut = batchStart; cut < lastEnd; cut++) {
       await writeFile(seg, original.subarray(0, cut))
       const s = await openStorage()
       assert.equal(s.lastIndex(), 4, `cut at ${cut}`)
       assert.ok(sameEntries(s.entries(1, 5), ents(1, 4, 1, 20)), `cut at ${cut}: ${describeEntries(s.entries(1, 5))}`)
       await closeAll()
-      assert.equal((await readFile(seg)).length, lastStart, `cut at ${cut}: file truncated to the last good record`)
+      assert.equal((await readFile(seg)).length, batchStart, `cut at ${cut}: file truncated to the end of the last complete batch`)
     }
     // and the log continues normally after a repaired tail
     const s = await openStorage()
@@ -79,7 +82,7 @@ describe('raft/storage recovery', function () {
     assert.ok(sameEntries(again.entries(1, 7), [...ents(1, 4, 1, 20), ...ents(5, 6, 2)]))
   })
 
-  it('cuts a torn multi-record batch back to its last complete record', async function () {
+  it('drops a torn multi-record batch as a whole (each write is atomic across a crash)', async function () {
     const s = await openStorage()
     await s.append(ents(1, 2, 1))
     await s.append(ents(3, 8, 1), { term: 1, vote: 'n1', commit: 2 })
@@ -87,14 +90,24 @@ describe('raft/storage recovery', function () {
     const [seg] = await segmentFiles(tmp.path)
     const original = await readFile(seg)
     const bounds = recordBounds(original)
-    // records: header, e1, e2, then the batch e3..e8 + hard state
-    for (let r = 3; r < bounds.length; r++) {
+    // records: segment header, [batch header, e1, e2], [batch header, e3..e8, hard state]
+    assert.equal(bounds.length, 12)
+    for (let r = 4; r < bounds.length; r++) {
       const cut = bounds[r][0] + Math.floor((bounds[r][1] - bounds[r][0]) / 2)
       await writeFile(seg, original.subarray(0, cut))
       const st = await openStorage()
-      const wantLast = Math.min(8, r - 1)
-      assert.equal(st.lastIndex(), wantLast, `cut inside record ${r}`)
+      assert.equal(st.lastIndex(), 2, `cut inside record ${r}`)
       assert.deepEqual(st.initialState().hardState, { term: 0, vote: '', commit: 0 }, 'the batch\'s hard state record was lost with it')
+      await closeAll()
+      assert.equal((await readFile(seg)).length, bounds[4][0])
+    }
+    // a bit flip in any record of the final batch drops that batch too
+    for (let r = 4; r < bounds.length; r++) {
+      const bad = Buffer.from(original)
+      bad[bounds[r][0] + 5] ^= 0x20
+      await writeFile(seg, bad)
+      const st = await openStorage()
+      assert.equal(st.lastIndex(), 2, `flip in record ${r}`)
       await closeAll()
     }
   })
@@ -115,7 +128,8 @@ describe('raft/storage recovery', function () {
     const [seg] = await segmentFiles(tmp.path)
     const original = await readFile(seg)
     const bounds = recordBounds(original)
-    const [lastStart, lastEnd] = bounds[bounds.length - 1]
+    const lastStart = bounds[bounds.length - 2][0] // the final batch's header
+    const lastEnd = bounds[bounds.length - 1][1]
     for (let byte = lastStart; byte < lastEnd; byte += 3) {
       const bad = Buffer.from(original)
       bad[byte] ^= 0x10
@@ -131,8 +145,8 @@ describe('raft/storage recovery', function () {
     const [seg] = await segmentFiles(tmp.path)
     const original = await readFile(seg)
     const bounds = recordBounds(original)
-    // every byte of every record but the last (header included)
-    for (let r = 0; r < bounds.length - 1; r++) {
+    // every byte of every record before the final batch (segment header included)
+    for (let r = 0; r < bounds.length - 2; r++) {
       for (let byte = bounds[r][0]; byte < bounds[r][1]; byte++) {
         const bad = Buffer.from(original)
         bad[byte] ^= 0x01
@@ -215,7 +229,7 @@ describe('raft/storage recovery', function () {
     const buf = await readFile(seg)
     const bounds = recordBounds(buf)
     const bad = Buffer.from(buf)
-    bad[bounds[2][1] - 5] ^= 0x04 // inside entry 2's data
+    bad[bounds[3][1] - 5] ^= 0x04 // inside entry 2's data (records: segment header, batch header, e1, e2, e3)
     await writeFile(seg, bad)
     assert.ok(sameEntries(s.entries(1, 2), ents(1, 1, 1, 40)))
     assert.throws(() => s.entries(1, 3), WalCorruptionError)
