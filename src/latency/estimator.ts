@@ -92,8 +92,14 @@ export interface LatencyEstimator {
   hearValidated(peerId: string, state: LatencyState): void
   /** What this peer publishes (small, bounded). */
   publicState(): LatencyState
-  /** Best estimate of the RTT self -> peerId, or undefined if nothing is known of it. */
-  estimate(peerId: string): LatencyEstimate | undefined
+  /**
+   * Best estimate of the RTT self -> peerId, or undefined if nothing is known
+   * of it. `modelOnly` skips the direct median (for showing the model's
+   * figure beside the measured one).
+   */
+  estimate(peerId: string, options?: { modelOnly?: boolean }): LatencyEstimate | undefined
+  /** The filtered direct samples to a peer, fresh or not, if any. */
+  direct(peerId: string): FilteredSample | undefined
   /** Estimate RTT a -> b from two published states (for pairs this peer is not part of). */
   estimateBetween(a: LatencyState, b: LatencyState, bId?: string): LatencyEstimate
   /** Peers this estimator knows anything about (published state or direct samples). */
@@ -226,9 +232,9 @@ class Estimator implements LatencyEstimator {
     }
   }
 
-  estimate (peerId: string): LatencyEstimate | undefined {
+  estimate (peerId: string, options: { modelOnly?: boolean } = {}): LatencyEstimate | undefined {
     if (peerId === this.selfId) return { ms: 0, errorMs: 0, source: 'measured', confidence: 1 }
-    const direct = this.filter.get(peerId)
+    const direct = options.modelOnly === true ? undefined : this.filter.get(peerId)
     if (direct !== undefined && this.now() - direct.at <= this.freshMs) {
       return measured(direct, this.filter.size)
     }
@@ -247,6 +253,10 @@ class Estimator implements LatencyEstimator {
     }
     const preds = { coord: distanceMs(a.coord, b.coord), factors: predictMs(a.factors, b.factors) }
     return pick(preds, { coord: a.err.coord, factors: a.err.factors, reverse: Infinity }, this.allowed)
+  }
+
+  direct (peerId: string): FilteredSample | undefined {
+    return this.filter.get(peerId)
   }
 
   peers (): string[] {

@@ -23,6 +23,12 @@ export interface WideAreaOptions {
   routeInflation?: number
   /** fraction of off-diagonal pairs left unmeasured (default 0.02) */
   missing?: number
+  /**
+   * fraction of directed pairs routed through a detour 1.5..4x longer (one
+   * direction only: asymmetric routes and triangle-inequality violations;
+   * default 0)
+   */
+  detours?: number
 }
 
 const EARTH_RADIUS_KM = 6371
@@ -38,6 +44,7 @@ export function generateWideAreaMatrix (options: WideAreaOptions): LatencyMatrix
   const jitter = options.jitter ?? 0.02
   const inflation = options.routeInflation ?? 1.4
   const missing = options.missing ?? 0.02
+  const detours = options.detours ?? 0
 
   const unit = (v: number[]): number[] => {
     const m = Math.hypot(v[0], v[1], v[2])
@@ -61,7 +68,8 @@ export function generateWideAreaMatrix (options: WideAreaOptions): LatencyMatrix
       const cos = Math.max(-1, Math.min(1, a[0] * b[0] + a[1] * b[1] + a[2] * b[2]))
       const km = Math.acos(cos) * EARTH_RADIUS_KM
       const prop = 2 * km * inflation / FIBRE_KM_PER_MS
-      const base = prop + access[i] + access[j]
+      const detour = detours > 0 && prng.next() < detours ? 1.5 + 2.5 * prng.next() : 1
+      const base = prop * detour + access[i] + access[j]
       row.push(Math.max(0.1, base * Math.exp(jitter * prng.normal())))
     }
     rtt.push(row)
