@@ -21,22 +21,19 @@ const logLevel = (): TSchema => Type.Unsafe<ConfigLogLevel>({ type: 'string', en
 /** RTT matrix: square, entries ms >= 0 or null (unknown). Checked in code (rtt-matrix.ts). */
 export const RttMatrixSchema = Type.Object({
   regions: Type.Array(Type.String({ minLength: 1 })),
-  rttMs: Type.Array(Type.Array(Type.Number({ minimum: 0 })))
+  rttMs: Type.Array(Type.Array(Type.Union([Type.Number({ minimum: 0 }), Type.Null()])))
 }, { additionalProperties: false })
 
-/** An RTT matrix for link emulation: every entry known. */
+/** An RTT matrix; null = unknown (the emulator adds no delay for such a pair). */
 export interface RttMatrix {
   /** names of the rows/columns (regions, or nodes of a measured data set) */
   regions: string[]
-  /** rttMs[i][j]: RTT in ms from regions[i] to regions[j]; diagonal = same-region RTT; symmetry not required */
-  rttMs: number[][]
-}
-
-/** A measured RTT matrix (e.g. shared/data/latency/*.json): null = not measured. */
-export interface MeasuredRttMatrix {
-  regions: string[]
+  /** rttMs[i][j]: RTT in ms from regions[i] to regions[j] or null; diagonal = same-region RTT; symmetry not required */
   rttMs: Array<Array<number | null>>
 }
+
+/** The same shape, read without the emulation cap (for offline evaluation of measured data). */
+export type MeasuredRttMatrix = RttMatrix
 
 const resourceFields = {
   cpu: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 4096 })),

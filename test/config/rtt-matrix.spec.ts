@@ -53,14 +53,9 @@ describe('config: RTT matrix', () => {
     assert.equal(m.rttMs.length, 99)
     assert.ok(m.rttMs.every(row => row.length === 99))
     assert.ok(m.rttMs.flat().some(v => v === null))
-    // an emulated link needs every RTT: the same file is refused for simulation.rtt, naming the entry
-    await assert.rejects(loadRttMatrix(SHARED_LATENCY), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, String(err))
-      assert.match(err.field, /^simulation\.rtt\.rtt\[\d+\]\[\d+\]$/)
-      assert.match(err.reason, /cannot be emulated/)
-      assert.equal(err.source, `file ${SHARED_LATENCY}`)
-      return true
-    })
+    // the same file is a valid simulation.rtt (null pairs get no delay in the emulator)
+    const e = await loadRttMatrix(SHARED_LATENCY)
+    assert.deepEqual(e, m)
   })
 
   const bad: Array<[string, unknown, string, RegExp]> = [
@@ -76,7 +71,6 @@ describe('config: RTT matrix', () => {
     ['not an object', [[0]], 'simulation.rtt', /mapping/],
     ['wrong unit', { unit: 's', regions: ['a'], rttMs: [[0]] }, 'simulation.rtt.unit', /"ms"/],
     ['unknown key', { regions: ['a'], rttMs: [[0]], rtts: [] }, 'simulation.rtt.rtts', /unknown key/],
-    ['unknown entry for emulation', { regions: ['a', 'b'], rttMs: [[0, null], [1, 0]] }, 'simulation.rtt.rttMs[0][1]', /cannot be emulated/],
     ['seconds given as ms', { regions: ['a', 'b'], rttMs: [[0, 90000], [1, 0]] }, 'simulation.rtt.rttMs[0][1]', /<= 60000/],
     ['bad count', { nodes: 0, rtt: [] }, 'simulation.rtt.nodes', /count/]
   ]
@@ -100,7 +94,12 @@ describe('config: RTT matrix', () => {
     await rejectsConfig(loadRttMatrix(dir), { field: 'simulation.rtt', code: 'CONFIG_FILE_UNREADABLE' })
   })
 
-  it('measured matrices still refuse negative and non-square input', () => {
+  it('null entries (unknown) are accepted', () => {
+    assert.deepEqual(parseRttMatrix({ regions: ['a', 'b'], rttMs: [[0, null], [7, null]] }, { source: 't' }).rttMs, [[0, null], [7, null]])
+  })
+
+  it('measured matrices have no 60 s cap but still refuse negative and non-square input', () => {
+    assert.equal(parseMeasuredRttMatrix({ nodes: ['a', 'b'], rtt: [[0, 90000], [1, 0]] }, { source: 't' }).rttMs[0][1], 90000)
     assert.throws(() => parseMeasuredRttMatrix({ nodes: ['a', 'b'], rtt: [[0, -3], [1, 0]] }, { field: ['m'], source: 't' }), /m\.rtt\[0\]\[1\]/)
     assert.throws(() => parseMeasuredRttMatrix({ nodes: ['a', 'b'], rtt: [[0, 1]] }, { field: ['m'], source: 't' }), /must have 2 rows/)
   })
