@@ -5,7 +5,8 @@
  * operation and keeps only what was fsynced (plus torn, partial unsynced
  * bytes). After every crash the storage must open without error and hold
  * exactly the acknowledged state, or that state plus the one operation in
- * flight. `WAL_CRASH_SEEDS=500 npx mocha ...` runs more seeds.
+ * flight; sometimes it crashes again during recovery. `WAL_CRASH_SEEDS=500`
+ * runs more seeds, `WAL_CRASH_SEED=n` replays one.
  */
 import assert from 'node:assert/strict'
 import { emptyConfState } from '../../../src/raft/core/types.js'
@@ -97,6 +98,19 @@ async function runSeed (seed: number, root: string): Promise<{ crashes: number, 
       history.push(`-- crash${inflight != null ? ` during ${inflight.name}` : ''}`)
       await storage.close()
       fs = fs.crashImage(rnd)
+      // sometimes crash again while recovering (truncating a torn tail, removing temp files)
+      while (rnd() < 0.3) {
+        fs.crashAfter(1 + Math.floor(rnd() * 4))
+        try {
+          const s = await openFileLogStorage(root, options(fs))
+          fs.crashed = true // recovery finished without hitting the crash point: crash right after it
+          await s.close()
+        } catch (err) {
+          if (!fs.crashed) throw err
+        }
+        history.push('-- crash during recovery')
+        fs = fs.crashImage(rnd)
+      }
       storage = await openFileLogStorage(root, options(fs))
       crashes++
       if (model.matches(storage)) continue
