@@ -124,6 +124,7 @@ export async function writeKeyFileExclusive (file: string, key: Ed25519PrivateKe
     try {
       // link() fails with EEXIST instead of replacing, unlike rename()
       await fs.link(tmp, file)
+      await fs.rm(tmp) // no second name of the key is left behind, even after a crash
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'EEXIST') return false
@@ -132,7 +133,7 @@ export async function writeKeyFileExclusive (file: string, key: Ed25519PrivateKe
       if (await exists(file)) return false
       await fs.rename(tmp, file)
     }
-    await syncDir(dir) // the new directory entry is durable before we report success
+    await syncDir(dir) // the new entry (and the temp name's removal) is durable before we report success
     return true
   } catch (err) {
     if (err instanceof KeyFileIoError) throw err
