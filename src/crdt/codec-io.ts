@@ -4,6 +4,7 @@
  * bytes. The reader enforces limits before allocating anything and raises
  * only CrdtDecodeError.
  */
+import { Buffer } from 'node:buffer'
 import { CrdtArgumentError, CrdtDecodeError } from './errors.js'
 import type { CrdtDecodeReason } from './errors.js'
 
@@ -79,6 +80,17 @@ export class Writer {
   }
 
   string (s: string, field: string): void {
+    // Fast path: ASCII is its own UTF-8.
+    if (s.length < 128) {
+      let ascii = true
+      for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) { ascii = false; break }
+      if (ascii) {
+        this.ensure(1 + s.length)
+        this.buf[this.len++] = s.length
+        for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i)
+        return
+      }
+    }
     if (LONE_SURROGATE.test(s)) throw new CrdtArgumentError(field, 'string is not well-formed UTF-16 (lone surrogate)')
     this.bytes(this.enc.encode(s))
   }
@@ -93,7 +105,11 @@ export class Reader {
   private elements = 0
   private readonly dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-  constructor (private readonly buf: Uint8Array, readonly limits: CodecLimits) {}
+  private readonly latin1: Buffer
+
+  constructor (private readonly buf: Uint8Array, readonly limits: CodecLimits) {
+    this.latin1 = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+  }
 
   get offset (): number { return this.pos }
   get remaining (): number { return this.buf.length - this.pos }
@@ -132,8 +148,8 @@ export class Reader {
   }
 
   signed (field: string): number {
-    const sign = this.byte(`${field}.sign`)
-    if (sign > 1) this.fail('INVALID_VALUE', `${field}.sign`)
+    const sign = this.byte(field)
+    if (sign > 1) this.fail('INVALID_VALUE', field, 'bad sign byte')
     const mag = this.varint(field)
     if (sign === 1 && mag === 0) this.fail('NON_CANONICAL', field, 'negative zero')
     return sign === 1 ? -mag : mag
@@ -154,7 +170,7 @@ export class Reader {
   }
 
   rawBytes (field: string, max: number): Uint8Array {
-    const n = this.varint(`${field}.length`)
+    const n = this.varint(field)
     if (n > max) this.fail('LIMIT_EXCEEDED', field, `length ${n} > ${max}`)
     if (n > this.remaining) this.fail('TRUNCATED', field)
     const out = this.buf.slice(this.pos, this.pos + n)
@@ -163,12 +179,26 @@ export class Reader {
   }
 
   string (field: string, max = this.limits.maxStringBytes): string {
-    const raw = this.rawBytes(field, max)
-    try {
-      return this.dec.decode(raw)
-    } catch {
-      return this.fail('INVALID_UTF8', field)
+    const n = this.varint(field)
+    if (n > max) this.fail('LIMIT_EXCEEDED', field, `length ${n} > ${max}`)
+    if (n > this.remaining) this.fail('TRUNCATED', field)
+    const start = this.pos
+    const end = start + n
+    let ascii = true
+    for (let i = start; i < end; i++) if (this.buf[i] >= 0x80) { ascii = false; break }
+    let out: string
+    if (ascii) {
+      // ASCII is valid UTF-8 and decodes byte for byte.
+      out = this.latin1.toString('latin1', start, end)
+    } else {
+      try {
+        out = this.dec.decode(this.buf.subarray(start, end))
+      } catch {
+        return this.fail('INVALID_UTF8', field)
+      }
     }
+    this.pos = end
+    return out
   }
 
   end (): void {

@@ -120,6 +120,11 @@ function collectDigest (t: ReplicaTable, d: Digest): void {
   }
 }
 
+function isSorted<E> (xs: readonly E[], cmp: (a: E, b: E) => number): boolean {
+  for (let i = 1; i < xs.length; i++) if (cmp(xs[i - 1], xs[i]) > 0) return false
+  return true
+}
+
 class Encoder {
   readonly w = new Writer()
   constructor (readonly table: ReplicaTable) {}
@@ -170,13 +175,14 @@ class Encoder {
   }
 
   dotSet (s: DotSet): void {
-    const dots = [...s].sort(compareDots)
+    const dots = isSorted(s, compareDots) ? s : [...s].sort(compareDots)
     this.w.varint(dots.length)
     for (const d of dots) this.dot(d)
   }
 
   dotFun<V> (f: DotFun<V>, value: (v: V) => void): void {
-    const entries = [...f].sort((a, b) => compareDots(a.dot, b.dot))
+    const byDot = (a: DotEntry<V>, b: DotEntry<V>): number => compareDots(a.dot, b.dot)
+    const entries = isSorted(f, byDot) ? f : [...f].sort(byDot)
     this.w.varint(entries.length)
     for (const e of entries) { this.dot(e.dot); value(e.value) }
   }
@@ -322,14 +328,14 @@ class Decoder {
   }
 
   atom (field: string): Atom {
-    const tag = this.r.byte(`${field}.tag`)
+    const tag = this.r.byte(field)
     if (tag === 0) return this.r.string(field)
     if (tag === 1) return this.r.rawBytes(field, this.r.limits.maxBytesLength)
-    return this.r.fail('INVALID_VALUE', `${field}.tag`, `unknown atom tag ${tag}`)
+    return this.r.fail('INVALID_VALUE', field, `unknown atom tag ${tag}`)
   }
 
   hlc (field: string): Hlc {
-    return { wall: this.r.varint(`${field}.wall`), logical: this.r.varint(`${field}.logical`) }
+    return { wall: this.r.varint(field), logical: this.r.varint(field) }
   }
 
   counts (field: string): Map<ReplicaId, number> {
@@ -368,8 +374,8 @@ class Decoder {
   }
 
   dot (field: string): Dot {
-    const replica = this.replica(`${field}.replica`)
-    return { replica, counter: this.r.positive(`${field}.counter`) }
+    const replica = this.replica(field)
+    return { replica, counter: this.r.positive(field) }
   }
 
   dotSet (field: string): Dot[] {
@@ -405,20 +411,23 @@ class Decoder {
 
   store (t: ValueType, field: string, depth: number): Store {
     if (depth > this.r.limits.maxDepth) this.r.fail('DEPTH_EXCEEDED', field)
+    const fValue = `${field}.value`
     switch (t.kind) {
-      case 'ccounter': return this.dotFun(field, () => this.r.signed(`${field}.value`))
-      case 'mvregister': return this.dotFun(field, () => this.atom(`${field}.value`))
-      case 'clwwregister': return this.dotFun(field, () => ({ ts: this.hlc(`${field}.ts`), value: this.atom(`${field}.value`) }))
+      case 'ccounter': return this.dotFun(field, () => this.r.signed(fValue))
+      case 'mvregister': return this.dotFun(field, () => this.atom(fValue))
+      case 'clwwregister': return this.dotFun(field, () => ({ ts: this.hlc(fValue), value: this.atom(fValue) }))
       case 'orset': {
         const n = this.r.count(field, 3)
         const out = new Map<string, SetEntry>()
         let prev: Atom | undefined
+        const fElement = `${field}.element`
+        const fDots = `${field}.dots`
         for (let i = 0; i < n; i++) {
-          const element = this.atom(`${field}.element`)
-          if (prev !== undefined && compareAtoms(prev, element) >= 0) this.r.fail('NOT_SORTED', `${field}.element`)
+          const element = this.atom(fElement)
+          if (prev !== undefined && compareAtoms(prev, element) >= 0) this.r.fail('NOT_SORTED', fElement)
           prev = element
-          const dots = this.dotSet(`${field}.dots`)
-          if (dots.length === 0) this.r.fail('INVALID_STATE', `${field}.dots`, 'element without dots')
+          const dots = this.dotSet(fDots)
+          if (dots.length === 0) this.r.fail('INVALID_STATE', fDots, 'element without dots')
           out.set(atomKey(element), { element, dots })
         }
         return out
@@ -427,12 +436,13 @@ class Decoder {
         const n = this.r.count(field, 2)
         const out = new Map<string, Store>()
         let prev: string | undefined
+        const fKey = `${field}.key`
         for (let i = 0; i < n; i++) {
-          const key = this.r.string(`${field}.key`)
-          if (prev !== undefined && compareStrings(prev, key) >= 0) this.r.fail('NOT_SORTED', `${field}.key`)
+          const key = this.r.string(fKey)
+          if (prev !== undefined && compareStrings(prev, key) >= 0) this.r.fail('NOT_SORTED', fKey)
           prev = key
-          const v = this.store(t.value, `${field}.value`, depth + 1)
-          if (isBottomStore(t.value, v)) this.r.fail('INVALID_STATE', `${field}.value`, 'empty map entry')
+          const v = this.store(t.value, fValue, depth + 1)
+          if (isBottomStore(t.value, v)) this.r.fail('INVALID_STATE', fValue, 'empty map entry')
           out.set(key, v)
         }
         return out
@@ -442,13 +452,14 @@ class Decoder {
 
   /** Stored dots must be in the context, used once, and (ccounter) one per replica. */
   checkStore (t: ValueType, ctx: CausalContext, s: Store, field: string): void {
-    const seen = new Set<string>()
+    const seen = new Map<ReplicaId, Set<number>>()
     const visit = (t2: ValueType, s2: Store): void => {
       const check = (d: Dot, counterPerReplica: Set<string> | null): void => {
         if (!contextContains(ctx, d)) this.r.fail('INVALID_STATE', field, 'stored dot not in the causal context')
-        const id = `${d.counter}\u0000${d.replica}`
-        if (seen.has(id)) this.r.fail('INVALID_STATE', field, 'dot used twice')
-        seen.add(id)
+        let counters = seen.get(d.replica)
+        if (counters == null) { counters = new Set(); seen.set(d.replica, counters) }
+        if (counters.has(d.counter)) this.r.fail('INVALID_STATE', field, 'dot used twice')
+        counters.add(d.counter)
         if (counterPerReplica != null) {
           if (counterPerReplica.has(d.replica)) this.r.fail('INVALID_STATE', field, 'two live counter dots of one replica')
           counterPerReplica.add(d.replica)

@@ -30,6 +30,10 @@ export interface DeltaBufferInit<T extends Crdt> {
   readonly maxBytes?: number
   /** Size of a delta in bytes (default: its encoded size). */
   readonly sizeOf?: (delta: T) => number
+  /** BP: never send a delta back to its origin (default true; off only for comparisons). */
+  readonly avoidBackPropagation?: boolean
+  /** RR: buffer only the novel part of received deltas (default true; off only for comparisons). */
+  readonly removeRedundant?: boolean
 }
 
 interface Entry<T> {
@@ -74,6 +78,8 @@ export class DeltaBuffer<T extends Crdt> {
   private readonly maxEntries: number
   private readonly maxBytes: number
   private readonly sizeOf: (delta: T) => number
+  private readonly bp: boolean
+  private readonly rr: boolean
   private entries: Array<Entry<T>> = []
   private bytes = 0
   private seq = 0
@@ -87,6 +93,8 @@ export class DeltaBuffer<T extends Crdt> {
     if (!Number.isSafeInteger(this.maxEntries) || this.maxEntries < 1) throw new CrdtArgumentError('maxEntries', 'must be a positive integer')
     if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes < 1) throw new CrdtArgumentError('maxBytes', 'must be a positive integer')
     this.sizeOf = init.sizeOf ?? encodedSize
+    this.bp = init.avoidBackPropagation ?? true
+    this.rr = init.removeRedundant ?? true
   }
 
   /** Start tracking a neighbour. Unless `synced`, its first message is the full state. */
@@ -119,7 +127,7 @@ export class DeltaBuffer<T extends Crdt> {
   recordReceived (delta: T, from: string, state: T): T | null {
     const novel = extractNew(delta, state)
     if (isEmptyDelta(novel)) { this.redundantDropped++; return null }
-    this.push(novel, from)
+    this.push(this.rr ? novel : delta, this.bp ? from : null)
     return novel
   }
 

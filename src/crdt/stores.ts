@@ -70,7 +70,24 @@ export function valueTypeName (t: ValueType): string {
 
 // ---------------------------------------------------------------- dot sets / funs
 
+/** The dots (or entries) not covered by `ctx`; the same array when none is covered. */
+export function survivors<E> (xs: readonly E[], ctx: CausalContext, dotOf: (e: E) => Dot): readonly E[] {
+  for (let i = 0; i < xs.length; i++) {
+    if (contextContains(ctx, dotOf(xs[i]))) {
+      const out = xs.slice(0, i)
+      for (let j = i + 1; j < xs.length; j++) if (!contextContains(ctx, dotOf(xs[j]))) out.push(xs[j])
+      return out
+    }
+  }
+  return xs
+}
+
+const ID = (d: Dot): Dot => d
+const ENTRY_DOT = (e: DotEntry<unknown>): Dot => e.dot
+
 export function joinDotSet (s1: DotSet, c1: CausalContext, s2: DotSet, c2: CausalContext): DotSet {
+  if (s2.length === 0) return survivors(s1, c2, ID)
+  if (s1.length === 0) return survivors(s2, c1, ID)
   const out: Dot[] = []
   let i = 0
   let j = 0
@@ -88,6 +105,8 @@ export function joinDotSet (s1: DotSet, c1: CausalContext, s2: DotSet, c2: Causa
 }
 
 export function joinDotFun<V> (f1: DotFun<V>, c1: CausalContext, f2: DotFun<V>, c2: CausalContext, cmp: (a: V, b: V) => number): DotFun<V> {
+  if (f2.length === 0) return survivors(f1, c2, ENTRY_DOT)
+  if (f1.length === 0) return survivors(f2, c1, ENTRY_DOT)
   const out: Array<DotEntry<V>> = []
   let i = 0
   let j = 0
@@ -139,12 +158,12 @@ export function joinStores (t: ValueType, s1: Store, c1: CausalContext, s2: Stor
       for (const [k, e] of a) {
         const other = b.get(k)
         const dots = joinDotSet(e.dots, c1, other?.dots ?? EMPTY_DOTS, c2)
-        if (dots.length > 0) out.set(k, dots.length === e.dots.length && other == null ? e : { element: e.element, dots })
+        if (dots.length > 0) out.set(k, dots === e.dots ? e : { element: e.element, dots })
       }
       for (const [k, e] of b) {
         if (a.has(k)) continue
         const dots = joinDotSet(EMPTY_DOTS, c1, e.dots, c2)
-        if (dots.length > 0) out.set(k, dots.length === e.dots.length ? e : { element: e.element, dots })
+        if (dots.length > 0) out.set(k, dots === e.dots ? e : { element: e.element, dots })
       }
       return out
     }
