@@ -124,7 +124,6 @@ export async function writeKeyFileExclusive (file: string, key: Ed25519PrivateKe
     try {
       // link() fails with EEXIST instead of replacing, unlike rename()
       await fs.link(tmp, file)
-      await fs.rm(tmp) // no second name of the key is left behind, even after a crash
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'EEXIST') return false
@@ -133,6 +132,8 @@ export async function writeKeyFileExclusive (file: string, key: Ed25519PrivateKe
       if (await exists(file)) return false
       await fs.rename(tmp, file)
     }
+    // no second name of the key is left behind, even after a crash
+    await fs.rm(tmp, { force: true }).catch(() => {})
     await syncDir(dir) // the new entry (and the temp name's removal) is durable before we report success
     return true
   } catch (err) {
