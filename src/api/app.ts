@@ -14,45 +14,23 @@ import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/node.js'
 import { openapiRoutes } from './routes/openapi.js'
 import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
+import { buildValidator, formatValidationError } from './validation.js'
 import type { ErrorStatusTable } from './errors.js'
+import type { ValidationIssue } from './validation.js'
 import type { Duplex } from 'node:stream'
-import type { ApiComponents, ApiRouteContext, ApiRoutes } from './index.js'
+import type { ApiAuthHook, ApiComponents, ApiRouteContext, ApiRoutes } from './index.js'
 import type { Logger } from '../telemetry/index.js'
-import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteOptions } from 'fastify'
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, FastifyServerOptions, RouteOptions } from 'fastify'
 
 export interface AppInit {
   bodyLimit: number
   handlerTimeoutMs: number
   requestTimeoutMs: number
   routes: ApiRoutes[]
+  auth?: ApiAuthHook
   table: ErrorStatusTable
   /** aborted when the server stops */
   signal: AbortSignal
-}
-
-interface ValidationIssue {
-  keyword: string
-  instancePath: string
-  message?: string
-  params: Record<string, unknown>
-}
-
-/** One message naming the field: `body/constraints/cpu must be number`. */
-export function formatValidationError (errors: ValidationIssue[], context: string): Error {
-  const first = errors[0]
-  if (first == null) {
-    return new Error(`${context} is invalid`)
-  }
-  const path = `${context}${first.instancePath}`
-  let message: string
-  if (first.keyword === 'required' && typeof first.params.missingProperty === 'string') {
-    message = `${path}/${first.params.missingProperty} is required`
-  } else if (first.keyword === 'additionalProperties' && typeof first.params.additionalProperty === 'string') {
-    message = `${path}/${first.params.additionalProperty} is not an allowed property`
-  } else {
-    message = `${path} ${first.message ?? 'is invalid'}`
-  }
-  return new Error(message)
 }
 
 const ERROR_RESPONSES = {
@@ -61,6 +39,8 @@ const ERROR_RESPONSES = {
 } as const
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
+const OPEN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+export const BEARER_SCHEME = 'bearerAuth'
 
 export async function buildApp (components: ApiComponents, init: AppInit): Promise<FastifyInstance> {
   const log = components.logger
@@ -75,6 +55,7 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     seen.add(r.name)
     table.registerAll(r.errors ?? {})
   }
+  table.registerAll(init.auth?.errors ?? {})
 
   const sendError = (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const result = toErrorReply(error, table)
@@ -102,13 +83,10 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     exposeHeadRoutes: true,
-    ajv: {
-      customOptions: {
-        // reject unknown properties with a 400 naming them instead of silently dropping them
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-        allErrors: false
+    // strict JSON bodies, coerced params/query/headers (see validation.ts)
+    schemaController: {
+      compilersFactory: {
+        buildValidator: buildValidator as unknown as NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']
       }
     },
     schemaErrorFormatter: (errors, dataVar) => formatValidationError(errors as ValidationIssue[], dataVar),
@@ -127,7 +105,17 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     openapi: {
       openapi: '3.0.3',
       info: { ...OPENAPI_INFO },
-      tags: allRoutes.map(r => ({ name: r.name, description: r.description ?? r.name }))
+      tags: allRoutes.map(r => ({ name: r.name, description: r.description ?? r.name })),
+      components: {
+        securitySchemes: {
+          [BEARER_SCHEME]: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'EdDSA JWT issued by a DID the peer\'s policy lists, aud = the peer\'s DID (dcis token issue). Required on every call that is not a read.'
+          }
+        }
+      }
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
@@ -156,7 +144,12 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
         response[status] = errorResponse(description)
       }
     }
-    route.schema = { ...schema, response }
+    const secured = methods.some(m => !OPEN_METHODS.has(m.toUpperCase())) || (route.config as { authenticate?: boolean } | undefined)?.authenticate === true
+    route.schema = {
+      ...schema,
+      response,
+      ...(secured && (schema as { security?: unknown }).security == null ? { security: [{ [BEARER_SCHEME]: [] }] } : {})
+    } as FastifySchema
   })
 
   app.setErrorHandler((error: FastifyError, request, reply) => sendError(error, request, reply))
@@ -169,6 +162,9 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
       : new RouteNotFoundError(request.method, path)
     return sendError(error, request, reply)
   })
+
+  // before any route plugin, so that its hooks reach every route
+  init.auth?.install(app)
 
   app.addHook('onResponse', async (request, reply) => {
     log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')

@@ -106,6 +106,7 @@ export const DEFAULT_ERROR_STATUS: Readonly<Record<string, number>> = Object.fre
   ValidationError: 400,
   InvalidParametersError: 400,
   UnauthorizedError: 401,
+  UnauthenticatedError: 401,
   ForbiddenError: 403,
   NotFoundError: 404,
   RouteNotFoundError: 404,

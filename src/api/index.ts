@@ -75,6 +75,16 @@ export interface ApiRoutes {
   register (app: FastifyInstance, context: ApiRouteContext): void | Promise<void>
 }
 
+/**
+ * Authentication/authorization installed on the root app before any route
+ * (e.g. `ApiAuth` from ./auth.ts): typically an `onRequest` hook that throws
+ * typed errors, mapped through `errors`.
+ */
+export interface ApiAuthHook {
+  install (app: FastifyInstance): void
+  errors?: Readonly<Record<string, number>>
+}
+
 export interface ApiServerInit {
   /** default 127.0.0.1 */
   host?: string
@@ -83,6 +93,8 @@ export interface ApiServerInit {
   routes?: ApiRoutes[]
   /** maximum request body in bytes, default 1 MiB (routes may set their own) */
   bodyLimit?: number
+  /** installed before the routes; without it every call is let through */
+  auth?: ApiAuthHook
   /** extra error name -> status entries */
   errorStatus?: Readonly<Record<string, number>>
   /** default timeout for `requestSignal`, default 30 s */

@@ -95,6 +95,7 @@ export class ApiHttpServer implements ApiServer {
         handlerTimeoutMs: this.handlerTimeoutMs,
         requestTimeoutMs: this.requestTimeoutMs,
         routes: this.init.routes ?? [],
+        auth: this.init.auth,
         table: this.table,
         signal: shutdown.signal
       })

@@ -54,6 +54,17 @@ describe('api: errors', () => {
       await expectError(echo(JSON.stringify({ name: 'x', constraints: { gpu: 1 } })), 400, 'BAD_REQUEST', /^body\/constraints\/gpu is not an allowed property$/)
     })
 
+    it('JSON bodies are not type-coerced: a numeric string is not a number', async () => {
+      await expectError(echo(JSON.stringify({ name: 'x', constraints: { cpu: '2' } })), 400, 'BAD_REQUEST', /^body\/constraints\/cpu must be number$/)
+      await expectError(echo(JSON.stringify({ name: 7, constraints: {} })), 400, 'BAD_REQUEST', /^body\/name must be string$/)
+    })
+
+    it('query strings are coerced to the schema type', async () => {
+      const res = await echo(JSON.stringify({ name: 'x', constraints: {} }), json, '?times=3')
+      assert.equal(res.status, 200)
+      assert.deepEqual(await res.json(), { name: 'x', times: 3 })
+    })
+
     it('a body of the wrong JSON type -> 400', async () => {
       await expectError(echo('[1,2,3]'), 400, 'BAD_REQUEST', /^body must be object$/)
       await expectError(echo('null'), 400, 'BAD_REQUEST')
