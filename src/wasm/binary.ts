@@ -45,6 +45,7 @@ const VALTYPES: Record<number, ValType> = {
   0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref'
 }
 const KINDS: ExternKind[] = ['func', 'table', 'memory', 'global', 'tag']
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 class Reader {
   pos: number
@@ -93,10 +94,22 @@ class Reader {
   name (): string {
     const len = this.u32()
     if (this.pos + len > this.end) this.fail('name runs past the section')
-    const s = this.bytes.subarray(this.pos, this.pos + len)
+    const start = this.pos
     this.pos += len
+    // short ASCII names (nearly all of them) without a TextDecoder call
+    if (len <= 64) {
+      let ascii = true
+      for (let i = start; i < start + len; i++) {
+        if (this.bytes[i] >= 0x80) {
+          ascii = false
+          break
+        }
+      }
+      if (ascii) return String.fromCharCode(...this.bytes.subarray(start, start + len))
+    }
+    const s = this.bytes.subarray(start, start + len)
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(s)
+      return UTF8.decode(s)
     } catch {
       return this.fail('name is not UTF-8')
     }

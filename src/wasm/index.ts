@@ -52,6 +52,20 @@ export interface InvokeResult {
   coldStart: boolean
 }
 
+/** where the time of a load went (ms) */
+export interface LoadInfo {
+  id: string
+  /** the compiled module came from the cache */
+  cached: boolean
+  /** spec checks, parsing, ABI checks, limit rewriting */
+  validateMs: number
+  /** WebAssembly.compile (includes the engine's validation) */
+  compileMs: number
+  /** posting the module to every worker and instantiating the warm instances */
+  warmMs: number
+  totalMs: number
+}
+
 export interface FunctionStats {
   id: string
   name: string
@@ -77,8 +91,8 @@ export interface RuntimeStats {
 export interface WasmRuntime {
   start(): Promise<void>
   stop(): Promise<void>
-  /** validate, compile (cached by id) and load into every worker; resolves once warm */
-  load(spec: FunctionSpec, options?: { signal?: AbortSignal }): Promise<void>
+  /** validate, compile (cached by id) and load into every worker; resolves once every worker is warm */
+  load(spec: FunctionSpec, options?: { signal?: AbortSignal }): Promise<LoadInfo>
   /** forget a function; queued invocations fail with FunctionNotFoundError */
   unload(id: string): void
   has(id: string): boolean

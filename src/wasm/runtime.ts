@@ -13,7 +13,7 @@ import { normalizeSpec } from './spec.js'
 import { DEFAULT_MAX_STDERR_BYTES } from './host-io.js'
 import { validateModule } from './validate.js'
 import type { FunctionSpec, NormalizedSpec } from './spec.js'
-import type { InvokeOptions, InvokeResult, RuntimeStats, WasmRuntime, WasmRuntimeInit, FunctionStats } from './index.js'
+import type { InvokeOptions, InvokeResult, LoadInfo, RuntimeStats, WasmRuntime, WasmRuntimeInit, FunctionStats } from './index.js'
 import type { WasmMetrics } from './metrics.js'
 import type { LoadRequest } from './messages.js'
 import type { JobResult, Slot } from './pool.js'
@@ -118,11 +118,16 @@ export class Runtime implements WasmRuntime {
     }
   }
 
-  async load (input: FunctionSpec, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async load (input: FunctionSpec, options: { signal?: AbortSignal } = {}): Promise<LoadInfo> {
     if (this.status !== 'started') throw new RuntimeStoppedError()
+    const t0 = performance.now()
     const spec = normalizeSpec(input, { maxConcurrency: this.workers })
-    const validated = validateModule(spec.bytes, { abi: spec.abi, memoryMb: spec.memoryMb, maxModuleBytes: this.maxModuleBytes })
+    // WebAssembly.compile validates exactly like WebAssembly.validate, so
+    // the engine pass is left to it; structure and ABI checks run here
+    const validated = validateModule(spec.bytes, { abi: spec.abi, memoryMb: spec.memoryMb, maxModuleBytes: this.maxModuleBytes, engineValidate: false })
+    const t1 = performance.now()
     let module = this.cache.get(spec.id, validated.memoryPages)
+    const cached = module !== undefined
     if (module === undefined) {
       try {
         module = await WebAssembly.compile(validated.bytes as Uint8Array<ArrayBuffer>)
@@ -133,21 +138,26 @@ export class Runtime implements WasmRuntime {
     }
     if (options.signal?.aborted === true) throw new AbortedError('load aborted')
     if (this.status !== 'started') throw new RuntimeStoppedError()
-    const previous = this.functions.get(spec.id)
-    const fn: LoadedFn = {
+    // a reload of the same id updates the entry in place, so invocations
+    // in flight or queued keep counting against the same limits
+    const existing = this.functions.get(spec.id)
+    const previous = existing !== undefined ? { spec: existing.spec, module: existing.module, warmDisabled: existing.warmDisabled } : undefined
+    const fn: LoadedFn = existing ?? {
       spec,
       module,
-      inflight: previous?.inflight ?? 0,
-      queued: previous?.queued ?? 0,
+      inflight: 0,
+      queued: 0,
       warmDisabled: false,
-      stats: previous?.stats ?? { id: spec.id, name: spec.name, abi: spec.abi, invocations: 0, errors: 0, timeouts: 0, coldStarts: 0, overloads: 0, inflight: 0, queued: 0 }
+      stats: { id: spec.id, name: spec.name, abi: spec.abi, invocations: 0, errors: 0, timeouts: 0, coldStarts: 0, overloads: 0, inflight: 0, queued: 0 }
     }
+    fn.spec = spec
+    fn.module = module
+    fn.warmDisabled = false
     fn.stats.name = spec.name
     this.functions.set(spec.id, fn)
-    if (previous !== undefined) {
-      for (const p of this.queue) if (p.fn === previous) p.fn = fn
-    }
+    const t2 = performance.now()
     const results = await this.pool.broadcast(this.loadRequest(fn), spec.timeoutMs, `load ${spec.id}`)
+    const t3 = performance.now()
     let failure: Error | undefined
     for (const r of results) {
       if (r.status === 'rejected') {
@@ -161,10 +171,18 @@ export class Runtime implements WasmRuntime {
     }
     if (failure !== undefined) {
       this.log?.warn({ function: spec.id, err: failure.message }, 'function failed to load')
-      this.unload(spec.id)
+      if (previous !== undefined && this.functions.get(spec.id) === fn) {
+        // keep serving the version that was loaded before
+        Object.assign(fn, previous)
+        void this.pool.broadcast(this.loadRequest(fn), fn.spec.timeoutMs, `reload ${spec.id}`)
+      } else {
+        this.unload(spec.id)
+      }
       throw failure
     }
-    this.log?.debug({ function: spec.id, name: spec.name, abi: spec.abi }, 'function loaded')
+    const info: LoadInfo = { id: spec.id, cached, validateMs: t1 - t0, compileMs: t2 - t1, warmMs: t3 - t2, totalMs: t3 - t0 }
+    this.log?.debug({ function: spec.id, name: spec.name, abi: spec.abi, ...info }, 'function loaded')
+    return info
   }
 
   unload (id: string): void {

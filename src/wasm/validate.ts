@@ -24,6 +24,12 @@ export interface ValidateOptions {
   memoryMb?: number
   /** default 65536 */
   maxTableEntries?: number
+  /**
+   * run WebAssembly.validate first (default true). A caller that compiles
+   * the result right away may pass false: compilation validates the same
+   * way, and a module is then not validated twice.
+   */
+  engineValidate?: boolean
 }
 
 export interface ValidatedModule {
@@ -42,7 +48,7 @@ export function validateModule (bytes: Uint8Array, options: ValidateOptions): Va
   const maxBytes = options.maxModuleBytes ?? DEFAULT_MAX_MODULE_BYTES
   if (bytes.byteLength > maxBytes) throw new ModuleTooLargeError(bytes.byteLength, maxBytes)
   if (bytes.byteLength === 0) throw new InvalidModuleError('module is empty')
-  if (!WebAssembly.validate(bytes)) {
+  if (options.engineValidate !== false && !WebAssembly.validate(bytes)) {
     // try to say why: the engine's message is the most precise
     let why = 'WebAssembly.validate rejected the bytes'
     try {

@@ -286,6 +286,30 @@ describe('wasm/runtime', function () {
     assert.equal(warm.coldStart, false)
   })
 
+  it('reloading a function while it runs keeps its counters consistent', async () => {
+    const s = { ...echo, limits: { maxConcurrency: 1 } }
+    await rt.load(s)
+    const p = rt.invoke(s.id, enc.encode('during reload'))
+    const reload = rt.load({ ...s, limits: { maxConcurrency: 1, timeoutMs: 4000 } })
+    assert.equal(dec.decode((await p).output), 'during reload')
+    await reload
+    const st = rt.stats().functions.find(f => f.id === s.id)
+    assert.equal(st?.inflight, 0)
+    assert.equal(dec.decode((await rt.invoke(s.id, enc.encode('after'))).output), 'after')
+    await rt.load(echo)
+  })
+
+  it('a reload that fails keeps the previous version loaded', async () => {
+    const s = await spec('reactor-init-loop', 'reactor', { limits: { timeoutMs: 300 }, warmPoolSize: 0 })
+    await rt.load(s) // nothing is instantiated at load with warmPoolSize 0
+    await assert.rejects(rt.load({ ...s, warmPoolSize: 1 }), { code: 'FUNCTION_TIMEOUT' })
+    assert.equal(rt.has(s.id), true)
+    // the old version still runs (and its _initialize still loops: killed at the timeout)
+    await assert.rejects(rt.invoke(s.id, enc.encode('x')), { code: 'FUNCTION_TIMEOUT' })
+    rt.unload(s.id)
+    await poolHealthy()
+  })
+
   it('unload fails queued invocations with FunctionNotFoundError', async () => {
     const loop = await spec('loop', 'wasi', { limits: { timeoutMs: 300, maxConcurrency: 1 } })
     await rt.load(loop)
