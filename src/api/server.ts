@@ -82,7 +82,24 @@ export class ApiHttpServer implements ApiServer {
     this.table.register(name, status)
   }
 
+  /** start/stop calls run one after another, so a stop() during start() stops the started server */
+  private lifecycle: Promise<void> = Promise.resolve()
+
+  private serialize (step: () => Promise<void>): Promise<void> {
+    const run = this.lifecycle.then(step)
+    this.lifecycle = run.catch(() => {})
+    return run
+  }
+
   async start (): Promise<void> {
+    await this.serialize(async () => { await this.doStart() })
+  }
+
+  async stop (): Promise<void> {
+    await this.serialize(async () => { await this.doStop() })
+  }
+
+  private async doStart (): Promise<void> {
     if (this._status !== 'stopped') {
       return
     }
@@ -116,7 +133,7 @@ export class ApiHttpServer implements ApiServer {
     this.log.info({ url: this.url }, 'HTTP API listening')
   }
 
-  async stop (): Promise<void> {
+  private async doStop (): Promise<void> {
     if (this._status !== 'started') {
       return
     }

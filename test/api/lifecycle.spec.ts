@@ -59,6 +59,24 @@ describe('api: server lifecycle', () => {
     }
   })
 
+  it('concurrent start()/stop() calls run in order', async () => {
+    const server = createApiServer(components(), { port: 0 })
+    const [a, b] = [server.start(), server.start()]
+    await Promise.all([a, b])
+    const port = server.port
+    assert.equal(await portOpen(port), true)
+    const starting = server.start()
+    const stopping = server.stop()
+    await Promise.all([starting, stopping])
+    assert.equal(server.status, 'stopped')
+    assert.equal(await portOpen(port), false)
+    // a stop() issued while start() is still running stops the server it started
+    const again = server.start()
+    const stop2 = server.stop()
+    await Promise.all([again, stop2])
+    assert.equal(server.status, 'stopped')
+  })
+
   it('listens on 127.0.0.1 by default', async () => {
     const server = createApiServer(components(), { port: 0 })
     await server.start()
