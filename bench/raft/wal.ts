@@ -73,6 +73,28 @@ async function scenario (appenders: number, groupCommit: boolean): Promise<Recor
   }
 }
 
+/** open time of a WAL holding `count` 256-byte entries (written 100 per append) */
+async function recovery (count: number): Promise<Record<string, unknown>> {
+  const dir = await mkdtemp(join(baseDir, 'dcis-wal-bench-'))
+  try {
+    const payload = new Uint8Array(ENTRY_BYTES).fill(3)
+    const w = await openFileLogStorage(dir)
+    for (let i = 1; i <= count; i += 100) {
+      await w.append(Array.from({ length: 100 }, (_, k) => ({ index: i + k, term: 1, type: EntryType.Normal, data: payload })))
+    }
+    const bytes = w.stats().bytes
+    await w.close()
+    const t0 = performance.now()
+    const r = await openFileLogStorage(dir)
+    const openMs = performance.now() - t0
+    const entries = r.lastIndex()
+    await r.close()
+    return { entries, walBytes: bytes, openMs: round(openMs, 1), entriesPerSec: round(entries / (openMs / 1000), 0) }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
 const results = []
 for (const [appenders, groupCommit] of [[1, true], [16, true], [16, false]] as const) {
   results.push(await scenario(appenders, groupCommit))
@@ -86,5 +108,6 @@ console.log(JSON.stringify({
   durability: 'fdatasync per batch before any append resolves',
   dir: baseDir,
   results,
-  groupCommitSpeedup16: round(gc16 / nogc16, 2)
+  groupCommitSpeedup16: round(gc16 / nogc16, 2),
+  recovery: await recovery(100_000)
 }, null, 2))

@@ -232,6 +232,10 @@ export class FileLogStorage implements FileLogStorageApi {
     this.pumping = (async () => {
       try {
         while (this.queue.length > 0) {
+          // let callers whose writes just completed (their continuations are
+          // microtasks) queue their next write, so it joins this batch
+          await new Promise<void>(resolve => setImmediate(resolve))
+          if (this.queue.length === 0) break
           if (isSnapOp(this.queue[0])) {
             const op = this.queue.shift() as SnapOp
             this.detach(op)
