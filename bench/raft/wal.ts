@@ -95,7 +95,7 @@ async function recovery (count: number): Promise<Record<string, unknown>> {
   }
 }
 
-const results = []
+const results: Array<Record<string, unknown>> = []
 for (const [appenders, groupCommit] of [[1, true], [16, true], [16, false]] as const) {
   results.push(await scenario(appenders, groupCommit))
 }
