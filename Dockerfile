@@ -19,13 +19,12 @@ COPY package.json package-lock.json ./
 COPY src/storage/shims/helia-libp2p/ src/storage/shims/helia-libp2p/
 
 # --ignore-scripts: the `prepare` script would build before the sources are
-# copied. The only other install scripts are the `node` devDependency (it
-# downloads a second Node 24 binary; this image already runs Node 24, so its
-# unfilled bin link is removed and npm scripts use the image's node), esbuild
-# and protobufjs (dev tools the build does not use) and classic-level, which
-# loads its bundled prebuilt binary without one.
-RUN npm ci --ignore-scripts --no-audit --no-fund \
- && rm -f node_modules/.bin/node
+# copied. The other install scripts are not needed here: the `node`
+# devDependency's only downloads a second Node 24 binary (without it npm links
+# no node_modules/.bin/node, so npm scripts run on this image's Node 24),
+# esbuild's and protobufjs' serve dev tools the build does not use, and
+# classic-level loads its bundled prebuilt binary without one.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
