@@ -14,7 +14,7 @@ import type { FailureKind, InvokeFailure, InvokeSuccess, LoadRequest } from './m
 import type { WasiContext } from './wasi-host.js'
 
 interface Instance {
-  ctx: WasiContext
+  memory: WebAssembly.Memory
   exports: WebAssembly.Exports
 }
 
@@ -24,6 +24,13 @@ export interface LoadedFunction {
   module: WebAssembly.Module
   spec: LoadRequest
   warm: Instance[]
+  /**
+   * One host context and one import object per function per worker: a
+   * worker runs one call at a time, so the context is pointed at the
+   * instance about to run (its memory) and reset before every call.
+   */
+  ctx: WasiContext
+  imports: WebAssembly.Imports
 }
 
 const EMPTY = new Uint8Array(0)
@@ -35,33 +42,37 @@ export class InstanceInitError extends Error {
   }
 }
 
-export function instantiate (fn: LoadedFunction): Instance {
-  const ctx: WasiContext = { io: new HostIo(fn.spec.maxOutputBytes, fn.spec.maxStderrBytes), memory: null }
+export function createLoadedFunction (spec: LoadRequest): LoadedFunction {
+  const ctx: WasiContext = { io: new HostIo(spec.maxOutputBytes, spec.maxStderrBytes), memory: null }
   const imports: WebAssembly.Imports = { dcis: createDcisImports(ctx) }
-  if (fn.abi === 'wasi') {
+  if (spec.abi === 'wasi') {
     imports.wasi_snapshot_preview1 = createWasiImports(ctx, {
-      clock: fn.spec.clock, random: fn.spec.random, env: fn.spec.env, args: []
+      clock: spec.clock, random: spec.random, env: spec.env, args: []
     })
   }
+  return { id: spec.id, abi: spec.abi, module: spec.module, spec, warm: [], ctx, imports }
+}
+
+export function instantiate (fn: LoadedFunction): Instance {
   let instance: WebAssembly.Instance
   try {
-    instance = new WebAssembly.Instance(fn.module, imports)
+    instance = new WebAssembly.Instance(fn.module, fn.imports)
   } catch (err) {
     throw new InstanceInitError(`instantiation failed: ${(err as Error).message}`)
   }
   const memory = instance.exports.memory
   if (!(memory instanceof WebAssembly.Memory)) throw new InstanceInitError('export "memory" is not a memory')
-  ctx.memory = memory
   const init = instance.exports._initialize
   if (fn.abi === 'reactor' && typeof init === 'function') {
-    ctx.io.reset(EMPTY)
+    fn.ctx.memory = memory
+    fn.ctx.io.reset(EMPTY)
     try {
       (init as () => void)()
     } catch (err) {
       throw new InstanceInitError(`_initialize failed: ${describe(err)}`)
     }
   }
-  return { ctx, exports: instance.exports }
+  return { memory, exports: instance.exports }
 }
 
 function describe (err: unknown): string {
@@ -91,7 +102,9 @@ export function invoke (fn: LoadedFunction, input: Uint8Array): Outcome {
       return fail('init', describe(err), 0, '', EMPTY, coldStart, t0)
     }
   }
-  const { ctx, exports } = inst
+  const { ctx } = fn
+  const { exports } = inst
+  ctx.memory = inst.memory
   const io = ctx.io
   let exitCode = 0
   let failure: { kind: FailureKind, message: string } | null = null
@@ -103,7 +116,7 @@ export function invoke (fn: LoadedFunction, input: Uint8Array): Outcome {
       io.reset(EMPTY)
       const len = input.length
       const ptr = ((exports.alloc as (n: number) => number)(len)) >>> 0
-      const dst = memBytes(ctx.memory as WebAssembly.Memory, ptr, len)
+      const dst = memBytes(inst.memory, ptr, len)
       if (dst === null) throw new HostFault(`alloc(${len}) returned an out-of-bounds pointer ${ptr}`)
       dst.set(input)
       exitCode = (exports.handle_event as (p: number, l: number) => number)(ptr, len)

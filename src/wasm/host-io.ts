@@ -70,6 +70,7 @@ export class HostIo {
   }
 
   stderr (): string {
+    if (this.errLen === 0) return ''
     const buf = new Uint8Array(this.errLen)
     let off = 0
     for (const c of this.err) {

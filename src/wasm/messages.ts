@@ -35,6 +35,8 @@ export interface InvokeSuccess {
   exitCode: number
   coldStart: boolean
   durationMs: number
+  /** the job is also finished (no refill follows): no separate `done` */
+  done?: boolean
 }
 
 export interface InvokeFailure {
@@ -48,6 +50,7 @@ export interface InvokeFailure {
   output: Uint8Array
   coldStart: boolean
   durationMs: number
+  done?: boolean
 }
 
 export interface JobDone { type: 'done', job: number }

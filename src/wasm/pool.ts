@@ -190,6 +190,11 @@ export class WorkerPool {
         }
         job.answered = true
         this.clearTimers(job)
+        if (msg.done === true) {
+          this.finishJob(slot, job)
+          job.resolve(msg)
+          break
+        }
         // the worker now refills warm instances; that must finish in time too
         job.timer = setTimeout(() => { this.kill(slot, `refill after ${job.label} exceeded ${job.timeoutMs} ms`) }, job.timeoutMs)
         job.resolve(msg)
@@ -198,17 +203,22 @@ export class WorkerPool {
       case 'done': {
         const job = slot.job
         if (job === null || job.id !== msg.job) return
-        this.clearTimers(job)
-        slot.job = null
-        slot.state = 'idle'
-        if (!job.answered && job.result !== undefined) {
-          job.answered = true
-          job.resolve(job.result)
-        }
-        this.next(slot)
+        this.finishJob(slot, job)
         break
       }
     }
+  }
+
+  /** the worker is free again: settle a control job, then hand out more work */
+  private finishJob (slot: Slot, job: Job): void {
+    this.clearTimers(job)
+    slot.job = null
+    slot.state = 'idle'
+    if (!job.answered && job.result !== undefined) {
+      job.answered = true
+      job.resolve(job.result)
+    }
+    this.next(slot)
   }
 
   private begin (slot: Slot, job: Job): void {

@@ -271,8 +271,13 @@ export class Runtime implements WasmRuntime {
     fn.inflight++
     const queuedMs = performance.now() - p.enqueuedAt
     this.pool.run(slot, { type: 'invoke', id: fn.spec.id, input: p.input }, fn.spec.timeoutMs, `invoke ${fn.spec.id}`, p.signal)
-      .then(r => { this.finish(fn, p, r, queuedMs) }, (err: Error) => {
+      .then(r => {
+        this.finish(fn, p, r, queuedMs)
+        // a slot may have gone idle before this function's count dropped
+        this.pump()
+      }, (err: Error) => {
         fn.inflight--
+        this.pump()
         fn.stats.invocations++
         fn.stats.errors++
         let outcome = 'error'

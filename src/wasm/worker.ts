@@ -5,7 +5,7 @@
  * warming never delays a caller's response.
  */
 import { parentPort } from 'node:worker_threads'
-import { fillWarm, invoke } from './executor.js'
+import { createLoadedFunction, fillWarm, invoke } from './executor.js'
 import type { LoadedFunction } from './executor.js'
 import type { WorkerMessage, WorkerRequest } from './messages.js'
 
@@ -34,7 +34,7 @@ function refill (fn: LoadedFunction): void {
 port.on('message', (msg: WorkerRequest) => {
   switch (msg.type) {
     case 'load': {
-      const fn: LoadedFunction = { id: msg.id, abi: msg.abi, module: msg.module, spec: msg, warm: [] }
+      const fn: LoadedFunction = createLoadedFunction(msg)
       functions.set(msg.id, fn)
       try {
         fillWarm(fn)
@@ -58,6 +58,11 @@ port.on('message', (msg: WorkerRequest) => {
         send({ type: 'result', job: msg.job, ok: false, kind: 'not-loaded', message: `function ${msg.id} is not loaded in this worker`, exitCode: 0, stderr: '', output: EMPTY, coldStart: false, durationMs: 0 })
       } else {
         const r = invoke(fn, msg.input)
+        if (fn.warm.length >= fn.spec.warm) {
+          // nothing to refill (a reused reactor instance): one message
+          send({ type: 'result', job: msg.job, ...r, done: true }, transferable(r.output))
+          break
+        }
         send({ type: 'result', job: msg.job, ...r }, transferable(r.output))
         refill(fn)
       }
