@@ -10,6 +10,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp } from '../latency/emulator/index.js'
 import type { DcisConfig } from '../config/index.js'
+import type { Logger } from '../telemetry/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -38,6 +39,8 @@ export interface MeshLibp2pInit {
   datastore: Datastore
   metrics: Registry
   bootstrapPeers: Multiaddr[]
+  /** for the link emulator's warnings */
+  logger?: Logger
   /** software name/version for identify's agent string */
   agentVersion: string
   /** DHT record validators and selectors by key namespace (e.g. dcis-end) */
@@ -56,7 +59,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
   const { config } = init
   const rtt = config.simulation.rtt
   const transport = rtt != null
-    ? emulatedTcp({ region: config.region, matrix: rtt })
+    ? emulatedTcp({ region: config.region, matrix: rtt, logger: init.logger })
     : tcp()
 
   return createLibp2p({
@@ -71,6 +74,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       userAgent: init.agentVersion
     },
     transports: [transport],
+    connectionMonitor: {
+      // a busy small box answers pings late; only a really dead link is cut
+      pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
+    },
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: init.bootstrapPeers.length > 0

@@ -4,6 +4,7 @@ import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
 import { createMetricsRegistry, forComponent } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
+import { FederationKeeper } from './keeper.js'
 import { PeerRttTracker } from './peer-rtt.js'
 import { PubsubInbox } from './pubsub-inbox.js'
 import { meshRoutes } from './routes.js'
@@ -79,6 +80,7 @@ export class MeshNode implements ApiNode {
         metrics: this.metrics,
         bootstrapPeers: this.init.bootstrapPeers,
         agentVersion: AGENT,
+        logger: forComponent(this.init.logger, 'dcis:latency:emulator'),
         dhtValidators: {
           [END_NAMESPACE]: endValidator({ onReject: (reason, source) => { this.registry?.metrics.rejected.inc({ reason, source }) } })
         },
@@ -104,7 +106,7 @@ export class MeshNode implements ApiNode {
         libp2p: this.libp2p,
         helia: this.helia,
         identity,
-        logger: forComponent(this.logger, 'dcis:registry'),
+        logger: forComponent(this.init.logger, 'dcis:registry'),
         metrics: this.metrics
       }, {
         region: this.config.region,
@@ -116,12 +118,16 @@ export class MeshNode implements ApiNode {
       await this.registry.start()
       this.stopHooks.push(async () => { await this.registry.stop() })
 
-      this.rtt = new PeerRttTracker({ libp2p: this.libp2p, logger: forComponent(this.logger, 'dcis:rtt') })
+      const keeper = new FederationKeeper(this.libp2p, forComponent(this.init.logger, 'dcis:keeper'), { bootstrap: this.init.bootstrapPeers })
+      keeper.start()
+      this.stopHooks.push(() => { keeper.stop() })
+
+      this.rtt = new PeerRttTracker({ libp2p: this.libp2p, logger: forComponent(this.init.logger, 'dcis:rtt') })
       this.rtt.start()
       this.stopHooks.push(() => { this.rtt?.stop() })
 
       if (this.init.api !== false) {
-        this.api = createApiServer({ node: this, metrics: this.metrics, logger: forComponent(this.logger, 'dcis:api') }, {
+        this.api = createApiServer({ node: this, metrics: this.metrics, logger: this.init.logger }, {
           host: this.config.api.host,
           port: this.config.api.port,
           routes: [
