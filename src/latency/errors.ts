@@ -10,13 +10,13 @@ export class LatencyMatrixError extends Error {
   }
 }
 
-/** An RTT sample is not a finite number in (0, maxRttMs]. */
+/** An RTT sample is not a finite number > 0. */
 export class InvalidRttError extends Error {
   static readonly code = 'LATENCY_INVALID_RTT'
   readonly code = InvalidRttError.code
   readonly rttMs: number
   constructor (rttMs: number, maxRttMs: number) {
-    super(`rtt must be a finite number in (0, ${maxRttMs}] ms, got ${rttMs}`)
+    super(`rtt must be a finite number > 0 ms (samples above ${maxRttMs} ms are clamped), got ${rttMs}`)
     this.name = 'InvalidRttError'
     this.rttMs = rttMs
   }

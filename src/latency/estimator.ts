@@ -54,7 +54,7 @@ export interface LatencyEstimatorInit {
   maxPeers?: number
   /** direct samples in the published digest (default 32) */
   maxDigest?: number
-  /** RTT samples above this are rejected (default 10 000 ms, as Serf's 10 s) */
+  /** RTT samples above this are clamped to it (default 10 000 ms, Serf's 10 s ceiling) */
   maxRttMs?: number
   /** a direct median younger than this wins over any estimate (default 120 000 ms) */
   freshMs?: number
@@ -68,6 +68,8 @@ export interface EstimatorStats {
   peersTracked: number
   directPeers: number
   probes: number
+  /** samples above maxRttMs that were clamped */
+  clampedSamples: number
   coordinateResets: number
   /** running relative errors of each predictor on this peer's own probes */
   predictorError: Record<Predictor, number>
@@ -78,7 +80,8 @@ export interface LatencyEstimator {
   readonly limits: Readonly<StateLimits>
   /**
    * A direct RTT sample to `peerId` (one ping), optionally with the state the
-   * peer published. Throws InvalidRttError if rttMs is not in (0, maxRttMs].
+   * peer published. Throws InvalidRttError if rttMs is not a finite number
+   * > 0; a sample above maxRttMs is clamped to maxRttMs (and counted).
    * Returns the check of `remoteState` when one was given.
    */
   observe(peerId: string, rttMs: number, remoteState?: unknown): RemoteStateCheck | undefined
@@ -131,6 +134,7 @@ class Estimator implements LatencyEstimator {
   private readonly now: () => number
   private readonly err: Record<Predictor, number> = { coord: 1, factors: 1, reverse: 1 }
   private probes = 0
+  private clamped = 0
   private readonly allowed: ReadonlySet<Predictor>
 
   constructor (init: LatencyEstimatorInit) {
@@ -168,11 +172,13 @@ class Estimator implements LatencyEstimator {
   }
 
   observe (peerId: string, rttMs: number, remoteState?: unknown): RemoteStateCheck | undefined {
-    if (typeof rttMs !== 'number' || !Number.isFinite(rttMs) || rttMs <= 0 || rttMs > this.limits.maxRttMs) {
+    if (typeof rttMs !== 'number' || !Number.isFinite(rttMs) || rttMs <= 0) {
       throw new InvalidRttError(rttMs, this.limits.maxRttMs)
     }
+    if (rttMs > this.limits.maxRttMs) this.clamped++
+    const sample = Math.min(rttMs, this.limits.maxRttMs)
     const check = remoteState === undefined ? undefined : this.hear(peerId, remoteState)
-    const filtered = this.filter.push(peerId, rttMs, this.now()).medianMs
+    const filtered = this.filter.push(peerId, sample, this.now()).medianMs
     this.probes++
     const remote = this.remotes.get(peerId)?.state
     if (remote === undefined) return check
@@ -275,6 +281,7 @@ class Estimator implements LatencyEstimator {
       peersTracked: this.remotes.size,
       directPeers: this.filter.peerCount,
       probes: this.probes,
+      clampedSamples: this.clamped,
       coordinateResets: this.vivaldi.resets,
       predictorError: { ...this.err }
     }

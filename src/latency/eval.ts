@@ -119,7 +119,7 @@ export function createSimulation (matrix: LatencyMatrix, options: EvalOptions = 
         cursor[i]++
         const truth = rtt[i][j] as number
         const sample = noise === 0 ? truth : truth * Math.exp(noise * noisePrng.normal())
-        estimators[i].observe(matrix.nodes[j], Math.min(sample, estimators[i].limits.maxRttMs))
+        estimators[i].observe(matrix.nodes[j], sample)
       }
     }
     // everyone publishes; the topic delivers each state to everyone

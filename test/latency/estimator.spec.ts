@@ -94,12 +94,15 @@ describe('latency/estimator: answers', () => {
     assert.equal(a.estimate('A')?.ms, 0)
   })
 
-  it('rejects bad RTT samples with InvalidRttError', () => {
+  it('rejects bad RTT samples with InvalidRttError and clamps huge ones to maxRttMs', () => {
     const a = createLatencyEstimator({ selfId: 'A', seed: 1, now: () => 0 })
-    for (const bad of [NaN, Infinity, -1, 0, 10_001]) {
+    for (const bad of [NaN, Infinity, -1, 0, '5' as unknown as number]) {
       assert.throws(() => a.observe('B', bad), (err: Error) => err instanceof InvalidRttError && (err as InvalidRttError).code === 'LATENCY_INVALID_RTT')
     }
     assert.equal(a.stats().probes, 0)
+    a.observe('B', 60_000)
+    assert.equal(a.direct('B')?.medianMs, 10_000)
+    assert.equal(a.stats().clampedSamples, 1)
   })
 
   it('rejects bad options with LatencyConfigError naming the field', () => {
