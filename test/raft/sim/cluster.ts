@@ -57,6 +57,7 @@ const KEEP_AFTER_SNAP = 4
 const CLIENT_TIMEOUT = 120
 const KEYS = ['a', 'b', 'c']
 const MAX_NODES = 7
+const CONVERGE_WINDOW = 100
 
 interface PendingOp {
   opId: string
@@ -120,20 +121,28 @@ export class Simulation {
   private maxDelay: number
   private nextNodeId = 1
   private lastCompletedAt = -1
+  private commitBeforeEnd = 0
   private readonly stats = { crashes: 0, partitions: 0, confChanges: 0, transfers: 0, snapshotsSent: 0 }
 
   constructor (private readonly opts: SimOptions) {
     this.rng = new Rng(opts.seed)
     this.steps = opts.steps ?? 1500
-    this.quiet = opts.quiet ?? 300
+    this.quiet = opts.quiet ?? 400
     // every seed draws its own fault profile
     this.dropRate = this.rng.pick([0, 0.01, 0.05, 0.15])
     this.dupRate = this.rng.pick([0, 0.02, 0.1])
-    this.maxDelay = this.rng.pick([2, 5, 10, 15])
+    // one-way delay stays well below the election timeout (10 ticks = 30 units),
+    // as any deployment must: beyond that, split votes can go on for long
+    this.maxDelay = this.rng.pick([2, 5, 8])
     this.crashRate = this.rng.pick([0.002, 0.004, 0.01])
     this.partitionRate = this.rng.pick([0.001, 0.003, 0.01])
     this.confChangeRate = this.rng.pick([0.001, 0.003, 0.01])
+    this.maxSizePerMsg = this.rng.pick([1, 256, 4096])
+    this.maxInflight = this.rng.pick([1, 4, 64])
   }
+
+  private readonly maxSizePerMsg: number
+  private readonly maxInflight: number
 
   private readonly crashRate: number
   private readonly partitionRate: number
@@ -175,8 +184,8 @@ export class Simulation {
       heartbeatTick: HEARTBEAT_TICK,
       preVote: true,
       checkQuorum: true,
-      maxSizePerMsg: 256,
-      maxInflightMsgs: 4,
+      maxSizePerMsg: this.maxSizePerMsg,
+      maxInflightMsgs: this.maxInflight,
       randomSeed: (this.opts.seed * 7919 + n.incarnation) >>> 0
     })
   }
@@ -279,6 +288,8 @@ export class Simulation {
 
   private complete (p: PendingOp, out: { ok: boolean, rev: number } | { value: string | null, rev: number }): void {
     if (p.client.busy !== p) return // timed out already
+    // the reply to the client can be lost too: the client will time out
+    if (this.rng.chance(this.dropRate)) return
     p.hist.out = out as never
     p.hist.ret = ++this.clock
     p.client.busy = undefined
@@ -384,7 +395,11 @@ export class Simulation {
     }
     if (this.partition === undefined && r.chance(this.partitionRate)) {
       const ids = [...this.nodes.keys()]
-      const side = new Set(ids.filter(() => r.chance(0.5)))
+      const l = this.leaderNode()
+      // random split, or cut the leader off (alone or with one follower)
+      const side = l !== undefined && r.chance(0.5)
+        ? new Set([l.id, ...(r.chance(0.5) ? [r.pick(ids)] : [])])
+        : new Set(ids.filter(() => r.chance(0.5)))
       if (side.size > 0 && side.size < ids.length) {
         this.partition = side
         this.stats.partitions++
@@ -524,10 +539,29 @@ export class Simulation {
     }
   }
 
+  /**
+   * Liveness after the quiet period: there is a leader, and every live
+   * member applied at least what the leader had committed CONVERGE_WINDOW
+   * units before the end (restarted and new peers caught up, by log or snapshot).
+   */
+  private checkConvergence (): void {
+    const l = this.leaderNode()
+    if (l === undefined) throw new SafetyViolation('liveness: no leader at the end of the quiet period')
+    const cs = l.raw!.raft.trk.confState()
+    for (const id of [...cs.voters, ...cs.learners]) {
+      const n = this.nodes.get(id)
+      if (n === undefined || n.raw === undefined) continue
+      if (n.applied < this.commitBeforeEnd) {
+        throw new SafetyViolation(`liveness: member ${id} applied only ${n.applied}, leader ${l.id} had committed ${this.commitBeforeEnd} ${CONVERGE_WINDOW} units before the end`)
+      }
+    }
+  }
+
   run (): SimResult {
-    const voters = this.rng.chance(0.25) ? ['1', '2', '3', '4', '5'] : ['1', '2', '3']
+    const voters = this.rng.chance(0.5) ? ['1', '2', '3', '4', '5'] : ['1', '2', '3']
     for (let i = 0; i < voters.length; i++) this.newNode(voters)
     for (let i = 0; i < 3; i++) this.clients.push({ id: i, seq: 0 })
+    this.log(`profile: voters=${voters.length} drop=${this.dropRate} dup=${this.dupRate} maxDelay=${this.maxDelay} crash=${this.crashRate} partition=${this.partitionRate} conf=${this.confChangeRate} maxSize=${this.maxSizePerMsg} maxInflight=${this.maxInflight}`)
     let error: string | undefined
     try {
       for (this.now = 0; this.now < this.steps; this.now++) {
@@ -558,8 +592,13 @@ export class Simulation {
         }
         this.checkLeaders()
         if (this.now % 50 === 0) this.checkLogs()
+        if (this.now === this.steps - CONVERGE_WINDOW) {
+          const l = this.leaderNode()
+          this.commitBeforeEnd = l === undefined ? 0 : l.raw!.raft.raftLog.committed
+        }
       }
       this.checkLogs()
+      this.checkConvergence()
       for (const c of this.clients) if (c.busy !== undefined) this.timeout(c.busy)
       if (this.lastCompletedAt < this.steps - this.quiet) {
         throw new SafetyViolation(`liveness: no client operation completed during the quiet period (last at ${this.lastCompletedAt})`)
