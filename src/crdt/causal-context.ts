@@ -137,6 +137,22 @@ export function contextDifference (a: CausalContext, b: CausalContext): CausalCo
   return out.build()
 }
 
+/** How many dots of `a` are missing from `b`, without materialising them. */
+export function contextDifferenceCount (a: CausalContext, b: CausalContext): number {
+  let count = 0
+  for (const [r, n] of a.vv) {
+    const bTop = b.vv.get(r) ?? 0
+    if (n <= bTop) continue
+    count += n - bTop
+    const bCloud = b.cloud.get(r)
+    if (bCloud != null) for (const c of bCloud) if (c <= n) count--
+  }
+  for (const [r, set] of a.cloud) {
+    for (const c of set) if (!contextContains(b, { replica: r, counter: c })) count++
+  }
+  return count
+}
+
 /** True when every dot of `a` is in `b`. */
 export function contextLeq (a: CausalContext, b: CausalContext): boolean {
   for (const [r, n] of a.vv) {

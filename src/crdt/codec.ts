@@ -26,6 +26,7 @@ import type { Dot, ReplicaId } from './dot.js'
 import type { Digest } from './digest.js'
 import { CrdtArgumentError, CrdtDecodeError } from './errors.js'
 import type { Hlc } from './hlc.js'
+import type { LwwEntry } from './lww-register.js'
 import { atomKey } from './atom.js'
 import { DEFAULT_LIMITS, Reader, Writer } from './codec-io.js'
 import type { CodecLimits } from './codec-io.js'
@@ -113,7 +114,7 @@ function collectDigest (t: ReplicaTable, d: Digest): void {
   switch (d.type) {
     case 'gcounter': for (const r of d.versions.keys()) t.add(r); return
     case 'pncounter': for (const r of [...d.p.keys(), ...d.n.keys()]) t.add(r); return
-    case 'lwwregister': if (d.stamp != null) t.add(d.stamp.replica); return
+    case 'lwwregister': if (d.entry != null) t.add(d.entry.replica); return
     case 'causal':
       collectContext(t, d.ctx)
       for (const dot of d.live) t.add(dot.replica)
@@ -142,6 +143,14 @@ class Encoder {
   }
 
   hlc (h: Hlc): void { this.w.varint(h.wall); this.w.varint(h.logical) }
+
+  lwwEntry (e: LwwEntry | null): void {
+    if (e == null) { this.w.byte(0); return }
+    this.w.byte(1)
+    this.hlc(e.ts)
+    this.w.varint(this.table.idx(e.replica))
+    this.atom(e.value)
+  }
 
   dot (d: Dot): void { this.w.varint(this.table.idx(d.replica)); this.w.varint(d.counter) }
 
@@ -216,13 +225,7 @@ class Encoder {
     switch (s.type) {
       case 'gcounter': this.counts(s.counts); return
       case 'pncounter': this.counts(s.p); this.counts(s.n); return
-      case 'lwwregister':
-        if (s.entry == null) { this.w.byte(0); return }
-        this.w.byte(1)
-        this.hlc(s.entry.ts)
-        this.w.varint(this.table.idx(s.entry.replica))
-        this.atom(s.entry.value)
-        return
+      case 'lwwregister': this.lwwEntry(s.entry); return
       default: {
         if (s.type === 'ormap') this.valueType(s.valueType)
         this.context(s.ctx)
@@ -239,13 +242,7 @@ class Encoder {
       return
     }
     this.w.byte(TYPE_TAGS[d.type])
-    if (d.type === 'lwwregister') {
-      if (d.stamp == null) { this.w.byte(0); return }
-      this.w.byte(1)
-      this.hlc(d.stamp.ts)
-      this.w.varint(this.table.idx(d.stamp.replica))
-      return
-    }
+    if (d.type === 'lwwregister') { this.lwwEntry(d.entry); return }
     if (d.type === 'pncounter') { this.counts(d.p); this.counts(d.n); return }
     this.counts(d.versions)
   }
@@ -373,6 +370,15 @@ class Decoder {
     return makeContext(vv, cloud)
   }
 
+  lwwEntry (): LwwEntry | null {
+    const flag = this.r.byte('entry')
+    if (flag === 0) return null
+    if (flag !== 1) this.r.fail('INVALID_VALUE', 'entry', `flag ${flag}`)
+    const ts = this.hlc('entry.ts')
+    const replica = this.replica('entry.replica')
+    return { ts, replica, value: this.atom('entry.value') }
+  }
+
   dot (field: string): Dot {
     const replica = this.replica(field)
     return { replica, counter: this.r.positive(field) }
@@ -481,14 +487,7 @@ class Decoder {
     switch (kind) {
       case 'gcounter': return { type: 'gcounter', counts: this.counts('counts') }
       case 'pncounter': return { type: 'pncounter', p: this.counts('p'), n: this.counts('n') }
-      case 'lwwregister': {
-        const flag = this.r.byte('entry')
-        if (flag === 0) return { type: 'lwwregister', entry: null }
-        if (flag !== 1) this.r.fail('INVALID_VALUE', 'entry', `flag ${flag}`)
-        const ts = this.hlc('entry.ts')
-        const replica = this.replica('entry.replica')
-        return { type: 'lwwregister', entry: { ts, replica, value: this.atom('entry.value') } }
-      }
+      case 'lwwregister': return { type: 'lwwregister', entry: this.lwwEntry() }
       case undefined: return this.r.fail('UNKNOWN_TYPE', 'type', `tag ${tag}`)
       default: {
         const t: ValueType = kind === 'ormap' ? { kind, value: this.valueType('valueType', 1) } : { kind } as ValueType
@@ -507,13 +506,7 @@ class Decoder {
     switch (kind) {
       case 'gcounter': return { type: kind, versions: this.counts('versions') }
       case 'pncounter': return { type: kind, p: this.counts('p'), n: this.counts('n') }
-      case 'lwwregister': {
-        const flag = this.r.byte('stamp')
-        if (flag === 0) return { type: 'lwwregister', stamp: null }
-        if (flag !== 1) this.r.fail('INVALID_VALUE', 'stamp', `flag ${flag}`)
-        const ts = this.hlc('stamp.ts')
-        return { type: 'lwwregister', stamp: { ts, replica: this.replica('stamp.replica') } }
-      }
+      case 'lwwregister': return { type: 'lwwregister', entry: this.lwwEntry() }
       case undefined: return this.r.fail('UNKNOWN_TYPE', 'type', `tag ${tag} at ${at}`)
       default: {
         const t: ValueType = kind === 'ormap' ? { kind, value: this.valueType('valueType', 1) } : { kind } as ValueType

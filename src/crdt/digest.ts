@@ -9,26 +9,27 @@
  * remote still holds, and nothing else: its size is O(live entries), never
  * O(history).
  */
-import { contextContains, contextDifference, contextSize, contextFromDots, joinContexts } from './causal-context.js'
+import { contextContains, contextDifference, contextDifferenceCount, contextSize, contextFromDots, joinContexts } from './causal-context.js'
 import type { CausalContext } from './causal-context.js'
 import { makeCausal, valueTypeOf } from './causal.js'
+import type { CausalCrdt } from './causal.js'
+import * as lww from './lww-register.js'
+import type { LwwEntry } from './lww-register.js'
 import { bottomOf, isBottom, isCausal, typeName } from './crdt.js'
 import type { Crdt } from './crdt.js'
 import { compareDots } from './dot.js'
 import type { Dot, ReplicaId } from './dot.js'
 import { CrdtTypeMismatchError } from './errors.js'
 import * as gcounter from './gcounter.js'
-import { compareHlc } from './hlc.js'
-import type { Hlc } from './hlc.js'
-import { compareStrings } from './atom.js'
 import * as pncounter from './pncounter.js'
 import { filterStore, forEachDot, storeDots, valueTypeName, valueTypesEqual } from './stores.js'
-import type { DotSet, ValueType } from './stores.js'
+import type { DotSet, Store, ValueType } from './stores.js'
 
 export type Digest =
   | { readonly type: 'gcounter', readonly versions: ReadonlyMap<ReplicaId, number> }
   | { readonly type: 'pncounter', readonly p: ReadonlyMap<ReplicaId, number>, readonly n: ReadonlyMap<ReplicaId, number> }
-  | { readonly type: 'lwwregister', readonly stamp: { readonly ts: Hlc, readonly replica: ReplicaId } | null }
+  /** A register's digest is its (single) entry: as small as any summary, and exact. */
+  | { readonly type: 'lwwregister', readonly entry: LwwEntry | null }
   | { readonly type: 'causal', readonly valueType: ValueType, readonly ctx: CausalContext, readonly live: DotSet }
 
 /** Summary of a state for anti-entropy. */
@@ -36,7 +37,7 @@ export function digest (s: Crdt): Digest {
   switch (s.type) {
     case 'gcounter': return { type: 'gcounter', versions: s.counts }
     case 'pncounter': return { type: 'pncounter', p: s.p, n: s.n }
-    case 'lwwregister': return { type: 'lwwregister', stamp: s.entry == null ? null : { ts: s.entry.ts, replica: s.entry.replica } }
+    case 'lwwregister': return { type: 'lwwregister', entry: s.entry }
     default: {
       const t = valueTypeOf(s)
       return { type: 'causal', valueType: t, ctx: s.ctx, live: storeDots(t, s.store).sort(compareDots) }
@@ -58,8 +59,9 @@ export function missingFrom (local: CausalContext, remote: CausalContext): Causa
   return contextDifference(local, remote)
 }
 
-function dotId (d: Dot): string {
-  return `${d.counter}\u0000${d.replica}`
+/** How many events `local` has seen that `remote` has not (cheap; for lag and staleness accounting). */
+export function missingCount (local: CausalContext, remote: CausalContext): number {
+  return contextDifferenceCount(local, remote)
 }
 
 /**
@@ -73,23 +75,44 @@ export function deltaFor<T extends Crdt> (s: T, remote: Digest): T {
     case 'gcounter': return gcounter.missing(s, (remote as Extract<Digest, { type: 'gcounter' }>).versions) as T
     case 'pncounter': return pncounter.missing(s, remote as Extract<Digest, { type: 'pncounter' }>) as T
     case 'lwwregister': {
-      const stamp = (remote as { stamp: { ts: Hlc, replica: string } | null }).stamp
-      if (s.entry == null) return s
-      if (stamp == null) return s
-      const c = compareHlc(s.entry.ts, stamp.ts) || compareStrings(s.entry.replica, stamp.replica)
-      return (c > 0 ? s : bottomOf(s)) as T
+      const other = (remote as Extract<Digest, { type: 'lwwregister' }>).entry
+      if (s.entry == null || other == null) return s
+      return (lww.compareEntries(s.entry, other) > 0 ? s : bottomOf(s)) as T
     }
     default: {
       const r = remote as Extract<Digest, { type: 'causal' }>
-      const t = valueTypeOf(s)
-      const store = filterStore(t, s.store, (d) => !contextContains(r.ctx, d))
-      const live = new Set<string>()
-      forEachDot(t, s.store, (d) => live.add(dotId(d)))
-      const removed = r.live.filter((d) => contextContains(s.ctx, d) && !live.has(dotId(d)))
-      const ctx = joinContexts(contextDifference(s.ctx, r.ctx), contextFromDots(removed))
-      return makeCausal(t, ctx, store) as T
+      return causalDelta(s, r.ctx, (visit) => { for (const d of r.live) visit(d) }) as T
     }
   }
+}
+
+/**
+ * Delta of causal state `s` for a replica with context `remoteCtx` whose
+ * live dots `forEachRemoteLive` enumerates:
+ *   store: the entries whose dots the remote has not seen;
+ *   ctx:   the dots the remote has not seen, plus the remote's live dots
+ *          that `s` has removed (so the remote removes them too).
+ */
+function causalDelta (s: CausalCrdt, remoteCtx: CausalContext, forEachRemoteLive: (visit: (d: Dot) => void) => void): CausalCrdt {
+  const t = valueTypeOf(s)
+  const store = filterStore(t, s.store, (d) => !contextContains(remoteCtx, d))
+  const live = liveIndex(t, s.store)
+  const removed: Dot[] = []
+  forEachRemoteLive((d) => {
+    if (contextContains(s.ctx, d) && !(live.get(d.replica)?.has(d.counter) ?? false)) removed.push(d)
+  })
+  const ctx = joinContexts(contextDifference(s.ctx, remoteCtx), contextFromDots(removed))
+  return makeCausal(t, ctx, store)
+}
+
+function liveIndex (t: ValueType, store: Store): Map<ReplicaId, Set<number>> {
+  const out = new Map<ReplicaId, Set<number>>()
+  forEachDot(t, store, (d) => {
+    let set = out.get(d.replica)
+    if (set == null) { set = new Set(); out.set(d.replica, set) }
+    set.add(d.counter)
+  })
+  return out
 }
 
 /**
@@ -97,7 +120,11 @@ export function deltaFor<T extends Crdt> (s: T, remote: Digest): T {
  * actually inflates `state`; bottom when the delta brings nothing new.
  */
 export function extractNew<T extends Crdt> (delta: T, state: T): T {
-  return deltaFor(delta, digest(state))
+  if (!isCausal(delta) || !isCausal(state)) return deltaFor(delta, digest(state))
+  assertCompatible(delta, digest(state as Crdt) as Digest)
+  // Same as deltaFor(delta, digest(state)) without sorting the state's live dots.
+  const t = valueTypeOf(state)
+  return causalDelta(delta, state.ctx, (visit) => forEachDot(t, state.store, visit)) as T
 }
 
 /** True when `s` holds something the replica with digest `remote` lacks. */
@@ -130,10 +157,20 @@ function weight (s: Crdt): number {
 
 /** What to send to a replica whose digest is `remote`. */
 export function planSync<T extends Crdt> (s: T, remote: Digest, options: SyncPlanOptions = {}): SyncPlan<T> {
-  const delta = deltaFor(s, remote)
-  if (isEmptyDelta(delta)) return { kind: 'none' }
   const ratio = options.maxDeltaRatio ?? 0.5
   const w = weight(s)
+  if (isCausal(s) && remote.type === 'causal') {
+    // A replica that missed more events than the state holds entries is
+    // cheaper to catch up with the full state (its context is a compact
+    // vector) than with a delta listing every missed dot.
+    const gap = contextDifferenceCount(s.ctx, remote.ctx)
+    if (gap > Math.max(w, 1) && !isEmptyDelta(s)) {
+      assertCompatible(s, remote)
+      return { kind: 'full', state: s }
+    }
+  }
+  const delta = deltaFor(s, remote)
+  if (isEmptyDelta(delta)) return { kind: 'none' }
   if (w > 0 && weight(delta) > ratio * w) return { kind: 'full', state: s }
   return { kind: 'delta', delta }
 }

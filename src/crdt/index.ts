@@ -41,11 +41,11 @@ export { compareAtoms, atomKey } from './atom.js'
 
 export {
   emptyContext, contextContains, contextDifference, contextLeq, compareContexts, contextsEqual,
-  contextSize, contextCount, joinContexts, makeContext, contextFromDots, nextDot
+  contextSize, contextCount, contextDifferenceCount, joinContexts, makeContext, contextFromDots, nextDot
 } from './causal-context.js'
 export type { CausalContext, ContextOrder } from './causal-context.js'
 
-export { digest, deltaFor, extractNew, missingFrom, planSync, hasNewFor, isEmptyDelta } from './digest.js'
+export { digest, deltaFor, extractNew, missingFrom, missingCount, planSync, hasNewFor, isEmptyDelta } from './digest.js'
 export type { Digest, SyncPlan, SyncPlanOptions } from './digest.js'
 
 export { DeltaBuffer } from './delta-buffer.js'

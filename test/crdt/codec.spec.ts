@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   CrdtDecodeError, decodeCrdt, decodeDeltaGroup, decodeDigest, digest, encodeCrdt, encodeDeltaGroup,
-  encodeDigest, equals, gcounter, join, makeContext, orset, ormap, pncounter, mvRegister
+  encodeDigest, equals, gcounter, join, lwwRegister, makeContext, orset, ormap, pncounter, mvRegister
 } from '../../src/crdt/index.js'
 import type { Crdt, CrdtDecodeReason, ORMap, ORSet } from '../../src/crdt/index.js'
 import { check, MODELS, run, scenario } from './support.js'
@@ -32,7 +32,8 @@ function sample (): Crdt[] {
   let m: ORMap = ormap.bottom({ kind: 'mvregister' })
   m = join(m, ormap.update(m, 'k', (v) => mvRegister.write(v as mvRegister.MVRegister, 'replica-a', 'v')))
   const p = join(pncounter.add(pncounter.bottom(), 'x', 5), pncounter.add(pncounter.bottom(), 'y', -3))
-  return [s, m, p, gcounter.inc(gcounter.bottom(), 'z', 300)]
+  const l = lwwRegister.set(lwwRegister.bottom(), 'w', { wall: 1_700_000_000_000, logical: 3 }, 'hello')
+  return [s, m, p, gcounter.inc(gcounter.bottom(), 'z', 300), l, lwwRegister.bottom()]
 }
 
 /** Hand-assembled message: version 1, kind 1 (state), then `rest`. */
