@@ -20,6 +20,7 @@ export type WasmErrorCode =
   | 'ABORTED' // 499
   | 'RUNTIME_STOPPED' // 503
   | 'WORKER_CRASHED' // 500
+  | 'INPUT_TOO_LARGE' // 413
 
 export class WasmError extends Error {
   readonly code: WasmErrorCode
@@ -172,5 +173,16 @@ export class WorkerCrashedError extends WasmError {
   constructor (message: string) {
     super('WORKER_CRASHED', `wasm worker crashed: ${message}`)
     this.name = 'WorkerCrashedError'
+  }
+}
+
+export class InputTooLargeError extends WasmError {
+  readonly size: number
+  readonly limit: number
+  constructor (size: number, limit: number) {
+    super('INPUT_TOO_LARGE', `request is ${size} bytes, the limit is ${limit} bytes`)
+    this.name = 'InputTooLargeError'
+    this.size = size
+    this.limit = limit
   }
 }

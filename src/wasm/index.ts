@@ -27,6 +27,8 @@ export interface WasmRuntimeInit {
   maxQueue?: number
   /** module size limit (default 5 MiB) */
   maxModuleBytes?: number
+  /** request bytes accepted by invoke (default 16 MiB); beyond it InputTooLargeError */
+  maxInputBytes?: number
   /** compiled modules kept in the cache (default 256) */
   maxCachedModules?: number
   logger?: Logger
@@ -36,6 +38,7 @@ export interface WasmRuntimeInit {
 }
 
 export interface InvokeOptions {
+  /** aborts a queued invocation, or terminates (and replaces) the worker running it */
   signal?: AbortSignal
 }
 
@@ -97,7 +100,21 @@ export interface WasmRuntime {
   unload(id: string): void
   has(id: string): boolean
   invoke(id: string, input: Uint8Array, options?: InvokeOptions): Promise<InvokeResult>
+  /**
+   * Whether an invocation of `id` would start now, wait in the queue, or be
+   * refused: for routing (run here, or forward to a peer with room).
+   */
+  capacity(id: string): Capacity
   stats(): RuntimeStats
+}
+
+export interface Capacity {
+  /** 'now': a worker is free and the function is under its limit; 'queue': it would wait; 'full': OverloadedError; 'unknown': not loaded */
+  state: 'now' | 'queue' | 'full' | 'unknown'
+  idleWorkers: number
+  queued: number
+  maxQueue: number
+  function?: { inflight: number, queued: number, maxConcurrency: number, maxQueue: number }
 }
 
 export function createWasmRuntime (init: WasmRuntimeInit = {}): WasmRuntime {

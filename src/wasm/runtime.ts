@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { AbortedError, FunctionFailedError, FunctionNotFoundError, FunctionTimeoutError, FunctionTrapError, InvalidModuleError, OutputTooLargeError, OverloadedError, RuntimeStoppedError, WasmError } from './errors.js'
+import { AbortedError, InputTooLargeError, FunctionFailedError, FunctionNotFoundError, FunctionTimeoutError, FunctionTrapError, InvalidModuleError, OutputTooLargeError, OverloadedError, RuntimeStoppedError, WasmError } from './errors.js'
 import { createWasmMetrics } from './metrics.js'
 import { ModuleCache } from './module-cache.js'
 import { WorkerPool } from './pool.js'
@@ -13,7 +13,7 @@ import { normalizeSpec } from './spec.js'
 import { DEFAULT_MAX_STDERR_BYTES } from './host-io.js'
 import { validateModule } from './validate.js'
 import type { FunctionSpec, NormalizedSpec } from './spec.js'
-import type { InvokeOptions, InvokeResult, LoadInfo, RuntimeStats, WasmRuntime, WasmRuntimeInit, FunctionStats } from './index.js'
+import type { Capacity, InvokeOptions, InvokeResult, LoadInfo, RuntimeStats, WasmRuntime, WasmRuntimeInit, FunctionStats } from './index.js'
 import type { WasmMetrics } from './metrics.js'
 import type { LoadRequest } from './messages.js'
 import type { JobResult, Slot } from './pool.js'
@@ -51,6 +51,7 @@ export class Runtime implements WasmRuntime {
   private readonly workers: number
   private readonly maxQueue: number
   private readonly maxModuleBytes?: number
+  private readonly maxInputBytes: number
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
 
   constructor (init: WasmRuntimeInit = {}) {
@@ -58,6 +59,7 @@ export class Runtime implements WasmRuntime {
     if (!Number.isInteger(this.workers) || this.workers < 1 || this.workers > 256) throw new WasmError('INVALID_SPEC', 'workers must be an integer between 1 and 256')
     this.maxQueue = init.maxQueue ?? 256
     this.maxModuleBytes = init.maxModuleBytes
+    this.maxInputBytes = init.maxInputBytes ?? 16 * 1024 * 1024
     this.log = init.logger
     this.metrics = init.metrics !== undefined ? createWasmMetrics(init.metrics) : undefined
     this.cache = new ModuleCache(init.maxCachedModules)
@@ -210,6 +212,7 @@ export class Runtime implements WasmRuntime {
     const fn = this.functions.get(id)
     if (fn === undefined) return Promise.reject(new FunctionNotFoundError(id))
     if (!(input instanceof Uint8Array)) return Promise.reject(new WasmError('INVALID_SPEC', 'input must be a Uint8Array'))
+    if (input.byteLength > this.maxInputBytes) return Promise.reject(new InputTooLargeError(input.byteLength, this.maxInputBytes))
     if (options.signal?.aborted === true) return Promise.reject(new AbortedError())
     return new Promise<InvokeResult>((resolve, reject) => {
       const p: Pending = { fn, input, signal: options.signal, enqueuedAt: performance.now(), resolve, reject }
@@ -220,7 +223,7 @@ export class Runtime implements WasmRuntime {
           return
         }
       }
-      if (fn.queued >= fn.spec.maxQueue || (fn.inflight >= fn.spec.maxConcurrency && fn.queued >= fn.spec.maxQueue)) {
+      if (fn.queued >= fn.spec.maxQueue) {
         fn.stats.overloads++
         this.metrics?.invocations.inc({ function: fn.spec.name, outcome: 'overloaded' })
         reject(new OverloadedError('function', `function ${id} has ${fn.inflight} running and ${fn.queued} queued (limits ${fn.spec.maxConcurrency} + ${fn.spec.maxQueue})`))
@@ -319,6 +322,19 @@ export class Runtime implements WasmRuntime {
   private rejectPending (p: Pending, err: Error): void {
     if (p.onAbort !== undefined) p.signal?.removeEventListener('abort', p.onAbort)
     p.reject(err)
+  }
+
+  capacity (id: string): Capacity {
+    const idleWorkers = this.status === 'started' ? this.pool.counts().idle : 0
+    const base = { idleWorkers, queued: this.queue.length, maxQueue: this.maxQueue }
+    const fn = this.functions.get(id)
+    if (fn === undefined || this.status !== 'started') return { state: 'unknown', ...base }
+    const f = { inflight: fn.inflight, queued: fn.queued, maxConcurrency: fn.spec.maxConcurrency, maxQueue: fn.spec.maxQueue }
+    let state: Capacity['state']
+    if (fn.inflight < fn.spec.maxConcurrency && this.pool.idleSlot() !== undefined && this.queue.length === 0) state = 'now'
+    else if (fn.queued >= fn.spec.maxQueue || this.queue.length >= this.maxQueue) state = 'full'
+    else state = 'queue'
+    return { state, ...base, function: f }
   }
 
   stats (): RuntimeStats {

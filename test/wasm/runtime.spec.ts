@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { createWasmRuntime } from '../../src/wasm/index.js'
+import { createMetricsRegistry } from '../../src/telemetry/index.js'
 import type { FunctionSpec, WasmRuntime } from '../../src/wasm/index.js'
 import { cidOf, dec, enc, fixture, waitFor } from './helpers.js'
 
@@ -208,6 +209,14 @@ describe('wasm/runtime', function () {
   it('a flood beyond the per-function limit gets OverloadedError(function), the rest succeed', async () => {
     const s = { ...echo, limits: { maxConcurrency: 1, maxQueue: 2 } }
     await rt.load(s)
+    assert.equal(rt.capacity(s.id).state, 'now')
+    assert.equal(rt.capacity('bafynothere').state, 'unknown')
+    const inFlight = [rt.invoke(s.id, enc.encode('a'))]
+    assert.equal(rt.capacity(s.id).state, 'queue')
+    inFlight.push(rt.invoke(s.id, enc.encode('b')), rt.invoke(s.id, enc.encode('c')))
+    assert.equal(rt.capacity(s.id).state, 'full')
+    assert.deepEqual(rt.capacity(s.id).function, { inflight: 1, queued: 2, maxConcurrency: 1, maxQueue: 2 })
+    await Promise.all(inFlight)
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => rt.invoke(s.id, enc.encode(`m${i}`))))
     const ok = results.filter(r => r.status === 'fulfilled')
     const rejected = results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason as Error & { code?: string, scope?: string })
@@ -255,6 +264,38 @@ describe('wasm/runtime', function () {
     await rt.load(s)
     await assert.rejects(rt.invoke(s.id, enc.encode('x')), { code: 'FUNCTION_TRAP', message: /out-of-bounds pointer/ })
     rt.unload(s.id)
+  })
+
+  it('refuses an input over maxInputBytes', async () => {
+    const small = createWasmRuntime({ workers: 1, maxInputBytes: 1000 })
+    await small.start()
+    try {
+      await small.load(echo)
+      await assert.rejects(small.invoke(echo.id, new Uint8Array(1001)), { name: 'InputTooLargeError', code: 'INPUT_TOO_LARGE' })
+      assert.equal((await small.invoke(echo.id, new Uint8Array(1000))).output.length, 1000)
+    } finally {
+      await small.stop()
+    }
+  })
+
+  it('counts invocations, outcomes and cold starts in the metrics registry', async () => {
+    const registry = createMetricsRegistry({ processMetrics: false })
+    const m = createWasmRuntime({ workers: 1, metrics: registry })
+    await m.start()
+    try {
+      await m.load({ ...echo, warmPoolSize: 0 })
+      await m.invoke(echo.id, enc.encode('1'))
+      const trap = await spec('trap', 'wasi')
+      await m.load(trap)
+      await assert.rejects(m.invoke(trap.id, new Uint8Array(0)))
+      const text = await registry.metrics()
+      assert.match(text, /dcis_wasm_invocations_total\{function="echo",outcome="ok"\} 1/)
+      assert.match(text, /dcis_wasm_invocations_total\{function="trap",outcome="trap"\} 1/)
+      assert.match(text, /dcis_wasm_cold_starts_total\{function="echo"\} 1/)
+      assert.match(text, /dcis_wasm_invoke_duration_seconds_count\{function="echo"\} 1/)
+    } finally {
+      await m.stop()
+    }
   })
 
   it('unknown functions, bad specs and hostile modules are typed errors at load', async () => {
