@@ -16,6 +16,7 @@ import { openapiRoutes } from './routes/openapi.js'
 import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
 import { buildValidator, formatValidationError } from './validation.js'
 import type { ErrorStatusTable } from './errors.js'
+import type { ApiMetrics } from './metrics.js'
 import type { ValidationIssue } from './validation.js'
 import type { Duplex } from 'node:stream'
 import type { ApiAuthHook, ApiComponents, ApiRouteContext, ApiRoutes } from './index.js'
@@ -28,6 +29,8 @@ export interface AppInit {
   requestTimeoutMs: number
   routes: ApiRoutes[]
   auth?: ApiAuthHook
+  /** request counters; absent when only the OpenAPI document is built */
+  metrics?: ApiMetrics
   table: ErrorStatusTable
   /** aborted when the server stops */
   signal: AbortSignal
@@ -167,6 +170,11 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
   init.auth?.install(app)
 
   app.addHook('onResponse', async (request, reply) => {
+    if (init.metrics != null) {
+      const route = request.routeOptions.url ?? 'unmatched'
+      init.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) })
+      init.metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    }
     log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
 

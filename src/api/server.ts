@@ -1,7 +1,9 @@
 import { buildApp } from './app.js'
 import { DEFAULT_ERROR_STATUS, ErrorStatusTable } from './errors.js'
+import { createApiMetrics } from './metrics.js'
 import { forComponent } from '../telemetry/index.js'
 import type { ApiComponents, ApiServer, ApiServerInit } from './index.js'
+import type { ApiMetrics } from './metrics.js'
 import type { Logger } from '../telemetry/index.js'
 import type { FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
@@ -30,6 +32,7 @@ export class ApiHttpServer implements ApiServer {
   private readonly init: ApiServerInit
   private readonly table: ErrorStatusTable
   private readonly log: Logger
+  private readonly metrics: ApiMetrics
   private app: FastifyInstance | null = null
   private shutdown: AbortController | null = null
   private boundPort: number | null = null
@@ -58,6 +61,7 @@ export class ApiHttpServer implements ApiServer {
       ? components.logger
       : forComponent(components.logger, API_COMPONENT)
     this.components = { ...components, logger: this.log }
+    this.metrics = createApiMetrics(components.metrics)
     this.table = new ErrorStatusTable(DEFAULT_ERROR_STATUS)
     this.table.registerAll(init.errorStatus ?? {})
   }
@@ -113,6 +117,7 @@ export class ApiHttpServer implements ApiServer {
         requestTimeoutMs: this.requestTimeoutMs,
         routes: this.init.routes ?? [],
         auth: this.init.auth,
+        metrics: this.metrics,
         table: this.table,
         signal: shutdown.signal
       })

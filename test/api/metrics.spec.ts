@@ -21,7 +21,6 @@ describe('api: GET /metrics', () => {
       assert.equal(res.headers.get('content-type'), h.metrics.contentType)
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
       const text = await res.text()
-      assert.equal(text, await h.metrics.metrics())
 
       const families = parsePrometheusText(text)
       const counter = families.get('dcis_test_requests_total')
@@ -52,6 +51,34 @@ describe('api: GET /metrics', () => {
     } finally {
       await server.stop()
     }
+  })
+
+  it('counts API requests by method, route pattern and status', async () => {
+    const h = await startHarness()
+    try {
+      await (await fetch(h.url('/healthz'))).text()
+      await (await fetch(h.url('/v1/test/items/abc'))).text()
+      await (await fetch(h.url('/v1/test/items/xyz'))).text()
+      await (await fetch(h.url('/v1/nope'))).text()
+      const families = parsePrometheusText(await (await fetch(h.url('/metrics'))).text())
+      const requests = families.get('dcis_api_requests_total')
+      assert.equal(requests?.type, 'counter')
+      const count = (labels: Record<string, string>): number | undefined => requests?.samples.find(s => JSON.stringify(s.labels) === JSON.stringify(labels))?.value
+      assert.equal(count({ method: 'GET', route: '/healthz', status: '200' }), 1)
+      assert.equal(count({ method: 'GET', route: '/v1/test/items/:id', status: '200' }), 2)
+      assert.equal(count({ method: 'GET', route: 'unmatched', status: '404' }), 1)
+      assert.equal(families.get('dcis_api_request_duration_seconds')?.type, 'histogram')
+    } finally {
+      await h.server.stop()
+    }
+  })
+
+  it('a second server on the same registry reuses the metrics', async () => {
+    const registry = createMetricsRegistry({ processMetrics: false })
+    const a = createApiServer({ node: new FakeNode(), metrics: registry, logger: memoryLogger().logger }, { port: 0 })
+    const b = createApiServer({ node: new FakeNode(), metrics: registry, logger: memoryLogger().logger }, { port: 0 })
+    assert.ok(a != null && b != null)
+    assert.equal(registry.getMetricsAsArray().filter(m => m.name === 'dcis_api_requests_total').length, 1)
   })
 
   it('the reader rejects malformed exposition text (so the check can fail)', () => {
