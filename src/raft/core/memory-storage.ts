@@ -98,10 +98,10 @@ export class MemoryLogStorage implements LogStorage {
     let ents = entries
     if (first > ents[0].index) ents = ents.slice(first - ents[0].index)
     const offset = ents[0].index - this.offset()
-    if (this.ents.length > offset) {
-      this.ents = this.ents.slice(0, offset).concat(ents)
-    } else if (this.ents.length === offset) {
-      this.ents = this.ents.concat(ents)
+    if (this.ents.length >= offset) {
+      // truncate any conflicting suffix in place, then append (amortized O(new entries))
+      this.ents.length = offset
+      for (const e of ents) this.ents.push(e)
     } else {
       throw new UnavailableError(`missing log entry [last: ${this.lastIndex()}, append at: ${ents[0].index}]`)
     }

@@ -62,14 +62,22 @@ export class RaftLog {
     return this.storage.term(i)
   }
 
-  /** term of entry i, 0 when it is compacted or unavailable */
-  termOrZero (i: number): number {
+  /** term of entry i, undefined when it is compacted or unavailable (no exception on the hot path) */
+  termIfAvailable (i: number): number | undefined {
+    const t = this.unstable.maybeTerm(i)
+    if (t !== undefined) return t
+    if (i + 1 < this.firstIndex() || i > this.lastIndex()) return undefined
     try {
-      return this.term(i)
+      return this.storage.term(i)
     } catch (err) {
-      if (err instanceof CompactedError || err instanceof UnavailableError) return 0
+      if (err instanceof CompactedError || err instanceof UnavailableError) return undefined
       throw err
     }
+  }
+
+  /** term of entry i, 0 when it is compacted or unavailable */
+  termOrZero (i: number): number {
+    return this.termIfAvailable(i) ?? 0
   }
 
   lastTerm (): number {
@@ -77,12 +85,7 @@ export class RaftLog {
   }
 
   matchTerm (i: number, t: number): boolean {
-    try {
-      return this.term(i) === t
-    } catch (err) {
-      if (err instanceof CompactedError || err instanceof UnavailableError) return false
-      throw err
-    }
+    return this.termIfAvailable(i) === t
   }
 
   /** Raft §5.4.1: a candidate's log is at least as up-to-date as ours. */
@@ -126,13 +129,8 @@ export class RaftLog {
    */
   findConflictByTerm (index: number, term: number): { index: number, term: number } {
     for (; index > 0; index--) {
-      let t: number
-      try {
-        t = this.term(index)
-      } catch (err) {
-        if (err instanceof CompactedError || err instanceof UnavailableError) return { index, term: 0 }
-        throw err
-      }
+      const t = this.termIfAvailable(index)
+      if (t === undefined) return { index, term: 0 }
       if (t <= term) return { index, term: t }
     }
     return { index: 0, term: 0 }
