@@ -81,14 +81,18 @@ describe('packaging: simulations/docker-compose.yml', () => {
   it('validates against the Compose Specification schema', async function () {
     const validate = await composeValidator()
     if (validate == null) {
-      this.skip() // ../shared/data/compose-spec.json is not present on this machine
+      console.log(`      skipped: the Compose Specification schema is not at ${COMPOSE_SCHEMA.pathname} (../shared/data/compose-spec.json)`)
+      this.skip()
     }
     assert.deepEqual(validate(compose), [])
   })
 
   it('the schema check rejects broken compose files (so it can fail)', async function () {
     const validate = await composeValidator()
-    if (validate == null) this.skip()
+    if (validate == null) {
+      console.log('      skipped: no ../shared/data/compose-spec.json')
+      this.skip()
+    }
     const broken = structuredClone(compose) as unknown as { services: Record<string, Record<string, unknown>> }
     broken.services['peer-1'].depends_on = { bootstrap: { condition: 'service_sleepy' } }
     assert.notDeepEqual(validate(broken), [])
