@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander'
 import { VERSION } from '../node/version.js'
 import { registerInspect } from './commands/inspect.js'
 import { registerKeys } from './commands/keys.js'
+import { registerLatency } from './commands/latency.js'
 import { registerStart } from './commands/start.js'
 import { registerUp } from './commands/up.js'
 
@@ -21,6 +22,7 @@ export function buildProgram (): Command {
   registerUp(program)
   registerInspect(program)
   registerKeys(program)
+  registerLatency(program)
   return program
 }
 

@@ -38,6 +38,9 @@ export interface ConfigFlags {
   rttMatrix?: string
   logLevel?: ConfigLogLevel
   federation?: string
+  /** credential files (repeatable --credential) */
+  credentials?: string[]
+  trustAnchors?: string
 }
 
 /** The config file: env DCIS_CONFIG or flag --config (not a config field itself). */
@@ -53,6 +56,8 @@ export const INPUTS: readonly InputSpec[] = [
   { path: ['api', 'trustLoopback'], kind: 'bool', env: 'DCIS_TRUST_LOOPBACK', flag: { key: 'trustLoopback', name: '--trust-loopback' } },
   { path: ['bootstrap'], kind: 'list', env: 'DCIS_BOOTSTRAP', flag: { key: 'bootstrap', name: '--bootstrap' } },
   { path: ['federation'], kind: 'string', env: 'DCIS_FEDERATION', flag: { key: 'federation', name: '--federation' } },
+  { path: ['credentials'], kind: 'list', env: 'DCIS_CREDENTIALS', flag: { key: 'credentials', name: '--credential' } },
+  { path: ['trustAnchors'], kind: 'string', env: 'DCIS_TRUST_ANCHORS', flag: { key: 'trustAnchors', name: '--trust-anchors' } },
   { path: ['logLevel'], kind: 'string', env: 'DCIS_LOG_LEVEL', flag: { key: 'logLevel', name: '--log-level' } },
   { path: ['simulation', 'rtt'], kind: 'string', env: 'DCIS_RTT_MATRIX', flag: { key: 'rttMatrix', name: '--rtt-matrix' } },
   { path: ['dht', 'clientMode'], kind: 'bool', env: 'DCIS_DHT_CLIENT_MODE' },

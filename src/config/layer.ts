@@ -63,6 +63,17 @@ export async function checkLayer (layer: ConfigLayer, schema: SchemaChecker): Pr
       return path.resolve(layer.baseDir, entry)
     })
   }
+  const credentials = v.credentials as string[] | undefined
+  if (credentials != null) {
+    v.credentials = credentials.map((entry, i) => {
+      if (entry.includes('\0')) fail(['credentials', i], 'must not contain NUL characters')
+      return path.resolve(layer.baseDir, entry)
+    })
+  }
+  if (typeof v.trustAnchors === 'string' && v.trustAnchors !== '') {
+    if (v.trustAnchors.includes('\0')) fail(['trustAnchors'], 'must not contain NUL characters')
+    v.trustAnchors = path.resolve(layer.baseDir, v.trustAnchors)
+  }
   const api = v.api as Record<string, unknown> | undefined
   if (typeof api?.host === 'string' && net.isIP(api.host) === 0 && !HOSTNAME.test(api.host)) {
     fail(['api', 'host'], `must be an IP address or a host name (got ${show(api.host)})`)

@@ -59,8 +59,14 @@ function buildSchema (full: boolean): TSchema {
     api: opt(obj({
       host: opt(Type.String({ minLength: 1, maxLength: 253 })),
       port: opt(Type.Integer({ minimum: 0, maximum: 65535 })),
-      trustLoopback: opt(Type.Boolean())
+      trustLoopback: opt(Type.Boolean()),
+      policy: opt(Type.Array(obj({
+        did: Type.String({ pattern: '^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$', errorText: 'must be a did:key (did:key:z6Mk...)' }),
+        roles: Type.Array(Type.Union([Type.Literal('deploy'), Type.Literal('allocate'), Type.Literal('services'), Type.Literal('admin')], { errorText: 'must be one of deploy, allocate, services, admin' }), { minItems: 1, maxItems: 4, uniqueItems: true })
+      }), { maxItems: 1024 }))
     })),
+    credentials: opt(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 4 })),
+    trustAnchors: opt(Type.String({ maxLength: 4096 })),
     bootstrap: opt(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 1024 })),
     federation: opt(name()),
     logLevel: opt(logLevel()),
@@ -92,7 +98,11 @@ export interface DcisConfig {
   listen: string[]
   /** multiaddrs announced instead of the listen addresses (e.g. behind NAT) */
   announce: string[]
-  api: { host: string, port: number, trustLoopback: boolean }
+  api: { host: string, port: number, trustLoopback: boolean, policy: Array<{ did: string, roles: Array<'deploy' | 'allocate' | 'services' | 'admin'> }> }
+  /** files holding federation credentials (VC-JWTs) to attach to this peer's END */
+  credentials: string[]
+  /** trust anchors file; '' = bootstrap/<federation>/trust-anchors.json */
+  trustAnchors: string
   /** bootstrap file paths or multiaddrs with /p2p/<peerId>; see resolveBootstrap */
   bootstrap: string[]
   federation: string

@@ -1,4 +1,6 @@
 import { createApiServer } from '../api/index.js'
+import { readFile } from 'node:fs/promises'
+import { loadTrustAnchors, RevocationStore, TrustPolicy } from '../identity/federation/index.js'
 import { createRegistry, endSelector, endValidator, END_NAMESPACE, registryRoutes } from '../registry/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
@@ -29,6 +31,8 @@ export interface MeshNodeInit {
   routes?: ApiRoutes[]
   /** turn off the HTTP API (tests that only need the peer) */
   api?: boolean
+  /** the federation's trust anchors file (default: config.trustAnchors, else none) */
+  trustAnchorsFile?: string
 }
 
 /**
@@ -102,6 +106,17 @@ export class MeshNode implements ApiNode {
       this.inbox.start()
       this.stopHooks.push(() => { this.inbox?.stop() })
 
+      const anchorsFile = this.config.trustAnchors !== '' ? this.config.trustAnchors : this.init.trustAnchorsFile
+      const anchors = anchorsFile != null
+        ? await loadTrustAnchors(anchorsFile, this.config.federation)
+        : { federation: this.config.federation, anchors: [] }
+      const trust = new TrustPolicy(anchors, new RevocationStore(), (reason) => { this.registry?.metrics.credentialsRejected.inc({ reason }) })
+      const credentials: string[] = []
+      for (const file of this.config.credentials) {
+        credentials.push((await readFile(file, 'utf8')).trim())
+      }
+      this.logger.info({ anchors: anchors.anchors.length, credentials: credentials.length }, 'federation trust loaded')
+
       this.registry = createRegistry({
         libp2p: this.libp2p,
         helia: this.helia,
@@ -113,7 +128,9 @@ export class MeshNode implements ApiNode {
         zone: this.config.zone,
         overrides: this.config.resources,
         software: { name: 'dcis-mesh', version: VERSION },
-        republishIntervalMs: this.config.gossip.endRepublishIntervalMs
+        republishIntervalMs: this.config.gossip.endRepublishIntervalMs,
+        credentials,
+        trust
       })
       await this.registry.start()
       this.stopHooks.push(async () => { await this.registry.stop() })

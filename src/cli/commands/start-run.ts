@@ -22,6 +22,8 @@ export interface StartOptions {
   logLevel?: string
   federation?: string
   writeBootstrap?: string
+  credential?: string[]
+  trustAnchors?: string
 }
 
 /** The repo's bootstrap/ folder (next to dist/ or src/). */
@@ -54,6 +56,8 @@ function toFlags (opts: StartOptions): ConfigFlags {
   if (opts.rttMatrix != null) flags.rttMatrix = opts.rttMatrix
   if (opts.logLevel != null) flags.logLevel = opts.logLevel as ConfigFlags['logLevel']
   if (opts.federation != null) flags.federation = opts.federation
+  if (opts.credential != null && opts.credential.length > 0) flags.credentials = opts.credential
+  if (opts.trustAnchors != null) flags.trustAnchors = opts.trustAnchors
   return flags
 }
 
@@ -74,7 +78,8 @@ export async function runStart (opts: StartOptions): Promise<void> {
   const config = await loadConfig({ env: process.env, flags: toFlags(opts), cwd })
   const bootstrapPeers = await bootstrapFor(config, cwd)
   const logger = createLogger({ level: config.logLevel })
-  const node = createMeshNode({ config, bootstrapPeers, logger })
+  const trustAnchorsFile = join(packageBootstrapDir(), config.federation, 'trust-anchors.json')
+  const node = createMeshNode({ config, bootstrapPeers, logger, trustAnchorsFile })
 
   let stopping: Promise<void> | undefined
   const shutdown = (signal: string): void => {

@@ -18,6 +18,8 @@ export function registerStart (program: Command): void {
     .option('--trust-loopback', 'let loopback API clients act without a token')
     .option('--rtt-matrix <file>', 'emulate WAN latency between regions from an RTT matrix (local meshes)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .option('--credential <file>', 'a federation credential (VC-JWT file) to attach to this peer\'s descriptor (repeatable)', collect)
+    .option('--trust-anchors <file>', 'trust anchors file (default bootstrap/<federation>/trust-anchors.json)')
     .option('--write-bootstrap <file>', 'once listening, write a bootstrap list naming this peer to FILE')
     .action(async (opts: StartOptions) => {
       const { runStart } = await import('./start-run.js')
