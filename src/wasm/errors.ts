@@ -142,9 +142,9 @@ export class FunctionFailedError extends WasmError {
 }
 
 /**
- * Too much work: `scope` says which limit was hit. 'function' = the
- * function's own concurrency+queue (HTTP 429), 'peer' = the whole runtime's
- * queue (HTTP 503).
+ * Too much work for this function: its running invocations are at
+ * maxConcurrency and its queue is full (HTTP 429). The peer-wide case is
+ * the subclass PeerOverloadedError (HTTP 503); `scope` says which.
  */
 export class OverloadedError extends WasmError {
   readonly scope: 'function' | 'peer'
@@ -152,6 +152,14 @@ export class OverloadedError extends WasmError {
     super('OVERLOADED', message)
     this.name = 'OverloadedError'
     this.scope = scope
+  }
+}
+
+/** The runtime's own queue is full, whatever the function (HTTP 503). */
+export class PeerOverloadedError extends OverloadedError {
+  constructor (message: string) {
+    super('peer', message)
+    this.name = 'PeerOverloadedError'
   }
 }
 
@@ -186,3 +194,27 @@ export class InputTooLargeError extends WasmError {
     this.limit = limit
   }
 }
+
+/**
+ * Suggested HTTP statuses by error name, for the API layer's error table
+ * (a function's own faults are 502, as from an upstream; its timeout 504).
+ */
+export const WASM_ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
+  InvalidModuleError: 400,
+  DisallowedImportError: 400,
+  MissingExportError: 400,
+  MemoryLimitError: 400,
+  InvalidSpecError: 400,
+  ModuleTooLargeError: 413,
+  InputTooLargeError: 413,
+  FunctionNotFoundError: 404,
+  FunctionFailedError: 422,
+  OverloadedError: 429,
+  PeerOverloadedError: 503,
+  FunctionTrapError: 502,
+  OutputTooLargeError: 502,
+  FunctionTimeoutError: 504,
+  AbortError: 503,
+  RuntimeStoppedError: 503,
+  WorkerCrashedError: 500
+})

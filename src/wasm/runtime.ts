@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { AbortedError, InputTooLargeError, FunctionFailedError, FunctionNotFoundError, FunctionTimeoutError, FunctionTrapError, InvalidModuleError, OutputTooLargeError, OverloadedError, RuntimeStoppedError, WasmError } from './errors.js'
+import { AbortedError, InputTooLargeError, FunctionFailedError, FunctionNotFoundError, FunctionTimeoutError, FunctionTrapError, InvalidModuleError, OutputTooLargeError, OverloadedError, PeerOverloadedError, RuntimeStoppedError, WasmError } from './errors.js'
 import { createWasmMetrics } from './metrics.js'
 import { ModuleCache } from './module-cache.js'
 import { WorkerPool } from './pool.js'
@@ -232,7 +232,7 @@ export class Runtime implements WasmRuntime {
       if (this.queue.length >= this.maxQueue) {
         fn.stats.overloads++
         this.metrics?.invocations.inc({ function: fn.spec.name, outcome: 'overloaded' })
-        reject(new OverloadedError('peer', `the runtime queue is full (${this.maxQueue})`))
+        reject(new PeerOverloadedError(`the runtime queue is full (${this.maxQueue})`))
         return
       }
       if (p.signal !== undefined) {

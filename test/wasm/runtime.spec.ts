@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { createWasmRuntime } from '../../src/wasm/index.js'
+import { createWasmRuntime, OverloadedError, WASM_ERROR_STATUS } from '../../src/wasm/index.js'
 import { createMetricsRegistry } from '../../src/telemetry/index.js'
 import type { FunctionSpec, WasmRuntime } from '../../src/wasm/index.js'
 import { cidOf, dec, enc, fixture, waitFor } from './helpers.js'
@@ -217,6 +217,9 @@ describe('wasm/runtime', function () {
     assert.equal(rt.capacity(s.id).state, 'full')
     assert.deepEqual(rt.capacity(s.id).function, { inflight: 1, queued: 2, maxConcurrency: 1, maxQueue: 2 })
     await Promise.all(inFlight)
+    // let both workers finish refilling their warm instances, so the flood
+    // below starts from two idle workers
+    await waitFor(() => rt.stats().workers.idle === 2, 5000, 'idle workers')
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => rt.invoke(s.id, enc.encode(`m${i}`))))
     const ok = results.filter(r => r.status === 'fulfilled')
     const rejected = results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason as Error & { code?: string, scope?: string })
@@ -366,6 +369,14 @@ describe('wasm/runtime', function () {
 describe('wasm/runtime peer limits and lifecycle', function () {
   this.timeout(30000)
 
+  it('every error class has a suggested HTTP status (4xx caller, 5xx otherwise)', () => {
+    for (const [name, status] of Object.entries(WASM_ERROR_STATUS)) {
+      assert.ok(status >= 400 && status <= 599, name)
+    }
+    assert.equal(WASM_ERROR_STATUS.OverloadedError, 429)
+    assert.equal(WASM_ERROR_STATUS.PeerOverloadedError, 503)
+  })
+
   it('a flood beyond the peer queue gets OverloadedError(peer)', async () => {
     const rt = createWasmRuntime({ workers: 1, maxQueue: 3 })
     await rt.start()
@@ -373,9 +384,9 @@ describe('wasm/runtime peer limits and lifecycle', function () {
       const s = await spec('echo', 'wasi', { limits: { maxConcurrency: 100, maxQueue: 100 } })
       await rt.load(s)
       const results = await Promise.allSettled(Array.from({ length: 10 }, () => rt.invoke(s.id, enc.encode('x'))))
-      const rejected = results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason as { code: string, scope: string })
+      const rejected = results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason as Error & { code: string, scope: string })
       assert.equal(results.length - rejected.length, 4, 'one running + three queued')
-      assert.ok(rejected.every(e => e.code === 'OVERLOADED' && e.scope === 'peer'))
+      assert.ok(rejected.every(e => e instanceof OverloadedError && e.name === 'PeerOverloadedError' && e.code === 'OVERLOADED' && e.scope === 'peer'))
       const r = await rt.invoke(s.id, enc.encode('after'))
       assert.equal(dec.decode(r.output), 'after')
     } finally {
