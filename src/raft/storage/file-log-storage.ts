@@ -32,7 +32,7 @@ import type { ConfState, Entry, HardState, Snapshot } from '../core/types.js'
 import { InvalidEntriesError, StorageClosedError, StorageFailedError } from './errors.js'
 import { nodeWalFs } from './fs.js'
 import type { WalFs } from './fs.js'
-import type { FileLogStorageApi, FileLogStorageOptions, WalStats } from './index.js'
+import type { FileLogStorageApi, FileLogStorageOptions, WalStats, WriteOptions } from './index.js'
 import { acquireLock } from './lock.js'
 import type { LogIndex } from './log-index.js'
 import type { WalMetrics } from './metrics.js'
@@ -54,10 +54,10 @@ interface OpBase {
 }
 
 type Op = OpBase & (
-  | { kind: 'append', entries: Entry[], hardState?: HardState }
-  | { kind: 'hardState', hardState: HardState }
+  | { kind: 'append', entries: Entry[], hardState?: HardState, sync: boolean }
+  | { kind: 'hardState', hardState: HardState, sync: boolean }
   | { kind: 'compact', index: number }
-  | { kind: 'applySnapshot', snapshot: Snapshot }
+  | { kind: 'applySnapshot', snapshot: Snapshot, hardState?: HardState }
   | { kind: 'createSnapshot', index: number, confState: ConfState, data: Uint8Array }
 )
 
@@ -78,6 +78,8 @@ export class FileLogStorage implements FileLogStorageApi {
   private closed = false
   private closing?: Promise<void>
   private failed?: StorageFailedError
+  /** the in-memory hard state is newer than the last one written (an unsynced update is pending) */
+  private hardStateDirty = false
   private readonly counters = { batches: 0, fsyncs: 0, writes: 0, records: 0, bytes: 0 }
   private readonly labels: { group: string }
 
@@ -132,18 +134,28 @@ export class FileLogStorage implements FileLogStorageApi {
     }
   }
 
-  /** write one Reset or Snapshot record as its own durable batch */
-  private async writeSnapshotRecord (kind: 'reset' | 'snapshot', index: number, term: number): Promise<void> {
+  /**
+   * Write one Reset or Snapshot record as its own durable batch, with the
+   * hard state if one is given or an unsynced one is pending (same batch:
+   * atomic with the record).
+   */
+  private async writeSnapshotRecord (kind: 'reset' | 'snapshot', index: number, term: number, hardState?: HardState): Promise<void> {
     let active: Segment
     try {
       active = await this.activeSegment()
     } catch (err) {
       throw this.fail(err, 'WAL segment rollover')
     }
-    const enc = new BatchEncoder(64)
+    const enc = new BatchEncoder(128)
     if (kind === 'reset') enc.reset(index, term)
     else enc.snapshot(index, term)
-    await this.writeBatch(active, enc.finish(), 1)
+    const hs = hardState ?? (this.hardStateDirty ? this.hardState : undefined)
+    if (hs != null) enc.hardState(hs)
+    await this.writeBatch(active, enc.finish(), hs != null ? 2 : 1)
+    if (hs != null) {
+      this.hardState = { ...hs }
+      this.hardStateDirty = false
+    }
   }
 
   // ---- LogStorage (reads) ----
@@ -167,15 +179,15 @@ export class FileLogStorage implements FileLogStorageApi {
 
   // ---- writes ----
 
-  async append (entries: Entry[], hardState?: HardState, options: AbortOptions = {}): Promise<void> {
+  async append (entries: Entry[], hardState?: HardState, options: WriteOptions = {}): Promise<void> {
     validateEntries(entries)
     if (hardState != null) validateHardState(hardState)
-    await this.enqueue({ kind: 'append', entries, hardState }, options)
+    await this.enqueue({ kind: 'append', entries, hardState, sync: options.sync !== false || entries.length > 0 }, options)
   }
 
-  async setHardState (hs: HardState, options: AbortOptions = {}): Promise<void> {
+  async setHardState (hs: HardState, options: WriteOptions = {}): Promise<void> {
     validateHardState(hs)
-    await this.enqueue({ kind: 'hardState', hardState: hs }, options)
+    await this.enqueue({ kind: 'hardState', hardState: hs, sync: options.sync !== false }, options)
   }
 
   async compact (index: number, options: AbortOptions = {}): Promise<void> {
@@ -183,9 +195,10 @@ export class FileLogStorage implements FileLogStorageApi {
     await this.enqueue({ kind: 'compact', index }, options)
   }
 
-  async applySnapshot (snap: Snapshot, options: AbortOptions = {}): Promise<void> {
+  async applySnapshot (snap: Snapshot, hardState?: HardState, options: AbortOptions = {}): Promise<void> {
     validateSnapshot(snap)
-    await this.enqueue({ kind: 'applySnapshot', snapshot: snap }, options)
+    if (hardState != null) validateHardState(hardState)
+    await this.enqueue({ kind: 'applySnapshot', snapshot: snap, hardState }, options)
   }
 
   async createSnapshot (index: number, confState: ConfState, data: Uint8Array, options: AbortOptions = {}): Promise<Snapshot> {
@@ -200,6 +213,16 @@ export class FileLogStorage implements FileLogStorageApi {
     this.closed = true
     this.closing = (async () => {
       while (this.pumping != null) await this.pumping
+      if (this.hardStateDirty && this.failed == null) {
+        try {
+          const enc = new BatchEncoder(128)
+          enc.hardState(this.hardState)
+          await this.writeBatch(await this.activeSegment(), enc.finish(), 1)
+          this.hardStateDirty = false
+        } catch (err) {
+          this.log?.error({ err }, 'could not write the last unsynced hard state on close')
+        }
+      }
       await Promise.all(this.segments.map(async s => { await s.file.close().catch(() => {}) }))
       await this.unlock()
     })()
@@ -335,9 +358,15 @@ export class FileLogStorage implements FileLogStorageApi {
         }
         const hs = op.kind === 'compact' ? undefined : op.hardState
         if (hs != null) {
-          enc.hardState(hs)
           this.hardState = { ...hs }
-          records++
+          if (op.kind !== 'compact' && !op.sync) {
+            // not required to be durable now (e.g. only the commit index moved): written with the next synced batch
+            this.hardStateDirty = true
+          } else {
+            enc.hardState(hs)
+            this.hardStateDirty = false
+            records++
+          }
         }
         accepted.push(op)
       } catch (err) {
@@ -348,6 +377,12 @@ export class FileLogStorage implements FileLogStorageApi {
     if (enc.empty) {
       for (const op of accepted) op.resolve(undefined)
       return
+    }
+    if (this.hardStateDirty) {
+      // a synced batch carries the newest hard state along (atomically, e.g. with a compaction)
+      enc.hardState(this.hardState)
+      this.hardStateDirty = false
+      records++
     }
     const bytes = enc.finish()
     try {
@@ -418,7 +453,7 @@ export class FileLogStorage implements FileLogStorageApi {
     }
     try {
       if (op.kind === 'applySnapshot') {
-        await this.doApplySnapshot(op.snapshot)
+        await this.doApplySnapshot(op.snapshot, op.hardState)
         op.resolve(undefined)
       } else {
         op.resolve(await this.doCreateSnapshot(op.index, op.confState, op.data))
@@ -428,7 +463,7 @@ export class FileLogStorage implements FileLogStorageApi {
     }
   }
 
-  private async doApplySnapshot (snap: Snapshot): Promise<void> {
+  private async doApplySnapshot (snap: Snapshot, hardState?: HardState): Promise<void> {
     const { index, term } = snap.metadata
     if (index <= this.snap.metadata.index) {
       throw new SnapshotOutOfDateError(`snapshot at ${index} is not newer than the current one at ${this.snap.metadata.index}`)
@@ -439,7 +474,7 @@ export class FileLogStorage implements FileLogStorageApi {
     } catch (err) {
       throw this.fail(err, 'snapshot write')
     }
-    await this.writeSnapshotRecord('reset', index, term)
+    await this.writeSnapshotRecord('reset', index, term, hardState)
     this.snap = copy
     this.index.reset(index, term)
     this.counters.writes++

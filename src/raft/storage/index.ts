@@ -12,8 +12,10 @@
  * Usage from a Raft driver (persist before send):
  *
  *   const storage = await openFileLogStorage(dir, { logger })
- *   // for each Ready: await storage.applySnapshot(rd.snapshot) if any,
- *   // then await storage.append(rd.entries, rd.hardState); then send messages
+ *   // for each Ready:
+ *   if (rd.snapshot) await storage.applySnapshot(rd.snapshot, rd.hardState)
+ *   await storage.append(rd.entries, rd.hardState, { sync: rd.mustSync })
+ *   // then send rd.messages, apply rd.committedEntries
  */
 import type { AbortOptions } from '@libp2p/interface'
 import type { Logger } from '../../telemetry/index.js'
@@ -21,6 +23,17 @@ import type { ConfState, Entry, HardState, LogStorage, Snapshot } from '../core/
 import { FileLogStorage } from './file-log-storage.js'
 import type { WalFs } from './fs.js'
 import type { WalMetrics } from './metrics.js'
+
+export interface WriteOptions extends AbortOptions {
+  /**
+   * false: the hard state need not be durable when the call resolves (Raft's
+   * `mustSync` is false: only the commit index moved). It is written with the
+   * next synced write (or on close) and may be lost in a crash, so the commit
+   * index can go back after a restart (safe in Raft). Ignored when entries
+   * are given: entries are always synced. Default true.
+   */
+  sync?: boolean
+}
 
 /**
  * Writes are applied in call order. `options.signal` can cancel a call only
@@ -35,13 +48,15 @@ export interface DurableLogStorage extends LogStorage {
    * then set the hard state if given. Resolves once durable (fdatasync).
    * Rejects with InvalidEntriesError for malformed entries or a gap.
    */
-  append (entries: Entry[], hardState?: HardState, options?: AbortOptions): Promise<void>
-  setHardState (hs: HardState, options?: AbortOptions): Promise<void>
+  append (entries: Entry[], hardState?: HardState, options?: WriteOptions): Promise<void>
+  setHardState (hs: HardState, options?: WriteOptions): Promise<void>
   /**
    * Replace the whole log by `snap` (written atomically first, then recorded
-   * in the WAL). SnapshotOutOfDateError if not newer than the current snapshot.
+   * in the WAL together with `hardState` if given, in one atomic batch: pass
+   * the Ready's hard state so its commit >= snap index is never lost apart
+   * from the snapshot). SnapshotOutOfDateError if not newer than the current one.
    */
-  applySnapshot (snap: Snapshot, options?: AbortOptions): Promise<void>
+  applySnapshot (snap: Snapshot, hardState?: HardState, options?: AbortOptions): Promise<void>
   /**
    * Persist a snapshot of the application state at `index` (<= lastIndex)
    * without touching the log; returns it. Follow with `compact` to free the log.

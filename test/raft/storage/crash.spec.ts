@@ -21,6 +21,8 @@ interface Op {
   name: string
   run: (s: FileLogStorageApi) => Promise<unknown>
   apply: (m: ModelLog) => void
+  /** an unsynced hard-state update: durable only with the next synced write */
+  deferred?: boolean
 }
 
 function pickOp (m: ModelLog, rnd: () => number): Op {
@@ -46,7 +48,12 @@ function pickOp (m: ModelLog, rnd: () => number): Op {
     const idx = Math.max(m.snapIndex, last) + 1 + Math.floor(rnd() * 3)
     const term = m.maxTerm + 1
     const snap = { metadata: { index: idx, term, confState: emptyConfState() }, data: dataFor(idx, term, Math.floor(rnd() * 200)) }
-    return { name: `applySnapshot ${idx}@${term}`, run: async s => { await s.applySnapshot(snap) }, apply: x => { x.reset(idx, term) } }
+    const hs = rnd() < 0.5 ? { term, vote: '', commit: idx } : undefined
+    return {
+      name: `applySnapshot ${idx}@${term}${hs != null ? ' +hs' : ''}`,
+      run: async s => { await s.applySnapshot(snap, hs) },
+      apply: x => { x.reset(idx, term); if (hs != null) x.hardState = hs }
+    }
   }
   if (r < 0.86 && last > m.snapIndex) {
     const lo = Math.max(m.snapIndex + 1, m.dummy)
@@ -58,6 +65,9 @@ function pickOp (m: ModelLog, rnd: () => number): Op {
     }
   }
   const hs = { term: m.maxTerm, vote: rnd() < 0.5 ? '' : 'w', commit: Math.floor(rnd() * (last + 1)) }
+  if (rnd() < 0.4) {
+    return { name: 'setHardState (unsynced)', run: async s => { await s.setHardState(hs, { sync: false }) }, apply: x => { x.hardState = hs }, deferred: true }
+  }
   return { name: 'setHardState', run: async s => { await s.setHardState(hs) }, apply: x => { x.hardState = hs } }
 }
 
@@ -76,6 +86,8 @@ async function runSeed (seed: number, root: string): Promise<{ crashes: number, 
   let fs = new SimFs()
   let storage = await openFileLogStorage(root, options(fs))
   let model = new ModelLog()
+  /** the hard state as of the last synced write (what a crash keeps) */
+  let durableHs = model.hardState
   let crashes = 0
   let inflightKept = 0
   const history: string[] = []
@@ -89,6 +101,7 @@ async function runSeed (seed: number, root: string): Promise<{ crashes: number, 
         try {
           await op.run(storage)
           op.apply(model)
+          if (op.deferred !== true) durableHs = model.hardState
         } catch (err) {
           if (!fs.crashed) throw err
           inflight = op
@@ -113,11 +126,13 @@ async function runSeed (seed: number, root: string): Promise<{ crashes: number, 
       }
       storage = await openFileLogStorage(root, options(fs))
       crashes++
-      if (model.matches(storage)) continue
       const withInflight = model.clone()
       inflight?.apply(withInflight)
+      model.hardState = durableHs // unsynced hard-state updates may be lost
+      if (model.matches(storage)) continue
       if (inflight != null && withInflight.matches(storage)) {
         model = withInflight
+        durableHs = model.hardState
         inflightKept++
         continue
       }

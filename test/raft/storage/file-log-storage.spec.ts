@@ -273,6 +273,34 @@ describe('raft/storage FileLogStorage', function () {
     assert.equal(again.lastIndex(), 0)
   })
 
+  it('unsynced hard-state updates cost no fsync and ride along with the next synced write or close', async function () {
+    const s = await openStorage()
+    await s.append(ents(1, 3, 1), { term: 1, vote: 'a', commit: 0 })
+    const base = s.stats().fsyncs
+    await s.setHardState({ term: 1, vote: 'a', commit: 2 }, { sync: false })
+    await s.append([], { term: 1, vote: 'a', commit: 3 }, { sync: false })
+    assert.equal(s.stats().fsyncs, base, 'no fsync for commit-only updates')
+    assert.deepEqual(s.initialState().hardState, { term: 1, vote: 'a', commit: 3 })
+    // entries are always synced, even when asked not to
+    await s.append([ent(4, 1)], undefined, { sync: false })
+    assert.equal(s.stats().fsyncs, base + 1)
+    const again = await reopen(s)
+    assert.deepEqual(again.initialState().hardState, { term: 1, vote: 'a', commit: 3 }, 'carried by the entry batch')
+    await again.setHardState({ term: 1, vote: 'a', commit: 4 }, { sync: false })
+    const third = await reopen(again)
+    assert.deepEqual(third.initialState().hardState, { term: 1, vote: 'a', commit: 4 }, 'flushed on close')
+  })
+
+  it('applySnapshot records the given hard state atomically with the snapshot', async function () {
+    const s = await openStorage()
+    await s.append(ents(1, 3, 1), { term: 1, vote: '', commit: 1 })
+    await s.applySnapshot({ metadata: { index: 10, term: 2, confState: emptyConfState() }, data: dataFor(10, 2) }, { term: 2, vote: '', commit: 10 })
+    assert.deepEqual(s.initialState().hardState, { term: 2, vote: '', commit: 10 })
+    const again = await reopen(s)
+    assert.deepEqual(again.initialState().hardState, { term: 2, vote: '', commit: 10 })
+    assert.equal(again.firstIndex(), 11)
+  })
+
   it('reports to shared metrics labelled by group', async function () {
     const registry = createMetricsRegistry({ processMetrics: false })
     const metrics = createWalMetrics(registry)
