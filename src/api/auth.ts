@@ -80,6 +80,8 @@ export function isLoopback (address: string | undefined): boolean {
 }
 
 export class ApiAuth {
+  /** error name -> status, for the server's table */
+  readonly errors: Readonly<Record<string, number>> = { UnauthenticatedError: 401, ForbiddenError: 403 }
   private readonly init: ApiAuthInit
   private readonly roles = new Map<string, Set<Role>>()
 

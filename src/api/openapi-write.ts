@@ -11,8 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 import { buildOpenApiDocument } from './openapi.js'
-import { meshRoutes } from '../node/routes.js'
-import { registryRoutes } from '../registry/routes.js'
+import { capabilityRoutes } from '../node/capability-routes.js'
 import type { ApiRoutes } from './index.js'
 
 export const OPENAPI_YAML_PATH = fileURLToPath(new URL('../../protocols/http/openapi.yaml', import.meta.url))
@@ -29,14 +28,8 @@ class NotServingError extends Error {
 /** Route factories take lazy getters; registering a route never calls them, so these are never called. */
 const notServing = (): never => { throw new NotServingError() }
 
-/**
- * The capability routes MeshNode serves, in the same order (src/node/mesh-node.ts).
- * Add each capability's ApiRoutes here when it is wired into the node.
- */
-export const DOCUMENTED_ROUTES: ApiRoutes[] = [
-  meshRoutes({ libp2p: notServing, helia: notServing, inbox: notServing }),
-  registryRoutes(notServing)
-]
+/** The capability routes MeshNode serves, from the same list (src/node/capability-routes.ts). */
+export const DOCUMENTED_ROUTES: ApiRoutes[] = capabilityRoutes({ libp2p: notServing, helia: notServing, inbox: notServing, registry: notServing })
 
 export async function renderOpenApiYaml (routes: ApiRoutes[] = DOCUMENTED_ROUTES): Promise<string> {
   const doc = await buildOpenApiDocument({ routes })

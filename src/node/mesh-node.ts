@@ -1,7 +1,8 @@
 import { createApiServer } from '../api/index.js'
+import { ApiAuth } from '../api/auth.js'
 import { readFile } from 'node:fs/promises'
 import { loadTrustAnchors, RevocationStore, TrustPolicy } from '../identity/federation/index.js'
-import { createRegistry, endSelector, endValidator, END_NAMESPACE, registryRoutes } from '../registry/index.js'
+import { createRegistry, endSelector, endValidator, END_NAMESPACE } from '../registry/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
 import { createMetricsRegistry, forComponent } from '../telemetry/index.js'
@@ -9,7 +10,7 @@ import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
 import { PeerRttTracker } from './peer-rtt.js'
 import { PubsubInbox } from './pubsub-inbox.js'
-import { meshRoutes } from './routes.js'
+import { capabilityRoutes } from './capability-routes.js'
 import { AGENT, VERSION } from './version.js'
 import type { ApiNode, ApiRoutes, ApiServer, NodeInfoView, PeerView } from '../api/index.js'
 import type { DcisConfig } from '../config/index.js'
@@ -147,9 +148,14 @@ export class MeshNode implements ApiNode {
         this.api = createApiServer({ node: this, metrics: this.metrics, logger: this.init.logger }, {
           host: this.config.api.host,
           port: this.config.api.port,
+          auth: new ApiAuth({ nodeDid: identity.did, policy: this.config.api.policy, trustLoopback: this.config.api.trustLoopback }),
           routes: [
-            meshRoutes({ libp2p: () => this.libp2p, helia: () => this.helia, inbox: () => this.inbox as PubsubInbox }),
-            registryRoutes(() => this.registry),
+            ...capabilityRoutes({
+              libp2p: () => this.libp2p,
+              helia: () => this.helia,
+              inbox: () => this.inbox as PubsubInbox,
+              registry: () => this.registry
+            }),
             ...(this.init.routes ?? [])
           ]
         })

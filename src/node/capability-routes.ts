@@ -1,0 +1,27 @@
+import { registryRoutes } from '../registry/routes.js'
+import { meshRoutes } from './routes.js'
+import type { PubsubInbox } from './pubsub-inbox.js'
+import type { ApiRoutes } from '../api/index.js'
+import type { EndRegistry } from '../registry/index.js'
+import type { HeliaOnLibp2p } from '../storage/index.js'
+import type { MeshLibp2p } from './libp2p.js'
+
+/** Lazy getters for what the capability routes serve from (called per request, never at registration). */
+export interface CapabilityRouteSources {
+  libp2p: () => MeshLibp2p
+  helia: () => HeliaOnLibp2p
+  inbox: () => PubsubInbox
+  registry: () => EndRegistry
+}
+
+/**
+ * Every capability's HTTP routes, in the order MeshNode serves them. The
+ * OpenAPI generator (src/api/openapi-write.ts) documents exactly this list,
+ * so a route added here is in protocols/http/openapi.yaml too.
+ */
+export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
+  return [
+    meshRoutes({ libp2p: s.libp2p, helia: s.helia, inbox: s.inbox }),
+    registryRoutes(s.registry)
+  ]
+}
