@@ -146,7 +146,7 @@ export class FileLogStorage implements FileLogStorageApi {
     } catch (err) {
       throw this.fail(err, 'WAL segment rollover')
     }
-    const enc = new BatchEncoder(128)
+    const enc = new BatchEncoder(128, true, active.header.salt)
     if (kind === 'reset') enc.reset(index, term)
     else enc.snapshot(index, term)
     const hs = hardState ?? (this.hardStateDirty ? this.hardState : undefined)
@@ -215,9 +215,10 @@ export class FileLogStorage implements FileLogStorageApi {
       while (this.pumping != null) await this.pumping
       if (this.hardStateDirty && this.failed == null) {
         try {
-          const enc = new BatchEncoder(128)
+          const seg = await this.activeSegment()
+          const enc = new BatchEncoder(128, true, seg.header.salt)
           enc.hardState(this.hardState)
-          await this.writeBatch(await this.activeSegment(), enc.finish(), 1)
+          await this.writeBatch(seg, enc.finish(), 1)
           this.hardStateDirty = false
         } catch (err) {
           this.log?.error({ err }, 'could not write the last unsynced hard state on close')
@@ -344,7 +345,7 @@ export class FileLogStorage implements FileLogStorageApi {
       for (const op of ops) op.reject(failed)
       return
     }
-    const enc = new BatchEncoder(16 * 1024)
+    const enc = new BatchEncoder(16 * 1024, true, seg.header.salt)
     const accepted: LogOp[] = []
     const rejected: Array<[LogOp, Error]> = []
     let records = 0

@@ -6,7 +6,11 @@
  *   [len u32 LE][crc32c u32 LE][type u8][payload: len bytes]
  *
  * where `crc32c` covers the four length bytes, the type byte and the payload
- * (so a damaged length field is caught too). The low 7 bits of `type` are the
+ * (so a damaged length field is caught too), and starts from the segment's
+ * random salt (from its header; the header itself uses salt 0). The salt
+ * means bytes that merely look like records (stale data, or record-shaped
+ * bytes inside client-supplied entry data) never checksum as records of this
+ * segment, so recovery's search for a later batch cannot be fooled. The low 7 bits of `type` are the
  * record kind; bit 7 marks the first record of a write batch.
  *
  * Every write batch (one write + one fdatasync) starts with a BatchHeader
@@ -56,6 +60,8 @@ export interface SegmentHeader {
   snapIndex: number
   snapTerm: number
   hardState: HardState
+  /** random u32 seeding every record checksum in this segment after the header */
+  salt: number
 }
 
 /** bytes of an entry record's payload before its data: index u64, term u64, type u8 */
@@ -97,7 +103,7 @@ export class BatchEncoder {
   private records = 0
   private readonly batchHeaderAt: number
 
-  constructor (initial = 4096, framed = true) {
+  constructor (initial = 4096, framed = true, private readonly salt = 0) {
     this.buf = new Uint8Array(Math.max(initial, 64))
     this.view = new DataView(this.buf.buffer)
     this.batchHeaderAt = framed ? this.open(RecordKind.BatchHeader, 8) : -1
@@ -132,7 +138,7 @@ export class BatchEncoder {
   private seal (payloadAt: number): void {
     const at = payloadAt - RECORD_HEADER_BYTES
     const len = this.view.getUint32(at, true)
-    const crc = crc32cRecord(this.buf, at, len)
+    const crc = crc32cRecord(this.buf, at, len, this.salt)
     this.view.setUint32(at + 4, crc, true)
   }
 
@@ -169,7 +175,7 @@ export class BatchEncoder {
 
   segmentHeader (h: SegmentHeader): void {
     const vote = encoder.encode(h.hardState.vote)
-    const p = this.open(RecordKind.SegmentHeader, 72 + vote.length)
+    const p = this.open(RecordKind.SegmentHeader, 80 + vote.length)
     putU64(this.view, p, h.seq)
     putU64(this.view, p + 8, h.prevIndex)
     putU64(this.view, p + 16, h.prevTerm)
@@ -179,7 +185,8 @@ export class BatchEncoder {
     putU64(this.view, p + 48, h.hardState.commit)
     putU64(this.view, p + 56, h.snapIndex)
     putU64(this.view, p + 64, h.snapTerm)
-    this.buf.set(vote, p + 72)
+    putU64(this.view, p + 72, h.salt)
+    this.buf.set(vote, p + 80)
     this.seal(p)
   }
 
@@ -194,9 +201,9 @@ export class BatchEncoder {
   }
 }
 
-function crc32cRecord (buf: Uint8Array, at: number, payloadLen: number): number {
-  // length bytes, then type byte + payload (skipping the crc field itself)
-  const c = crc32cUpdate(0, buf, at, at + 4)
+function crc32cRecord (buf: Uint8Array, at: number, payloadLen: number, salt: number): number {
+  // salt, then length bytes, then type byte + payload (skipping the crc field itself)
+  const c = crc32cUpdate(salt, buf, at, at + 4)
   return crc32cUpdate(c, buf, at + 8, at + RECORD_HEADER_BYTES + payloadLen)
 }
 
@@ -210,7 +217,7 @@ export type ScanResult =
   | { status: 'bad-length', offset: number }
 
 /** Read the record framed at `offset` of `buf` (no payload decoding). */
-export function readRecord (buf: Uint8Array, offset: number): ScanResult {
+export function readRecord (buf: Uint8Array, offset: number, salt = 0): ScanResult {
   if (buf.length - offset < RECORD_HEADER_BYTES) return { status: 'incomplete', offset }
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   const len = view.getUint32(offset, true)
@@ -218,7 +225,7 @@ export function readRecord (buf: Uint8Array, offset: number): ScanResult {
   const end = offset + RECORD_HEADER_BYTES + len
   if (end > buf.length) return { status: 'incomplete', offset }
   const crc = view.getUint32(offset + 4, true)
-  if (crc32cRecord(buf, offset, len) !== crc) return { status: 'bad-crc', offset, end }
+  if (crc32cRecord(buf, offset, len, salt) !== crc) return { status: 'bad-crc', offset, end }
   const type = buf[offset + 8]
   return {
     status: 'ok',
@@ -271,7 +278,7 @@ export function decodeBatchHeader (buf: Uint8Array, start: number, end: number):
 }
 
 export function decodeSegmentHeader (buf: Uint8Array, start: number, end: number): SegmentHeader {
-  if (end - start < 72) throw new RecordFormatError('segment header too short')
+  if (end - start < 80) throw new RecordFormatError('segment header too short')
   const v = viewOf(buf, start, end)
   return {
     seq: getU64(v, 0),
@@ -281,7 +288,8 @@ export function decodeSegmentHeader (buf: Uint8Array, start: number, end: number
     compactTerm: getU64(v, 32),
     snapIndex: getU64(v, 56),
     snapTerm: getU64(v, 64),
-    hardState: { term: getU64(v, 40), commit: getU64(v, 48), vote: decodeText(buf.subarray(start + 72, end)) }
+    salt: getU64(v, 72),
+    hardState: { term: getU64(v, 40), commit: getU64(v, 48), vote: decodeText(buf.subarray(start + 80, end)) }
   }
 }
 

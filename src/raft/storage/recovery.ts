@@ -153,10 +153,10 @@ function replaySegment (
 
   let offset = h.end
   while (offset < buf.length) {
-    const batch = completeBatch(buf, offset)
+    const batch = completeBatch(buf, offset, header.salt)
     if (typeof batch === 'string') {
       if (!isLast) throw corrupt(`damaged write batch (${batch}) in a sealed segment`, offset)
-      const later = findBatchStart(buf, offset + 1)
+      const later = findBatchStart(buf, offset + 1, header.salt)
       if (later >= 0) throw corrupt(`damaged write batch (${batch}) followed by a later write batch at ${later}`, offset)
       // a torn final write: it was never acknowledged, drop all of it
       return { validBytes: offset }
@@ -180,8 +180,8 @@ type OkRecord = Extract<ScanResult, { status: 'ok' }>
  * The write batch starting at `offset` if it is complete: a BatchHeader and
  * exactly the records it announces, all checksummed. Otherwise why not.
  */
-function completeBatch (buf: Uint8Array, offset: number): { records: OkRecord[], end: number } | string {
-  const h = readRecord(buf, offset)
+function completeBatch (buf: Uint8Array, offset: number, salt: number): { records: OkRecord[], end: number } | string {
+  const h = readRecord(buf, offset, salt)
   if (h.status !== 'ok') return h.status
   if (h.kind !== RecordKind.BatchHeader || !h.batchStart) return `record kind ${h.kind} where a batch header belongs`
   let announced
@@ -195,7 +195,7 @@ function completeBatch (buf: Uint8Array, offset: number): { records: OkRecord[],
   const records: OkRecord[] = []
   let at = h.end
   while (at < end) {
-    const r = readRecord(buf.subarray(0, end), at)
+    const r = readRecord(buf.subarray(0, end), at, salt)
     if (r.status !== 'ok') return r.status
     if (r.batchStart) return 'batch start inside a batch'
     records.push(r)
@@ -298,7 +298,7 @@ function applyRecord (replay: Replay, buf: Uint8Array, kind: number, start: numb
  * at or after `from`, or -1. Scans byte by byte: the length of a damaged
  * record cannot be trusted to find the next one.
  */
-export function findBatchStart (buf: Uint8Array, from: number): number {
+export function findBatchStart (buf: Uint8Array, from: number, salt: number): number {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   for (let at = from; at + RECORD_HEADER_BYTES <= buf.length; at++) {
     const type = buf[at + 8]
@@ -307,7 +307,7 @@ export function findBatchStart (buf: Uint8Array, from: number): number {
     if (kind < RecordKind.SegmentHeader || kind > MAX_RECORD_KIND) continue
     const len = view.getUint32(at, true)
     if (len === 0 || at + RECORD_HEADER_BYTES + len > buf.length) continue
-    if (readRecord(buf, at).status === 'ok') return at
+    if (readRecord(buf, at, salt).status === 'ok') return at
   }
   return -1
 }

@@ -4,6 +4,7 @@
  * size limit, then a new segment is created (temp file + fsync + rename +
  * fsync dir) and the old one is never written again.
  */
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { WalFile, WalFs } from './fs.js'
 import type { DataSource } from './log-index.js'
@@ -46,7 +47,7 @@ export class Segment implements DataSource {
     const start = offset - ENTRY_FIXED - RECORD_HEADER_BYTES
     const rec = new Uint8Array(RECORD_HEADER_BYTES + ENTRY_FIXED + length)
     const n = this.file.readSync(rec, start)
-    const r = n === rec.length ? readRecord(rec, 0) : undefined
+    const r = n === rec.length ? readRecord(rec, 0, this.header.salt) : undefined
     if (r?.status !== 'ok' || r.kind !== RecordKind.Entry) {
       throw new WalCorruptionError(`entry record unreadable on read-back (${r?.status ?? `short read: ${n} of ${rec.length} bytes`})`, { file: this.path, offset: start })
     }
@@ -59,7 +60,8 @@ export class Segment implements DataSource {
  * fsynced under a temp name, renamed into place, directory fsynced. A crash
  * leaves either no segment or a complete one (plus a temp file recovery removes).
  */
-export async function createSegment (fs: WalFs, dir: string, header: SegmentHeader): Promise<Segment> {
+export async function createSegment (fs: WalFs, dir: string, fields: Omit<SegmentHeader, 'salt'>): Promise<Segment> {
+  const header: SegmentHeader = { ...fields, salt: randomBytes(4).readUInt32LE(0) }
   const name = segmentFileName(header.seq, header.prevIndex + 1)
   const final = join(dir, name)
   const tmp = final + SEGMENT_TMP_SUFFIX

@@ -8,7 +8,7 @@ import { findBatchStart } from '../../../src/raft/storage/recovery.js'
 describe('raft/storage record framing', function () {
   function sample (): Uint8Array {
     const enc = new BatchEncoder(16)
-    enc.segmentHeader({ seq: 7, prevIndex: 2 ** 40, prevTerm: 3, compactIndex: 5, compactTerm: 2, snapIndex: 4, snapTerm: 2, hardState: { term: 9, vote: 'peer-é', commit: 12 } })
+    enc.segmentHeader({ seq: 7, prevIndex: 2 ** 40, prevTerm: 3, compactIndex: 5, compactTerm: 2, snapIndex: 4, snapTerm: 2, hardState: { term: 9, vote: 'peer-é', commit: 12 }, salt: 0xdeadbeef })
     enc.entry(2 ** 53 - 1, 4, EntryType.ConfChange, new Uint8Array([1, 2, 3]))
     enc.hardState({ term: 5, vote: '', commit: 0 })
     enc.compact(10, 2)
@@ -45,7 +45,7 @@ describe('raft/storage record framing', function () {
     const batchHeader = readRecord(buf, 0)
     assert.ok(batchHeader.status === 'ok')
     assert.deepEqual(out.shift(), { bytes: buf.length - batchHeader.end, records: 6 })
-    assert.deepEqual(out[0], { seq: 7, prevIndex: 2 ** 40, prevTerm: 3, compactIndex: 5, compactTerm: 2, snapIndex: 4, snapTerm: 2, hardState: { term: 9, vote: 'peer-é', commit: 12 } })
+    assert.deepEqual(out[0], { seq: 7, prevIndex: 2 ** 40, prevTerm: 3, compactIndex: 5, compactTerm: 2, snapIndex: 4, snapTerm: 2, hardState: { term: 9, vote: 'peer-é', commit: 12 }, salt: 0xdeadbeef })
     assert.equal((out[1] as { index: number }).index, 2 ** 53 - 1)
     assert.deepEqual((out[1] as { data: number[] }).data, [1, 2, 3])
     assert.equal((out[1] as { type: number }).type, EntryType.ConfChange)
@@ -85,8 +85,19 @@ describe('raft/storage record framing', function () {
     all.set(ab, 0)
     all.set([0xff, 0x80, 0, 0, 0, 0x81, 0x82], ab.length)
     all.set(b.finish(), ab.length + 7)
-    assert.equal(findBatchStart(all, 1), ab.length + 7)
-    assert.equal(findBatchStart(all, ab.length + 8), -1)
-    assert.equal(findBatchStart(new Uint8Array(100), 0), -1)
+    assert.equal(findBatchStart(all, 1, 0), ab.length + 7)
+    assert.equal(findBatchStart(all, ab.length + 8, 0), -1)
+    assert.equal(findBatchStart(new Uint8Array(100), 0, 0), -1)
+    // records checksum only under their segment's salt
+    assert.equal(findBatchStart(all, 1, 12345), -1)
+  })
+
+  it('checksums depend on the salt', function () {
+    const enc = new BatchEncoder(16, true, 0x1234)
+    enc.hardState({ term: 1, vote: '', commit: 0 })
+    const buf = enc.finish()
+    assert.equal(readRecord(buf, 0, 0x1234).status, 'ok')
+    assert.equal(readRecord(buf, 0, 0).status, 'bad-crc')
+    assert.equal(readRecord(buf, 0, 0x1235).status, 'bad-crc')
   })
 })

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { emptyConfState } from '../../../src/raft/core/types.js'
 import { openFileLogStorage, WalCorruptionError, SnapshotCorruptionError } from '../../../src/raft/storage/index.js'
 import type { FileLogStorageApi, FileLogStorageOptions } from '../../../src/raft/storage/index.js'
-import { readRecord } from '../../../src/raft/storage/record.js'
+import { BatchEncoder, decodeSegmentHeader, readRecord } from '../../../src/raft/storage/record.js'
 import { dataFor, describeEntries, ents, sameEntries, tempDir } from './helpers.js'
 
 async function segmentFiles (dir: string): Promise<string[]> {
@@ -19,9 +19,13 @@ async function segmentFiles (dir: string): Promise<string[]> {
 /** [offset, end) of every record in a segment file */
 function recordBounds (buf: Uint8Array): Array<[number, number]> {
   const out: Array<[number, number]> = []
-  let at = 0
+  const h = readRecord(buf, 0)
+  if (h.status !== 'ok') throw new Error('bad segment header')
+  const salt = decodeSegmentHeader(buf, h.payloadStart, h.payloadEnd).salt
+  out.push([0, h.end])
+  let at = h.end
   while (at < buf.length) {
-    const r = readRecord(buf, at)
+    const r = readRecord(buf, at, salt)
     if (r.status !== 'ok') throw new Error(`unexpected ${r.status} at ${at}`)
     out.push([at, r.end])
     at = r.end
@@ -159,6 +163,24 @@ describe('raft/storage recovery', function () {
     await writeFile(seg, original)
     const s = await openStorage()
     assert.equal(s.lastIndex(), 5)
+  })
+
+  it('is not fooled by record-shaped client data after a torn batch', async function () {
+    const s = await openStorage()
+    await s.append(ents(1, 2, 1))
+    // an entry whose data is a complete, well-formed batch (as an attacker could send it, without the salt)
+    const forged = new BatchEncoder(64)
+    forged.entry(99, 9, 0, new Uint8Array(10))
+    await s.append([{ index: 3, term: 1, type: 0, data: forged.finish().slice() }])
+    await closeAll()
+    const [seg] = await segmentFiles(tmp.path)
+    const buf = await readFile(seg)
+    const bounds = recordBounds(buf)
+    const bad = Buffer.from(buf)
+    bad[bounds[bounds.length - 2][0] + 6] ^= 1 // damage the final batch's header
+    await writeFile(seg, bad)
+    const st = await openStorage()
+    assert.equal(st.lastIndex(), 2, 'the torn final batch is dropped, not mistaken for mid-log corruption')
   })
 
   it('refuses damage in a sealed (non-last) segment and a missing segment', async function () {
