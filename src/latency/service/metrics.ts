@@ -1,0 +1,70 @@
+/**
+ * The latency service's Prometheus metrics, created once per registry:
+ *
+ * - `dcis_latency_rtt_ms{peer,quantile}` gauge: p50 (quantile="0.5") and p95
+ *   (quantile="0.95") of the last samples of each probed peer; a peer's two
+ *   series are removed when it is forgotten (disconnect, or evicted from the
+ *   bounded window).
+ * - `dcis_latency_probes_total{result}` counter: ok | error.
+ * - `dcis_latency_gossip_published_total` counter.
+ * - `dcis_latency_gossip_accepted_total` counter.
+ * - `dcis_latency_gossip_rejected_total{reason}` counter: unsigned, oversized,
+ *   rate-limited, not-json, or the estimator's validation code (NOT_FINITE,
+ *   OUT_OF_RANGE, WRONG_DIMENSIONS, ...).
+ * - `dcis_latency_coordinate_error` gauge: this peer's Vivaldi error estimate.
+ */
+import { Counter, Gauge } from 'prom-client'
+import type { Registry } from 'prom-client'
+
+export interface LatencyMetrics {
+  rtt: Gauge<'peer' | 'quantile'>
+  probes: Counter<'result'>
+  published: Counter
+  accepted: Counter
+  rejected: Counter<'reason'>
+  coordinateError: Gauge
+}
+
+function reuse<T> (registry: Registry, name: string, make: () => T): T {
+  // a service restarted on the same registry keeps its series
+  return (registry.getSingleMetric(name) as T | undefined) ?? make()
+}
+
+export function createLatencyMetrics (registry: Registry): LatencyMetrics {
+  const registers = [registry]
+  return {
+    rtt: reuse(registry, 'dcis_latency_rtt_ms', () => new Gauge({
+      name: 'dcis_latency_rtt_ms',
+      help: 'ping RTT to a peer over its recent samples (ms), quantile 0.5 or 0.95',
+      labelNames: ['peer', 'quantile'] as const,
+      registers
+    })),
+    probes: reuse(registry, 'dcis_latency_probes_total', () => new Counter({
+      name: 'dcis_latency_probes_total',
+      help: 'latency probes (libp2p ping) by result',
+      labelNames: ['result'] as const,
+      registers
+    })),
+    published: reuse(registry, 'dcis_latency_gossip_published_total', () => new Counter({
+      name: 'dcis_latency_gossip_published_total',
+      help: 'latency states this peer published on dcis/latency/1',
+      registers
+    })),
+    accepted: reuse(registry, 'dcis_latency_gossip_accepted_total', () => new Counter({
+      name: 'dcis_latency_gossip_accepted_total',
+      help: 'latency states accepted from gossip',
+      registers
+    })),
+    rejected: reuse(registry, 'dcis_latency_gossip_rejected_total', () => new Counter({
+      name: 'dcis_latency_gossip_rejected_total',
+      help: 'latency gossip messages dropped, by reason',
+      labelNames: ['reason'] as const,
+      registers
+    })),
+    coordinateError: reuse(registry, 'dcis_latency_coordinate_error', () => new Gauge({
+      name: 'dcis_latency_coordinate_error',
+      help: 'this peer\'s Vivaldi coordinate error estimate (relative)',
+      registers
+    }))
+  }
+}

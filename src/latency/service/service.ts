@@ -1,0 +1,364 @@
+/**
+ * The latency service: drives the pure estimator with real probes (libp2p
+ * ping) and gossip (`dcis/latency/1`), and answers from it. See index.ts.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createLatencyEstimator } from '../estimator.js'
+import { LatencyConfigError } from '../errors.js'
+import { LruMap } from '../lru.js'
+import { createPrng } from '../prng.js'
+import { InvalidPeerIdError, LatencyServiceNotStartedError, ProbeFailedError } from './errors.js'
+import { createGossipValidator } from './gossip-validator.js'
+import { createLatencyMetrics } from './metrics.js'
+import { Periodic, jittered } from './periodic.js'
+import { forEachLimited, pickProbeTargets, seedFromString } from './probe-targets.js'
+import { latencyRoutes } from './routes.js'
+import { RttWindows } from './rtt-window.js'
+import { SenderRateLimiter } from './token-bucket.js'
+import { LATENCY_TOPIC } from './topic.js'
+import type { LatencyMetrics } from './metrics.js'
+import type { DropReason } from './gossip-validator.js'
+import type {
+  LatencyMapView, LatencyOracle, LatencyService, LatencyServiceComponents, LatencyServiceInit,
+  LatencyServiceStats, PeerLatencyView, LatencyView
+} from './index.js'
+import type { LatencyEstimate, LatencyEstimator } from '../estimator.js'
+import type { LatencyState } from '../state.js'
+import type { Prng } from '../prng.js'
+import type { ApiRoutes } from '../../api/index.js'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
+
+interface Heard {
+  state: LatencyState
+  at: number
+}
+
+/** libp2p ping reports whole milliseconds; a 0 ms reading (loopback) is recorded as this */
+const MIN_RTT_MS = 0.5
+
+export class LatencyServiceImpl implements LatencyService {
+  readonly selfId: string
+  readonly estimator: LatencyEstimator
+  private readonly c: LatencyServiceComponents
+  private readonly now: () => number
+  private readonly prng: Prng
+  private readonly metrics: LatencyMetrics
+  private readonly windows: RttWindows
+  private readonly heard: LruMap<string, Heard>
+  private readonly limiter: SenderRateLimiter
+  private readonly cfg: Required<Pick<LatencyServiceInit, 'probeIntervalMs' | 'maxProbesPerRound' | 'probeConcurrency' | 'probeTimeoutMs' | 'gossipIntervalMs' | 'jitter' | 'maxMessageBytes' | 'stateTtlMs' | 'maxPeers'>>
+  private readonly counts = { probesOk: 0, probesFailed: 0, published: 0, accepted: 0, rejected: {} as Record<string, number> }
+  private readonly inflight = new Set<Promise<unknown>>()
+  private probeLoop?: Periodic
+  private gossipLoop?: Periodic
+  private shutdown = new AbortController()
+  private cursor = 0
+  private _status: 'stopped' | 'started' = 'stopped'
+
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    // measure a new neighbour now rather than at the next round
+    this.track(this.probe(evt.detail.toString()).catch(() => {}))
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.dropWindow(evt.detail.toString())
+  }
+
+  constructor (components: LatencyServiceComponents, init: LatencyServiceInit = {}) {
+    this.c = components
+    this.selfId = components.libp2p.peerId.toString()
+    this.now = init.now ?? Date.now
+    this.cfg = {
+      probeIntervalMs: positive(init.probeIntervalMs ?? 5_000, 'probeIntervalMs'),
+      maxProbesPerRound: positiveInt(init.maxProbesPerRound ?? 8, 'maxProbesPerRound'),
+      probeConcurrency: positiveInt(init.probeConcurrency ?? 4, 'probeConcurrency'),
+      probeTimeoutMs: positive(init.probeTimeoutMs ?? 5_000, 'probeTimeoutMs'),
+      gossipIntervalMs: positive(init.gossipIntervalMs ?? 10_000, 'gossipIntervalMs'),
+      jitter: init.jitter ?? 0.2,
+      maxMessageBytes: positiveInt(init.maxMessageBytes ?? 16_384, 'maxMessageBytes'),
+      stateTtlMs: positive(init.stateTtlMs ?? 300_000, 'stateTtlMs'),
+      maxPeers: positiveInt(init.maxPeers ?? 512, 'maxPeers')
+    }
+    if (!(this.cfg.jitter >= 0 && this.cfg.jitter < 1)) throw new LatencyConfigError('jitter', `must be in [0, 1), got ${this.cfg.jitter}`)
+    const seed = init.seed ?? seedFromString(this.selfId)
+    this.prng = createPrng(seed ^ 0x5eed)
+    this.estimator = createLatencyEstimator({ ...init.estimator, selfId: this.selfId, seed, now: this.now, maxPeers: this.cfg.maxPeers })
+    this.metrics = createLatencyMetrics(components.metrics)
+    this.windows = new RttWindows(positiveInt(init.windowSize ?? 20, 'windowSize'), this.cfg.maxPeers)
+    this.heard = new LruMap(this.cfg.maxPeers)
+    this.limiter = new SenderRateLimiter({
+      burst: init.rateLimit?.burst ?? 3,
+      refillMs: init.rateLimit?.refillMs ?? 3_000,
+      maxSenders: this.cfg.maxPeers * 2
+    })
+  }
+
+  get status (): 'stopped' | 'started' {
+    return this._status
+  }
+
+  get busy (): boolean {
+    return (this.probeLoop?.active ?? false) || (this.gossipLoop?.active ?? false) || this.inflight.size > 0
+  }
+
+  async start (): Promise<void> {
+    if (this._status === 'started') return
+    this.shutdown = new AbortController()
+    const { libp2p } = this.c
+    const pubsub = libp2p.services.pubsub
+    pubsub.topicValidators.set(LATENCY_TOPIC, createGossipValidator({
+      selfId: this.selfId,
+      limits: this.estimator.limits,
+      maxBytes: this.cfg.maxMessageBytes,
+      limiter: this.limiter,
+      now: this.now,
+      accept: (from, state) => { this.accept(from, state) },
+      onDrop: (reason, from, detail) => { this.drop(reason, from, detail) }
+    }))
+    pubsub.subscribe(LATENCY_TOPIC)
+    libp2p.addEventListener('peer:connect', this.onConnect)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+    const random = (): number => this.prng.next()
+    this.probeLoop = new Periodic(async (signal) => { await this.probeRound(signal) }, {
+      nextDelayMs: () => jittered(this.cfg.probeIntervalMs, this.cfg.jitter, random),
+      timeoutMs: this.cfg.probeTimeoutMs * 2,
+      onError: (err) => { this.c.logger.warn({ err }, 'probe round failed') }
+    })
+    this.gossipLoop = new Periodic(async (signal) => { await this.gossipRound(signal) }, {
+      // the first state goes out soon, once a probe or two has landed
+      firstDelayMs: jittered(Math.min(this.cfg.gossipIntervalMs, 2 * this.cfg.probeIntervalMs) / 2, this.cfg.jitter, random),
+      nextDelayMs: () => jittered(this.cfg.gossipIntervalMs, this.cfg.jitter, random),
+      timeoutMs: Math.max(5_000, this.cfg.gossipIntervalMs),
+      onError: (err) => { this.c.logger.warn({ err }, 'latency gossip round failed') }
+    })
+    this.probeLoop.start()
+    this.gossipLoop.start()
+    this._status = 'started'
+    for (const peer of libp2p.getPeers()) this.track(this.probe(peer.toString()).catch(() => {}))
+  }
+
+  async stop (): Promise<void> {
+    if (this._status === 'stopped') return
+    this._status = 'stopped'
+    this.shutdown.abort(new LatencyServiceNotStartedError())
+    await Promise.all([this.gossipLoop?.stop(), this.probeLoop?.stop()])
+    await Promise.allSettled([...this.inflight])
+    const { libp2p } = this.c
+    libp2p.removeEventListener('peer:connect', this.onConnect)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    libp2p.services.pubsub.topicValidators.delete(LATENCY_TOPIC)
+    libp2p.services.pubsub.unsubscribe(LATENCY_TOPIC)
+    for (const id of this.windows.peerIds()) this.dropWindow(id)
+  }
+
+  estimate (peerId: string): LatencyEstimate | undefined {
+    return this.estimator.estimate(peerId)
+  }
+
+  estimateBetween (a: string, b: string): LatencyEstimate | undefined {
+    if (a === b) return { ms: 0, errorMs: 0, source: 'measured', confidence: 1 }
+    if (a === this.selfId) return this.estimate(b)
+    const A = this.heard.peek(a)?.state
+    if (b === this.selfId) {
+      // a's own measurement of us, else ours of a (ping RTTs are round trips)
+      const s = A?.samples.find(x => x.peer === this.selfId)
+      if (s !== undefined) return { ms: s.ms, errorMs: 0.1 * s.ms, source: 'measured', confidence: 0.8 }
+      return this.estimate(a)
+    }
+    const B = this.heard.peek(b)?.state
+    if (A !== undefined && B !== undefined) return this.estimator.estimateBetween(A, B, b)
+    const s = A?.samples.find(x => x.peer === b) ?? B?.samples.find(x => x.peer === a)
+    if (s !== undefined) return { ms: s.ms, errorMs: 0.1 * s.ms, source: 'measured', confidence: 0.8 }
+    return undefined
+  }
+
+  async probe (peerId: string, options: AbortOptions = {}): Promise<number> {
+    let id: PeerId
+    try {
+      id = peerIdFromString(peerId)
+    } catch {
+      throw new InvalidPeerIdError('peerId', peerId)
+    }
+    if (this._status !== 'started') throw new LatencyServiceNotStartedError()
+    const signals = [this.shutdown.signal, AbortSignal.timeout(this.cfg.probeTimeoutMs)]
+    if (options.signal != null) signals.push(options.signal)
+    let rtt: number
+    try {
+      rtt = await this.c.libp2p.services.ping.ping(id, { signal: AbortSignal.any(signals) })
+    } catch (err) {
+      this.counts.probesFailed++
+      this.metrics.probes.inc({ result: 'error' })
+      throw new ProbeFailedError(peerId, err)
+    }
+    this.counts.probesOk++
+    this.metrics.probes.inc({ result: 'ok' })
+    const ms = Math.max(MIN_RTT_MS, rtt)
+    if (this._status === 'started') this.record(peerId, ms)
+    return ms
+  }
+
+  rttMs (peerId: string): number | null {
+    return this.estimator.direct(peerId)?.medianMs ?? null
+  }
+
+  map (): LatencyMapView {
+    const connected = new Set(this.c.libp2p.getPeers().map(p => p.toString()))
+    const ids = new Set([...this.estimator.peers(), ...connected, ...this.heard.keys()])
+    ids.delete(this.selfId)
+    const peers: PeerLatencyView[] = [...ids].sort().slice(0, this.cfg.maxPeers).map(peerId => {
+      const est = this.estimator.estimate(peerId)
+      const model = this.estimator.estimate(peerId, { modelOnly: true })
+      const q = this.windows.quantiles(peerId)
+      return {
+        peerId,
+        rttMs: this.rttMs(peerId),
+        p95Ms: q?.p95 ?? null,
+        estimatedMs: est?.ms ?? null,
+        modelMs: model?.ms ?? null,
+        errorMs: est?.errorMs ?? null,
+        source: est?.source ?? null,
+        confidence: est?.confidence ?? null,
+        connected: connected.has(peerId)
+      }
+    })
+    return { self: { peerId: this.selfId, coordinate: this.estimator.publicState().coord }, peers }
+  }
+
+  oracle (): LatencyOracle {
+    return {
+      estimate: (from: string, to: string): LatencyView | null => {
+        const e = this.estimateBetween(from, to)
+        return e === undefined ? null : { ms: e.ms, errorMs: e.errorMs, source: e.source }
+      },
+      probe: async (peerId: string, options?: AbortOptions): Promise<number> => this.probe(peerId, options)
+    }
+  }
+
+  latencySummary (): Record<string, unknown> | null {
+    const st = this.estimator.stats()
+    if (st.probes === 0) return null
+    const c = this.estimator.publicState().coord
+    return {
+      v: 1,
+      vec: c.vec.map(round3),
+      height: round3(c.height),
+      adjustment: round3(c.adjustment),
+      error: round3(c.error),
+      directPeers: st.directPeers,
+      heardPeers: this.heard.size
+    }
+  }
+
+  routes (): ApiRoutes {
+    return latencyRoutes(this)
+  }
+
+  stats (): LatencyServiceStats {
+    return { ...this.counts, rejected: { ...this.counts.rejected }, heardPeers: this.heard.size }
+  }
+
+  async publish (options: AbortOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    const bytes = new TextEncoder().encode(JSON.stringify(this.estimator.publicState()))
+    await this.c.libp2p.services.pubsub.publish(LATENCY_TOPIC, bytes)
+    this.counts.published++
+    this.metrics.published.inc()
+  }
+
+  private async probeRound (signal: AbortSignal): Promise<void> {
+    const ids = this.c.libp2p.getPeers().map(p => p.toString())
+    const { targets, cursor } = pickProbeTargets(ids, this.cursor, this.cfg.maxProbesPerRound)
+    this.cursor = cursor
+    await forEachLimited(targets, this.cfg.probeConcurrency, async (peerId) => {
+      if (signal.aborted) return
+      try {
+        await this.probe(peerId, { signal })
+      } catch (err) {
+        this.c.logger.debug({ peer: peerId, err: (err as Error).message }, 'probe failed')
+      }
+    })
+    this.metrics.coordinateError.set(this.estimator.publicState().coord.error)
+  }
+
+  private async gossipRound (signal: AbortSignal): Promise<void> {
+    this.sweep()
+    if (this.estimator.stats().probes === 0) return
+    try {
+      await this.publish({ signal })
+    } catch (err) {
+      // e.g. no subscribed peers yet when the node disallows publishing to none
+      this.c.logger.debug({ err: (err as Error).message }, 'latency state not published')
+    }
+  }
+
+  /** forget gossiped states not refreshed within stateTtlMs, unless the peer is connected */
+  private sweep (): void {
+    const now = this.now()
+    const connected = new Set(this.c.libp2p.getPeers().map(p => p.toString()))
+    for (const id of this.heard.keys()) {
+      const h = this.heard.peek(id)
+      if (h !== undefined && now - h.at > this.cfg.stateTtlMs && !connected.has(id)) {
+        this.heard.delete(id)
+        this.estimator.forget(id)
+        this.limiter.forget(id)
+        this.dropWindow(id)
+      }
+    }
+  }
+
+  private record (peerId: string, ms: number): void {
+    const evicted = this.windows.push(peerId, ms)
+    if (evicted !== undefined) this.removeSeries(evicted)
+    const h = this.heard.peek(peerId)
+    // re-offer the last heard state in case the estimator's LRU dropped it (idempotent)
+    if (h !== undefined) this.estimator.hearValidated(peerId, h.state)
+    this.estimator.observe(peerId, ms)
+    const q = this.windows.quantiles(peerId)
+    if (q !== undefined) {
+      this.metrics.rtt.set({ peer: peerId, quantile: '0.5' }, q.p50)
+      this.metrics.rtt.set({ peer: peerId, quantile: '0.95' }, q.p95)
+    }
+  }
+
+  private accept (from: string, state: LatencyState): void {
+    this.heard.set(from, { state, at: this.now() })
+    this.estimator.hearValidated(from, state)
+    this.counts.accepted++
+    this.metrics.accepted.inc()
+  }
+
+  private drop (reason: DropReason, from: string | undefined, detail?: string): void {
+    this.counts.rejected[reason] = (this.counts.rejected[reason] ?? 0) + 1
+    this.metrics.rejected.inc({ reason })
+    if (reason !== 'rate-limited') this.c.logger.debug({ reason, peer: from, detail }, 'latency gossip dropped')
+  }
+
+  private dropWindow (peerId: string): void {
+    this.windows.delete(peerId)
+    this.removeSeries(peerId)
+  }
+
+  private removeSeries (peerId: string): void {
+    this.metrics.rtt.remove({ peer: peerId, quantile: '0.5' })
+    this.metrics.rtt.remove({ peer: peerId, quantile: '0.95' })
+  }
+
+  private track (p: Promise<unknown>): void {
+    this.inflight.add(p)
+    void p.finally(() => this.inflight.delete(p))
+  }
+}
+
+function round3 (x: number): number {
+  return Math.round(x * 1000) / 1000
+}
+
+function positive (x: number, field: string): number {
+  if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0) throw new LatencyConfigError(field, `must be a positive number, got ${x}`)
+  return x
+}
+
+function positiveInt (x: number, field: string): number {
+  if (!Number.isInteger(x) || x < 1) throw new LatencyConfigError(field, `must be a positive integer, got ${x}`)
+  return x
+}
