@@ -6,15 +6,19 @@
  * is just a version vector: removals leave no tombstones.
  *
  * Invariants (kept by every function here and checked by the codec):
- * vv entries are > 0; cloud sets are non-empty and hold only counters
- * > vv[r] + 1.
+ * vv entries are > 0; cloud range lists are non-empty, sorted, disjoint,
+ * non-adjacent, and start above vv[r] + 1. A gap of any length is one
+ * range, so memory never grows with the number of dots in a gap.
  */
 import { compareStrings } from './atom.js'
 import type { Dot, ReplicaId } from './dot.js'
+import { normalizeRanges, rangesContain, rangesCount, subtractRanges } from './ranges.js'
+import type { Range, Ranges } from './ranges.js'
 
 export interface CausalContext {
   readonly vv: ReadonlyMap<ReplicaId, number>
-  readonly cloud: ReadonlyMap<ReplicaId, ReadonlySet<number>>
+  /** replica -> sorted, disjoint, non-adjacent inclusive ranges, all above vv[r] + 1. */
+  readonly cloud: ReadonlyMap<ReplicaId, Ranges>
 }
 
 const EMPTY: CausalContext = Object.freeze({ vv: new Map(), cloud: new Map() })
@@ -29,15 +33,15 @@ export function isEmptyContext (ctx: CausalContext): boolean {
 
 export function contextContains (ctx: CausalContext, dot: Dot): boolean {
   if (dot.counter <= (ctx.vv.get(dot.replica) ?? 0)) return true
-  return ctx.cloud.get(dot.replica)?.has(dot.counter) ?? false
+  const rs = ctx.cloud.get(dot.replica)
+  return rs != null && rangesContain(rs, dot.counter)
 }
 
 /** The largest counter of `replica` in the context (0 if none). */
 export function contextMax (ctx: CausalContext, replica: ReplicaId): number {
-  let max = ctx.vv.get(replica) ?? 0
-  const cloud = ctx.cloud.get(replica)
-  if (cloud != null) for (const c of cloud) if (c > max) max = c
-  return max
+  const rs = ctx.cloud.get(replica)
+  if (rs != null && rs.length > 0) return rs[rs.length - 1][1]
+  return ctx.vv.get(replica) ?? 0
 }
 
 /** The next fresh dot of `replica`. A replica's own dots are always contiguous in its own context. */
@@ -47,39 +51,42 @@ export function nextDot (ctx: CausalContext, replica: ReplicaId): Dot {
 
 /** Mutable builder used to produce compacted contexts. */
 class ContextBuilder {
-  readonly vv = new Map<ReplicaId, number>()
-  readonly cloud = new Map<ReplicaId, Set<number>>()
+  private readonly vv = new Map<ReplicaId, number>()
+  private readonly cloud = new Map<ReplicaId, Range[]>()
 
-  addRange (replica: ReplicaId, upTo: number): void {
+  /** Adds dots 1..upTo of `replica`. */
+  addPrefix (replica: ReplicaId, upTo: number): void {
     if (upTo > (this.vv.get(replica) ?? 0)) this.vv.set(replica, upTo)
   }
 
+  /** Adds dots lo..hi of `replica`. */
+  addRange (replica: ReplicaId, lo: number, hi: number): void {
+    if (hi < lo) return
+    if (lo <= 1) { this.addPrefix(replica, hi); return }
+    let list = this.cloud.get(replica)
+    if (list == null) { list = []; this.cloud.set(replica, list) }
+    list.push([lo, hi])
+  }
+
   addDot (replica: ReplicaId, counter: number): void {
-    if (counter <= (this.vv.get(replica) ?? 0)) return
-    let set = this.cloud.get(replica)
-    if (set == null) { set = new Set(); this.cloud.set(replica, set) }
-    set.add(counter)
+    this.addRange(replica, counter, counter)
   }
 
   build (): CausalContext {
-    // Compact: absorb contiguous cloud dots, drop covered ones.
-    for (const [replica, set] of this.cloud) {
+    const cloud = new Map<ReplicaId, Ranges>()
+    // Compact: absorb ranges that touch the vector, drop covered ones.
+    for (const [replica, list] of this.cloud) {
+      const rs = normalizeRanges(list)
       let top = this.vv.get(replica) ?? 0
-      while (set.has(top + 1)) { set.delete(top + 1); top++ }
+      let i = 0
+      while (i < rs.length && rs[i][0] <= top + 1) { if (rs[i][1] > top) top = rs[i][1]; i++ }
       if (top > 0) this.vv.set(replica, top)
-      for (const c of set) if (c <= top) set.delete(c)
-      if (set.size === 0) this.cloud.delete(replica)
+      if (i < rs.length) cloud.set(replica, i === 0 ? rs : rs.slice(i))
     }
-    return sortedContext(this.vv, this.cloud)
+    const svv = new Map([...this.vv.entries()].filter(([, n]) => n > 0).sort((a, b) => compareStrings(a[0], b[0])))
+    const scloud = new Map([...cloud.entries()].sort((a, b) => compareStrings(a[0], b[0])))
+    return { vv: svv, cloud: scloud }
   }
-}
-
-/** Rebuild maps in replica order so iteration order is deterministic. */
-function sortedContext (vv: Map<ReplicaId, number>, cloud: Map<ReplicaId, Set<number>>): CausalContext {
-  const svv = new Map([...vv.entries()].filter(([, n]) => n > 0).sort((a, b) => compareStrings(a[0], b[0])))
-  const scloud = new Map([...cloud.entries()].sort((a, b) => compareStrings(a[0], b[0]))
-    .map(([r, s]) => [r, new Set([...s].sort((x, y) => x - y))] as const))
-  return { vv: svv, cloud: scloud }
 }
 
 export function contextFromDots (dots: Iterable<Dot>): CausalContext {
@@ -88,24 +95,26 @@ export function contextFromDots (dots: Iterable<Dot>): CausalContext {
   return b.build()
 }
 
-/** Build a context from raw parts (compacting). */
-export function makeContext (vv: Iterable<readonly [ReplicaId, number]>, cloud: Iterable<Dot> = []): CausalContext {
+/** Build a context from raw parts (compacting). `ranges` are inclusive [replica, lo, hi]. */
+export function makeContext (vv: Iterable<readonly [ReplicaId, number]>, cloud: Iterable<Dot> = [], ranges: Iterable<readonly [ReplicaId, number, number]> = []): CausalContext {
   const b = new ContextBuilder()
-  for (const [r, n] of vv) b.addRange(r, n)
+  for (const [r, n] of vv) b.addPrefix(r, n)
   for (const d of cloud) b.addDot(d.replica, d.counter)
+  for (const [r, lo, hi] of ranges) b.addRange(r, lo, hi)
   return b.build()
+}
+
+function addAll (b: ContextBuilder, ctx: CausalContext): void {
+  for (const [r, n] of ctx.vv) b.addPrefix(r, n)
+  for (const [r, rs] of ctx.cloud) for (const [lo, hi] of rs) b.addRange(r, lo, hi)
 }
 
 export function joinContexts (a: CausalContext, b: CausalContext): CausalContext {
   if (isEmptyContext(a)) return b
   if (isEmptyContext(b)) return a
   const out = new ContextBuilder()
-  for (const ctx of [a, b]) {
-    for (const [r, n] of ctx.vv) out.addRange(r, n)
-  }
-  for (const ctx of [a, b]) {
-    for (const [r, set] of ctx.cloud) for (const c of set) out.addDot(r, c)
-  }
+  addAll(out, a)
+  addAll(out, b)
   return out.build()
 }
 
@@ -113,57 +122,46 @@ export function addDots (ctx: CausalContext, dots: Iterable<Dot>): CausalContext
   return joinContexts(ctx, contextFromDots(dots))
 }
 
-/** Every dot of the context (expands the version vector: use on small contexts only). */
+/** Every dot of the context (expands ranges: use on small contexts only). */
 export function * contextDots (ctx: CausalContext): Generator<Dot> {
   for (const [replica, n] of ctx.vv) for (let c = 1; c <= n; c++) yield { replica, counter: c }
-  for (const [replica, set] of ctx.cloud) for (const counter of set) yield { replica, counter }
+  for (const [replica, rs] of ctx.cloud) for (const [lo, hi] of rs) for (let c = lo; c <= hi; c++) yield { replica, counter: c }
+}
+
+/** The dots of `replica` in `ctx` as ranges. */
+function replicaRanges (ctx: CausalContext, replica: ReplicaId): Ranges {
+  const top = ctx.vv.get(replica) ?? 0
+  const rs = ctx.cloud.get(replica) ?? []
+  return top > 0 ? [[1, top], ...rs] : rs
+}
+
+function replicasOf (ctx: CausalContext): Set<ReplicaId> {
+  return new Set([...ctx.vv.keys(), ...ctx.cloud.keys()])
 }
 
 /**
- * The dots of `a` that `b` lacks, as a context. Its size is proportional
- * to the gap between the two, not to their history.
+ * The dots of `a` that `b` lacks, as a context. Costs O(ranges), whatever
+ * the number of dots in the gap.
  */
 export function contextDifference (a: CausalContext, b: CausalContext): CausalContext {
   const out = new ContextBuilder()
-  for (const [r, n] of a.vv) {
-    const bTop = b.vv.get(r) ?? 0
-    const bCloud = b.cloud.get(r)
-    if (bTop === 0 && bCloud == null) { out.addRange(r, n); continue }
-    for (let c = bTop + 1; c <= n; c++) if (!(bCloud?.has(c) ?? false)) out.addDot(r, c)
-  }
-  for (const [r, set] of a.cloud) {
-    for (const c of set) if (!contextContains(b, { replica: r, counter: c })) out.addDot(r, c)
+  for (const r of replicasOf(a)) {
+    for (const [lo, hi] of subtractRanges(replicaRanges(a, r), replicaRanges(b, r))) out.addRange(r, lo, hi)
   }
   return out.build()
 }
 
-/** How many dots of `a` are missing from `b`, without materialising them. */
+/** How many dots of `a` are missing from `b`. */
 export function contextDifferenceCount (a: CausalContext, b: CausalContext): number {
   let count = 0
-  for (const [r, n] of a.vv) {
-    const bTop = b.vv.get(r) ?? 0
-    if (n <= bTop) continue
-    count += n - bTop
-    const bCloud = b.cloud.get(r)
-    if (bCloud != null) for (const c of bCloud) if (c <= n) count--
-  }
-  for (const [r, set] of a.cloud) {
-    for (const c of set) if (!contextContains(b, { replica: r, counter: c })) count++
-  }
+  for (const r of replicasOf(a)) count += rangesCount(subtractRanges(replicaRanges(a, r), replicaRanges(b, r)))
   return count
 }
 
 /** True when every dot of `a` is in `b`. */
 export function contextLeq (a: CausalContext, b: CausalContext): boolean {
-  for (const [r, n] of a.vv) {
-    const bTop = b.vv.get(r) ?? 0
-    if (n <= bTop) continue
-    const bCloud = b.cloud.get(r)
-    if (bCloud == null) return false
-    for (let c = bTop + 1; c <= n; c++) if (!bCloud.has(c)) return false
-  }
-  for (const [r, set] of a.cloud) {
-    for (const c of set) if (!contextContains(b, { replica: r, counter: c })) return false
+  for (const r of replicasOf(a)) {
+    if (subtractRanges(replicaRanges(a, r), replicaRanges(b, r)).length > 0) return false
   }
   return true
 }
@@ -184,10 +182,10 @@ export function contextsEqual (a: CausalContext, b: CausalContext): boolean {
   return compareContexts(a, b) === 'equal'
 }
 
-/** Storage cost of the context: version-vector entries plus cloud dots. */
+/** Storage cost of the context: version-vector entries plus cloud ranges. */
 export function contextSize (ctx: CausalContext): number {
   let n = ctx.vv.size
-  for (const s of ctx.cloud.values()) n += s.size
+  for (const rs of ctx.cloud.values()) n += rs.length
   return n
 }
 
@@ -195,6 +193,6 @@ export function contextSize (ctx: CausalContext): number {
 export function contextCount (ctx: CausalContext): number {
   let n = 0
   for (const v of ctx.vv.values()) n += v
-  for (const s of ctx.cloud.values()) n += s.size
+  for (const rs of ctx.cloud.values()) n += rangesCount(rs)
   return n
 }

@@ -164,21 +164,14 @@ class Encoder {
     this.counts(ctx.vv)
     const cloud = [...ctx.cloud.entries()].sort((a, b) => compareStrings(a[0], b[0]))
     this.w.varint(cloud.length)
-    for (const [r, set] of cloud) {
+    for (const [r, ranges] of cloud) {
       this.w.varint(this.table.idx(r))
-      const cs = [...set].sort((a, b) => a - b)
-      const ranges: Array<[number, number]> = []
-      for (const c of cs) {
-        const last = ranges[ranges.length - 1]
-        if (last != null && last[0] + last[1] === c) last[1]++
-        else ranges.push([c, 1])
-      }
       this.w.varint(ranges.length)
       let prevEnd = (ctx.vv.get(r) ?? 0) + 1 // first free counter above the vector
-      for (const [start, len] of ranges) {
-        this.w.varint(start - prevEnd - 1) // >= 0: a gap of at least one missing dot
-        this.w.varint(len - 1)
-        prevEnd = start + len
+      for (const [lo, hi] of ranges) {
+        this.w.varint(lo - prevEnd - 1) // >= 0: a gap of at least one missing dot
+        this.w.varint(hi - lo)
+        prevEnd = hi + 1
       }
     }
   }
@@ -349,7 +342,7 @@ class Decoder {
   context (field: string): CausalContext {
     const vv = this.counts(`${field}.vv`)
     const n = this.r.count(`${field}.cloud`, 2)
-    const cloud: Dot[] = []
+    const cloud: Array<[ReplicaId, number, number]> = []
     let prev = -1
     for (let i = 0; i < n; i++) {
       prev = this.replicaIdx(`${field}.cloud.replica`, prev)
@@ -358,16 +351,15 @@ class Decoder {
       if (ranges === 0) this.r.fail('NON_CANONICAL', `${field}.cloud.ranges`, 'empty cloud entry')
       let prevEnd = (vv.get(replica) ?? 0) + 1
       for (let j = 0; j < ranges; j++) {
-        const start = prevEnd + 1 + this.r.varint(`${field}.cloud.gap`)
-        const len = 1 + this.r.varint(`${field}.cloud.length`)
-        // Charge the dots before materialising them: a range can name 2^53 dots in 8 bytes.
-        this.r.charge(len, `${field}.cloud.length`)
-        if (!Number.isSafeInteger(start + len)) this.r.fail('VARINT_OVERFLOW', `${field}.cloud`)
-        for (let c = start; c < start + len; c++) cloud.push({ replica, counter: c })
-        prevEnd = start + len
+        const lo = prevEnd + 1 + this.r.varint(`${field}.cloud.gap`)
+        const hi = lo + this.r.varint(`${field}.cloud.length`)
+        // Ranges are kept as ranges: a range of 2^50 dots costs 16 bytes, never 2^50 numbers.
+        if (!Number.isSafeInteger(hi + 1)) this.r.fail('VARINT_OVERFLOW', `${field}.cloud`)
+        cloud.push([replica, lo, hi])
+        prevEnd = hi + 1
       }
     }
-    return makeContext(vv, cloud)
+    return makeContext(vv, [], cloud)
   }
 
   lwwEntry (): LwwEntry | null {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   compareContexts, contextContains, contextCount, contextDifference, contextDifferenceCount, contextFromDots,
-  contextLeq, digest, equals, join, joinContexts, missingCount, nextDot, orset, planSync, value
+  contextLeq, contextSize, digest, makeContext, equals, join, joinContexts, missingCount, nextDot, orset, planSync, value
 } from '../../src/crdt/index.js'
 import type { CausalContext, Dot, ORSet } from '../../src/crdt/index.js'
 import { check } from './support.js'
@@ -28,9 +28,13 @@ function members (ctx: CausalContext): Set<string> {
 }
 
 function assertCompact (ctx: CausalContext): void {
-  for (const [r, set] of ctx.cloud) {
-    assert.ok(set.size > 0)
-    for (const c of set) assert.ok(c > (ctx.vv.get(r) ?? 0) + 1, 'cloud dots sit above a gap')
+  for (const [r, ranges] of ctx.cloud) {
+    assert.ok(ranges.length > 0)
+    let prevEnd = (ctx.vv.get(r) ?? 0) + 1
+    for (const [lo, hi] of ranges) {
+      assert.ok(lo > prevEnd && hi >= lo, 'cloud ranges are sorted and sit above a gap')
+      prevEnd = hi + 1
+    }
   }
   for (const n of ctx.vv.values()) assert.ok(n > 0)
 }
@@ -65,6 +69,20 @@ describe('crdt causal context', () => {
         assert.ok(![...na].some((x) => x.startsWith(`${r}:`) && Number(x.split(':')[1]) >= d.counter))
       }
     }))
+  })
+})
+
+describe('crdt causal context with huge gaps', () => {
+  it('keeps gaps as ranges: difference, count and order cost O(ranges), not O(dots)', () => {
+    const far = makeContext([['r', 1e12]])
+    const near = makeContext([['r', 10]], [{ replica: 'r', counter: 1000 }])
+    const diff = contextDifference(far, near)
+    assert.equal(contextSize(diff), 2)
+    assert.equal(contextCount(diff), 1e12 - 11)
+    assert.equal(contextDifferenceCount(far, near), 1e12 - 11)
+    assert.equal(compareContexts(near, far), 'before')
+    assert.ok(contextContains(joinContexts(near, diff), { replica: 'r', counter: 123_456_789 }))
+    assert.equal(contextSize(joinContexts(near, diff)), 1, 'joining the gap compacts to one vector entry')
   })
 })
 
