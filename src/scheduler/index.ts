@@ -18,6 +18,7 @@ import type { AbortOptions, Libp2p } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Registry } from 'prom-client'
 
+/** `LatencyService.oracle()` of src/latency/service satisfies it. */
 export interface LatencyOracle {
   /** best estimate of the RTT from peer `from` to peer `to` (ms) with an error bound, or null if unknown */
   estimate (from: string, to: string): LatencyView | null
@@ -95,8 +96,6 @@ export function createAllocationService (components: SchedulerComponents, init: 
 export { AllocationService, toView } from './service.js'
 export type { ServiceStatus } from './service.js'
 export { allocationRoutes } from './routes.js'
-export { oracleFromEstimator } from './oracle.js'
-export type { EstimatorOracleInit } from './oracle.js'
 export {
   parseConstraints, parseAllocationRequest, parseMemory, publicConstraints,
   MAX_REPLICAS, RUNTIMES
