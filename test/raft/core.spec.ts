@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import {
-  ConfChangeType, createRaft, decodeConfChange, emptyConfState, encodeConfChange, EntryType, InvalidConfChangeError,
+  ConfChangeTransition, ConfChangeType, createRaft, decodeAnyConfChange, decodeConfChange, emptyConfState, encodeConfChange, EntryType, InvalidConfChangeError,
   InvalidMessageError, InvalidRaftConfigError, makeMessage, MemoryLogStorage, MessageType, ProposalDroppedError, RaftUsageError, StateType
 } from '../../src/raft/core/index.js'
 import type { Message, RawNode } from '../../src/raft/core/index.js'
+import { applyConfChangeTo, confStateFromMembership, membershipFromConfState } from '../../src/raft/core/confchange.js'
 
 function bootstrapped (voters: string[]): MemoryLogStorage {
   const s = new MemoryLogStorage()
@@ -133,6 +134,68 @@ describe('raft core', () => {
       const n = createRaft({ id: '1', storage: s })
       const cs = n.applyConfChange({ type: ConfChangeType.RemoveNode, nodeId: '1' })
       assert.deepEqual(cs.voters, ['1'])
+    })
+  })
+
+  describe('joint consensus', () => {
+    const m0 = membershipFromConfState({ ...emptyConfState(), voters: ['1', '2', '3'], learners: ['9'] })
+    const cs = (cc: Parameters<typeof applyConfChangeTo>[1], m = m0): ReturnType<typeof confStateFromMembership> => confStateFromMembership(applyConfChangeTo(m, cc))
+
+    it('round-trips a ConfChangeV2', () => {
+      const cc = { transition: ConfChangeTransition.Explicit, changes: [{ type: ConfChangeType.RemoveNode, nodeId: '3' }, { type: ConfChangeType.AddNode, nodeId: '4' }], context: new Uint8Array([7]) }
+      assert.deepEqual(decodeAnyConfChange(encodeConfChange(cc)), cc)
+      assert.throws(() => decodeConfChange(encodeConfChange(cc)), InvalidConfChangeError)
+    })
+    for (const bad of ['{"v":2,"tr":5,"ch":[]}', '{"v":2,"tr":0,"ch":{}}', '{"v":2,"tr":0,"ch":[{"t":0}]}', '{"v":3}']) {
+      it(`rejects ${bad}`, () => {
+        assert.throws(() => decodeAnyConfChange(new TextEncoder().encode(bad)), InvalidConfChangeError)
+      })
+    }
+    it('an Auto change with several changes enters a joint config that auto-leaves', () => {
+      const j = cs({ transition: ConfChangeTransition.Auto, changes: [{ type: ConfChangeType.RemoveNode, nodeId: '3' }, { type: ConfChangeType.AddNode, nodeId: '4' }] })
+      assert.deepEqual(j.voters, ['1', '2', '4'])
+      assert.deepEqual(j.votersOutgoing, ['1', '2', '3'])
+      assert.equal(j.autoLeave, true)
+    })
+    it('an Auto change with one change is simple; Implicit/Explicit always go joint', () => {
+      assert.deepEqual(cs({ transition: ConfChangeTransition.Auto, changes: [{ type: ConfChangeType.AddNode, nodeId: '4' }] }).votersOutgoing, [])
+      const e = cs({ transition: ConfChangeTransition.Explicit, changes: [{ type: ConfChangeType.AddNode, nodeId: '4' }] })
+      assert.deepEqual(e.votersOutgoing, ['1', '2', '3'])
+      assert.equal(e.autoLeave, false)
+    })
+    it('demoting a voter parks it in learnersNext until the joint config is left', () => {
+      const jm = applyConfChangeTo(m0, { transition: ConfChangeTransition.Implicit, changes: [{ type: ConfChangeType.AddLearnerNode, nodeId: '3' }] })
+      const j = confStateFromMembership(jm)
+      assert.deepEqual(j.voters, ['1', '2'])
+      assert.deepEqual(j.learnersNext, ['3'])
+      assert.deepEqual(j.learners, ['9'])
+      const left = confStateFromMembership(applyConfChangeTo(jm, { transition: ConfChangeTransition.Auto, changes: [] }))
+      assert.deepEqual(left, { voters: ['1', '2'], learners: ['3', '9'], votersOutgoing: [], learnersNext: [], autoLeave: false })
+    })
+    it('refuses to enter a joint config twice, to leave a non-joint one, or a simple change while joint', () => {
+      const jm = applyConfChangeTo(m0, { transition: ConfChangeTransition.Explicit, changes: [{ type: ConfChangeType.AddNode, nodeId: '4' }] })
+      assert.throws(() => applyConfChangeTo(jm, { transition: ConfChangeTransition.Explicit, changes: [{ type: ConfChangeType.AddNode, nodeId: '5' }] }), InvalidConfChangeError)
+      assert.throws(() => applyConfChangeTo(jm, { type: ConfChangeType.AddNode, nodeId: '5' }), InvalidConfChangeError)
+      assert.throws(() => applyConfChangeTo(m0, { transition: ConfChangeTransition.Auto, changes: [] }), InvalidConfChangeError)
+      assert.throws(() => applyConfChangeTo(m0, { transition: ConfChangeTransition.Auto, changes: ['1', '2', '3'].map(nodeId => ({ type: ConfChangeType.RemoveNode, nodeId })) }), InvalidConfChangeError)
+    })
+    it('a leader proposes the leave-joint entry itself after applying an auto-leave joint config', () => {
+      const { n, s } = electedLeader(['1'])
+      n.proposeConfChange({ transition: ConfChangeTransition.Auto, changes: [{ type: ConfChangeType.AddLearnerNode, nodeId: '2' }, { type: ConfChangeType.AddLearnerNode, nodeId: '3' }] })
+      let rd = n.ready()
+      s.append(rd.entries)
+      assert.equal(rd.committedEntries.length, 1)
+      const applied = n.applyConfChange(decodeAnyConfChange(rd.committedEntries[0].data))
+      assert.deepEqual(applied.votersOutgoing, ['1'])
+      n.advance()
+      rd = n.ready()
+      const leave = rd.entries.find(e => e.type === EntryType.ConfChange)
+      assert.ok(leave !== undefined, 'no leave-joint entry proposed')
+      assert.deepEqual(decodeAnyConfChange(leave.data), { transition: ConfChangeTransition.Auto, changes: [] })
+      s.append(rd.entries)
+      assert.deepEqual(n.applyConfChange(decodeAnyConfChange(leave.data)).votersOutgoing, [])
+      n.advance()
+      assert.equal(n.hasReady(), false)
     })
   })
 

@@ -6,9 +6,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import {
-  ConfChangeType, createRaft, decodeConfChange, encodeConfChange, EntryType, MemoryLogStorage, MessageType, StateType, compareIds, emptyConfState
+  ConfChangeTransition, ConfChangeType, createRaft, decodeAnyConfChange, encodeConfChange, EntryType, isConfChangeV2, MemoryLogStorage,
+  MessageType, StateType, compareIds, emptyConfState
 } from '../../src/raft/core/index.js'
-import type { ConfChange, ConfState, Entry, Message, RawNode, Ready, Snapshot } from '../../src/raft/core/index.js'
+import type { AnyConfChange, ConfChangeSingle, ConfState, Entry, Message, RawNode, Ready, Snapshot } from '../../src/raft/core/index.js'
 
 const te = new TextEncoder()
 const td = new TextDecoder()
@@ -63,7 +64,7 @@ export function rewriteScript (text: string, blocks: Block[]): string {
 export function fmtData (e: Entry): string {
   if (e.type === EntryType.ConfChange) {
     try {
-      return fmtConfChange(decodeConfChange(e.data))
+      return fmtConfChange(decodeAnyConfChange(e.data))
     } catch {
       return '<bad conf change>'
     }
@@ -71,9 +72,15 @@ export function fmtData (e: Entry): string {
   return JSON.stringify(td.decode(e.data))
 }
 
-function fmtConfChange (cc: ConfChange): string {
+function fmtSingle (cc: ConfChangeSingle): string {
   const p = cc.type === ConfChangeType.AddNode ? 'v' : cc.type === ConfChangeType.RemoveNode ? 'r' : 'l'
   return p + cc.nodeId
+}
+
+function fmtConfChange (cc: AnyConfChange): string {
+  if (!isConfChangeV2(cc)) return fmtSingle(cc)
+  if (cc.changes.length === 0) return 'leave-joint'
+  return `${ConfChangeTransition[cc.transition]}(${cc.changes.map(fmtSingle).join(' ')})`
 }
 
 export function fmtEntry (e: Entry): string {
@@ -84,6 +91,8 @@ export function fmtConfState (cs: ConfState): string {
   let s = `voters=(${cs.voters.join(' ')})`
   if (cs.learners.length > 0) s += ` learners=(${cs.learners.join(' ')})`
   if (cs.votersOutgoing.length > 0) s += `&&(${cs.votersOutgoing.join(' ')})`
+  if (cs.learnersNext.length > 0) s += ` learners_next=(${cs.learnersNext.join(' ')})`
+  if (cs.autoLeave) s += ' autoleave'
   return s
 }
 
@@ -183,7 +192,7 @@ export class InteractionEnv {
       case 'add-nodes': this.addNodes(Number(pos[0]), kv); return
       case 'campaign': this.raw(pos[0]).campaign(); return
       case 'propose': this.raw(pos[0]).propose(te.encode(pos[1] ?? '')); return
-      case 'propose-conf-change': this.raw(pos[0]).proposeConfChange(parseConfChange(pos[1])); return
+      case 'propose-conf-change': this.raw(pos[0]).proposeConfChange(parseConfChange(pos.slice(1), kv.get('transition'))); return
       case 'process-ready': for (const id of this.ids(pos)) this.processReady(id); return
       case 'deliver-msgs': for (const id of this.ids(pos)) this.deliver(id, bool(kv.get('drop'), false)); return
       case 'stabilize': this.stabilize(this.ids(pos)); return
@@ -293,7 +302,7 @@ export class InteractionEnv {
     for (const m of rd.messages) this.queues.get(m.to)?.push(m)
     for (const e of rd.committedEntries) {
       if (e.type === EntryType.ConfChange) {
-        n.confState = raw.applyConfChange(decodeConfChange(e.data))
+        n.confState = raw.applyConfChange(decodeAnyConfChange(e.data))
         this.out.push(`  INFO ${id} applied ${fmtData(e)}: ${fmtConfState(n.confState)}`)
       } else if (e.data.length > 0) {
         n.app.push(td.decode(e.data))
@@ -328,10 +337,16 @@ export class InteractionEnv {
     this.queues.set(id, [])
     const n = this.node(id)
     for (const m of q) {
+      // like a transport, report the fate of a snapshot to its sender
+      const reportSnap = (ok: boolean): void => {
+        if (m.type === MessageType.MsgSnap) this.nodes.get(m.from)?.raw?.reportSnapshot(m.to, ok)
+      }
       if (drop || n.raw === undefined || this.cut(m.from, m.to)) {
         this.out.push(`dropped: ${fmtMessage(m)}`)
+        reportSnap(false)
         continue
       }
+      reportSnap(true)
       this.out.push(`> ${id} receiving ${fmtMessage(m)}`)
       try {
         n.raw.step(m)
@@ -400,11 +415,19 @@ export class InteractionEnv {
   }
 }
 
-function parseConfChange (s: string | undefined): ConfChange {
-  const m = /^([vrl])(\S+)$/.exec(s ?? '')
-  if (m === null) throw new Error(`bad conf change ${String(s)} (want v<id>, r<id> or l<id>)`)
+function parseSingle (s: string): ConfChangeSingle {
+  const m = /^([vrl])(\S+)$/.exec(s)
+  if (m === null) throw new Error(`bad conf change ${s} (want v<id>, r<id> or l<id>)`)
   const type = m[1] === 'v' ? ConfChangeType.AddNode : m[1] === 'r' ? ConfChangeType.RemoveNode : ConfChangeType.AddLearnerNode
   return { type, nodeId: m[2] }
+}
+
+/** one change -> ConfChange; several, none (leave joint) or a transition= -> ConfChangeV2 */
+function parseConfChange (args: string[], transition: string | undefined): AnyConfChange {
+  const changes = args.map(parseSingle)
+  if (changes.length === 1 && transition === undefined) return changes[0]
+  const tr = transition === 'explicit' ? ConfChangeTransition.Explicit : transition === 'implicit' ? ConfChangeTransition.Implicit : ConfChangeTransition.Auto
+  return { transition: tr, changes }
 }
 
 /** Runs one script file; returns the blocks with their actual output. */

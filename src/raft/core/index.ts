@@ -15,8 +15,10 @@ export * from './errors.js'
 export * from './raft-errors.js'
 export { MessageType, makeMessage, isLocalMessage, isResponseMessage } from './message.js'
 export type { Message } from './message.js'
-export { ConfChangeType, encodeConfChange, decodeConfChange, compareIds } from './confchange.js'
-export type { ConfChange } from './confchange.js'
+export {
+  ConfChangeType, ConfChangeTransition, encodeConfChange, decodeConfChange, decodeAnyConfChange, isConfChangeV2, leaveJointChange, compareIds
+} from './confchange.js'
+export type { ConfChange, ConfChangeV2, ConfChangeSingle, AnyConfChange } from './confchange.js'
 export { StateType } from './raft.js'
 export type { ReadOnlyOption } from './raft.js'
 export type { Ready, SoftState, RaftStatus, ProgressStatus } from './raw-node.js'

@@ -5,8 +5,10 @@
  * one-at-a-time membership changes. Pure and deterministic: no timers, no I/O;
  * its only randomness comes from a seeded PRNG.
  */
-import { applySimpleChange, compareIds, decodeConfChange, membershipFromConfState } from './confchange.js'
-import type { ConfChange, Membership } from './confchange.js'
+import {
+  applyConfChangeTo, compareIds, decodeAnyConfChange, encodeConfChange, leaveJointChange, membershipFromConfState, toV2, wantsLeaveJoint
+} from './confchange.js'
+import type { AnyConfChange, Membership } from './confchange.js'
 import { CompactedError, UnavailableError } from './errors.js'
 import { isResponseMessage, makeMessage, MessageType, voteResponseType } from './message.js'
 import type { Message } from './message.js'
@@ -171,6 +173,15 @@ export class Raft {
       if (!pr.recentActive) return false
       const snap = this.raftLog.snapshot()
       if (snap.metadata.index === 0) throw new Error('need a non-empty snapshot to catch up a follower')
+      const cs = snap.metadata.confState
+      if (!cs.voters.includes(to) && !cs.learners.includes(to) && !cs.votersOutgoing.includes(to) && !cs.learnersNext.includes(to)) {
+        // the follower would ignore a snapshot that predates its membership:
+        // wait (probing again on the next heartbeat) until the application
+        // has taken a snapshot that includes it
+        if (pr.state !== ProgressState.Probe) pr.becomeProbe()
+        pr.probeSent = true
+        return false
+      }
       pr.becomeSnapshot(snap.metadata.index)
       this.send(makeMessage({ type: MessageType.MsgSnap, to, snapshot: snap }))
       return true
@@ -572,10 +583,15 @@ export class Raft {
     const ents = m.entries.map(e => ({ ...e }))
     for (let i = 0; i < ents.length; i++) {
       if (ents[i].type !== EntryType.ConfChange) continue
+      // one change in flight at a time; a joint config may only be left, and
+      // only a joint config can be left; the change must apply cleanly now
       let refuse = this.pendingConfIndex > this.raftLog.applied
       if (!refuse) {
         try {
-          applySimpleChange(this.trk.membership, decodeConfChange(ents[i].data))
+          const cc = toV2(decodeAnyConfChange(ents[i].data))
+          const alreadyJoint = this.trk.membership.votersOutgoing.size > 0
+          if (alreadyJoint !== wantsLeaveJoint(cc)) refuse = true
+          else applyConfChangeTo(this.trk.membership, cc)
         } catch (err) {
           if (!(err instanceof InvalidConfChangeError)) throw err
           refuse = true
@@ -774,11 +790,14 @@ export class Raft {
 
   // --------------------------------------------------------- conf changes
 
-  /** Applies a committed ConfChange; an invalid change leaves the configuration unchanged. */
-  applyConfChange (cc: ConfChange): ConfState {
+  /**
+   * Applies a committed ConfChange / ConfChangeV2; an invalid change leaves
+   * the configuration unchanged (deterministically on every node).
+   */
+  applyConfChange (cc: AnyConfChange): ConfState {
     let next: Membership
     try {
-      next = applySimpleChange(this.trk.membership, cc)
+      next = applyConfChangeTo(this.trk.membership, cc)
     } catch (err) {
       if (err instanceof InvalidConfChangeError) return this.trk.confState()
       throw err
@@ -786,6 +805,26 @@ export class Raft {
     this.trk.progress = ProgressTracker.buildProgress(next, this.trk.progress, this.raftLog.lastIndex(), this.trk.maxInflight, this.trk.maxInflightBytes)
     this.trk.membership = next
     return this.switchToConfig()
+  }
+
+  /**
+   * A leader in a joint configuration with autoLeave proposes the empty
+   * ConfChangeV2 once everything up to the joint entry is applied.
+   */
+  maybeAutoLeave (): void {
+    if (this.state !== StateType.Leader || !this.trk.membership.autoLeave) return
+    if (this.trk.membership.votersOutgoing.size === 0) return
+    if (this.raftLog.applied < this.pendingConfIndex) return
+    try {
+      this.step(makeMessage({
+        type: MessageType.MsgProp,
+        from: this.id,
+        entries: [{ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(leaveJointChange()) }]
+      }))
+    } catch (err) {
+      // e.g. a leadership transfer in progress: retried after the next apply
+      if (!(err instanceof ProposalDroppedError)) throw err
+    }
   }
 
   private switchToConfig (): ConfState {

@@ -4,7 +4,7 @@
  * snapshot -> send messages -> apply committed entries -> advance().
  */
 import { encodeConfChange } from './confchange.js'
-import type { ConfChange } from './confchange.js'
+import type { AnyConfChange } from './confchange.js'
 import { makeMessage, MessageType } from './message.js'
 import type { Message } from './message.js'
 import { ProgressState } from './progress.js'
@@ -101,7 +101,8 @@ export class RawNode {
     }))
   }
 
-  proposeConfChange (cc: ConfChange): void {
+  /** Proposes a membership change: a ConfChange (one at a time) or a ConfChangeV2 (joint consensus). */
+  proposeConfChange (cc: AnyConfChange): void {
     this.raft.step(makeMessage({
       type: MessageType.MsgProp,
       from: this.raft.id,
@@ -137,7 +138,8 @@ export class RawNode {
     this.raft.step(makeMessage({ type: MessageType.MsgSnapStatus, from: id, reject: !ok }))
   }
 
-  applyConfChange (cc: ConfChange): ConfState {
+  /** Call when a ConfChange entry is applied (decode it with decodeAnyConfChange). */
+  applyConfChange (cc: AnyConfChange): ConfState {
     return this.raft.applyConfChange(cc)
   }
 
@@ -206,6 +208,7 @@ export class RawNode {
       }
     }
     if (rd.committedEntries.length > 0) log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index)
+    this.raft.maybeAutoLeave()
   }
 
   status (): RaftStatus {

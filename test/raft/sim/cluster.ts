@@ -7,7 +7,7 @@
  * replicated KV store. Every random choice comes from one seed.
  */
 import {
-  ConfChangeType, createRaft, decodeConfChange, emptyConfState, EntryType, MemoryLogStorage, MessageType,
+  ConfChangeTransition, ConfChangeType, createRaft, decodeAnyConfChange, emptyConfState, isConfChangeV2, EntryType, MemoryLogStorage, MessageType,
   ProposalDroppedError, StateType, compareIds
 } from '../../../src/raft/core/index.js'
 import type { ConfState, Message, RawNode, Ready } from '../../../src/raft/core/index.js'
@@ -256,14 +256,19 @@ export class Simulation {
     this.safety.apply(n.id, e)
     n.applied = e.index
     if (e.type === EntryType.ConfChange) {
-      const cc = decodeConfChange(e.data)
+      const cc = decodeAnyConfChange(e.data)
       n.confState = raw.applyConfChange(cc)
-      if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === n.id) n.removed = true
-      for (const id of [...n.confState.voters, ...n.confState.learners]) {
+      const cs = n.confState
+      const members = [...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]
+      if (!members.includes(n.id)) n.removed = true
+      for (const id of members) {
         const m = this.nodes.get(id)
         if (m !== undefined) m.everMember = true
       }
-      this.log(`${n.id} applied conf change ${ConfChangeType[cc.type]} ${cc.nodeId} at ${e.index}: voters=${n.confState.voters.join(',')} learners=${n.confState.learners.join(',')}`)
+      const what = isConfChangeV2(cc)
+        ? (cc.changes.length === 0 ? 'leave-joint' : `${ConfChangeTransition[cc.transition]}[${cc.changes.map(c => `${ConfChangeType[c.type]} ${c.nodeId}`).join(', ')}]`)
+        : `${ConfChangeType[cc.type]} ${cc.nodeId}`
+      this.log(`${n.id} applied conf change ${what} at ${e.index}: voters=${cs.voters.join(',')}${cs.votersOutgoing.length > 0 ? `&&${cs.votersOutgoing.join(',')}` : ''} learners=${cs.learners.join(',')}`)
       return
     }
     const op = decodeOp(e.data)
@@ -429,21 +434,52 @@ export class Simulation {
     if (l === undefined) return
     const cs = l.raw!.raft.trk.confState()
     const r = this.rng
+    if (cs.votersOutgoing.length > 0) {
+      // joint: the only possible change is leaving it (needed for explicit transitions)
+      if (!cs.autoLeave) this.proposeV2(l, ConfChangeTransition.Auto, [])
+      return
+    }
     const choices: Array<() => void> = []
     const members = cs.voters.length + cs.learners.length
+    const fresh = (): SimNode | undefined => {
+      let n = [...this.nodes.values()].find(x => !x.everMember && !x.removed && !cs.voters.includes(x.id) && !cs.learners.includes(x.id))
+      if (n === undefined && this.nodes.size < MAX_NODES) n = this.newNode([])
+      return n
+    }
     if (members < 5) {
       choices.push(() => {
-        let n = [...this.nodes.values()].find(x => !x.everMember && !x.removed && !cs.voters.includes(x.id) && !cs.learners.includes(x.id))
-        if (n === undefined && this.nodes.size < MAX_NODES) n = this.newNode([])
+        const n = fresh()
         if (n === undefined) return
         const type = r.chance(0.5) ? ConfChangeType.AddNode : ConfChangeType.AddLearnerNode
         this.propose(l, type, n.id)
       })
+      // joint consensus: replace a voter in one step
+      choices.push(() => {
+        const n = fresh()
+        if (n === undefined) return
+        const out = r.pick(cs.voters)
+        const tr = r.pick([ConfChangeTransition.Auto, ConfChangeTransition.Implicit, ConfChangeTransition.Explicit])
+        this.proposeV2(l, tr, [{ type: ConfChangeType.RemoveNode, nodeId: out }, { type: ConfChangeType.AddNode, nodeId: n.id }])
+      })
+    }
+    if (cs.voters.length > 3) {
+      // joint: demote a voter to learner while promoting or keeping the rest
+      choices.push(() => { this.proposeV2(l, ConfChangeTransition.Implicit, [{ type: ConfChangeType.AddLearnerNode, nodeId: r.pick(cs.voters) }]) })
     }
     if (cs.learners.length > 0) choices.push(() => { this.propose(l, ConfChangeType.AddNode, r.pick(cs.learners)) })
     if (cs.voters.length > 3) choices.push(() => { this.propose(l, ConfChangeType.RemoveNode, r.pick(cs.voters)) })
     if (cs.learners.length > 0) choices.push(() => { this.propose(l, ConfChangeType.RemoveNode, r.pick(cs.learners)) })
     if (choices.length > 0) r.pick(choices)()
+  }
+
+  private proposeV2 (l: SimNode, transition: ConfChangeTransition, changes: Array<{ type: ConfChangeType, nodeId: string }>): void {
+    this.stats.confChanges++
+    this.log(`propose joint conf change ${ConfChangeTransition[transition]}[${changes.map(c => `${ConfChangeType[c.type]} ${c.nodeId}`).join(', ')}] at leader ${l.id}`)
+    try {
+      l.raw!.proposeConfChange({ transition, changes })
+    } catch (err) {
+      if (!(err instanceof ProposalDroppedError)) throw err
+    }
   }
 
   private propose (l: SimNode, type: ConfChangeType, id: string): void {
