@@ -52,6 +52,8 @@ export interface WorkerPoolInit {
   replay: () => Array<{ request: Omit<LoadRequest, 'job'>, timeoutMs: number, onTimeout: () => void }>
   onReplaced?: (reason: string) => void
   resourceLimits?: { maxOldGenerationSizeMb?: number, maxYoungGenerationSizeMb?: number, stackSizeMb?: number }
+  /** the worker script (tests substitute misbehaving workers); default ./worker.js */
+  workerUrl?: URL
 }
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url)
@@ -136,7 +138,7 @@ export class WorkerPool {
   }
 
   private spawn (index: number, generation: number): Slot {
-    const worker = new Worker(WORKER_URL, {
+    const worker = new Worker(this.init.workerUrl ?? WORKER_URL, {
       resourceLimits: this.init.resourceLimits ?? { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 }
     })
     const slot: Slot = { index, worker, state: 'starting', job: null, control: [], generation }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { WasmError } from '../../src/wasm/errors.js'
 import { validateModule, DEFAULT_MAX_MODULE_BYTES } from '../../src/wasm/validate.js'
 import { parseModule } from '../../src/wasm/binary.js'
 import { fixture, watToWasm } from './helpers.js'
@@ -105,5 +107,34 @@ describe('wasm/validate', () => {
     shared[mem.start + 1] = 0x03
     assert.ok(WebAssembly.validate(shared))
     assert.throws(() => validateModule(shared, { abi: 'wasi' }), { code: 'INVALID_MODULE', message: /shared/ })
+  })
+
+  it('mutated modules only ever fail with a typed WasmError (property, seeded)', async function () {
+    this.timeout(30000)
+    const seed = Number(process.env.FC_SEED ?? 0xbad)
+    const bases = [await fixture('echo'), await fixture('reactor-echo'), await fixture('probe')]
+    await fc.assert(fc.property(
+      fc.integer({ min: 0, max: bases.length - 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+      fc.option(fc.nat(), { nil: undefined }),
+      fc.constantFrom('wasi' as const, 'reactor' as const),
+      (which, flips, cut, abi) => {
+        let bytes = bases[which].slice()
+        for (const [at, value] of flips) bytes[at % bytes.length] = value
+        if (cut !== undefined) bytes = bytes.subarray(0, cut % (bytes.length + 1))
+        for (const engineValidate of [true, false]) {
+          try {
+            const v = validateModule(bytes, { abi, engineValidate })
+            // whatever passes is a module the engine accepts (without the
+            // engine pass, the runtime's compile step is that check), with a
+            // bounded memory
+            if (engineValidate) assert.ok(WebAssembly.validate(v.bytes))
+            assert.ok(v.memories.every(m => m.max !== undefined && m.max <= v.memoryPages))
+          } catch (err) {
+            if (!(err instanceof WasmError)) throw err
+            assert.match(err.code, /^[A-Z_]+$/)
+          }
+        }
+      }), { seed, numRuns: 400 })
   })
 })
