@@ -118,3 +118,4 @@ export {
   InvalidEntriesError, StorageLockedError
 } from './errors.js'
 export { FileLogStorage }
+export { MemoryDurableLogStorage } from './memory-durable.js'

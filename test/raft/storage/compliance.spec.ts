@@ -3,7 +3,7 @@
  * MemoryLogStorage and the durable FileLogStorage.
  */
 import { MemoryLogStorage } from '../../../src/raft/core/memory-storage.js'
-import { openFileLogStorage } from '../../../src/raft/storage/index.js'
+import { MemoryDurableLogStorage, openFileLogStorage } from '../../../src/raft/storage/index.js'
 import type { FileLogStorageOptions } from '../../../src/raft/storage/index.js'
 import { runLogStorageCompliance } from './compliance.js'
 import type { ComplianceSubject } from './compliance.js'
@@ -43,6 +43,19 @@ async function fileSubject (dir: string, options: FileLogStorageOptions, onClose
 }
 
 runLogStorageCompliance('MemoryLogStorage', async () => memorySubject())
+
+runLogStorageCompliance('MemoryDurableLogStorage', async () => {
+  const m = new MemoryDurableLogStorage()
+  return {
+    storage: m,
+    append: async (entries, hs) => { await m.append(entries, hs) },
+    setHardState: async (hs) => { await m.setHardState(hs) },
+    compact: async (i) => { await m.compact(i) },
+    applySnapshot: async (s) => { await m.applySnapshot(s) },
+    createSnapshot: async (i, cs, data) => await m.createSnapshot(i, cs, data),
+    close: async () => { await m.close() }
+  }
+})
 
 runLogStorageCompliance('FileLogStorage', async () => {
   const tmp = await tempDir()
