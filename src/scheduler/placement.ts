@@ -140,12 +140,13 @@ const REFERENCE_RTT_MS = 100
 const W_LATENCY = 1
 const W_LOAD = 0.5
 const W_PRESSURE = 0.25
-/** score of a candidate whose latency is unknown (no limit asked): as if at the reference RTT */
+/** latency term of a candidate with no estimate: as if at the reference RTT, or past the limit when one was asked (it must be probed) */
 const UNKNOWN_LATENCY_TERM = 1
+const UNKNOWN_UNDER_LIMIT_TERM = 2
 
 export function scoreCandidate (c: Candidate, latency: LatencyView | null, k: ParsedConstraints): number {
   const ref = k.latencyMs ?? REFERENCE_RTT_MS
-  const lat = latency == null ? UNKNOWN_LATENCY_TERM : Math.max(0, latency.ms + Math.max(0, latency.errorMs)) / ref
+  const lat = latency == null ? (k.latencyMs != null ? UNKNOWN_UNDER_LIMIT_TERM : UNKNOWN_LATENCY_TERM) : Math.max(0, latency.ms + Math.max(0, latency.errorMs)) / ref
   const load = Math.min(2, Math.max(0, c.load))
   // how much of the peer's free capacity this request would take
   const cpuShare = k.cpu != null && c.freeCpu > 0 ? k.cpu / c.freeCpu : 0
