@@ -65,8 +65,8 @@ declare module 'fastify' {
     caller?: Caller
   }
   interface FastifyContextConfig {
-    /** the role a mutating route requires (default admin) */
-    role?: Role
+    /** the role a mutating route requires (default admin); 'per-request': authenticated here, authorized by the handler */
+    role?: Role | 'per-request'
     /** true: reads of this route need a token too */
     authenticate?: boolean
   }
@@ -140,13 +140,14 @@ export class ApiAuth {
   /** Installs the onRequest hook on the root app. */
   install (app: FastifyInstance): void {
     app.addHook('onRequest', async (request: FastifyRequest) => {
-      const config = request.routeOptions.config as { role?: Role, authenticate?: boolean } | undefined
+      const config = request.routeOptions.config as { role?: Role | 'per-request', authenticate?: boolean } | undefined
       const open = OPEN_METHODS.has(request.method) && config?.authenticate !== true
       const hasToken = request.headers.authorization != null
       if (open && !hasToken) return
       const caller = await this.authenticate(request.headers.authorization, request.socket.remoteAddress)
       request.caller = caller
-      if (!open) this.authorize(caller, config?.role ?? 'admin')
+      const role = config?.role ?? 'admin'
+      if (!open && role !== 'per-request') this.authorize(caller, role)
     })
   }
 }

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander'
 import { VERSION } from '../node/version.js'
+import { registerApply } from './commands/apply.js'
 import { registerInspect } from './commands/inspect.js'
 import { registerKeys } from './commands/keys.js'
 import { registerLatency } from './commands/latency.js'
@@ -23,6 +24,7 @@ export function buildProgram (): Command {
   registerInspect(program)
   registerKeys(program)
   registerLatency(program)
+  registerApply(program)
   return program
 }
 

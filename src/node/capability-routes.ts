@@ -1,8 +1,10 @@
 import { registryRoutes } from '../registry/routes.js'
+import { manifestRoutes } from '../services/manifests/index.js'
 import { meshRoutes } from './routes.js'
 import type { PubsubInbox } from './pubsub-inbox.js'
 import type { ApiRoutes } from '../api/index.js'
 import type { EndRegistry } from '../registry/index.js'
+import type { ManifestDispatcher } from '../services/manifests/index.js'
 import type { HeliaOnLibp2p } from '../storage/index.js'
 import type { MeshLibp2p } from './libp2p.js'
 
@@ -12,6 +14,7 @@ export interface CapabilityRouteSources {
   helia: () => HeliaOnLibp2p
   inbox: () => PubsubInbox
   registry: () => EndRegistry
+  manifests: () => ManifestDispatcher
 }
 
 /**
@@ -22,6 +25,7 @@ export interface CapabilityRouteSources {
 export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
   return [
     meshRoutes({ libp2p: s.libp2p, helia: s.helia, inbox: s.inbox }),
-    registryRoutes(s.registry)
+    registryRoutes(s.registry),
+    manifestRoutes(s.manifests)
   ]
 }

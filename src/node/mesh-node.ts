@@ -3,6 +3,7 @@ import { ApiAuth } from '../api/auth.js'
 import { readFile } from 'node:fs/promises'
 import { loadTrustAnchors, RevocationStore, TrustPolicy } from '../identity/federation/index.js'
 import { createRegistry, endSelector, endValidator, END_NAMESPACE } from '../registry/index.js'
+import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
 import { createMetricsRegistry, forComponent } from '../telemetry/index.js'
@@ -54,6 +55,8 @@ export class MeshNode implements ApiNode {
   private rtt?: PeerRttTracker
   private inbox?: PubsubInbox
   registry!: EndRegistry
+  /** capabilities register the manifest kinds they own here */
+  readonly manifests = new ManifestDispatcher()
   private readonly init: MeshNodeInit
   private bootstrapped = false
   private readonly bootstrapPeerIds: Set<string>
@@ -154,7 +157,8 @@ export class MeshNode implements ApiNode {
               libp2p: () => this.libp2p,
               helia: () => this.helia,
               inbox: () => this.inbox as PubsubInbox,
-              registry: () => this.registry
+              registry: () => this.registry,
+              manifests: () => this.manifests
             }),
             ...(this.init.routes ?? [])
           ]
