@@ -225,3 +225,7 @@ export class DeltaBuffer<T extends Crdt> {
     this.entries = this.entries.slice(count)
   }
 }
+
+export function createDeltaBuffer<T extends Crdt> (init: DeltaBufferInit<T> = {}): DeltaBuffer<T> {
+  return new DeltaBuffer<T>(init)
+}

@@ -48,7 +48,7 @@ export type { CausalContext, ContextOrder } from './causal-context.js'
 export { digest, deltaFor, extractNew, missingFrom, missingCount, planSync, hasNewFor, isEmptyDelta } from './digest.js'
 export type { Digest, SyncPlan, SyncPlanOptions } from './digest.js'
 
-export { DeltaBuffer } from './delta-buffer.js'
+export { DeltaBuffer, createDeltaBuffer } from './delta-buffer.js'
 export type { DeltaBufferInit, DeltaBufferStats } from './delta-buffer.js'
 
 export {

@@ -40,6 +40,10 @@ describe('crdt properties', () => {
             assertEq(join(join(a, b), c), join(a, join(b, c)), 'associative')
             assertEq(join(a, a), a, 'idempotent')
             assertEq(join(join(a, b), b), join(a, b), 'absorbing')
+            // inputs are never mutated
+            const before = [encodeCrdt(a), encodeCrdt(b)]
+            join(a, b); join(b, a)
+            assert.deepEqual([encodeCrdt(a), encodeCrdt(b)], before, 'join mutated an input')
           }
         }))
       })

@@ -110,6 +110,28 @@ describe('crdt semantics', () => {
       assert.throws(() => gcounter.inc(gcounter.bottom(), '', 1), CrdtArgumentError)
     })
 
+    it('a leaderboard (ORMap of counters) written concurrently on every replica converges to the exact totals', () => {
+      check(fc.property(fc.array(fc.tuple(fc.nat(2), fc.constantFrom('ann', 'bob', 'cy'), fc.integer({ min: -50, max: 50 })), { maxLength: 60 }), fc.nat(), (ops, s0) => {
+        const rnd = prng(s0)
+        const ids = ['eu', 'us', 'ap']
+        const states: ORMap[] = ids.map(() => ormap.bottom({ kind: 'ccounter' }))
+        const sent: ORMap[] = []
+        const totals = new Map<string, number>()
+        for (const [r, key, n] of ops) {
+          const d = ormap.update<CCounter>(states[r], key, (v) => ccounter.add(v, ids[r], n))
+          states[r] = join(states[r], d)
+          sent.push(d)
+          totals.set(key, (totals.get(key) ?? 0) + n)
+          const to = Math.floor(rnd() * 3)
+          if (rnd() < 0.4) states[to] = join(states[to], sent[Math.floor(rnd() * sent.length)])
+        }
+        const full = states.reduce((acc, s) => join(acc, s))
+        for (const s of states.map((x) => join(x, full))) {
+          assert.deepEqual([...ormap.value(s)], [...totals].sort((x, y) => x[0] < y[0] ? -1 : 1))
+        }
+      }))
+    })
+
     it('CCounter keeps one dot per replica and sums exactly', () => {
       let a: CCounter = ccounter.bottom()
       for (let i = 0; i < 100; i++) a = join(a, ccounter.add(a, 'A', i % 2 === 0 ? 3 : -1))
