@@ -9,6 +9,17 @@
  *   <dir>/wal/<seq>-<firstIndex>.seg           segments (16 hex digits each), size-rolled
  *   <dir>/snap/<index>-<term>.snap             newest 2 snapshots
  *
+ * Guarantees (checked by test/raft/storage: compliance, recovery, SimFs
+ * power-loss simulation, SIGKILL test):
+ * - a write call that resolved survives process and machine crashes
+ *   (fdatasync; new files and renames are followed by a directory fsync);
+ * - every write call is atomic across a crash: after reopening, the log is
+ *   the acknowledged state, plus possibly whole calls that were in flight;
+ * - damage that could hide acknowledged data (anything but a torn final
+ *   write) makes open() fail with WalCorruptionError / SnapshotCorruptionError
+ *   instead of silently dropping data;
+ * - unsynced hard-state updates ({ sync: false }) may be lost in a crash.
+ *
  * Usage from a Raft driver (persist before send):
  *
  *   const storage = await openFileLogStorage(dir, { logger })
