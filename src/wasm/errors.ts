@@ -142,13 +142,14 @@ export class FunctionFailedError extends WasmError {
 }
 
 /**
- * Too much work for this function: its running invocations are at
- * maxConcurrency and its queue is full (HTTP 429). The peer-wide case is
- * the subclass PeerOverloadedError (HTTP 503); `scope` says which.
+ * Too much work for this function (its running invocations are at
+ * maxConcurrency and its queue is full) or from this caller (its
+ * invocations in the runtime are at maxPerCaller): HTTP 429. The peer-wide
+ * case is the subclass PeerOverloadedError (HTTP 503); `scope` says which.
  */
 export class OverloadedError extends WasmError {
-  readonly scope: 'function' | 'peer'
-  constructor (scope: 'function' | 'peer', message: string) {
+  readonly scope: 'function' | 'peer' | 'caller'
+  constructor (scope: 'function' | 'peer' | 'caller', message: string) {
     super('OVERLOADED', message)
     this.name = 'OverloadedError'
     this.scope = scope

@@ -27,6 +27,11 @@ export interface WasmRuntimeInit {
   maxQueue?: number
   /** module size limit (default 5 MiB) */
   maxModuleBytes?: number
+  /**
+   * invocations (running + queued, all functions) one caller may have in the
+   * runtime at once (default unlimited); beyond it OverloadedError('caller')
+   */
+  maxPerCaller?: number
   /** request bytes accepted by invoke (default 16 MiB); beyond it InputTooLargeError */
   maxInputBytes?: number
   /** compiled modules kept in the cache (default 256) */
@@ -40,6 +45,8 @@ export interface WasmRuntimeInit {
 export interface InvokeOptions {
   /** aborts a queued invocation, or terminates (and replaces) the worker running it */
   signal?: AbortSignal
+  /** who asks (e.g. the remote peer id of a forwarded call), for maxPerCaller */
+  caller?: string
 }
 
 export interface InvokeResult {

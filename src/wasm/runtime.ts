@@ -52,6 +52,8 @@ export class Runtime implements WasmRuntime {
   private readonly maxQueue: number
   private readonly maxModuleBytes?: number
   private readonly maxInputBytes: number
+  private readonly maxPerCaller: number
+  private readonly callers = new Map<string, number>()
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
 
   constructor (init: WasmRuntimeInit = {}) {
@@ -60,6 +62,7 @@ export class Runtime implements WasmRuntime {
     this.maxQueue = init.maxQueue ?? 256
     this.maxModuleBytes = init.maxModuleBytes
     this.maxInputBytes = init.maxInputBytes ?? 16 * 1024 * 1024
+    this.maxPerCaller = init.maxPerCaller ?? Infinity
     this.log = init.logger
     this.metrics = init.metrics !== undefined ? createWasmMetrics(init.metrics) : undefined
     this.cache = new ModuleCache(init.maxCachedModules)
@@ -214,7 +217,28 @@ export class Runtime implements WasmRuntime {
     if (!(input instanceof Uint8Array)) return Promise.reject(new WasmError('INVALID_SPEC', 'input must be a Uint8Array'))
     if (input.byteLength > this.maxInputBytes) return Promise.reject(new InputTooLargeError(input.byteLength, this.maxInputBytes))
     if (options.signal?.aborted === true) return Promise.reject(new AbortedError())
-    return new Promise<InvokeResult>((resolve, reject) => {
+    const caller = options.caller
+    if (caller !== undefined && (this.callers.get(caller) ?? 0) >= this.maxPerCaller) {
+      fn.stats.overloads++
+      this.metrics?.invocations.inc({ function: fn.spec.name, outcome: 'overloaded' })
+      return Promise.reject(new OverloadedError('caller', `caller ${caller} already has ${this.maxPerCaller} invocations in this runtime`))
+    }
+    return new Promise<InvokeResult>((outerResolve, outerReject) => {
+      let resolve = outerResolve
+      let reject = outerReject
+      if (caller !== undefined) {
+        this.callers.set(caller, (this.callers.get(caller) ?? 0) + 1)
+        let released = false
+        const release = (): void => {
+          if (released) return
+          released = true
+          const n = (this.callers.get(caller) ?? 1) - 1
+          if (n <= 0) this.callers.delete(caller)
+          else this.callers.set(caller, n)
+        }
+        resolve = (r) => { release(); outerResolve(r) }
+        reject = (e) => { release(); outerReject(e) }
+      }
       const p: Pending = { fn, input, signal: options.signal, enqueuedAt: performance.now(), resolve, reject }
       if (fn.inflight < fn.spec.maxConcurrency) {
         const slot = this.pool.idleSlot()

@@ -394,6 +394,25 @@ describe('wasm/runtime peer limits and lifecycle', function () {
     }
   })
 
+  it('a caller beyond maxPerCaller gets OverloadedError(caller); other callers still get in', async () => {
+    const rt = createWasmRuntime({ workers: 1, maxPerCaller: 2 })
+    await rt.start()
+    try {
+      const s = await spec('echo', 'wasi')
+      await rt.load(s)
+      const a = [rt.invoke(s.id, enc.encode('a1'), { caller: 'peerA' }), rt.invoke(s.id, enc.encode('a2'), { caller: 'peerA' })]
+      await assert.rejects(rt.invoke(s.id, enc.encode('a3'), { caller: 'peerA' }), { name: 'OverloadedError', scope: 'caller' })
+      const b = rt.invoke(s.id, enc.encode('b1'), { caller: 'peerB' })
+      assert.deepEqual((await Promise.all([...a, b])).map(r => dec.decode(r.output)), ['a1', 'a2', 'b1'])
+      // released once settled, failures included
+      await assert.rejects(rt.invoke('bafynothere', new Uint8Array(0), { caller: 'peerA' }), { code: 'FUNCTION_NOT_FOUND' })
+      const again = await Promise.all([rt.invoke(s.id, enc.encode('a4'), { caller: 'peerA' }), rt.invoke(s.id, enc.encode('a5'), { caller: 'peerA' })])
+      assert.equal(again.length, 2)
+    } finally {
+      await rt.stop()
+    }
+  })
+
   it('stop rejects in-flight and queued work, is idempotent, and start again works', async () => {
     const rt = createWasmRuntime({ workers: 1 })
     await rt.start()
