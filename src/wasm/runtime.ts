@@ -194,7 +194,8 @@ export class Runtime implements WasmRuntime {
     const fn = this.functions.get(id)
     if (fn === undefined) return
     this.functions.delete(id)
-    this.cache.delete(id)
+    // the compiled module stays in the (bounded) cache: a rollback to this
+    // version, or a redeploy, does not compile again
     for (let i = this.queue.length - 1; i >= 0; i--) {
       if (this.queue[i].fn === fn) {
         const [p] = this.queue.splice(i, 1)

@@ -321,6 +321,10 @@ describe('wasm/runtime', function () {
     const hitsBefore = rt.stats().cache.hits
     await rt.load(cold)
     assert.ok(rt.stats().cache.hits > hitsBefore, 'the second load of the same CID is a cache hit')
+    // unloading keeps the compiled module: loading it again compiles nothing
+    const trap = await spec('trap', 'wasi')
+    assert.equal((await rt.load(trap)).cached, true, 'trap.wat was loaded (and unloaded) by an earlier test')
+    rt.unload(trap.id)
     const r = await rt.invoke(cold.id, enc.encode('c'))
     assert.equal(r.coldStart, true)
     await rt.load(echo)
