@@ -91,6 +91,22 @@ describe('e2e: a 3-process mesh', function () {
     }
   })
 
+  it('every peer\'s registry lists all three verified descriptors', async function () {
+    await waitFor('3 descriptors in every registry', async () => {
+      for (const peer of mesh.peers) {
+        const { body } = await api<{ nodes: Array<{ peerId: string, region: string, endJwt: string }> }>(`${peer.apiUrl}/v1/registry/nodes`)
+        if (body.nodes.length !== 3) return false
+        for (const other of mesh.peers) {
+          const n = body.nodes.find(x => x.peerId === other.peerId)
+          if (n == null || n.region !== other.region || n.endJwt.split('.').length !== 3) return false
+        }
+      }
+      return true
+    })
+    const filtered = await api<{ nodes: Array<{ peerId: string }> }>(`${mesh.peers[0].apiUrl}/v1/registry/nodes?region=us-east`)
+    assert.deepEqual(filtered.body.nodes.map(n => n.peerId), [mesh.peers[1].peerId])
+  })
+
   it('measures RTT to its peers with ping', async function () {
     await waitFor('an RTT for every peer of peer 0', async () => {
       const { body } = await api<{ peers: Array<{ rttMs: number | null }> }>(`${mesh.peers[0].apiUrl}/v1/peers`)
