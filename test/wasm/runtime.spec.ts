@@ -322,8 +322,10 @@ describe('wasm/runtime', function () {
     await rt.load(cold)
     assert.ok(rt.stats().cache.hits > hitsBefore, 'the second load of the same CID is a cache hit')
     // unloading keeps the compiled module: loading it again compiles nothing
-    const trap = await spec('trap', 'wasi')
-    assert.equal((await rt.load(trap)).cached, true, 'trap.wat was loaded (and unloaded) by an earlier test')
+    const trap = await spec('trap', 'wasi', { limits: { memoryMb: 3 } })
+    assert.equal((await rt.load(trap)).cached, false, 'first load with this memory limit compiles')
+    rt.unload(trap.id)
+    assert.equal((await rt.load(trap)).cached, true)
     rt.unload(trap.id)
     const r = await rt.invoke(cold.id, enc.encode('c'))
     assert.equal(r.coldStart, true)
