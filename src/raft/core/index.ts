@@ -1,9 +1,30 @@
 /**
  * Deterministic Raft core (etcd-raft shaped). Public types and the factory.
  *
- *   const node = createRaft({ id: 'a', storage, electionTick: 10, heartbeatTick: 1 })
- *   node.tick() / node.step(msg) / node.propose(data)
- *   if (node.hasReady()) { const rd = node.ready(); persist(rd); send(rd.messages); apply(rd.committedEntries); node.advance() }
+ * Driver contract (the driver owns clock, disk and network):
+ *
+ *   const node = createRaft({ id, storage, electionTick: 10, heartbeatTick: 1 })
+ *   every tick interval:        node.tick()
+ *   message from a peer:        node.step(msg)        (throws InvalidMessageError on a malformed one)
+ *   client write:               node.propose(data)    (throws ProposalDroppedError when it cannot be taken now)
+ *   linearizable read:          node.readIndex(ctx)   -> later a ReadState {index, ctx}: serve once applied >= index
+ *   while (node.hasReady()) {
+ *     const rd = node.ready()
+ *     1. persist: rd.snapshot (install), rd.entries (append, truncating conflicts), rd.hardState
+ *        — durably (fsync when rd.mustSync) BEFORE step 2
+ *     2. send rd.messages; after sending a MsgSnap call node.reportSnapshot(to, ok)
+ *     3. apply rd.committedEntries in order; for EntryType.ConfChange entries call
+ *        node.applyConfChange(decodeAnyConfChange(e.data)) and keep the returned ConfState
+ *        for snapshots; an empty Normal entry is a no-op (leader's first entry or a refused change)
+ *     4. hand rd.readStates to the waiting reads
+ *     5. node.advance()
+ *   }
+ *
+ * Snapshots: storage.snapshot() is what a lagging follower receives. A
+ * follower ignores a snapshot whose ConfState does not contain it, and the
+ * leader holds such a snapshot back, so take a snapshot (createSnapshot at
+ * the applied index) after applying a ConfChange that adds a node, or the
+ * newcomer waits for the next periodic snapshot.
  */
 import { InvalidRaftConfigError } from './raft-errors.js'
 import type { ReadOnlyOption } from './raft.js'
