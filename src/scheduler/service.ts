@@ -8,7 +8,7 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
-import { InvalidConstraintsError, AllocationNotFoundError, AllocationPeerError, InvalidAllocFrameError, NoPlacementError, SchedulerNotStartedError } from './errors.js'
+import { InvalidConstraintsError, InvalidAllocationIdError, AllocationNotFoundError, AllocationPeerError, InvalidAllocFrameError, NoPlacementError, SchedulerNotStartedError } from './errors.js'
 import { MAX_LEASE_MS, MIN_LEASE_MS, publicConstraints } from './constraints.js'
 import { ALLOC_PROTOCOL, MAX_FRAME_BYTES, decodeRequest, decodeResponse, encodeFrame } from './frames.js'
 import { makeAllocationId, parseAllocationId, randomSuffix } from './ids.js'
@@ -207,7 +207,7 @@ export class AllocationService {
   /** The allocation as its owning peer holds it (forwarded when that is another peer). */
   async get (id: string, options: AbortOptions = {}): Promise<AllocationView> {
     this.assertStarted()
-    const { owner } = parseAllocationId(id)
+    const owner = ownerOf(id)
     const res = await this.ownerCall(owner, { v: 1, op: 'get', id }, options)
     return toView(res)
   }
@@ -215,7 +215,7 @@ export class AllocationService {
   /** Releases the allocation on its owner, which releases the other replicas. */
   async release (id: string, options: AbortOptions = {}): Promise<AllocationView> {
     this.assertStarted()
-    const { owner } = parseAllocationId(id)
+    const owner = ownerOf(id)
     const res = await this.ownerCall(owner, { v: 1, op: 'release', id }, options)
     return toView(res)
   }
@@ -223,7 +223,7 @@ export class AllocationService {
   /** Extends the allocation's lease on every replica (through its owner). */
   async renew (id: string, leaseMs?: number, options: AbortOptions = {}): Promise<AllocationView> {
     this.assertStarted()
-    const { owner } = parseAllocationId(id)
+    const owner = ownerOf(id)
     const req: AllocRequest = { v: 1, op: 'renew', id }
     if (leaseMs != null) req.leaseMs = Math.min(this.maxLeaseMs, leaseMs)
     const res = await this.ownerCall(owner, req, options)
@@ -441,6 +441,17 @@ export class AllocationService {
     this.metrics.reservedMemoryMb.set(cap.memoryMb - free.memoryMb)
     this.metrics.held.set(this.ledger.list().length)
   }
+}
+
+/** The owning peer of an allocation id; InvalidAllocationIdError unless it names a real peer id. */
+function ownerOf (id: string): string {
+  const { owner } = parseAllocationId(id)
+  try {
+    peerIdFromString(owner)
+  } catch {
+    throw new InvalidAllocationIdError(id)
+  }
+  return owner
 }
 
 function notFound (id: string): AllocResponse {
