@@ -86,10 +86,19 @@ export function flipSignatureBit (jwt: string, index = 0, bit = 0): string {
   return `${h}.${p}.${sig.toString('base64url')}`
 }
 
-/** The descriptor's payload with `mutate` applied to a copy of its END, signed by `signer` with `iss` kept. */
-export async function resignedWith (jwt: string, signer: NodeIdentity, mutate: (end: EdgeNodeDescriptor) => void = () => {}): Promise<string> {
-  const payload = structuredClone(payloadOf(jwt)) as { vc: { credentialSubject: EdgeNodeDescriptor } } & Record<string, unknown>
+/** The descriptor's payload with `mutate` applied to a copy of its END (and its times moved by `shiftSeconds`), signed by `signer` with `iss` kept. */
+export async function resignedWith (jwt: string, signer: NodeIdentity, mutate: (end: EdgeNodeDescriptor) => void = () => {}, shiftSeconds = 0): Promise<string> {
+  const payload = structuredClone(payloadOf(jwt)) as { vc: { credentialSubject: EdgeNodeDescriptor }, iat: number, exp: number, nbf?: number } & Record<string, unknown>
   mutate(payload.vc.credentialSubject)
+  if (shiftSeconds !== 0) {
+    // a "newer" forgery: iat/nbf/exp and the END's dates all moved
+    payload.iat += shiftSeconds
+    payload.exp += shiftSeconds
+    if (payload.nbf != null) payload.nbf += shiftSeconds
+    const end = payload.vc.credentialSubject
+    end.issuedAt = new Date(payload.iat * 1000).toISOString()
+    end.expiresAt = new Date(payload.exp * 1000).toISOString()
+  }
   return signRaw(signer.privateKey, payload, { alg: 'EdDSA', typ: 'JWT', kid: `${String(payload.iss)}#${String(payload.iss).slice(8)}` })
 }
 

@@ -1,0 +1,365 @@
+/**
+ * Three real MeshNodes in this process on 127.0.0.1 (libp2p and HTTP API on
+ * port 0; nodes 1 and 2 know only node 0): every registry lists all three,
+ * every endJwt passes an independent did-jwt verifier, filters work over
+ * HTTP, and foreign peers built directly on js-libp2p (not our code) cannot
+ * get a forged descriptor believed, by gossip or by DHT PUT_VALUE.
+ */
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { noise } from '@libp2p/noise'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { END_TOPIC, endKey, signDescriptor, verifyDescriptor } from '../../src/registry/index.js'
+import { identityFromPrivateKey } from '../../src/identity/index.js'
+import { waitFor } from '../helpers/wait.js'
+import { makeEnd, resignedWith, signedEnd } from './fixtures.js'
+import { independentVerify } from './independent-verifier.js'
+import { TestMesh, api, counterValue } from './mesh.js'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Libp2p } from '@libp2p/interface'
+import type { NodeIdentity } from '../../src/identity/index.js'
+import type { MeshNode } from '../../src/node/index.js'
+
+interface NodeView {
+  peerId: string
+  did: string
+  region: string
+  zone: string
+  end: Record<string, unknown> & { peerId: string, region: string, cpu: { cores: number } }
+  endJwt: string
+  cid: string | null
+  trust: { level: number, source: string, attestedRegion: string | null }
+  expiresAt: string
+  source: string
+}
+
+const SPECS = [
+  { region: 'eu-west', resources: { cpu: 2, memoryMb: 2048, arch: 'arm64', tee: true } },
+  { region: 'us-east', resources: { cpu: 8, memoryMb: 16384, arch: 'x86_64' } },
+  { region: 'eu-west', resources: { cpu: 16, memoryMb: 65536, arch: 'x86_64', tee: false } }
+]
+
+async function metricsOf (node: MeshNode): Promise<string> {
+  const res = await fetch(`${node.api!.url}/metrics`, { signal: AbortSignal.timeout(10_000) })
+  assert.equal(res.status, 200)
+  return res.text()
+}
+
+async function rejected (node: MeshNode, labels: Record<string, string>): Promise<number> {
+  return counterValue(await metricsOf(node), 'dcis_registry_descriptors_rejected_total', labels)
+}
+
+async function listNodes (node: MeshNode, query = ''): Promise<NodeView[]> {
+  const { status, body } = await api<{ nodes: NodeView[] }>(`${node.api!.url}/v1/registry/nodes${query}`)
+  assert.equal(status, 200, JSON.stringify(body))
+  return body.nodes
+}
+
+describe('registry: a 3-peer mesh in process', function () {
+  this.timeout(60_000)
+  const mesh = new TestMesh()
+  let ids: string[]
+  const foreign: Libp2p[] = []
+
+  before(async function () {
+    await mesh.init()
+    for (const spec of SPECS) await mesh.add(spec)
+    ids = mesh.nodes.map(n => n.identity.peerId.toString())
+  })
+
+  after(async function () {
+    for (const f of foreign) await f.stop()
+    await mesh.close()
+  })
+
+  it('the API listens on a real port when configured with port 0', function () {
+    for (const n of mesh.nodes) {
+      assert.ok(n.api != null)
+      assert.ok(n.api.port > 0, `port ${n.api.port}`)
+      assert.match(n.api.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+    }
+  })
+
+  it('every peer\'s /v1/registry/nodes lists all three within 20 s', async function () {
+    await waitFor('every registry to list the 3 peers', async () => {
+      for (const n of mesh.nodes) {
+        const listed = new Set((await listNodes(n)).map(v => v.peerId))
+        if (!ids.every(id => listed.has(id))) return false
+      }
+      return true
+    }, { timeoutMs: 20_000 })
+    for (const n of mesh.nodes) {
+      const nodes = await listNodes(n)
+      assert.equal(nodes.length, 3)
+      for (const v of nodes) {
+        const i = ids.indexOf(v.peerId)
+        assert.equal(v.region, SPECS[i].region)
+        assert.equal(v.did, mesh.nodes[i].identity.did)
+        assert.equal(v.end.peerId, v.peerId)
+        assert.equal(v.trust.source, 'self-asserted')
+        assert.equal(v.trust.level, 0)
+        assert.equal(v.source === 'self', v.peerId === n.identity.peerId.toString())
+      }
+    }
+  })
+
+  it('the independent verifier refuses forgeries (so the next test cannot pass vacuously)', async function () {
+    const a = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    const b = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    const good = await signedEnd(a)
+    const v = await independentVerify(good)
+    assert.equal(v.issuer, a.did)
+    assert.equal(v.peerIdOfIssuer, a.peerId.toString())
+    await assert.rejects(independentVerify(await resignedWith(good, b)), /signature/i)
+    await assert.rejects(independentVerify(await signedEnd(a, { now: Math.floor(Date.now() / 1000) - 7200, ttlSeconds: 60 })), /expired/i)
+  })
+
+  it('every endJwt is accepted by an independent did-jwt verifier and matches the listed END', async function () {
+    for (const n of mesh.nodes) {
+      for (const v of await listNodes(n)) {
+        const r = await independentVerify(v.endJwt)
+        assert.equal(r.issuer, v.did)
+        assert.equal(r.peerIdOfIssuer, v.peerId, 'the issuer key is the peer\'s key')
+        assert.equal(r.payload.sub, v.did)
+        const subject = (r.payload.vc as { credentialSubject: Record<string, unknown>, type: string[] })
+        assert.ok(subject.type.includes('EdgeNodeDescriptor'))
+        assert.deepEqual(subject.credentialSubject, v.end, 'the listed END is the signed one')
+      }
+    }
+  })
+
+  it('/v1/node reports the own signed END; its helia CID is in the self entry', async function () {
+    for (const n of mesh.nodes) {
+      const { status, body } = await api<{ endJwt: string, end: { peerId: string } }>(`${n.api!.url}/v1/node`)
+      assert.equal(status, 200)
+      assert.equal(body.end.peerId, n.identity.peerId.toString())
+      await independentVerify(body.endJwt)
+      const self = (await listNodes(n)).find(v => v.source === 'self')
+      assert.ok(self?.cid != null && /^b[a-z2-7]+$/.test(self.cid), `cid ${self?.cid}`)
+    }
+  })
+
+  it('filters over HTTP: region, minCpu, minMemoryMb, tee, trust, arch', async function () {
+    const sel = async (n: MeshNode, q: string): Promise<string[]> => (await listNodes(n, q)).map(v => v.peerId).sort()
+    const s = (...i: number[]): string[] => i.map(x => ids[x]).sort()
+    for (const n of mesh.nodes) {
+      assert.deepEqual(await sel(n, '?region=eu-west'), s(0, 2))
+      assert.deepEqual(await sel(n, '?region=us-east'), s(1))
+      assert.deepEqual(await sel(n, '?minCpu=8'), s(1, 2))
+      assert.deepEqual(await sel(n, '?minCpu=9'), s(2))
+      assert.deepEqual(await sel(n, '?minMemoryMb=16384'), s(1, 2))
+      assert.deepEqual(await sel(n, '?tee=true'), s(0))
+      assert.deepEqual(await sel(n, '?tee=false'), s(1, 2))
+      assert.deepEqual(await sel(n, '?arch=arm64'), s(0))
+      assert.deepEqual(await sel(n, '?arch=x86_64&region=eu-west'), s(2))
+      assert.deepEqual(await sel(n, '?trust=1'), [])
+      assert.deepEqual(await sel(n, '?trust=0'), s(0, 1, 2))
+      assert.deepEqual(await sel(n, '?region=eu-west&minCpu=2&minMemoryMb=2048&tee=true&trust=0&arch=arm64'), s(0))
+    }
+  })
+
+  it('bad filters are 400 with the field named; the peer keeps serving', async function () {
+    const n = mesh.nodes[1]
+    for (const [q, field] of [['?minCpu=-1', 'minCpu'], ['?region=EU%20West', 'region'], ['?tee=maybe', 'tee'], ['?trust=11', 'trust'], ['?minMemoryMb=1.5', 'minMemoryMb'], ['?colour=red', 'colour'], ['?arch=' + 'a'.repeat(17), 'arch']]) {
+      const { status, body } = await api<{ error: { code: string, message: string } }>(`${n.api!.url}/v1/registry/nodes${q}`)
+      assert.equal(status, 400, q)
+      assert.match(body.error.message, new RegExp(field), `${q}: ${body.error.message}`)
+    }
+    const long = await api<{ error: { code: string } }>(`${n.api!.url}/v1/registry/nodes/${'x'.repeat(129)}`)
+    assert.ok(long.status === 400 || long.status === 414, JSON.stringify(long.body))
+    assert.equal(typeof long.body.error.code, 'string')
+    assert.equal((await api(`${n.api!.url}/v1/registry/nodes/12D3KooWNotAPeerOfOursxxxxxxxxxxxxxxxxxxxxxxxxxxxx`)).status, 404)
+    assert.equal((await api(`${n.api!.url}/healthz`)).status, 200)
+  })
+
+  describe('a foreign gossipsub peer (plain js-libp2p) publishing on dcis/end/1', function () {
+    let attacker: Libp2p<{ pubsub: GossipSub }>
+    let attackerId: NodeIdentity
+
+    before(async function () {
+      const key = await generateKeyPair('Ed25519')
+      attackerId = identityFromPrivateKey(key)
+      attacker = await createLibp2p({
+        privateKey: key,
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        services: {
+          identify: identify(),
+          pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false })
+        }
+      }) as unknown as Libp2p<{ pubsub: GossipSub }>
+      foreign.push(attacker)
+      attacker.services.pubsub.subscribe(END_TOPIC)
+      await attacker.dial(mesh.nodes[0].libp2p.getMultiaddrs()[0])
+      await waitFor('node 0 to be a dcis/end/1 subscriber of the attacker', () =>
+        attacker.services.pubsub.getSubscribers(END_TOPIC).some(p => p.equals(mesh.nodes[0].identity.peerId)))
+    })
+
+    async function publishUntilCounted (payload: Uint8Array, reason: string): Promise<void> {
+      const node = mesh.nodes[0]
+      const before = await rejected(node, { reason, source: 'gossip' })
+      await waitFor(`node 0 to count a gossip rejection '${reason}'`, async () => {
+        await attacker.services.pubsub.publish(END_TOPIC, payload).catch(() => {})
+        return (await rejected(node, { reason, source: 'gossip' })) > before
+      }, { timeoutMs: 15_000, intervalMs: 300 })
+    }
+
+    it('garbage is rejected (malformed) and counted', async function () {
+      await publishUntilCounted(new TextEncoder().encode('this is not a descriptor'), 'malformed')
+      await publishUntilCounted(new Uint8Array([0xff, 0xfe, 0x00, 0x01]), 'malformed')
+    })
+
+    it('a record over 16 KiB is rejected (oversized) and counted', async function () {
+      await publishUntilCounted(new Uint8Array(16 * 1024 + 1).fill(0x41), 'oversized')
+    })
+
+    it('the victim\'s descriptor re-signed by the attacker, iss kept, is rejected (bad-signature)', async function () {
+      const genuine = mesh.nodes[1].registry.self()!.jwt
+      const forged = await resignedWith(genuine, attackerId, e => {
+        e.region = 'attacker-land'
+        e.cpu.cores = 4096
+      }, 5)
+      await publishUntilCounted(new TextEncoder().encode(forged), 'bad-signature')
+    })
+
+    it('the victim\'s genuine descriptor relayed as the attacker\'s own is rejected (key-mismatch)', async function () {
+      await publishUntilCounted(new TextEncoder().encode(mesh.nodes[1].registry.self()!.jwt), 'key-mismatch')
+    })
+
+    it('the attacker\'s own descriptor claiming the victim\'s peer id is rejected (peer-mismatch)', async function () {
+      const end = makeEnd(attackerId)
+      end.peerId = ids[1]
+      await publishUntilCounted(new TextEncoder().encode(await signDescriptor(attackerId, end)), 'peer-mismatch')
+    })
+
+    it('the attacker\'s own expired descriptor is refused (expired)', async function () {
+      const jwt = await signedEnd(attackerId, { now: Math.floor(Date.now() / 1000) - 3600, ttlSeconds: 60 })
+      await publishUntilCounted(new TextEncoder().encode(jwt), 'expired')
+    })
+
+    it('nothing forged was stored anywhere; peers keep serving and still list the genuine descriptors', async function () {
+      for (const n of mesh.nodes) {
+        assert.equal((await api(`${n.api!.url}/healthz`)).status, 200)
+        const nodes = await listNodes(n)
+        assert.deepEqual(nodes.map(v => v.peerId).sort(), [...ids].sort(), 'the attacker is not listed, no one is missing')
+        const victim = nodes.find(v => v.peerId === ids[1])!
+        assert.equal(victim.region, 'us-east')
+        assert.equal(victim.end.cpu.cores, 8)
+        await independentVerify(victim.endJwt)
+      }
+    })
+
+    it('a well-behaved foreign peer\'s own valid descriptor IS accepted (trust comes from signatures, not membership)', async function () {
+      const jwt = await signedEnd(attackerId, { region: 'ap-south' })
+      await waitFor('node 0 to list the foreign peer\'s descriptor', async () => {
+        await attacker.services.pubsub.publish(END_TOPIC, new TextEncoder().encode(jwt)).catch(() => {})
+        return (await listNodes(mesh.nodes[0])).some(v => v.peerId === attackerId.peerId.toString())
+      }, { timeoutMs: 15_000, intervalMs: 300 })
+    })
+  })
+
+  describe('a foreign DHT peer (plain js-libp2p kad-dht with a permissive validator) putting forged records', function () {
+    let attacker: Libp2p<{ dht: KadDHT }>
+    let attackerId: NodeIdentity
+    const forged: string[] = []
+
+    before(async function () {
+      const key = await generateKeyPair('Ed25519')
+      attackerId = identityFromPrivateKey(key)
+      attacker = await createLibp2p({
+        privateKey: key,
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        services: {
+          identify: identify(),
+          ping: ping(),
+          dht: kadDHT({
+            protocol: '/dcis/kad/1.0.0',
+            clientMode: false,
+            peerInfoMapper: passthroughMapper,
+            // accept anything locally so it will send anything
+            validators: { 'dcis-end': async () => {} },
+            selectors: { 'dcis-end': () => 0 }
+          })
+        }
+      }) as unknown as Libp2p<{ dht: KadDHT }>
+      foreign.push(attacker)
+      for (const n of mesh.nodes) await attacker.dial(n.libp2p.getMultiaddrs()[0])
+    })
+
+    it('no peer accepts a forged /dcis-end/<victim> record; lookups return the genuine descriptor', async function () {
+      const victim = mesh.nodes[1]
+      const victimId = ids[1]
+      const genuine = victim.registry.self()!.jwt
+      // 1: the victim's descriptor, newer, edited, re-signed by the attacker with iss kept
+      // (20 s newer, so a selector that trusted it would pick it)
+      forged.push(await resignedWith(genuine, attackerId, e => {
+        e.region = 'attacker-land'
+        e.multiaddrs = ['/ip4/6.6.6.6/tcp/666']
+      }, 20))
+      // 2: the attacker's own valid descriptor under the victim's key
+      forged.push(await signedEnd(attackerId, { region: 'attacker-land' }))
+      // 3: garbage
+      forged.push('not a descriptor at all')
+
+      const beforeCounts = await Promise.all(mesh.nodes.map(async n => rejected(n, { source: 'dht' })))
+      for (const value of forged) {
+        try {
+          await attacker.contentRouting.put(endKey(victimId), new TextEncoder().encode(value), { signal: AbortSignal.timeout(10_000) })
+        } catch {
+          // the peers refuse the PUT: the attacker's put may end in an error, which is the point
+        }
+      }
+      // the forged records reached our peers and were refused there, counted by reason
+      await waitFor('the forged PUTs to be counted as DHT rejections', async () => {
+        const after = await Promise.all(mesh.nodes.map(async n => rejected(n, { source: 'dht' })))
+        return after.reduce((x, y) => x + y, 0) - beforeCounts.reduce((x, y) => x + y, 0) >= 3
+      }, { timeoutMs: 10_000 })
+      const reasons = new Set<string>()
+      for (const n of mesh.nodes) {
+        for (const r of ['bad-signature', 'key-mismatch', 'malformed']) {
+          if (await rejected(n, { source: 'dht', reason: r }) > 0) reasons.add(r)
+        }
+      }
+      assert.deepEqual([...reasons].sort(), ['bad-signature', 'key-mismatch', 'malformed'])
+
+      // every peer, asked to go to the DHT, answers with the genuine descriptor (or nothing), never a forged one
+      for (const n of mesh.nodes) {
+        const { status, body } = await api<NodeView>(`${n.api!.url}/v1/registry/nodes/${victimId}?source=dht`)
+        assert.ok(status === 200 || status === 404, `status ${status}: ${JSON.stringify(body)}`)
+        if (status === 200) {
+          assert.ok(!forged.includes(body.endJwt), 'a forged record was returned')
+          assert.equal(body.peerId, victimId)
+          assert.equal(body.region, 'us-east')
+          const r = await independentVerify(body.endJwt)
+          assert.equal(r.peerIdOfIssuer, victimId)
+        } else {
+          assert.ok(await rejected(n, { source: 'dht' }) > 0)
+        }
+        // and the cache was not touched
+        const cached = (await listNodes(n)).find(v => v.peerId === victimId)!
+        assert.equal(cached.region, 'us-east')
+      }
+    })
+
+    it('the genuine record is retrievable through the DHT by a peer that never cached it', async function () {
+      const victimId = ids[1]
+      // what the DHT returns (not the cache): a raw DHT get on node 2
+      const value = await mesh.nodes[2].libp2p.contentRouting.get(endKey(victimId), { signal: AbortSignal.timeout(10_000) })
+      const v = await verifyDescriptor(value, { expectedPeerId: victimId })
+      assert.equal(v.end.region, 'us-east')
+      assert.ok(!forged.includes(new TextDecoder().decode(value)))
+    })
+  })
+})
