@@ -71,7 +71,7 @@ export interface LoadInfo {
   validateMs: number
   /** WebAssembly.compile (includes the engine's validation) */
   compileMs: number
-  /** posting the module to every worker and instantiating the warm instances */
+  /** posting the module to the workers until the first has its warm instances */
   warmMs: number
   totalMs: number
 }
@@ -101,7 +101,12 @@ export interface RuntimeStats {
 export interface WasmRuntime {
   start(): Promise<void>
   stop(): Promise<void>
-  /** validate, compile (cached by id) and load into every worker; resolves once every worker is warm */
+  /**
+   * Validate, compile (cached by id) and load into every worker. Resolves
+   * as soon as one worker has it warm (the others finish in the
+   * background); rejects if that first worker fails. A later failure in
+   * another worker unloads it again (or restores the version loaded before).
+   */
   load(spec: FunctionSpec, options?: { signal?: AbortSignal }): Promise<LoadInfo>
   /** forget a function; queued invocations fail with FunctionNotFoundError */
   unload(id: string): void

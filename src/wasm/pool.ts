@@ -124,12 +124,16 @@ export class WorkerPool {
 
   /** queue a control job on every live slot; resolves with each slot's result */
   broadcast (request: NewRequest, timeoutMs: number, label: string): Promise<Array<PromiseSettledResult<JobResult>>> {
-    const all = this.slots.filter(s => s.state !== 'dead').map(slot => new Promise<JobResult>((resolve, reject) => {
+    return Promise.allSettled(this.broadcastEach(request, timeoutMs, label))
+  }
+
+  /** queue a control job on every live slot; one promise per slot */
+  broadcastEach (request: NewRequest, timeoutMs: number, label: string): Array<Promise<JobResult>> {
+    return this.slots.filter(s => s.state !== 'dead').map(slot => new Promise<JobResult>((resolve, reject) => {
       const job = this.makeJob(request, timeoutMs, label, resolve, reject)
       slot.control.push(job)
       if (slot.state === 'idle') this.next(slot)
     }))
-    return Promise.allSettled(all)
   }
 
   private makeJob (request: NewRequest, timeoutMs: number, label: string, resolve: (r: JobResult) => void, reject: (e: Error) => void, signal?: AbortSignal): Job {

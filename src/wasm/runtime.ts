@@ -161,30 +161,34 @@ export class Runtime implements WasmRuntime {
     fn.stats.name = spec.name
     this.functions.set(spec.id, fn)
     const t2 = performance.now()
-    const results = await this.pool.broadcast(this.loadRequest(fn), spec.timeoutMs, `load ${spec.id}`)
-    const t3 = performance.now()
-    let failure: Error | undefined
-    for (const r of results) {
-      if (r.status === 'rejected') {
-        failure = r.reason instanceof FunctionTimeoutError
-          ? new FunctionTimeoutError(spec.id, spec.timeoutMs)
-          : r.reason as Error
-      } else if (!r.value.ok) {
-        failure = new FunctionTrapError(r.value.message, r.value.stderr)
-      }
-      if (failure !== undefined) break
-    }
-    if (failure !== undefined) {
+    // the function serves as soon as one worker has it warm (an idle worker
+    // has always finished its control jobs); the others finish in the
+    // background, and a failure there still unloads it
+    const perWorker = this.pool.broadcastEach(this.loadRequest(fn), spec.timeoutMs, `load ${spec.id}`)
+      .map(p => p.then(r => r.ok ? null : new FunctionTrapError(r.message, r.stderr) as Error, (err: Error) => {
+        return err instanceof FunctionTimeoutError ? new FunctionTimeoutError(spec.id, spec.timeoutMs) : err
+      }))
+    const onFailure = (failure: Error): void => {
       this.log?.warn({ function: spec.id, err: failure.message }, 'function failed to load')
-      if (previous !== undefined && this.functions.get(spec.id) === fn) {
+      if (this.functions.get(spec.id) !== fn || fn.spec !== spec) return // superseded meanwhile
+      if (previous !== undefined) {
         // keep serving the version that was loaded before
         Object.assign(fn, previous)
         void this.pool.broadcast(this.loadRequest(fn), fn.spec.timeoutMs, `reload ${spec.id}`)
       } else {
         this.unload(spec.id)
       }
-      throw failure
     }
+    const first = perWorker.length === 0 ? null : await Promise.race(perWorker)
+    const t3 = performance.now()
+    if (first !== null) {
+      onFailure(first)
+      throw first
+    }
+    void Promise.all(perWorker).then(outcomes => {
+      const failure = outcomes.find(o => o !== null)
+      if (failure != null) onFailure(failure)
+    })
     const info: LoadInfo = { id: spec.id, cached, validateMs: t1 - t0, compileMs: t2 - t1, warmMs: t3 - t2, totalMs: t3 - t0 }
     this.log?.debug({ function: spec.id, name: spec.name, abi: spec.abi, ...info }, 'function loaded')
     return info
