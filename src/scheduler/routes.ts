@@ -23,7 +23,7 @@ const constraintsSchema = {
   properties: {
     runtime: { type: 'string', enum: ['wasi', 'reactor'] },
     cpu: { type: 'number', exclusiveMinimum: 0, description: 'cores (fractions allowed), against free capacity' },
-    memory: { type: ['string', 'integer'], description: 'bytes, or a quantity with a unit: 256Mi, 1Gi, 512M (Ki Mi Gi Ti K M G T)' },
+    memory: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'bytes, or a quantity with a unit: 256Mi, 1Gi, 512M (Ki Mi Gi Ti K M G T)' },
     latencyMs: { type: 'number', exclusiveMinimum: 0, description: 'hard limit on the RTT from `from` (estimate + error bound must fit; borderline candidates are probed)' },
     region: label,
     tee: { type: 'boolean' },
