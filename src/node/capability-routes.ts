@@ -1,9 +1,11 @@
 import { registryRoutes } from '../registry/routes.js'
+import { serviceRoutes } from '../services/index.js'
 import { manifestRoutes } from '../services/manifests/index.js'
 import { meshRoutes } from './routes.js'
 import type { PubsubInbox } from './pubsub-inbox.js'
 import type { ApiRoutes } from '../api/index.js'
 import type { EndRegistry } from '../registry/index.js'
+import type { StatefulServices } from '../services/index.js'
 import type { ManifestDispatcher } from '../services/manifests/index.js'
 import type { HeliaOnLibp2p } from '../storage/index.js'
 import type { MeshLibp2p } from './libp2p.js'
@@ -15,6 +17,7 @@ export interface CapabilityRouteSources {
   inbox: () => PubsubInbox
   registry: () => EndRegistry
   manifests: () => ManifestDispatcher
+  services: () => StatefulServices
 }
 
 /**
@@ -26,6 +29,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
   return [
     meshRoutes({ libp2p: s.libp2p, helia: s.helia, inbox: s.inbox }),
     registryRoutes(s.registry),
-    manifestRoutes(s.manifests)
+    manifestRoutes(s.manifests),
+    serviceRoutes(s.services)
   ]
 }

@@ -3,6 +3,7 @@ import { ApiAuth } from '../api/auth.js'
 import { readFile } from 'node:fs/promises'
 import { loadTrustAnchors, RevocationStore, TrustPolicy } from '../identity/federation/index.js'
 import { createRegistry, endSelector, endValidator, END_NAMESPACE } from '../registry/index.js'
+import { StatefulServices } from '../services/index.js'
 import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
@@ -57,6 +58,8 @@ export class MeshNode implements ApiNode {
   registry!: EndRegistry
   /** capabilities register the manifest kinds they own here */
   readonly manifests = new ManifestDispatcher()
+  /** EdgeStatefulService front; the Raft and CRDT backends attach to it */
+  readonly services = new StatefulServices(this.manifests)
   private readonly init: MeshNodeInit
   private bootstrapped = false
   private readonly bootstrapPeerIds: Set<string>
@@ -158,7 +161,8 @@ export class MeshNode implements ApiNode {
               helia: () => this.helia,
               inbox: () => this.inbox as PubsubInbox,
               registry: () => this.registry,
-              manifests: () => this.manifests
+              manifests: () => this.manifests,
+              services: () => this.services
             }),
             ...(this.init.routes ?? [])
           ]

@@ -1,0 +1,145 @@
+import { errorResponse } from '../api/schemas.js'
+import { SERVICE_ERROR_STATUS } from './errors.js'
+import type { StatefulServices } from './stateful.js'
+import type { ApiRoutes } from '../api/index.js'
+
+const nameParam = { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' } as const
+const keyParam = { type: 'string', minLength: 1, maxLength: 512 } as const
+const MAX_VALUE_BYTES = 1024 * 1024
+
+const kvEntry = {
+  type: 'object',
+  required: ['key', 'value', 'revision'],
+  additionalProperties: false,
+  properties: { key: { type: 'string' }, value: { type: 'string' }, revision: { type: 'integer' } }
+} as const
+
+const revisionOnly = {
+  type: 'object',
+  required: ['revision'],
+  additionalProperties: false,
+  properties: { revision: { type: 'integer', description: 'the key\'s new revision (revisions only grow, deletes included)' } }
+} as const
+
+const serviceStatus = {
+  type: 'object',
+  required: ['name', 'spec', 'replicas', 'local'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string' },
+    spec: { type: 'object', additionalProperties: true },
+    replicas: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['peerId', 'region', 'zone', 'role'],
+        additionalProperties: false,
+        properties: { peerId: { type: 'string' }, region: { type: ['string', 'null'] }, zone: { type: ['string', 'null'] }, role: { type: 'string', enum: ['voter', 'learner', 'replica'] } }
+      }
+    },
+    leader: { type: ['string', 'null'], description: 'strong services: the Raft leader\'s peer id' },
+    term: { type: 'integer' },
+    commitIndex: { type: 'integer' },
+    stalenessMs: { type: ['number', 'null'], description: 'eventual services: how far behind this peer\'s replica is' },
+    local: { type: 'boolean', description: 'this peer holds a replica' }
+  }
+} as const
+
+const notFound = errorResponse('no such service (SERVICE_NOT_FOUND) or key (KEY_NOT_FOUND)')
+
+/** The data API of stateful services (DESIGN.md): status, KV with CAS, counters. */
+export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
+  return {
+    name: 'services',
+    description: 'Stateful services: status, key/value with revisions and compare-and-set, counters',
+    errors: SERVICE_ERROR_STATUS,
+    register (app, ctx) {
+      if (!app.hasContentTypeParser('text/plain')) {
+        app.addContentTypeParser('text/plain', { parseAs: 'string', bodyLimit: MAX_VALUE_BYTES }, (_req, body, done) => { done(null, body) })
+      }
+      app.get('/v1/services', {
+        schema: {
+          summary: 'Services the mesh knows, with their consistency mode',
+          operationId: 'listServices',
+          response: {
+            200: {
+              description: 'services',
+              type: 'object',
+              required: ['services'],
+              additionalProperties: false,
+              properties: { services: { type: 'array', items: { type: 'object', required: ['name', 'mode'], additionalProperties: false, properties: { name: { type: 'string' }, mode: { type: 'string', enum: ['eventual', 'strong'] } } } } }
+            }
+          }
+        }
+      }, async () => ({ services: services().list() }))
+
+      app.get<{ Params: { name: string } }>('/v1/services/:name', {
+        schema: {
+          summary: 'A service\'s spec and status: replicas, leader (strong), staleness (eventual)',
+          operationId: 'getService',
+          params: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: nameParam } },
+          response: { 200: { description: 'status', ...serviceStatus }, 404: notFound }
+        }
+      }, async (req, reply) => services().status(req.params.name, { signal: ctx.requestSignal(reply) }))
+
+      const kvParams = { type: 'object', required: ['name', 'key'], additionalProperties: false, properties: { name: nameParam, key: keyParam } } as const
+
+      app.get<{ Params: { name: string, key: string } }>('/v1/services/:name/kv/:key', {
+        schema: {
+          summary: 'Read a key (linearizable for strong services)',
+          operationId: 'getKey',
+          params: kvParams,
+          response: { 200: { description: 'the value', ...kvEntry }, 404: notFound }
+        }
+      }, async (req, reply) => services().get(req.params.name, req.params.key, { signal: ctx.requestSignal(reply), token: req.caller?.token }))
+
+      app.put<{ Params: { name: string, key: string }, Querystring: { ifRevision?: number }, Body: string }>('/v1/services/:name/kv/:key', {
+        config: { role: 'services' },
+        bodyLimit: MAX_VALUE_BYTES,
+        schema: {
+          summary: 'Write a key; the body is the value (text). ?ifRevision=N: compare-and-set (0 = only if absent)',
+          operationId: 'putKey',
+          consumes: ['text/plain'],
+          params: kvParams,
+          querystring: { type: 'object', additionalProperties: false, properties: { ifRevision: { type: 'integer', minimum: 0 } } },
+          response: { 200: { description: 'written', ...revisionOnly }, 404: notFound, 409: errorResponse('compare-and-set mismatch (REVISION_MISMATCH)') }
+        }
+      }, async (req, reply) => {
+        const value = typeof req.body === 'string' ? req.body : JSON.stringify(req.body ?? '')
+        return services().put(req.params.name, req.params.key, value, { ifRevision: req.query.ifRevision, signal: ctx.requestSignal(reply), token: req.caller?.token })
+      })
+
+      app.delete<{ Params: { name: string, key: string }, Querystring: { ifRevision?: number } }>('/v1/services/:name/kv/:key', {
+        config: { role: 'services' },
+        schema: {
+          summary: 'Delete a key (gets a new revision too)',
+          operationId: 'deleteKey',
+          params: kvParams,
+          querystring: { type: 'object', additionalProperties: false, properties: { ifRevision: { type: 'integer', minimum: 1 } } },
+          response: { 200: { description: 'deleted', ...revisionOnly }, 404: notFound, 409: errorResponse('compare-and-set mismatch (REVISION_MISMATCH)') }
+        }
+      }, async (req, reply) => services().delete(req.params.name, req.params.key, { ifRevision: req.query.ifRevision, signal: ctx.requestSignal(reply), token: req.caller?.token }))
+
+      const counter = { type: 'object', required: ['value'], additionalProperties: false, properties: { value: { type: 'number' } } } as const
+      app.get<{ Params: { name: string, key: string } }>('/v1/services/:name/counters/:key', {
+        schema: {
+          summary: 'A counter\'s value (0 if never written)',
+          operationId: 'getCounter',
+          params: kvParams,
+          response: { 200: { description: 'value', ...counter }, 404: notFound }
+        }
+      }, async (req, reply) => services().counter(req.params.name, req.params.key, { signal: ctx.requestSignal(reply) }))
+
+      app.post<{ Params: { name: string, key: string }, Body: { delta: number } }>('/v1/services/:name/counters/:key', {
+        config: { role: 'services' },
+        schema: {
+          summary: 'Add to a counter (negative deltas allowed: PN-counter)',
+          operationId: 'addCounter',
+          params: kvParams,
+          body: { type: 'object', required: ['delta'], additionalProperties: false, properties: { delta: { type: 'integer', minimum: -1e15, maximum: 1e15 } } },
+          response: { 200: { description: 'the new local value', ...counter }, 404: notFound }
+        }
+      }, async (req, reply) => services().addCounter(req.params.name, req.params.key, req.body.delta, { signal: ctx.requestSignal(reply), token: req.caller?.token }))
+    }
+  }
+}

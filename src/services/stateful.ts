@@ -1,0 +1,107 @@
+import { BackendUnavailableError, OperationNotSupportedError, ServiceConflictError, ServiceNotFoundError } from './errors.js'
+import type { ManifestDispatcher, Manifest } from './manifests/index.js'
+import type { KvEntry, ReadOptions, ServiceBackend, ServiceSpec, ServiceStatus, WriteOptions } from './types.js'
+
+interface EssSpec {
+  replicas: number
+  runtime?: string
+  crdtEngine?: 'delta-crdts' | 'automerge'
+  dataSharding?: { strategy: string, zones?: string[] }
+  consistency: { mode: 'eventual' | 'strong', maxStalenessMs?: number, latencyRadiusMs?: number }
+}
+
+/** Normalises a validated EdgeStatefulService manifest. */
+export function specFromManifest (m: Manifest): ServiceSpec {
+  const s = m.spec as unknown as EssSpec
+  return {
+    name: m.metadata.name,
+    replicas: s.replicas,
+    runtime: s.runtime ?? 'wasi',
+    mode: s.consistency.mode,
+    crdtEngine: s.crdtEngine ?? 'delta-crdts',
+    zones: s.dataSharding?.strategy === 'geographic' ? (s.dataSharding.zones ?? []) : [],
+    maxStalenessMs: s.consistency.maxStalenessMs ?? 1000,
+    latencyRadiusMs: s.consistency.latencyRadiusMs ?? 20
+  }
+}
+
+/**
+ * EdgeStatefulService front: owns the manifest kind, sends each service to
+ * the backend of its consistency mode, and answers the data API for any
+ * service of the mesh by asking whichever backend knows it.
+ */
+export class StatefulServices {
+  private readonly backends = new Map<'eventual' | 'strong', ServiceBackend>()
+
+  /** registers the EdgeStatefulService kind with the manifest dispatcher */
+  constructor (dispatcher: ManifestDispatcher) {
+    dispatcher.register('EdgeStatefulService', {
+      role: 'services',
+      check: (m) => {
+        const spec = specFromManifest(m)
+        if (!this.backends.has(spec.mode)) throw new BackendUnavailableError(spec.mode)
+        const other = this.backends.get(spec.mode === 'strong' ? 'eventual' : 'strong')
+        if (other?.has(spec.name) === true) throw new ServiceConflictError(`service ${spec.name} already exists with consistency.mode ${other.mode}`)
+      },
+      apply: async (m, ctx) => {
+        const spec = specFromManifest(m)
+        const status = await this.backend(spec.mode).apply(spec, ctx)
+        return { mode: spec.mode, replicas: status.replicas.map(r => r.peerId), ...(status.leader !== undefined ? { leader: status.leader } : {}) }
+      }
+    })
+  }
+
+  addBackend (backend: ServiceBackend): void {
+    this.backends.set(backend.mode, backend)
+  }
+
+  removeBackend (mode: 'eventual' | 'strong'): void {
+    this.backends.delete(mode)
+  }
+
+  private backend (mode: 'eventual' | 'strong'): ServiceBackend {
+    const b = this.backends.get(mode)
+    if (b == null) throw new BackendUnavailableError(mode)
+    return b
+  }
+
+  /** the backend that knows `name` */
+  owner (name: string): ServiceBackend {
+    for (const b of this.backends.values()) {
+      if (b.has(name)) return b
+    }
+    throw new ServiceNotFoundError(name)
+  }
+
+  list (): Array<{ name: string, mode: 'eventual' | 'strong' }> {
+    return [...this.backends.values()].flatMap(b => b.list().map(name => ({ name, mode: b.mode })))
+  }
+
+  async status (name: string, options?: ReadOptions): Promise<ServiceStatus> {
+    return this.owner(name).status(name, options)
+  }
+
+  async get (name: string, key: string, options?: ReadOptions): Promise<KvEntry> {
+    return this.owner(name).get(name, key, options)
+  }
+
+  async put (name: string, key: string, value: string, options?: WriteOptions): Promise<{ revision: number }> {
+    return this.owner(name).put(name, key, value, options)
+  }
+
+  async delete (name: string, key: string, options?: WriteOptions): Promise<{ revision: number }> {
+    return this.owner(name).delete(name, key, options)
+  }
+
+  async counter (name: string, key: string, options?: ReadOptions): Promise<{ value: number }> {
+    const b = this.owner(name)
+    if (b.counter == null) throw new OperationNotSupportedError(`service ${name} (${b.mode}) has no counters`)
+    return b.counter(name, key, options)
+  }
+
+  async addCounter (name: string, key: string, delta: number, options?: WriteOptions): Promise<{ value: number }> {
+    const b = this.owner(name)
+    if (b.addCounter == null) throw new OperationNotSupportedError(`service ${name} (${b.mode}) has no counters`)
+    return b.addCounter(name, key, delta, options)
+  }
+}
