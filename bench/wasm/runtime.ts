@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { createWasmRuntime } from '../../src/wasm/index.js'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WASI } from 'node:wasi'
 import { cidOf, watToWasm } from '../../test/wasm/helpers.js'
@@ -102,7 +102,7 @@ async function main (): Promise<void> {
 
   const rt = createWasmRuntime({ workers, maxQueue: 10_000 })
   await rt.start()
-  const result: Record<string, unknown> = { workers, quick, node: process.version }
+  const result: Record<string, unknown> = { workers, quick, node: process.version, cpus: availableParallelism(), loadAverage1m: loadavg()[0] }
   try {
     // --- cold start: ~1 MB module, load -> first response ----------------
     const coldRuns = quick ? 3 : 7
@@ -125,7 +125,7 @@ async function main (): Promise<void> {
       }
       rt.unload(spec.id)
     }
-    result.coldStart = { moduleBytes, runs: cold.length, p50Ms: r3(pct(cold, 50)), maxMs: r3(Math.max(...cold)), parts: coldParts }
+    result.coldStart = { moduleBytes, runs: cold.length, minMs: r3(Math.min(...cold)), p50Ms: r3(pct(cold, 50)), maxMs: r3(Math.max(...cold)), parts: coldParts }
 
     // --- warm latency ----------------------------------------------------
     const echo = await load('echo', 'wasi')
