@@ -20,7 +20,7 @@ function req (n: number, cpu: number, memoryMb: number, o: Partial<ReserveReques
 
 /** A datastore whose writes take a turn of the event loop (interleaving shows up if the mutex is missing). */
 class SlowDatastore extends MemoryDatastore {
-  async put (key: Key, value: Uint8Array): Promise<Key> {
+  override async put (key: Key, value: Uint8Array): Promise<Key> {
     await new Promise(resolve => setImmediate(resolve))
     return super.put(key, value)
   }
