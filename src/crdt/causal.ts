@@ -13,7 +13,12 @@ import type { DotFun, LwwValue, ORMapStore, ORSetStore, Store, ValueType } from 
 export interface CCounter {
   readonly type: 'ccounter'
   readonly ctx: CausalContext
-  /** At most one live dot per replica; its value is that replica's net contribution. */
+  /**
+   * dot -> net contribution of its replica since that replica's last observed
+   * reset. A replica normally has one live dot; a second appears only when
+   * the holder has not yet seen a reset that removed the older one, and the
+   * sum is still exact.
+   */
   readonly store: DotFun<number>
 }
 

@@ -1,7 +1,8 @@
 /**
  * Causal counter (Almeida et al., "CCounter"): a PN counter built on a dot
  * store, so it can be reset by removal inside an ORMap. Each replica keeps
- * one live dot carrying its net contribution; an update replaces it.
+ * one live dot carrying its net contribution; an update replaces (covers)
+ * every live dot of its replica with one new dot carrying their sum.
  * A reset removes the observed dots; an increment concurrent with a reset
  * survives with its replica's whole contribution (documented in docs/crdt.md).
  */

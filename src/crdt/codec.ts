@@ -31,7 +31,7 @@ import { atomKey } from './atom.js'
 import { DEFAULT_LIMITS, Reader, Writer } from './codec-io.js'
 import type { CodecLimits } from './codec-io.js'
 import type { DotEntry, DotFun, DotSet, LwwValue, ORMapStore, ORSetStore, SetEntry, Store, ValueType } from './stores.js'
-import { isBottomStore } from './stores.js'
+import { forEachDot, isBottomStore } from './stores.js'
 
 export { DEFAULT_LIMITS }
 export type { CodecLimits }
@@ -448,29 +448,17 @@ class Decoder {
     }
   }
 
-  /** Stored dots must be in the context, used once, and (ccounter) one per replica. */
+  /** Stored dots must be in the context and used once. */
   checkStore (t: ValueType, ctx: CausalContext, s: Store, field: string): void {
     const seen = new Map<ReplicaId, Set<number>>()
-    const visit = (t2: ValueType, s2: Store): void => {
-      const check = (d: Dot, counterPerReplica: Set<string> | null): void => {
-        if (!contextContains(ctx, d)) this.r.fail('INVALID_STATE', field, 'stored dot not in the causal context')
-        let counters = seen.get(d.replica)
-        if (counters == null) { counters = new Set(); seen.set(d.replica, counters) }
-        if (counters.has(d.counter)) this.r.fail('INVALID_STATE', field, 'dot used twice')
-        counters.add(d.counter)
-        if (counterPerReplica != null) {
-          if (counterPerReplica.has(d.replica)) this.r.fail('INVALID_STATE', field, 'two live counter dots of one replica')
-          counterPerReplica.add(d.replica)
-        }
-      }
-      switch (t2.kind) {
-        case 'ccounter': { const per = new Set<string>(); for (const e of s2 as DotFun<number>) check(e.dot, per); return }
-        case 'mvregister': case 'clwwregister': for (const e of s2 as DotFun<unknown>) check(e.dot, null); return
-        case 'orset': for (const e of (s2 as ORSetStore).values()) for (const d of e.dots) check(d, null); return
-        case 'ormap': for (const v of (s2 as ORMapStore).values()) visit(t2.value, v)
-      }
+    const check = (d: Dot): void => {
+      if (!contextContains(ctx, d)) this.r.fail('INVALID_STATE', field, 'stored dot not in the causal context')
+      let counters = seen.get(d.replica)
+      if (counters == null) { counters = new Set(); seen.set(d.replica, counters) }
+      if (counters.has(d.counter)) this.r.fail('INVALID_STATE', field, 'dot used twice')
+      counters.add(d.counter)
     }
-    visit(t, s)
+    forEachDot(t, s, check)
   }
 
   crdt (): Crdt {
