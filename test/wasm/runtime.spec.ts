@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createWasmRuntime, OverloadedError, WASM_ERROR_STATUS } from '../../src/wasm/index.js'
 import { createMetricsRegistry } from '../../src/telemetry/index.js'
 import type { FunctionSpec, WasmRuntime } from '../../src/wasm/index.js'
-import { cidOf, dec, enc, fixture, waitFor } from './helpers.js'
+import { cidOf, dec, enc, fixture, waitFor, watToWasm } from './helpers.js'
 
 async function spec (name: string, abi: 'wasi' | 'reactor', extra: Partial<FunctionSpec> = {}): Promise<FunctionSpec> {
   const bytes = await fixture(name)
@@ -259,6 +259,45 @@ describe('wasm/runtime', function () {
     const s = await spec('reactor-init-loop', 'reactor', { limits: { timeoutMs: 300 } })
     await assert.rejects(rt.load(s), { code: 'FUNCTION_TIMEOUT' })
     assert.equal(rt.has(s.id), false)
+    await poolHealthy()
+  })
+
+  it('host calls with out-of-bounds pointers get EFAULT (WASI) or a trap (dcis), never a host crash', async () => {
+    const wasiBytes = await watToWasm(`(module
+      (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "environ_sizes_get" (func $env (param i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "_start")
+        ;; iovec pointing past the end of memory
+        (i32.store (i32.const 0) (i32.const 65530))
+        (i32.store (i32.const 4) (i32.const 100))
+        (i32.store (i32.const 100) (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))
+        (i32.store (i32.const 104) (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 16)))
+        ;; iovec array itself out of bounds, and a huge count
+        (i32.store (i32.const 108) (call $fd_write (i32.const 1) (i32.const -8) (i32.const 1) (i32.const 16)))
+        (i32.store (i32.const 112) (call $fd_write (i32.const 1) (i32.const 0) (i32.const 0x7fffffff) (i32.const 16)))
+        (i32.store (i32.const 116) (call $env (i32.const 65535) (i32.const 0)))
+        (i32.store (i32.const 0) (i32.const 100))
+        (i32.store (i32.const 4) (i32.const 20))
+        (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))))`)
+    const w: FunctionSpec = { id: await cidOf(wasiBytes), name: 'efault', abi: 'wasi', bytes: wasiBytes }
+    await rt.load(w)
+    const r = await rt.invoke(w.id, enc.encode('input'))
+    assert.deepEqual(u32s(r.output), [21, 21, 21, 21, 21])
+    rt.unload(w.id)
+
+    const reactorBytes = await watToWasm(`(module
+      (import "dcis" "write_output" (func $out (param i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+      (func (export "handle_event") (param i32 i32) (result i32)
+        (call $out (i32.const 65000) (i32.const 1000))
+        (i32.const 0)))`)
+    const re: FunctionSpec = { id: await cidOf(reactorBytes), name: 'oob', abi: 'reactor', bytes: reactorBytes }
+    await rt.load(re)
+    await assert.rejects(rt.invoke(re.id, enc.encode('x')), { code: 'FUNCTION_TRAP', message: /out of bounds/ })
+    rt.unload(re.id)
     await poolHealthy()
   })
 
