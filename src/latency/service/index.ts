@@ -53,7 +53,13 @@ export interface LatencyServiceInit {
   maxMessageBytes?: number
   /** per-sender token bucket for inbound gossip: burst (default 3) and ms per token (default 3 000) */
   rateLimit?: { burst?: number, refillMs?: number }
-  /** ping samples per peer kept for the p50/p95 metrics (default 20) */
+  /**
+   * the estimator is fed the least of a peer's last this-many pings (default 3;
+   * 1 = every raw ping): scheduling and queueing delays only ever add to a
+   * ping, so a min-RTT filter keeps a loaded host from inflating the map
+   */
+  minOfPings?: number
+  /** ping samples per peer kept for the p50/p95 metrics (default 20, >= minOfPings) */
   windowSize?: number
   /** a gossiped state not refreshed for this long is forgotten, unless the peer is connected (default 300 000 ms) */
   stateTtlMs?: number

@@ -40,6 +40,13 @@ export class RttWindows {
     return { p50: nearestRank(s, 0.5), p95: nearestRank(s, 0.95), count: s.length }
   }
 
+  /** the least of the peer's last `k` samples */
+  recentMin (peerId: string, k: number): number | undefined {
+    const w = this.windows.peek(peerId)
+    if (w === undefined || w.length === 0) return undefined
+    return Math.min(...w.slice(-k))
+  }
+
   delete (peerId: string): boolean {
     return this.windows.delete(peerId)
   }

@@ -35,6 +35,33 @@ interface Heard {
 
 /** libp2p ping reports whole milliseconds; a 0 ms reading (loopback) is recorded as this */
 const MIN_RTT_MS = 0.5
+const BUSY_RETRIES = 3
+const BUSY_RETRY_MS = 25
+
+async function delay (ms: number, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/** `p`, or a rejection as soon as `signal` aborts (p itself goes on) */
+async function raceSignal<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal == null) return await p
+  signal.throwIfAborted()
+  let onAbort!: () => void
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([p, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
 
 export class LatencyServiceImpl implements LatencyService {
   readonly selfId: string
@@ -49,6 +76,8 @@ export class LatencyServiceImpl implements LatencyService {
   private readonly cfg: Required<Pick<LatencyServiceInit, 'probeIntervalMs' | 'maxProbesPerRound' | 'probeConcurrency' | 'probeTimeoutMs' | 'gossipIntervalMs' | 'jitter' | 'maxMessageBytes' | 'stateTtlMs' | 'maxPeers'>>
   private readonly counts = { probesOk: 0, probesFailed: 0, published: 0, accepted: 0, rejected: {} as Record<string, number> }
   private readonly inflight = new Set<Promise<unknown>>()
+  private readonly minOf: number
+  private readonly pending = new Map<string, Promise<number>>()
   private probeLoop?: Periodic
   private gossipLoop?: Periodic
   private shutdown = new AbortController()
@@ -84,11 +113,14 @@ export class LatencyServiceImpl implements LatencyService {
     this.prng = createPrng(seed ^ 0x5eed)
     this.estimator = createLatencyEstimator({ ...init.estimator, selfId: this.selfId, seed, now: this.now, maxPeers: this.cfg.maxPeers })
     this.metrics = createLatencyMetrics(components.metrics)
-    this.windows = new RttWindows(positiveInt(init.windowSize ?? 20, 'windowSize'), this.cfg.maxPeers)
+    this.minOf = positiveInt(init.minOfPings ?? 3, 'minOfPings')
+    const windowSize = positiveInt(init.windowSize ?? 20, 'windowSize')
+    if (windowSize < this.minOf) throw new LatencyConfigError('windowSize', `must be >= minOfPings (${this.minOf}), got ${windowSize}`)
+    this.windows = new RttWindows(windowSize, this.cfg.maxPeers)
     this.heard = new LruMap(this.cfg.maxPeers)
     this.limiter = new SenderRateLimiter({
-      burst: init.rateLimit?.burst ?? 3,
-      refillMs: init.rateLimit?.refillMs ?? 3_000,
+      burst: positiveInt(init.rateLimit?.burst ?? 3, 'rateLimit.burst'),
+      refillMs: positive(init.rateLimit?.refillMs ?? 3_000, 'rateLimit.refillMs'),
       maxSenders: this.cfg.maxPeers * 2
     })
   }
@@ -180,20 +212,39 @@ export class LatencyServiceImpl implements LatencyService {
       throw new InvalidPeerIdError('peerId', peerId)
     }
     if (this._status !== 'started') throw new LatencyServiceNotStartedError()
-    const signals = [this.shutdown.signal, AbortSignal.timeout(this.cfg.probeTimeoutMs)]
-    if (options.signal != null) signals.push(options.signal)
-    let rtt: number
-    try {
-      rtt = await this.c.libp2p.services.ping.ping(id, { signal: AbortSignal.any(signals) })
-    } catch (err) {
-      this.counts.probesFailed++
-      this.metrics.probes.inc({ result: 'error' })
-      throw new ProbeFailedError(peerId, err)
+    const key = id.toString()
+    // libp2p ping allows one outbound stream per connection: callers asking
+    // for the same peer at once share one ping
+    let pending = this.pending.get(key)
+    if (pending === undefined) {
+      pending = this.pingOnce(id, key).finally(() => { this.pending.delete(key) })
+      this.pending.set(key, pending)
+      this.track(pending.catch(() => {}))
+    }
+    return await raceSignal(pending, options.signal)
+  }
+
+  private async pingOnce (id: PeerId, key: string): Promise<number> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.cfg.probeTimeoutMs)])
+    let rtt: number | undefined
+    for (let attempt = 0; rtt === undefined; attempt++) {
+      try {
+        rtt = await this.c.libp2p.services.ping.ping(id, { signal })
+      } catch (err) {
+        // another user of ping (e.g. libp2p's connection monitor) holds the one stream: retry shortly
+        if ((err as Error).name === 'TooManyOutboundProtocolStreamsError' && attempt < BUSY_RETRIES && !signal.aborted) {
+          await delay(BUSY_RETRY_MS * (attempt + 1), signal).catch(() => {})
+          continue
+        }
+        this.counts.probesFailed++
+        this.metrics.probes.inc({ result: 'error' })
+        throw new ProbeFailedError(key, err)
+      }
     }
     this.counts.probesOk++
     this.metrics.probes.inc({ result: 'ok' })
     const ms = Math.max(MIN_RTT_MS, rtt)
-    if (this._status === 'started') this.record(peerId, ms)
+    if (this._status === 'started') this.record(key, ms)
     return ms
   }
 
@@ -310,9 +361,13 @@ export class LatencyServiceImpl implements LatencyService {
     const evicted = this.windows.push(peerId, ms)
     if (evicted !== undefined) this.removeSeries(evicted)
     const h = this.heard.peek(peerId)
+    // scheduling and queueing delays only ever add to a ping: the estimator
+    // gets the least of the peer's last `minOf` pings (a min-RTT filter, as
+    // TCP keeps), and smooths those with its own median filter
+    const sample = this.windows.recentMin(peerId, this.minOf) ?? ms
     // re-offer the last heard state in case the estimator's LRU dropped it (idempotent)
     if (h !== undefined) this.estimator.hearValidated(peerId, h.state)
-    this.estimator.observe(peerId, ms)
+    this.estimator.observe(peerId, sample)
     const q = this.windows.quantiles(peerId)
     if (q !== undefined) {
       this.metrics.rtt.set({ peer: peerId, quantile: '0.5' }, q.p50)
