@@ -247,6 +247,13 @@ export class WorkerPool {
       signal.addEventListener('abort', job.onAbort, { once: true })
     }
     const transfer: ArrayBuffer[] = []
+    if (job.request.type === 'invoke') {
+      // cloning a view would copy its whole backing buffer (for a pooled
+      // Buffer: other requests' bytes); copy exactly the view and move it
+      const input = job.request.input.slice()
+      job.request = { ...job.request, input }
+      transfer.push(input.buffer)
+    }
     slot.worker.postMessage(job.request, transfer)
   }
 

@@ -58,6 +58,15 @@ describe('wasm/runtime', function () {
     assert.ok(r.durationMs >= 0)
   })
 
+  it('a request given as a view of a larger buffer: exactly the view is used, the caller\'s buffer is untouched', async () => {
+    const backing = enc.encode('SECRET-before|the request|SECRET-after')
+    const view = backing.subarray(14, 25)
+    const r = await rt.invoke(echo.id, view)
+    assert.equal(dec.decode(r.output), 'the request')
+    // and the caller's buffer is neither detached nor changed
+    assert.equal(dec.decode(backing), 'SECRET-before|the request|SECRET-after')
+  })
+
   it('echoes seeded random inputs of many sizes byte for byte', async () => {
     const seed = Number(process.env.WASM_SEED ?? 1234)
     const rand = prng(seed)
