@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {
   ConfChangeTransition, ConfChangeType, createRaft, decodeAnyConfChange, decodeConfChange, emptyConfState, encodeConfChange, EntryType, InvalidConfChangeError,
-  InvalidMessageError, InvalidRaftConfigError, makeMessage, MemoryLogStorage, MessageType, ProposalDroppedError, RaftUsageError, StateType
+  InvalidMessageError, InvalidRaftConfigError, InvalidStorageStateError, makeMessage, MemoryLogStorage, MessageType, ProposalDroppedError, RaftUsageError, StateType
 } from '../../src/raft/core/index.js'
 import type { Message, RawNode } from '../../src/raft/core/index.js'
 import { applyConfChangeTo, confStateFromMembership, membershipFromConfState } from '../../src/raft/core/confchange.js'
@@ -296,5 +296,23 @@ describe('raft core', () => {
       assert.deepEqual(timeouts(7), timeouts(7))
       assert.ok(timeouts(7).every(t => t >= 10 && t < 20))
     })
+  })
+})
+
+describe('raft core restart', () => {
+  it('restarts from a snapshot installed without its hard state (crash in between)', () => {
+    const s = bootstrapped(['1', '2', '3'])
+    s.setHardState({ term: 2, vote: '1', commit: 1 })
+    s.applySnapshot({ metadata: { index: 10, term: 2, confState: { ...emptyConfState(), voters: ['1', '2', '3'] } }, data: new Uint8Array() })
+    const n = createRaft({ id: '1', storage: s })
+    assert.equal(n.status().hardState.commit, 10)
+    assert.equal(n.status().applied, 10)
+  })
+
+  it('refuses a hard state that commits beyond the log', () => {
+    const s = bootstrapped(['1'])
+    s.setHardState({ term: 1, vote: '', commit: 5 })
+    assert.throws(() => createRaft({ id: '1', storage: s }), (err: unknown) => err instanceof InvalidStorageStateError)
+    assert.throws(() => createRaft({ id: '1', storage: bootstrapped(['1']), applied: 7 }), (err: unknown) => err instanceof InvalidStorageStateError)
   })
 })

@@ -49,3 +49,13 @@ export class RaftUsageError extends Error {
     this.name = 'RaftUsageError'
   }
 }
+
+/** The state read from storage at start-up is inconsistent (e.g. commit beyond the last entry). */
+export class InvalidStorageStateError extends Error {
+  static readonly code = 'RAFT_INVALID_STORAGE_STATE'
+  readonly code = InvalidStorageStateError.code
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvalidStorageStateError'
+  }
+}

@@ -16,7 +16,7 @@ import { createPrng, hashString } from './prng.js'
 import type { Prng } from './prng.js'
 import { ProgressState } from './progress.js'
 import { VoteResult, jointVoteResult } from './quorum.js'
-import { ProposalDroppedError, InvalidConfChangeError } from './raft-errors.js'
+import { ProposalDroppedError, InvalidConfChangeError, InvalidStorageStateError } from './raft-errors.js'
 import { entsSize, RaftLog } from './raft-log.js'
 import { ReadOnly } from './read-only.js'
 import type { ReadState } from './read-only.js'
@@ -118,17 +118,18 @@ export class Raft {
     this.updateIsLearner()
     if (hardState.term !== 0 || hardState.vote !== NONE || hardState.commit !== 0) this.loadState(hardState)
     if (c.applied > 0) {
-      if (c.applied > this.raftLog.committed) throw new Error(`applied ${c.applied} is beyond committed ${this.raftLog.committed}`)
+      if (c.applied > this.raftLog.committed) throw new InvalidStorageStateError(`applied ${c.applied} is beyond committed ${this.raftLog.committed}`)
       this.raftLog.appliedTo(c.applied)
     }
     this.becomeFollower(this.term, NONE)
   }
 
   private loadState (hs: HardState): void {
-    if (hs.commit < this.raftLog.committed || hs.commit > this.raftLog.lastIndex()) {
-      throw new Error(`hard state commit ${hs.commit} is out of range [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`)
+    if (hs.commit > this.raftLog.lastIndex()) {
+      throw new InvalidStorageStateError(`hard state commit ${hs.commit} is beyond the last log index ${this.raftLog.lastIndex()}`)
     }
-    this.raftLog.committed = hs.commit
+    // a snapshot installed without its hard state (crash in between) still implies its index is committed
+    this.raftLog.committed = Math.max(hs.commit, this.raftLog.committed)
     this.term = hs.term
     this.vote = hs.vote
   }
