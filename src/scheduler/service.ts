@@ -19,7 +19,7 @@ import type { AllocationRequest } from './constraints.js'
 import type { AllocRequest, AllocResponse } from './frames.js'
 import type { AllocationNode, Capacity, Reservation } from './ledger.js'
 import type { SchedulerMetrics } from './metrics.js'
-import type { LatencyView, ScoredCandidate } from './placement.js'
+import type { Candidate, LatencyView, ScoredCandidate } from './placement.js'
 import type { AllocationView, SchedulerComponents, SchedulerInit } from './index.js'
 import type { RegistryEntry } from '../registry/index.js'
 import type { Logger } from '../telemetry/index.js'
@@ -45,6 +45,8 @@ export class AllocationService {
   private readonly now: () => number
   private readonly maxInboundStreams: number
   private shutdown = new AbortController()
+  /** registry entries are replaced, never mutated: their candidate views are computed once */
+  private readonly candidates = new WeakMap<RegistryEntry, Candidate>()
   private sweepTimer?: ReturnType<typeof setInterval>
 
   constructor (components: SchedulerComponents, init: SchedulerInit) {
@@ -101,6 +103,15 @@ export class AllocationService {
     this.status = 'stopped'
   }
 
+  private candidateOf (e: RegistryEntry): Candidate {
+    let c = this.candidates.get(e)
+    if (c == null) {
+      c = candidateFromEntry(e)
+      this.candidates.set(e, c)
+    }
+    return c
+  }
+
   /** Free capacity of this peer's ledger (what it would still accept). */
   free (): Capacity {
     return this.ledger.free()
@@ -120,7 +131,7 @@ export class AllocationService {
     const from = k.from ?? self
     const { latency, canProbe } = this.latencyFrom(from, entries)
     const plan = planPlacement({
-      candidates: entries.map(candidateFromEntry),
+      candidates: entries.map(e => this.candidateOf(e)),
       constraints: k,
       replicas: request.replicas,
       latency,
