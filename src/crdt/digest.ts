@@ -140,8 +140,9 @@ export type SyncPlan<T extends Crdt> =
 export interface SyncPlanOptions {
   /**
    * Send the full state instead when the delta carries more than this
-   * fraction of the state's entries (default 0.5): a large gap costs the
-   * same either way and the full state is simpler to apply.
+   * fraction of the state's entries (live entries plus context ranges;
+   * default 0.5): a large gap costs about the same either way, and the
+   * full state is simpler to apply and to persist.
    */
   readonly maxDeltaRatio?: number
 }
@@ -159,16 +160,6 @@ function weight (s: Crdt): number {
 export function planSync<T extends Crdt> (s: T, remote: Digest, options: SyncPlanOptions = {}): SyncPlan<T> {
   const ratio = options.maxDeltaRatio ?? 0.5
   const w = weight(s)
-  if (isCausal(s) && remote.type === 'causal') {
-    // A replica that missed more events than the state holds entries is
-    // cheaper to catch up with the full state (its context is a compact
-    // vector) than with a delta listing every missed dot.
-    const gap = contextDifferenceCount(s.ctx, remote.ctx)
-    if (gap > Math.max(w, 1) && !isEmptyDelta(s)) {
-      assertCompatible(s, remote)
-      return { kind: 'full', state: s }
-    }
-  }
   const delta = deltaFor(s, remote)
   if (isEmptyDelta(delta)) return { kind: 'none' }
   if (w > 0 && weight(delta) > ratio * w) return { kind: 'full', state: s }
