@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'src/storage/shims/**', '**/*.generated.ts', 'examples/**/build/**', '.dcis/**']
+    ignores: ['dist/**', 'node_modules/**', 'src/storage/shims/**', '**/*.generated.ts', '**/*.pb.ts', 'examples/**/build/**', '.dcis/**']
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

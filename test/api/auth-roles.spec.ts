@@ -26,9 +26,9 @@ describe('api: auth roles', () => {
     const auth = new ApiAuth({ nodeDid: node.did, policy: [{ did: deployer.did, roles: ['deploy'] }], trustLoopback: false })
     app = Fastify()
     auth.install(app)
-    app.setErrorHandler((err, _req, reply) => {
+    app.setErrorHandler((err: Error & { code?: string }, _req, reply) => {
       const status = (auth.errors as Record<string, number>)[err.name] ?? 500
-      void reply.code(status).send({ error: { code: (err as { code?: string }).code ?? 'INTERNAL', message: err.message } })
+      void reply.code(status).send({ error: { code: err.code ?? 'INTERNAL', message: err.message } })
     })
     for (const role of ['deploy', 'allocate', 'admin'] as Role[]) {
       app.post(`/${role}`, { config: { role } }, async (req) => ({ ok: true, caller: req.caller?.did }))
