@@ -12,6 +12,7 @@
  */
 import { compareStrings } from './atom.js'
 import type { Dot, ReplicaId } from './dot.js'
+import { CrdtArgumentError } from './errors.js'
 import { normalizeRanges, rangesContain, rangesCount, subtractRanges } from './ranges.js'
 import type { Range, Ranges } from './ranges.js'
 
@@ -46,7 +47,9 @@ export function contextMax (ctx: CausalContext, replica: ReplicaId): number {
 
 /** The next fresh dot of `replica`. A replica's own dots are always contiguous in its own context. */
 export function nextDot (ctx: CausalContext, replica: ReplicaId): Dot {
-  return { replica, counter: contextMax(ctx, replica) + 1 }
+  const counter = contextMax(ctx, replica) + 1
+  if (!Number.isSafeInteger(counter)) throw new CrdtArgumentError('replica', `dot counters of ${replica} are exhausted`)
+  return { replica, counter }
 }
 
 /** Mutable builder used to produce compacted contexts. */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  compareContexts, contextContains, contextCount, contextDifference, contextDifferenceCount, contextFromDots,
+  compareContexts, CrdtArgumentError, contextContains, contextCount, contextDifference, contextDifferenceCount, contextFromDots,
   contextLeq, contextSize, digest, makeContext, equals, join, joinContexts, missingCount, nextDot, orset, planSync, value
 } from '../../src/crdt/index.js'
 import type { CausalContext, Dot, ORSet } from '../../src/crdt/index.js'
@@ -83,6 +83,14 @@ describe('crdt causal context with huge gaps', () => {
     assert.equal(compareContexts(near, far), 'before')
     assert.ok(contextContains(joinContexts(near, diff), { replica: 'r', counter: 123_456_789 }))
     assert.equal(contextSize(joinContexts(near, diff)), 1, 'joining the gap compacts to one vector entry')
+  })
+})
+
+describe('crdt dot exhaustion', () => {
+  it('refuses to mint a dot past 2^53 - 1 instead of producing an unencodable state', () => {
+    const s: ORSet = { ...orset.bottom(), ctx: makeContext([['A', Number.MAX_SAFE_INTEGER]]) }
+    assert.throws(() => orset.add(s, 'A', 'x'), CrdtArgumentError)
+    assert.doesNotThrow(() => orset.add(s, 'B', 'x'))
   })
 })
 
