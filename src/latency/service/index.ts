@@ -108,6 +108,8 @@ export interface LatencyMapView {
 }
 
 export interface LatencyServiceStats {
+  /** periodic probe rounds run */
+  probeRounds: number
   probesOk: number
   probesFailed: number
   published: number

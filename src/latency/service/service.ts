@@ -74,7 +74,7 @@ export class LatencyServiceImpl implements LatencyService {
   private readonly heard: LruMap<string, Heard>
   private readonly limiter: SenderRateLimiter
   private readonly cfg: Required<Pick<LatencyServiceInit, 'probeIntervalMs' | 'maxProbesPerRound' | 'probeConcurrency' | 'probeTimeoutMs' | 'gossipIntervalMs' | 'jitter' | 'maxMessageBytes' | 'stateTtlMs' | 'maxPeers'>>
-  private readonly counts = { probesOk: 0, probesFailed: 0, published: 0, accepted: 0, rejected: {} as Record<string, number> }
+  private readonly counts = { probeRounds: 0, probesOk: 0, probesFailed: 0, published: 0, accepted: 0, rejected: {} as Record<string, number> }
   private readonly inflight = new Set<Promise<unknown>>()
   private readonly minOf: number
   private readonly pending = new Map<string, Promise<number>>()
@@ -320,6 +320,7 @@ export class LatencyServiceImpl implements LatencyService {
     const ids = this.c.libp2p.getPeers().map(p => p.toString())
     const { targets, cursor } = pickProbeTargets(ids, this.cursor, this.cfg.maxProbesPerRound)
     this.cursor = cursor
+    this.counts.probeRounds++
     await forEachLimited(targets, this.cfg.probeConcurrency, async (peerId) => {
       if (signal.aborted) return
       try {
