@@ -18,7 +18,7 @@ export const MAX_NODES = 16
 const MAX_MEMORY_MB = MAX_MEMORY_BYTES / 2 ** 20
 
 export type AllocRequest =
-  | { v: 1, op: 'reserve', id: string, cpu: number, memoryMb: number, leaseMs: number, constraints: Constraints }
+  | { v: 1, op: 'reserve', id: string, cpu: number, memoryMb: number, leaseMs: number, constraints: Constraints, nodes?: AllocationNode[] }
   | { v: 1, op: 'commit', id: string, nodes: AllocationNode[] }
   | { v: 1, op: 'get', id: string }
   | { v: 1, op: 'release', id: string }
@@ -103,9 +103,9 @@ export function decodeRequest (bytes: Uint8Array): AllocRequest {
   if (!isRecord(f)) throw new InvalidAllocFrameError('frame', 'must be an object')
   if (f.v !== FRAME_VERSION) throw new InvalidAllocFrameError('v', `must be ${FRAME_VERSION}`)
   switch (f.op) {
-    case 'reserve':
-      onlyKeys(f, ['v', 'op', 'id', 'cpu', 'memoryMb', 'leaseMs', 'constraints'], '')
-      return {
+    case 'reserve': {
+      onlyKeys(f, ['v', 'op', 'id', 'cpu', 'memoryMb', 'leaseMs', 'constraints', 'nodes'], '')
+      const out: AllocRequest = {
         v: 1,
         op: 'reserve',
         id: id(f.id),
@@ -114,6 +114,9 @@ export function decodeRequest (bytes: Uint8Array): AllocRequest {
         leaseMs: num(f.leaseMs, 'leaseMs', MIN_LEASE_MS, MAX_LEASE_MS, true),
         constraints: constraints(f.constraints ?? {}, 'constraints')
       }
+      if (f.nodes !== undefined) out.nodes = nodes(f.nodes, 'nodes')
+      return out
+    }
     case 'commit':
       onlyKeys(f, ['v', 'op', 'id', 'nodes'], '')
       return { v: 1, op: 'commit', id: id(f.id), nodes: nodes(f.nodes, 'nodes') }

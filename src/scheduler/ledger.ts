@@ -41,6 +41,8 @@ export interface ReserveRequest {
   leaseMs: number
   placer: string
   constraints: Constraints
+  /** the allocation's nodes, when known at reservation time (a single replica) */
+  nodes?: AllocationNode[]
 }
 
 export type ReserveResult =
@@ -159,7 +161,7 @@ export class ReservationLedger {
         expiresAt: now + req.leaseMs,
         placer: req.placer,
         constraints: req.constraints,
-        nodes: []
+        nodes: req.nodes?.map(n => ({ ...n })) ?? []
       }
       await this.persist(r)
       this.add(r)

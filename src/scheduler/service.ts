@@ -168,9 +168,12 @@ export class AllocationService {
         s.latency = { ms: rtt, errorMs: 0, source: 'measured' }
       }
       const attemptId = id ?? makeAllocationId(peer, suffix)
+      const reserve: AllocRequest = { v: 1, op: 'reserve', id: attemptId, cpu, memoryMb, leaseMs, constraints }
+      // a single replica: the node list is known now, so no separate commit round trip
+      if (request.replicas === 1) reserve.nodes = [nodeOf(s)]
       let res: AllocResponse
       try {
-        res = await this.call(peer, { v: 1, op: 'reserve', id: attemptId, cpu, memoryMb, leaseMs, constraints }, signal)
+        res = await this.call(peer, reserve, signal)
       } catch (err) {
         if (signal.aborted) throw err
         this.log.debug({ peer, err: (err as Error).message }, 'reserve failed')
@@ -193,13 +196,16 @@ export class AllocationService {
       fail(`only ${chosen.length} of ${request.replicas} replicas could be reserved`)
     }
     const allocationId = id as string
-    const nodes: AllocationNode[] = chosen.map(x => ({ peerId: x.s.candidate.peerId, region: x.s.candidate.region, zone: x.s.candidate.zone }))
+    const nodes: AllocationNode[] = chosen.map(x => nodeOf(x.s))
     const owner = nodes[0].peerId
-    let committed: Reservation
+    let committed: Reservation = chosen[0].r
     try {
-      const res = await this.call(owner, { v: 1, op: 'commit', id: allocationId, nodes }, signal)
-      if (!res.ok) throw new AllocationPeerError(owner, `commit refused: ${res.message}`)
-      committed = res.reservation
+      if (request.replicas > 1) {
+        const res = await this.call(owner, { v: 1, op: 'commit', id: allocationId, nodes }, signal)
+        if (!res.ok) throw new AllocationPeerError(owner, `commit refused: ${res.message}`)
+        committed = res.reservation
+      }
+      if (committed.nodes.length !== nodes.length) throw new AllocationPeerError(owner, 'the owner did not record the node list')
     } catch (err) {
       await this.releaseAll(allocationId, nodes.map(n => n.peerId))
       this.metrics?.placements.inc({ result: 'error' })
@@ -246,7 +252,10 @@ export class AllocationService {
     const self = this.selfId
     switch (req.op) {
       case 'reserve': {
-        const result = await this.ledger.reserve({ id: req.id, cpu: req.cpu, memoryMb: req.memoryMb, leaseMs: Math.min(req.leaseMs, this.maxLeaseMs), placer: remote, constraints: req.constraints })
+        if (req.nodes != null && parseAllocationId(req.id).owner !== self) {
+          return { v: 1, ok: false, error: 'bad-request', message: 'only the owning peer records the node list' }
+        }
+        const result = await this.ledger.reserve({ id: req.id, cpu: req.cpu, memoryMb: req.memoryMb, leaseMs: Math.min(req.leaseMs, this.maxLeaseMs), placer: remote, constraints: req.constraints, nodes: req.nodes })
         this.updateGauges()
         this.metrics?.reservations.inc({ result: result.accepted ? 'accepted' : result.reason })
         if (result.accepted) return { v: 1, ok: true, reservation: result.reservation }
@@ -463,6 +472,10 @@ function ownerOf (id: string): string {
     throw new InvalidAllocationIdError(id)
   }
   return owner
+}
+
+function nodeOf (s: ScoredCandidate): AllocationNode {
+  return { peerId: s.candidate.peerId, region: s.candidate.region, zone: s.candidate.zone }
 }
 
 function notFound (id: string): AllocResponse {

@@ -18,6 +18,7 @@ import type { RegistryEntry } from '../../src/registry/index.js'
 import type { Logger } from '../../src/telemetry/index.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
+import type { Registry as PromRegistry } from 'prom-client'
 
 export class FakeRegistry implements CandidateSource {
   entries: RegistryEntry[] = []
@@ -60,6 +61,7 @@ export interface PeerInit {
   key?: PrivateKey
   oracle?: FakeOracle
   now?: () => number
+  metrics?: PromRegistry
 }
 
 export async function startPeer (init: PeerInit): Promise<MeshPeer> {
@@ -67,7 +69,7 @@ export async function startPeer (init: PeerInit): Promise<MeshPeer> {
   const libp2p = await startLibp2p(key)
   const datastore = init.datastore ?? new MemoryDatastore()
   const oracle = init.oracle ?? new FakeOracle()
-  const service = createAllocationService({ libp2p, datastore, registry: init.registry, oracle, logger: silent }, { capacity: init.capacity, now: init.now, callTimeoutMs: 5_000 })
+  const service = createAllocationService({ libp2p, datastore, registry: init.registry, oracle, logger: silent, metrics: init.metrics }, { capacity: init.capacity, now: init.now, callTimeoutMs: 5_000 })
   await service.start()
   return { name: init.name, key, libp2p, service, oracle, datastore, id: libp2p.peerId.toString() }
 }

@@ -6,8 +6,9 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { LevelDatastore } from 'datastore-level'
+import { Registry } from 'prom-client'
 import {
-  ALLOC_PROTOCOL, AllocationNotFoundError, AllocationPeerError, InvalidAllocationIdError, NoPlacementError,
+  ALLOC_PROTOCOL, AllocationNotFoundError, InvalidConstraintsError, AllocationPeerError, InvalidAllocationIdError, NoPlacementError,
   decodeResponse, makeAllocationId, parseAllocationRequest
 } from '../../src/scheduler/index.js'
 import { FakeOracle, fakePeerId } from './fixtures.js'
@@ -203,6 +204,56 @@ describe('scheduler allocation protocol (real libp2p on 127.0.0.1)', function ()
     a.oracle.set(a.id, b.id, 1, 0)
     const ok = await a.service.allocate(req({ constraints: { cpu: 1, region: 'eu-west' } }))
     assert.deepEqual(ok.nodes.map(n => n.peerId), [b.id])
+  })
+
+  it('measures latency from another peer or from a region when asked (no probe possible there)', async () => {
+    a.oracle.set(c.id, b.id, 5, 0)
+    const fromC = await a.service.allocate(req({ constraints: { region: 'eu-west', latencyMs: 10, from: c.id } }), { explain: true })
+    assert.deepEqual(fromC.nodes.map(n => n.peerId), [b.id])
+    assert.equal(fromC.explanation?.from, c.id)
+    const fromRegion = await a.service.allocate(req({ constraints: { region: 'eu-west', latencyMs: 10, from: 'us-east' } }))
+    assert.deepEqual(fromRegion.nodes.map(n => n.peerId), [b.id])
+    // c itself is 0 ms from c
+    const self = await a.service.allocate(req({ constraints: { latencyMs: 1, from: c.id } }))
+    assert.deepEqual(self.nodes.map(n => n.peerId), [c.id])
+
+    a.oracle.set(c.id, b.id, 9, 3) // borderline, and nobody can probe from c
+    await assert.rejects(a.service.allocate(req({ constraints: { region: 'eu-west', latencyMs: 10, from: c.id } })), (err: unknown) => {
+      assert.ok(err instanceof NoPlacementError)
+      assert.equal(err.explanation.removed.latency, 1)
+      return true
+    })
+    assert.equal(a.oracle.probed.length, 0)
+    await assert.rejects(a.service.allocate(req({ constraints: { from: 'mars' } })), (err: unknown) => {
+      assert.ok(err instanceof InvalidConstraintsError)
+      assert.equal(err.field, 'constraints.from')
+      return true
+    })
+  })
+
+  it('an expired lease frees the capacity and the allocation is gone; metrics count it', async () => {
+    let clock = Date.now()
+    const metrics = new Registry()
+    const e = await startPeer({ name: 'e', capacity: { cpu: 1, memoryMb: 100 }, registry, now: () => clock, metrics })
+    try {
+      registry.entries = [entryOf(e, { region: 'sa-east' })]
+      const alloc = await a.service.allocate(req({ constraints: { cpu: 1 }, leaseMs: 5_000 }))
+      await assert.rejects(a.service.allocate(req({ constraints: { cpu: 1 } })), NoPlacementError)
+      clock += 4_000
+      await c.service.renew(alloc.id) // from any peer, for the same lease length
+      clock += 4_000
+      assert.equal((await c.service.get(alloc.id)).id, alloc.id, 'renewed in time')
+      clock += 1_001
+      assert.deepEqual(await e.service.sweep(), [alloc.id])
+      await assert.rejects(c.service.get(alloc.id), AllocationNotFoundError)
+      assert.deepEqual(e.service.free(), { cpu: 1, memoryMb: 100 })
+      const text = await metrics.metrics()
+      assert.match(text, /dcis_alloc_reservations_total\{result="accepted"\} 1/)
+      assert.match(text, /dcis_alloc_reservations_total\{result="capacity"\} 1/)
+      assert.match(text, /dcis_alloc_reserved_cpu_cores 0/)
+    } finally {
+      await stopPeer(e)
+    }
   })
 
   it('allocations survive a restart of the owning peer (LevelDatastore)', async () => {
