@@ -536,6 +536,16 @@ export function decodeDigest (bytes: Uint8Array, limits?: Partial<CodecLimits>):
   return run(bytes, limits, KIND_DIGEST, (d) => d.digest())
 }
 
+/**
+ * Every replica id a state mentions (sorted): lets a replication layer drop
+ * deltas that carry events of replicas outside a service's replica set.
+ */
+export function replicaIds (s: Crdt): ReplicaId[] {
+  const t = new ReplicaTable()
+  collectCrdt(t, s)
+  return t.seal()
+}
+
 /** Encoded size in bytes (for accounting and the delta/full decision). */
 export function encodedSize (s: Crdt): number {
   return encodeCrdt(s).length

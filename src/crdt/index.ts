@@ -53,7 +53,7 @@ export type { DeltaBufferInit, DeltaBufferStats } from './delta-buffer.js'
 
 export {
   encodeCrdt, decodeCrdt, encodeDeltaGroup, decodeDeltaGroup, encodeDigest, decodeDigest,
-  encodedSize, CODEC_VERSION, DEFAULT_LIMITS, TYPE_TAGS
+  encodedSize, replicaIds, CODEC_VERSION, DEFAULT_LIMITS, TYPE_TAGS
 } from './codec.js'
 export type { DeltaGroup, CodecLimits } from './codec.js'
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
   contextCount, contextSize, CrdtDecodeError, decodeCrdt, decodeDeltaGroup, decodeDigest, digest, encodeCrdt, encodeDeltaGroup,
-  encodeDigest, equals, gcounter, join, lwwRegister, makeContext, orset, ormap, pncounter, mvRegister, value
+  encodeDigest, equals, gcounter, join, lwwRegister, makeContext, orset, ormap, pncounter, mvRegister, replicaIds, value
 } from '../../src/crdt/index.js'
 import type { Crdt, CrdtDecodeReason, ORMap, ORSet } from '../../src/crdt/index.js'
 import { check, MODELS, run, scenario } from './support.js'
@@ -63,6 +63,11 @@ describe('crdt codec', () => {
     assert.ok(bytes.length < 100 * 13 + peer.length + 20, `got ${bytes.length}`)
     const delta = orset.add(s, peer, 'item-100')
     assert.ok(encodeCrdt(delta).length < peer.length + 30, `delta is ${encodeCrdt(delta).length} bytes`)
+  })
+
+  it('lists the replica ids a state mentions', () => {
+    assert.deepEqual(replicaIds(sample()[0]), ['replica-a', 'replica-b'])
+    assert.deepEqual(replicaIds(sample()[2]), ['x', 'y'])
   })
 
   it('rejects a wrong version, kind or type tag', () => {
