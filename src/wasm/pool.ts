@@ -103,6 +103,11 @@ export class WorkerPool {
     return this.slots.find(s => s.state === 'idle' && s.control.length === 0)
   }
 
+  /** slots with a worker that is running or starting */
+  live (): number {
+    return this.slots.filter(s => s.state !== 'dead').length
+  }
+
   counts (): { idle: number, busy: number, starting: number } {
     let idle = 0; let busy = 0; let starting = 0
     for (const s of this.slots) {

@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { AbortedError, InputTooLargeError, FunctionFailedError, FunctionNotFoundError, FunctionTimeoutError, FunctionTrapError, InvalidModuleError, OutputTooLargeError, OverloadedError, PeerOverloadedError, RuntimeStoppedError, WasmError } from './errors.js'
+import { AbortedError, InputTooLargeError, FunctionFailedError, FunctionNotFoundError, FunctionTimeoutError, FunctionTrapError, InvalidModuleError, OutputTooLargeError, OverloadedError, PeerOverloadedError, RuntimeStoppedError, WasmError, WorkerCrashedError } from './errors.js'
 import { createWasmMetrics } from './metrics.js'
 import { ModuleCache } from './module-cache.js'
 import { WorkerPool } from './pool.js'
@@ -179,7 +179,7 @@ export class Runtime implements WasmRuntime {
         this.unload(spec.id)
       }
     }
-    const first = perWorker.length === 0 ? null : await Promise.race(perWorker)
+    const first = perWorker.length === 0 ? new WorkerCrashedError('no worker is running (they keep failing to start)') : await Promise.race(perWorker)
     const t3 = performance.now()
     if (first !== null) {
       onFailure(first)
@@ -222,6 +222,7 @@ export class Runtime implements WasmRuntime {
     if (!(input instanceof Uint8Array)) return Promise.reject(new WasmError('INVALID_SPEC', 'input must be a Uint8Array'))
     if (input.byteLength > this.maxInputBytes) return Promise.reject(new InputTooLargeError(input.byteLength, this.maxInputBytes))
     if (options.signal?.aborted === true) return Promise.reject(new AbortedError())
+    if (this.pool.live() === 0) return Promise.reject(new WorkerCrashedError('no worker is running (they keep failing to start)'))
     const caller = options.caller
     if (caller !== undefined && (this.callers.get(caller) ?? 0) >= this.maxPerCaller) {
       fn.stats.overloads++
