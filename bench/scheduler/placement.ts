@@ -273,7 +273,7 @@ async function protocolBench (total: number, concurrency: number): Promise<Recor
   }
   const oracle = { estimate: () => ({ ms: 1, errorMs: 0, source: 'measured' as const }), probe: async () => 1 }
   const placer = createAllocationService({ libp2p: p1, datastore: new MemoryDatastore(), registry, oracle, logger }, { capacity: { cpu: 0, memoryMb: 0 } })
-  const owner = createAllocationService({ libp2p: p2, datastore: new MemoryDatastore(), registry, oracle, logger }, { capacity: { cpu: total, memoryMb: total }, maxReservations: total + 1 })
+  const owner = createAllocationService({ libp2p: p2, datastore: new MemoryDatastore(), registry, oracle, logger }, { capacity: { cpu: total, memoryMb: total }, maxReservations: total + 1, authorize: () => true })
   await placer.start()
   await owner.start()
   try {

@@ -24,13 +24,13 @@ export type AllocRequest =
   | { v: 1, op: 'release', id: string }
   | { v: 1, op: 'renew', id: string, leaseMs?: number }
 
-export type RefusalReason = 'capacity' | 'duplicate' | 'full' | 'not-found' | 'bad-request' | 'internal'
+export type RefusalReason = 'capacity' | 'duplicate' | 'full' | 'not-found' | 'bad-request' | 'forbidden' | 'internal'
 
 export type AllocResponse =
   | { v: 1, ok: true, reservation: Reservation }
   | { v: 1, ok: false, error: RefusalReason, message: string, free?: Capacity }
 
-const REASONS = new Set<RefusalReason>(['capacity', 'duplicate', 'full', 'not-found', 'bad-request', 'internal'])
+const REASONS = new Set<RefusalReason>(['capacity', 'duplicate', 'full', 'not-found', 'bad-request', 'forbidden', 'internal'])
 const PEER = /^[1-9A-HJ-NP-Za-km-z]{16,128}$/
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/
 

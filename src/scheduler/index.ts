@@ -10,6 +10,7 @@
  */
 import { AllocationService } from './service.js'
 import type { Constraints } from './constraints.js'
+import type { AllocRequest } from './frames.js'
 import type { AllocationNode, Capacity } from './ledger.js'
 import type { LatencyView, PlacementExplanation } from './placement.js'
 import type { RegistryEntry } from '../registry/index.js'
@@ -61,6 +62,12 @@ export interface SchedulerInit {
   maxReservations?: number
   /** concurrent inbound protocol streams (default 64) */
   maxInboundStreams?: number
+  /**
+   * Who may use this peer's ledger over /dcis/alloc/1.0.0 (reserve, commit,
+   * renew, release, get). Default: peers with a verified descriptor in the
+   * registry (federation members), and this peer itself.
+   */
+  authorize?: (remotePeer: string, op: AllocRequest['op']) => boolean
   /** clock, ms since the epoch (default Date.now) */
   now?: () => number
   /** random bytes for allocation ids (default crypto.randomBytes) */

@@ -44,6 +44,7 @@ export class AllocationService {
   private readonly randomBytes: (n: number) => Uint8Array
   private readonly now: () => number
   private readonly maxInboundStreams: number
+  private readonly authorize: (remotePeer: string, op: AllocRequest['op']) => boolean
   private shutdown = new AbortController()
   /** registry entries are replaced, never mutated: their candidate views are computed once */
   private readonly candidates = new WeakMap<RegistryEntry, Candidate>()
@@ -62,6 +63,7 @@ export class AllocationService {
     this.probeTimeoutMs = init.probeTimeoutMs ?? 5_000
     this.randomBytes = init.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)))
     this.maxInboundStreams = init.maxInboundStreams ?? 64
+    this.authorize = init.authorize ?? ((remote) => remote === this.selfId || this.c.registry.list().some(e => e.end.peerId === remote))
   }
 
   get selfId (): string {
@@ -250,6 +252,10 @@ export class AllocationService {
   /** Handles one request frame as the peer `remote` sent it (also used for calls to self). */
   async handleRequest (req: AllocRequest, remote: string): Promise<AllocResponse> {
     const self = this.selfId
+    if (remote !== self && !this.authorize(remote, req.op)) {
+      this.metrics?.reservations.inc({ result: 'forbidden' })
+      return { v: 1, ok: false, error: 'forbidden', message: 'this peer serves federation members only (no verified descriptor for the caller)' }
+    }
     switch (req.op) {
       case 'reserve': {
         if (req.nodes != null && parseAllocationId(req.id).owner !== self) {

@@ -22,6 +22,8 @@ import type { Registry as PromRegistry } from 'prom-client'
 
 export class FakeRegistry implements CandidateSource {
   entries: RegistryEntry[] = []
+  /** peers the test peers accept protocol calls from (as a federation's verified members) */
+  readonly members = new Set<string>()
   list (): RegistryEntry[] {
     return this.entries
   }
@@ -62,6 +64,8 @@ export interface PeerInit {
   oracle?: FakeOracle
   now?: () => number
   metrics?: PromRegistry
+  /** false: keep the service's default authorization (verified registry entries only) */
+  members?: boolean
 }
 
 export async function startPeer (init: PeerInit): Promise<MeshPeer> {
@@ -69,7 +73,10 @@ export async function startPeer (init: PeerInit): Promise<MeshPeer> {
   const libp2p = await startLibp2p(key)
   const datastore = init.datastore ?? new MemoryDatastore()
   const oracle = init.oracle ?? new FakeOracle()
-  const service = createAllocationService({ libp2p, datastore, registry: init.registry, oracle, logger: silent, metrics: init.metrics }, { capacity: init.capacity, now: init.now, callTimeoutMs: 5_000 })
+  const registry = init.registry
+  const authorize = init.members === false || !(registry instanceof FakeRegistry) ? undefined : (remote: string) => registry.members.has(remote)
+  if (registry instanceof FakeRegistry) registry.members.add(libp2p.peerId.toString())
+  const service = createAllocationService({ libp2p, datastore, registry, oracle, logger: silent, metrics: init.metrics }, { capacity: init.capacity, now: init.now, callTimeoutMs: 5_000, authorize })
   await service.start()
   return { name: init.name, key, libp2p, service, oracle, datastore, id: libp2p.peerId.toString() }
 }

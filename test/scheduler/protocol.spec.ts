@@ -14,7 +14,7 @@ import {
 import { FakeOracle, fakePeerId } from './fixtures.js'
 import { entryOf, FakeRegistry, startPeer, stopPeer } from './mesh.js'
 import type { MeshPeer } from './mesh.js'
-import type { AllocationView } from '../../src/scheduler/index.js'
+import type { AllocResponse, AllocationView } from '../../src/scheduler/index.js'
 
 function req (body: Record<string, unknown>): ReturnType<typeof parseAllocationRequest> {
   return parseAllocationRequest(body)
@@ -204,6 +204,31 @@ describe('scheduler allocation protocol (real libp2p on 127.0.0.1)', function ()
     a.oracle.set(a.id, b.id, 1, 0)
     const ok = await a.service.allocate(req({ constraints: { cpu: 1, region: 'eu-west' } }))
     assert.deepEqual(ok.nodes.map(n => n.peerId), [b.id])
+  })
+
+  it('serves federation members only: callers without a verified descriptor are refused', async () => {
+    const reserve = (owner: string): Uint8Array => new TextEncoder().encode(JSON.stringify({ v: 1, op: 'reserve', id: makeAllocationId(owner, 'strangerx'), cpu: 1, memoryMb: 1, leaseMs: 5000, constraints: {} }))
+    const ask = async (from: MeshPeer['libp2p'], to: MeshPeer, bytes: Uint8Array): Promise<AllocResponse> => {
+      const stream = await from.dialProtocol(to.libp2p.getMultiaddrs(), ALLOC_PROTOCOL)
+      const lp = lpStream(stream)
+      await lp.write(bytes)
+      const res = decodeResponse((await lp.read()).subarray())
+      await stream.close().catch(() => {})
+      return res
+    }
+    // the default rule: the caller must have an entry in this peer's registry
+    const own = new FakeRegistry()
+    own.entries = [entryOf(b)]
+    const f = await startPeer({ name: 'f', capacity: { cpu: 4, memoryMb: 100 }, registry: own, members: false })
+    try {
+      const fromA = await ask(a.libp2p, f, reserve(f.id))
+      assert.ok(!fromA.ok && fromA.error === 'forbidden', JSON.stringify(fromA))
+      const fromB = await ask(b.libp2p, f, reserve(f.id))
+      assert.ok(fromB.ok, JSON.stringify(fromB))
+      assert.equal(f.service.ledger.list().length, 1)
+    } finally {
+      await stopPeer(f)
+    }
   })
 
   it('measures latency from another peer or from a region when asked (no probe possible there)', async () => {
