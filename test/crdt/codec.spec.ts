@@ -193,4 +193,28 @@ describe('crdt codec', () => {
         assert.deepEqual(encodeCrdt(decoded), mutated)
       }), 1000)
   })
+
+  it('fuzz: mutated digests and delta-groups decode canonically or fail with CrdtDecodeError', () => {
+    const pool = MODELS.map((m) => ({ m, arb: scenario(m, 3, 12) }))
+    check(fc.property(fc.nat(pool.length - 1).chain((i) => fc.tuple(fc.constant(i), pool[i].arb)),
+      fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 3 }), fc.boolean(), ([i, sc], flips, asDigest) => {
+        const { states } = run(pool[i].m, sc)
+        const bytes = asDigest ? encodeDigest(digest(states[0])) : encodeDeltaGroup({ seq: 7, full: false, state: states[0] })
+        const mutated = bytes.slice()
+        for (const [pos, val] of flips) mutated[pos % mutated.length] = val
+        try {
+          const again = asDigest ? encodeDigest(decodeDigest(mutated)) : encodeDeltaGroup(decodeDeltaGroup(mutated))
+          assert.deepEqual(again, mutated)
+        } catch (err) {
+          assert.ok(err instanceof CrdtDecodeError, String(err))
+        }
+      }), 1000)
+  })
+
+  it('enforces replica-table limits', () => {
+    const s = join(gcounter.inc(gcounter.bottom(), 'a-long-replica-id', 1), gcounter.inc(gcounter.bottom(), 'b', 1))
+    rejects(() => decodeCrdt(encodeCrdt(s), { maxReplicas: 1 }), 'LIMIT_EXCEEDED')
+    rejects(() => decodeCrdt(encodeCrdt(s), { maxReplicaIdBytes: 4 }), 'LIMIT_EXCEEDED')
+    rejects(() => decodeCrdt(msg(1, 0, 1, 0, 1, 1)), 'INVALID_VALUE')
+  })
 })
