@@ -33,6 +33,7 @@ export type { Hlc } from './hlc.js'
 export type { Atom } from './atom.js'
 export type { Dot, ReplicaId } from './dot.js'
 export type { ValueType, StoreValue, DotSet, DotFun, LwwValue } from './stores.js'
+export { valueTypesEqual, valueTypeName } from './stores.js'
 
 export { join, joinAll, value, isBottom, bottomOf, equals, isCausal, typeName } from './crdt.js'
 export type { Crdt, CrdtType, CrdtValue } from './crdt.js'
