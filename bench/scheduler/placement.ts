@@ -286,7 +286,7 @@ async function protocolBench (total: number, concurrency: number): Promise<Recor
       }
     }))
     const secs = (performance.now() - t0) / 1000
-    return { allocations: total, concurrency, perSecond: Math.round(total / secs), note: 'each = reserve + commit round trips over /dcis/alloc/1.0.0 (new stream each)' }
+    return { allocations: total, concurrency, perSecond: Math.round(total / secs), note: 'each = plan + one reserve round trip (node list included) over /dcis/alloc/1.0.0 on a new stream' }
   } finally {
     await placer.stop()
     await owner.stop()
