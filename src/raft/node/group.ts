@@ -1,0 +1,431 @@
+/**
+ * One Raft replica of one group: owns the clock (tick timer), the WAL
+ * (<dataDir>/raft/<group>) and its slot on the shared transport. The Ready
+ * loop persists (fsync) before sending, then applies committed entries to the
+ * state machine, answers reads whose ReadIndex is applied, and takes a
+ * snapshot + compacts every `snapshotEvery` applied entries.
+ */
+import { randomBytes } from 'node:crypto'
+import { createRaft, decodeAnyConfChange, EntryType, MessageType, ProposalDroppedError, StateType } from '../core/index.js'
+import type { ConfState, Message, RawNode, Ready } from '../core/index.js'
+import { openFileLogStorage } from '../storage/index.js'
+import type { FileLogStorageApi, WalMetrics } from '../storage/index.js'
+import type { RaftTransport } from '../transport/index.js'
+import { RaftGroupStoppedError, RaftStorageFailedError, RaftTimeoutError } from './errors.js'
+import { frameProposal, unframeProposal } from './proposal.js'
+import type { Logger } from '../../telemetry/index.js'
+import type { AbortOptions } from '@libp2p/interface'
+
+/** The replicated application: deterministic, in memory, rebuilt from snapshot + log on restart. */
+export interface StateMachine<R = unknown> {
+  apply (command: Uint8Array, index: number): R
+  snapshot (): Uint8Array
+  restore (data: Uint8Array): void
+}
+
+export interface RaftGroupInit<R> {
+  group: string
+  self: string
+  dir: string
+  transport: RaftTransport
+  stateMachine: StateMachine<R>
+  /** initial configuration, used only when the WAL is empty */
+  voters: string[]
+  learners?: string[]
+  logger: Logger
+  walMetrics?: WalMetrics
+  tickMs?: number
+  electionTick?: number
+  heartbeatTick?: number
+  priority?: number
+  /** take a snapshot and compact after this many applied entries (default 10000) */
+  snapshotEvery?: number
+  /** entries kept behind a compaction so slightly lagging followers catch up by log (default 1000) */
+  keepEntries?: number
+  /** default deadline of propose/read (ms, default 5000) */
+  timeoutMs?: number
+  randomSeed?: number
+}
+
+export interface GroupStatus {
+  group: string
+  leader: string | null
+  term: number
+  commitIndex: number
+  appliedIndex: number
+  role: 'leader' | 'follower' | 'candidate' | 'learner'
+  voters: string[]
+  learners: string[]
+  snapshotIndex: number
+}
+
+interface Waiter<R> { resolve: (r: R) => void, reject: (e: Error) => void }
+
+export class RaftGroup<R = unknown> {
+  readonly group: string
+  readonly self: string
+  private raft?: RawNode
+  private storage?: FileLogStorageApi
+  private timer?: ReturnType<typeof setInterval>
+  private running = false
+  private looping = false
+  private again = false
+  private failed?: Error
+  private applied = 0
+  private snapshotIndex = 0
+  private confState!: ConfState
+  private lead = ''
+  private role: StateType = StateType.Follower
+  private readonly nonce = randomBytes(6).toString('hex')
+  private seq = 0
+  private readonly proposals = new Map<string, Waiter<R>>()
+  /** ctx -> waiter; index once the ReadState arrived */
+  private readonly reads = new Map<string, Waiter<void> & { index?: number }>()
+  private readonly appliedWaiters: Array<() => void> = []
+  private readonly leaderWaiters: Array<() => void> = []
+  private stopping?: Promise<void>
+
+  constructor (private readonly init: RaftGroupInit<R>) {
+    this.group = init.group
+    this.self = init.self
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    const init = this.init
+    const storage = await openFileLogStorage(init.dir, { logger: init.logger, metrics: init.walMetrics, group: init.group })
+    try {
+      if (storage.lastIndex() === 0 && storage.snapshot().metadata.index === 0) {
+        // fresh replica: every member bootstraps the same initial configuration at index 1
+        const cs: ConfState = { voters: [...init.voters].sort(), learners: [...(init.learners ?? [])].sort(), votersOutgoing: [], learnersNext: [], autoLeave: false }
+        await storage.applySnapshot({ metadata: { index: 1, term: 1, confState: cs }, data: init.stateMachine.snapshot() }, { term: 1, vote: '', commit: 1 })
+      }
+      const snap = storage.snapshot()
+      init.stateMachine.restore(snap.data)
+      this.applied = snap.metadata.index
+      this.snapshotIndex = snap.metadata.index
+      this.confState = storage.initialState().confState
+      this.raft = createRaft({
+        id: init.self,
+        storage,
+        electionTick: init.electionTick ?? 10,
+        heartbeatTick: init.heartbeatTick ?? 1,
+        priority: init.priority,
+        applied: this.applied,
+        randomSeed: init.randomSeed ?? randomBytes(4).readUInt32LE(0)
+      })
+    } catch (err) {
+      await storage.close()
+      throw err
+    }
+    this.storage = storage
+    this.running = true
+    this.failed = undefined
+    init.transport.register(init.group, {
+      isMember: (peer) => this.isMember(peer),
+      deliver: (m) => { this.step(m) },
+      unreachable: (peer) => { this.raft?.reportUnreachable(peer); this.schedule() }
+    })
+    this.timer = setInterval(() => {
+      if (!this.running) return
+      this.raft!.tick()
+      this.schedule()
+    }, init.tickMs ?? 50)
+    this.schedule()
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopping !== undefined) { await this.stopping; return }
+    if (!this.running && this.storage === undefined) return
+    this.stopping = (async () => {
+      this.running = false
+      clearInterval(this.timer)
+      this.init.transport.unregister(this.group)
+      const err = new RaftGroupStoppedError(this.group)
+      for (const w of this.proposals.values()) w.reject(err)
+      for (const w of this.reads.values()) w.reject(err)
+      this.proposals.clear()
+      this.reads.clear()
+      // let an in-flight Ready finish its write before closing the WAL
+      while (this.looping) await new Promise(resolve => setTimeout(resolve, 5))
+      await this.storage?.close()
+      this.storage = undefined
+    })()
+    try { await this.stopping } finally { this.stopping = undefined }
+  }
+
+  isMember (peer: string): boolean {
+    const cs = this.confState
+    if (cs === undefined) return false
+    return cs.voters.includes(peer) || cs.learners.includes(peer) || cs.votersOutgoing.includes(peer) || cs.learnersNext.includes(peer)
+  }
+
+  get leader (): string | null {
+    return this.lead === '' ? null : this.lead
+  }
+
+  get isLeader (): boolean {
+    return this.role === StateType.Leader
+  }
+
+  status (): GroupStatus {
+    const st = this.raft?.status()
+    const role = this.role === StateType.Leader
+      ? 'leader'
+      : this.role === StateType.Candidate || this.role === StateType.PreCandidate
+        ? 'candidate'
+        : (this.confState?.learners.includes(this.self) ? 'learner' : 'follower')
+    return {
+      group: this.group,
+      leader: this.leader,
+      term: st?.hardState.term ?? 0,
+      commitIndex: st?.hardState.commit ?? 0,
+      appliedIndex: this.applied,
+      role,
+      voters: [...(this.confState?.voters ?? [])],
+      learners: [...(this.confState?.learners ?? [])],
+      snapshotIndex: this.snapshotIndex
+    }
+  }
+
+  /** WAL figures (for tests and metrics). */
+  walStats (): ReturnType<FileLogStorageApi['stats']> | undefined {
+    return this.storage?.stats()
+  }
+
+  step (m: Message): void {
+    if (!this.running) return
+    this.raft!.step(m)
+    this.schedule()
+  }
+
+  transferLeadership (to: string): void {
+    if (!this.running) return
+    this.raft!.transferLeadership(to)
+    this.schedule()
+  }
+
+  campaign (): void {
+    if (!this.running) return
+    this.raft!.campaign()
+    this.schedule()
+  }
+
+  /**
+   * Replicates `command` and resolves with the state machine's result once it
+   * is applied here. Rejects with RaftTimeoutError when not committed in time
+   * (the outcome is then unknown: it may still be applied).
+   */
+  async propose (command: Uint8Array, options: AbortOptions & { timeoutMs?: number } = {}): Promise<R> {
+    const signal = this.deadline(options)
+    const id = `${this.nonce}.${(this.seq++).toString(36)}`
+    const data = frameProposal(id, command)
+    const result = new Promise<R>((resolve, reject) => { this.proposals.set(id, { resolve, reject }) })
+    const onAbort = (): void => {
+      const w = this.proposals.get(id)
+      this.proposals.delete(id)
+      w?.reject(new RaftTimeoutError('proposal'))
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      // a proposal is dropped while no leader is known: wait for one, then retry
+      for (;;) {
+        this.checkRunning()
+        try {
+          this.raft!.propose(data)
+          this.schedule()
+          break
+        } catch (err) {
+          if (!(err instanceof ProposalDroppedError)) throw err
+          await this.waitLeaderChange(signal)
+        }
+      }
+      return await result
+    } catch (err) {
+      this.proposals.delete(id)
+      throw err
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /**
+   * Linearizable read barrier (ReadIndex): resolves once this replica has
+   * applied everything committed when the read was confirmed by a quorum.
+   */
+  async readBarrier (options: AbortOptions & { timeoutMs?: number } = {}): Promise<void> {
+    const signal = this.deadline(options)
+    // the core drops a ReadIndex while there is no leader: re-issue after a while
+    const retryMs = (this.init.tickMs ?? 50) * (this.init.electionTick ?? 10)
+    for (;;) {
+      this.checkRunning()
+      if (signal.aborted) throw new RaftTimeoutError('read')
+      const ctx = `${this.nonce}.r${(this.seq++).toString(36)}`
+      const outcome = await new Promise<'done' | 'retry' | 'timeout'>((resolve, reject) => {
+        const finish = (r: 'done' | 'retry' | 'timeout'): void => {
+          clearTimeout(timer)
+          signal.removeEventListener('abort', onAbort)
+          resolve(r)
+        }
+        const onAbort = (): void => { this.reads.delete(ctx); finish('timeout') }
+        const timer = setTimeout(() => {
+          const w = this.reads.get(ctx)
+          if (w?.index !== undefined) return // confirmed by the leader: only waiting for apply
+          this.reads.delete(ctx)
+          finish('retry')
+        }, retryMs)
+        signal.addEventListener('abort', onAbort, { once: true })
+        this.reads.set(ctx, { resolve: () => { finish('done') }, reject: (e) => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); reject(e) } })
+        this.raft!.readIndex(new TextEncoder().encode(ctx))
+        this.schedule()
+      })
+      if (outcome === 'done') return
+      if (outcome === 'timeout') throw new RaftTimeoutError('read')
+    }
+  }
+
+  /** Waits until a leader is known (or the signal fires). */
+  async waitForLeader (options: AbortOptions & { timeoutMs?: number } = {}): Promise<string> {
+    const signal = this.deadline(options)
+    while (this.lead === '') await this.waitLeaderChange(signal)
+    return this.lead
+  }
+
+  private async waitLeaderChange (signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw new RaftTimeoutError('wait for leader')
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { reject(new RaftTimeoutError('wait for leader')) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.leaderWaiters.push(() => { signal.removeEventListener('abort', onAbort); resolve() })
+      // poll too: a leader may appear without a Ready that names it to us
+      setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, (this.init.tickMs ?? 50) * 2)
+    })
+    this.checkRunning()
+  }
+
+  private deadline (options: AbortOptions & { timeoutMs?: number }): AbortSignal {
+    const t = AbortSignal.timeout(options.timeoutMs ?? this.init.timeoutMs ?? 5000)
+    return options.signal === undefined ? t : AbortSignal.any([options.signal, t])
+  }
+
+  private checkRunning (): void {
+    if (this.failed !== undefined) throw this.failed
+    if (!this.running) throw new RaftGroupStoppedError(this.group)
+  }
+
+  private schedule (): void {
+    if (!this.running) return
+    if (this.looping) { this.again = true; return }
+    this.looping = true
+    setImmediate(() => { void this.loop() })
+  }
+
+  private async loop (): Promise<void> {
+    try {
+      do {
+        this.again = false
+        while (this.running && this.raft!.hasReady()) {
+          await this.handleReady(this.raft!.ready())
+        }
+      } while (this.again && this.running)
+    } catch (err) {
+      this.fail(err)
+    } finally {
+      this.looping = false
+    }
+  }
+
+  private fail (err: unknown): void {
+    const e = new RaftStorageFailedError(this.group, err)
+    this.init.logger.error({ group: this.group, err: (err as Error)?.message }, 'raft replica failed; stopping it')
+    this.failed = e
+    this.running = false
+    clearInterval(this.timer)
+    this.init.transport.unregister(this.group)
+    for (const w of this.proposals.values()) w.reject(e)
+    for (const w of this.reads.values()) w.reject(e)
+    this.proposals.clear()
+    this.reads.clear()
+  }
+
+  private async handleReady (rd: Ready): Promise<void> {
+    const raft = this.raft!
+    const storage = this.storage!
+    if (rd.softState !== undefined) {
+      const changed = rd.softState.lead !== this.lead
+      this.lead = rd.softState.lead
+      this.role = rd.softState.raftState
+      if (changed) {
+        this.init.logger.debug({ group: this.group, leader: this.lead }, 'raft leader changed')
+        for (const w of this.leaderWaiters.splice(0)) w()
+      }
+    }
+    // 1. persist before sending
+    if (rd.snapshot !== undefined) {
+      await storage.applySnapshot(rd.snapshot, rd.hardState)
+      this.init.stateMachine.restore(rd.snapshot.data)
+      this.applied = rd.snapshot.metadata.index
+      this.snapshotIndex = rd.snapshot.metadata.index
+      this.confState = rd.snapshot.metadata.confState
+    }
+    if (rd.entries.length > 0 || rd.hardState !== undefined) {
+      await storage.append(rd.entries, rd.hardState, { sync: rd.mustSync })
+    }
+    // 2. send
+    for (const m of rd.messages) {
+      if (m.type === MessageType.MsgSnap) {
+        const to = m.to
+        this.init.transport.send(this.group, m, ok => { if (this.running) { raft.reportSnapshot(to, ok); this.schedule() } })
+      } else {
+        this.init.transport.send(this.group, m)
+      }
+    }
+    // 3. apply
+    for (const e of rd.committedEntries) {
+      if (e.index <= this.applied) continue
+      if (e.type === EntryType.ConfChange) {
+        this.confState = raft.applyConfChange(decodeAnyConfChange(e.data))
+      } else {
+        const p = unframeProposal(e.data)
+        if (p !== null) {
+          let result: R | undefined
+          let error: Error | undefined
+          try {
+            result = this.init.stateMachine.apply(p.command, e.index)
+          } catch (err) {
+            error = err as Error
+          }
+          const w = this.proposals.get(p.id)
+          if (w !== undefined) {
+            this.proposals.delete(p.id)
+            if (error !== undefined) w.reject(error)
+            else w.resolve(result as R)
+          }
+        }
+      }
+      this.applied = e.index
+    }
+    // 4. reads
+    for (const rs of rd.readStates) {
+      const ctx = new TextDecoder().decode(rs.requestCtx)
+      const w = this.reads.get(ctx)
+      if (w !== undefined) w.index = rs.index
+    }
+    for (const [ctx, w] of this.reads) {
+      if (w.index !== undefined && w.index <= this.applied) {
+        this.reads.delete(ctx)
+        w.resolve()
+      }
+    }
+    raft.advance()
+    // 5. snapshot + compaction
+    const every = this.init.snapshotEvery ?? 10_000
+    if (this.applied - this.snapshotIndex >= every) {
+      const snap = await storage.createSnapshot(this.applied, this.confState, this.init.stateMachine.snapshot())
+      this.snapshotIndex = snap.metadata.index
+      const upTo = this.applied - (this.init.keepEntries ?? 1000)
+      if (upTo >= storage.firstIndex()) await storage.compact(upTo)
+      this.init.logger.debug({ group: this.group, index: this.snapshotIndex }, 'raft snapshot taken')
+    }
+  }
+}
