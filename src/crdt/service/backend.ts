@@ -1,0 +1,696 @@
+/**
+ * The eventual ServiceBackend: a mesh-wide catalogue of services and their
+ * placements (itself a replicated object), one replicated object per local
+ * service replica, delta gossip on `dcis/crdt/<name>/1`, anti-entropy over
+ * `/dcis/crdt-sync/1.0.0` (on connect and periodically), forwarding of data
+ * calls to the nearest replica over `/dcis/crdt-rpc/1.0.0`, durable state
+ * in the datastore and staleness accounting.
+ */
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { clwwRegister, digest, ormap, planSync } from '../index.js'
+import type { CLWWRegister, ORMap } from '../index.js'
+import { compareHlc, hlcReceive, hlcTick } from '../hlc.js'
+import {
+  addCounter, CATALOGUE_SECTIONS, checkSpec, counterValue, decodeGossip, decodeSyncFrame, encodeEntry, encodeGossip,
+  encodeSyncFrame, kvDelete, kvGet, kvPut, MAX_FRAME_BYTES, nextStamp, parseEntry, place, ReplicationFrameError,
+  revisionOf, sameSpec, SERVICE_SECTIONS, seqOf, setAdd, setMembers, setRemove, createCrdtMetrics
+} from '../replication/index.js'
+import type { CatalogueEntry, CrdtMetrics, RejectReason, SectionDelta, SyncPart } from '../replication/index.js'
+import {
+  KeyNotFoundError, OperationNotSupportedError, RevisionMismatchError, ServiceNotFoundError, ServiceUnavailableError
+} from '../../services/errors.js'
+import type { KvEntry, ReadOptions, ReplicaStatus, ServiceBackend, ServiceSpec, ServiceStatus, WriteOptions } from '../../services/types.js'
+import type { Logger, MetricsRegistry } from '../../telemetry/index.js'
+import { CATALOGUE_OBJECT, ReplicatedObject } from './object.js'
+import { decodeRpcRequest, decodeRpcResponse, encodeJson, MAX_RPC_BYTES, RPC_PROTOCOL } from './rpc.js'
+import type { RpcRequest, RpcResponse } from './rpc.js'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
+import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+export const SYNC_PROTOCOL = '/dcis/crdt-sync/1.0.0'
+export const CATALOGUE_TOPIC = `dcis/crdt/${CATALOGUE_OBJECT}/1`
+
+/** What the backend needs of the registry: verified descriptors. */
+export interface CrdtRegistryView {
+  list: () => Array<{ end: { peerId: string, region: string, zone: string } }>
+}
+
+export interface CrdtBackendComponents {
+  libp2p: Libp2p<{ pubsub: GossipSub }>
+  registry: CrdtRegistryView
+  datastore: Datastore
+  logger: Logger
+  metrics: MetricsRegistry
+  /** measured RTT to a peer (ms), if known: picks the nearest replica to forward to */
+  rtt?: (peerId: string) => number | undefined
+  /** physical clock (ms); tests may inject one */
+  now?: () => number
+}
+
+export interface CrdtBackendInit {
+  /** anti-entropy period (ms, jittered ±20%); default 5000 */
+  syncIntervalMs?: number
+  /** heartbeat period; default maxStalenessMs / 2 clamped to [50, 1000] */
+  heartbeatIntervalMs?: number
+  /** local deltas are batched this long before gossip (ms); default 5 */
+  flushDelayMs?: number
+  /** a batch is sent at once when it holds this many updates; default 256 */
+  maxBatchOps?: number
+  /** gossip messages and sync frames larger than this are dropped; default 4 MiB */
+  maxMessageBytes?: number
+  /** remote HLC readings further ahead than this are refused; default 60 s */
+  maxDriftMs?: number
+  /** timeout of one sync round or forwarded call; default 10 s */
+  callTimeoutMs?: number
+}
+
+type Status = 'stopped' | 'started'
+
+export class CrdtBackend implements ServiceBackend {
+  readonly mode = 'eventual' as const
+  private readonly c: CrdtBackendComponents
+  private readonly log: Logger
+  readonly metrics: CrdtMetrics
+  private readonly init: Required<Omit<CrdtBackendInit, 'heartbeatIntervalMs'>> & { heartbeatIntervalMs?: number }
+  private state: Status = 'stopped'
+  private self = ''
+  private catalogue!: ReplicatedObject
+  private entries = new Map<string, CatalogueEntry>()
+  private readonly local = new Map<string, ReplicatedObject>()
+  private readonly opening = new Map<string, Promise<void>>()
+  private readonly heartbeats = new Map<string, ReturnType<typeof setInterval>>()
+  private readonly inflight = new Set<string>()
+  private syncTimer?: ReturnType<typeof setTimeout>
+  private shutdown = new AbortController()
+  private readonly now: () => number
+
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    void this.syncPeer(evt.detail)
+  }
+
+  constructor (components: CrdtBackendComponents, init: CrdtBackendInit = {}) {
+    this.c = components
+    this.log = components.logger
+    this.metrics = createCrdtMetrics(components.metrics)
+    this.now = components.now ?? Date.now
+    this.init = {
+      syncIntervalMs: init.syncIntervalMs ?? 5_000,
+      flushDelayMs: init.flushDelayMs ?? 5,
+      maxBatchOps: init.maxBatchOps ?? 256,
+      maxMessageBytes: init.maxMessageBytes ?? MAX_FRAME_BYTES,
+      maxDriftMs: init.maxDriftMs ?? 60_000,
+      callTimeoutMs: init.callTimeoutMs ?? 10_000,
+      ...(init.heartbeatIntervalMs != null ? { heartbeatIntervalMs: init.heartbeatIntervalMs } : {})
+    }
+  }
+
+  // ---- lifecycle -----------------------------------------------------------
+
+  async start (): Promise<void> {
+    if (this.state === 'started') return
+    this.shutdown = new AbortController()
+    const { libp2p } = this.c
+    this.self = libp2p.peerId.toString()
+    this.catalogue = new ReplicatedObject(CATALOGUE_OBJECT, CATALOGUE_SECTIONS, this.c.datastore)
+    await this.catalogue.load()
+    await libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => { await this.serveSync(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 32 })
+    await libp2p.handle(RPC_PROTOCOL, async (stream, connection) => { await this.serveRpc(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 64 })
+    libp2p.services.pubsub.topicValidators.set(CATALOGUE_TOPIC, async (_p, msg) => this.validate(this.catalogue, msg))
+    libp2p.services.pubsub.subscribe(CATALOGUE_TOPIC)
+    libp2p.addEventListener('peer:connect', this.onConnect)
+    this.state = 'started'
+    this.refreshEntries()
+    await this.reconcile()
+    this.scheduleSync()
+    for (const peer of libp2p.getPeers()) void this.syncPeer(peer)
+    this.log.info({ services: this.entries.size, local: [...this.local.keys()] }, 'crdt backend started')
+  }
+
+  async stop (): Promise<void> {
+    if (this.state === 'stopped') return
+    this.state = 'stopped'
+    this.shutdown.abort()
+    if (this.syncTimer != null) clearTimeout(this.syncTimer)
+    const { libp2p } = this.c
+    libp2p.removeEventListener('peer:connect', this.onConnect)
+    for (const name of [...this.local.keys()]) await this.close(name)
+    libp2p.services.pubsub.topicValidators.delete(CATALOGUE_TOPIC)
+    libp2p.services.pubsub.unsubscribe(CATALOGUE_TOPIC)
+    await libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
+    await libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
+    await this.flushAll(this.catalogue)
+  }
+
+  // ---- ServiceBackend ------------------------------------------------------
+
+  has (name: string): boolean {
+    return this.entries.has(name)
+  }
+
+  list (): string[] {
+    return [...this.entries.keys()].sort()
+  }
+
+  /** whether this peer holds a replica of `name` */
+  isLocal (name: string): boolean {
+    return this.local.has(name)
+  }
+
+  async apply (spec: ServiceSpec, options: WriteOptions = {}): Promise<ServiceStatus> {
+    this.assertStarted()
+    if (spec.mode !== 'eventual') throw new OperationNotSupportedError(`the eventual backend cannot hold a ${spec.mode} service`)
+    const checked = checkSpec(spec)
+    const existing = this.entries.get(checked.name)
+    if (existing != null && sameSpec(existing.spec, checked)) return this.status(checked.name, options)
+    let replicas: string[]
+    if (existing != null && existing.spec.replicas === checked.replicas && existing.spec.zones.join('\n') === checked.zones.join('\n')) {
+      replicas = existing.replicas // only bounds changed: keep the data where it is
+    } else {
+      const load = new Map<string, number>()
+      for (const [name, e] of this.entries) {
+        if (name === checked.name) continue
+        for (const r of e.replicas) load.set(r, (load.get(r) ?? 0) + 1)
+      }
+      replicas = place(checked, this.c.registry.list().map(e => ({ peerId: e.end.peerId, region: e.end.region, zone: e.end.zone, load: load.get(e.end.peerId) ?? 0 })))
+      if (replicas.length < checked.replicas) this.log.warn({ service: checked.name, wanted: checked.replicas, placed: replicas.length }, 'fewer verified peers than replicas: placed on all of them')
+    }
+    const entry: CatalogueEntry = { spec: checked, replicas, placedBy: this.self }
+    const ts = hlcTick(this.catalogue.clock, this.now())
+    await this.mutate(this.catalogue, (s) => [ormap.update<CLWWRegister>(s.sections[0], checked.name, (r) => clwwRegister.set(r, this.self, ts, encodeEntry(entry)))], ts)
+    this.refreshEntries()
+    await this.reconcile()
+    // agree: push the catalogue to the chosen replicas we can reach now
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
+    await Promise.all(replicas.filter(p => p !== this.self).map(async p => this.syncObject(peerIdFromString(p), this.catalogue, signal).catch(() => {})))
+    this.log.info({ service: checked.name, replicas, engine: checked.crdtEngine }, 'service placed')
+    return this.status(checked.name, options)
+  }
+
+  async status (name: string, options: ReadOptions = {}): Promise<ServiceStatus> {
+    void options
+    const entry = this.entry(name)
+    const byPeer = new Map(this.c.registry.list().map(e => [e.end.peerId, e.end]))
+    const replicas: ReplicaStatus[] = entry.replicas.map(p => ({ peerId: p, region: byPeer.get(p)?.region ?? null, zone: byPeer.get(p)?.zone ?? null, role: 'replica' }))
+    const obj = this.local.get(name)
+    return { name, spec: entry.spec, replicas, stalenessMs: obj == null ? null : this.updateStaleness(obj), local: obj != null }
+  }
+
+  async get (name: string, key: string, options: ReadOptions = {}): Promise<KvEntry> {
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'get', service: name, key }, options) as KvEntry
+    const cur = kvGet(obj.state, key)
+    if (cur == null) throw new KeyNotFoundError(name, key)
+    return { key, value: cur.value, revision: revisionOf(cur.ts) }
+  }
+
+  async put (name: string, key: string, value: string, options: WriteOptions = {}): Promise<{ revision: number }> {
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'put', service: name, key, value, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}) }, options) as { revision: number }
+    this.checkRevision(obj, key, options.ifRevision)
+    const ts = nextStamp(obj.state, key, obj.clock, this.now())
+    await this.mutate(obj, (s) => kvPut(s, this.self, key, ts, value), ts)
+    return { revision: revisionOf(ts) }
+  }
+
+  async delete (name: string, key: string, options: WriteOptions = {}): Promise<{ revision: number }> {
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'delete', service: name, key, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}) }, options) as { revision: number }
+    if (kvGet(obj.state, key) == null) throw new KeyNotFoundError(name, key)
+    this.checkRevision(obj, key, options.ifRevision)
+    const ts = nextStamp(obj.state, key, obj.clock, this.now())
+    await this.mutate(obj, (s) => kvDelete(s, key), ts)
+    return { revision: revisionOf(ts) }
+  }
+
+  async counter (name: string, key: string, options: ReadOptions = {}): Promise<{ value: number }> {
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'counter', service: name, key }, options) as { value: number }
+    return { value: counterValue(obj.state, key) }
+  }
+
+  async addCounter (name: string, key: string, delta: number, options: WriteOptions = {}): Promise<{ value: number }> {
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'addCounter', service: name, key, delta }, options) as { value: number }
+    await this.mutate(obj, (s) => addCounter(s, this.self, key, delta))
+    return { value: counterValue(obj.state, key) }
+  }
+
+  /** sets: members of the add-wins set `key` (sorted) */
+  async members (name: string, key: string, options: ReadOptions = {}): Promise<{ members: string[] }> {
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'members', service: name, key }, options) as { members: string[] }
+    return { members: setMembers(obj.state, key) }
+  }
+
+  async addMember (name: string, key: string, member: string, options: WriteOptions = {}): Promise<{ members: string[] }> {
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'setAdd', service: name, key, member }, options) as { members: string[] }
+    await this.mutate(obj, (s) => setAdd(s, this.self, key, member))
+    return { members: setMembers(obj.state, key) }
+  }
+
+  async removeMember (name: string, key: string, member: string, options: WriteOptions = {}): Promise<{ members: string[] }> {
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'setRemove', service: name, key, member }, options) as { members: string[] }
+    await this.mutate(obj, (s) => setRemove(s, key, member))
+    return { members: setMembers(obj.state, key) }
+  }
+
+  /** Runs one anti-entropy round with every connected peer now (tests, after a heal). */
+  async syncNow (options: AbortOptions = {}): Promise<void> {
+    await Promise.all(this.c.libp2p.getPeers().map(async p => this.syncPeer(p, options.signal)))
+  }
+
+  // ---- local mutation, gossip ------------------------------------------------
+
+  private assertStarted (): void {
+    if (this.state !== 'started') throw new ServiceUnavailableError('the crdt backend is not started')
+  }
+
+  private entry (name: string): CatalogueEntry {
+    const e = this.entries.get(name)
+    if (e == null) throw new ServiceNotFoundError(name)
+    return e
+  }
+
+  private checkRevision (obj: ReplicatedObject, key: string, ifRevision: number | undefined): void {
+    if (ifRevision == null) return
+    const cur = kvGet(obj.state, key)
+    const actual = cur == null ? 0 : revisionOf(cur.ts)
+    if (actual !== ifRevision) throw new RevisionMismatchError(key, ifRevision, actual)
+  }
+
+  /**
+   * Applies a local delta, persists it (a write is acknowledged only once it
+   * is on disk, and only then leaves the peer, so a crash can never make a
+   * replica reuse a dot it already shipped), then queues it for gossip.
+   */
+  private async mutate (obj: ReplicatedObject, make: (s: ReplicatedObject['state']) => SectionDelta, ts?: { wall: number, logical: number }): Promise<void> {
+    this.assertStarted()
+    const delta = make(obj.state)
+    obj.apply(delta)
+    const tick = hlcTick(obj.clock, this.now())
+    obj.clock = ts != null && compareHlc(ts, tick) > 0 ? ts : tick
+    await obj.persist()
+    obj.queue(delta)
+    if (obj.pendingOps >= this.init.maxBatchOps) {
+      void this.flush(obj)
+    } else if (obj.flushTimer == null) {
+      obj.flushTimer = setTimeout(() => { void this.flush(obj) }, this.init.flushDelayMs)
+    }
+  }
+
+  private async flush (obj: ReplicatedObject): Promise<void> {
+    if (obj.flushTimer != null) clearTimeout(obj.flushTimer)
+    obj.flushTimer = undefined
+    const delta = obj.takePending()
+    if (delta == null || this.state !== 'started') return
+    const bytes = encodeGossip({ kind: 'delta', seq: seqOf(obj.state, this.self), hlc: obj.clock, delta })
+    await this.publish(obj.topic, bytes, 'delta')
+  }
+
+  private async flushAll (obj: ReplicatedObject): Promise<void> {
+    if (obj.flushTimer != null) clearTimeout(obj.flushTimer)
+    obj.flushTimer = undefined
+    await obj.flushed()
+  }
+
+  private async publish (topic: string, bytes: Uint8Array, kind: string): Promise<void> {
+    try {
+      await this.c.libp2p.services.pubsub.publish(topic, bytes)
+      this.metrics.messages.inc({ kind, direction: 'out' })
+      this.metrics.bytes.inc({ channel: 'gossip', direction: 'out' }, bytes.length)
+    } catch (err) {
+      // no subscribed peer yet: anti-entropy delivers it later
+      this.log.debug({ topic, err: (err as Error).message }, 'gossip publish failed')
+    }
+  }
+
+  private heartbeat (obj: ReplicatedObject): void {
+    if (this.state !== 'started') return
+    void this.publish(obj.topic, encodeGossip({ kind: 'heartbeat', seq: seqOf(obj.state, this.self), hlc: obj.clock }), 'heartbeat')
+    this.updateStaleness(obj)
+  }
+
+  private reject (reason: RejectReason, result: TopicValidatorResult): TopicValidatorResult {
+    this.metrics.rejected.inc({ reason })
+    return result
+  }
+
+  private knownPeer (peerId: string): boolean {
+    return peerId === this.self || this.c.registry.list().some(e => e.end.peerId === peerId)
+  }
+
+  /** topic validator of the catalogue and of every local service */
+  private async validate (obj: ReplicatedObject, msg: Message): Promise<TopicValidatorResult> {
+    if (msg.type !== 'signed') return this.reject('unsigned', TopicValidatorResult.Reject)
+    if (msg.data.byteLength > this.init.maxMessageBytes) return this.reject('oversized', TopicValidatorResult.Reject)
+    const from = msg.from.toString()
+    if (obj === this.catalogue) {
+      if (!this.knownPeer(from)) return this.reject('unverified-peer', TopicValidatorResult.Ignore)
+    } else {
+      const entry = this.entries.get(obj.name)
+      if (entry == null) return this.reject('unknown-service', TopicValidatorResult.Ignore)
+      if (!entry.replicas.includes(from)) return this.reject('not-replica', TopicValidatorResult.Ignore)
+      if (this.local.get(obj.name) !== obj) return this.reject('not-local', TopicValidatorResult.Ignore)
+    }
+    let m
+    try {
+      m = decodeGossip(msg.data, obj.state.types, this.init.maxMessageBytes)
+    } catch (err) {
+      this.log.debug({ topic: obj.topic, from, err: (err as Error).message }, 'malformed crdt gossip')
+      return this.reject('malformed', TopicValidatorResult.Reject)
+    }
+    const now = this.now()
+    try {
+      obj.clock = hlcReceive(obj.clock, m.hlc, now, { maxDriftMs: this.init.maxDriftMs })
+    } catch {
+      return this.reject('clock-drift', TopicValidatorResult.Reject)
+    }
+    this.metrics.messages.inc({ kind: m.kind, direction: 'in' })
+    this.metrics.bytes.inc({ channel: 'gossip', direction: 'in' }, msg.data.byteLength)
+    obj.tracker.observe(from, { seq: m.seq, wallMs: m.hlc.wall }, now)
+    if (m.kind === 'delta') this.ingest(obj, m.delta)
+    else if (obj !== this.catalogue) this.updateStaleness(obj)
+    return TopicValidatorResult.Accept
+  }
+
+  /** joins received state into a local object */
+  private ingest (obj: ReplicatedObject, delta: SectionDelta): void {
+    if (delta.every(d => d == null)) return
+    obj.apply(delta)
+    obj.persist().catch((err: Error) => { this.log.warn({ object: obj.name, err }, 'persisting received state failed') })
+    if (obj === this.catalogue) {
+      this.refreshEntries()
+      void this.reconcile()
+    } else {
+      this.updateStaleness(obj)
+    }
+  }
+
+  private updateStaleness (obj: ReplicatedObject): number {
+    const s = obj.tracker.staleness((o) => seqOf(obj.state, o), this.now())
+    this.metrics.staleness.set({ service: obj.name }, s)
+    const bound = this.entries.get(obj.name)?.spec.maxStalenessMs
+    if (bound != null) {
+      if (s > bound && !obj.overBound) {
+        obj.overBound = true
+        this.log.warn({ event: 'staleness-exceeded', service: obj.name, stalenessMs: s, maxStalenessMs: bound }, 'replica staleness exceeds maxStalenessMs')
+      } else if (s <= bound && obj.overBound) {
+        obj.overBound = false
+        this.log.info({ event: 'staleness-recovered', service: obj.name, stalenessMs: s, maxStalenessMs: bound }, 'replica back within maxStalenessMs')
+      }
+    }
+    return s
+  }
+
+  // ---- catalogue -> local replicas -----------------------------------------
+
+  private refreshEntries (): void {
+    const next = new Map<string, CatalogueEntry>()
+    const section = this.catalogue.state.sections[0]
+    for (const name of ormap.keys(section)) {
+      const w = clwwRegister.value(ormap.get<CLWWRegister>(section, name))
+      try {
+        next.set(name, parseEntry(w, name))
+      } catch (err) {
+        this.log.warn({ service: name, err: (err as Error).message }, 'ignoring an invalid catalogue entry')
+      }
+    }
+    this.entries = next
+  }
+
+  private async reconcile (): Promise<void> {
+    if (this.state !== 'started') return
+    for (const [name, e] of this.entries) {
+      if (e.replicas.includes(this.self) && !this.local.has(name)) await this.open(e)
+    }
+    for (const name of [...this.local.keys()]) {
+      const e = this.entries.get(name)
+      if (e == null || !e.replicas.includes(this.self)) await this.close(name)
+    }
+  }
+
+  private async open (e: CatalogueEntry): Promise<void> {
+    const name = e.spec.name
+    const running = this.opening.get(name)
+    if (running != null) return running
+    const p = (async () => {
+      const obj = new ReplicatedObject(name, SERVICE_SECTIONS, this.c.datastore)
+      try {
+        await obj.load()
+      } catch (err) {
+        this.log.error({ service: name, err }, 'persisted replica state is unreadable: starting empty, anti-entropy refills it')
+      }
+      if (this.state !== 'started') return
+      this.local.set(name, obj)
+      const pubsub = this.c.libp2p.services.pubsub
+      pubsub.topicValidators.set(obj.topic, async (_p, msg) => this.validate(obj, msg))
+      pubsub.subscribe(obj.topic)
+      const hb = this.init.heartbeatIntervalMs ?? Math.min(1000, Math.max(50, Math.floor(e.spec.maxStalenessMs / 2)))
+      const timer = setInterval(() => { this.heartbeat(obj) }, hb)
+      timer.unref?.()
+      this.heartbeats.set(name, timer)
+      this.log.info({ service: name, replicas: e.replicas }, 'replica opened')
+      const connected = new Set(this.c.libp2p.getPeers().map(String))
+      for (const r of e.replicas) {
+        if (r !== this.self && connected.has(r)) void this.syncObject(peerIdFromString(r), obj, this.shutdown.signal).catch(() => {})
+      }
+    })().finally(() => { this.opening.delete(name) })
+    this.opening.set(name, p)
+    return p
+  }
+
+  private async close (name: string): Promise<void> {
+    const obj = this.local.get(name)
+    if (obj == null) return
+    this.local.delete(name)
+    const t = this.heartbeats.get(name)
+    if (t != null) clearInterval(t)
+    this.heartbeats.delete(name)
+    const pubsub = this.c.libp2p.services.pubsub
+    pubsub.topicValidators.delete(obj.topic)
+    pubsub.unsubscribe(obj.topic)
+    this.metrics.staleness.remove({ service: name })
+    await this.flushAll(obj)
+    this.log.info({ service: name }, 'replica closed')
+  }
+
+  // ---- anti-entropy -----------------------------------------------------------
+
+  private scheduleSync (): void {
+    if (this.state !== 'started') return
+    const ms = Math.round(this.init.syncIntervalMs * (0.8 + Math.random() * 0.4))
+    this.syncTimer = setTimeout(() => {
+      void this.syncRound().finally(() => { this.scheduleSync() })
+    }, ms)
+    this.syncTimer.unref?.()
+  }
+
+  private async syncRound (): Promise<void> {
+    const peers = this.c.libp2p.getPeers()
+    await Promise.all(peers.map(async p => this.syncPeer(p)))
+  }
+
+  /** syncs the catalogue and every service both peers replicate */
+  private async syncPeer (peer: PeerId, signal?: AbortSignal): Promise<void> {
+    if (this.state !== 'started') return
+    const s = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs), ...(signal != null ? [signal] : [])])
+    const id = peer.toString()
+    if (this.knownPeer(id)) await this.syncObject(peer, this.catalogue, s).catch(() => {})
+    for (const [name, obj] of this.local) {
+      if (this.entries.get(name)?.replicas.includes(id) === true) await this.syncObject(peer, obj, s).catch(() => {})
+    }
+  }
+
+  private plan (m: ORMap, d: Parameters<typeof planSync>[1]): SyncPart {
+    const p = planSync(m, d)
+    if (p.kind === 'none') return { mode: 'none' }
+    this.metrics.syncParts.inc({ mode: p.kind })
+    return p.kind === 'delta' ? { mode: 'delta', state: p.delta } : { mode: 'full', state: p.state }
+  }
+
+  private typesOf (object: string): ReplicatedObject['state']['types'] | undefined {
+    if (object === CATALOGUE_OBJECT) return CATALOGUE_SECTIONS
+    return this.local.has(object) ? SERVICE_SECTIONS : undefined
+  }
+
+  private objectFor (object: string): ReplicatedObject | undefined {
+    return object === CATALOGUE_OBJECT ? this.catalogue : this.local.get(object)
+  }
+
+  /** push-pull anti-entropy of one object with one peer (three frames) */
+  async syncObject (peer: PeerId, obj: ReplicatedObject, signal: AbortSignal): Promise<void> {
+    const key = `${peer.toString()}\n${obj.name}`
+    if (this.inflight.has(key) || this.state !== 'started') return
+    this.inflight.add(key)
+    let stream: Stream | undefined
+    try {
+      stream = await this.c.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: this.init.maxMessageBytes })
+      const hello = encodeSyncFrame({ kind: 'digest', object: obj.name, digests: obj.state.sections.map(m => digest(m)) })
+      await lp.write(hello, { signal })
+      const buf = (await lp.read({ signal })).subarray()
+      this.metrics.bytes.inc({ channel: 'sync', direction: 'in' }, buf.length)
+      const reply = decodeSyncFrame(buf, (o) => o === obj.name ? obj.state.types : undefined, this.init.maxMessageBytes)
+      if (reply.kind === 'refuse') {
+        this.metrics.syncs.inc({ result: 'refused' })
+        await stream.close({ signal }).catch(() => {})
+        return
+      }
+      if (reply.kind !== 'reply') throw new ReplicationFrameError('kind', `expected a reply, got ${reply.kind}`)
+      this.ingest(obj, reply.parts.map(p => p.mode === 'none' ? null : p.state))
+      const push = encodeSyncFrame({ kind: 'push', object: obj.name, parts: obj.state.sections.map((m, i) => this.plan(m, reply.digests[i])) })
+      this.metrics.bytes.inc({ channel: 'sync', direction: 'out' }, hello.length + push.length)
+      await lp.write(push, { signal })
+      await stream.close({ signal }).catch(() => {})
+      this.metrics.syncs.inc({ result: 'ok' })
+    } catch (err) {
+      stream?.abort(err as Error)
+      if (err instanceof ReplicationFrameError || (err as Error).name === 'CrdtDecodeError') this.metrics.rejected.inc({ reason: 'malformed' })
+      this.metrics.syncs.inc({ result: 'error' })
+      if (!this.shutdown.signal.aborted) this.log.debug({ peer: peer.toString(), object: obj.name, err: (err as Error).message }, 'anti-entropy round failed')
+      throw err
+    } finally {
+      this.inflight.delete(key)
+    }
+  }
+
+  private async serveSync (stream: Stream, remote: string): Promise<void> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)])
+    const lp = lpStream(stream, { maxDataLength: this.init.maxMessageBytes })
+    try {
+      const buf = (await lp.read({ signal })).subarray()
+      this.metrics.bytes.inc({ channel: 'sync', direction: 'in' }, buf.length)
+      let req
+      try {
+        req = decodeSyncFrame(buf, (o) => this.typesOf(o), this.init.maxMessageBytes)
+      } catch (err) {
+        if (err instanceof ReplicationFrameError && err.field === 'object') {
+          this.metrics.rejected.inc({ reason: 'not-local' })
+          await lp.write(encodeSyncFrame({ kind: 'refuse', object: '', reason: 'not replicated here' }), { signal })
+          await stream.close({ signal })
+          return
+        }
+        throw err
+      }
+      if (req.kind !== 'digest') throw new ReplicationFrameError('kind', `expected a digest, got ${req.kind}`)
+      const obj = this.objectFor(req.object)
+      const allowed = obj === this.catalogue ? this.knownPeer(remote) : this.entries.get(req.object)?.replicas.includes(remote) === true
+      if (obj == null || !allowed) {
+        this.metrics.rejected.inc({ reason: obj === this.catalogue ? 'unverified-peer' : 'not-replica' })
+        await lp.write(encodeSyncFrame({ kind: 'refuse', object: req.object, reason: 'not a replica of this object' }), { signal })
+        await stream.close({ signal })
+        return
+      }
+      const reply = encodeSyncFrame({ kind: 'reply', object: obj.name, parts: obj.state.sections.map((m, i) => this.plan(m, req.digests[i])), digests: obj.state.sections.map(m => digest(m)) })
+      this.metrics.bytes.inc({ channel: 'sync', direction: 'out' }, reply.length)
+      await lp.write(reply, { signal })
+      const pushBuf = (await lp.read({ signal })).subarray()
+      this.metrics.bytes.inc({ channel: 'sync', direction: 'in' }, pushBuf.length)
+      const push = decodeSyncFrame(pushBuf, (o) => o === obj.name ? obj.state.types : undefined, this.init.maxMessageBytes)
+      if (push.kind !== 'push') throw new ReplicationFrameError('kind', `expected a push, got ${push.kind}`)
+      this.ingest(obj, push.parts.map(p => p.mode === 'none' ? null : p.state))
+      await stream.close({ signal })
+    } catch (err) {
+      if (err instanceof ReplicationFrameError || (err as Error).name === 'CrdtDecodeError' || (err as Error).name === 'InvalidDataLengthError') {
+        this.metrics.rejected.inc({ reason: (err as Error).name === 'InvalidDataLengthError' ? 'oversized' : 'malformed' })
+      }
+      this.log.debug({ remote, err: (err as Error).message }, 'anti-entropy serve failed')
+      stream.abort(err as Error)
+    }
+  }
+
+  // ---- forwarding ---------------------------------------------------------------
+
+  /** replicas of `name` ordered nearest first: connected, then measured RTT, then peer id */
+  nearestReplicas (name: string): string[] {
+    const entry = this.entry(name)
+    const connected = new Set(this.c.libp2p.getPeers().map(String))
+    const rtt = (p: string): number => this.c.rtt?.(p) ?? Number.POSITIVE_INFINITY
+    return entry.replicas.filter(p => p !== this.self).sort((a, b) =>
+      Number(connected.has(b)) - Number(connected.has(a)) || rtt(a) - rtt(b) || (a < b ? -1 : a > b ? 1 : 0))
+  }
+
+  private async forward (req: RpcRequest, options: ReadOptions): Promise<unknown> {
+    this.assertStarted()
+    const candidates = this.nearestReplicas(req.service)
+    this.metrics.forwarded.inc({ op: req.op })
+    let last: unknown
+    for (const peer of candidates) {
+      const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
+      let res: RpcResponse
+      try {
+        res = await this.call(peer, req, signal)
+      } catch (err) {
+        last = err
+        continue
+      }
+      if (res.ok) return res.result
+      const e = res.error
+      if (e.name === 'KeyNotFoundError') throw new KeyNotFoundError(req.service, req.key ?? '')
+      if (e.name === 'RevisionMismatchError') throw new RevisionMismatchError(req.key ?? '', req.ifRevision ?? 0, e.actual ?? 0)
+      if (e.name === 'ServiceNotFoundError') throw new ServiceNotFoundError(req.service)
+      if (e.name === 'OperationNotSupportedError') throw new OperationNotSupportedError(e.message)
+      last = new ServiceUnavailableError(`replica ${peer}: ${e.message}`)
+    }
+    throw new ServiceUnavailableError(`no replica of ${req.service} answered${last != null ? `: ${(last as Error).message}` : ''}`)
+  }
+
+  private async call (peer: string, req: RpcRequest, signal: AbortSignal): Promise<RpcResponse> {
+    const stream = await this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal })
+    try {
+      const lp = lpStream(stream, { maxDataLength: MAX_RPC_BYTES })
+      await lp.write(encodeJson(req), { signal })
+      const res = decodeRpcResponse((await lp.read({ signal })).subarray())
+      await stream.close({ signal }).catch(() => {})
+      return res
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  private async serveRpc (stream: Stream, remote: string): Promise<void> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)])
+    const lp = lpStream(stream, { maxDataLength: MAX_RPC_BYTES })
+    try {
+      let res: RpcResponse
+      try {
+        const req = decodeRpcRequest((await lp.read({ signal })).subarray())
+        res = { v: 1, ok: true, result: await this.execute(req, signal) }
+      } catch (err) {
+        const e = err as Error & { actual?: number }
+        if (err instanceof ReplicationFrameError) this.metrics.rejected.inc({ reason: 'malformed' })
+        res = { v: 1, ok: false, error: { name: e.name, message: e.message.slice(0, 1000), ...(typeof e.actual === 'number' ? { actual: e.actual } : {}) } }
+      }
+      await lp.write(encodeJson(res), { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      this.log.debug({ remote, err: (err as Error).message }, 'crdt rpc serve failed')
+      stream.abort(err as Error)
+    }
+  }
+
+  /** a forwarded call, answered only from a local replica (never forwarded again) */
+  private async execute (req: RpcRequest, signal: AbortSignal): Promise<unknown> {
+    this.entry(req.service)
+    if (!this.local.has(req.service)) throw new ServiceUnavailableError(`this peer holds no replica of ${req.service}`)
+    const key = req.key ?? ''
+    const w = { signal, ...(req.ifRevision != null ? { ifRevision: req.ifRevision } : {}) }
+    switch (req.op) {
+      case 'status': return this.status(req.service)
+      case 'get': return this.get(req.service, key)
+      case 'put': return this.put(req.service, key, req.value ?? '', w)
+      case 'delete': return this.delete(req.service, key, w)
+      case 'counter': return this.counter(req.service, key)
+      case 'addCounter': return this.addCounter(req.service, key, req.delta ?? 0, w)
+      case 'members': return this.members(req.service, key)
+      case 'setAdd': return this.addMember(req.service, key, req.member ?? '', w)
+      case 'setRemove': return this.removeMember(req.service, key, req.member ?? '', w)
+    }
+  }
+}

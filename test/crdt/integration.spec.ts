@@ -1,0 +1,238 @@
+/**
+ * Eventual services on real in-process peers (libp2p on 127.0.0.1): the
+ * standard's leaderboard manifest on a 3-region mesh plus a fourth peer in a
+ * zone the manifest does not list (so it is not a replica and forwards).
+ */
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { LevelDatastore } from 'datastore-level'
+import { encodeCrdt, ormap, ccounter } from '../../src/crdt/index.js'
+import type { CCounter } from '../../src/crdt/index.js'
+import { decodeSnapshot, encodeGossip, SERVICE_SECTIONS, counterValue } from '../../src/crdt/replication/index.js'
+import { createCrdtBackend, crdtSetRoutes } from '../../src/crdt/service/index.js'
+import type { CrdtBackend } from '../../src/crdt/service/index.js'
+import { objectKey } from '../../src/crdt/service/object.js'
+import { createMeshNode } from '../../src/node/index.js'
+import type { MeshNode } from '../../src/node/index.js'
+import { parseManifests } from '../../src/services/manifests/index.js'
+import { createLogger, forComponent } from '../../src/telemetry/index.js'
+import { TestMesh, counterValue as metricValue } from '../registry/mesh.js'
+import { waitFor } from '../helpers/wait.js'
+
+const REGIONS = ['eu-west', 'us-east', 'ap-south', 'sa-east']
+
+/** a small seeded PRNG (mulberry32) */
+function prng (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+interface Peer { node: MeshNode, crdt: CrdtBackend, ds: LevelDatastore }
+
+describe('crdt integration: leaderboard on a 3-region mesh', function () {
+  this.timeout(60_000)
+  const seed = Number(process.env.CRDT_SEED ?? 20261127)
+  let mesh: TestMesh
+  const peers: Peer[] = []
+
+  async function attach (node: MeshNode, index: number): Promise<Peer> {
+    const ds = new LevelDatastore(join(mesh.dir, `crdt-${index}`))
+    await ds.open()
+    const crdt = await createCrdtBackend({
+      libp2p: node.libp2p,
+      registry: node.registry,
+      datastore: ds,
+      logger: forComponent(node.logger, 'dcis:crdt'),
+      metrics: node.metrics
+    }, { syncIntervalMs: 1_000, maxMessageBytes: 64 * 1024 })
+    node.services.addBackend(crdt)
+    return { node, crdt, ds }
+  }
+
+  async function detach (p: Peer): Promise<void> {
+    p.node.services.removeBackend('eventual')
+    await p.crdt.stop()
+    await p.ds.close()
+  }
+
+  async function waitForRegistries (): Promise<void> {
+    await waitFor('every registry to list every peer', () => peers.every(p => p.node.registry.list().length === peers.length))
+  }
+
+  before(async function () {
+    mesh = new TestMesh()
+    await mesh.init()
+    for (let i = 0; i < REGIONS.length; i++) {
+      const node = await mesh.add({ region: REGIONS[i] })
+      peers.push(await attach(node, i))
+    }
+    await waitForRegistries()
+  })
+
+  after(async function () {
+    for (const p of peers) await detach(p).catch(() => {})
+    await mesh?.close()
+  })
+
+  it('places the leaderboard one replica per listed zone, agreed by every peer', async function () {
+    const manifests = parseManifests(await readFile(new URL('../../examples/manifests/leaderboard.yaml', import.meta.url)))
+    const applied = await peers[3].node.manifests.apply(manifests)
+    assert.equal(applied.length, 1)
+    const expected = peers.slice(0, 3).map(p => p.node.libp2p.peerId.toString()).sort()
+    for (const p of peers) {
+      const st = await waitFor(`peer ${p.node.config.region} to know the leaderboard`, async () => p.crdt.has('leaderboard') ? p.crdt.status('leaderboard') : undefined)
+      assert.deepEqual(st.replicas.map(r => r.peerId).sort(), expected)
+      assert.deepEqual(st.replicas.map(r => r.zone).sort(), ['ap-south-a', 'eu-west-a', 'us-east-a'])
+      assert.equal(st.local, p !== peers[3])
+      assert.equal(st.stalenessMs === null, p === peers[3])
+    }
+    // idempotent re-apply keeps the placement
+    const again = await peers[0].crdt.apply((await peers[0].crdt.status('leaderboard')).spec)
+    assert.deepEqual(again.replicas.map(r => r.peerId).sort(), expected)
+  })
+
+  it('concurrent counter writes on every replica converge to the exact total on every peer', async function () {
+    const rnd = prng(seed)
+    let total = 0
+    const writes: Array<Promise<unknown>> = []
+    for (let round = 0; round < 40; round++) {
+      for (const p of peers.slice(0, 3)) {
+        const delta = Math.floor(rnd() * 21) - 5
+        total += delta
+        writes.push(p.crdt.addCounter('leaderboard', 'alice', delta))
+      }
+    }
+    await Promise.all(writes)
+    const stopped = Date.now()
+    try {
+      await waitFor('exact totals and zero staleness on the replicas', async () => {
+        for (const p of peers.slice(0, 3)) {
+          if ((await p.crdt.counter('leaderboard', 'alice')).value !== total) return false
+          if ((await p.crdt.status('leaderboard')).stalenessMs !== 0) return false
+        }
+        return true
+      }, { timeoutMs: 15_000, intervalMs: 10 })
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (seed ${seed})`, { cause: err })
+    }
+    // reported, not asserted (tests never assert on wall-clock speed; bench/crdt/staleness.ts measures)
+    console.log(`      converged ${Date.now() - stopped} ms after writes stopped (maxStalenessMs 200)`)
+    // the non-replica forwards to a replica
+    assert.equal((await peers[3].crdt.counter('leaderboard', 'alice')).value, total)
+    const fwd = await peers[3].crdt.addCounter('leaderboard', 'bob', 7)
+    assert.equal(fwd.value, 7)
+    await waitFor('bob on every replica', async () => {
+      for (const p of peers.slice(0, 3)) if ((await p.crdt.counter('leaderboard', 'bob')).value !== 7) return false
+      return true
+    }, { timeoutMs: 10_000, intervalMs: 20 })
+  })
+
+  it('kv: revisions grow per key, ifRevision is checked against the replica, deletes remove; sets are add-wins', async function () {
+    const [a, b] = peers
+    const w1 = await a.crdt.put('leaderboard', 'title', 'Top players')
+    const r1 = await waitFor('title on b', async () => b.crdt.get('leaderboard', 'title').catch(() => undefined))
+    assert.equal(r1.value, 'Top players')
+    assert.equal(r1.revision, w1.revision)
+    const w2 = await b.crdt.put('leaderboard', 'title', 'Best players', { ifRevision: w1.revision })
+    assert.ok(w2.revision > w1.revision)
+    await assert.rejects(b.crdt.put('leaderboard', 'title', 'x', { ifRevision: w1.revision }), { name: 'RevisionMismatchError' })
+    await assert.rejects(b.crdt.put('leaderboard', 'fresh', 'x', { ifRevision: 5 }), { name: 'RevisionMismatchError' })
+    // forwarded write from the non-replica, then read back
+    const w3 = await peers[3].crdt.put('leaderboard', 'title', 'Hall of fame')
+    const r3 = await waitFor('forwarded title on a', async () => {
+      const e = await a.crdt.get('leaderboard', 'title')
+      return e.value === 'Hall of fame' ? e : undefined
+    })
+    assert.equal(r3.revision, w3.revision)
+    assert.ok(w3.revision > w2.revision)
+    const d = await a.crdt.delete('leaderboard', 'title')
+    assert.ok(d.revision > w3.revision)
+    await assert.rejects(a.crdt.get('leaderboard', 'title'), { name: 'KeyNotFoundError' })
+    await assert.rejects(peers[3].crdt.get('leaderboard', 'nope'), { name: 'KeyNotFoundError' })
+    await assert.rejects(a.crdt.counter('nope', 'x'), { name: 'ServiceNotFoundError' })
+
+    await a.crdt.addMember('leaderboard', 'regions', 'eu')
+    await waitFor('eu on b', async () => (await b.crdt.members('leaderboard', 'regions')).members.includes('eu'))
+    // concurrent remove (b) and add (a) of the same member: the add wins
+    await Promise.all([b.crdt.removeMember('leaderboard', 'regions', 'eu'), a.crdt.addMember('leaderboard', 'regions', 'eu')])
+    await peers[2].crdt.addMember('leaderboard', 'regions', 'ap')
+    await waitFor('sets converge', async () => {
+      for (const p of peers.slice(0, 3)) {
+        if ((await p.crdt.members('leaderboard', 'regions')).members.join() !== 'ap,eu') return false
+      }
+      return true
+    }, { timeoutMs: 10_000, intervalMs: 20 })
+  })
+
+  it('drops and counts deltas from a non-replica, malformed and oversized messages', async function () {
+    const topic = 'dcis/crdt/leaderboard/1'
+    const rejected = async (reason: string): Promise<number> => {
+      let n = 0
+      for (const p of peers.slice(0, 3)) n += metricValue(await p.node.metrics.metrics(), 'dcis_crdt_messages_rejected_total', { reason })
+      return n
+    }
+    const before = { notReplica: await rejected('not-replica'), malformed: await rejected('malformed'), oversized: await rejected('oversized') }
+    const intruder = peers[3].node
+    const forged = ormap.update<CCounter>(ormap.bottom({ kind: 'ccounter' }), 'alice', (c) => ccounter.add(c, intruder.libp2p.peerId.toString(), 1_000_000))
+    const valid = encodeGossip({ kind: 'delta', seq: 1, hlc: { wall: Date.now(), logical: 0 }, delta: [forged, null, null] })
+    assert.ok(encodeCrdt(forged).length > 0)
+    const truth = (await peers[0].crdt.counter('leaderboard', 'alice')).value
+    // the intruder is not subscribed; gossipsub flood-publishes to subscribers
+    await waitFor('intruder delta rejected as not-replica', async () => {
+      await intruder.libp2p.services.pubsub.publish(topic, valid).catch(() => {})
+      return (await rejected('not-replica')) > before.notReplica
+    }, { timeoutMs: 15_000, intervalMs: 300 })
+    const replica = peers[0].node.libp2p.services.pubsub
+    await replica.publish(topic, new Uint8Array([1, 1, 0, 0, 0, 7, 0xff, 0xff])).catch(() => {})
+    await replica.publish(topic, new Uint8Array(100 * 1024).fill(1)).catch(() => {})
+    await waitFor('malformed and oversized counted', async () =>
+      (await rejected('malformed')) > before.malformed && (await rejected('oversized')) > before.oversized, { timeoutMs: 10_000 })
+    for (const p of peers.slice(0, 3)) assert.equal((await p.crdt.counter('leaderboard', 'alice')).value, truth)
+  })
+
+  it('a replica that was down keeps its state on disk and catches up without loss, with writes on both sides', async function () {
+    const down = peers[2]
+    const id = down.node.libp2p.peerId.toString()
+    await down.crdt.addCounter('leaderboard', 'carol', 5)
+    const totalBefore = (await down.crdt.counter('leaderboard', 'carol')).value
+    await detach(down)
+    await mesh.remove(down.node)
+    // what is on disk
+    const ds = new LevelDatastore(join(mesh.dir, 'crdt-2'))
+    await ds.open()
+    const snap = decodeSnapshot(await ds.get(objectKey('leaderboard')), SERVICE_SECTIONS)
+    assert.equal(counterValue(snap.state, 'carol'), totalBefore)
+    await ds.close()
+
+    // the other replicas keep writing while it is away
+    for (let i = 0; i < 20; i++) await peers[i % 2].crdt.addCounter('leaderboard', 'carol', 1)
+    const node = createMeshNode({ config: mesh.config(2, { region: REGIONS[2] }), bootstrapPeers: mesh.bootstrap(), logger: createLogger({ level: 'silent' }) })
+    await node.start()
+    mesh.nodes.push(node)
+    assert.equal(node.libp2p.peerId.toString(), id)
+    const back = await attach(node, 2)
+    peers[2] = back
+    assert.ok(back.crdt.isLocal('leaderboard'), 'the placement survived the restart')
+    assert.ok((await back.crdt.counter('leaderboard', 'carol')).value >= totalBefore)
+    // writes on both sides right after the heal
+    await Promise.all([back.crdt.addCounter('leaderboard', 'carol', 100), peers[0].crdt.addCounter('leaderboard', 'carol', 1000)])
+    const expected = totalBefore + 20 + 1100
+    await waitFor('carol converges after the heal', async () => {
+      for (const p of peers.slice(0, 3)) if ((await p.crdt.counter('leaderboard', 'carol')).value !== expected) return false
+      return true
+    }, { timeoutMs: 20_000, intervalMs: 50 })
+  })
+
+  it('serves sets over HTTP through the crdt-sets routes plugin shape', function () {
+    const routes = crdtSetRoutes(() => peers[0].crdt)
+    assert.equal(routes.name, 'crdt-sets')
+    assert.equal(typeof routes.register, 'function')
+  })
+})
