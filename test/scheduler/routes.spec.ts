@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { Registry } from 'prom-client'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { ApiAuth } from '../../src/api/auth.js'
 import { buildOpenApiDocument, createApiServer } from '../../src/api/index.js'
+import { identityFromPrivateKey, signJwt } from '../../src/identity/index.js'
 import { allocationRoutes } from '../../src/scheduler/index.js'
 import { Command } from 'commander'
 import { registerAlloc } from '../../src/cli/commands/alloc.js'
@@ -130,6 +133,37 @@ describe('scheduler HTTP routes and dcis alloc', function () {
     const explanation = JSON.parse(res.json.error.message.slice(res.json.error.message.indexOf('explanation {') + 12))
     assert.equal(explanation.total, 1)
     assert.equal(explanation.removed.region, 1)
+  })
+
+  it('mutating routes need the allocate role; reads are open', async () => {
+    const nodeId = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    const allocator = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    const deployer = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    const auth = new ApiAuth({ nodeDid: nodeId.did, policy: [{ did: allocator.did, roles: ['allocate'] }, { did: deployer.did, roles: ['deploy'] }], trustLoopback: false })
+    const api = createApiServer({ node: fakeNode(a.id), metrics: new Registry(), logger: silent }, { port: 0, auth, routes: [allocationRoutes(a.service)] })
+    await api.start()
+    try {
+      const post = async (token?: string): Promise<number> => {
+        const res = await fetch(`${api.url}/v1/allocations`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(token != null ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ constraints: { cpu: 0.25 } })
+        })
+        await res.arrayBuffer()
+        return res.status
+      }
+      assert.equal(await post(), 401)
+      assert.equal(await post(await signJwt(deployer, {}, { audience: nodeId.did, expiresInSeconds: 60 })), 403)
+      assert.equal(await post(await signJwt(allocator, {}, { audience: nodeId.did, expiresInSeconds: 60 })), 201)
+      const list = await fetch(`${api.url}/v1/allocations`)
+      assert.equal(list.status, 200)
+      await list.arrayBuffer()
+      const del = await fetch(`${api.url}/v1/allocations/${encodeURIComponent(b.service.ledger.list()[0].id)}`, { method: 'DELETE' })
+      assert.equal(del.status, 401)
+      await del.arrayBuffer()
+    } finally {
+      await api.stop()
+    }
   })
 
   it('dcis alloc: --json on success, --explain on no placement, errors name the flag or field', async () => {
