@@ -170,6 +170,9 @@ function ringGossip (w: Workload<Crdt>, n: number, mode: Mode): { bytes: number,
 }
 
 function throughput (label: string, fn: () => void, minMs = quick ? 200 : 1000): { opsPerSec: number } {
+  // warm up (JIT, and let the previous measurement's garbage be collected)
+  const warm = performance.now()
+  while (performance.now() - warm < minMs / 4) fn()
   let ops = 0
   const start = performance.now()
   let now = start
