@@ -6,6 +6,8 @@ import type { PubsubInbox } from './pubsub-inbox.js'
 import type { ApiRoutes } from '../api/index.js'
 import type { EndRegistry } from '../registry/index.js'
 import type { StatefulServices } from '../services/index.js'
+import type { LatencyService } from '../latency/service/index.js'
+import { latencyRoutes } from '../latency/service/routes.js'
 import type { ManifestDispatcher } from '../services/manifests/index.js'
 import type { HeliaOnLibp2p } from '../storage/index.js'
 import type { MeshLibp2p } from './libp2p.js'
@@ -18,6 +20,7 @@ export interface CapabilityRouteSources {
   registry: () => EndRegistry
   manifests: () => ManifestDispatcher
   services: () => StatefulServices
+  latency: () => LatencyService
 }
 
 /**
@@ -30,6 +33,11 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     meshRoutes({ libp2p: s.libp2p, helia: s.helia, inbox: s.inbox }),
     registryRoutes(s.registry),
     manifestRoutes(s.manifests),
-    serviceRoutes(s.services)
+    serviceRoutes(s.services),
+    latencyRoutes({
+      get selfId () { return s.latency().selfId },
+      map: () => s.latency().map(),
+      estimateBetween: (a, b) => s.latency().estimateBetween(a, b)
+    })
   ]
 }

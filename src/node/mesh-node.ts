@@ -10,7 +10,8 @@ import { openStores, createHeliaOn } from '../storage/index.js'
 import { createMetricsRegistry, forComponent } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
-import { PeerRttTracker } from './peer-rtt.js'
+import { createLatencyService } from '../latency/service/index.js'
+import type { LatencyService } from '../latency/service/index.js'
 import { PubsubInbox } from './pubsub-inbox.js'
 import { capabilityRoutes } from './capability-routes.js'
 import { AGENT, VERSION } from './version.js'
@@ -53,7 +54,7 @@ export class MeshNode implements ApiNode {
   helia!: HeliaOnLibp2p
   api?: ApiServer
   private stores?: NodeStores
-  private rtt?: PeerRttTracker
+  latency?: LatencyService
   private inbox?: PubsubInbox
   registry!: EndRegistry
   /** capabilities register the manifest kinds they own here */
@@ -113,6 +114,10 @@ export class MeshNode implements ApiNode {
       this.inbox.start()
       this.stopHooks.push(() => { this.inbox?.stop() })
 
+      this.latency = createLatencyService({ libp2p: this.libp2p, metrics: this.metrics, logger: forComponent(this.init.logger, 'dcis:latency') })
+      await this.latency.start()
+      this.stopHooks.push(async () => { await this.latency?.stop() })
+
       const anchorsFile = this.config.trustAnchors !== '' ? this.config.trustAnchors : this.init.trustAnchorsFile
       const anchors = anchorsFile != null
         ? await loadTrustAnchors(anchorsFile, this.config.federation)
@@ -137,7 +142,8 @@ export class MeshNode implements ApiNode {
         software: { name: 'dcis-mesh', version: VERSION },
         republishIntervalMs: this.config.gossip.endRepublishIntervalMs,
         credentials,
-        trust
+        trust,
+        latencySummary: () => this.latency?.latencySummary() ?? null
       })
       await this.registry.start()
       this.stopHooks.push(async () => { await this.registry.stop() })
@@ -146,9 +152,6 @@ export class MeshNode implements ApiNode {
       keeper.start()
       this.stopHooks.push(() => { keeper.stop() })
 
-      this.rtt = new PeerRttTracker({ libp2p: this.libp2p, logger: forComponent(this.init.logger, 'dcis:rtt') })
-      this.rtt.start()
-      this.stopHooks.push(() => { this.rtt?.stop() })
 
       if (this.init.api !== false) {
         this.api = createApiServer({ node: this, metrics: this.metrics, logger: this.init.logger }, {
@@ -162,7 +165,8 @@ export class MeshNode implements ApiNode {
               inbox: () => this.inbox as PubsubInbox,
               registry: () => this.registry,
               manifests: () => this.manifests,
-              services: () => this.services
+              services: () => this.services,
+              latency: () => this.latency as LatencyService
             }),
             ...(this.init.routes ?? [])
           ]
@@ -249,7 +253,7 @@ export class MeshNode implements ApiNode {
       out.push({
         peerId: peerId.toString(),
         multiaddrs: [...addrs],
-        rttMs: this.rtt?.rttMs(peerId) ?? null,
+        rttMs: this.latency?.rttMs(peerId.toString()) ?? null,
         region: this.registry?.cache.get(peerId.toString())?.end.region ?? null
       })
     }
