@@ -17,7 +17,7 @@ import { createMeshNode } from '../../src/node/index.js'
 import type { MeshNode } from '../../src/node/index.js'
 import { parseManifests } from '../../src/services/manifests/index.js'
 import { createLogger, forComponent } from '../../src/telemetry/index.js'
-import { TestMesh, counterValue as metricValue } from '../registry/mesh.js'
+import { TestMesh, api, counterValue as metricValue } from '../registry/mesh.js'
 import { waitFor } from '../helpers/wait.js'
 
 const REGIONS = ['eu-west', 'us-east', 'ap-south', 'sa-east']
@@ -213,11 +213,18 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
 
     // the other replicas keep writing while it is away
     for (let i = 0; i < 20; i++) await peers[i % 2].crdt.addCounter('leaderboard', 'carol', 1)
-    const node = createMeshNode({ config: mesh.config(2, { region: REGIONS[2] }), bootstrapPeers: mesh.bootstrap(), logger: createLogger({ level: 'silent' }) })
+    const holder: { crdt?: CrdtBackend } = {}
+    const node = createMeshNode({
+      config: mesh.config(2, { region: REGIONS[2] }),
+      bootstrapPeers: mesh.bootstrap(),
+      logger: createLogger({ level: 'silent' }),
+      routes: [crdtSetRoutes(() => { if (holder.crdt == null) throw new Error('backend not attached'); return holder.crdt })]
+    })
     await node.start()
     mesh.nodes.push(node)
     assert.equal(node.libp2p.peerId.toString(), id)
     const back = await attach(node, 2)
+    holder.crdt = back.crdt
     peers[2] = back
     assert.ok(back.crdt.isLocal('leaderboard'), 'the placement survived the restart')
     assert.ok((await back.crdt.counter('leaderboard', 'carol')).value >= totalBefore)
@@ -230,9 +237,25 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     }, { timeoutMs: 20_000, intervalMs: 50 })
   })
 
-  it('serves sets over HTTP through the crdt-sets routes plugin shape', function () {
-    const routes = crdtSetRoutes(() => peers[0].crdt)
-    assert.equal(routes.name, 'crdt-sets')
-    assert.equal(typeof routes.register, 'function')
+  it('serves the data API and the set routes over HTTP (mutations need the services role)', async function () {
+    const url = peers[2].node.api?.url
+    assert.ok(url != null)
+    const members = await api(`${url}/v1/services/leaderboard/sets/regions`)
+    assert.equal(members.status, 200)
+    assert.deepEqual(members.body, { key: 'regions', members: ['ap', 'eu'] })
+    const counter = await api(`${url}/v1/services/leaderboard/counters/bob`)
+    assert.deepEqual(counter.body, { value: 7 })
+    const status = await api(`${url}/v1/services/leaderboard`)
+    assert.equal(status.status, 200)
+    assert.equal(status.body.local, true)
+    assert.equal(typeof status.body.stalenessMs, 'number')
+    const add = await api(`${url}/v1/services/leaderboard/sets/regions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ member: 'us' }) })
+    assert.equal(add.status, 401)
+    const bad = await api(`${url}/v1/services/leaderboard/sets/regions`, { method: 'GET' })
+    assert.equal(bad.status, 200)
+    const missing = await api(`${url}/v1/services/nope/sets/regions`)
+    assert.equal(missing.status, 404)
+    const spec = await api(`${url}/openapi.json`)
+    if (spec.status === 200) assert.ok(JSON.stringify(spec.body).includes('addSetMember'))
   })
 })

@@ -1,0 +1,237 @@
+/**
+ * The pure parts of CRDT replication: wire formats (strict decoding of bad
+ * input), staleness accounting, placement, catalogue entries, RPC frames.
+ */
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { ccounter, digest, ormap, orset } from '../../src/crdt/index.js'
+import type { CCounter, ORSet } from '../../src/crdt/index.js'
+import {
+  addCounter, applyDelta, bottomState, CATALOGUE_SECTIONS, CatalogueEntryError, checkSpec, counterValue, decodeGossip,
+  decodeSnapshot, decodeSyncFrame, encodeEntry, encodeGossip, encodeSnapshot, encodeSyncFrame, kvGet, kvPut, nextStamp,
+  parseEntry, place, PlacementError, ReplicationFrameError, revisionOf, SERVICE_SECTIONS, seqOf, StalenessTracker
+} from '../../src/crdt/replication/index.js'
+import { decodeRpcRequest, decodeRpcResponse, encodeJson } from '../../src/crdt/service/rpc.js'
+import type { ServiceSpec } from '../../src/services/types.js'
+
+const SEED = Number(process.env.CRDT_SEED ?? 4242)
+const spec: ServiceSpec = { name: 'leaderboard', replicas: 3, runtime: 'wasi', mode: 'eventual', crdtEngine: 'delta-crdts', zones: ['eu-west-a', 'us-east-a', 'ap-south-a'], maxStalenessMs: 200, latencyRadiusMs: 20 }
+
+function isFrameOrDecodeError (err: unknown): boolean {
+  return err instanceof ReplicationFrameError || (err as Error).name === 'CrdtDecodeError'
+}
+
+describe('crdt replication: wire formats', function () {
+  const s0 = bottomState(SERVICE_SECTIONS)
+  const delta = addCounter(s0, 'peer-a', 'alice', 5)
+
+  it('round-trips deltas and heartbeats', function () {
+    const bytes = encodeGossip({ kind: 'delta', seq: 1, hlc: { wall: 1000, logical: 2 }, delta })
+    const m = decodeGossip(bytes, SERVICE_SECTIONS)
+    assert.equal(m.kind, 'delta')
+    assert.equal(m.seq, 1)
+    assert.deepEqual(m.hlc, { wall: 1000, logical: 2 })
+    if (m.kind !== 'delta') throw new Error('unreachable')
+    assert.equal(counterValue(applyDelta(s0, m.delta), 'alice'), 5)
+    assert.equal(m.delta[1], null)
+    const hb = decodeGossip(encodeGossip({ kind: 'heartbeat', seq: 9, hlc: { wall: 5, logical: 0 } }), SERVICE_SECTIONS)
+    assert.deepEqual(hb, { kind: 'heartbeat', seq: 9, hlc: { wall: 5, logical: 0 } })
+  })
+
+  it('rejects bad versions, kinds, masks, wrong section types, trailing bytes and oversize', function () {
+    const good = encodeGossip({ kind: 'delta', seq: 1, hlc: { wall: 1000, logical: 0 }, delta })
+    const cases: Array<[string, Uint8Array, string]> = [
+      ['version', Uint8Array.from([2, ...good.subarray(1)]), 'version'],
+      ['kind', Uint8Array.from([1, 9, ...good.subarray(2)]), 'kind'],
+      ['trailing', Uint8Array.from([...good, 0]), ''],
+      ['empty', new Uint8Array(0), '']
+    ]
+    for (const [what, bytes, field] of cases) {
+      assert.throws(() => decodeGossip(bytes, SERVICE_SECTIONS), (err: unknown) => {
+        assert.ok(isFrameOrDecodeError(err), `${what}: ${String(err)}`)
+        if (field !== '') assert.equal((err as ReplicationFrameError).field, field)
+        return true
+      })
+    }
+    // a counter delta presented as the kv section
+    const wrong = encodeGossip({ kind: 'delta', seq: 1, hlc: { wall: 1, logical: 0 }, delta: [null, delta[0], null] })
+    assert.throws(() => decodeGossip(wrong, SERVICE_SECTIONS), { name: 'ReplicationFrameError', field: 'sections[1]' })
+    // a mask naming a fourth section
+    const w = encodeGossip({ kind: 'delta', seq: 1, hlc: { wall: 1, logical: 0 }, delta: [...delta, delta[0]] })
+    assert.throws(() => decodeGossip(w, SERVICE_SECTIONS), { name: 'ReplicationFrameError', field: 'mask' })
+    assert.throws(() => decodeGossip(good, SERVICE_SECTIONS, 8), { name: 'ReplicationFrameError', field: 'message' })
+  })
+
+  it('random and mutated bytes only ever give typed errors (seeded)', function () {
+    const good = encodeGossip({ kind: 'delta', seq: 3, hlc: { wall: 1000, logical: 0 }, delta })
+    const property = fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 }), (random, at, b) => {
+      for (const bytes of [random, Uint8Array.from(good.map((x, i) => i === at ? b : x))]) {
+        try {
+          decodeGossip(bytes, SERVICE_SECTIONS)
+          decodeSyncFrame(bytes, () => SERVICE_SECTIONS)
+        } catch (err) {
+          if (!isFrameOrDecodeError(err)) throw err
+        }
+      }
+    })
+    fc.assert(property, { seed: SEED, numRuns: 500 })
+  })
+
+  it('sync frames round-trip and refuse objects not replicated here', function () {
+    const s = applyDelta(s0, delta)
+    const frame = encodeSyncFrame({ kind: 'reply', object: 'leaderboard', parts: [{ mode: 'delta', state: s.sections[0] }, { mode: 'none' }, { mode: 'full', state: s.sections[2] }], digests: s.sections.map(m => digest(m)) })
+    const back = decodeSyncFrame(frame, (o) => o === 'leaderboard' ? SERVICE_SECTIONS : undefined)
+    assert.equal(back.kind, 'reply')
+    if (back.kind !== 'reply') throw new Error('unreachable')
+    assert.deepEqual(back.parts.map(p => p.mode), ['delta', 'none', 'full'])
+    assert.throws(() => decodeSyncFrame(frame, () => undefined), { name: 'ReplicationFrameError', field: 'object' })
+    // digests of the wrong count
+    const bad = encodeSyncFrame({ kind: 'digest', object: 'x', digests: [digest(s.sections[0])] })
+    assert.throws(() => decodeSyncFrame(bad, () => SERVICE_SECTIONS), { name: 'ReplicationFrameError', field: 'digests' })
+    // catalogue digests presented for a service (wrong value type)
+    const cat = bottomState(CATALOGUE_SECTIONS)
+    const wrongType = encodeSyncFrame({ kind: 'digest', object: 'x', digests: [digest(cat.sections[0]), digest(cat.sections[0]), digest(cat.sections[0])] })
+    assert.throws(() => decodeSyncFrame(wrongType, () => SERVICE_SECTIONS), { name: 'ReplicationFrameError', field: 'digests[0]' })
+  })
+
+  it('snapshots round-trip and a damaged one is a typed error', function () {
+    let s = bottomState(SERVICE_SECTIONS)
+    s = applyDelta(s, addCounter(s, 'a', 'k', -3))
+    s = applyDelta(s, kvPut(s, 'a', 'title', { wall: 10, logical: 1 }, 'hello'))
+    const bytes = encodeSnapshot(s, { wall: 10, logical: 1 })
+    const back = decodeSnapshot(bytes, SERVICE_SECTIONS)
+    assert.equal(counterValue(back.state, 'k'), -3)
+    assert.equal(kvGet(back.state, 'title')?.value, 'hello')
+    assert.deepEqual(back.clock, { wall: 10, logical: 1 })
+    assert.throws(() => decodeSnapshot(bytes.subarray(0, bytes.length - 2), SERVICE_SECTIONS), (err: unknown) => isFrameOrDecodeError(err))
+    assert.throws(() => decodeSnapshot(bytes, CATALOGUE_SECTIONS), { name: 'ReplicationFrameError', field: 'sections' })
+  })
+})
+
+describe('crdt replication: data model', function () {
+  it('sequence numbers count an origin\'s updates over the sections', function () {
+    let s = bottomState(SERVICE_SECTIONS)
+    s = applyDelta(s, addCounter(s, 'a', 'x', 1))
+    s = applyDelta(s, addCounter(s, 'a', 'y', 1))
+    s = applyDelta(s, kvPut(s, 'a', 'k', { wall: 1, logical: 0 }, 'v'))
+    const set = ormap.update<ORSet>(s.sections[2], 's', (v) => orset.add(v, 'b', 'm'))
+    s = applyDelta(s, [null, null, set])
+    assert.equal(seqOf(s, 'a'), 3)
+    assert.equal(seqOf(s, 'b'), 1)
+    assert.equal(seqOf(s, 'c'), 0)
+  })
+
+  it('kv revisions only grow per key, also after a concurrent write with a later clock', function () {
+    let s = bottomState(SERVICE_SECTIONS)
+    let last = 0
+    let clock = { wall: 100, logical: 0 }
+    for (let i = 0; i < 50; i++) {
+      // a remote write with a clock far ahead, merged in
+      if (i === 20) s = applyDelta(s, kvPut(s, 'remote', 'k', { wall: 5_000, logical: 3 }, 'r'))
+      const ts = nextStamp(s, 'k', clock, 100 + i) // local physical time lags behind the remote's
+      clock = ts
+      s = applyDelta(s, kvPut(s, 'local', 'k', ts, `v${i}`))
+      const rev = revisionOf(kvGet(s, 'k')?.ts ?? { wall: 0, logical: 0 })
+      assert.ok(rev > last, `revision ${rev} after ${last} at write ${i}`)
+      assert.equal(kvGet(s, 'k')?.value, `v${i}`)
+      last = rev
+    }
+  })
+})
+
+describe('crdt replication: staleness', function () {
+  it('is the age of the oldest advertised update not yet seen, and 0 once caught up', function () {
+    const t = new StalenessTracker()
+    let seen = 0
+    t.observe('a', { seq: 3, wallMs: 1000 }, 1000)
+    t.observe('a', { seq: 5, wallMs: 1100 }, 1100)
+    assert.equal(t.staleness(() => seen, 1150), 150)
+    seen = 3
+    assert.equal(t.staleness(() => seen, 1150), 50)
+    seen = 5
+    assert.equal(t.staleness(() => seen, 1150), 0)
+    assert.equal(t.staleness(() => seen, 99_999), 0)
+    assert.deepEqual([...t.silence(1200)], [['a', 100]])
+  })
+
+  it('keeps the oldest advertisements when bounded', function () {
+    const t = new StalenessTracker({ maxPending: 2 })
+    for (let i = 1; i <= 10; i++) t.observe('a', { seq: i, wallMs: i * 10 }, i * 10)
+    assert.equal(t.staleness(() => 0, 150), 140)
+    // the newest advertisement stays as the last slot's bound: seq 10 at 100
+    assert.equal(t.staleness(() => 1, 150), 50)
+    assert.equal(t.staleness(() => 10, 150), 0)
+  })
+})
+
+describe('crdt replication: placement and catalogue', function () {
+  const cands = [
+    { peerId: 'p5', region: 'sa-east', zone: 'sa-east-a', load: 0 },
+    { peerId: 'p4', region: 'eu-west', zone: 'eu-west-a', load: 2 },
+    { peerId: 'p1', region: 'eu-west', zone: 'eu-west-a', load: 0 },
+    { peerId: 'p2', region: 'us-east', zone: 'us-east-a', load: 0 },
+    { peerId: 'p3', region: 'ap-south', zone: 'ap-south-a', load: 1 }
+  ]
+
+  it('one replica per listed zone first (least loaded), then listed zones, then anywhere; deterministic', function () {
+    assert.deepEqual(place(spec, cands), ['p1', 'p2', 'p3'])
+    assert.deepEqual(place({ replicas: 4, zones: spec.zones }, cands), ['p1', 'p2', 'p3', 'p4'])
+    assert.deepEqual(place({ replicas: 5, zones: spec.zones }, cands), ['p1', 'p2', 'p3', 'p4', 'p5'])
+    assert.deepEqual(place({ replicas: 2, zones: [] }, cands), ['p1', 'p2'])
+    assert.deepEqual(place(spec, [...cands].reverse()), ['p1', 'p2', 'p3'])
+    assert.deepEqual(place({ replicas: 9, zones: ['nowhere'] }, cands).length, 5)
+    assert.throws(() => place(spec, []), PlacementError)
+  })
+
+  it('catalogue entries are validated field by field', function () {
+    const entry = { spec, replicas: ['p1', 'p2'], placedBy: 'p1' }
+    assert.deepEqual(parseEntry(encodeEntry(entry), 'leaderboard'), entry)
+    const bad: Array<[unknown, string]> = [
+      ['{', 'entry'],
+      [JSON.stringify({ ...entry, replicas: [] }), 'replicas'],
+      [JSON.stringify({ ...entry, replicas: ['p1', 'p1'] }), 'replicas'],
+      [JSON.stringify({ ...entry, spec: { ...spec, replicas: 0 } }), 'spec.replicas'],
+      [JSON.stringify({ ...entry, spec: { ...spec, maxStalenessMs: -1 } }), 'spec.maxStalenessMs'],
+      [JSON.stringify({ ...entry, spec: { ...spec, mode: 'strong' } }), 'spec.mode'],
+      [JSON.stringify({ ...entry, spec: { ...spec, zones: [''] } }), 'spec.zones[0]'],
+      [JSON.stringify({ ...entry, spec: { ...spec, name: 'Bad_Name' } }), 'spec.name'],
+      [JSON.stringify({ ...entry, placedBy: 7 }), 'placedBy'],
+      [42, 'entry']
+    ]
+    for (const [json, field] of bad) {
+      assert.throws(() => parseEntry(json, 'leaderboard'), (err: unknown) => err instanceof CatalogueEntryError && err.field === field, `${String(json)} -> ${field}`)
+    }
+    assert.throws(() => parseEntry(encodeEntry(entry), 'other'), { name: 'CatalogueEntryError', field: 'spec.name' })
+    assert.throws(() => checkSpec({ ...spec, crdtEngine: 'yjs' }), { name: 'CatalogueEntryError', field: 'spec.crdtEngine' })
+  })
+})
+
+describe('crdt replication: rpc frames', function () {
+  it('accepts good requests and names the bad field', function () {
+    assert.deepEqual(decodeRpcRequest(encodeJson({ v: 1, op: 'addCounter', service: 's', key: 'k', delta: -3 })), { v: 1, op: 'addCounter', service: 's', key: 'k', delta: -3 })
+    const bad: Array<[unknown, string]> = [
+      [{ v: 2, op: 'get', service: 's', key: 'k' }, 'v'],
+      [{ v: 1, op: 'drop', service: 's', key: 'k' }, 'op'],
+      [{ v: 1, op: 'get', key: 'k' }, 'service'],
+      [{ v: 1, op: 'get', service: 's' }, 'key'],
+      [{ v: 1, op: 'put', service: 's', key: 'k' }, 'value'],
+      [{ v: 1, op: 'addCounter', service: 's', key: 'k', delta: 1.5 }, 'delta'],
+      [{ v: 1, op: 'setAdd', service: 's', key: 'k' }, 'member'],
+      [{ v: 1, op: 'put', service: 's', key: 'k', value: 'x', ifRevision: -1 }, 'ifRevision'],
+      [[1], 'frame']
+    ]
+    for (const [req, field] of bad) {
+      assert.throws(() => decodeRpcRequest(encodeJson(req)), { name: 'ReplicationFrameError', field })
+    }
+    assert.throws(() => decodeRpcRequest(Uint8Array.from([0xff, 0xfe])), { name: 'ReplicationFrameError', field: 'frame' })
+    assert.deepEqual(decodeRpcResponse(encodeJson({ v: 1, ok: false, error: { name: 'RevisionMismatchError', message: 'm', actual: 4 } })), { v: 1, ok: false, error: { name: 'RevisionMismatchError', message: 'm', actual: 4 } })
+    assert.throws(() => decodeRpcResponse(encodeJson({ v: 1, ok: 'yes' })), { name: 'ReplicationFrameError', field: 'ok' })
+  })
+
+  it('counter deltas in an ORMap keep exact totals (sanity of the data model)', function () {
+    let s = bottomState(SERVICE_SECTIONS)
+    for (let i = 0; i < 10; i++) s = applyDelta(s, addCounter(s, `r${i % 3}`, 'x', i - 4))
+    assert.equal(counterValue(s, 'x'), 5)
+    assert.equal(ccounter.value(ormap.get<CCounter>(s.sections[0], 'x')), 5)
+  })
+})
