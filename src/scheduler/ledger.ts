@@ -63,6 +63,8 @@ export interface LedgerInit {
   now?: () => number
   /** most reservations held at once (default 10 000) */
   maxReservations?: number
+  /** fsync each write when the datastore is a LevelDatastore (default true) */
+  durable?: boolean
 }
 
 const MILLI = 1000
@@ -80,6 +82,7 @@ export class ReservationLedger {
   private readonly datastore: Datastore
   private readonly now: () => number
   private readonly maxReservations: number
+  private readonly durable: boolean
   private usedMilli = 0
   private usedMemMb = 0
   private opened = false
@@ -91,6 +94,7 @@ export class ReservationLedger {
     this.datastore = init.datastore
     this.now = init.now ?? Date.now
     this.maxReservations = init.maxReservations ?? 10_000
+    this.durable = init.durable ?? true
   }
 
   /** Loads the reservations persisted by an earlier run; expired ones are deleted. Returns how many were loaded. */
@@ -201,7 +205,7 @@ export class ReservationLedger {
     return this.mutex.run(async () => {
       const r = this.held.get(id)
       if (r == null) return undefined
-      await this.datastore.delete(reservationKey(id))
+      await this.remove1(reservationKey(id))
       this.remove(r)
       return r.expiresAt > this.now() ? { ...r } : undefined
     })
@@ -230,7 +234,7 @@ export class ReservationLedger {
       if (r.expiresAt <= now) gone.push(r.id)
     }
     for (const id of gone) {
-      await this.datastore.delete(reservationKey(id))
+      await this.remove1(reservationKey(id))
       const r = this.held.get(id)
       if (r != null) this.remove(r)
     }
@@ -255,8 +259,34 @@ export class ReservationLedger {
   }
 
   private async persist (r: Reservation): Promise<void> {
-    await this.datastore.put(reservationKey(r.id), new TextEncoder().encode(JSON.stringify(r)))
+    const key = reservationKey(r.id)
+    const value = new TextEncoder().encode(JSON.stringify(r))
+    const db = this.syncDb()
+    if (db != null) await db.put(key.toString(), value, { sync: true })
+    else await this.datastore.put(key, value)
   }
+
+  private async remove1 (key: Key): Promise<void> {
+    const db = this.syncDb()
+    if (db != null) await db.del(key.toString(), { sync: true })
+    else await this.datastore.delete(key)
+  }
+
+  /**
+   * The LevelDB handle of a LevelDatastore (datastore-level exposes `db`),
+   * so that a reservation is fsynced before it is acknowledged; other
+   * datastores are written through the Datastore interface.
+   */
+  private syncDb (): SyncLevel | undefined {
+    if (!this.durable) return undefined
+    const db = (this.datastore as { db?: unknown }).db as Partial<SyncLevel> | undefined
+    return db != null && typeof db.put === 'function' && typeof db.del === 'function' ? db as SyncLevel : undefined
+  }
+}
+
+interface SyncLevel {
+  put (key: string, value: Uint8Array, options: { sync: boolean }): Promise<void>
+  del (key: string, options: { sync: boolean }): Promise<void>
 }
 
 /** A stored reservation, or null if the bytes are not one (a corrupt record is dropped, not trusted). */

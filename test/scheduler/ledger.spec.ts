@@ -181,4 +181,26 @@ describe('scheduler reservation ledger', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it('fsyncs reservation writes and deletes on a LevelDatastore', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dcis-ledger-sync-'))
+    const ds = new LevelDatastore(join(dir, 'datastore'))
+    await ds.open()
+    try {
+      const seen: unknown[] = []
+      const db = ds.db as unknown as { put: (...a: unknown[]) => Promise<void>, del: (...a: unknown[]) => Promise<void> }
+      const put = db.put.bind(db)
+      const del = db.del.bind(db)
+      db.put = async (...a: unknown[]) => { seen.push(['put', a[2]]); await put(...a) }
+      db.del = async (...a: unknown[]) => { seen.push(['del', a[1]]); await del(...a) }
+      const ledger = new ReservationLedger({ capacity: { cpu: 1, memoryMb: 1 }, datastore: ds })
+      await ledger.open()
+      await ledger.reserve(req(1, 1, 1))
+      await ledger.release(id(1))
+      assert.deepEqual(seen, [['put', { sync: true }], ['del', { sync: true }]])
+    } finally {
+      await ds.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
 })
