@@ -1,0 +1,123 @@
+/**
+ * Frames of /dcis/invoke/1.0.0 (each one length-prefixed, unsigned varint):
+ *
+ *   request:  header (JSON, <= 16 KiB) then body (raw bytes)
+ *             header = { v: 1, id: CID, name, spec: { abi, limits?, env?, grants?, warmPoolSize? } }
+ *   response: header (JSON, <= 16 KiB) then, when ok, body (raw bytes)
+ *             header = { v: 1, ok: true, ranOn, durationMs, coldStart }
+ *                    | { v: 1, ok: false, error: { name, code, message } }
+ *
+ * Decoders check every field and throw InvalidInvokeFrameError naming it.
+ */
+import { InvalidInvokeFrameError } from './errors.js'
+import type { RuntimeSpecFields } from '../store/index.js'
+
+export const MAX_HEADER_BYTES = 16 * 1024
+
+export interface InvokeRequestHeader {
+  v: 1
+  id: string
+  name: string
+  spec: RuntimeSpecFields
+}
+
+export type InvokeResponseHeader =
+  | { v: 1, ok: true, ranOn: string, durationMs: number, coldStart: boolean }
+  | { v: 1, ok: false, error: { name: string, code: string, message: string } }
+
+function isRecord (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function parse (bytes: Uint8Array): Record<string, unknown> {
+  if (bytes.byteLength > MAX_HEADER_BYTES) throw new InvalidInvokeFrameError('header', `larger than ${MAX_HEADER_BYTES} bytes`)
+  let v: unknown
+  try {
+    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    throw new InvalidInvokeFrameError('header', 'is not UTF-8 JSON')
+  }
+  if (!isRecord(v)) throw new InvalidInvokeFrameError('header', 'must be an object')
+  if (v.v !== 1) throw new InvalidInvokeFrameError('v', 'must be 1')
+  return v
+}
+
+function optionalNumbers (field: string, v: unknown, keys: string[]): Record<string, number> | undefined {
+  if (v === undefined) return undefined
+  if (!isRecord(v)) throw new InvalidInvokeFrameError(field, 'must be an object')
+  const out: Record<string, number> = {}
+  for (const [k, x] of Object.entries(v)) {
+    if (!keys.includes(k)) throw new InvalidInvokeFrameError(`${field}.${k}`, 'unknown field')
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new InvalidInvokeFrameError(`${field}.${k}`, 'must be a finite number')
+    out[k] = x
+  }
+  return out
+}
+
+const LIMIT_KEYS = ['memoryMb', 'timeoutMs', 'maxOutputBytes', 'maxConcurrency', 'maxQueue', 'maxInputBytes']
+
+export function decodeRequestHeader (bytes: Uint8Array): InvokeRequestHeader {
+  const v = parse(bytes)
+  if (typeof v.id !== 'string' || !/^[A-Za-z0-9]{20,128}$/.test(v.id)) throw new InvalidInvokeFrameError('id', 'must be a CID string')
+  if (typeof v.name !== 'string' || v.name.length === 0 || v.name.length > 128) throw new InvalidInvokeFrameError('name', 'must be a string of 1-128 characters')
+  const s = v.spec
+  if (!isRecord(s)) throw new InvalidInvokeFrameError('spec', 'must be an object')
+  if (s.abi !== 'wasi' && s.abi !== 'reactor') throw new InvalidInvokeFrameError('spec.abi', 'must be wasi or reactor')
+  const limits = optionalNumbers('spec.limits', s.limits, LIMIT_KEYS)
+  let env: Record<string, string> | undefined
+  if (s.env !== undefined) {
+    if (!isRecord(s.env)) throw new InvalidInvokeFrameError('spec.env', 'must be an object of strings')
+    env = {}
+    for (const [k, x] of Object.entries(s.env)) {
+      if (typeof x !== 'string') throw new InvalidInvokeFrameError(`spec.env.${k}`, 'must be a string')
+      env[k] = x
+    }
+  }
+  let grants: Record<string, boolean> | undefined
+  if (s.grants !== undefined) {
+    if (!isRecord(s.grants)) throw new InvalidInvokeFrameError('spec.grants', 'must be an object')
+    grants = {}
+    for (const [k, x] of Object.entries(s.grants)) {
+      if (!['clock', 'random', 'env'].includes(k)) throw new InvalidInvokeFrameError(`spec.grants.${k}`, 'unknown grant')
+      if (typeof x !== 'boolean') throw new InvalidInvokeFrameError(`spec.grants.${k}`, 'must be a boolean')
+      grants[k] = x
+    }
+  }
+  if (s.warmPoolSize !== undefined && (typeof s.warmPoolSize !== 'number' || !Number.isInteger(s.warmPoolSize))) {
+    throw new InvalidInvokeFrameError('spec.warmPoolSize', 'must be an integer')
+  }
+  return {
+    v: 1,
+    id: v.id,
+    name: v.name,
+    spec: {
+      abi: s.abi,
+      ...(limits != null ? { limits } : {}),
+      ...(env != null ? { env } : {}),
+      ...(grants != null ? { grants } : {}),
+      ...(s.warmPoolSize !== undefined ? { warmPoolSize: s.warmPoolSize as number } : {})
+    }
+  }
+}
+
+export function decodeResponseHeader (bytes: Uint8Array): InvokeResponseHeader {
+  const v = parse(bytes)
+  if (v.ok === true) {
+    if (typeof v.ranOn !== 'string' || v.ranOn.length === 0 || v.ranOn.length > 128) throw new InvalidInvokeFrameError('ranOn', 'must be a peer id')
+    if (typeof v.durationMs !== 'number' || !Number.isFinite(v.durationMs) || v.durationMs < 0) throw new InvalidInvokeFrameError('durationMs', 'must be a non-negative number')
+    if (typeof v.coldStart !== 'boolean') throw new InvalidInvokeFrameError('coldStart', 'must be a boolean')
+    return { v: 1, ok: true, ranOn: v.ranOn, durationMs: v.durationMs, coldStart: v.coldStart }
+  }
+  if (v.ok === false) {
+    const e = v.error
+    if (!isRecord(e) || typeof e.name !== 'string' || typeof e.code !== 'string' || typeof e.message !== 'string') {
+      throw new InvalidInvokeFrameError('error', 'must be {name, code, message} strings')
+    }
+    return { v: 1, ok: false, error: { name: e.name.slice(0, 64), code: e.code.slice(0, 64), message: e.message.slice(0, 1000) } }
+  }
+  throw new InvalidInvokeFrameError('ok', 'must be a boolean')
+}
+
+export function encodeHeader (h: InvokeRequestHeader | InvokeResponseHeader): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(h))
+}

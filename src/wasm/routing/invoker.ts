@@ -1,0 +1,222 @@
+/**
+ * Runs an invocation here when this peer has room, else forwards it over
+ * /dcis/invoke/1.0.0 to the nearest capable peer (registry candidates whose
+ * END lists the function's abi, ordered by measured RTT; connected peers
+ * otherwise). The receiving peer fetches the module by CID over bitswap if
+ * it lacks it, and never forwards again (one hop).
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import { parseModule } from '../binary.js'
+import { InputTooLargeError, OverloadedError } from '../errors.js'
+import { parseModuleCid } from '../store/cid.js'
+import { UnknownFunctionError } from '../store/errors.js'
+import { decodeRequestHeader, decodeResponseHeader, encodeHeader, MAX_HEADER_BYTES } from './frames.js'
+import { ForwardFailedError, InvalidInvokeFrameError, NoCapablePeerError, RemoteFunctionError } from './errors.js'
+import type { FunctionInvoker, InvokeOutcome, InvokerComponents, InvokerInit, InvokeRequestOptions, ResolvedFunction } from './index.js'
+import type { InvokeResponseHeader } from './frames.js'
+import type { Stream } from '@libp2p/interface'
+
+export const INVOKE_PROTOCOL = '/dcis/invoke/1.0.0'
+const DEFAULT_MAX_INPUT = 16 * 1024 * 1024
+const DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
+
+/** errors after which the next candidate is tried (the peer could not take it; the function did not fail) */
+const RETRYABLE = new Set(['OverloadedError', 'PeerOverloadedError', 'RuntimeStoppedError', 'ModuleUnavailableError', 'ForwardFailedError', 'WorkerCrashedError'])
+
+function errorInfo (err: unknown): { name: string, code: string, message: string } {
+  const e = err as { name?: unknown, code?: unknown, message?: unknown }
+  return {
+    name: typeof e.name === 'string' ? e.name : 'Error',
+    code: typeof e.code === 'string' ? e.code : 'INTERNAL',
+    message: typeof e.message === 'string' ? e.message.slice(0, 1000) : 'error'
+  }
+}
+
+export class DefaultFunctionInvoker implements FunctionInvoker {
+  private readonly c: InvokerComponents
+  private readonly selfId: string
+  private readonly maxInput: number
+  private readonly maxOutput: number
+  private readonly callTimeoutMs: number
+  private readonly maxAttempts: number
+  private readonly localExecution: boolean
+  private readonly forwarding: boolean
+  private readonly shutdown = new AbortController()
+  private started = false
+
+  constructor (components: InvokerComponents, init: InvokerInit = {}) {
+    this.c = components
+    this.selfId = components.libp2p.peerId.toString()
+    this.maxInput = init.maxInputBytes ?? DEFAULT_MAX_INPUT
+    this.maxOutput = init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT
+    this.callTimeoutMs = init.callTimeoutMs ?? 30_000
+    this.maxAttempts = init.maxForwardAttempts ?? 2
+    this.localExecution = init.localExecution ?? true
+    this.forwarding = init.forward ?? true
+  }
+
+  get peerId (): string {
+    return this.selfId
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.c.libp2p.handle(INVOKE_PROTOCOL, async (stream, connection) => {
+      await this.serve(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 64 })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.shutdown.abort()
+    await this.c.libp2p.unhandle(INVOKE_PROTOCOL).catch(() => {})
+  }
+
+  /** A name or CID this peer knows; an unknown CID is fetched and its abi read from its exports. */
+  async resolve (ref: string, options: InvokeRequestOptions = {}): Promise<ResolvedFunction> {
+    const known = this.c.store.resolve(ref)
+    if (known != null) {
+      const v = known.version
+      return { id: v.id, name: known.name, spec: { abi: v.abi, limits: v.limits, env: v.env, grants: v.grants, warmPoolSize: v.warmPoolSize } }
+    }
+    const cid = parseModuleCid(ref)
+    if (cid == null) throw new UnknownFunctionError(ref)
+    const bytes = await this.c.store.bytesOf(ref, options)
+    const exports = parseModule(bytes).exports
+    const abi = exports.some(e => e.name === 'handle_event' && e.kind === 'func') ? 'reactor' : 'wasi'
+    return { id: ref, name: ref.slice(-16), spec: { abi } }
+  }
+
+  async invoke (ref: string, input: Uint8Array, options: InvokeRequestOptions = {}): Promise<InvokeOutcome> {
+    const fn = await this.resolve(ref, options)
+    const maxIn = Math.min(this.maxInput, fn.spec.limits?.maxInputBytes ?? Infinity)
+    if (input.byteLength > maxIn) throw new InputTooLargeError(input.byteLength, maxIn)
+    if (this.localExecution && this.hasRoomFor(fn.id)) return await this.runLocal(fn, input, options, 'local')
+    const tried: string[] = []
+    let lastErr: unknown
+    if (this.forwarding) {
+      for (const peer of this.candidates(fn.spec.abi).slice(0, this.maxAttempts)) {
+        tried.push(peer)
+        try {
+          const out = await this.forward(peer, fn, input, options)
+          this.c.metrics?.routed.inc({ where: 'forwarded', outcome: 'ok' })
+          return out
+        } catch (err) {
+          lastErr = err
+          if (options.signal?.aborted === true || !RETRYABLE.has((err as Error).name)) {
+            this.c.metrics?.routed.inc({ where: 'forwarded', outcome: 'error' })
+            throw err
+          }
+          this.c.logger?.debug({ peer, err: (err as Error).message }, 'forward refused, trying the next candidate')
+        }
+      }
+    }
+    // nobody else took it: queue here (or get this runtime's overload error)
+    if (this.localExecution) return await this.runLocal(fn, input, options, 'local')
+    throw new NoCapablePeerError(`no peer could run ${fn.name} (tried ${tried.length === 0 ? 'none' : tried.join(', ')})`, { cause: lastErr })
+  }
+
+  /** Runs here, loading the module first if needed (fetched by CID over bitswap when absent). */
+  async runLocal (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served'): Promise<InvokeOutcome> {
+    try {
+      const loadedNow = await this.c.store.ensureLoaded({ id: fn.id, name: fn.name, ...fn.spec }, options)
+      const r = await this.c.runtime.invoke(fn.id, input, { ...(options.signal != null ? { signal: options.signal } : {}), ...(options.caller != null ? { caller: options.caller } : {}) })
+      this.c.metrics?.routed.inc({ where, outcome: 'ok' })
+      return { output: r.output, ranOn: this.selfId, durationMs: r.durationMs, coldStart: r.coldStart || loadedNow, id: fn.id, name: fn.name }
+    } catch (err) {
+      this.c.metrics?.routed.inc({ where, outcome: 'error' })
+      throw err
+    }
+  }
+
+  private hasRoomFor (id: string): boolean {
+    const cap = this.c.runtime.capacity(id)
+    if (cap.state === 'now') return true
+    if (cap.state === 'unknown') return cap.idleWorkers > 0
+    return false
+  }
+
+  /** peers to forward to, nearest first */
+  candidates (abi: string): string[] {
+    const rtt = (p: string): number => this.c.rttMs?.(p) ?? Number.POSITIVE_INFINITY
+    const byRtt = (a: string, b: string): number => (rtt(a) - rtt(b)) || a.localeCompare(b)
+    const fromRegistry = new Set<string>()
+    for (const e of this.c.candidates?.() ?? []) {
+      if (e.peerId !== this.selfId && e.runtimes.includes(abi)) fromRegistry.add(e.peerId)
+    }
+    const connected = this.c.libp2p.getPeers().map(p => p.toString()).filter(p => p !== this.selfId && !fromRegistry.has(p))
+    // registry peers first (they said they run this abi); peers we only know as connected after
+    return [...[...fromRegistry].sort(byRtt), ...(fromRegistry.size > 0 ? [] : connected.sort(byRtt))]
+  }
+
+  private async forward (peer: string, fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions): Promise<InvokeOutcome> {
+    const signal = AbortSignal.any([
+      ...(options.signal != null ? [options.signal] : []),
+      this.shutdown.signal,
+      AbortSignal.timeout(this.callTimeoutMs)
+    ])
+    let stream: Stream
+    try {
+      stream = await this.c.libp2p.dialProtocol(peerIdFromString(peer), INVOKE_PROTOCOL, { signal })
+    } catch (err) {
+      throw new ForwardFailedError(peer, `dial: ${(err as Error).message}`, { cause: err })
+    }
+    let header: InvokeResponseHeader
+    let output: Uint8Array = new Uint8Array(0)
+    try {
+      const lp = lpStream(stream, { maxDataLength: Math.max(this.maxOutput, this.maxInput, MAX_HEADER_BYTES) })
+      await lp.write(encodeHeader({ v: 1, id: fn.id, name: fn.name, spec: fn.spec }), { signal })
+      await lp.write(input, { signal })
+      header = decodeResponseHeader((await lp.read({ signal })).subarray())
+      if (header.ok) output = (await lp.read({ signal })).subarray()
+      await stream.close({ signal }).catch(() => {})
+    } catch (err) {
+      stream.abort(err as Error)
+      if (options.signal?.aborted === true) throw err
+      throw new ForwardFailedError(peer, (err as Error).message, { cause: err })
+    }
+    if (!header.ok) throw new RemoteFunctionError(peer, header.error.name, header.error.code, header.error.message)
+    return { output, ranOn: header.ranOn, durationMs: header.durationMs, coldStart: header.coldStart, id: fn.id, name: fn.name, forwardedTo: peer }
+  }
+
+  private async serve (stream: Stream, remote: string): Promise<void> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.callTimeoutMs)])
+    const lp = lpStream(stream, { maxDataLength: Math.max(this.maxInput, MAX_HEADER_BYTES) })
+    try {
+      let response: InvokeResponseHeader
+      let output: Uint8Array | undefined
+      try {
+        const headerBytes = (await lp.read({ signal })).subarray()
+        const req = decodeRequestHeader(headerBytes)
+        if (this.c.authorize != null && !this.c.authorize(remote)) {
+          throw new OverloadedError('caller', `peer ${remote} may not invoke functions here`)
+        }
+        const input = (await lp.read({ signal })).subarray()
+        if (!this.localExecution) throw new OverloadedError('peer', 'this peer does not run functions')
+        const r = await this.runLocal({ id: req.id, name: req.name, spec: req.spec }, input, { signal, caller: remote }, 'served')
+        if (r.output.byteLength > this.maxOutput) throw new InvalidInvokeFrameError('body', `output larger than ${this.maxOutput} bytes`)
+        response = { v: 1, ok: true, ranOn: r.ranOn, durationMs: r.durationMs, coldStart: r.coldStart }
+        output = r.output
+      } catch (err) {
+        const name = (err as Error).name
+        if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
+          response = { v: 1, ok: false, error: { name: 'InputTooLargeError', code: 'INPUT_TOO_LARGE', message: `frame larger than ${this.maxInput} bytes` } }
+        } else if (name === 'UnexpectedEOFError' || (this.shutdown.signal.aborted && name === 'AbortError')) {
+          throw err
+        } else {
+          response = { v: 1, ok: false, error: errorInfo(err) }
+        }
+        this.c.logger?.debug({ remote, err: (err as Error).message }, 'forwarded invocation failed')
+      }
+      await lp.write(encodeHeader(response), { signal })
+      if (output != null) await lp.write(output, { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      this.c.logger?.debug({ remote, err: (err as Error).message }, 'invoke stream failed')
+      stream.abort(err as Error)
+    }
+  }
+}
