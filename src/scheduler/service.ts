@@ -158,39 +158,47 @@ export class AllocationService {
     const chosen: Array<{ s: ScoredCandidate, r: Reservation }> = []
     let id: string | undefined
 
-    while (chosen.length < request.replicas) {
-      signal.throwIfAborted()
-      const s = selector.next()
-      if (s == null) break
-      const peer = s.candidate.peerId
-      if (k.latencyMs != null && (s.latencyClass === 'borderline' || s.latencyClass === 'unknown')) {
-        const rtt = await this.probe(peer, signal)
-        if (rtt == null) { ex.unreachable++; selector.refuse(s); continue }
-        if (rtt > k.latencyMs) { ex.borderlineRejectedByProbe++; selector.refuse(s); continue }
-        s.latency = { ms: rtt, errorMs: 0, source: 'measured' }
+    try {
+      while (chosen.length < request.replicas) {
+        signal.throwIfAborted()
+        const s = selector.next()
+        if (s == null) break
+        const peer = s.candidate.peerId
+        if (k.latencyMs != null && (s.latencyClass === 'borderline' || s.latencyClass === 'unknown')) {
+          const rtt = await this.probe(peer, signal)
+          if (rtt == null) { ex.unreachable++; selector.refuse(s); continue }
+          if (rtt > k.latencyMs) { ex.borderlineRejectedByProbe++; selector.refuse(s); continue }
+          s.latency = { ms: rtt, errorMs: 0, source: 'measured' }
+        }
+        const attemptId = id ?? makeAllocationId(peer, suffix)
+        const reserve: AllocRequest = { v: 1, op: 'reserve', id: attemptId, cpu, memoryMb, leaseMs, constraints }
+        // a single replica: the node list is known now, so no separate commit round trip
+        if (request.replicas === 1) reserve.nodes = [nodeOf(s)]
+        let res: AllocResponse
+        try {
+          res = await this.call(peer, reserve, signal)
+        } catch (err) {
+          if (signal.aborted) throw err
+          this.log.debug({ peer, err: (err as Error).message }, 'reserve failed')
+          // it may have been granted with the answer lost: ask for it back (its lease ends it otherwise)
+          void this.releaseAll(attemptId, [peer])
+          ex.unreachable++
+          selector.refuse(s)
+          continue
+        }
+        if (!res.ok) {
+          ex.refused++
+          selector.refuse(s)
+          continue
+        }
+        id = attemptId
+        selector.accept(s)
+        chosen.push({ s, r: res.reservation })
       }
-      const attemptId = id ?? makeAllocationId(peer, suffix)
-      const reserve: AllocRequest = { v: 1, op: 'reserve', id: attemptId, cpu, memoryMb, leaseMs, constraints }
-      // a single replica: the node list is known now, so no separate commit round trip
-      if (request.replicas === 1) reserve.nodes = [nodeOf(s)]
-      let res: AllocResponse
-      try {
-        res = await this.call(peer, reserve, signal)
-      } catch (err) {
-        if (signal.aborted) throw err
-        this.log.debug({ peer, err: (err as Error).message }, 'reserve failed')
-        ex.unreachable++
-        selector.refuse(s)
-        continue
-      }
-      if (!res.ok) {
-        ex.refused++
-        selector.refuse(s)
-        continue
-      }
-      id = attemptId
-      selector.accept(s)
-      chosen.push({ s, r: res.reservation })
+    } catch (err) {
+      // aborted (client gone, node stopping): give back what was reserved
+      await this.releaseAll(id, chosen.map(x => x.s.candidate.peerId))
+      throw err
     }
 
     if (id == null || chosen.length < request.replicas) {
@@ -320,7 +328,13 @@ export class AllocationService {
       let response: AllocResponse
       try {
         const req = decodeRequest((await lp.read({ signal })).subarray())
-        response = await this.handleRequest(req, remote)
+        try {
+          response = await this.handleRequest(req, remote)
+        } catch (err) {
+          // our own fault (e.g. the datastore failed): the caller gets a refusal, not a hung stream
+          this.log.warn({ remote, op: req.op, err }, 'alloc request failed')
+          response = { v: 1, ok: false, error: 'internal', message: 'the peer failed to serve the request' }
+        }
       } catch (err) {
         if (err instanceof InvalidAllocFrameError) {
           this.metrics?.reservations.inc({ result: 'bad-frame' })

@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
+import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
+import { Key } from 'interface-datastore'
 import { Registry } from 'prom-client'
 import {
   ALLOC_PROTOCOL, AllocationNotFoundError, InvalidConstraintsError, AllocationPeerError, InvalidAllocationIdError, NoPlacementError,
@@ -278,6 +280,46 @@ describe('scheduler allocation protocol (real libp2p on 127.0.0.1)', function ()
       assert.match(text, /dcis_alloc_reserved_cpu_cores 0/)
     } finally {
       await stopPeer(e)
+    }
+  })
+
+  it('a peer whose datastore fails refuses (internal) and the placer moves on', async () => {
+    class BrokenDatastore extends MemoryDatastore {
+      broken = false
+      override async put (key: Key, value: Uint8Array): Promise<Key> {
+        if (this.broken) throw new Error('disk full')
+        return super.put(key, value)
+      }
+    }
+    const ds = new BrokenDatastore()
+    const g = await startPeer({ name: 'g', capacity: { cpu: 8, memoryMb: 8192 }, registry, datastore: ds })
+    try {
+      ds.broken = true
+      registry.entries = [...registry.entries, entryOf(g, { region: 'eu-west', zone: 'eu-west-g', freeCpu: 8 })]
+      a.oracle.set(a.id, g.id, 1, 0).set(a.id, b.id, 30, 0).set(a.id, c.id, 60, 0)
+      const alloc = await a.service.allocate(req({ constraints: { cpu: 1 } }), { explain: true })
+      assert.deepEqual(alloc.nodes.map(n => n.peerId), [b.id])
+      assert.equal(alloc.explanation?.refused, 1)
+      assert.equal(g.service.ledger.list().length, 0)
+    } finally {
+      await stopPeer(g)
+    }
+  })
+
+  it('an aborted placement gives back the replicas it had reserved', async () => {
+    a.oracle.set(a.id, b.id, 5, 0).set(a.id, c.id, 9, 3)
+    const controller = new AbortController()
+    const probe = a.oracle.probe.bind(a.oracle)
+    a.oracle.probe = async (peerId, options) => {
+      controller.abort() // the client went away while c was being probed
+      return probe(peerId, options)
+    }
+    try {
+      await assert.rejects(a.service.allocate(req({ constraints: { latencyMs: 10 }, replicas: 2 }), { signal: controller.signal }), (err: unknown) => (err as Error).name === 'AbortError')
+      assert.equal(b.service.ledger.list().length, 0, 'b\'s reservation was released')
+      assert.equal(c.service.ledger.list().length, 0)
+    } finally {
+      a.oracle.probe = probe
     }
   })
 
