@@ -11,6 +11,8 @@ export interface FederationKeeperInit {
   intervalMs?: number
   /** longest back-off between attempts on one address, default 60 s */
   maxBackoffMs?: number
+  /** least time between two self lookups in the DHT, default 15 s */
+  lookupIntervalMs?: number
 }
 
 /**
@@ -27,6 +29,7 @@ export class FederationKeeper {
   private readonly init: FederationKeeperInit
   private task?: RepeatingTask
   private readonly backoff = new Map<string, { until: number, delay: number }>()
+  private lastLookup = 0
 
   constructor (libp2p: Libp2p, log: Logger, init: FederationKeeperInit) {
     this.libp2p = libp2p
@@ -46,6 +49,17 @@ export class FederationKeeper {
   stop (): void {
     this.task?.stop()
     this.task = undefined
+  }
+
+  private async selfLookup (signal?: AbortSignal): Promise<void> {
+    const lookup = AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(10_000)])
+    try {
+      for await (const peer of this.libp2p.peerRouting.getClosestPeers(this.libp2p.peerId.toMultihash().bytes, { signal: lookup })) {
+        void peer
+      }
+    } catch (err) {
+      this.log.debug({ err: (err as Error).message }, 'self lookup ended')
+    }
   }
 
   private ready (key: string, now: number): boolean {
@@ -79,7 +93,15 @@ export class FederationKeeper {
         if (connected.size + dials.length >= target) break
       }
     }
-    await Promise.all(dials.filter(d => this.ready(d.key, now)).map(async (d) => {
+    const due = dials.filter(d => this.ready(d.key, now))
+    if (connected.size > 0 && due.length === 0 && now - this.lastLookup > (this.init.lookupIntervalMs ?? 15_000)) {
+      // nothing known to dial: a DHT lookup of our own id walks towards our
+      // neighbours and teaches the peer store (and the routing table) about them
+      this.lastLookup = now
+      await this.selfLookup(signal)
+      return
+    }
+    await Promise.all(due.map(async (d) => {
       try {
         await this.libp2p.dial(d.addr, { signal })
         this.backoff.delete(d.key)
