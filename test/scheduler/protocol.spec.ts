@@ -7,7 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
-import { Key } from 'interface-datastore'
+import type { Key } from 'interface-datastore'
 import { Registry } from 'prom-client'
 import {
   ALLOC_PROTOCOL, AllocationNotFoundError, InvalidConstraintsError, AllocationPeerError, InvalidAllocationIdError, NoPlacementError,
