@@ -8,7 +8,7 @@ const get = (value: string | null, rev: number, call: number, ret: number, key =
 
 describe('raft integration: revision-history linearizability checker', () => {
   it('accepts a valid concurrent history, including an unknown-outcome write revealed by a read', () => {
-    const h = [put('a', 0, 10, 1), put('b', 5, 20, 2), get('a', 1, 6, 8), get('b', 2, 21, 25), put('c', 22, Infinity), get('c', 3, 30, 31), put('x', 0, 5, 4, 'other')]
+    const h = [put('a', 0, 10, 1), put('b', 5, 20, 2), get('a', 1, 6, 8), get('b', 2, 21, 25), put('c', 22, Infinity), get('c', 3, 30, 31), put('x', 26, 40, 4, 'other')]
     assert.deepEqual(checkRevisionHistory(h), { ok: true, problems: [] })
   })
   it('flags a stale read', () => {
