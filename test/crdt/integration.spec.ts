@@ -6,7 +6,11 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import * as A from '@automerge/automerge'
 import { LevelDatastore } from 'datastore-level'
+import { Key } from 'interface-datastore'
+import { amDoc } from '../../src/crdt/automerge/index.js'
+import type { ServiceDoc } from '../../src/crdt/automerge/index.js'
 import { encodeCrdt, ormap, ccounter } from '../../src/crdt/index.js'
 import type { CCounter } from '../../src/crdt/index.js'
 import { decodeSnapshot, encodeGossip, SERVICE_SECTIONS, counterValue } from '../../src/crdt/replication/index.js'
@@ -197,6 +201,46 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     for (const p of peers.slice(0, 3)) assert.equal((await p.crdt.counter('leaderboard', 'alice')).value, truth)
   })
 
+  it('automerge engine: documents and counters converge over the automerge sync protocol, with staleness', async function () {
+    const spec = { ...(await peers[0].crdt.status('leaderboard')).spec, name: 'docs', crdtEngine: 'automerge' as const }
+    await peers[1].crdt.apply(spec)
+    await waitFor('docs placed on the replicas', () => peers.slice(0, 3).every(p => p.crdt.isLocal('docs')))
+    const rnd = prng(seed + 1)
+    let total = 0
+    const writes: Array<Promise<unknown>> = []
+    for (let round = 0; round < 15; round++) {
+      for (const p of peers.slice(0, 3)) {
+        const delta = Math.floor(rnd() * 11) - 3
+        total += delta
+        writes.push(p.crdt.addCounter('docs', 'n', delta))
+      }
+    }
+    await Promise.all(writes)
+    const w = await peers[0].crdt.put('docs', 'profile', JSON.stringify({ name: 'ada', tags: ['x'] }))
+    assert.equal(w.revision, 1)
+    await assert.rejects(peers[0].crdt.put('docs', 'bad', 'not json'), { name: 'OperationNotSupportedError' })
+    try {
+      await waitFor('automerge counters, documents and staleness converge', async () => {
+        for (const p of peers.slice(0, 3)) {
+          if ((await p.crdt.counter('docs', 'n')).value !== total) return false
+          const doc = await p.crdt.get('docs', 'profile').catch(() => undefined)
+          if (doc?.value !== '{"name":"ada","tags":["x"]}') return false
+          if ((await p.crdt.status('docs')).stalenessMs !== 0) return false
+        }
+        return true
+      }, { timeoutMs: 20_000, intervalMs: 20 })
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (seed ${seed})`, { cause: err })
+    }
+    // revisions only grow, ifRevision is checked, the non-replica forwards
+    const w2 = await peers[3].crdt.put('docs', 'profile', '{"name":"grace"}', { ifRevision: 1 })
+    assert.equal(w2.revision, 2)
+    await waitFor('revision 2 on peer 1', async () => (await peers[1].crdt.get('docs', 'profile')).revision === 2)
+    await assert.rejects(peers[1].crdt.put('docs', 'profile', '{}', { ifRevision: 1 }), { name: 'RevisionMismatchError' })
+    await peers[2].crdt.addMember('docs', 'tags', 'a')
+    await waitFor('automerge set on the non-replica (forwarded read)', async () => (await peers[3].crdt.members('docs', 'tags')).members.join() === 'a')
+  })
+
   it('a replica that was down keeps its state on disk and catches up without loss, with writes on both sides', async function () {
     const down = peers[2]
     const id = down.node.libp2p.peerId.toString()
@@ -209,6 +253,8 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     await ds.open()
     const snap = decodeSnapshot(await ds.get(objectKey('leaderboard')), SERVICE_SECTIONS)
     assert.equal(counterValue(snap.state, 'carol'), totalBefore)
+    const saved = A.load<ServiceDoc>(await ds.get(new Key('/dcis/crdt/automerge/docs')))
+    assert.deepEqual(amDoc.members(saved, 'tags'), ['a'])
     await ds.close()
 
     // the other replicas keep writing while it is away
@@ -231,6 +277,7 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     // writes on both sides right after the heal
     await Promise.all([back.crdt.addCounter('leaderboard', 'carol', 100), peers[0].crdt.addCounter('leaderboard', 'carol', 1000)])
     const expected = totalBefore + 20 + 1100
+    await waitFor('the automerge document survived the restart too', async () => (await back.crdt.members('docs', 'tags')).members.includes('a'))
     await waitFor('carol converges after the heal', async () => {
       for (const p of peers.slice(0, 3)) if ((await p.crdt.counter('leaderboard', 'carol')).value !== expected) return false
       return true

@@ -24,6 +24,8 @@ import {
 import type { KvEntry, ReadOptions, ReplicaStatus, ServiceBackend, ServiceSpec, ServiceStatus, WriteOptions } from '../../services/types.js'
 import type { Logger, MetricsRegistry } from '../../telemetry/index.js'
 import { CATALOGUE_OBJECT, ReplicatedObject } from './object.js'
+import { amDoc, AUTOMERGE_SYNC_PROTOCOL, AutomergeReplica } from '../automerge/index.js'
+import type { StalenessTracker } from '../replication/index.js'
 import { decodeRpcRequest, decodeRpcResponse, encodeJson, MAX_RPC_BYTES, RPC_PROTOCOL } from './rpc.js'
 import type { RpcRequest, RpcResponse } from './rpc.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
@@ -80,6 +82,8 @@ export class CrdtBackend implements ServiceBackend {
   private catalogue!: ReplicatedObject
   private entries = new Map<string, CatalogueEntry>()
   private readonly local = new Map<string, ReplicatedObject>()
+  /** local replicas of automerge services */
+  private readonly docs = new Map<string, AutomergeReplica>()
   private readonly opening = new Map<string, Promise<void>>()
   private readonly heartbeats = new Map<string, ReturnType<typeof setInterval>>()
   private readonly inflight = new Set<string>()
@@ -117,6 +121,7 @@ export class CrdtBackend implements ServiceBackend {
     this.catalogue = new ReplicatedObject(CATALOGUE_OBJECT, CATALOGUE_SECTIONS, this.c.datastore)
     await this.catalogue.load()
     await libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => { await this.serveSync(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 32 })
+    await libp2p.handle(AUTOMERGE_SYNC_PROTOCOL, async (stream, connection) => { await this.serveAutomerge(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 32 })
     await libp2p.handle(RPC_PROTOCOL, async (stream, connection) => { await this.serveRpc(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 64 })
     libp2p.services.pubsub.topicValidators.set(CATALOGUE_TOPIC, async (_p, msg) => this.validate(this.catalogue, msg))
     libp2p.services.pubsub.subscribe(CATALOGUE_TOPIC)
@@ -136,11 +141,12 @@ export class CrdtBackend implements ServiceBackend {
     if (this.syncTimer != null) clearTimeout(this.syncTimer)
     const { libp2p } = this.c
     libp2p.removeEventListener('peer:connect', this.onConnect)
-    for (const name of [...this.local.keys()]) await this.close(name)
+    for (const name of [...this.local.keys(), ...this.docs.keys()]) await this.close(name)
     libp2p.services.pubsub.topicValidators.delete(CATALOGUE_TOPIC)
     libp2p.services.pubsub.unsubscribe(CATALOGUE_TOPIC)
     await libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
     await libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
+    await libp2p.unhandle(AUTOMERGE_SYNC_PROTOCOL).catch(() => {})
     await this.flushAll(this.catalogue)
   }
 
@@ -156,7 +162,7 @@ export class CrdtBackend implements ServiceBackend {
 
   /** whether this peer holds a replica of `name` */
   isLocal (name: string): boolean {
-    return this.local.has(name)
+    return this.local.has(name) || this.docs.has(name)
   }
 
   async apply (spec: ServiceSpec, options: WriteOptions = {}): Promise<ServiceStatus> {
@@ -194,11 +200,17 @@ export class CrdtBackend implements ServiceBackend {
     const entry = this.entry(name)
     const byPeer = new Map(this.c.registry.list().map(e => [e.end.peerId, e.end]))
     const replicas: ReplicaStatus[] = entry.replicas.map(p => ({ peerId: p, region: byPeer.get(p)?.region ?? null, zone: byPeer.get(p)?.zone ?? null, role: 'replica' }))
-    const obj = this.local.get(name)
+    const obj = this.local.get(name) ?? this.docs.get(name)
     return { name, spec: entry.spec, replicas, stalenessMs: obj == null ? null : this.updateStaleness(obj), local: obj != null }
   }
 
   async get (name: string, key: string, options: ReadOptions = {}): Promise<KvEntry> {
+    const doc = this.docs.get(name)
+    if (doc != null) {
+      const value = amDoc.getValue(doc.doc, key)
+      if (value == null) throw new KeyNotFoundError(name, key)
+      return { key, value, revision: amDoc.revision(doc.doc, key) }
+    }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'get', service: name, key }, options) as KvEntry
     const cur = kvGet(obj.state, key)
@@ -207,6 +219,19 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   async put (name: string, key: string, value: string, options: WriteOptions = {}): Promise<{ revision: number }> {
+    const doc = this.docs.get(name)
+    if (doc != null) {
+      this.checkAmKey(key)
+      let json: unknown
+      try {
+        json = JSON.parse(value)
+      } catch {
+        throw new OperationNotSupportedError(`service ${name} holds automerge documents: the value must be JSON`)
+      }
+      this.checkAmRevision(doc, key, options.ifRevision)
+      await this.changeDoc(doc, (d) => amDoc.put(d, this.self, key, json, this.now()))
+      return { revision: amDoc.revision(doc.doc, key) }
+    }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'put', service: name, key, value, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}) }, options) as { revision: number }
     this.checkRevision(obj, key, options.ifRevision)
@@ -216,6 +241,13 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   async delete (name: string, key: string, options: WriteOptions = {}): Promise<{ revision: number }> {
+    const doc = this.docs.get(name)
+    if (doc != null) {
+      if (amDoc.getValue(doc.doc, key) == null) throw new KeyNotFoundError(name, key)
+      this.checkAmRevision(doc, key, options.ifRevision)
+      await this.changeDoc(doc, (d) => amDoc.remove(d, this.self, key, this.now()))
+      return { revision: amDoc.revision(doc.doc, key) }
+    }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'delete', service: name, key, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}) }, options) as { revision: number }
     if (kvGet(obj.state, key) == null) throw new KeyNotFoundError(name, key)
@@ -226,12 +258,22 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   async counter (name: string, key: string, options: ReadOptions = {}): Promise<{ value: number }> {
+    const doc = this.docs.get(name)
+    if (doc != null) return { value: amDoc.counter(doc.doc, key) }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'counter', service: name, key }, options) as { value: number }
     return { value: counterValue(obj.state, key) }
   }
 
   async addCounter (name: string, key: string, delta: number, options: WriteOptions = {}): Promise<{ value: number }> {
+    const doc = this.docs.get(name)
+    if (doc != null) {
+      this.checkAmKey(key)
+      const next = amDoc.counter(doc.doc, key) + delta
+      if (!Number.isSafeInteger(next)) throw new OperationNotSupportedError('counter would leave the safe integer range')
+      await this.changeDoc(doc, (d) => amDoc.add(d, this.self, key, delta, this.now()))
+      return { value: amDoc.counter(doc.doc, key) }
+    }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'addCounter', service: name, key, delta }, options) as { value: number }
     await this.mutate(obj, (s) => addCounter(s, this.self, key, delta))
@@ -240,12 +282,20 @@ export class CrdtBackend implements ServiceBackend {
 
   /** sets: members of the add-wins set `key` (sorted) */
   async members (name: string, key: string, options: ReadOptions = {}): Promise<{ members: string[] }> {
+    const doc = this.docs.get(name)
+    if (doc != null) return { members: amDoc.members(doc.doc, key) }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'members', service: name, key }, options) as { members: string[] }
     return { members: setMembers(obj.state, key) }
   }
 
   async addMember (name: string, key: string, member: string, options: WriteOptions = {}): Promise<{ members: string[] }> {
+    const doc = this.docs.get(name)
+    if (doc != null) {
+      this.checkAmKey(key)
+      await this.changeDoc(doc, (d) => amDoc.setAdd(d, this.self, key, member, this.now()))
+      return { members: amDoc.members(doc.doc, key) }
+    }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'setAdd', service: name, key, member }, options) as { members: string[] }
     await this.mutate(obj, (s) => setAdd(s, this.self, key, member))
@@ -253,6 +303,12 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   async removeMember (name: string, key: string, member: string, options: WriteOptions = {}): Promise<{ members: string[] }> {
+    const doc = this.docs.get(name)
+    if (doc != null) {
+      this.checkAmKey(key)
+      await this.changeDoc(doc, (d) => amDoc.setRemove(d, this.self, key, member, this.now()))
+      return { members: amDoc.members(doc.doc, key) }
+    }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'setRemove', service: name, key, member }, options) as { members: string[] }
     await this.mutate(obj, (s) => setRemove(s, key, member))
@@ -281,6 +337,37 @@ export class CrdtBackend implements ServiceBackend {
     const cur = kvGet(obj.state, key)
     const actual = cur == null ? 0 : revisionOf(cur.ts)
     if (actual !== ifRevision) throw new RevisionMismatchError(key, ifRevision, actual)
+  }
+
+  private checkAmKey (key: string): void {
+    if (key.includes('\u0000')) throw new OperationNotSupportedError('keys of automerge services must not contain U+0000')
+  }
+
+  private checkAmRevision (doc: AutomergeReplica, key: string, ifRevision: number | undefined): void {
+    if (ifRevision == null) return
+    const actual = amDoc.getValue(doc.doc, key) == null ? 0 : amDoc.revision(doc.doc, key)
+    if (actual !== ifRevision) throw new RevisionMismatchError(key, ifRevision, actual)
+  }
+
+  /** a local automerge change: persisted before it is acknowledged, then synced to the co-replicas */
+  private async changeDoc (doc: AutomergeReplica, change: (d: AutomergeReplica['doc']) => AutomergeReplica['doc']): Promise<void> {
+    this.assertStarted()
+    doc.doc = change(doc.doc)
+    await doc.persist()
+    if (doc.syncTimer == null) {
+      doc.syncTimer = setTimeout(() => {
+        doc.syncTimer = undefined
+        void this.pushDoc(doc)
+      }, this.init.flushDelayMs)
+    }
+  }
+
+  private async pushDoc (doc: AutomergeReplica): Promise<void> {
+    const entry = this.entries.get(doc.name)
+    if (entry == null || this.state !== 'started') return
+    const connected = new Set(this.c.libp2p.getPeers().map(String))
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)])
+    await Promise.all(entry.replicas.filter(r => r !== this.self && connected.has(r)).map(async r => this.syncDoc(peerIdFromString(r), doc, signal).catch(() => {})))
   }
 
   /**
@@ -329,10 +416,37 @@ export class CrdtBackend implements ServiceBackend {
     }
   }
 
-  private heartbeat (obj: ReplicatedObject): void {
+  private heartbeat (obj: ReplicatedObject | AutomergeReplica): void {
     if (this.state !== 'started') return
-    void this.publish(obj.topic, encodeGossip({ kind: 'heartbeat', seq: seqOf(obj.state, this.self), hlc: obj.clock }), 'heartbeat')
+    const msg = obj instanceof AutomergeReplica
+      ? { kind: 'heartbeat' as const, seq: amDoc.seqOf(obj.doc, this.self), hlc: { wall: this.now(), logical: 0 } }
+      : { kind: 'heartbeat' as const, seq: seqOf(obj.state, this.self), hlc: obj.clock }
+    void this.publish(obj.topic, encodeGossip(msg), 'heartbeat')
     this.updateStaleness(obj)
+  }
+
+  /** topic validator of automerge services: heartbeats only (changes travel over the sync protocol) */
+  private async validateHeartbeat (doc: AutomergeReplica, msg: Message): Promise<TopicValidatorResult> {
+    if (msg.type !== 'signed') return this.reject('unsigned', TopicValidatorResult.Reject)
+    if (msg.data.byteLength > 64) return this.reject('oversized', TopicValidatorResult.Reject)
+    const from = msg.from.toString()
+    const entry = this.entries.get(doc.name)
+    if (entry == null) return this.reject('unknown-service', TopicValidatorResult.Ignore)
+    if (!entry.replicas.includes(from)) return this.reject('not-replica', TopicValidatorResult.Ignore)
+    if (this.docs.get(doc.name) !== doc) return this.reject('not-local', TopicValidatorResult.Ignore)
+    let m
+    try {
+      m = decodeGossip(msg.data, SERVICE_SECTIONS, 64)
+    } catch {
+      return this.reject('malformed', TopicValidatorResult.Reject)
+    }
+    if (m.kind !== 'heartbeat') return this.reject('malformed', TopicValidatorResult.Reject)
+    const now = this.now()
+    if (m.hlc.wall - now > this.init.maxDriftMs) return this.reject('clock-drift', TopicValidatorResult.Reject)
+    this.metrics.messages.inc({ kind: 'heartbeat', direction: 'in' })
+    doc.tracker.observe(from, { seq: m.seq, wallMs: m.hlc.wall }, now)
+    this.updateStaleness(doc)
+    return TopicValidatorResult.Accept
   }
 
   private reject (reason: RejectReason, result: TopicValidatorResult): TopicValidatorResult {
@@ -391,8 +505,9 @@ export class CrdtBackend implements ServiceBackend {
     }
   }
 
-  private updateStaleness (obj: ReplicatedObject): number {
-    const s = obj.tracker.staleness((o) => seqOf(obj.state, o), this.now())
+  private updateStaleness (obj: { name: string, tracker: StalenessTracker, overBound: boolean } & (ReplicatedObject | AutomergeReplica)): number {
+    const seen = obj instanceof AutomergeReplica ? (o: string) => amDoc.seqOf(obj.doc, o) : (o: string) => seqOf(obj.state, o)
+    const s = obj.tracker.staleness(seen, this.now())
     this.metrics.staleness.set({ service: obj.name }, s)
     const bound = this.entries.get(obj.name)?.spec.maxStalenessMs
     if (bound != null) {
@@ -426,9 +541,9 @@ export class CrdtBackend implements ServiceBackend {
   private async reconcile (): Promise<void> {
     if (this.state !== 'started') return
     for (const [name, e] of this.entries) {
-      if (e.replicas.includes(this.self) && !this.local.has(name)) await this.open(e)
+      if (e.replicas.includes(this.self) && !this.isLocal(name)) await this.open(e)
     }
-    for (const name of [...this.local.keys()]) {
+    for (const name of [...this.local.keys(), ...this.docs.keys()]) {
       const e = this.entries.get(name)
       if (e == null || !e.replicas.includes(this.self)) await this.close(name)
     }
@@ -439,6 +554,10 @@ export class CrdtBackend implements ServiceBackend {
     const running = this.opening.get(name)
     if (running != null) return running
     const p = (async () => {
+      if (e.spec.crdtEngine === 'automerge') {
+        await this.openDoc(e)
+        return
+      }
       const obj = new ReplicatedObject(name, SERVICE_SECTIONS, this.c.datastore)
       try {
         await obj.load()
@@ -450,8 +569,7 @@ export class CrdtBackend implements ServiceBackend {
       const pubsub = this.c.libp2p.services.pubsub
       pubsub.topicValidators.set(obj.topic, async (_p, msg) => this.validate(obj, msg))
       pubsub.subscribe(obj.topic)
-      const hb = this.init.heartbeatIntervalMs ?? Math.min(1000, Math.max(50, Math.floor(e.spec.maxStalenessMs / 2)))
-      const timer = setInterval(() => { this.heartbeat(obj) }, hb)
+      const timer = setInterval(() => { this.heartbeat(obj) }, this.heartbeatEvery(e.spec))
       timer.unref?.()
       this.heartbeats.set(name, timer)
       this.log.info({ service: name, replicas: e.replicas }, 'replica opened')
@@ -464,7 +582,43 @@ export class CrdtBackend implements ServiceBackend {
     return p
   }
 
+  private heartbeatEvery (spec: ServiceSpec): number {
+    return this.init.heartbeatIntervalMs ?? Math.min(1000, Math.max(50, Math.floor(spec.maxStalenessMs / 2)))
+  }
+
+  private async openDoc (e: CatalogueEntry): Promise<void> {
+    const name = e.spec.name
+    const doc = new AutomergeReplica(name, this.self, this.c.datastore)
+    try {
+      await doc.load()
+    } catch (err) {
+      this.log.error({ service: name, err }, 'persisted automerge document is unreadable: starting from the base document, sync refills it')
+    }
+    if (this.state !== 'started') return
+    this.docs.set(name, doc)
+    const pubsub = this.c.libp2p.services.pubsub
+    pubsub.topicValidators.set(doc.topic, async (_p, msg) => this.validateHeartbeat(doc, msg))
+    pubsub.subscribe(doc.topic)
+    const timer = setInterval(() => { this.heartbeat(doc) }, this.heartbeatEvery(e.spec))
+    timer.unref?.()
+    this.heartbeats.set(name, timer)
+    this.log.info({ service: name, replicas: e.replicas, engine: 'automerge' }, 'replica opened')
+    void this.pushDoc(doc)
+  }
+
   private async close (name: string): Promise<void> {
+    const doc = this.docs.get(name)
+    if (doc != null) {
+      this.docs.delete(name)
+      const t = this.heartbeats.get(name)
+      if (t != null) clearInterval(t)
+      this.heartbeats.delete(name)
+      this.c.libp2p.services.pubsub.topicValidators.delete(doc.topic)
+      this.c.libp2p.services.pubsub.unsubscribe(doc.topic)
+      this.metrics.staleness.remove({ service: name })
+      await doc.flushed()
+      return
+    }
     const obj = this.local.get(name)
     if (obj == null) return
     this.local.delete(name)
@@ -503,6 +657,9 @@ export class CrdtBackend implements ServiceBackend {
     if (this.knownPeer(id)) await this.syncObject(peer, this.catalogue, s).catch(() => {})
     for (const [name, obj] of this.local) {
       if (this.entries.get(name)?.replicas.includes(id) === true) await this.syncObject(peer, obj, s).catch(() => {})
+    }
+    for (const [name, doc] of this.docs) {
+      if (this.entries.get(name)?.replicas.includes(id) === true) await this.syncDoc(peer, doc, s).catch(() => {})
     }
   }
 
@@ -604,6 +761,56 @@ export class CrdtBackend implements ServiceBackend {
     }
   }
 
+  /** one automerge sync session with a co-replica */
+  async syncDoc (peer: PeerId, doc: AutomergeReplica, signal: AbortSignal): Promise<void> {
+    const key = `${peer.toString()}\n${doc.name}\nam`
+    if (this.inflight.has(key) || this.state !== 'started') return
+    this.inflight.add(key)
+    let stream: Stream | undefined
+    try {
+      stream = await this.c.libp2p.dialProtocol(peer, AUTOMERGE_SYNC_PROTOCOL, { signal })
+      const lp = lpStream(stream, { maxDataLength: this.init.maxMessageBytes })
+      await lp.write(new TextEncoder().encode(doc.name), { signal })
+      if (await doc.initiate(lp, { signal })) this.afterDocChange(doc)
+      await stream.close({ signal }).catch(() => {})
+      this.metrics.syncs.inc({ result: 'ok' })
+    } catch (err) {
+      stream?.abort(err as Error)
+      if ((err as Error).name === 'AutomergeFrameError') this.metrics.rejected.inc({ reason: 'malformed' })
+      this.metrics.syncs.inc({ result: 'error' })
+      if (!this.shutdown.signal.aborted) this.log.debug({ peer: peer.toString(), service: doc.name, err: (err as Error).message }, 'automerge sync failed')
+      throw err
+    } finally {
+      this.inflight.delete(key)
+    }
+  }
+
+  private afterDocChange (doc: AutomergeReplica): void {
+    doc.persist().catch((err: Error) => { this.log.warn({ service: doc.name, err }, 'persisting the automerge document failed') })
+    this.updateStaleness(doc)
+  }
+
+  private async serveAutomerge (stream: Stream, remote: string): Promise<void> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)])
+    const lp = lpStream(stream, { maxDataLength: this.init.maxMessageBytes })
+    try {
+      const nameBytes = (await lp.read({ signal })).subarray()
+      const name = nameBytes.length <= 63 ? new TextDecoder().decode(nameBytes) : ''
+      const doc = this.docs.get(name)
+      if (doc == null || this.entries.get(name)?.replicas.includes(remote) !== true) {
+        this.metrics.rejected.inc({ reason: doc == null ? 'not-local' : 'not-replica' })
+        stream.abort(new Error('not a replica of this service'))
+        return
+      }
+      if (await doc.respond(lp, { signal })) this.afterDocChange(doc)
+      await stream.close({ signal })
+    } catch (err) {
+      if ((err as Error).name === 'AutomergeFrameError') this.metrics.rejected.inc({ reason: 'malformed' })
+      this.log.debug({ remote, err: (err as Error).message }, 'automerge sync serve failed')
+      stream.abort(err as Error)
+    }
+  }
+
   // ---- forwarding ---------------------------------------------------------------
 
   /** replicas of `name` ordered nearest first: connected, then measured RTT, then peer id */
@@ -678,7 +885,7 @@ export class CrdtBackend implements ServiceBackend {
   /** a forwarded call, answered only from a local replica (never forwarded again) */
   private async execute (req: RpcRequest, signal: AbortSignal): Promise<unknown> {
     this.entry(req.service)
-    if (!this.local.has(req.service)) throw new ServiceUnavailableError(`this peer holds no replica of ${req.service}`)
+    if (!this.isLocal(req.service)) throw new ServiceUnavailableError(`this peer holds no replica of ${req.service}`)
     const key = req.key ?? ''
     const w = { signal, ...(req.ifRevision != null ? { ifRevision: req.ifRevision } : {}) }
     switch (req.op) {
