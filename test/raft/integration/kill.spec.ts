@@ -34,6 +34,7 @@ function mulberry32 (seed: number): () => number {
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- IPC results are checked by the test
 interface Reply { id: number, ok: boolean, result?: any, error?: string, message?: string }
 
 class PeerProc {
