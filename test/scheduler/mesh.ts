@@ -82,7 +82,7 @@ export async function startPeer (init: PeerInit): Promise<MeshPeer> {
 }
 
 /** The registry entry of a peer, with its real addresses. */
-export function entryOf (p: MeshPeer, o: EntryOptions = {}): RegistryEntry {
+export function entryOf (p: { id: string, libp2p: Pick<Libp2p, 'getMultiaddrs'> }, o: EntryOptions = {}): RegistryEntry {
   return entry(p.id, { ...o, multiaddrs: p.libp2p.getMultiaddrs().map(a => a.toString()) })
 }
 
