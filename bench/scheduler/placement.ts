@@ -322,6 +322,6 @@ process.stdout.write(JSON.stringify({
   seed: SEED,
   decision,
   quality,
-  reservationsPerSecond: { ...ledger, note: 'memoryN/levelN: N concurrent callers on one ledger (mutex-serialized, persisted before ack)' },
+  reservationsPerSecond: { ...ledger, note: 'memoryN/levelN: N concurrent callers on one ledger (mutex-serialized, persisted before ack; LevelDB writes fsynced)' },
   protocol
 }) + '\n')
