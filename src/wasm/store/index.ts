@@ -87,8 +87,8 @@ export interface FunctionStoreComponents {
   /** helia on the node's libp2p: blocks (bitswap behind) and routing (provide) */
   helia: {
     blockstore: {
-      put: (cid: CID, bytes: Uint8Array, options?: AbortOptions) => Promise<unknown>
-      get: (cid: CID, options?: AbortOptions) => Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array> | Promise<Uint8Array>
+      put: (cid: CID, bytes: Uint8Array, options?: AbortOptions) => unknown
+      get: (cid: CID, options?: AbortOptions) => Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array> | Promise<Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>>
     }
     routing?: { provide?: (cid: CID, options?: AbortOptions) => Promise<void> }
   }

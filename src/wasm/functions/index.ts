@@ -1,0 +1,117 @@
+/**
+ * Functions on a peer, assembled: the Wasm runtime, the function store, the
+ * invoker (/dcis/invoke/1.0.0), health checks, the `Function` and
+ * `HealthCheck` manifest kinds and the HTTP routes. This is what MeshNode
+ * wires in:
+ *
+ *   const functions = createFunctionService({ libp2p, helia, datastore, registry, rttMs, manifests, logger, metrics })
+ *   await functions.start()              // after helia and the registry
+ *   routes: [..., functions.routes()]    // ApiRoutes for createApiServer
+ *   await functions.stop()               // before helia
+ */
+import { createWasmRuntime } from '../index.js'
+import { forComponent } from '../../telemetry/index.js'
+import { createHealthChecks, healthCheckManifestHandler } from '../health/index.js'
+import { createFunctionInvoker, createFunctionRoutingMetrics } from '../routing/index.js'
+import { functionRoutes } from '../routes.js'
+import { createFunctionStore, functionManifestHandler } from '../store/index.js'
+import type { WasmRuntime, WasmRuntimeInit } from '../index.js'
+import type { HealthChecks } from '../health/index.js'
+import type { FunctionInvoker, InvokerComponents, InvokerInit } from '../routing/index.js'
+import type { FunctionRoutesInit } from '../routes.js'
+import type { FunctionStore, FunctionStoreComponents, FunctionStoreInit } from '../store/index.js'
+import type { ApiRoutes } from '../../api/index.js'
+import type { ManifestDispatcher } from '../../services/manifests/index.js'
+import type { Logger, MetricsRegistry } from '../../telemetry/index.js'
+import type { Datastore } from 'interface-datastore'
+
+export interface FunctionServiceComponents {
+  libp2p: InvokerComponents['libp2p']
+  helia: FunctionStoreComponents['helia']
+  datastore: Datastore
+  /** verified END descriptors (the node's EndRegistry fits) */
+  registry?: { list: () => Array<{ end: { peerId: string, runtimes: string[] } }> }
+  /** measured RTT to a peer, ms (MeshNode's PeerRttTracker.rttMs, or a latency oracle) */
+  rttMs?: (peerId: string) => number | null
+  /** where the Function and HealthCheck kinds are registered on start */
+  manifests?: Pick<ManifestDispatcher, 'register' | 'unregister'>
+  logger?: Logger
+  metrics?: MetricsRegistry
+  /** a runtime built elsewhere (it is then started and stopped by its owner) */
+  runtime?: WasmRuntime
+}
+
+export interface FunctionServiceInit {
+  runtime?: Omit<WasmRuntimeInit, 'logger' | 'metrics'>
+  store?: FunctionStoreInit
+  invoker?: InvokerInit
+  routes?: FunctionRoutesInit
+}
+
+export interface FunctionService {
+  readonly runtime: WasmRuntime
+  readonly store: FunctionStore
+  readonly invoker: FunctionInvoker
+  readonly health: HealthChecks
+  start(): Promise<void>
+  stop(): Promise<void>
+  routes(): ApiRoutes
+}
+
+function child (logger: Logger | undefined, component: string): Logger | undefined {
+  return logger != null ? forComponent(logger, component) : undefined
+}
+
+export function createFunctionService (c: FunctionServiceComponents, init: FunctionServiceInit = {}): FunctionService {
+  const ownsRuntime = c.runtime == null
+  const runtime = c.runtime ?? createWasmRuntime({ ...init.runtime, ...(c.logger != null ? { logger: child(c.logger, 'dcis:wasm') } : {}), ...(c.metrics != null ? { metrics: c.metrics } : {}) })
+  const metrics = c.metrics != null ? createFunctionRoutingMetrics(c.metrics) : undefined
+  const store = createFunctionStore({ helia: c.helia, datastore: c.datastore, runtime, logger: child(c.logger, 'dcis:wasm:store') }, init.store)
+  const registry = c.registry
+  const invoker = createFunctionInvoker({
+    libp2p: c.libp2p,
+    runtime,
+    store,
+    ...(registry != null ? { candidates: () => registry.list().map(e => ({ peerId: e.end.peerId, runtimes: e.end.runtimes })) } : {}),
+    ...(c.rttMs != null ? { rttMs: c.rttMs } : {}),
+    logger: child(c.logger, 'dcis:wasm:routing'),
+    metrics
+  }, init.invoker)
+  const health = createHealthChecks({ store, invoker, logger: child(c.logger, 'dcis:wasm:health'), metrics })
+  let started = false
+  return {
+    runtime,
+    store,
+    invoker,
+    health,
+    async start () {
+      if (started) return
+      const stack: Array<() => Promise<void>> = []
+      try {
+        if (ownsRuntime) { await runtime.start(); stack.push(async () => { await runtime.stop() }) }
+        await store.start(); stack.push(async () => { await store.stop() })
+        await invoker.start(); stack.push(async () => { await invoker.stop() })
+        await health.start(); stack.push(async () => { await health.stop() })
+      } catch (err) {
+        for (const undo of stack.reverse()) await undo().catch(() => {})
+        throw err
+      }
+      c.manifests?.register('Function', functionManifestHandler(() => store))
+      c.manifests?.register('HealthCheck', healthCheckManifestHandler(() => health))
+      started = true
+    },
+    async stop () {
+      if (!started) return
+      started = false
+      c.manifests?.unregister('Function')
+      c.manifests?.unregister('HealthCheck')
+      await health.stop()
+      await invoker.stop()
+      await store.stop()
+      if (ownsRuntime) await runtime.stop()
+    },
+    routes () {
+      return functionRoutes({ store: () => store, invoker: () => invoker, health: () => health }, { ...(init.store?.maxModuleBytes != null ? { maxModuleBytes: init.store.maxModuleBytes } : {}), ...init.routes })
+    }
+  }
+}
