@@ -868,6 +868,11 @@ export class CrdtBackend implements ServiceBackend {
       let res: RpcResponse
       try {
         const req = decodeRpcRequest((await lp.read({ signal })).subarray())
+        // the caller was authorised by the forwarding peer's API; only verified mesh peers may forward
+        if (!this.knownPeer(remote)) {
+          this.metrics.rejected.inc({ reason: 'unverified-peer' })
+          throw new ServiceUnavailableError('forwarded calls are accepted from verified mesh peers only')
+        }
         res = { v: 1, ok: true, result: await this.execute(req, signal) }
       } catch (err) {
         const e = err as Error & { actual?: number }
