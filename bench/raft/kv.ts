@@ -1,0 +1,194 @@
+/**
+ * Strong KV write benchmark: a 3-peer strong service (3 processes, libp2p on
+ * loopback, WAL with fsync) vs a 3-member etcd cluster on loopback, 256 B
+ * values, 1 and 16 concurrent clients. Prints one JSON object.
+ *
+ *   npx tsx bench/raft/kv.ts [--seconds N] [--no-etcd]
+ *
+ * dcis: the load runs inside the leader's process, calling the backend's
+ * put() (what the HTTP handler on the leader does). etcd: clients in this
+ * process use the v3 HTTP/JSON gateway (/v3/kv/put) of the leader, with
+ * keep-alive. etcd is used only if the `etcd` binary is on PATH; nothing is
+ * installed by this script.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
+import { createServer } from 'node:net'
+import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+
+const args = process.argv.slice(2)
+const secIdx = args.indexOf('--seconds')
+const SECONDS = secIdx >= 0 ? Number(args[secIdx + 1]) : 5
+const VALUE_BYTES = 256
+const CONCURRENCY = [1, 16]
+const peerScript = fileURLToPath(new URL('./kv-peer.ts', import.meta.url))
+
+interface Stats { writesPerSec: number, p50Ms: number, p99Ms: number, ops: number, errors: number }
+
+function summarize (lat: number[], errors: number, seconds: number): Stats {
+  const s = [...lat].sort((a, b) => a - b)
+  const q = (p: number): number => s.length === 0 ? NaN : Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))] * 1000) / 1000
+  return { writesPerSec: Math.round(s.length / seconds), p50Ms: q(0.5), p99Ms: q(0.99), ops: s.length, errors }
+}
+
+async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => { resolve(p) }) })
+  })
+}
+
+class Proc {
+  private seq = 0
+  private readonly pending = new Map<number, (m: { ok: boolean, result?: unknown, message?: string }) => void>()
+  constructor (readonly child: ChildProcess) {
+    child.on('message', (m: { id?: number, ok: boolean, result?: unknown, message?: string }) => {
+      if (m.id === undefined) return
+      this.pending.get(m.id)?.(m)
+      this.pending.delete(m.id)
+    })
+  }
+
+  async call<T> (op: string, ...a: unknown[]): Promise<T> {
+    const id = this.seq++
+    const r = await new Promise<{ ok: boolean, result?: unknown, message?: string }>(resolve => { this.pending.set(id, resolve); this.child.send({ id, op, args: a }) })
+    if (!r.ok) throw new Error(r.message)
+    return r.result as T
+  }
+}
+
+async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite?: number }> {
+  const keys = await Promise.all([0, 1, 2].map(async () => generateKeyPair('Ed25519')))
+  const ports = await Promise.all([0, 1, 2].map(async () => freePort()))
+  const book = keys.map((k, i) => ({ peerId: peerIdFromPrivateKey(k).toString(), addr: `/ip4/127.0.0.1/tcp/${ports[i]}` }))
+  const dirs = await Promise.all([0, 1, 2].map(async () => mkdtemp(join(tmpdir(), 'dcis-bench-kv-'))))
+  const procs: Proc[] = []
+  try {
+    for (let i = 0; i < 3; i++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', peerScript, JSON.stringify({ key: Buffer.from(privateKeyToProtobuf(keys[i])).toString('hex'), port: ports[i], dataDir: dirs[i], book })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+      await new Promise<void>((resolve, reject) => { child.on('message', (m: { ready?: boolean }) => { if (m.ready === true) resolve() }); child.once('exit', c => { reject(new Error(`peer exited ${c}`)) }) })
+      procs.push(new Proc(child))
+    }
+    const spec = { name: 'bench', replicas: 3, runtime: 'wasi', mode: 'strong', crdtEngine: 'delta-crdts', zones: [], maxStalenessMs: 1000, latencyRadiusMs: 20 }
+    await procs[0].call('apply', spec)
+    let leader = -1
+    for (let t = 0; t < 200 && leader < 0; t++) {
+      const st = await procs[0].call<{ leader: string | null }>('status', 'bench')
+      leader = st.leader === null ? -1 : book.findIndex(b => b.peerId === st.leader)
+      if (leader < 0) await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    if (leader < 0) throw new Error('no leader')
+    const out: Record<string, Stats> & { walFsyncsPerWrite?: number } = {}
+    await procs[leader].call('load', 'bench', 4, 500, VALUE_BYTES) // warm-up
+    for (const c of CONCURRENCY) {
+      const before = await procs[leader].call<{ fsyncs: number, writes: number }>('wal', 'bench')
+      const r = await procs[leader].call<{ latencies: number[], errors: number }>('load', 'bench', c, SECONDS * 1000, VALUE_BYTES)
+      const after = await procs[leader].call<{ fsyncs: number, writes: number }>('wal', 'bench')
+      out[`clients${c}`] = summarize(r.latencies, r.errors, SECONDS)
+      if (c === 16) out.walFsyncsPerWrite = Math.round((after.fsyncs - before.fsyncs) / Math.max(1, r.latencies.length) * 1000) / 1000
+    }
+    return out
+  } finally {
+    await Promise.all(procs.map(async p => p.call('stop').catch(() => {})))
+    for (const p of procs) p.child.kill('SIGKILL')
+    await Promise.all(dirs.map(async d => rm(d, { recursive: true, force: true })))
+  }
+}
+
+async function benchEtcd (): Promise<Record<string, Stats> | string> {
+  if (spawnSync('etcd', ['--version']).status !== 0) return 'not installed'
+  const version = spawnSync('etcd', ['--version']).stdout.toString().split('\n')[0]
+  const client = await Promise.all([0, 1, 2].map(async () => freePort()))
+  const peer = await Promise.all([0, 1, 2].map(async () => freePort()))
+  const dirs = await Promise.all([0, 1, 2].map(async () => mkdtemp(join(tmpdir(), 'dcis-bench-etcd-'))))
+  const cluster = peer.map((p, i) => `e${i}=http://127.0.0.1:${p}`).join(',')
+  const procs: ChildProcess[] = []
+  try {
+    for (let i = 0; i < 3; i++) {
+      procs.push(spawn('etcd', [
+        '--name', `e${i}`, '--data-dir', dirs[i],
+        '--listen-client-urls', `http://127.0.0.1:${client[i]}`, '--advertise-client-urls', `http://127.0.0.1:${client[i]}`,
+        '--listen-peer-urls', `http://127.0.0.1:${peer[i]}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer[i]}`,
+        '--initial-cluster', cluster, '--initial-cluster-state', 'new', '--initial-cluster-token', 'dcis-bench', '--log-level', 'error'
+      ], { stdio: 'ignore' }))
+    }
+    const post = async (i: number, path: string, body: unknown): Promise<Record<string, unknown>> => {
+      const res = await fetch(`http://127.0.0.1:${client[i]}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+      if (!res.ok) throw new Error(`etcd ${path}: ${res.status}`)
+      return await res.json() as Record<string, unknown>
+    }
+    let leader = -1
+    for (let t = 0; t < 200 && leader < 0; t++) {
+      for (let i = 0; i < 3 && leader < 0; i++) {
+        try {
+          const st = await post(i, '/v3/maintenance/status', {})
+          const header = st.header as { member_id: string }
+          if (st.leader !== undefined && st.leader === header.member_id) leader = i
+        } catch { // not up yet / not the leader
+        }
+      }
+      if (leader < 0) await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    if (leader < 0) return 'cluster did not elect a leader'
+    const value = Buffer.from('x'.repeat(VALUE_BYTES)).toString('base64')
+    const run = async (clients: number, ms: number): Promise<{ latencies: number[], errors: number }> => {
+      const latencies: number[] = []
+      let errors = 0
+      const end = performance.now() + ms
+      await Promise.all(Array.from({ length: clients }, async (_, c) => {
+        let i = 0
+        while (performance.now() < end) {
+          const t = performance.now()
+          try {
+            await post(leader, '/v3/kv/put', { key: Buffer.from(`c${c}-${i++ % 1000}`).toString('base64'), value })
+            latencies.push(performance.now() - t)
+          } catch { errors++ }
+        }
+      }))
+      return { latencies, errors }
+    }
+    await run(4, 500)
+    const out: Record<string, Stats> & { version?: string } = {}
+    for (const c of CONCURRENCY) {
+      const r = await run(c, SECONDS * 1000)
+      out[`clients${c}`] = summarize(r.latencies, r.errors, SECONDS)
+    }
+    out.version = version as never
+    return out
+  } finally {
+    for (const p of procs) p.kill('SIGKILL')
+    await Promise.all(procs.map(async p => new Promise<void>(resolve => { if (p.exitCode !== null || p.signalCode !== null) resolve(); else p.once('exit', () => { resolve() }) })))
+    await Promise.all(dirs.map(async d => rm(d, { recursive: true, force: true })))
+  }
+}
+
+const dcis = await benchDcis()
+const etcd = args.includes('--no-etcd') ? 'skipped' : await benchEtcd()
+const ratio: Record<string, number | null> = {}
+if (typeof etcd === 'object') {
+  for (const c of CONCURRENCY) {
+    const k = `clients${c}`
+    ratio[`${k}WritesPerSec`] = Math.round(dcis[k].writesPerSec / (etcd[k] as Stats).writesPerSec * 100) / 100
+    ratio[`${k}P50`] = Math.round(dcis[k].p50Ms / (etcd[k] as Stats).p50Ms * 100) / 100
+  }
+}
+console.log(JSON.stringify({
+  bench: 'raft-kv-writes',
+  valueBytes: VALUE_BYTES,
+  seconds: SECONDS,
+  members: 3,
+  fsync: true,
+  cpus: cpus().length,
+  loadavg: loadavg().map(x => Math.round(x * 100) / 100),
+  dcis,
+  etcd,
+  ratioDcisOverEtcd: typeof etcd === 'object' ? ratio : null,
+  notes: 'dcis load runs in the leader process (no HTTP); etcd clients use the HTTP/JSON gateway of the leader from the bench process. Shared 2-core machine: figures are noisy.'
+}, null, 2))
