@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander'
 import { VERSION } from '../node/version.js'
+import { registerAlloc } from './commands/alloc.js'
 import { registerApply } from './commands/apply.js'
 import { registerInspect } from './commands/inspect.js'
 import { registerKeys } from './commands/keys.js'
@@ -25,6 +26,7 @@ export function buildProgram (): Command {
   registerKeys(program)
   registerLatency(program)
   registerApply(program)
+  registerAlloc(program)
   return program
 }
 

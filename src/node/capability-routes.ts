@@ -8,6 +8,8 @@ import type { EndRegistry } from '../registry/index.js'
 import type { StatefulServices } from '../services/index.js'
 import type { LatencyService } from '../latency/service/index.js'
 import { latencyRoutes } from '../latency/service/routes.js'
+import { allocationRoutes } from '../scheduler/index.js'
+import type { AllocationService } from '../scheduler/index.js'
 import type { ManifestDispatcher } from '../services/manifests/index.js'
 import type { HeliaOnLibp2p } from '../storage/index.js'
 import type { MeshLibp2p } from './libp2p.js'
@@ -21,6 +23,7 @@ export interface CapabilityRouteSources {
   manifests: () => ManifestDispatcher
   services: () => StatefulServices
   latency: () => LatencyService
+  alloc: () => AllocationService
 }
 
 /**
@@ -38,6 +41,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
       get selfId () { return s.latency().selfId },
       map: () => s.latency().map(),
       estimateBetween: (a, b) => s.latency().estimateBetween(a, b)
-    })
+    }),
+    allocationRoutes(s.alloc)
   ]
 }

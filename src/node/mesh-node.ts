@@ -11,6 +11,8 @@ import { createMetricsRegistry, forComponent } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
 import { createLatencyService } from '../latency/service/index.js'
+import { createAllocationService } from '../scheduler/index.js'
+import type { AllocationService } from '../scheduler/index.js'
 import type { LatencyService } from '../latency/service/index.js'
 import { PubsubInbox } from './pubsub-inbox.js'
 import { capabilityRoutes } from './capability-routes.js'
@@ -55,6 +57,7 @@ export class MeshNode implements ApiNode {
   api?: ApiServer
   private stores?: NodeStores
   latency?: LatencyService
+  alloc?: AllocationService
   private inbox?: PubsubInbox
   registry!: EndRegistry
   /** capabilities register the manifest kinds they own here */
@@ -143,10 +146,23 @@ export class MeshNode implements ApiNode {
         republishIntervalMs: this.config.gossip.endRepublishIntervalMs,
         credentials,
         trust,
-        latencySummary: () => this.latency?.latencySummary() ?? null
+        latencySummary: () => this.latency?.latencySummary() ?? null,
+        unreserved: () => this.alloc?.free() ?? null
       })
       await this.registry.start()
       this.stopHooks.push(async () => { await this.registry.stop() })
+
+      const own = this.registry.self()?.end
+      this.alloc = createAllocationService({
+        libp2p: this.libp2p,
+        datastore: this.stores.datastore,
+        registry: this.registry,
+        oracle: this.latency.oracle(),
+        logger: forComponent(this.init.logger, 'dcis:scheduler'),
+        metrics: this.metrics
+      }, { capacity: { cpu: own?.cpu.cores ?? 1, memoryMb: own?.memory.totalMb ?? 1024 } })
+      await this.alloc.start()
+      this.stopHooks.push(async () => { await this.alloc?.stop() })
 
       const keeper = new FederationKeeper(this.libp2p, forComponent(this.init.logger, 'dcis:keeper'), { bootstrap: this.init.bootstrapPeers })
       keeper.start()
@@ -166,7 +182,8 @@ export class MeshNode implements ApiNode {
               registry: () => this.registry,
               manifests: () => this.manifests,
               services: () => this.services,
-              latency: () => this.latency as LatencyService
+              latency: () => this.latency as LatencyService,
+              alloc: () => this.alloc as AllocationService
             }),
             ...(this.init.routes ?? [])
           ]

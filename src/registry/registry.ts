@@ -51,6 +51,8 @@ export interface RegistryInit {
   trust?: TrustPolicy
   /** extra fields for the END's latency summary, called at each signing */
   latencySummary?: () => Record<string, unknown> | null
+  /** capacity not yet promised to allocations (the scheduler's ledger); the END advertises the lesser of this and what load leaves free */
+  unreserved?: () => { cpu: number, memoryMb: number } | null
 }
 
 /**
@@ -244,7 +246,7 @@ export class EndRegistry {
 
   private build (now: number, ttl: number): EdgeNodeDescriptor {
     const id = this.c.identity
-    return buildDescriptor({
+    const end = buildDescriptor({
       did: id.did,
       peerId: id.peerId.toString(),
       multiaddrs: this.c.libp2p.getMultiaddrs().map(String),
@@ -258,6 +260,14 @@ export class EndRegistry {
       ttlSeconds: ttl,
       detected: detectResources()
     })
+    const unreserved = this.init.unreserved?.()
+    if (unreserved != null) {
+      end.capacity = {
+        cpu: Math.max(0, Math.min(end.capacity.cpu, Math.round(unreserved.cpu * 100) / 100)),
+        memoryMb: Math.max(0, Math.min(end.capacity.memoryMb, Math.floor(unreserved.memoryMb)))
+      }
+    }
+    return end
   }
 
   private async trustOf (end: EdgeNodeDescriptor): Promise<{ level: number, source: 'credential' | 'self-asserted', region: string | null }> {
