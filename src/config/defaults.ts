@@ -16,6 +16,7 @@ export function defaultConfig (): DcisConfig {
     logLevel: 'info',
     dht: { clientMode: false, passthroughMapper: true },
     gossip: { endRepublishIntervalMs: 30_000 },
+    latency: { probeIntervalMs: 5_000, gossipIntervalMs: 10_000 },
     simulation: {},
     resources: {}
   }

@@ -61,7 +61,9 @@ export const INPUTS: readonly InputSpec[] = [
   { path: ['logLevel'], kind: 'string', env: 'DCIS_LOG_LEVEL', flag: { key: 'logLevel', name: '--log-level' } },
   { path: ['simulation', 'rtt'], kind: 'string', env: 'DCIS_RTT_MATRIX', flag: { key: 'rttMatrix', name: '--rtt-matrix' } },
   { path: ['dht', 'clientMode'], kind: 'bool', env: 'DCIS_DHT_CLIENT_MODE' },
-  { path: ['gossip', 'endRepublishIntervalMs'], kind: 'int', env: 'DCIS_END_REPUBLISH_MS' }
+  { path: ['gossip', 'endRepublishIntervalMs'], kind: 'int', env: 'DCIS_END_REPUBLISH_MS' },
+  { path: ['latency', 'probeIntervalMs'], kind: 'int', env: 'DCIS_LATENCY_PROBE_MS' },
+  { path: ['latency', 'gossipIntervalMs'], kind: 'int', env: 'DCIS_LATENCY_GOSSIP_MS' }
 ]
 
 const FLAG_KEYS = new Set<string>(['config', ...INPUTS.flatMap(s => s.flag != null ? [s.flag.key] : [])])

@@ -77,6 +77,10 @@ function buildSchema (full: boolean): TSchema {
     gossip: opt(obj({
       endRepublishIntervalMs: opt(Type.Integer({ minimum: 1000, maximum: 86_400_000 }))
     })),
+    latency: opt(obj({
+      probeIntervalMs: opt(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+      gossipIntervalMs: opt(Type.Integer({ minimum: 100, maximum: 3_600_000 }))
+    })),
     simulation: opt(obj({
       rtt: Type.Optional(full ? RttMatrixSchema : Type.Unknown())
     })),
@@ -109,6 +113,8 @@ export interface DcisConfig {
   logLevel: ConfigLogLevel
   dht: { clientMode: boolean, passthroughMapper: boolean }
   gossip: { endRepublishIntervalMs: number }
+  /** latency probes and coordinate gossip */
+  latency: { probeIntervalMs: number, gossipIntervalMs: number }
   /** link emulation; absent rtt = off */
   simulation: { rtt?: RttMatrix }
   /** overrides of detected resources; all optional */

@@ -117,7 +117,13 @@ export class MeshNode implements ApiNode {
       this.inbox.start()
       this.stopHooks.push(() => { this.inbox?.stop() })
 
-      this.latency = createLatencyService({ libp2p: this.libp2p, metrics: this.metrics, logger: forComponent(this.init.logger, 'dcis:latency') })
+      const { probeIntervalMs, gossipIntervalMs } = this.config.latency
+      this.latency = createLatencyService({ libp2p: this.libp2p, metrics: this.metrics, logger: forComponent(this.init.logger, 'dcis:latency') }, {
+        probeIntervalMs,
+        gossipIntervalMs,
+        // a sender may gossip a little faster than we do, never flood
+        rateLimit: { burst: 3, refillMs: Math.max(100, Math.floor(gossipIntervalMs * 0.3)) }
+      })
       await this.latency.start()
       this.stopHooks.push(async () => { await this.latency?.stop() })
 
