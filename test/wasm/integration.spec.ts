@@ -7,20 +7,9 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { fixture, cidOf, enc } from './helpers.js'
-import { deploy, http, invoke, removeDir, startFnPeer } from './integration-mesh.js'
+import { buildExamples, deploy, example, http, invoke, removeDir, startFnPeer } from './integration-mesh.js'
 import type { FnPeer } from './integration-mesh.js'
 
-const BUILD = new URL('../../examples/functions/build/', import.meta.url)
-const BUILD_SCRIPT = new URL('../../examples/functions/build.mjs', import.meta.url).href
-
-export async function buildExamples (): Promise<void> {
-  const { build } = await import(BUILD_SCRIPT) as { build: (o: { quiet: boolean }) => Promise<string[]> }
-  await build({ quiet: true })
-}
-
-export async function example (name: string): Promise<Uint8Array> {
-  return new Uint8Array(await readFile(new URL(`${name}.wasm`, BUILD)))
-}
 
 function u32s (b: Uint8Array): number[] {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength)

@@ -143,13 +143,13 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
   candidates (abi: string): string[] {
     const rtt = (p: string): number => this.c.rttMs?.(p) ?? Number.POSITIVE_INFINITY
     const byRtt = (a: string, b: string): number => (rtt(a) - rtt(b)) || a.localeCompare(b)
-    const fromRegistry = new Set<string>()
-    for (const e of this.c.candidates?.() ?? []) {
-      if (e.peerId !== this.selfId && e.runtimes.includes(abi)) fromRegistry.add(e.peerId)
+    const entries = (this.c.candidates?.() ?? []).filter(e => e.peerId !== this.selfId)
+    if (entries.length > 0) {
+      // the registry knows who runs what: only peers whose END lists the abi
+      return [...new Set(entries.filter(e => e.runtimes.includes(abi)).map(e => e.peerId))].sort(byRtt)
     }
-    const connected = this.c.libp2p.getPeers().map(p => p.toString()).filter(p => p !== this.selfId && !fromRegistry.has(p))
-    // registry peers first (they said they run this abi); peers we only know as connected after
-    return [...[...fromRegistry].sort(byRtt), ...(fromRegistry.size > 0 ? [] : connected.sort(byRtt))]
+    // no registry view yet: any connected peer may try (it refuses what it cannot run)
+    return this.c.libp2p.getPeers().map(p => p.toString()).filter(p => p !== this.selfId).sort(byRtt)
   }
 
   private async forward (peer: string, fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions): Promise<InvokeOutcome> {
