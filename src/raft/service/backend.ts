@@ -167,16 +167,17 @@ export class RaftKvBackend implements ServiceBackend {
     } catch (err) {
       throw new ServiceUnavailableError((err as Error).message)
     }
+    const createdAt = new Date().toISOString()
     const d: GroupDescriptor = {
       v: 1,
       name: spec.name,
-      group: groupIdOf(spec.name),
+      group: groupIdOf(spec.name, this.selfId, createdAt),
       spec: { ...spec },
       voters: placement.voters,
       learners: placement.learners,
       priorities: placement.priorities,
       createdBy: this.selfId,
-      createdAt: new Date().toISOString()
+      createdAt
     }
     await this.adopt(d)
     // the members must know before the group can elect: wait for a majority of voters

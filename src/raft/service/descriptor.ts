@@ -3,6 +3,7 @@
  * group. Decided by the creating peer, persisted by every peer that learns it
  * (datastore), announced over /dcis/raft-kv/1.0.0. Validated on receipt.
  */
+import { createHash } from 'node:crypto'
 import type { ServiceSpec } from '../../services/types.js'
 
 export interface GroupDescriptor {
@@ -32,8 +33,12 @@ export const SERVICE_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 const PEER_ID_RE = /^[1-9A-HJ-NP-Za-km-z]{16,128}$/
 const MAX_MEMBERS = 64
 
-export function groupIdOf (name: string): string {
-  return `svc.${name}`
+/**
+ * The Raft group id of a descriptor: unique per creation, so two peers that
+ * create the same service concurrently never mix their groups' messages.
+ */
+export function groupIdOf (name: string, createdBy: string, createdAt: string): string {
+  return `svc.${name}.${createHash('sha256').update(`${createdBy}\n${createdAt}`).digest('hex').slice(0, 12)}`
 }
 
 function ids (field: string, v: unknown, min: number): string[] {
@@ -49,7 +54,6 @@ export function validateDescriptor (d: unknown): GroupDescriptor {
   const o = d as Record<string, unknown>
   if (o.v !== 1) throw new InvalidDescriptorError('v', 'must be 1')
   if (typeof o.name !== 'string' || !SERVICE_NAME_RE.test(o.name)) throw new InvalidDescriptorError('name', 'must be a DNS label')
-  if (o.group !== groupIdOf(o.name)) throw new InvalidDescriptorError('group', `must be ${groupIdOf(o.name)}`)
   const voters = ids('voters', o.voters, 1)
   const learners = ids('learners', o.learners, 0)
   if (learners.some(l => voters.includes(l))) throw new InvalidDescriptorError('learners', 'overlap the voters')
@@ -60,6 +64,7 @@ export function validateDescriptor (d: unknown): GroupDescriptor {
   }
   if (typeof o.createdBy !== 'string' || !PEER_ID_RE.test(o.createdBy)) throw new InvalidDescriptorError('createdBy', 'must be a peer id')
   if (typeof o.createdAt !== 'string' || Number.isNaN(Date.parse(o.createdAt))) throw new InvalidDescriptorError('createdAt', 'must be a date')
+  if (o.group !== groupIdOf(o.name, o.createdBy, o.createdAt)) throw new InvalidDescriptorError('group', 'must be derived from name, createdBy and createdAt')
   const s = o.spec as Record<string, unknown> | null
   if (typeof s !== 'object' || s === null) throw new InvalidDescriptorError('spec', 'must be an object')
   if (s.name !== o.name) throw new InvalidDescriptorError('spec.name', 'must equal name')

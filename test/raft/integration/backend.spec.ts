@@ -114,10 +114,10 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
     const stream = await outsider.libp2p.dialProtocol(peerIdFromString(target.id), RAFT_PROTOCOL)
     stream.send(lp.encode.single(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02])))
     // well-formed, but from a peer that is not a member of the group
-    stream.send(lp.encode.single(encodeEnvelope('svc.orders', makeMessage({ type: MessageType.MsgHeartbeat, from: outsider.id, to: target.id, term: 999 }))))
+    stream.send(lp.encode.single(encodeEnvelope(target.backend.descriptor('orders')!.group, makeMessage({ type: MessageType.MsgHeartbeat, from: outsider.id, to: target.id, term: 999 }))))
     // claims to be from a member
     const member = members('orders').find(p => p !== target)!
-    stream.send(lp.encode.single(encodeEnvelope('svc.orders', makeMessage({ type: MessageType.MsgVote, from: member.id, to: target.id, term: 999 }))))
+    stream.send(lp.encode.single(encodeEnvelope(target.backend.descriptor('orders')!.group, makeMessage({ type: MessageType.MsgVote, from: member.id, to: target.id, term: 999 }))))
     await waitFor('frames counted', () => {
       const s = target.backend.transportStats()
       return s.badFrames >= before.badFrames + 1 && s.rejected >= before.rejected + 2
@@ -136,6 +136,25 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
     assert.match(res.message, /value/)
   })
 
+  it('refuses a malformed or conflicting descriptor announcement, naming the field', async () => {
+    const target = peers[0]
+    const outsider = peers[3]
+    const good = target.backend.descriptor('orders')!
+    const ask = async (d: unknown): Promise<{ ok: boolean, error?: string, message?: string }> => {
+      const s = await outsider.libp2p.dialProtocol(peerIdFromString(target.id), RAFT_KV_PROTOCOL)
+      s.send(lp.encode.single(new TextEncoder().encode(JSON.stringify({ t: 'announce', d }))))
+      const chunks: Uint8Array[] = []
+      for await (const c of lp.decode(s)) chunks.push(c.subarray())
+      return JSON.parse(new TextDecoder().decode(chunks[0]))
+    }
+    assert.match((await ask({ ...good, voters: ['not a peer id'] })).message!, /voters\[0\]/)
+    assert.match((await ask({ ...good, group: 'svc.orders.000000000000' })).message!, /group/)
+    assert.match((await ask({ ...good, spec: { ...good.spec, mode: 'eventual' } })).message!, /spec\.mode/)
+    const other = { ...good, createdAt: new Date(Date.now() + 1000).toISOString() }
+    assert.equal((await ask({ ...other, group: (await import('../../../src/raft/service/index.js')).groupIdOf('orders', other.createdBy, other.createdAt) })).error, 'ServiceConflictError')
+    assert.equal(target.backend.descriptor('orders')!.group, good.group, 'first descriptor kept')
+  })
+
   it('a restarted member reloads the descriptor from its datastore and catches up (snapshot path)', async () => {
     const victim = members('orders').find(p => !p.backend.replica('orders')!.group.isLeader)!
     const idx = peers.indexOf(victim)
@@ -150,5 +169,49 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
     await waitFor('restarted replica caught up', () => (restarted.backend.replica('orders')?.kv.revision ?? 0) >= last, { timeoutMs: 15_000, intervalMs: 50 })
     assert.ok(restarted.backend.replica('orders')!.group.status().snapshotIndex > 1, 'caught up through a snapshot')
     assert.deepEqual(await restarted.backend.get('orders', 'k4'), { key: 'k4', value: 'v69', revision: last })
+  })
+})
+
+describe('raft KV backend: leader siting from the latency map', function () {
+  this.timeout(40_000)
+  const dir = new Directory()
+  const peers: Array<{ libp2p: Libp2p, backend: RaftKvBackend, dataDir: string, id: string }> = []
+  // x is far from the others; y and z are 2 ms apart: the leader belongs on y or z
+  const rtt = new Map<string, number>()
+  const oracle = { estimate: (a: string, b: string) => { const v = rtt.get(`${a}|${b}`) ?? rtt.get(`${b}|${a}`); return v === undefined ? null : { ms: v, errorMs: 0 } } }
+
+  before(async () => {
+    for (let i = 0; i < 3; i++) {
+      const libp2p = await startLibp2p(await generateKeyPair('Ed25519'))
+      const id = libp2p.peerId.toString()
+      dir.entries.set(id, { end: { peerId: id, region: 'r', zone: 'r-a', multiaddrs: libp2p.getMultiaddrs().map(a => a.toString()) } })
+      const dataDir = await makeTempDir()
+      const backend = createRaftBackend({ libp2p, registry: dir, datastore: new MemoryDatastore(), dataDir, logger: silent, tickMs: 20, electionTick: 10, latency: oracle, maintenanceMs: 200 })
+      peers.push({ libp2p, backend, dataDir, id })
+    }
+    const [x, y, z] = peers.map(p => p.id)
+    rtt.set(`${x}|${y}`, 15); rtt.set(`${x}|${z}`, 18); rtt.set(`${y}|${z}`, 2)
+    for (const p of peers) await p.backend.start()
+  })
+
+  after(async () => {
+    for (const p of peers) { await p.backend.stop(); await p.libp2p.stop(); await removeDir(p.dataDir) }
+  })
+
+  it('gives the best-sited voter the highest priority and moves leadership there if another voter wins', async () => {
+    const [x, y, z] = peers.map(p => p.id)
+    await peers[0].backend.apply(spec('sited'))
+    const d = peers[0].backend.descriptor('sited')!
+    assert.ok(d.priorities[y] > d.priorities[x] || d.priorities[z] > d.priorities[x])
+    // hand leadership to the badly sited x; its maintenance loop must move it on to y or z
+    await waitFor('replicas', () => peers.every(p => p.backend.replica('sited') !== undefined), { timeoutMs: 5000, intervalMs: 20 })
+    const first = await waitFor('a leader', () => peers.find(p => p.backend.replica('sited')!.group.isLeader), { timeoutMs: 10_000, intervalMs: 20 })
+    const t0 = first.backend.replica('sited')!.group.status().term
+    if (first.id !== x) {
+      first.backend.replica('sited')!.group.transferLeadership(x)
+      await waitFor('x elected by the transfer', () => peers[0].backend.replica('sited')!.group.status().term > t0, { timeoutMs: 10_000, intervalMs: 5 })
+    }
+    const st = await waitFor('leadership moved on to y or z', async () => { const s = await peers[0].backend.status('sited'); return (s.leader === y || s.leader === z) && s.term! >= t0 + (first.id === x ? 1 : 2) ? s : undefined }, { timeoutMs: 10_000, intervalMs: 50 })
+    assert.notEqual(st.leader, x)
   })
 })
