@@ -16,6 +16,13 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 export interface PeerSpec {
   region: string
   resources?: DcisConfig['resources']
+  /** path of a trust-anchors.json */
+  trustAnchors?: string
+  /** paths of credential files (VC-JWTs) */
+  credentials?: string[]
+  federation?: string
+  /** gossip.endRepublishIntervalMs (default 30 s) */
+  republishIntervalMs?: number
 }
 
 export class TestMesh {
@@ -39,9 +46,12 @@ export class TestMesh {
       region: spec.region,
       zone: `${spec.region}-a`,
       listen: ['/ip4/127.0.0.1/tcp/0'],
-      api: { host: '127.0.0.1', port: 0, trustLoopback: false },
+      api: { ...c.api, host: '127.0.0.1', port: 0 },
       resources: spec.resources ?? {},
-      gossip: { endRepublishIntervalMs: 30_000 }
+      ...(spec.trustAnchors != null ? { trustAnchors: spec.trustAnchors } : {}),
+      ...(spec.credentials != null ? { credentials: spec.credentials } : {}),
+      ...(spec.federation != null ? { federation: spec.federation } : {}),
+      gossip: { endRepublishIntervalMs: spec.republishIntervalMs ?? 30_000 }
     }
   }
 

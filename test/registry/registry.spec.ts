@@ -16,9 +16,12 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { END_TOPIC, endKey, signDescriptor, verifyDescriptor } from '../../src/registry/index.js'
-import { identityFromPrivateKey } from '../../src/identity/index.js'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { identityFromPrivateKey, loadOrCreateIdentity, signJwt } from '../../src/identity/index.js'
+import { issueCredential, issueRevocationList } from '../../src/identity/federation/index.js'
 import { waitFor } from '../helpers/wait.js'
-import { makeEnd, resignedWith, signedEnd } from './fixtures.js'
+import { makeEnd, payloadOf, resignedWith, signedEnd } from './fixtures.js'
 import { independentVerify } from './independent-verifier.js'
 import { TestMesh, api, counterValue } from './mesh.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -67,10 +70,27 @@ describe('registry: a 3-peer mesh in process', function () {
   const mesh = new TestMesh()
   let ids: string[]
   const foreign: Libp2p[] = []
+  let anchor: NodeIdentity
+  let stranger: NodeIdentity
+  let node2Credential: string
 
   before(async function () {
     await mesh.init()
-    for (const spec of SPECS) await mesh.add(spec)
+    // the federation: one trust anchor (maxTrust 8) known to every peer
+    anchor = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    stranger = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    const anchorsFile = join(mesh.dir, 'trust-anchors.json')
+    await writeFile(anchorsFile, JSON.stringify({ federation: 'local', anchors: [{ did: anchor.did, name: 'test operator', maxTrust: 8 }] }))
+    // identities first (as `dcis up` does), so credentials can name the peers' DIDs
+    const dids: string[] = []
+    for (let i = 0; i < SPECS.length; i++) dids.push((await loadOrCreateIdentity(mesh.config(i, SPECS[i]).dataDir)).did)
+    // peer 2: a credential of the anchor (asks for 9, the anchor may grant 8) attesting eu-west
+    node2Credential = await issueCredential(anchor, { subject: dids[2], federation: 'local', trustLevel: 9, region: 'eu-west', ttlSeconds: 3600 })
+    await writeFile(join(mesh.dir, 'cred-2.jwt'), node2Credential + '\n')
+    // peer 1: a credential from someone who is not an anchor
+    await writeFile(join(mesh.dir, 'cred-1.jwt'), await issueCredential(stranger, { subject: dids[1], federation: 'local', trustLevel: 10, region: 'us-east' }))
+    const extra = [{}, { credentials: [join(mesh.dir, 'cred-1.jwt')] }, { credentials: [join(mesh.dir, 'cred-2.jwt')] }]
+    for (let i = 0; i < SPECS.length; i++) await mesh.add({ ...SPECS[i], trustAnchors: anchorsFile, ...extra[i] })
     ids = mesh.nodes.map(n => n.identity.peerId.toString())
   })
 
@@ -103,8 +123,6 @@ describe('registry: a 3-peer mesh in process', function () {
         assert.equal(v.region, SPECS[i].region)
         assert.equal(v.did, mesh.nodes[i].identity.did)
         assert.equal(v.end.peerId, v.peerId)
-        assert.equal(v.trust.source, 'self-asserted')
-        assert.equal(v.trust.level, 0)
         assert.equal(v.source === 'self', v.peerId === n.identity.peerId.toString())
       }
     }
@@ -159,10 +177,68 @@ describe('registry: a 3-peer mesh in process', function () {
       assert.deepEqual(await sel(n, '?tee=false'), s(1, 2))
       assert.deepEqual(await sel(n, '?arch=arm64'), s(0))
       assert.deepEqual(await sel(n, '?arch=x86_64&region=eu-west'), s(2))
-      assert.deepEqual(await sel(n, '?trust=1'), [])
       assert.deepEqual(await sel(n, '?trust=0'), s(0, 1, 2))
       assert.deepEqual(await sel(n, '?region=eu-west&minCpu=2&minMemoryMb=2048&tee=true&trust=0&arch=arm64'), s(0))
     }
+  })
+
+  describe('federation trust', function () {
+    it('a credential from a configured trust anchor raises a peer\'s trust level mesh-wide (capped by maxTrust)', async function () {
+      for (const n of mesh.nodes) {
+        const nodes = await listNodes(n)
+        const byId = new Map(nodes.map(v => [v.peerId, v]))
+        assert.deepEqual(byId.get(ids[2])?.trust, { level: 8, source: 'credential', attestedRegion: 'eu-west' }, `as seen by ${n.identity.peerId.toString()}`)
+        // the END itself still says what the peer claims of itself
+        assert.deepEqual(byId.get(ids[2])?.end.trust, { level: 0, source: 'self-asserted' })
+        assert.deepEqual(byId.get(ids[0])?.trust, { level: 0, source: 'self-asserted', attestedRegion: null })
+        assert.deepEqual((await listNodes(n, '?trust=8')).map(v => v.peerId), [ids[2]])
+        assert.deepEqual((await listNodes(n, '?trust=9')).map(v => v.peerId), [])
+      }
+    })
+
+    it('a credential from an issuer that is not an anchor counts for nothing, and is counted', async function () {
+      for (const n of mesh.nodes) {
+        const v = (await listNodes(n)).find(x => x.peerId === ids[1])!
+        assert.equal((v.end.credentials as string[]).length, 1, 'the credential is attached to the END')
+        assert.deepEqual(v.trust, { level: 0, source: 'self-asserted', attestedRegion: null })
+        assert.ok(counterValue(await metricsOf(n), 'dcis_registry_credentials_rejected_total', { reason: 'unknown-issuer' }) > 0)
+      }
+    })
+
+    it('the attached credential is a VC-JWT of the anchor that the independent verifier accepts', async function () {
+      const v = (await listNodes(mesh.nodes[0])).find(x => x.peerId === ids[2])!
+      const creds = v.end.credentials as string[]
+      assert.deepEqual(creds, [node2Credential])
+      const r = await independentVerify(creds[0])
+      assert.equal(r.issuer, anchor.did)
+      assert.equal(r.payload.sub, mesh.nodes[2].identity.did)
+    })
+
+    it('revocation lists: refused without a token (401) or from a stranger (422); an anchor\'s list removes the trust mesh-wide', async function () {
+      const node = mesh.nodes[1]
+      const url = `${node.api!.url}/v1/registry/revocations`
+      const token = await signJwt(node.identity, {}, { audience: node.identity.did, expiresInSeconds: 120 })
+      const post = async (list: string, auth?: string): Promise<{ status: number, body: { applied?: boolean, error?: { code: string } } }> =>
+        api(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(auth != null ? { authorization: `Bearer ${auth}` } : {}) }, body: JSON.stringify({ list }) })
+      const jti = (payloadOf(node2Credential) as { jti: string }).jti
+      const list = await issueRevocationList(anchor, 'local', [jti])
+      assert.equal((await post(list)).status, 401)
+      const forged = await post(await issueRevocationList(stranger, 'local', [jti]), token)
+      assert.equal(forged.status, 422, JSON.stringify(forged.body))
+      assert.equal(forged.body.error?.code, 'CREDENTIAL_REJECTED')
+      assert.equal((await listNodes(mesh.nodes[0], '?trust=8')).length, 1, 'a stranger\'s list changed nothing')
+      const ok = await post(list, token)
+      assert.equal(ok.status, 202, JSON.stringify(ok.body))
+      assert.equal(ok.body.applied, true)
+      assert.equal((await post(list, token)).body.applied, false, 'the same list again is not news')
+      await waitFor('every peer to drop peer 2\'s revoked trust', async () => {
+        for (const n of mesh.nodes) {
+          const v = (await listNodes(n)).find(x => x.peerId === ids[2])
+          if (v == null || v.trust.level !== 0 || v.trust.source !== 'self-asserted') return false
+        }
+        return true
+      }, { timeoutMs: 15_000, intervalMs: 300 })
+    })
   })
 
   it('bad filters are 400 with the field named; the peer keeps serving', async function () {
