@@ -368,8 +368,14 @@ export class RaftGroup<R = unknown> {
       this.snapshotIndex = rd.snapshot.metadata.index
       this.confState = rd.snapshot.metadata.confState
     }
-    if (rd.entries.length > 0 || rd.hardState !== undefined) {
-      await storage.append(rd.entries, rd.hardState, { sync: rd.mustSync })
+    // a Ready that only moves the commit index (no entries, term or vote) needs
+    // no fsync and nothing below depends on it: write it while sending/applying
+    let pendingWrite: Promise<void> | undefined
+    if (rd.entries.length > 0 || rd.mustSync) {
+      await storage.append(rd.entries, rd.hardState, { sync: true })
+    } else if (rd.hardState !== undefined) {
+      pendingWrite = storage.append([], rd.hardState, { sync: false })
+      pendingWrite.catch(() => {}) // awaited below; avoid an unhandled rejection meanwhile
     }
     // 2. send
     for (const m of rd.messages) {
@@ -417,6 +423,7 @@ export class RaftGroup<R = unknown> {
         w.resolve()
       }
     }
+    if (pendingWrite !== undefined) await pendingWrite
     raft.advance()
     // 5. snapshot + compaction
     const every = this.init.snapshotEvery ?? 10_000
