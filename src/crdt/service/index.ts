@@ -1,11 +1,30 @@
 /**
- * The eventual ServiceBackend (delta CRDTs; see ../replication for the pure
- * parts). Wire it into a node:
+ * The eventual ServiceBackend (delta CRDTs, or automerge documents when the
+ * manifest says `crdtEngine: automerge`; pure parts in ../replication).
+ * Wiring in MeshNode.start (after the registry):
  *
- *   const crdt = await createCrdtBackend({ libp2p, registry, datastore, logger, metrics, rtt })
- *   node.services.addBackend(crdt)            // routes eventual manifests + data API here
- *   routes: [crdtSetRoutes(() => crdt)]        // /v1/services/{name}/sets/{key}
- *   ... await crdt.stop() before libp2p stops
+ *   this.crdt = await createCrdtBackend({
+ *     libp2p: this.libp2p, registry: this.registry, datastore: this.stores.datastore,
+ *     logger: forComponent(this.init.logger, 'dcis:crdt'), metrics: this.metrics,
+ *     rtt: (p) => this.latency?.rttMs(p) ?? undefined
+ *   })
+ *   this.services.addBackend(this.crdt)
+ *   this.stopHooks.push(async () => { this.services.removeBackend('eventual'); await this.crdt?.stop() })
+ *   routes: [crdtSetRoutes(() => this.crdt as CrdtBackend)]   // /v1/services/{name}/sets/{key}
+ *
+ * Semantics (eventual services):
+ * - revision (kv): delta engine: the winning write's HLC packed as
+ *   wall*4096+min(logical,4095) (grows per key, comparable across replicas,
+ *   not consecutive); automerge engine: number of writes+deletes of the key
+ *   merged from all replicas (per-peer slots summed), so it also only grows.
+ * - ifRevision: checked best-effort against the answering replica's state
+ *   (0 = absent); 409 on mismatch. It is not a mesh-wide compare-and-set.
+ * - automerge kv values must be JSON (422 otherwise); GET returns JSON text.
+ * - staleness: age of the oldest update this replica knows exists (from
+ *   peers' deltas/heartbeats: origin update count + HLC) and has not seen;
+ *   a lower bound (a silent partition reports 0). Metric
+ *   dcis_crdt_staleness_ms{service}, ServiceStatus.stalenessMs, warn log
+ *   event 'staleness-exceeded' above maxStalenessMs.
  */
 import { CrdtBackend } from './backend.js'
 import type { CrdtBackendComponents, CrdtBackendInit } from './backend.js'
