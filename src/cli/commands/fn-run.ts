@@ -1,0 +1,113 @@
+/**
+ * `dcis fn deploy|invoke|ls`: thin clients of POST /v1/functions,
+ * POST /v1/functions/{id} and GET /v1/functions.
+ */
+import { readFile } from 'node:fs/promises'
+import { apiRequest, apiUrlFrom } from '../client.js'
+import { CliError } from '../errors.js'
+import type { FnDeployOptions, FnInvokeOptions, FnLsOptions } from './fn.js'
+
+export interface Output { write: (s: string | Uint8Array) => unknown }
+
+function auth (token: string | undefined): Record<string, string> {
+  const t = token ?? process.env.DCIS_TOKEN
+  return t != null && t !== '' ? { authorization: `Bearer ${t}` } : {}
+}
+
+function intOption (flag: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new CliError(`${flag}: must be a number, got ${JSON.stringify(v)}`, 'BAD_ARGUMENT')
+  return v
+}
+
+async function readStdin (): Promise<Uint8Array> {
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  return new Uint8Array(Buffer.concat(chunks))
+}
+
+export async function runFnDeploy (file: string, opts: FnDeployOptions, out: Output = process.stdout): Promise<{ id: string, name: string, version: number }> {
+  let bytes: Uint8Array
+  try {
+    bytes = new Uint8Array(await readFile(file))
+  } catch (err) {
+    throw new CliError(`${file}: ${(err as Error).message}`, 'BAD_ARGUMENT')
+  }
+  if (opts.abi != null && opts.abi !== 'wasi' && opts.abi !== 'reactor') throw new CliError(`--abi: must be wasi or reactor, got ${opts.abi}`, 'BAD_ARGUMENT')
+  const q = new URLSearchParams({ name: opts.name, abi: opts.abi ?? 'wasi' })
+  for (const [key, flag, v] of [['memoryMb', '--memory-mb', opts.memoryMb], ['timeoutMs', '--timeout-ms', opts.timeoutMs], ['warmPoolSize', '--warm-pool-size', opts.warmPoolSize]] as const) {
+    const checked = intOption(flag, v)
+    if (checked !== undefined) q.set(key, checked)
+  }
+  const res = await apiRequest<{ id: string, name: string, version: number }>(apiUrlFrom(opts.api), `/v1/functions?${q.toString()}`, {
+    method: 'POST',
+    body: bytes,
+    headers: { 'content-type': 'application/wasm', ...auth(opts.token) },
+    timeoutMs: 60_000
+  })
+  out.write(opts.json === true ? JSON.stringify(res) + '\n' : `${res.id}\n`)
+  return res
+}
+
+export async function runFnInvoke (id: string, opts: FnInvokeOptions, out: Output = process.stdout): Promise<void> {
+  let body: Uint8Array = new Uint8Array(0)
+  if (opts.data != null) {
+    if (opts.data.startsWith('@')) {
+      const path = opts.data.slice(1)
+      try {
+        body = path === '-' ? await readStdin() : new Uint8Array(await readFile(path))
+      } catch (err) {
+        throw new CliError(`--data ${opts.data}: ${(err as Error).message}`, 'BAD_ARGUMENT')
+      }
+    } else {
+      body = new TextEncoder().encode(opts.data)
+    }
+  }
+  const api = apiUrlFrom(opts.api)
+  const path = `/v1/functions/${encodeURIComponent(id)}`
+  let res: Response
+  try {
+    res = await fetch(`${api}${path}`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/octet-stream', ...auth(opts.token) },
+      signal: AbortSignal.timeout(120_000)
+    })
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name
+    throw new CliError(`cannot reach the dcis API at ${api} (${cause}); is a peer running? (dcis start, or --api URL)`, 'UNREACHABLE')
+  }
+  const bytes = new Uint8Array(await res.arrayBuffer())
+  if (!res.ok) {
+    let e: { code?: string, message?: string } | undefined
+    try {
+      e = (JSON.parse(new TextDecoder().decode(bytes)) as { error?: { code?: string, message?: string } }).error
+    } catch {
+      // not the error envelope
+    }
+    throw new CliError(`POST ${path}: ${res.status} ${e?.code ?? ''} ${e?.message ?? ''}`.replace(/\s+/g, ' ').trim(), e?.code ?? 'HTTP_ERROR')
+  }
+  if (opts.json === true) {
+    out.write(JSON.stringify({
+      ranOn: res.headers.get('x-dcis-ran-on'),
+      durationMs: Number(res.headers.get('x-dcis-duration-ms')),
+      coldStart: res.headers.get('x-dcis-cold-start') === 'true',
+      body: new TextDecoder().decode(bytes)
+    }) + '\n')
+  } else {
+    out.write(bytes)
+  }
+}
+
+interface FunctionSummary { name: string, id: string, version: number, abi: string, size: number, versions: number }
+
+export async function runFnLs (opts: FnLsOptions, out: Output = process.stdout): Promise<void> {
+  const res = await apiRequest<{ functions: FunctionSummary[] }>(apiUrlFrom(opts.api), '/v1/functions', { headers: auth(opts.token) })
+  if (opts.json === true) {
+    out.write(JSON.stringify(res) + '\n')
+    return
+  }
+  const rows = [['NAME', 'VERSION', 'ABI', 'SIZE', 'ID'], ...res.functions.map(f => [f.name, `${f.version}/${f.versions}`, f.abi, String(f.size), f.id])]
+  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  out.write(rows.map(r => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i])).join('  ')).join('\n') + '\n')
+}
