@@ -63,6 +63,11 @@ export interface RaftBackendInit {
   keepEntries?: number
   /** how often leaders reconsider their siting and descriptors are re-announced (ms, default 5000) */
   maintenanceMs?: number
+  /**
+   * checks a forwarded request (the caller's token, the forwarding peer) before
+   * it is served; default: any peer listed in the verified registry is trusted
+   */
+  authorizeForwarded?: (request: { op: 'get' | 'put' | 'del', name: string, key: string, token?: string, remotePeer: string }) => Promise<boolean> | boolean
 }
 
 interface Local { group: RaftGroup<KvResult>, kv: KvStateMachine }
@@ -400,6 +405,7 @@ export class RaftKvBackend implements ServiceBackend {
       case 'KeyNotFoundError': return new KeyNotFoundError(name, key)
       case 'ServiceNotFoundError': return new ServiceNotFoundError(name)
       case 'RevisionMismatchError': return new RevisionMismatchError(key, 0, r.actual ?? 0)
+      case 'ForbiddenError': return new RaftForbiddenError(r.message ?? 'forbidden')
       default: return new ServiceUnavailableError(r.message ?? 'forwarded request failed')
     }
   }
@@ -453,6 +459,14 @@ export class RaftKvBackend implements ServiceBackend {
   }
 
   private async handle (req: KvRequest, remote: string, signal: AbortSignal): Promise<KvResponse> {
+    // only verified mesh peers may announce groups or forward requests
+    if (!this.init.registry.list().some(e => e.end.peerId === remote)) {
+      return { ok: false, error: 'ForbiddenError', message: `${remote} is not a verified peer of this mesh` }
+    }
+    if ((req.t === 'get' || req.t === 'put' || req.t === 'del') && this.init.authorizeForwarded !== undefined) {
+      const allowed = await this.init.authorizeForwarded({ op: req.t, name: req.name, key: req.key, token: req.token, remotePeer: remote })
+      if (!allowed) return { ok: false, error: 'ForbiddenError', message: 'the forwarded caller is not allowed to do this' }
+    }
     if (req.t === 'announce') {
       const d = validateDescriptor(req.d)
       const same = await this.adopt(d)
@@ -498,6 +512,16 @@ export class RaftKvBackend implements ServiceBackend {
 
   private addressesOf (peer: string): string[] {
     return this.init.registry.list().find(e => e.end.peerId === peer)?.end.multiaddrs ?? []
+  }
+}
+
+/** A forwarded request was refused by the serving peer (not a mesh peer, or the caller's token not allowed there). */
+export class RaftForbiddenError extends Error {
+  static readonly code = 'FORBIDDEN'
+  readonly code = RaftForbiddenError.code
+  constructor (message: string) {
+    super(message)
+    this.name = 'RaftForbiddenError'
   }
 }
 

@@ -10,7 +10,7 @@
 import { RaftKvBackend } from './backend.js'
 import type { RaftBackendInit } from './backend.js'
 
-export { RaftKvBackend, RAFT_KV_PROTOCOL } from './backend.js'
+export { RaftKvBackend, RAFT_KV_PROTOCOL, RaftForbiddenError } from './backend.js'
 export type { RaftBackendInit, PeerDirectory } from './backend.js'
 export { KvStateMachine, encodeKvCommand } from './kv-state.js'
 export type { KvCommand, KvResult } from './kv-state.js'

@@ -68,7 +68,7 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
     assert.equal(st.replicas.length, 3)
     assert.ok(st.replicas.every(r => r.role === 'voter'))
     await waitFor('all peers know the service', () => peers.every(p => p.backend.has('orders')), { timeoutMs: 5000, intervalMs: 20 })
-    const status = await waitFor('a leader', async () => { const s = await peers[3].backend.status('orders'); return s.leader != null ? s : undefined }, { timeoutMs: 10_000, intervalMs: 50 })
+    const status = await waitFor('a leader', async () => { const s = await peers[3].backend.status('orders'); return s.leader != null && s.commitIndex! >= 2 ? s : undefined }, { timeoutMs: 10_000, intervalMs: 50 })
     assert.ok(status.replicas.some(r => r.peerId === status.leader))
     assert.ok(status.term! >= 2)
     assert.ok(status.commitIndex! >= 2)
@@ -153,6 +153,32 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
     const other = { ...good, createdAt: new Date(Date.now() + 1000).toISOString() }
     assert.equal((await ask({ ...other, group: (await import('../../../src/raft/service/index.js')).groupIdOf('orders', other.createdBy, other.createdAt) })).error, 'ServiceConflictError')
     assert.equal(target.backend.descriptor('orders')!.group, good.group, 'first descriptor kept')
+  })
+
+  it('a 4-replica service has 3 voters and a learner that serves reads and writes', async () => {
+    const st = await peers[2].backend.apply(spec('wide', 4))
+    assert.equal(st.replicas.filter(r => r.role === 'voter').length, 3)
+    const learnerId = st.replicas.find(r => r.role === 'learner')!.peerId
+    const learner = peers.find(p => p.id === learnerId)!
+    await waitFor('learner replica', () => learner.backend.replica('wide') !== undefined, { timeoutMs: 5000, intervalMs: 20 })
+    assert.equal(learner.backend.replica('wide')!.group.status().role, 'learner')
+    const { revision } = await waitFor('a write through the learner', async () => learner.backend.put('wide', 'a', '1'), { timeoutMs: 10_000, intervalMs: 100 })
+    assert.deepEqual(await learner.backend.get('wide', 'a'), { key: 'a', value: '1', revision })
+  })
+
+  it('refuses forwarded requests from peers outside the verified registry', async () => {
+    const stranger = await startLibp2p(await generateKeyPair('Ed25519'))
+    try {
+      const target = members('orders')[0]
+      const s = await stranger.dialProtocol(target.libp2p.getMultiaddrs(), RAFT_KV_PROTOCOL)
+      s.send(lp.encode.single(new TextEncoder().encode(JSON.stringify({ t: 'put', name: 'orders', key: 'k', value: 'evil' }))))
+      const chunks: Uint8Array[] = []
+      for await (const c of lp.decode(s)) chunks.push(c.subarray())
+      assert.equal(JSON.parse(new TextDecoder().decode(chunks[0])).error, 'ForbiddenError')
+    } finally {
+      await stranger.stop()
+    }
+    await assert.rejects(peers[0].backend.get('orders', 'k'), KeyNotFoundError)
   })
 
   it('a restarted member reloads the descriptor from its datastore and catches up (snapshot path)', async () => {
