@@ -11,10 +11,11 @@ import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
 import { amDoc } from '../../src/crdt/automerge/index.js'
 import type { ServiceDoc } from '../../src/crdt/automerge/index.js'
-import { encodeCrdt, ormap, ccounter } from '../../src/crdt/index.js'
+import { digest, encodeCrdt, ormap, ccounter } from '../../src/crdt/index.js'
+import { lpStream } from '@libp2p/utils'
 import type { CCounter } from '../../src/crdt/index.js'
-import { decodeSnapshot, encodeGossip, SERVICE_SECTIONS, counterValue } from '../../src/crdt/replication/index.js'
-import { createCrdtBackend, crdtSetRoutes } from '../../src/crdt/service/index.js'
+import { applyDelta, bottomState, decodeSnapshot, decodeSyncFrame, encodeGossip, encodeSyncFrame, SERVICE_SECTIONS, counterValue } from '../../src/crdt/replication/index.js'
+import { createCrdtBackend, crdtSetRoutes, SYNC_PROTOCOL } from '../../src/crdt/service/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
 import { objectKey } from '../../src/crdt/service/object.js'
 import { createMeshNode } from '../../src/node/index.js'
@@ -199,6 +200,36 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     await waitFor('malformed and oversized counted', async () =>
       (await rejected('malformed')) > before.malformed && (await rejected('oversized')) > before.oversized, { timeoutMs: 10_000 })
     for (const p of peers.slice(0, 3)) assert.equal((await p.crdt.counter('leaderboard', 'alice')).value, truth)
+  })
+
+  it('anti-entropy refuses a non-replica and never applies what it pushes', async function () {
+    const intruder = peers[3].node
+    const target = peers[0]
+    const before = metricValue(await target.node.metrics.metrics(), 'dcis_crdt_messages_rejected_total', { reason: 'not-replica' })
+    const truth = (await target.crdt.counter('leaderboard', 'alice')).value
+    const stream = await intruder.libp2p.dialProtocol(target.node.libp2p.peerId, SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const lp = lpStream(stream)
+    const bottom = bottomState(SERVICE_SECTIONS)
+    await lp.write(encodeSyncFrame({ kind: 'digest', object: 'leaderboard', digests: bottom.sections.map(m => digest(m)) }))
+    const reply = decodeSyncFrame((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray(), () => SERVICE_SECTIONS)
+    assert.equal(reply.kind, 'refuse')
+    await stream.close().catch(() => {})
+    const after = metricValue(await target.node.metrics.metrics(), 'dcis_crdt_messages_rejected_total', { reason: 'not-replica' })
+    assert.ok(after > before)
+    assert.equal((await target.crdt.counter('leaderboard', 'alice')).value, truth)
+    // a replica gets a reply carrying what it lacks: from an empty digest, the whole state (full or delta)
+    const s2 = await peers[1].node.libp2p.dialProtocol(target.node.libp2p.peerId, SYNC_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+    const lp2 = lpStream(s2)
+    await lp2.write(encodeSyncFrame({ kind: 'digest', object: 'leaderboard', digests: bottom.sections.map(m => digest(m)) }))
+    const r2 = decodeSyncFrame((await lp2.read({ signal: AbortSignal.timeout(10_000) })).subarray(), () => SERVICE_SECTIONS)
+    assert.equal(r2.kind, 'reply')
+    if (r2.kind !== 'reply') throw new Error('unreachable')
+    const part = r2.parts[0]
+    assert.notEqual(part.mode, 'none')
+    if (part.mode === 'none') throw new Error('unreachable')
+    assert.equal(counterValue(applyDelta(bottom, [part.state, null, null]), 'alice'), truth)
+    await lp2.write(encodeSyncFrame({ kind: 'push', object: 'leaderboard', parts: [{ mode: 'none' }, { mode: 'none' }, { mode: 'none' }] }))
+    await s2.close().catch(() => {})
   })
 
   it('automerge engine: documents and counters converge over the automerge sync protocol, with staleness', async function () {

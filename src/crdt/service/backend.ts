@@ -34,6 +34,8 @@ import type { Datastore } from 'interface-datastore'
 
 export const SYNC_PROTOCOL = '/dcis/crdt-sync/1.0.0'
 export const CATALOGUE_TOPIC = `dcis/crdt/${CATALOGUE_OBJECT}/1`
+/** peers the catalogue is synced with per periodic round */
+const CATALOGUE_FANOUT = 3
 
 /** What the backend needs of the registry: verified descriptors. */
 export interface CrdtRegistryView {
@@ -644,9 +646,33 @@ export class CrdtBackend implements ServiceBackend {
     this.syncTimer.unref?.()
   }
 
+  /** every local service with its connected co-replicas; the catalogue with a few random peers */
   private async syncRound (): Promise<void> {
+    if (this.state !== 'started') return
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)])
     const peers = this.c.libp2p.getPeers()
-    await Promise.all(peers.map(async p => this.syncPeer(p)))
+    const byId = new Map(peers.map(p => [p.toString(), p]))
+    const known = peers.filter(p => this.knownPeer(p.toString()))
+    for (let i = known.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1))
+      const t = known[i]
+      known[i] = known[j]
+      known[j] = t
+    }
+    const jobs: Array<Promise<void>> = known.slice(0, CATALOGUE_FANOUT).map(async p => this.syncObject(p, this.catalogue, signal))
+    for (const [name, obj] of this.local) {
+      for (const r of this.entries.get(name)?.replicas ?? []) {
+        const p = byId.get(r)
+        if (p != null) jobs.push(this.syncObject(p, obj, signal))
+      }
+    }
+    for (const [name, doc] of this.docs) {
+      for (const r of this.entries.get(name)?.replicas ?? []) {
+        const p = byId.get(r)
+        if (p != null) jobs.push(this.syncDoc(p, doc, signal))
+      }
+    }
+    await Promise.allSettled(jobs)
   }
 
   /** syncs the catalogue and every service both peers replicate */
