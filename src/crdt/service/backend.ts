@@ -121,7 +121,11 @@ export class CrdtBackend implements ServiceBackend {
     const { libp2p } = this.c
     this.self = libp2p.peerId.toString()
     this.catalogue = new ReplicatedObject(CATALOGUE_OBJECT, CATALOGUE_SECTIONS, this.c.datastore)
-    await this.catalogue.load()
+    try {
+      await this.catalogue.load()
+    } catch (err) {
+      this.log.error({ err }, 'persisted catalogue is unreadable: starting empty, anti-entropy refills it')
+    }
     await libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => { await this.serveSync(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 32 })
     await libp2p.handle(AUTOMERGE_SYNC_PROTOCOL, async (stream, connection) => { await this.serveAutomerge(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 32 })
     await libp2p.handle(RPC_PROTOCOL, async (stream, connection) => { await this.serveRpc(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 64 })
@@ -186,7 +190,9 @@ export class CrdtBackend implements ServiceBackend {
       if (replicas.length < checked.replicas) this.log.warn({ service: checked.name, wanted: checked.replicas, placed: replicas.length }, 'fewer verified peers than replicas: placed on all of them')
     }
     const entry: CatalogueEntry = { spec: checked, replicas, placedBy: this.self }
-    const ts = hlcTick(this.catalogue.clock, this.now())
+    // after the clock and after the entry's current winner (it may have come by anti-entropy, which carries no clock)
+    const cur = clwwRegister.winner(ormap.get<CLWWRegister>(this.catalogue.state.sections[0], checked.name))?.ts
+    const ts = hlcTick(cur != null && compareHlc(cur, this.catalogue.clock) > 0 ? cur : this.catalogue.clock, this.now())
     await this.mutate(this.catalogue, (s) => [ormap.update<CLWWRegister>(s.sections[0], checked.name, (r) => clwwRegister.set(r, this.self, ts, encodeEntry(entry)))], ts)
     this.refreshEntries()
     await this.reconcile()
