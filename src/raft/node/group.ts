@@ -69,6 +69,7 @@ export class RaftGroup<R = unknown> {
   private timer?: ReturnType<typeof setInterval>
   private running = false
   private looping = false
+  private loopDone: Promise<void> = Promise.resolve()
   private again = false
   private failed?: Error
   private applied = 0
@@ -147,7 +148,7 @@ export class RaftGroup<R = unknown> {
       this.proposals.clear()
       this.reads.clear()
       // let an in-flight Ready finish its write before closing the WAL
-      while (this.looping) await new Promise(resolve => setTimeout(resolve, 5))
+      await this.loopDone
       await this.storage?.close()
       this.storage = undefined
     })()
@@ -317,7 +318,7 @@ export class RaftGroup<R = unknown> {
     if (!this.running) return
     if (this.looping) { this.again = true; return }
     this.looping = true
-    setImmediate(() => { void this.loop() })
+    this.loopDone = new Promise<void>(resolve => { setImmediate(() => { void this.loop().finally(resolve) }) })
   }
 
   private async loop (): Promise<void> {

@@ -29,6 +29,8 @@ import { groupIdOf, SERVICE_NAME_RE, validateDescriptor } from './descriptor.js'
 import type { GroupDescriptor } from './descriptor.js'
 import { encodeKvCommand, KvStateMachine } from './kv-state.js'
 import type { KvResult } from './kv-state.js'
+import { createKvMetrics } from './metrics.js'
+import type { KvMetrics } from './metrics.js'
 import { decodeKvRequest, decodeKvResponse, encodeFrame, errorResponse, MAX_KV_FRAME_BYTES } from './frames.js'
 import type { KvRequest, KvResponse } from './frames.js'
 import type { Logger } from '../../telemetry/index.js'
@@ -80,6 +82,7 @@ export class RaftKvBackend implements ServiceBackend {
   private readonly leaderHint = new Map<string, string>()
   private readonly transport: RaftTransport
   private readonly walMetrics?: WalMetrics
+  private readonly kvMetrics?: KvMetrics
   private readonly timeoutMs: number
   private timer?: ReturnType<typeof setInterval>
   private running = false
@@ -88,6 +91,13 @@ export class RaftKvBackend implements ServiceBackend {
   constructor (private readonly init: RaftBackendInit) {
     this.timeoutMs = init.requestTimeoutMs ?? 5000
     this.walMetrics = init.metrics !== undefined ? safeWalMetrics(init.metrics) : undefined
+    this.kvMetrics = init.metrics !== undefined
+      ? createKvMetrics(init.metrics, () => {
+        const out: Record<string, number> = { leader: 0, follower: 0, candidate: 0, learner: 0 }
+        for (const l of this.locals.values()) out[l.group.status().role]++
+        return out
+      })
+      : undefined
     this.transport = createRaftTransport({
       libp2p: init.libp2p,
       logger: init.logger,
@@ -233,22 +243,37 @@ export class RaftKvBackend implements ServiceBackend {
   async get (name: string, key: string, options: ReadOptions = {}): Promise<KvEntry> {
     const d = this.need(name)
     const local = this.locals.get(name)
-    if (local === undefined) return this.unwrapEntry(await this.forward(d, { t: 'get', name, key, token: options.token }, options), name, key)
-    return await this.localGet(name, local, key, options)
+    if (local === undefined) return await this.count('get', 'forwarded', async () => this.unwrapEntry(await this.forward(d, { t: 'get', name, key, token: options.token }, options), name, key))
+    return await this.count('get', 'local', async () => this.localGet(name, local, key, options))
   }
 
   async put (name: string, key: string, value: string, options: WriteOptions = {}): Promise<{ revision: number }> {
     const d = this.need(name)
     const local = this.locals.get(name)
-    if (local === undefined) return this.unwrapWrite(await this.forward(d, { t: 'put', name, key, value, ifRevision: options.ifRevision, token: options.token }, options), key, options.ifRevision)
-    return await this.localWrite(name, local, { op: 'put', key, value, ifRevision: options.ifRevision }, options)
+    if (local === undefined) return await this.count('put', 'forwarded', async () => this.unwrapWrite(await this.forward(d, { t: 'put', name, key, value, ifRevision: options.ifRevision, token: options.token }, options), key, options.ifRevision))
+    return await this.count('put', 'local', async () => this.localWrite(name, local, { op: 'put', key, value, ifRevision: options.ifRevision }, options))
   }
 
   async delete (name: string, key: string, options: WriteOptions = {}): Promise<{ revision: number }> {
     const d = this.need(name)
     const local = this.locals.get(name)
-    if (local === undefined) return this.unwrapWrite(await this.forward(d, { t: 'del', name, key, ifRevision: options.ifRevision, token: options.token }, options), key, options.ifRevision)
-    return await this.localWrite(name, local, { op: 'del', key, ifRevision: options.ifRevision }, options)
+    if (local === undefined) return await this.count('del', 'forwarded', async () => this.unwrapWrite(await this.forward(d, { t: 'del', name, key, ifRevision: options.ifRevision, token: options.token }, options), key, options.ifRevision))
+    return await this.count('del', 'local', async () => this.localWrite(name, local, { op: 'del', key, ifRevision: options.ifRevision }, options))
+  }
+
+  private async count<T> (op: 'get' | 'put' | 'del', path: 'local' | 'forwarded' | 'served', fn: () => Promise<T>): Promise<T> {
+    const m = this.kvMetrics
+    if (m === undefined) return await fn()
+    const end = path === 'forwarded' ? undefined : m.latency.startTimer({ op })
+    try {
+      const r = await fn()
+      m.requests.inc({ op, path, result: 'ok' })
+      end?.()
+      return r
+    } catch (err) {
+      m.requests.inc({ op, path, result: (err as Error).name })
+      throw err
+    }
   }
 
   // ---- local replica operations ----
@@ -482,12 +507,12 @@ export class RaftKvBackend implements ServiceBackend {
       return { ok: true, leader, status: { leader: st.leader, term: st.term, commitIndex: st.commitIndex } }
     }
     if (req.t === 'get') {
-      const entry = await this.localGet(req.name, local, req.key, opts)
+      const entry = await this.count('get', 'served', async () => this.localGet(req.name, local, req.key, opts))
       return { ok: true, entry, leader }
     }
     const { revision } = req.t === 'put'
-      ? await this.localWrite(req.name, local, { op: 'put', key: req.key, value: req.value, ifRevision: req.ifRevision }, opts)
-      : await this.localWrite(req.name, local, { op: 'del', key: req.key, ifRevision: req.ifRevision }, opts)
+      ? await this.count('put', 'served', async () => this.localWrite(req.name, local, { op: 'put', key: req.key, value: req.value, ifRevision: req.ifRevision }, opts))
+      : await this.count('del', 'served', async () => this.localWrite(req.name, local, { op: 'del', key: req.key, ifRevision: req.ifRevision }, opts))
     void remote
     return { ok: true, revision, leader: local.group.leader }
   }

@@ -18,8 +18,10 @@ import type { ServiceSpec } from '../../../src/services/types.js'
 import { waitFor } from '../../helpers/wait.js'
 import { makeTempDir, removeDir, silent, startLibp2p } from './helpers.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { createMetricsRegistry } from '../../../src/telemetry/index.js'
+import type { Registry } from 'prom-client'
 
-interface Peer { key: PrivateKey, libp2p: Libp2p, backend: RaftKvBackend, datastore: MemoryDatastore, dir: string, id: string }
+interface Peer { key: PrivateKey, libp2p: Libp2p, backend: RaftKvBackend, datastore: MemoryDatastore, dir: string, id: string, metrics: Registry }
 
 class Directory {
   entries = new Map<string, { end: { peerId: string, region: string, zone: string, multiaddrs: string[] } }>()
@@ -42,9 +44,10 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
     dir.entries.set(id, { end: { peerId: id, region: 'eu-west', zone: 'eu-west-a', multiaddrs: libp2p.getMultiaddrs().map(a => a.toString()) } })
     const datastore = p.datastore ?? new MemoryDatastore()
     const dataDir = p.dir ?? await makeTempDir()
-    const backend = createRaftBackend({ libp2p, registry: dir, datastore, dataDir, logger: silent, tickMs: 20, electionTick: 10, requestTimeoutMs: 4000, snapshotEvery: 30, keepEntries: 5, maintenanceMs: 500 })
+    const metrics = createMetricsRegistry()
+    const backend = createRaftBackend({ libp2p, registry: dir, datastore, dataDir, logger: silent, metrics, tickMs: 20, electionTick: 10, requestTimeoutMs: 4000, snapshotEvery: 30, keepEntries: 5, maintenanceMs: 500 })
     await backend.start()
-    return { key, libp2p, backend, datastore, dir: dataDir, id }
+    return { key, libp2p, backend, datastore, dir: dataDir, id, metrics }
   }
 
   async function stopPeer (p: Peer): Promise<void> {
@@ -123,6 +126,11 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
       return s.badFrames >= before.badFrames + 1 && s.rejected >= before.rejected + 2
     }, { timeoutMs: 5000, intervalMs: 20 })
     await stream.close().catch(() => {})
+    const text = await target.metrics.metrics()
+    assert.match(text, /dcis_raft_frames_total\{dir="in",result="bad-frame"\} [1-9]/)
+    assert.match(text, /dcis_raft_frames_total\{dir="in",result="rejected"\} [1-9]/)
+    assert.match(text, /dcis_raft_kv_requests_total\{op="put",path="(local|served)",result="ok"\} [1-9]/)
+    assert.match(text, /dcis_raft_replicas\{role="(leader|follower)"\} 1/)
     // the group is undisturbed (the forged term 999 never reached the core)
     const st = await target.backend.status('orders')
     assert.ok(st.term! < 999)
