@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
-import { INVOKE_PROTOCOL, decodeResponseHeader, encodeHeader } from '../../src/wasm/routing/index.js'
+import { INVOKE_PROTOCOL, decodeRequestHeader, decodeResponseHeader, encodeHeader } from '../../src/wasm/routing/index.js'
 import { cidOf, dec, enc, fixture, waitFor } from './helpers.js'
 import { buildExamples, connect, deploy, example, invoke, removeDir, startFnPeer } from './integration-mesh.js'
 import type { FnPeer } from './integration-mesh.js'
@@ -150,5 +150,36 @@ describe('wasm integration: routing over /dcis/invoke/1.0.0', function () {
     assert.equal(h.ok, true)
     assert.equal(dec.decode((await lp.read({ signal: AbortSignal.timeout(5000) })).subarray()), 'ok')
     await stream.close().catch(() => {})
+  })
+})
+
+describe('wasm routing: frame decoders (seeded fuzz)', () => {
+  /** xorshift32 */
+  function prng (seed: number): () => number {
+    let x = seed >>> 0 || 1
+    return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 0x100000000 }
+  }
+
+  it('mutated headers are decoded or refused with InvalidInvokeFrameError, nothing else', () => {
+    const seed = Number(process.env.FN_FUZZ_SEED ?? 20261127)
+    const rnd = prng(seed)
+    const good = encodeHeader({ v: 1, id: 'bafkreid5cgnvs3lxdklh2tlwfxtpwoekz5k6rz22jhiainukegftp2wd44', name: 'echo', spec: { abi: 'wasi', limits: { timeoutMs: 100 }, grants: { clock: true }, env: { A: 'b' }, warmPoolSize: 1 } })
+    const okRes = encodeHeader({ v: 1, ok: true, ranOn: '12D3KooWtest', durationMs: 1.5, coldStart: false })
+    assert.equal(decodeRequestHeader(good).spec.limits?.timeoutMs, 100)
+    for (let i = 0; i < 3000; i++) {
+      const base = i % 2 === 0 ? good : okRes
+      const b = new Uint8Array(base)
+      const flips = 1 + Math.floor(rnd() * 4)
+      for (let f = 0; f < flips; f++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256)
+      const frame = rnd() < 0.1 ? b.subarray(0, Math.floor(rnd() * b.length)) : b
+      for (const decode of [decodeRequestHeader, decodeResponseHeader]) {
+        try {
+          decode(frame)
+        } catch (err) {
+          assert.equal((err as Error).name, 'InvalidInvokeFrameError', `seed ${seed}, case ${i}: ${(err as Error).message}`)
+        }
+      }
+    }
+    assert.throws(() => decodeRequestHeader(new Uint8Array(17 * 1024).fill(32)), /larger than/)
   })
 })
