@@ -13,6 +13,7 @@ import { amDoc } from '../../src/crdt/automerge/index.js'
 import type { ServiceDoc } from '../../src/crdt/automerge/index.js'
 import { digest, encodeCrdt, ormap, ccounter } from '../../src/crdt/index.js'
 import { lpStream } from '@libp2p/utils'
+import type { Message } from '@libp2p/gossipsub'
 import type { CCounter } from '../../src/crdt/index.js'
 import { applyDelta, bottomState, decodeSnapshot, decodeSyncFrame, encodeGossip, encodeSyncFrame, SERVICE_SECTIONS, counterValue } from '../../src/crdt/replication/index.js'
 import { createCrdtBackend, crdtSetRoutes, SYNC_PROTOCOL } from '../../src/crdt/service/index.js'
@@ -47,6 +48,10 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
   let mesh: TestMesh
   const peers: Peer[] = []
 
+  /** warn/info lines of peer 0's crdt backend, as parsed JSON */
+  const events: Array<Record<string, unknown>> = []
+  const capture = createLogger({ level: 'info', destination: { write: (line: string) => { events.push(JSON.parse(line) as Record<string, unknown>) } } })
+
   async function attach (node: MeshNode, index: number): Promise<Peer> {
     const ds = new LevelDatastore(join(mesh.dir, `crdt-${index}`))
     await ds.open()
@@ -54,7 +59,7 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
       libp2p: node.libp2p,
       registry: node.registry,
       datastore: ds,
-      logger: forComponent(node.logger, 'dcis:crdt'),
+      logger: index === 0 ? capture : forComponent(node.logger, 'dcis:crdt'),
       metrics: node.metrics
     }, { syncIntervalMs: 1_000, maxMessageBytes: 64 * 1024 })
     node.services.addBackend(crdt)
@@ -230,6 +235,28 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     assert.equal(counterValue(applyDelta(bottom, [part.state, null, null]), 'alice'), truth)
     await lp2.write(encodeSyncFrame({ kind: 'push', object: 'leaderboard', parts: [{ mode: 'none' }, { mode: 'none' }, { mode: 'none' }] }))
     await s2.close().catch(() => {})
+  })
+
+  it('reports staleness when a co-replica advertises updates not yet seen, logs the bound being exceeded and recovered', async function () {
+    const spec = { ...(await peers[0].crdt.status('leaderboard')).spec, name: 'probe', maxStalenessMs: 100 }
+    await peers[0].crdt.apply(spec)
+    await waitFor('probe placed', () => peers.slice(0, 3).every(p => p.crdt.isLocal('probe')))
+    const origin = peers[1].node.libp2p.peerId
+    const validator = peers[0].node.libp2p.services.pubsub.topicValidators.get('dcis/crdt/probe/1')
+    assert.ok(validator != null)
+    // a (signed, in real life) heartbeat of peer 1 saying it made 3 updates 5 s ago, which peer 0 has not seen
+    const hb = encodeGossip({ kind: 'heartbeat', seq: 3, hlc: { wall: Date.now() - 5_000, logical: 0 } })
+    const msg = { type: 'signed', from: origin, topic: 'dcis/crdt/probe/1', data: hb, sequenceNumber: 1n, signature: new Uint8Array(64), key: origin.publicKey } as unknown as Message
+    await validator(origin, msg)
+    const st = await peers[0].crdt.status('probe')
+    assert.ok((st.stalenessMs ?? 0) >= 5_000, `stalenessMs ${st.stalenessMs}`)
+    const gauge = metricValue(await peers[0].node.metrics.metrics(), 'dcis_crdt_staleness_ms', { service: 'probe' })
+    assert.ok(gauge >= 5_000)
+    assert.ok(events.some(e => e.event === 'staleness-exceeded' && e.service === 'probe'))
+    // peer 1 really makes 3 updates: once peer 0 has them it is caught up
+    for (let i = 0; i < 3; i++) await peers[1].crdt.addCounter('probe', 'n', 1)
+    await waitFor('probe caught up', async () => (await peers[0].crdt.status('probe')).stalenessMs === 0)
+    assert.ok(events.some(e => e.event === 'staleness-recovered' && e.service === 'probe'))
   })
 
   it('automerge engine: documents and counters converge over the automerge sync protocol, with staleness', async function () {
