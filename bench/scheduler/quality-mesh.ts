@@ -5,10 +5,13 @@
  *
  * After the latency maps have settled, N allocations are placed one after the
  * other from random peers over HTTP (POST /v1/allocations), each with a
- * random `latencyMs` limit and, half of the time, a random `region`. For
- * each we compare the chosen peer's TRUE (emulated) RTT from the placer with
- * the best possible: the smallest true RTT among peers that satisfy the
- * constraints (the placer itself counts, at 0 ms). Reported:
+ * random `latencyMs` limit, half of the time a random `region` and a quarter
+ * of the time a random `from` region (latency measured from that region, by
+ * third-party estimates). For each we compare the chosen peer's TRUE
+ * (emulated) RTT from the measuring point with the best possible: the
+ * smallest true RTT among peers that satisfy the constraints (the placer
+ * itself counts, at 0 ms, when measuring from it). Use a matrix with more
+ * regions (simulations/rtt/six-regions.json) for finer choices. Reported:
  *  - excessMs p50/p95/max (chosen - best), over placed requests;
  *  - violations: placed on a peer whose true RTT exceeds the limit;
  *  - falseRejections: 409 although a satisfying peer existed (the hard
@@ -111,19 +114,23 @@ async function main (): Promise<void> {
       return true
     }, 180_000)
     process.stderr.write(`mesh up in ${startMs} ms\n`)
+    let lastReport = 0
     const settleMs = await waitFor('latency maps within 20% (same region: 6 ms) and full registries', async () => {
+      const off: string[] = []
       for (const p of mesh.peers) {
         const reg = await api(`${p.apiUrl}/v1/registry/nodes`)
-        if (reg.body.nodes.length !== NODES) return false
+        if (reg.body.nodes.length !== NODES) off.push(`registry of ${p.index}: ${reg.body.nodes.length as number}`)
         const { body } = await api(`${p.apiUrl}/v1/latency`)
         for (const q of mesh.peers) {
           if (q === p) continue
-          const e = (body.peers as Array<{ peerId: string, estimatedMs: number | null }>).find(x => x.peerId === q.peerId)?.estimatedMs
+          const e = (body.peers as Array<{ peerId: string, estimatedMs: number | null, source: string | null }>).find(x => x.peerId === q.peerId)
           const t = rtt(p, q)
-          if (e == null || Math.abs(e - t) > (p.region === q.region ? 6 : 0.2 * t)) return false
+          const ms = e?.estimatedMs
+          if (ms == null || Math.abs(ms - t) > (p.region === q.region ? 6 : 0.2 * t)) off.push(`${p.index}->${q.index} want ${t} got ${ms ?? 'none'} (${e?.source ?? '-'})`)
         }
       }
-      return true
+      if (off.length > 0 && Date.now() - lastReport > 10_000) { lastReport = Date.now(); process.stderr.write(`not settled: ${off.join('; ')}\n`) }
+      return off.length === 0
     }, 180_000)
     process.stderr.write(`latency settled in ${settleMs} ms\n`)
 
@@ -141,9 +148,12 @@ async function main (): Promise<void> {
       const placer = mesh.peers[Math.floor(rnd() * NODES)]
       const latencyMs = Math.round(5 + rnd() * 255)
       const region = rnd() < 0.5 ? regions[Math.floor(rnd() * regions.length)] : undefined
-      const satisfying = mesh.peers.filter(p => rtt(placer, p) <= latencyMs && (region == null || p.region === region))
-      const best = satisfying.length > 0 ? Math.min(...satisfying.map(p => rtt(placer, p))) : null
-      const body = { constraints: { memory: '16Mi', latencyMs, ...(region != null ? { region } : {}) }, leaseMs: 60_000 }
+      // a quarter of the requests measure from a random region instead of the placer
+      const from = rnd() < 0.25 ? regions[Math.floor(rnd() * regions.length)] : undefined
+      const truthOf = (p: LocalPeer): number => from != null ? matrix.rttMs[regions.indexOf(from)][regions.indexOf(p.region)] : rtt(placer, p)
+      const satisfying = mesh.peers.filter(p => truthOf(p) <= latencyMs && (region == null || p.region === region))
+      const best = satisfying.length > 0 ? Math.min(...satisfying.map(truthOf)) : null
+      const body = { constraints: { memory: '16Mi', latencyMs, ...(region != null ? { region } : {}), ...(from != null ? { from } : {}) }, leaseMs: 60_000 }
       const t0 = performance.now()
       const res = await api(`${placer.apiUrl}/v1/allocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
       const took = performance.now() - t0
@@ -152,8 +162,8 @@ async function main (): Promise<void> {
         placed++
         const chosen = mesh.peers.find(p => p.peerId === res.body.nodes[0].peerId)
         if (chosen == null) throw new Error(`placed on an unknown peer ${res.body.nodes[0].peerId}`)
-        const truth = rtt(placer, chosen)
-        decisionMs.push(took - truth)
+        const truth = truthOf(chosen)
+        decisionMs.push(took - rtt(placer, chosen))
         if (truth > latencyMs || (region != null && chosen.region !== region)) violations++
         if (best != null) {
           excess.push(truth - best)
@@ -162,7 +172,7 @@ async function main (): Promise<void> {
         if (chosen === placer) onSelf.self++
         else if (chosen.region === placer.region) onSelf.sameRegion++
         else onSelf.otherRegion++
-        if (samples.length < 5) samples.push({ from: placer.region, latencyMs, region: region ?? null, chosen: chosen.region, trueRttMs: truth, bestMs: best })
+        if (samples.length < 5) samples.push({ placer: placer.region, from: from ?? 'placer', latencyMs, region: region ?? null, chosen: chosen.region, trueRttMs: truth, bestMs: best })
         await api(`${placer.apiUrl}/v1/allocations/${encodeURIComponent(res.body.id as string)}`, { method: 'DELETE' })
       } else if (res.status === 409) {
         if (best != null) falseRejections++
