@@ -9,6 +9,8 @@ import type { StatefulServices } from '../services/index.js'
 import type { LatencyService } from '../latency/service/index.js'
 import { latencyRoutes } from '../latency/service/routes.js'
 import { allocationRoutes } from '../scheduler/index.js'
+import { crdtSetRoutes } from '../crdt/service/index.js'
+import type { CrdtBackend } from '../crdt/service/index.js'
 import type { AllocationService } from '../scheduler/index.js'
 import type { ManifestDispatcher } from '../services/manifests/index.js'
 import type { HeliaOnLibp2p } from '../storage/index.js'
@@ -24,6 +26,7 @@ export interface CapabilityRouteSources {
   services: () => StatefulServices
   latency: () => LatencyService
   alloc: () => AllocationService
+  crdt: () => CrdtBackend
 }
 
 /**
@@ -42,6 +45,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
       map: () => s.latency().map(),
       estimateBetween: (a, b) => s.latency().estimateBetween(a, b)
     }),
-    allocationRoutes(s.alloc)
+    allocationRoutes(s.alloc),
+    crdtSetRoutes(s.crdt)
   ]
 }

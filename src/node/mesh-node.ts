@@ -12,6 +12,9 @@ import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
 import { createLatencyService } from '../latency/service/index.js'
 import { createAllocationService } from '../scheduler/index.js'
+import { createRaftBackend } from '../raft/service/index.js'
+import { createCrdtBackend } from '../crdt/service/index.js'
+import type { CrdtBackend } from '../crdt/service/index.js'
 import type { AllocationService } from '../scheduler/index.js'
 import type { LatencyService } from '../latency/service/index.js'
 import { PubsubInbox } from './pubsub-inbox.js'
@@ -58,6 +61,7 @@ export class MeshNode implements ApiNode {
   private stores?: NodeStores
   latency?: LatencyService
   alloc?: AllocationService
+  crdt?: CrdtBackend
   private inbox?: PubsubInbox
   registry!: EndRegistry
   /** capabilities register the manifest kinds they own here */
@@ -170,6 +174,40 @@ export class MeshNode implements ApiNode {
       await this.alloc.start()
       this.stopHooks.push(async () => { await this.alloc?.stop() })
 
+      // strong services: latency-aware Raft groups over /dcis/raft/1.0.0
+      const raft = createRaftBackend({
+        libp2p: this.libp2p,
+        registry: this.registry,
+        datastore: this.stores.datastore,
+        dataDir: this.config.dataDir,
+        logger: forComponent(this.init.logger, 'dcis:raft'),
+        metrics: this.metrics,
+        latency: this.latency.oracle(),
+        region: this.config.region,
+        zone: this.config.zone
+      })
+      await raft.start()
+      this.services.addBackend(raft)
+      this.stopHooks.push(async () => {
+        this.services.removeBackend('strong')
+        await raft.stop()
+      })
+
+      // eventual services: delta-CRDTs and automerge documents
+      this.crdt = await createCrdtBackend({
+        libp2p: this.libp2p,
+        registry: this.registry,
+        datastore: this.stores.datastore,
+        logger: forComponent(this.init.logger, 'dcis:crdt'),
+        metrics: this.metrics,
+        rtt: (p) => this.latency?.rttMs(p) ?? undefined
+      })
+      this.services.addBackend(this.crdt)
+      this.stopHooks.push(async () => {
+        this.services.removeBackend('eventual')
+        await this.crdt?.stop()
+      })
+
       const keeper = new FederationKeeper(this.libp2p, forComponent(this.init.logger, 'dcis:keeper'), { bootstrap: this.init.bootstrapPeers })
       keeper.start()
       this.stopHooks.push(() => { keeper.stop() })
@@ -189,7 +227,8 @@ export class MeshNode implements ApiNode {
               manifests: () => this.manifests,
               services: () => this.services,
               latency: () => this.latency as LatencyService,
-              alloc: () => this.alloc as AllocationService
+              alloc: () => this.alloc as AllocationService,
+              crdt: () => this.crdt as CrdtBackend
             }),
             ...(this.init.routes ?? [])
           ]

@@ -49,7 +49,7 @@ async function http (peer: LocalPeer, method: string, path: string, body?: strin
   }
 }
 
-describe.skip('e2e: raft leader SIGKILL under concurrent writes (HTTP API)', function () {
+describe('e2e: raft leader SIGKILL under concurrent writes (HTTP API)', function () {
   this.timeout(180_000)
   let dir: string
   let mesh: LocalMesh | undefined
