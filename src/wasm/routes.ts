@@ -212,7 +212,7 @@ export function functionRoutes (sources: FunctionRouteSources, init: FunctionRou
         }, { signal: ctx.requestSignal(reply) })
         // where the peer's time went (ms), for clients and benchmarks
         const l = r.load
-        void reply.header('server-timing', `store;dur=${r.storedMs.toFixed(3)}, validate;dur=${l.validateMs.toFixed(3)}, compile;dur=${l.compileMs.toFixed(3)}, warm;dur=${l.warmMs.toFixed(3)}, load;dur=${l.totalMs.toFixed(3)}`)
+        void reply.header('server-timing', `check;dur=${r.checkMs.toFixed(3)}, store;dur=${r.storedMs.toFixed(3)}, validate;dur=${l.validateMs.toFixed(3)}, compile;dur=${l.compileMs.toFixed(3)}, warm;dur=${l.warmMs.toFixed(3)}, load;dur=${l.totalMs.toFixed(3)}`)
         reply.code(201)
         return { id: r.id, name: r.name, version: r.version }
       })

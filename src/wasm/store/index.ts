@@ -78,6 +78,8 @@ export interface DeployResult {
   id: string
   name: string
   version: number
+  /** the store's own checks before storing (validate + hashing), ms */
+  checkMs: number
   /** writing the block, ms */
   storedMs: number
   load: LoadInfo

@@ -5,7 +5,8 @@
  * node's datastore under /dcis/functions/<name>.
  */
 import { Key } from 'interface-datastore'
-import { validateModule, DEFAULT_MAX_MODULE_BYTES } from '../validate.js'
+import { InvalidModuleError, ModuleTooLargeError } from '../errors.js'
+import { DEFAULT_MAX_MODULE_BYTES } from '../validate.js'
 import { collectBytes, moduleCid, parseModuleCid } from './cid.js'
 import { CorruptIndexError, InvalidFunctionRequestError, ModuleUnavailableError, UnknownFunctionError } from './errors.js'
 import type { DeployOptions, DeployResult, FunctionEvent, FunctionRecord, FunctionRef, FunctionStore, FunctionStoreComponents, FunctionStoreInit, FunctionVersion, RuntimeSpecFields } from './index.js'
@@ -145,24 +146,26 @@ export class DefaultFunctionStore implements FunctionStore {
     const abi = checkAbi(options.abi)
     const limits: unknown = options.limits
     if (limits != null && !isRecord(limits)) throw new InvalidFunctionRequestError('limits', 'must be an object')
-    const memoryMb = limits?.memoryMb
-    if (memoryMb !== undefined && (typeof memoryMb !== 'number' || !Number.isFinite(memoryMb) || memoryMb <= 0)) {
-      throw new InvalidFunctionRequestError('limits.memoryMb', 'must be a positive number')
-    }
-    // reject before storing anything
-    validateModule(bytes, { abi, maxModuleBytes: this.maxModuleBytes, ...(memoryMb !== undefined ? { memoryMb } : {}) })
+    const checkStart = performance.now()
+    // the size limit first (cheap); the structure, ABI and engine checks run
+    // once, in runtime.load (validateModule + WebAssembly.compile), before
+    // anything is stored
+    if (bytes.byteLength > this.maxModuleBytes) throw new ModuleTooLargeError(bytes.byteLength, this.maxModuleBytes)
+    if (bytes.byteLength === 0) throw new InvalidModuleError('module is empty')
     const cid = await moduleCid(bytes)
     if (options.expectedId != null && options.expectedId !== cid.toString()) {
       throw new InvalidFunctionRequestError('source', `the bytes hash to ${cid.toString()}, not ${options.expectedId}`)
     }
     const id = cid.toString()
     const fields: RuntimeSpecFields = { abi, limits: options.limits, env: options.env, grants: options.grants, warmPoolSize: options.warmPoolSize }
+    const checkMs = performance.now() - checkStart
+    // loads (validates, compiles) now, so the first invoke is warm; a module
+    // that is invalid or fails to instantiate (its init traps, bad spec) is
+    // refused here and never stored
+    const load = await this.c.runtime.load(this.specOf(id, name, bytes, fields), abort)
     const started = performance.now()
     await this.c.helia.blockstore.put(cid, bytes, abort)
     const storedMs = performance.now() - started
-    // loads (and compiles) now, so the first invoke is warm; a module that
-    // fails to instantiate (its init traps, bad spec) is refused here
-    const load = await this.c.runtime.load(this.specOf(id, name, bytes, fields), abort)
     const result = await this.mutate(name, (rec) => {
       const now = new Date(this.now()).toISOString()
       let entry = rec?.versions.find(v => v.id === id)
@@ -187,7 +190,7 @@ export class DefaultFunctionStore implements FunctionStore {
     this.announce(cid)
     const version = (result.versions.find(v => v.id === id) as FunctionVersion).version
     this.c.logger?.info({ name, id, version, bytes: bytes.byteLength }, 'function deployed')
-    return { id, name, version, storedMs, load }
+    return { id, name, version, checkMs, storedMs, load }
   }
 
   async adopt (name: string, id: string, fields: RuntimeSpecFields, abort: AbortOptions = {}): Promise<DeployResult> {
