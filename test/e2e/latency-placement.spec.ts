@@ -253,7 +253,7 @@ describe('e2e: latency map and latency-aware placement on an emulated 3-region m
    * capacity in the registry late, so targets refuse and placers move on;
    * whatever happens, no peer may hold more than it declared.
    */
-  async function burst (label: string, constraints: Record<string, unknown>, perPeer: number, resource: 'cpu' | 'memoryMb', requestSize: number): Promise<number> {
+  async function burst (label: string, constraints: Record<string, unknown>, perPeer: number, resource: 'cpu' | 'memoryMb', requestSize: number): Promise<{ ok: number, messages: string[] }> {
     const responses = await Promise.all(mesh.peers.flatMap(peer => [...Array(perPeer).keys()].map(async () =>
       post(peer, '/v1/allocations', { constraints, leaseMs: 600_000 }))))
     const placed = new Map<string, number>()
@@ -285,12 +285,12 @@ describe('e2e: latency map and latency-aware placement on an emulated 3-region m
       }
     }
     console.log(`      ${label}: ${responses.length} concurrent requests, ${ok} placed (at most ${maxPerPeer} per peer, ${held} held)`)
-    return ok
+    return { ok, messages: responses.filter(r => r.status === 409).map(r => String(r.body.error.message)) }
   }
 
   it('(c) concurrent allocations from every peer never overcommit a peer (memory)', async function () {
     // 1536 MiB of 4096: two fit on a peer, a third does not. 24 requests for 12 slots.
-    const ok = await burst('memory 1536Mi', { memory: '1536Mi' }, 4, 'memoryMb', 1536)
+    const { ok } = await burst('memory 1536Mi', { memory: '1536Mi' }, 4, 'memoryMb', 1536)
     // a ledger that refused everything would pass the checks above: some must land
     assert.ok(ok >= NODES, `only ${ok} of ${NODES * 4} placed with room for ${NODES * 2}`)
     // and once released, the capacity is usable again (the registry catches up on republish)
@@ -305,6 +305,13 @@ describe('e2e: latency map and latency-aware placement on an emulated 3-region m
     // 2 declared cores, cpu: 1 each: at most two per peer. The registry
     // advertises the lesser of unreserved and load-free cores, so on a busy
     // host fewer (or none) may be placed; overcommit must never happen.
-    await burst('cpu 1', { cpu: 1 }, 4, 'cpu', 1)
+    const { ok, messages } = await burst('cpu 1', { cpu: 1 }, 4, 'cpu', 1)
+    if (ok === 0) {
+      // nothing placed: that must be the cpu filter (every END advertising no
+      // free core because of host load), not some other failure
+      for (const m of messages) assert.match(m, /cpu removed [1-9]/, m)
+      console.log('      skipped: host load average >= cores, so no END advertises a free core and no cpu placement could be exercised (the memory burst covers overcommit)')
+      this.skip()
+    }
   })
 })
