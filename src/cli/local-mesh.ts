@@ -106,22 +106,26 @@ export class LocalMesh {
   /** Starts every peer process (logs go to <dataDir>/node.log). */
   async start (): Promise<void> {
     if (this.peers.length === 0) await this.prepare()
+    for (const peer of this.peers) await this.spawnPeer(peer)
+  }
+
+  /** (Re)starts one peer's process on its data dir, e.g. after a kill. */
+  async spawnPeer (peer: LocalPeer): Promise<void> {
     const [cmd, ...base] = this.init.command ?? currentCliCommand()
-    for (const peer of this.peers) {
-      const log = createWriteStream(peer.logFile, { flags: 'a' })
-      this.logs.push(log)
-      await new Promise<void>((resolve, reject) => { log.once('open', () => { resolve() }); log.once('error', reject) })
-      const child = spawn(cmd, [...base, ...this.argsFor(peer)], {
-        stdio: ['ignore', log, log],
-        env: { ...process.env, DCIS_LOG_PRETTY: '0' }
-      })
-      peer.process = child
-      peer.exited = false
-      child.once('exit', (code) => {
-        peer.exited = true
-        peer.exitCode = code
-      })
-    }
+    const log = createWriteStream(peer.logFile, { flags: 'a' })
+    this.logs.push(log)
+    await new Promise<void>((resolve, reject) => { log.once('open', () => { resolve() }); log.once('error', reject) })
+    const child = spawn(cmd, [...base, ...this.argsFor(peer)], {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, DCIS_LOG_PRETTY: '0' }
+    })
+    peer.process = child
+    peer.exited = false
+    peer.exitCode = undefined
+    child.once('exit', (code) => {
+      peer.exited = true
+      peer.exitCode = code
+    })
   }
 
   /** Polls one peer's API: health, readiness, connected peers and their RTTs. */

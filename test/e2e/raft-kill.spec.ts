@@ -11,8 +11,6 @@
  * against the backend in its own processes: test/raft/integration/kill.spec.ts.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -114,12 +112,7 @@ describe('e2e: raft leader SIGKILL under concurrent writes (HTTP API)', function
       await waitFor('writes after the kill', () => completed >= atKill + 80, { timeoutMs: 60_000, intervalMs: 20 })
       assert.notEqual(await leaderOf(), lid)
       // restart the killed peer on its data dir
-      const [cmd, ...base] = cliCommand()
-      const log = createWriteStream(victim.logFile, { flags: 'a' })
-      const child = spawn(cmd, [...base, ...mesh.argsFor(victim)], { stdio: ['ignore', log, log], env: { ...process.env, DCIS_LOG_PRETTY: '0' } })
-      victim.process = child
-      victim.exited = false
-      child.once('exit', (code) => { victim.exited = true; victim.exitCode = code })
+      await mesh.spawnPeer(victim)
       const atRestart = completed
       await waitFor('load after the restart', () => completed >= atRestart + 60, { timeoutMs: 60_000, intervalMs: 20 })
     } finally {
