@@ -9,6 +9,7 @@ import { registerAlloc } from './commands/alloc.js'
 import { registerApply } from './commands/apply.js'
 import { registerInspect } from './commands/inspect.js'
 import { registerKeys } from './commands/keys.js'
+import { registerKv } from './commands/kv.js'
 import { registerLatency } from './commands/latency.js'
 import { registerStart } from './commands/start.js'
 import { registerUp } from './commands/up.js'
@@ -27,6 +28,7 @@ export function buildProgram (): Command {
   registerLatency(program)
   registerApply(program)
   registerAlloc(program)
+  registerKv(program)
   return program
 }
 

@@ -263,7 +263,9 @@ export class EndRegistry {
     const unreserved = this.init.unreserved?.()
     if (unreserved != null) {
       end.capacity = {
-        cpu: Math.max(0, Math.min(end.capacity.cpu, Math.round(unreserved.cpu * 100) / 100)),
+        // cores are promised by the ledger; load only lowers a candidate's score
+        // (a busy small box would otherwise advertise 0 free cores forever)
+        cpu: Math.max(0, Math.min(end.cpu.cores, Math.round(unreserved.cpu * 100) / 100)),
         memoryMb: Math.max(0, Math.min(end.capacity.memoryMb, Math.floor(unreserved.memoryMb)))
       }
     }

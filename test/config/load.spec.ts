@@ -29,6 +29,11 @@ describe('config: loadConfig', () => {
     return file
   }
 
+  it('one latency interval alone keeps the other at its default', async () => {
+    const config = await loadConfig({ env: { DCIS_LATENCY_PROBE_MS: '1000' }, cwd: dir })
+    assert.deepEqual(config.latency, { probeIntervalMs: 1000, gossipIntervalMs: 10000 })
+  })
+
   it('defaults', async () => {
     const config = await loadConfig({ env: {}, cwd: dir })
     assert.deepEqual(config, { ...defaultConfig(), dataDir: path.join(dir, '.dcis') })
