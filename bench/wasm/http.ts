@@ -7,7 +7,8 @@
  *
  * - coldStart: upload of a ~1 MB module (new CID each run) to its first
  *   response: the peer-side time (Server-Timing of the deploy: store +
- *   check + store + validate + compile + warm, plus the first invoke's execution) and the
+ *   check + max(store, validate + compile + warm) as the block is written
+ *   while the runtime compiles, plus the first invoke's execution) and the
  *   client's wall time of both requests
  * - warm: sequential invoke latency through HTTP, p50/p99 (client-measured,
  *   so it includes the HTTP round trip on loopback)
@@ -87,26 +88,31 @@ async function main (): Promise<void> {
   const base = peer.url + '/'
   const enc = new TextEncoder()
   try {
-    // cold start
-    const salt = Math.floor(Math.random() * 1e6)
-    const big = await watToWasm(paddedEchoWat(quick ? 1500 : 7000, salt))
-    const t0 = performance.now()
-    const dep = await call(base, 'POST', `/v1/functions?name=big-${salt}`, big, 'application/wasm')
-    const t1 = performance.now()
-    if (dep.status !== 201) throw new Error(`deploy: ${dep.status} ${dep.body.toString()}`)
-    const id = (JSON.parse(dep.body.toString()) as { id: string }).id
-    const first = await call(base, 'POST', `/v1/functions/${id}`, enc.encode('first'), 'application/octet-stream')
-    const t2 = performance.now()
-    if (first.body.toString() !== 'first') throw new Error('cold start: wrong answer')
-    const st = serverTiming(dep.headers['server-timing'])
-    const firstExec = Number(first.headers['x-dcis-duration-ms'])
-    const coldStart = {
-      moduleBytes: big.byteLength,
-      peerSideMs: r3((st.check ?? 0) + (st.store ?? 0) + (st.load ?? 0) + firstExec),
-      split: { checkMs: st.check, storeMs: st.store, validateMs: st.validate, compileMs: st.compile, warmMs: st.warm, firstExecMs: r3(firstExec) },
-      clientWallMs: { upload: r3(t1 - t0), firstInvoke: r3(t2 - t1), total: r3(t2 - t0) },
-      firstWasCold: first.headers['x-dcis-cold-start'] === 'true'
+    // cold start: several fresh modules (a new CID each), median and best
+    const coldRuns: Array<Record<string, unknown> & { peerSideMs: number }> = []
+    for (let run = 0; run < (quick ? 1 : 5); run++) {
+      const salt = Math.floor(Math.random() * 1e9)
+      const big = await watToWasm(paddedEchoWat(quick ? 1500 : 7000, salt))
+      const t0 = performance.now()
+      const dep = await call(base, 'POST', `/v1/functions?name=big-${salt}`, big, 'application/wasm')
+      const t1 = performance.now()
+      if (dep.status !== 201) throw new Error(`deploy: ${dep.status} ${dep.body.toString()}`)
+      const id = (JSON.parse(dep.body.toString()) as { id: string }).id
+      const first = await call(base, 'POST', `/v1/functions/${id}`, enc.encode('first'), 'application/octet-stream')
+      const t2 = performance.now()
+      if (first.body.toString() !== 'first') throw new Error('cold start: wrong answer')
+      const st = serverTiming(dep.headers['server-timing'])
+      const firstExec = Number(first.headers['x-dcis-duration-ms'])
+      coldRuns.push({
+        moduleBytes: big.byteLength,
+        // the block write overlaps the load
+        peerSideMs: r3((st.check ?? 0) + Math.max(st.store ?? 0, st.load ?? 0) + firstExec),
+        split: { checkMs: st.check, storeMs: st.store, validateMs: st.validate, compileMs: st.compile, warmMs: st.warm, firstExecMs: r3(firstExec) },
+        clientWallMs: { upload: r3(t1 - t0), firstInvoke: r3(t2 - t1), total: r3(t2 - t0) }
+      })
     }
+    const bySide = [...coldRuns].sort((x, y) => x.peerSideMs - y.peerSideMs)
+    const coldStart = { runs: coldRuns.length, medianPeerSideMs: bySide[Math.floor(bySide.length / 2)].peerSideMs, bestPeerSideMs: bySide[0].peerSideMs, median: bySide[Math.floor(bySide.length / 2)] }
 
     // warm latency (echo, 64 bytes)
     const echo = await example('echo')

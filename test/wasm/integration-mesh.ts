@@ -1,6 +1,6 @@
 /**
  * Harness for the function integration tests: real libp2p peers on
- * 127.0.0.1 (tcp + noise + yamux + identify + ping), helia on each (as the
+ * 127.0.0.1 (tcp + noise + yamux + identify + ping + kad-dht), helia on each (as the
  * node builds it, stores on disk in a temp dir), the function service
  * (runtime, store, invoker, health checks), a manifest dispatcher and the
  * HTTP API on an ephemeral port.
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -65,7 +66,8 @@ export async function startFnPeer (init: FnPeerInit): Promise<FnPeer> {
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify(), ping: ping() }
+    // a DHT as the node has: helia provides (and cancels) through it
+    services: { identify: identify(), ping: ping(), dht: kadDHT({ protocol: '/dcis/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper }) }
   })
   const helia = createHeliaOn({ libp2p, stores })
   await helia.start()

@@ -123,6 +123,8 @@ describe('wasm integration: functions over HTTP on one peer', function () {
       const truncated = (await example('echo')).subarray(0, 100)
       assert.equal((await deploy(peer, truncated, 'name=junk')).status, 400)
       assert.equal((await http(`${peer.url}/v1/functions/junk`)).status, 404, 'nothing was recorded')
+      const { CID } = await import('multiformats/cid')
+      assert.equal(await peer.helia.blockstore.has(CID.parse(await cidOf(truncated))), false, 'nor stored')
     })
 
     it('oversized module -> 413', async () => {

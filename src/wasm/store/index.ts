@@ -80,7 +80,7 @@ export interface DeployResult {
   version: number
   /** the store's own checks before storing (validate + hashing), ms */
   checkMs: number
-  /** writing the block, ms */
+  /** writing the block (overlaps the load), ms; 0 when it was already stored */
   storedMs: number
   load: LoadInfo
 }
@@ -90,6 +90,8 @@ export interface FunctionStoreComponents {
   helia: {
     blockstore: {
       put: (cid: CID, bytes: Uint8Array, options?: AbortOptions) => unknown
+      has?: (cid: CID, options?: AbortOptions) => boolean | Promise<boolean>
+      delete?: (cid: CID, options?: AbortOptions) => unknown
       get: (cid: CID, options?: AbortOptions) => Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array> | Promise<Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>>
     }
     routing?: { provide?: (cid: CID, options?: AbortOptions) => Promise<void> }

@@ -162,10 +162,22 @@ export class DefaultFunctionStore implements FunctionStore {
     // loads (validates, compiles) now, so the first invoke is warm; a module
     // that is invalid or fails to instantiate (its init traps, bad spec) is
     // refused here and never stored
-    const load = await this.c.runtime.load(this.specOf(id, name, bytes, fields), abort)
+    // the block is written while the runtime compiles (disk and CPU overlap);
+    // if the load fails, a block this deploy added is deleted again
+    const blocks = this.c.helia.blockstore
+    const existed = blocks.has != null ? await blocks.has(cid, abort) : true
     const started = performance.now()
-    await this.c.helia.blockstore.put(cid, bytes, abort)
-    const storedMs = performance.now() - started
+    let storedMs = 0
+    const stored = Promise.resolve(existed ? undefined : blocks.put(cid, bytes, abort)).then(() => { storedMs = performance.now() - started })
+    let load: DeployResult['load']
+    try {
+      load = await this.c.runtime.load(this.specOf(id, name, bytes, fields), abort)
+    } catch (err) {
+      await stored.catch(() => {})
+      if (!existed) await Promise.resolve(blocks.delete?.(cid)).catch(() => {})
+      throw err
+    }
+    await stored
     const result = await this.mutate(name, (rec) => {
       const now = new Date(this.now()).toISOString()
       let entry = rec?.versions.find(v => v.id === id)
