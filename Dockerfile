@@ -28,6 +28,8 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
+# npm run build also compiles the example Wasm functions (AssemblyScript)
+COPY examples/ examples/
 RUN npm run build
 
 # ---- runtime: production dependencies + dist/ only ------------------------

@@ -8,6 +8,7 @@ import { VERSION } from '../node/version.js'
 import { registerAlloc } from './commands/alloc.js'
 import { registerApply } from './commands/apply.js'
 import { registerInspect } from './commands/inspect.js'
+import { registerFn } from './commands/fn.js'
 import { registerKeys } from './commands/keys.js'
 import { registerKv } from './commands/kv.js'
 import { registerLatency } from './commands/latency.js'
@@ -29,6 +30,7 @@ export function buildProgram (): Command {
   registerApply(program)
   registerAlloc(program)
   registerKv(program)
+  registerFn(program)
   return program
 }
 

@@ -10,6 +10,8 @@ import type { LatencyService } from '../latency/service/index.js'
 import { latencyRoutes } from '../latency/service/routes.js'
 import { allocationRoutes } from '../scheduler/index.js'
 import { crdtSetRoutes } from '../crdt/service/index.js'
+import { functionRoutes } from '../wasm/routes.js'
+import type { FunctionService } from '../wasm/functions/index.js'
 import type { CrdtBackend } from '../crdt/service/index.js'
 import type { AllocationService } from '../scheduler/index.js'
 import type { ManifestDispatcher } from '../services/manifests/index.js'
@@ -27,6 +29,7 @@ export interface CapabilityRouteSources {
   latency: () => LatencyService
   alloc: () => AllocationService
   crdt: () => CrdtBackend
+  functions: () => FunctionService
 }
 
 /**
@@ -46,6 +49,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
       estimateBetween: (a, b) => s.latency().estimateBetween(a, b)
     }),
     allocationRoutes(s.alloc),
-    crdtSetRoutes(s.crdt)
+    crdtSetRoutes(s.crdt),
+    functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health })
   ]
 }

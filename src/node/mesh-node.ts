@@ -14,6 +14,8 @@ import { createLatencyService } from '../latency/service/index.js'
 import { createAllocationService } from '../scheduler/index.js'
 import { createRaftBackend } from '../raft/service/index.js'
 import { createCrdtBackend } from '../crdt/service/index.js'
+import { createFunctionService } from '../wasm/functions/index.js'
+import type { FunctionService } from '../wasm/functions/index.js'
 import type { CrdtBackend } from '../crdt/service/index.js'
 import type { AllocationService } from '../scheduler/index.js'
 import type { LatencyService } from '../latency/service/index.js'
@@ -62,6 +64,7 @@ export class MeshNode implements ApiNode {
   latency?: LatencyService
   alloc?: AllocationService
   crdt?: CrdtBackend
+  functions?: FunctionService
   private inbox?: PubsubInbox
   registry!: EndRegistry
   /** capabilities register the manifest kinds they own here */
@@ -208,6 +211,20 @@ export class MeshNode implements ApiNode {
         await this.crdt?.stop()
       })
 
+      // Wasm functions: store in helia, invoke routing, health checks with rollback
+      this.functions = createFunctionService({
+        libp2p: this.libp2p,
+        helia: this.helia,
+        datastore: this.stores.datastore,
+        registry: this.registry,
+        rttMs: (p) => this.latency?.rttMs(p) ?? null,
+        manifests: this.manifests,
+        logger: this.init.logger,
+        metrics: this.metrics
+      })
+      await this.functions.start()
+      this.stopHooks.push(async () => { await this.functions?.stop() })
+
       const keeper = new FederationKeeper(this.libp2p, forComponent(this.init.logger, 'dcis:keeper'), { bootstrap: this.init.bootstrapPeers })
       keeper.start()
       this.stopHooks.push(() => { keeper.stop() })
@@ -228,7 +245,8 @@ export class MeshNode implements ApiNode {
               services: () => this.services,
               latency: () => this.latency as LatencyService,
               alloc: () => this.alloc as AllocationService,
-              crdt: () => this.crdt as CrdtBackend
+              crdt: () => this.crdt as CrdtBackend,
+              functions: () => this.functions as FunctionService
             }),
             ...(this.init.routes ?? [])
           ]
