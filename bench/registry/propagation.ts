@@ -47,6 +47,7 @@ const LOOKUPS = arg('lookups', 40)
 const VERIFY = arg('verify', 2000)
 const HOOK = process.argv.includes('--republish-on-subscribe')
 const TIMEOUT_MS = 60_000
+const progress = (msg: string): void => { process.stderr.write(`[${new Date().toISOString()}] ${msg}\n`) }
 
 function pct (xs: number[], p: number): number | null {
   if (xs.length === 0) return null
@@ -132,9 +133,11 @@ async function main (): Promise<void> {
 
     const tMesh = performance.now()
     for (let i = 0; i < NODES - 1; i++) nodes.push(await start())
+    progress(`${nodes.length} peers started in ${Math.round(performance.now() - tMesh)} ms`)
     const ids = (): string[] => nodes.map(n => n.identity.peerId.toString())
     await until('the initial mesh to list everyone', () => nodes.every(n => ids().every(id => n.registry.cache.get(id) != null)), 180_000, 100)
     out.initialMeshConvergedMs = Math.round(performance.now() - tMesh)
+    progress(`initial mesh converged after ${String(out.initialMeshConvergedMs)} ms`)
 
     const fromStart: number[] = []
     const fromReady: number[] = []
@@ -149,6 +152,7 @@ async function main (): Promise<void> {
         const t = performance.now()
         fromStart.push(t - t0)
         fromReady.push(t - tReady)
+        progress(`join ${j}: ${Math.round(t - t0)} ms from start, ${Math.round(t - tReady)} ms from started`)
       } catch (err) {
         failures.push((err as Error).message)
       }
@@ -178,13 +182,17 @@ async function main (): Promise<void> {
         lookupFailures.push((err as Error).name)
       }
     }
+    progress('lookups done')
     out.dhtLookup = { what: 'ms for registry.lookup(peerId, { fromDht: true })', ...summary(lookups), failures: lookupFailures.length, failureKinds: [...new Set(lookupFailures)] }
+    // results first: stopping 20 peers can take long on a busy machine
+    console.log(JSON.stringify(out))
   } finally {
     for (const off of hookOff) off()
+    const tStop = performance.now()
     for (const n of [...nodes].reverse()) await n.stop().catch(() => {})
+    progress(`stopped ${nodes.length} peers in ${Math.round(performance.now() - tStop)} ms`)
     await rm(dir, { recursive: true, force: true })
   }
-  console.log(JSON.stringify(out))
   // every node is stopped: the process should exit by itself. If something
   // outlived stop() (see test/registry/lifecycle.spec.ts), say so and exit.
   setTimeout(() => {
