@@ -1,5 +1,5 @@
 /**
- * The two eventual engines side by side on the same workloads, in one run
+ * The two eventual engines and yjs side by side on the same workloads, in one run
  * (in-process, no network: CPU and bytes of the engines themselves).
  *
  *   npx tsx bench/crdt/engines.ts [--writers 10] [--ops 200] [--keys 20] [--rounds 10] [--seed 7] [--trace-limit N]
@@ -11,13 +11,14 @@
  *   - maps: put a random short value on a random key (convergence checked).
  * delta-crdts ships one encoded delta-group per writer per round; automerge
  * ships the writer's changes of the round (A.getChanges / A.applyChanges).
- * yjs is measured too when the `yjs` package is installed (it is not a
- * dependency of this repo; absent -> reported as missing).
+ * yjs (devDependency) ships Y.Doc updates encoded since the writer's state
+ * vector at the round's start (Y.encodeStateAsUpdate / Y.applyUpdate).
  *
  * Then the automerge-paper editing trace (../shared/data/traces/, CC BY 4.0,
  * see SOURCES.md there) is replayed through the automerge engine's document
- * (one change per transaction, splices into kv.paper) and the result is
- * checked against the trace's endContent. Prints one JSON object.
+ * (one change per transaction, splices into kv.paper) and through a yjs
+ * Y.Text (one transaction per trace transaction), each result checked
+ * against the trace's endContent. Prints one JSON object.
  */
 import * as A from '@automerge/automerge'
 import { existsSync } from 'node:fs'
@@ -25,6 +26,7 @@ import { readFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { gunzipSync } from 'node:zlib'
+import * as Y from 'yjs'
 import { decodeCrdt, encodeCrdt } from '../../src/crdt/index.js'
 import type { ORMap } from '../../src/crdt/index.js'
 import { amDoc, baseDoc, actorOf } from '../../src/crdt/automerge/index.js'
@@ -149,22 +151,68 @@ function automergeEngine (kind: 'counters' | 'maps', rounds: Op[][]): Result {
   return { ms, opsPerSec: Math.round(ops / (ms / 1000)), bytesShipped: bytes, stateBytes: A.save(docs[0]).length, converged: docs.every(d => read(d) === ref) && total === ops }
 }
 
-async function yjsEngine (): Promise<{ available: false, reason: string }> {
-  try {
-    // not a dependency: measured only when someone installs it
-    await import('yjs' as string)
-    return { available: false, reason: 'yjs is importable but no yjs workload is wired in this bench yet' }
-  } catch {
-    return { available: false, reason: 'yjs is not installed (not in package.json); add it to compare' }
+/**
+ * yjs on the same workloads: one Y.Doc per writer (clientID = writer + 1, so
+ * runs are reproducible), one root Y.Map. Counters are per-writer slots
+ * (`<key>\u0000<writer>` = that writer's running count; the value is the sum
+ * of the key's slots: yjs has no counter type and a shared number would lose
+ * concurrent increments); maps set the key. After every round each writer
+ * ships Y.encodeStateAsUpdate(doc, its state vector at the round's start)
+ * and the others Y.applyUpdate it.
+ */
+function yjsEngine (kind: 'counters' | 'maps', rounds: Op[][]): Result {
+  const docs = [...Array(W).keys()].map(w => {
+    const d = new Y.Doc({ gc: true })
+    d.clientID = w + 1
+    return d
+  })
+  const maps = docs.map(d => d.getMap<number | string>('kv'))
+  let bytes = 0
+  let ops = 0
+  const t0 = performance.now()
+  for (const round of rounds) {
+    const before = docs.map(d => Y.encodeStateVector(d))
+    for (const op of round) {
+      const w = op.writer
+      if (kind === 'counters') {
+        const slot = `${op.key}\u0000${w}`
+        maps[w].set(slot, ((maps[w].get(slot) as number | undefined) ?? 0) + 1)
+      } else {
+        maps[w].set(op.key, op.value)
+      }
+      ops++
+    }
+    const updates = docs.map((d, w) => Y.encodeStateAsUpdate(d, before[w]))
+    for (let w = 0; w < W; w++) {
+      bytes += updates[w].length * (W - 1)
+      for (let o = 0; o < W; o++) {
+        if (o !== w) Y.applyUpdate(docs[o], updates[w])
+      }
+    }
   }
+  const ms = performance.now() - t0
+  const counterOf = (m: Y.Map<number | string>, key: string): number => {
+    let n = 0
+    for (let w = 0; w < W; w++) n += (m.get(`${key}\u0000${w}`) as number | undefined) ?? 0
+    return n
+  }
+  const read = (m: Y.Map<number | string>): string => [...Array(KEYS).keys()].map(k => kind === 'counters' ? counterOf(m, `k${k}`) : m.get(`k${k}`)).join()
+  const ref = read(maps[0])
+  const total = kind === 'counters' ? [...Array(KEYS).keys()].reduce((n, k) => n + counterOf(maps[0], `k${k}`), 0) : ops
+  const result = { ms, opsPerSec: Math.round(ops / (ms / 1000)), bytesShipped: bytes, stateBytes: Y.encodeStateAsUpdate(docs[0]).length, converged: maps.every(m => read(m) === ref) && total === ops }
+  for (const d of docs) d.destroy()
+  return result
 }
 
 interface Trace { startContent: string, endContent: string, txns: Array<{ patches: Array<[number, number, string]> }> }
 
-async function replayTrace (limit?: number): Promise<Record<string, unknown>> {
+async function loadTrace (): Promise<Trace | undefined> {
   const file = new URL('../../../shared/data/traces/automerge-paper.json.gz', import.meta.url)
-  if (!existsSync(file)) return { skipped: 'trace ../shared/data/traces/automerge-paper.json.gz not found' }
-  const trace = JSON.parse(gunzipSync(await readFile(file)).toString('utf8')) as Trace
+  if (!existsSync(file)) return undefined
+  return JSON.parse(gunzipSync(await readFile(file)).toString('utf8')) as Trace
+}
+
+function replayAutomerge (trace: Trace, limit?: number): Record<string, unknown> {
   const txns = limit != null ? trace.txns.slice(0, limit) : trace.txns
   let doc = A.change(baseDoc(actorOf('trace-writer')), (d) => { d.kv.paper = trace.startContent })
   let patches = 0
@@ -191,6 +239,45 @@ async function replayTrace (limit?: number): Promise<Record<string, unknown>> {
   }
 }
 
+/** the same trace through a Y.Text (one transaction per trace transaction) */
+function replayYjs (trace: Trace, limit?: number): Record<string, unknown> {
+  const txns = limit != null ? trace.txns.slice(0, limit) : trace.txns
+  const doc = new Y.Doc({ gc: true })
+  doc.clientID = 1
+  const text = doc.getText('paper')
+  if (trace.startContent.length > 0) text.insert(0, trace.startContent)
+  let patches = 0
+  const t0 = performance.now()
+  for (const txn of txns) {
+    doc.transact(() => {
+      for (const [pos, del, ins] of txn.patches) {
+        if (del > 0) text.delete(pos, del)
+        if (ins.length > 0) text.insert(pos, ins)
+        patches++
+      }
+    })
+  }
+  const ms = performance.now() - t0
+  const out = text.toString()
+  const saved = Y.encodeStateAsUpdate(doc)
+  doc.destroy()
+  return {
+    transactions: txns.length,
+    patches,
+    ms: Math.round(ms),
+    opsPerSec: Math.round(patches / (ms / 1000)),
+    finalLength: out.length,
+    matchesEndContent: limit == null ? out === trace.endContent : null,
+    savedBytes: saved.length
+  }
+}
+
+async function replayTrace (limit?: number): Promise<Record<string, unknown>> {
+  const trace = await loadTrace()
+  if (trace == null) return { skipped: 'trace ../shared/data/traces/automerge-paper.json.gz not found' }
+  return { automerge: replayAutomerge(trace, limit), yjs: replayYjs(trace, limit) }
+}
+
 const counters = workload(SEED)
 const maps = workload(SEED + 1)
 const out = {
@@ -200,8 +287,8 @@ const out = {
   keys: KEYS,
   rounds: ROUNDS,
   seed: SEED,
-  counters: { 'delta-crdts': deltaEngine('counters', counters), automerge: automergeEngine('counters', counters), yjs: await yjsEngine() },
-  maps: { 'delta-crdts': deltaEngine('maps', maps), automerge: automergeEngine('maps', maps), yjs: await yjsEngine() },
+  counters: { 'delta-crdts': deltaEngine('counters', counters), automerge: automergeEngine('counters', counters), yjs: yjsEngine('counters', counters) },
+  maps: { 'delta-crdts': deltaEngine('maps', maps), automerge: automergeEngine('maps', maps), yjs: yjsEngine('maps', maps) },
   automergePaperTrace: await replayTrace(values['trace-limit'] != null ? Number(values['trace-limit']) : undefined),
   cpus: cpus().length,
   loadavg1: loadavg()[0]

@@ -18,13 +18,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { LevelDatastore } from 'datastore-level'
 import { defaultConfig } from '../../src/config/index.js'
-import { createCrdtBackend } from '../../src/crdt/service/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
 import { createMeshNode } from '../../src/node/index.js'
 import type { MeshNode } from '../../src/node/index.js'
-import { createLogger, forComponent } from '../../src/telemetry/index.js'
+import { createLogger } from '../../src/telemetry/index.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rate: { type: 'string', default: '50' }, rtt: { type: 'string', default: '80,150,220' } } })
 const seconds = Number(values.seconds)
@@ -50,7 +48,6 @@ async function waitUntil (what: string, cond: () => boolean | Promise<boolean>, 
 const dir = await mkdtemp(join(tmpdir(), 'dcis-bench-staleness-'))
 const nodes: MeshNode[] = []
 const backends: CrdtBackend[] = []
-const stores: LevelDatastore[] = []
 try {
   for (let i = 0; i < 3; i++) {
     const c = defaultConfig()
@@ -64,12 +61,10 @@ try {
     nodes.push(node)
   }
   await waitUntil('registries', () => nodes.every(n => n.registry.list().length === 3))
-  for (const [i, node] of nodes.entries()) {
-    const ds = new LevelDatastore(join(dir, `crdt-${i}`))
-    await ds.open()
-    stores.push(ds)
-    const b = await createCrdtBackend({ libp2p: node.libp2p, registry: node.registry, datastore: ds, logger: forComponent(node.logger, 'dcis:crdt'), metrics: node.metrics })
-    backends.push(b)
+  // the node's own eventual backend (MeshNode wires one in)
+  for (const node of nodes) {
+    if (node.crdt == null) throw new Error('MeshNode started without its crdt backend')
+    backends.push(node.crdt)
   }
   await backends[0].apply({ name: 'leaderboard', replicas: 3, runtime: 'wasi', mode: 'eventual', crdtEngine: 'delta-crdts', zones: REGIONS.map(r => `${r}-a`), maxStalenessMs: 200, latencyRadiusMs: 20 })
   await waitUntil('placement', () => backends.every(b => b.isLocal('leaderboard')))
@@ -142,8 +137,6 @@ try {
     loadavg1: loadavg()[0]
   }))
 } finally {
-  for (const b of backends) await b.stop().catch(() => {})
-  for (const s of stores) await s.close().catch(() => {})
   for (const n of [...nodes].reverse()) await n.stop().catch(() => {})
   await rm(dir, { recursive: true, force: true })
 }
