@@ -22,9 +22,9 @@ const constraintsSchema = {
   description: 'placement constraints; all optional',
   properties: {
     runtime: { type: 'string', enum: ['wasi', 'reactor'] },
-    cpu: { type: 'number', exclusiveMinimum: 0, description: 'cores (fractions allowed), against free capacity' },
+    cpu: { type: 'number', minimum: 0.001, description: 'cores (fractions allowed), against free capacity' },
     memory: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'bytes, or a quantity with a unit: 256Mi, 1Gi, 512M (Ki Mi Gi Ti K M G T)' },
-    latencyMs: { type: 'number', exclusiveMinimum: 0, description: 'hard limit on the RTT from `from` (estimate + error bound must fit; borderline candidates are probed)' },
+    latencyMs: { type: 'number', minimum: 0.001, description: 'hard limit on the RTT from `from` (estimate + error bound must fit; borderline candidates are probed)' },
     region: label,
     tee: { type: 'boolean' },
     trust: { type: 'number', minimum: 0, description: 'minimum trust level' },

@@ -16,7 +16,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Message } from '@libp2p/gossipsub'
 import type { CCounter } from '../../src/crdt/index.js'
 import { applyDelta, bottomState, decodeSnapshot, decodeSyncFrame, encodeGossip, encodeSyncFrame, SERVICE_SECTIONS, counterValue } from '../../src/crdt/replication/index.js'
-import { createCrdtBackend, crdtSetRoutes, SYNC_PROTOCOL } from '../../src/crdt/service/index.js'
+import { createCrdtBackend, SYNC_PROTOCOL } from '../../src/crdt/service/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
 import { objectKey } from '../../src/crdt/service/object.js'
 import { createMeshNode } from '../../src/node/index.js'
@@ -53,6 +53,13 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
   const capture = createLogger({ level: 'info', destination: { write: (line: string) => { events.push(JSON.parse(line) as Record<string, unknown>) } } })
 
   async function attach (node: MeshNode, index: number): Promise<Peer> {
+    // replace the node's own eventual backend with one tuned for the test
+    // (1 s anti-entropy, captured logs, its own datastore for restarts)
+    node.services.removeBackend('eventual')
+    await node.crdt?.stop()
+    for (const m of node.metrics.getMetricsAsArray()) {
+      if (m.name.startsWith('dcis_crdt_')) node.metrics.removeSingleMetric(m.name)
+    }
     const ds = new LevelDatastore(join(mesh.dir, `crdt-${index}`))
     await ds.open()
     const crdt = await createCrdtBackend({
@@ -63,6 +70,8 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
       metrics: node.metrics
     }, { syncIntervalMs: 1_000, maxMessageBytes: 64 * 1024 })
     node.services.addBackend(crdt)
+    // the node's set routes read node.crdt
+    node.crdt = crdt
     return { node, crdt, ds }
   }
 
@@ -317,18 +326,15 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
 
     // the other replicas keep writing while it is away
     for (let i = 0; i < 20; i++) await peers[i % 2].crdt.addCounter('leaderboard', 'carol', 1)
-    const holder: { crdt?: CrdtBackend } = {}
     const node = createMeshNode({
       config: mesh.config(2, { region: REGIONS[2] }),
       bootstrapPeers: mesh.bootstrap(),
-      logger: createLogger({ level: 'silent' }),
-      routes: [crdtSetRoutes(() => { if (holder.crdt == null) throw new Error('backend not attached'); return holder.crdt })]
+      logger: createLogger({ level: 'silent' })
     })
     await node.start()
     mesh.nodes.push(node)
     assert.equal(node.libp2p.peerId.toString(), id)
     const back = await attach(node, 2)
-    holder.crdt = back.crdt
     peers[2] = back
     assert.ok(back.crdt.isLocal('leaderboard'), 'the placement survived the restart')
     assert.ok((await back.crdt.counter('leaderboard', 'carol')).value >= totalBefore)

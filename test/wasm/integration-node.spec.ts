@@ -10,8 +10,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { defaultConfig } from '../../src/config/index.js'
 import { createMeshNode } from '../../src/node/index.js'
-import { createFunctionService } from '../../src/wasm/functions/index.js'
-import { functionRoutes } from '../../src/wasm/routes.js'
 import { cidOf, waitFor } from './helpers.js'
 import { buildExamples, example, http, silent } from './integration-mesh.js'
 import type { MeshNode } from '../../src/node/index.js'
@@ -25,28 +23,15 @@ describe('wasm integration: functions in MeshNodes', function () {
 
   async function addNode (index: number, trustLoopback: boolean): Promise<void> {
     const c = defaultConfig()
-    const holder: { svc?: FunctionService } = {}
-    const svc = (): FunctionService => holder.svc as FunctionService
     const node = createMeshNode({
       config: { ...c, dataDir: join(dir, `peer-${index}`), region: 'eu-west', zone: 'eu-west-a', listen: ['/ip4/127.0.0.1/tcp/0'], api: { ...c.api, host: '127.0.0.1', port: 0, trustLoopback } },
       bootstrapPeers: nodes.length === 0 ? [] : nodes[0].libp2p.getMultiaddrs(),
-      logger: silent,
-      // the service is built after libp2p/helia exist; its routes read it lazily
-      routes: [functionRoutes({ store: () => svc().store, invoker: () => svc().invoker, health: () => svc().health })]
+      logger: silent
     })
+    // MeshNode builds its own function service (store, routing, health) and serves its routes
     await node.start()
-    holder.svc = createFunctionService({
-      libp2p: node.libp2p,
-      helia: node.helia,
-      datastore: node.helia.datastore,
-      registry: node.registry,
-      manifests: node.manifests,
-      logger: silent,
-      metrics: node.metrics
-    }, { runtime: { workers: 1 } })
-    await svc().start()
     nodes.push(node)
-    services.push(svc())
+    services.push(node.functions as FunctionService)
   }
 
   before(async function () {
@@ -61,7 +46,6 @@ describe('wasm integration: functions in MeshNodes', function () {
   after(async function () {
     this.timeout(60_000)
     for (let i = nodes.length - 1; i >= 0; i--) {
-      await services[i]?.stop()
       await nodes[i].stop()
     }
     if (dir != null) await rm(dir, { recursive: true, force: true })
