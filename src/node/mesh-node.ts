@@ -104,7 +104,10 @@ export class MeshNode implements ApiNode {
         agentVersion: AGENT,
         logger: forComponent(this.init.logger, 'dcis:latency:emulator'),
         dhtValidators: {
-          [END_NAMESPACE]: endValidator({ onReject: (reason, source) => { this.registry?.metrics.rejected.inc({ reason, source }) } })
+          [END_NAMESPACE]: endValidator({
+            onReject: (reason, source) => { this.registry?.metrics.rejected.inc({ reason, source }) },
+            newestIat: (peerId) => this.registry?.cache.get(peerId)?.iat
+          })
         },
         dhtSelectors: { [END_NAMESPACE]: endSelector() }
       })

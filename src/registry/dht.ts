@@ -26,13 +26,25 @@ export function peerIdFromEndKey (key: Uint8Array): string {
 export interface EndRecordHooks {
   /** called with the reason of every rejected record */
   onReject?: (reason: RejectReason, source: 'dht') => void
+  /**
+   * The iat of the newest verified descriptor this peer holds for a peer id.
+   * kad-dht stores a remote PUT_VALUE after validation without consulting the
+   * selector, so without this a replayed older (genuine) descriptor would
+   * overwrite a newer record.
+   */
+  newestIat?: (peerId: string) => number | undefined
 }
 
 /** kad-dht ValidateFn for the `dcis-end` namespace. */
 export function endValidator (hooks: EndRecordHooks = {}): (key: Uint8Array, value: Uint8Array) => Promise<void> {
   return async (key, value) => {
     try {
-      await verifyDescriptor(value, { expectedPeerId: peerIdFromEndKey(key) })
+      const peerId = peerIdFromEndKey(key)
+      const { iat } = await verifyDescriptor(value, { expectedPeerId: peerId })
+      const newest = hooks.newestIat?.(peerId)
+      if (newest != null && iat < newest) {
+        throw new DescriptorRejectedError('stale', `iat ${iat} is older than the descriptor held (iat ${newest})`)
+      }
     } catch (err) {
       if (err instanceof DescriptorRejectedError) hooks.onReject?.(err.reason, 'dht')
       throw err

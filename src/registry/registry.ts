@@ -68,8 +68,20 @@ export class EndRegistry {
   private readonly init: RegistryInit
   private readonly log: Logger
   private current?: RegistryEntry
-  private republish?: RepeatingTask
+  private republishTimer?: ReturnType<typeof setTimeout>
   private check?: RepeatingTask
+  private lastDhtPut = 0
+  private lastAnnounce = 0
+  private readonly onSubscriptionChange = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    // a neighbour just subscribed to dcis/end/1: our first announcement may
+    // have gone out before any gossip mesh existed, so announce again (at
+    // most every 2 s) rather than leave far peers waiting for the republish
+    if (!evt.detail.subscriptions.some(s => s.topic === END_TOPIC && s.subscribe)) return
+    if (Date.now() - this.lastAnnounce < 2_000) return
+    this.lastAnnounce = Date.now()
+    const cur = this.current
+    if (cur != null) void this.gossip(cur.jwt)
+  }
   private started = false
   private readonly shutdown = new AbortController()
   private publishing: Promise<void> = Promise.resolve()
@@ -100,19 +112,22 @@ export class EndRegistry {
     libp2p.services.pubsub.subscribe(REVOCATION_TOPIC)
     libp2p.services.pubsub.addEventListener('message', this.onMessage)
     libp2p.addEventListener('peer:connect', this.onConnect)
+    libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange as never)
 
     await this.publishSelf(true)
     const interval = this.init.republishIntervalMs ?? 30_000
-    this.republish = repeatingTask(async () => {
-      await this.publishSelf(false, true)
-      this.republish?.setInterval(Math.round(interval * (0.8 + Math.random() * 0.4)))
-    }, interval)
+    // a plain timer chain, jittered per round, that stop() can always clear
+    const schedule = (): void => {
+      this.republishTimer = setTimeout(() => {
+        void this.publishSelf(false, true).finally(() => { if (this.started) schedule() })
+      }, Math.round(interval * (0.8 + Math.random() * 0.4)))
+    }
+    schedule()
     this.check = repeatingTask(async () => {
       this.cache.expire()
       this.metrics.entries.set(this.cache.size)
       await this.publishSelf(false, false)
     }, this.init.checkIntervalMs ?? 5_000)
-    this.republish.start()
     this.check.start()
     for (const peer of libp2p.getPeers()) void this.pullFrom(peer, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
   }
@@ -121,10 +136,11 @@ export class EndRegistry {
     if (!this.started) return
     this.started = false
     this.shutdown.abort()
-    this.republish?.stop()
+    clearTimeout(this.republishTimer)
     this.check?.stop()
     const { libp2p } = this.c
     libp2p.removeEventListener('peer:connect', this.onConnect)
+    libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange as never)
     libp2p.services.pubsub.removeEventListener('message', this.onMessage)
     libp2p.services.pubsub.topicValidators.delete(END_TOPIC)
     libp2p.services.pubsub.unsubscribe(END_TOPIC)
@@ -172,6 +188,9 @@ export class EndRegistry {
         void this.putDht(jwt)
       } else if (announce && cur != null) {
         await this.gossip(cur.jwt)
+        // the first put often runs before the routing table has peers: keep
+        // the record in the DHT fresh at least every few minutes
+        if (Date.now() - this.lastDhtPut > 120_000) void this.putDht(cur.jwt)
       }
       if (announce) {
         // revocation lists travel with the republish so late joiners get them within one interval
@@ -335,6 +354,7 @@ export class EndRegistry {
         signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(30_000)])
       })
       this.metrics.published.inc({ channel: 'dht' })
+      this.lastDhtPut = Date.now()
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'DHT put of own descriptor failed (will retry at the next refresh)')
     }

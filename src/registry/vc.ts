@@ -98,6 +98,9 @@ export async function verifyDescriptor (input: string | Uint8Array, options: Ver
   if (typeof iat !== 'number' || typeof exp !== 'number' || !Number.isFinite(iat) || !Number.isFinite(exp) || exp <= iat) {
     throw new DescriptorRejectedError('malformed', 'iat/exp missing or inconsistent')
   }
+  if (Math.floor(Date.parse(end.issuedAt) / 1000) !== iat || Math.floor(Date.parse(end.expiresAt) / 1000) !== exp) {
+    throw new DescriptorRejectedError('malformed', 'issuedAt/expiresAt do not match the JWT\'s iat/exp')
+  }
   if (exp <= now - skew) throw new DescriptorRejectedError('expired', `expired at ${new Date(exp * 1000).toISOString()}`)
   if (iat > now + skew) throw new DescriptorRejectedError('future', `issued at ${new Date(iat * 1000).toISOString()}, in the future`)
   return { end, jwt, iat, exp }
