@@ -31,6 +31,8 @@ import type { RpcRequest, RpcResponse } from './rpc.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
+/** forwarded operations that change nothing: safe to retry on another replica */
+const READ_OPS: ReadonlySet<string> = new Set(['status', 'get', 'counter', 'members'])
 
 export const SYNC_PROTOCOL = '/dcis/crdt-sync/1.0.0'
 export const CATALOGUE_TOPIC = `dcis/crdt/${CATALOGUE_OBJECT}/1`
@@ -854,6 +856,12 @@ export class CrdtBackend implements ServiceBackend {
       Number(connected.has(b)) - Number(connected.has(a)) || rtt(a) - rtt(b) || (a < b ? -1 : a > b ? 1 : 0))
   }
 
+  /**
+   * Sends a data-API call to the nearest replica that answers. Reads may be
+   * retried on the next replica whatever happened; a write is retried only
+   * when it never left this peer: once sent, the replica may have applied it
+   * even if the answer was lost, and applying a counter delta twice is wrong.
+   */
   private async forward (req: RpcRequest, options: ReadOptions): Promise<unknown> {
     this.assertStarted()
     const candidates = this.nearestReplicas(req.service)
@@ -866,6 +874,7 @@ export class CrdtBackend implements ServiceBackend {
         res = await this.call(peer, req, signal)
       } catch (err) {
         last = err
+        if ((err as { requestSent?: boolean }).requestSent === true && !READ_OPS.has(req.op)) break
         continue
       }
       if (res.ok) return res.result
@@ -881,14 +890,17 @@ export class CrdtBackend implements ServiceBackend {
 
   private async call (peer: string, req: RpcRequest, signal: AbortSignal): Promise<RpcResponse> {
     const stream = await this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal })
+    let sent = false
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_RPC_BYTES })
       await lp.write(encodeJson(req), { signal })
+      sent = true
       const res = decodeRpcResponse((await lp.read({ signal })).subarray())
       await stream.close({ signal }).catch(() => {})
       return res
     } catch (err) {
       stream.abort(err as Error)
+      if (sent && err instanceof Error) Object.assign(err, { requestSent: true })
       throw err
     }
   }
