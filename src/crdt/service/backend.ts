@@ -31,6 +31,7 @@ import type { RpcRequest, RpcResponse } from './rpc.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
+
 /** forwarded operations that change nothing: safe to retry on another replica */
 const READ_OPS: ReadonlySet<string> = new Set(['status', 'get', 'counter', 'members'])
 
