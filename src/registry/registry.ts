@@ -6,7 +6,7 @@ import { endKey } from './dht.js'
 import { DescriptorNotFoundError, DescriptorRejectedError } from './errors.js'
 import { createRegistryMetrics } from './metrics.js'
 import { RegistryCache } from './cache.js'
-import { MAX_DESCRIPTOR_BYTES, signDescriptor, verifyDescriptor } from './vc.js'
+import { MAX_DESCRIPTOR_BYTES, SignatureCache, signDescriptor, verifyDescriptor } from './vc.js'
 import type { DescriptorSource, RegistryEntry, RegistryFilter } from './cache.js'
 import type { EdgeNodeDescriptor, ResourceOverrides } from './descriptor.js'
 import type { RejectReason } from './errors.js'
@@ -63,6 +63,8 @@ export interface RegistryInit {
  */
 export class EndRegistry {
   readonly cache = new RegistryCache()
+  /** signatures already checked: a descriptor arrives by several paths, several times */
+  readonly signatures = new SignatureCache()
   readonly metrics: RegistryMetrics
   private readonly c: RegistryComponents
   private readonly init: RegistryInit
@@ -210,7 +212,7 @@ export class EndRegistry {
   async ingest (jwt: string | Uint8Array, source: DescriptorSource, expectedPeerId?: string): Promise<{ entry: RegistryEntry, result: string }> {
     let verified
     try {
-      verified = await verifyDescriptor(jwt, { expectedPeerId })
+      verified = await verifyDescriptor(jwt, { expectedPeerId, signatures: this.signatures })
     } catch (err) {
       if (err instanceof DescriptorRejectedError) this.reject(err.reason, source)
       throw err

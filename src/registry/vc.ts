@@ -22,7 +22,41 @@ export interface VerifiedDescriptor {
   exp: number
 }
 
+/**
+ * Memo of JWS signatures already checked, keyed by the whole compact JWS:
+ * the same descriptor arrives many times (gossip from several neighbours,
+ * sync, DHT), and the Ed25519 check is most of the cost. Only the
+ * signature result is remembered; every other check runs each time.
+ * Bounded, oldest entries evicted first.
+ */
+export class SignatureCache {
+  private readonly entries = new Map<string, { payload: Record<string, unknown>, issuer: string }>()
+  private readonly max: number
+
+  constructor (max = 4096) {
+    this.max = max
+  }
+
+  get (jwt: string): { payload: Record<string, unknown>, issuer: string } | undefined {
+    return this.entries.get(jwt)
+  }
+
+  set (jwt: string, value: { payload: Record<string, unknown>, issuer: string }): void {
+    this.entries.set(jwt, value)
+    if (this.entries.size > this.max) {
+      const oldest = this.entries.keys().next().value
+      if (oldest != null) this.entries.delete(oldest)
+    }
+  }
+
+  get size (): number {
+    return this.entries.size
+  }
+}
+
 export interface VerifyDescriptorOptions {
+  /** signatures already checked (see SignatureCache) */
+  signatures?: SignatureCache
   /** seconds since the epoch */
   now?: number
   skewSeconds?: number
@@ -64,11 +98,17 @@ export async function verifyDescriptor (input: string | Uint8Array, options: Ver
 
   let payload: Record<string, unknown>
   let issuer: string
-  try {
+  const memo = options.signatures?.get(jwt)
+  if (memo != null) {
+    // a fresh copy: callers may keep and mutate what they get back
+    payload = structuredClone(memo.payload)
+    issuer = memo.issuer
+  } else try {
     // claims are checked below against our own rules; far-future 'now' disables the library's exp check
     const verified = await verifyJwt(jwt, { now, clockSkewSeconds: 10 * 365 * 86400 })
     payload = verified.payload as Record<string, unknown>
     issuer = verified.issuer
+    options.signatures?.set(jwt, { payload: structuredClone(payload), issuer })
   } catch (err) {
     if (err instanceof JwtVerificationError) {
       throw new DescriptorRejectedError(JWT_REASON[err.reason] ?? 'malformed', err.message, { cause: err })
