@@ -373,8 +373,12 @@ export class EndRegistry {
     }
     try {
       // a peer gossips only its own descriptor: the signed sender must be its subject
-      const { result } = await this.ingest(msg.data, 'gossip', msg.from.toString())
-      return result === 'duplicate' ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept
+      // a valid descriptor we already hold (e.g. pulled by sync when its
+      // owner connected) is still forwarded: gossipsub dedups messages, and
+      // ignoring it here would stop the announcement at the first peer that
+      // happened to learn it another way
+      await this.ingest(msg.data, 'gossip', msg.from.toString())
+      return TopicValidatorResult.Accept
     } catch (err) {
       if (err instanceof DescriptorRejectedError) {
         return err.reason === 'stale' || err.reason === 'expired' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
