@@ -71,6 +71,7 @@ export class EndRegistry {
   private readonly log: Logger
   private current?: RegistryEntry
   private republishTimer?: ReturnType<typeof setTimeout>
+  private readonly earlyTimers: Array<ReturnType<typeof setTimeout>> = []
   private check?: RepeatingTask
   private lastDhtPut = 0
   private lastAnnounce = 0
@@ -117,6 +118,12 @@ export class EndRegistry {
     libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange as never)
 
     await this.publishSelf(true)
+    // a joiner's first announcement usually goes out before any gossip mesh
+    // exists: repeat it a few times early instead of waiting a whole interval
+    for (const delay of [1_000, 3_000, 8_000]) {
+      const t = setTimeout(() => { const cur = this.current; if (this.started && cur != null) void this.gossip(cur.jwt) }, delay)
+      this.earlyTimers.push(t)
+    }
     const interval = this.init.republishIntervalMs ?? 30_000
     // a plain timer chain, jittered per round, that stop() can always clear
     const schedule = (): void => {
@@ -139,6 +146,7 @@ export class EndRegistry {
     this.started = false
     this.shutdown.abort()
     clearTimeout(this.republishTimer)
+    for (const t of this.earlyTimers.splice(0)) clearTimeout(t)
     this.check?.stop()
     const { libp2p } = this.c
     libp2p.removeEventListener('peer:connect', this.onConnect)
