@@ -21,18 +21,9 @@ import { availableParallelism, loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { watToWasm } from '../../test/wasm/helpers.js'
 import { buildExamples, example, removeDir, startFnPeer } from '../../test/wasm/integration-mesh.js'
+import { paddedEchoWat, pct, quick, r3, workers } from './common.js'
 
-const args = process.argv.slice(2)
-const quick = args.includes('--quick')
-const workersArg = args.indexOf('--workers')
-const workers = workersArg >= 0 ? Number(args[workersArg + 1]) : 2
 const agent = new Agent({ keepAlive: true, maxSockets: 64 })
-
-function pct (xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))]
-}
-const r3 = (x: number): number => Math.round(x * 1000) / 1000
 
 interface Res { status: number, headers: Record<string, string | string[] | undefined>, body: Buffer }
 
@@ -50,27 +41,13 @@ async function call (base: string, method: string, path: string, body: Uint8Arra
   })
 }
 
-/** a WASI echo with `n` distinct functions reachable through a table (real code, ~1 MB at n = 7000) */
-function paddedEchoWat (n: number, salt: number): string {
-  const fns: string[] = []
-  for (let i = 0; i < n; i++) {
+/** ~1 MB at n = 7000 */
+function bigWat (n: number, salt: number): string {
+  return paddedEchoWat(n, (i) => {
     const ops: string[] = []
-    for (let j = 0; j < 10; j++) ops.push(`(local.set $v (i32.xor (i32.mul (local.get $v) (i32.const ${salt + i * 17 + j})) (i32.const ${i * 131 + j})))`)
-    fns.push(`(func $p${i} (param $v i32) (result i32) ${ops.join(' ')} (local.get $v))`)
-  }
-  return `(module
-  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 2)
-  (table ${n} funcref)
-  (elem (i32.const 0) ${Array.from({ length: n }, (_, i) => `$p${i}`).join(' ')})
-  ${fns.join('\n')}
-  (func (export "_start")
-    (i32.store (i32.const 0) (i32.const 1024))
-    (i32.store (i32.const 4) (i32.const 60000))
-    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 16)))
-    (i32.store (i32.const 4) (i32.load (i32.const 16)))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))))`
+    for (let j = 0; j < 10; j++) ops.push(`(local.set $x (i32.xor (i32.mul (local.get $x) (i32.const ${salt + i * 17 + j})) (i32.const ${i * 131 + j})))`)
+    return ops.join(' ')
+  })
 }
 
 function serverTiming (h: string | string[] | undefined): Record<string, number> {
@@ -92,7 +69,7 @@ async function main (): Promise<void> {
     const coldRuns: Array<Record<string, unknown> & { peerSideMs: number }> = []
     for (let run = 0; run < (quick ? 1 : 5); run++) {
       const salt = Math.floor(Math.random() * 1e9)
-      const big = await watToWasm(paddedEchoWat(quick ? 1500 : 7000, salt))
+      const big = await watToWasm(bigWat(quick ? 1500 : 7000, salt))
       const t0 = performance.now()
       const dep = await call(base, 'POST', `/v1/functions?name=big-${salt}`, big, 'application/wasm')
       const t1 = performance.now()

@@ -23,42 +23,17 @@ import { join } from 'node:path'
 import { WASI } from 'node:wasi'
 import { cidOf, watToWasm } from '../../test/wasm/helpers.js'
 import type { FunctionSpec } from '../../src/wasm/index.js'
+import { paddedEchoWat, pct, quick, r3, workers } from './common.js'
 
-const args = process.argv.slice(2)
-const quick = args.includes('--quick')
-const workersArg = args.indexOf('--workers')
-const workers = workersArg >= 0 ? Number(args[workersArg + 1]) : 2
 const enc = new TextEncoder()
 
-function pct (xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))]
-}
-const r3 = (x: number): number => Math.round(x * 1000) / 1000
-
-/** a WASI echo padded with `n` real functions (~200 bytes of code each) in a table */
+/** a WASI echo padded with `n` real functions (~200 bytes of code each) */
 function bigModuleWat (n: number, salt: number): string {
-  const fns: string[] = []
-  for (let i = 0; i < n; i++) {
+  return paddedEchoWat(n, (i) => {
     const body: string[] = []
     for (let j = 0; j < 12; j++) body.push(`(local.set $x (i32.add (i32.mul (local.get $x) (i32.const ${salt + i * 31 + j})) (i32.xor (local.get $x) (i32.const ${j * 7919 + i}))))`)
-    // not exported (real modules export a handful of functions), but all
-    // reachable through a table so nothing is dead code
-    fns.push(`(func $f${i} (param $x i32) (result i32) ${body.join(' ')} (local.get $x))`)
-  }
-  return `(module
-  (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 2)
-  (table ${n} funcref)
-  (elem (i32.const 0) ${Array.from({ length: n }, (_, i) => `$f${i}`).join(' ')})
-  ${fns.join('\n')}
-  (func (export "_start")
-    (i32.store (i32.const 0) (i32.const 1024))
-    (i32.store (i32.const 4) (i32.const 60000))
-    (drop (call $fd_read (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 16)))
-    (i32.store (i32.const 4) (i32.load (i32.const 16)))
-    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 16)))))`
+    return body.join(' ')
+  })
 }
 
 function sensorBatch (n: number, seed: number): Uint8Array {
