@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { SECRET, parseEnvelope, rawRequest, startHarness } from './fixtures.js'
+import { waitFor } from '../helpers/wait.js'
 import type { Harness } from './fixtures.js'
 
 const json = { 'content-type': 'application/json' }
@@ -196,11 +197,10 @@ describe('api: errors', () => {
       h.node.hangPeers = true
       const controller = new AbortController()
       const pending = fetch(h.url('/v1/peers'), { signal: controller.signal }).catch(err => err as Error)
-      const { waitFor } = await import('./fixtures.js')
-      await waitFor(() => h.node.lastPeersSignal != null, 5000, 'the handler to start')
+      await waitFor('the handler to start', () => h.node.lastPeersSignal != null, { timeoutMs: 5000, intervalMs: 10 })
       controller.abort()
       await pending
-      await waitFor(() => h.node.lastPeersSignal?.aborted === true, 5000, 'the handler signal to abort')
+      await waitFor('the handler signal to abort', () => h.node.lastPeersSignal?.aborted === true, { timeoutMs: 5000, intervalMs: 10 })
       assert.equal((await fetch(h.url('/healthz'))).status, 200)
     })
   })

@@ -232,12 +232,3 @@ export function parseEnvelope (body: string): { code: string, message: string } 
   }
   return { code: parsed.error.code, message: parsed.error.message }
 }
-
-/** Poll `check` until it is true or `timeoutMs` passes. */
-export async function waitFor (check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}

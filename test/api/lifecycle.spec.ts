@@ -3,6 +3,7 @@ import { connect } from 'node:net'
 import { Registry } from 'prom-client'
 import { createApiServer } from '../../src/api/index.js'
 import { FakeNode, memoryLogger, startHarness } from './fixtures.js'
+import { waitFor } from '../helpers/wait.js'
 import type { ApiComponents, ApiRoutes } from '../../src/api/index.js'
 
 /** Resolves true if something accepts TCP connections on 127.0.0.1:port. */
@@ -102,8 +103,7 @@ describe('api: server lifecycle', () => {
     const h = await startHarness()
     h.node.hangPeers = true
     const pending = fetch(h.url('/v1/peers')).then(async r => ({ status: r.status, body: await r.text() }), (err: Error) => err)
-    const { waitFor } = await import('./fixtures.js')
-    await waitFor(() => h.node.lastPeersSignal != null, 5000, 'the handler to start')
+    await waitFor('the handler to start', () => h.node.lastPeersSignal != null, { timeoutMs: 5000, intervalMs: 10 })
     await h.server.stop()
     assert.equal(h.node.lastPeersSignal?.aborted, true)
     const result = await pending
