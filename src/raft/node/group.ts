@@ -295,11 +295,21 @@ export class RaftGroup<R = unknown> {
   private async waitLeaderChange (signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw new RaftTimeoutError('wait for leader')
     await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { reject(new RaftTimeoutError('wait for leader')) }
+      // whichever of wake-up, poll and abort comes first undoes the other two
+      const settle = (err?: Error): void => {
+        clearTimeout(poll)
+        signal.removeEventListener('abort', onAbort)
+        const i = this.leaderWaiters.indexOf(wake)
+        if (i >= 0) this.leaderWaiters.splice(i, 1)
+        if (err === undefined) resolve()
+        else reject(err)
+      }
+      const wake = (): void => { settle() }
+      const onAbort = (): void => { settle(new RaftTimeoutError('wait for leader')) }
       signal.addEventListener('abort', onAbort, { once: true })
-      this.leaderWaiters.push(() => { signal.removeEventListener('abort', onAbort); resolve() })
+      this.leaderWaiters.push(wake)
       // poll too: a leader may appear without a Ready that names it to us
-      setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, (this.init.tickMs ?? 50) * 2)
+      const poll = setTimeout(wake, (this.init.tickMs ?? 50) * 2)
     })
     this.checkRunning()
   }
