@@ -17,22 +17,12 @@ import { waitFor } from '../../helpers/wait.js'
 import { checkRevisionHistory } from './history.js'
 import type { HistOp } from './history.js'
 import { makeTempDir, removeDir } from './helpers.js'
+import { prng } from '../storage/helpers.js'
 import type { ChildProcess } from 'node:child_process'
 import type { ServiceSpec } from '../../../src/services/types.js'
 
 const fixture = fileURLToPath(new URL('./fixtures/raft-peer.ts', import.meta.url))
 const SEED = Number(process.env.RAFT_KILL_SEED ?? 1)
-
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- IPC results are checked by the test
 interface Reply { id: number, ok: boolean, result?: any, error?: string, message?: string }
@@ -118,7 +108,7 @@ describe('raft KV: SIGKILL the leader under concurrent writes (real processes)',
     }, { timeoutMs: 20_000, intervalMs: 100 })
     await leaderId()
 
-    const rng = mulberry32(SEED)
+    const rng = prng(SEED)
     const history: HistOp[] = []
     const t0 = performance.now()
     const now = (): number => performance.now() - t0
