@@ -92,11 +92,6 @@ export class EndRegistry {
     void this.pullFrom(evt.detail, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
   }
 
-  private readonly onMessage = (evt: CustomEvent<Message>): void => {
-    // ingestion happens in the topic validator; nothing to do here
-    void evt
-  }
-
   constructor (components: RegistryComponents, init: RegistryInit) {
     this.c = components
     this.init = init
@@ -113,7 +108,6 @@ export class EndRegistry {
     libp2p.services.pubsub.subscribe(END_TOPIC)
     libp2p.services.pubsub.topicValidators.set(REVOCATION_TOPIC, async (_peer, msg) => this.validateRevocation(msg))
     libp2p.services.pubsub.subscribe(REVOCATION_TOPIC)
-    libp2p.services.pubsub.addEventListener('message', this.onMessage)
     libp2p.addEventListener('peer:connect', this.onConnect)
     libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange as never)
 
@@ -151,7 +145,6 @@ export class EndRegistry {
     const { libp2p } = this.c
     libp2p.removeEventListener('peer:connect', this.onConnect)
     libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange as never)
-    libp2p.services.pubsub.removeEventListener('message', this.onMessage)
     libp2p.services.pubsub.topicValidators.delete(END_TOPIC)
     libp2p.services.pubsub.unsubscribe(END_TOPIC)
     libp2p.services.pubsub.topicValidators.delete(REVOCATION_TOPIC)
