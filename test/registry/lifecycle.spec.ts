@@ -39,8 +39,8 @@ describe('registry: lifecycle', function () {
       assert.equal(runs.length, atStop, `periodic republishes after stop(): ${runs.length - atStop}`)
     } finally {
       // if the task did outlive stop(), break its chain so this test run can still exit:
-      // the leaked run re-arms itself through registry.republish.setInterval
-      (registry as unknown as { republish?: unknown }).republish = undefined
+      // the leaked run re-arms itself through registry.republishTimer
+      clearTimeout((registry as unknown as { republishTimer?: ReturnType<typeof setTimeout> }).republishTimer)
     }
   })
 })
