@@ -7,6 +7,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { buildDescriptor, signDescriptor, verifyDescriptor } from '../../src/registry/index.js'
 import { identityFromPrivateKey } from '../../src/identity/index.js'
+import { createPrng } from '../../src/latency/prng.js'
 import type { DetectedResources, EdgeNodeDescriptor, RegistryEntry } from '../../src/registry/index.js'
 import type { NodeIdentity } from '../../src/identity/index.js'
 
@@ -108,16 +109,10 @@ export async function entryOf (jwt: string, extra: Partial<RegistryEntry> = {}, 
   return { ...v, cid: null, source: 'gossip', receivedAt: Date.now(), trustLevel: 0, trustSource: 'self-asserted', attestedRegion: null, ...extra }
 }
 
-/** mulberry32: a small seeded PRNG for reproducible fuzzing. */
+/** A small seeded PRNG for reproducible fuzzing (the project's sfc32, src/latency/prng.ts). */
 export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const p = createPrng(seed)
+  return () => p.next()
 }
 
 /** The seed of a randomized test: DCIS_TEST_SEED if set, else a fresh one (printed on failure). */

@@ -96,18 +96,6 @@ export class FakeOracle implements LatencyOracle {
   }
 }
 
-/** mulberry32: a small seeded PRNG for test data. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** The seed for randomized tests: $SEED or a fixed default; printed by the test on failure. */
 export function testSeed (fallback: number): number {
   const env = process.env.SEED
