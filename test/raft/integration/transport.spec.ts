@@ -42,18 +42,21 @@ describe('raft transport over libp2p', function () {
     await a.transport.stop()
     const t = createRaftTransport({ libp2p: a.libp2p, logger: silent, maxQueue: 50, addressesOf: p => book.get(p) ?? [] })
     await t.start()
-    const got: Message[] = []
-    b.transport.register('g', { isMember: () => true, deliver: m => { got.push(m) } })
-    // send() is synchronous: 1000 frames are queued before the pump can write any
-    t.send('g', makeMessage({ type: MessageType.MsgVote, from: a.id, to: b.id, term: 1 }))
-    for (let i = 0; i < 1000; i++) t.send('g', makeMessage({ type: MessageType.MsgHeartbeat, from: a.id, to: b.id, term: 2, commit: i }))
-    // frames arrive in order: once the newest heartbeat is in, everything that survived is
-    await waitFor('delivery of the newest heartbeat', () => got.some(m => m.commit === 999), { timeoutMs: 5000, intervalMs: 10 })
-    assert.ok(t.stats.dropped >= 950, `dropped ${t.stats.dropped}`)
-    assert.ok(got.length <= 51, `delivered ${got.length}`)
-    assert.equal(got[0].type, MessageType.MsgVote, 'the vote survived')
-    assert.equal(got[got.length - 1].commit, 999, 'the newest heartbeat survived')
-    await t.stop()
+    try {
+      const got: Message[] = []
+      b.transport.register('g', { isMember: () => true, deliver: m => { got.push(m) } })
+      // send() is synchronous: 1000 frames are queued before the pump can write any
+      t.send('g', makeMessage({ type: MessageType.MsgVote, from: a.id, to: b.id, term: 1 }))
+      for (let i = 0; i < 1000; i++) t.send('g', makeMessage({ type: MessageType.MsgHeartbeat, from: a.id, to: b.id, term: 2, commit: i }))
+      // frames arrive in order: once the newest heartbeat is in, everything that survived is
+      await waitFor('delivery of the newest heartbeat', () => got.some(m => m.commit === 999), { timeoutMs: 5000, intervalMs: 10 })
+      assert.ok(t.stats.dropped >= 950, `dropped ${t.stats.dropped}`)
+      assert.ok(got.length <= 51, `delivered ${got.length}`)
+      assert.equal(got[0].type, MessageType.MsgVote, 'the vote survived')
+      assert.equal(got[got.length - 1].commit, 999, 'the newest heartbeat survived')
+    } finally {
+      await t.stop()
+    }
   })
 
   it('an unreachable peer: queued frames are dropped and the group is told', async () => {
