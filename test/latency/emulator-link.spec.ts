@@ -3,6 +3,7 @@ import { multiaddrConnectionPair } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { encodePreamble, PreambleError, PreambleTimeoutError } from '../../src/latency/emulator/index.js'
 import { EmulatedLinkConnection } from '../../src/latency/emulator/link-connection.js'
+import { waitFor } from '../helpers/wait.js'
 import { FakeClock } from './emulator-fake-clock.js'
 import type { LinkOptions } from '../../src/latency/emulator/link-connection.js'
 import type { MultiaddrConnection } from '@libp2p/interface'
@@ -10,14 +11,6 @@ import type { MultiaddrConnection } from '@libp2p/interface'
 /** let the in-memory pair deliver what is in flight (it hops through the event loop) */
 async function settle (rounds = 5): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise(resolve => setTimeout(resolve, 0))
-}
-
-async function waitFor (cond: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 0))
-  }
 }
 
 function collect (conn: MultiaddrConnection): Uint8ArrayList {
@@ -61,9 +54,9 @@ describe('latency/emulator: EmulatedLinkConnection over an in-memory connection 
     assert.equal(link.remoteRegion, 'b')
     assert.equal(link.oneWayDelayMs, 20)
     const up = collect(link)
-    await waitFor(() => up.byteLength === 3, 'the trailing bytes')
+    await waitFor('the trailing bytes', () => up.byteLength === 3, { timeoutMs: 2_000, intervalMs: 0 })
     assert.deepEqual(up.subarray(), Uint8Array.of(1, 2, 3))
-    await waitFor(() => atRemote.byteLength === encodePreamble('a').byteLength, 'our preamble')
+    await waitFor('our preamble', () => atRemote.byteLength === encodePreamble('a').byteLength, { timeoutMs: 2_000, intervalMs: 0 })
     assert.deepEqual(atRemote.subarray(), encodePreamble('a'))
     assert.equal(clock.pending, 0, 'the handshake timer was cleared')
   })
@@ -76,7 +69,7 @@ describe('latency/emulator: EmulatedLinkConnection over an in-memory connection 
     remote.send(encodePreamble('b'))
     const link = await opening
     open.push(link)
-    await waitFor(() => atRemote.byteLength > 0, 'our preamble')
+    await waitFor('our preamble', () => atRemote.byteLength > 0, { timeoutMs: 2_000, intervalMs: 0 })
     atRemote.consume(atRemote.byteLength)
 
     link.send(Uint8Array.of(1))
@@ -88,13 +81,13 @@ describe('latency/emulator: EmulatedLinkConnection over an in-memory connection 
     await settle()
     assert.equal(atRemote.byteLength, 0, 'nothing at 19 ms')
     clock.advance(1)
-    await waitFor(() => atRemote.byteLength === 1, 'the first byte at 20 ms')
+    await waitFor('the first byte at 20 ms', () => atRemote.byteLength === 1, { timeoutMs: 2_000, intervalMs: 0 })
     let closed = false
     const closing = link.close().then(() => { closed = true })
     await settle()
     assert.equal(closed, false, 'close waits for the delayed byte')
     clock.advance(10)
-    await waitFor(() => atRemote.byteLength === 2, 'the second byte at 30 ms')
+    await waitFor('the second byte at 30 ms', () => atRemote.byteLength === 2, { timeoutMs: 2_000, intervalMs: 0 })
     assert.deepEqual(atRemote.subarray(), Uint8Array.of(1, 2))
     await closing
     assert.equal(link.status, 'closed')
@@ -107,7 +100,7 @@ describe('latency/emulator: EmulatedLinkConnection over an in-memory connection 
     const opening = EmulatedLinkConnection.open(local, options(clock))
     remote.send(encodePreamble('b'))
     const link = await opening
-    await waitFor(() => atRemote.byteLength > 0, 'our preamble')
+    await waitFor('our preamble', () => atRemote.byteLength > 0, { timeoutMs: 2_000, intervalMs: 0 })
     atRemote.consume(atRemote.byteLength)
     link.send(Uint8Array.of(7))
     assert.equal(clock.pending, 1)

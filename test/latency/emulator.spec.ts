@@ -9,6 +9,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { Registry } from 'prom-client'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp, encodePreamble, PREAMBLE_MAGIC } from '../../src/latency/emulator/index.js'
+import { waitFor } from '../helpers/wait.js'
 import type { LinkEmulatorInit, LinkInfo, RttMatrix, EmulatorLog } from '../../src/latency/emulator/index.js'
 import type { Libp2p } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
@@ -37,14 +38,6 @@ async function startNode (init: LinkEmulatorInit, registry?: Registry): Promise<
     streamMuxers: [yamux()],
     services: { identify: identify(), ping: ping() }
   })
-}
-
-async function waitFor (cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setImmediate(resolve))
-  }
 }
 
 function tcpPort (n: Node): number {
@@ -225,7 +218,7 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     sock.on('close', () => { closed = true })
     await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
     sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-    await waitFor(() => closed, 5_000, 'the node to close the garbage connection')
+    await waitFor('the node to close the garbage connection', () => closed, { timeoutMs: 5_000, intervalMs: 10 })
     const rejected = lines.find(l => l.level === 'warn' && l.context.reason === 'BAD_MAGIC')
     assert.ok(rejected != null, `a logged reason, got ${JSON.stringify(lines)}`)
     // what the node sent before closing is at most its own preamble
@@ -260,7 +253,7 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
       const a = await node({ region: 'eu', matrix: symmetric, logger: log })
       const c = await rawClient(tcpPort(a))
       c.sock.write(bytes)
-      await waitFor(c.closed, 5_000, 'the node to close the connection')
+      await waitFor('the node to close the connection', c.closed, { timeoutMs: 5_000, intervalMs: 10 })
       assert.ok(lines.some(l => l.level === 'warn' && l.context.reason === reason), JSON.stringify(lines))
     })
   }
@@ -275,10 +268,10 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
       c.sock.write(Uint8Array.of(byte))
       await new Promise(resolve => setImmediate(resolve))
     }
-    await waitFor(() => links.length === 1, 5_000, 'the preamble exchange')
+    await waitFor('the preamble exchange', () => links.length === 1, { timeoutMs: 5_000, intervalMs: 10 })
     assert.deepEqual([links[0].direction, links[0].remoteRegion, links[0].oneWayDelayMs], ['inbound', 'ap', 50])
     // the node answered with its own preamble
-    await waitFor(() => Buffer.concat(c.received).length >= 8, 5_000, 'the node preamble')
+    await waitFor('the node preamble', () => Buffer.concat(c.received).length >= 8, { timeoutMs: 5_000, intervalMs: 10 })
     assert.deepEqual(new Uint8Array(Buffer.concat(c.received).subarray(0, 8)), encodePreamble('eu'))
   })
 
@@ -292,7 +285,7 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     sock.on('error', () => {})
     sock.on('close', () => { closed = true })
     sock.resume()
-    await waitFor(() => closed, 5_000, 'the node to close the silent connection')
+    await waitFor('the node to close the silent connection', () => closed, { timeoutMs: 5_000, intervalMs: 10 })
     assert.ok(lines.some(l => l.level === 'warn' && l.context.code === 'LINK_EMULATOR_PREAMBLE_TIMEOUT'))
   })
 

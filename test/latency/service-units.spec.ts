@@ -8,6 +8,7 @@ import {
 } from '../../src/latency/service/index.js'
 import { pickProbeTargets, forEachLimited, seedFromString } from '../../src/latency/service/probe-targets.js'
 import { Periodic, jittered } from '../../src/latency/service/periodic.js'
+import { waitFor } from '../helpers/wait.js'
 import type { Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { LatencyState } from '../../src/latency/index.js'
@@ -110,11 +111,7 @@ describe('latency/service: Periodic', () => {
       }
     }, { nextDelayMs: () => 1, firstDelayMs: 0, timeoutMs: 60_000, onError: () => {} })
     p.start()
-    const deadline = Date.now() + 10_000
-    while (runs < 3) {
-      if (Date.now() > deadline) throw new Error('Periodic did not run 3 times')
-      await new Promise(resolve => setTimeout(resolve, 1))
-    }
+    await waitFor('Periodic to run 3 times', () => runs >= 3, { timeoutMs: 10_000, intervalMs: 1 })
     assert.equal(p.active, true)
     await p.stop()
     assert.equal(sawAbort, true, 'the run in flight saw its signal abort')
@@ -127,11 +124,7 @@ describe('latency/service: Periodic', () => {
     let runs = 0
     const p = new Periodic(async () => { runs++; throw new Error('boom') }, { nextDelayMs: () => 1, firstDelayMs: 0, timeoutMs: 1000, onError: (e) => errors.push(e) })
     p.start()
-    const deadline = Date.now() + 10_000
-    while (runs < 2) {
-      if (Date.now() > deadline) throw new Error('Periodic stopped after a failure')
-      await new Promise(resolve => setTimeout(resolve, 1))
-    }
+    await waitFor('Periodic to run again after a failure', () => runs >= 2, { timeoutMs: 10_000, intervalMs: 1 })
     await p.stop()
     assert.ok(errors.length >= 1)
     assert.equal((errors[0] as Error).message, 'boom')
