@@ -1,7 +1,7 @@
 /**
  * Test helpers: WAT fixtures compiled with the `wabt` package, CIDs of
- * module bytes (CIDv1, raw, sha2-256, as the function store computes them),
- * and waiting for a condition without sleeping blindly.
+ * module bytes (CIDv1, raw, sha2-256, as the function store computes them).
+ * To wait for a condition use `waitFor` from test/helpers/wait.ts.
  */
 import { readFile } from 'node:fs/promises'
 import wabtInit from 'wabt'
@@ -33,14 +33,6 @@ export async function fixture (name: string): Promise<Uint8Array> {
 
 export async function cidOf (bytes: Uint8Array): Promise<string> {
   return CID.create(1, raw.code, await sha256.digest(bytes)).toString()
-}
-
-export async function waitFor (cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
 }
 
 export const enc = new TextEncoder()

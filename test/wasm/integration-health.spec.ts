@@ -5,7 +5,8 @@
  * last known-good one, with an event, a log line and a metric.
  */
 import assert from 'node:assert/strict'
-import { cidOf, fixture, waitFor } from './helpers.js'
+import { cidOf, fixture} from './helpers.js'
+import { waitFor } from '../helpers/wait.js'
 import { buildExamples, deploy, example, http, invoke, removeDir, startFnPeer } from './integration-mesh.js'
 import type { FnPeer } from './integration-mesh.js'
 
@@ -96,7 +97,7 @@ describe('wasm integration: health checks and rollback', function () {
     assert.equal((await deploy(peer, await fixture('echo'), 'name=timed')).status, 201)
     // v2 (echo) answers 200 but without "accepted":1: a failing body check; v1 was never known-good
     assert.equal((await apply(healthCheck('timed-health', 'timed', { interval: 0.1, threshold: 2 }))).status, 201)
-    await waitFor(() => (peer.fns.store.get('timed')?.events ?? []).some(e => e.type === 'rollback-impossible'), 10_000, 'rollback-impossible event')
+    await waitFor('rollback-impossible event', () => (peer.fns.store.get('timed')?.events ?? []).some(e => e.type === 'rollback-impossible'), { timeoutMs: 10_000, intervalMs: 5 })
     const ev = peer.fns.store.get('timed')?.events.filter(e => e.type === 'rollback-impossible') ?? []
     assert.equal(ev.length, 1, 'recorded once per failure streak')
     assert.match(ev[0].reason ?? '', /does not contain/)

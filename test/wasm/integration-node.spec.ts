@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { defaultConfig } from '../../src/config/index.js'
 import { createMeshNode } from '../../src/node/index.js'
-import { cidOf, waitFor } from './helpers.js'
+import { cidOf} from './helpers.js'
+import { waitFor } from '../helpers/wait.js'
 import { buildExamples, example, http, silent } from './integration-mesh.js'
 import type { MeshNode } from '../../src/node/index.js'
 import type { FunctionService } from '../../src/wasm/functions/index.js'
@@ -40,7 +41,7 @@ describe('wasm integration: functions in MeshNodes', function () {
     dir = await mkdtemp(join(tmpdir(), 'dcis-fn-node-'))
     await addNode(0, true)
     await addNode(1, false)
-    await waitFor(() => nodes[1].registry.list().some(e => e.end.peerId === nodes[0].libp2p.peerId.toString()), 20_000, 'peer 1 to verify peer 0\'s END')
+    await waitFor('peer 1 to verify peer 0\'s END', () => nodes[1].registry.list().some(e => e.end.peerId === nodes[0].libp2p.peerId.toString()), { timeoutMs: 20_000, intervalMs: 5 })
   })
 
   after(async function () {

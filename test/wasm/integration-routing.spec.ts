@@ -9,7 +9,8 @@ import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import { INVOKE_PROTOCOL, decodeRequestHeader, decodeResponseHeader, encodeHeader } from '../../src/wasm/routing/index.js'
-import { cidOf, dec, enc, fixture, waitFor } from './helpers.js'
+import { cidOf, dec, enc, fixture} from './helpers.js'
+import { waitFor } from '../helpers/wait.js'
 import { buildExamples, connect, deploy, example, invoke, removeDir, startFnPeer } from './integration-mesh.js'
 import type { FnPeer } from './integration-mesh.js'
 
@@ -63,7 +64,7 @@ describe('wasm integration: routing over /dcis/invoke/1.0.0', function () {
     const loop = await fixture('loop')
     assert.equal((await deploy(b, loop, 'name=loop&timeoutMs=1500')).status, 201)
     const busy = invoke(b, 'loop')
-    await waitFor(() => b.fns.runtime.stats().workers.busy === 1, 5000, 'B busy')
+    await waitFor('B busy', () => b.fns.runtime.stats().workers.busy === 1, { timeoutMs: 5000, intervalMs: 5 })
     assert.equal(b.fns.runtime.capacity(echoId).state, 'queue')
     const res = await invoke(b, echoId, 'forwarded')
     assert.equal(res.status, 200, res.text)
@@ -113,7 +114,7 @@ describe('wasm integration: routing over /dcis/invoke/1.0.0', function () {
     assert.equal((await deploy(b, slow, 'name=slow&timeoutMs=1000&maxConcurrency=1&maxQueue=0')).status, 201)
     assert.equal((await deploy(a, slow, 'name=slow&timeoutMs=300')).status, 201)
     const busy = invoke(b, 'slow')
-    await waitFor(() => b.fns.runtime.stats().workers.busy === 1, 5000, 'B busy')
+    await waitFor('B busy', () => b.fns.runtime.stats().workers.busy === 1, { timeoutMs: 5000, intervalMs: 5 })
     c.rtt.set(b.id, 1)
     const res = await invoke(c, id)
     assert.equal(res.status, 504, 'ran (and timed out) on A, not refused by B')

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { WorkerPool } from '../../src/wasm/pool.js'
-import { waitFor } from './helpers.js'
+import { waitFor } from '../helpers/wait.js'
 
 const CRASH = new URL('./fixtures/crash-worker.ts', import.meta.url)
 const BROKEN = new URL('./fixtures/broken-worker.ts', import.meta.url)
@@ -18,7 +18,7 @@ describe('wasm/pool', function () {
       assert.ok(slot !== undefined)
       await assert.rejects(pool.run(slot, { type: 'invoke', id: 'x', input: new Uint8Array(0) }, 5000, 'invoke x'), { name: 'WorkerCrashedError', code: 'WORKER_CRASHED' })
       assert.equal(replaced, 1)
-      await waitFor(() => pool.counts().idle === 1, 10000, 'the replacement worker')
+      await waitFor('the replacement worker', () => pool.counts().idle === 1, { timeoutMs: 10000, intervalMs: 5 })
       assert.ok(idle > 0)
       // the replacement serves control jobs again
       const [r] = await pool.broadcast({ type: 'unload', id: 'x' }, 5000, 'unload x')

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { createWasmRuntime, OverloadedError, WASM_ERROR_STATUS } from '../../src/wasm/index.js'
 import { createMetricsRegistry } from '../../src/telemetry/index.js'
 import type { FunctionSpec, WasmRuntime } from '../../src/wasm/index.js'
-import { cidOf, dec, enc, fixture, waitFor, watToWasm } from './helpers.js'
+import { cidOf, dec, enc, fixture, watToWasm } from './helpers.js'
+import { waitFor } from '../helpers/wait.js'
 
 async function spec (name: string, abi: 'wasi' | 'reactor', extra: Partial<FunctionSpec> = {}): Promise<FunctionSpec> {
   const bytes = await fixture(name)
@@ -45,7 +46,7 @@ describe('wasm/runtime', function () {
 
   /** the pool is whole again: every worker idle or busy, none starting */
   async function poolHealthy (): Promise<void> {
-    await waitFor(() => { const w = rt.stats().workers; return w.starting === 0 && w.idle + w.busy === w.total }, 10000, 'all workers ready')
+    await waitFor('all workers ready', () => { const w = rt.stats().workers; return w.starting === 0 && w.idle + w.busy === w.total }, { timeoutMs: 10000, intervalMs: 5 })
     const r = await rt.invoke(echo.id, enc.encode('still alive'))
     assert.equal(dec.decode(r.output), 'still alive')
   }
@@ -228,7 +229,7 @@ describe('wasm/runtime', function () {
     await Promise.all(inFlight)
     // let both workers finish refilling their warm instances, so the flood
     // below starts from two idle workers
-    await waitFor(() => rt.stats().workers.idle === 2, 5000, 'idle workers')
+    await waitFor('idle workers', () => rt.stats().workers.idle === 2, { timeoutMs: 5000, intervalMs: 5 })
     const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => rt.invoke(s.id, enc.encode(`m${i}`))))
     const ok = results.filter(r => r.status === 'fulfilled')
     const rejected = results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason as Error & { code?: string, scope?: string })
@@ -255,7 +256,7 @@ describe('wasm/runtime', function () {
     queued.abort()
     await assert.rejects(p2, { name: 'AbortError', code: 'ABORTED' })
     assert.equal(rt.stats().queued, 0)
-    await waitFor(() => rt.stats().workers.busy === 1, 5000, 'the loop to run')
+    await waitFor('the loop to run', () => rt.stats().workers.busy === 1, { timeoutMs: 5000, intervalMs: 5 })
     running.abort()
     await assert.rejects(p1, { code: 'ABORTED' })
     await poolHealthy()
