@@ -65,7 +65,8 @@ export function revision (doc: A.Doc<ServiceDoc>, key: string): number {
 
 export function getValue (doc: A.Doc<ServiceDoc>, key: string): string | undefined {
   if (doc.kv == null || !Object.prototype.hasOwnProperty.call(doc.kv, key)) return undefined
-  return JSON.stringify(A.toJS(doc).kv[key])
+  // the value's own proxy serializes to the same JSON; A.toJS(doc) would copy the whole document per read
+  return JSON.stringify(doc.kv[key])
 }
 
 export function counter (doc: A.Doc<ServiceDoc>, key: string): number {
