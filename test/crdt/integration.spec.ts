@@ -25,20 +25,9 @@ import { parseManifests } from '../../src/services/manifests/index.js'
 import { createLogger, forComponent } from '../../src/telemetry/index.js'
 import { TestMesh, api, counterValue as metricValue } from '../registry/mesh.js'
 import { waitFor } from '../helpers/wait.js'
+import { prng } from './support.js'
 
 const REGIONS = ['eu-west', 'us-east', 'ap-south', 'sa-east']
-
-/** a small seeded PRNG (mulberry32) */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Peer { node: MeshNode, crdt: CrdtBackend, ds: LevelDatastore }
 

@@ -7,6 +7,7 @@ import {
   ccounter, clwwRegister, gcounter, lwwRegister, mvRegister, orset, ormap, pncounter, join
 } from '../../src/crdt/index.js'
 import type { Crdt, ORMap, CCounter, ORSet, MVRegister } from '../../src/crdt/index.js'
+import { createPrng } from '../../src/latency/prng.js'
 
 /** Seed: CRDT_SEED env or a fixed default so CI runs are reproducible. */
 export const SEED = process.env.CRDT_SEED != null ? Number(process.env.CRDT_SEED) : 20261127
@@ -22,16 +23,10 @@ export function check<Ts extends [unknown, ...unknown[]]> (prop: fc.IProperty<Ts
   }
 }
 
-/** A small deterministic PRNG (mulberry32) for non-fast-check randomized tests. */
+/** uniform [0, 1) draws from the project's seeded PRNG (src/latency/prng.ts), for non-fast-check randomized tests */
 export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const p = createPrng(seed)
+  return () => p.next()
 }
 
 export const REPLICAS = ['r-alpha', 'r-beta', 'r-gamma', '12D3KooWQz3x']
