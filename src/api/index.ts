@@ -115,13 +115,11 @@ export interface ApiServer {
   registerErrorStatus (name: string, status: number): void
 }
 
-export const DEFAULT_API_HOST = '127.0.0.1'
-export const DEFAULT_API_PORT = 8080
-
 export function createApiServer (components: ApiComponents, init: ApiServerInit = {}): ApiServer {
   return new ApiHttpServer(components, init)
 }
 
+export { DEFAULT_API_HOST, DEFAULT_API_PORT } from './server.js'
 export { buildOpenApiDocument, OPENAPI_INFO } from './openapi.js'
 export type { BuildOpenApiOptions } from './openapi.js'
 export {

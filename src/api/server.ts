@@ -8,8 +8,8 @@ import type { Logger } from '../telemetry/index.js'
 import type { FastifyInstance } from 'fastify'
 import type { AddressInfo } from 'node:net'
 
-const DEFAULT_HOST = '127.0.0.1'
-const DEFAULT_PORT = 8080
+export const DEFAULT_API_HOST = '127.0.0.1'
+export const DEFAULT_API_PORT = 8080
 const DEFAULT_BODY_LIMIT = 1024 * 1024
 const API_COMPONENT = 'dcis:api'
 
@@ -39,8 +39,8 @@ export class ApiHttpServer implements ApiServer {
   private _status: ApiServer['status'] = 'stopped'
 
   constructor (components: ApiComponents, init: ApiServerInit) {
-    this.host = init.host ?? DEFAULT_HOST
-    this.requestedPort = init.port ?? DEFAULT_PORT
+    this.host = init.host ?? DEFAULT_API_HOST
+    this.requestedPort = init.port ?? DEFAULT_API_PORT
     this.bodyLimit = init.bodyLimit ?? DEFAULT_BODY_LIMIT
     this.handlerTimeoutMs = init.handlerTimeoutMs ?? 30_000
     this.requestTimeoutMs = init.requestTimeoutMs ?? 60_000
