@@ -74,6 +74,11 @@ declare module 'fastify' {
 
 const OPEN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
+export const AUTH_ERROR_STATUS: Readonly<Record<string, number>> = {
+  UnauthenticatedError: 401,
+  ForbiddenError: 403
+}
+
 export function isLoopback (address: string | undefined): boolean {
   if (address == null) return false
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
@@ -81,7 +86,7 @@ export function isLoopback (address: string | undefined): boolean {
 
 export class ApiAuth {
   /** error name -> status, for the server's table */
-  readonly errors: Readonly<Record<string, number>> = { UnauthenticatedError: 401, ForbiddenError: 403 }
+  readonly errors = AUTH_ERROR_STATUS
   private readonly init: ApiAuthInit
   private readonly roles = new Map<string, Set<Role>>()
 
@@ -150,9 +155,4 @@ export class ApiAuth {
       if (!open && role !== 'per-request') this.authorize(caller, role)
     })
   }
-}
-
-export const AUTH_ERROR_STATUS: Readonly<Record<string, number>> = {
-  UnauthenticatedError: 401,
-  ForbiddenError: 403
 }
