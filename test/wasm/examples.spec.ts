@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { createWasmRuntime } from '../../src/wasm/index.js'
 import type { FunctionSpec, WasmRuntime } from '../../src/wasm/index.js'
 import { cidOf, dec, enc } from './helpers.js'
+import { createPrng } from '../../src/latency/prng.js'
 
 interface SensorEvent { sensor: string, value: number }
 interface SensorStats { sensor: string, count: number, dropped: number, min: number | null, max: number | null, avg: number | null }
@@ -18,15 +19,10 @@ interface FilterOutput { accepted: number, dropped: number, invalid: number, sen
 const BUILD = new URL('../../examples/functions/build/', import.meta.url)
 const BUILD_SCRIPT = new URL('../../examples/functions/build.mjs', import.meta.url).href
 
-/** a seeded xorshift32 PRNG */
+/** uniform in [0, 1), seeded (the project's generator) */
 function prng (seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x / 0x100000000
-  }
+  const p = createPrng(seed)
+  return () => p.next()
 }
 
 /** the reference semantics, in plain JS */

@@ -5,7 +5,7 @@
  * last known-good one, with an event, a log line and a metric.
  */
 import assert from 'node:assert/strict'
-import { cidOf, fixture} from './helpers.js'
+import { cidOf, fixture } from './helpers.js'
 import { waitFor } from '../helpers/wait.js'
 import { buildExamples, deploy, example, http, invoke, removeDir, startFnPeer } from './integration-mesh.js'
 import type { FnPeer } from './integration-mesh.js'

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict'
 import { lpStream } from '@libp2p/utils'
 import { CID } from 'multiformats/cid'
 import { INVOKE_PROTOCOL, decodeRequestHeader, decodeResponseHeader, encodeHeader } from '../../src/wasm/routing/index.js'
-import { cidOf, dec, enc, fixture} from './helpers.js'
+import { cidOf, dec, enc, fixture } from './helpers.js'
+import { createPrng } from '../../src/latency/prng.js'
 import { waitFor } from '../helpers/wait.js'
 import { buildExamples, connect, deploy, example, invoke, removeDir, startFnPeer } from './integration-mesh.js'
 import type { FnPeer } from './integration-mesh.js'
@@ -155,15 +156,10 @@ describe('wasm integration: routing over /dcis/invoke/1.0.0', function () {
 })
 
 describe('wasm routing: frame decoders (seeded fuzz)', () => {
-  /** xorshift32 */
-  function prng (seed: number): () => number {
-    let x = seed >>> 0 || 1
-    return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 0x100000000 }
-  }
-
   it('mutated headers are decoded or refused with InvalidInvokeFrameError, nothing else', () => {
     const seed = Number(process.env.FN_FUZZ_SEED ?? 20261127)
-    const rnd = prng(seed)
+    const p = createPrng(seed)
+    const rnd = (): number => p.next()
     const good = encodeHeader({ v: 1, id: 'bafkreid5cgnvs3lxdklh2tlwfxtpwoekz5k6rz22jhiainukegftp2wd44', name: 'echo', spec: { abi: 'wasi', limits: { timeoutMs: 100 }, grants: { clock: true }, env: { A: 'b' }, warmPoolSize: 1 } })
     const okRes = encodeHeader({ v: 1, ok: true, ranOn: '12D3KooWtest', durationMs: 1.5, coldStart: false })
     assert.equal(decodeRequestHeader(good).spec.limits?.timeoutMs, 100)

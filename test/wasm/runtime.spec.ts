@@ -3,6 +3,7 @@ import { createWasmRuntime, OverloadedError, WASM_ERROR_STATUS } from '../../src
 import { createMetricsRegistry } from '../../src/telemetry/index.js'
 import type { FunctionSpec, WasmRuntime } from '../../src/wasm/index.js'
 import { cidOf, dec, enc, fixture, watToWasm } from './helpers.js'
+import { createPrng } from '../../src/latency/prng.js'
 import { waitFor } from '../helpers/wait.js'
 
 async function spec (name: string, abi: 'wasi' | 'reactor', extra: Partial<FunctionSpec> = {}): Promise<FunctionSpec> {
@@ -10,15 +11,10 @@ async function spec (name: string, abi: 'wasi' | 'reactor', extra: Partial<Funct
   return { id: await cidOf(bytes), name, abi, bytes, ...extra }
 }
 
-/** a seeded xorshift32 PRNG */
+/** uniform in [0, 1), seeded (the project's generator) */
 function prng (seed: number): () => number {
-  let x = seed >>> 0 || 1
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x / 0x100000000
-  }
+  const p = createPrng(seed)
+  return () => p.next()
 }
 
 function u32s (b: Uint8Array): number[] {
