@@ -46,7 +46,11 @@ export class AllocationService {
   private readonly maxInboundStreams: number
   private readonly authorize: (remotePeer: string, op: AllocRequest['op']) => boolean
   private shutdown = new AbortController()
-  /** registry entries are replaced, never mutated: their candidate views are computed once */
+  /**
+   * candidate views per registry entry, computed once; an entry's END is
+   * immutable, but its trustLevel is re-evaluated in place when a revocation
+   * list arrives, so candidateOf() checks it
+   */
   private readonly candidates = new WeakMap<RegistryEntry, Candidate>()
   private sweepTimer?: ReturnType<typeof setInterval>
 
@@ -107,7 +111,7 @@ export class AllocationService {
 
   private candidateOf (e: RegistryEntry): Candidate {
     let c = this.candidates.get(e)
-    if (c == null) {
+    if (c == null || c.trust !== e.trustLevel) {
       c = candidateFromEntry(e)
       this.candidates.set(e, c)
     }

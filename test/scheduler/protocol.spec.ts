@@ -323,6 +323,17 @@ describe('scheduler allocation protocol (real libp2p on 127.0.0.1)', function ()
     }
   })
 
+  it('a trust level lowered in place (a revocation list arrived) is seen by the next placement', async () => {
+    const eb = entryOf(b, { region: 'eu-west', zone: 'eu-west-a', freeCpu: 3, freeMemoryMb: 3000, trust: 3 })
+    registry.entries = [eb]
+    const first = await a.service.allocate(req({ constraints: { cpu: 1, trust: 3 } }))
+    assert.deepEqual(first.nodes.map(n => n.peerId), [b.id])
+    await a.service.release(first.id)
+    // EndRegistry.reevaluateTrust() updates the held entry object, it does not replace it
+    eb.trustLevel = 0
+    await assert.rejects(a.service.allocate(req({ constraints: { cpu: 1, trust: 3 } })), NoPlacementError)
+  })
+
   it('allocations survive a restart of the owning peer (LevelDatastore)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'dcis-alloc-'))
     const ds1 = new LevelDatastore(join(dir, 'ds'))
