@@ -175,25 +175,24 @@ export class ReservationLedger {
 
   /** Extends a live reservation's lease to now + leaseMs (or its own leaseMs). */
   async renew (id: string, leaseMs?: number): Promise<Reservation | undefined> {
-    return this.mutex.run(async () => {
-      await this.sweepLocked()
-      const r = this.held.get(id)
-      if (r == null) return undefined
+    return this.update(id, r => {
       const lease = leaseMs ?? r.leaseMs
-      const next = { ...r, leaseMs: lease, expiresAt: this.now() + lease }
-      await this.persist(next)
-      this.held.set(id, next)
-      return { ...next }
+      return { ...r, leaseMs: lease, expiresAt: this.now() + lease }
     })
   }
 
   /** Records the allocation's node list on the owning peer. */
   async setNodes (id: string, nodes: AllocationNode[]): Promise<Reservation | undefined> {
+    return this.update(id, r => ({ ...r, nodes: nodes.map(n => ({ ...n })) }))
+  }
+
+  /** Replaces a live reservation (cpu and memory unchanged) with change(it), persisted first. */
+  private async update (id: string, change: (r: Reservation) => Reservation): Promise<Reservation | undefined> {
     return this.mutex.run(async () => {
       await this.sweepLocked()
       const r = this.held.get(id)
       if (r == null) return undefined
-      const next = { ...r, nodes: nodes.map(n => ({ ...n })) }
+      const next = change(r)
       await this.persist(next)
       this.held.set(id, next)
       return { ...next }
