@@ -34,34 +34,23 @@ import type { LocalPeer } from '../../src/cli/local-mesh.js'
 import { cliCommand, REPO_ROOT } from '../helpers/cli.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
+import { tryHttp } from '../helpers/http.js'
+import { createPrng } from '../../src/latency/prng.js'
+import type { Json } from '../helpers/http.js'
 
 const SEED = Number(process.env.LEADERBOARD_SEED ?? 17)
 const SERVICE = 'leaderboard'
 const KEY = 'score-alice'
 const ZONES = ['eu-west-a', 'us-east-a', 'ap-south-a']
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+/** the project's seeded generator (src/latency/prng.ts) as a () => [0, 1) function */
+function seeded (seed: number): () => number {
+  const prng = createPrng(seed)
+  return () => prng.next()
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read loosely typed JSON
-async function http (peer: LocalPeer, method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number, json: any }> {
-  try {
-    const res = await fetch(`${peer.apiUrl}${path}`, { method, body, headers: body !== undefined ? { 'content-type': contentType } : {}, signal: AbortSignal.timeout(8000) })
-    const text = await res.text()
-    let json: unknown = null
-    try { json = text.length > 0 ? JSON.parse(text) : null } catch { json = text }
-    return { status: res.status, json }
-  } catch {
-    return { status: 0, json: null }
-  }
+async function http (peer: LocalPeer, method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number, json: Json }> {
+  return tryHttp(peer.apiUrl, method, path, body, contentType)
 }
 
 async function readCounter (peer: LocalPeer): Promise<number | undefined> {
@@ -207,11 +196,11 @@ describe('e2e: leaderboard counter on a 3-region mesh (eventual, delta-crdts)', 
   })
 
   it(`concurrent writes on every replica and through a non-replica converge everywhere to the exact total (seed ${SEED})`, async function () {
-    const rng = mulberry32(SEED)
+    const rng = seeded(SEED)
     const ledger = newLedger()
     const jobs: Array<Promise<void>> = []
-    for (const r of replicas) for (let c = 0; c < 3; c++) jobs.push(client(r, 25, mulberry32(Math.floor(rng() * 2 ** 32)), ledger))
-    for (let c = 0; c < 2; c++) jobs.push(client(other, 25, mulberry32(Math.floor(rng() * 2 ** 32)), ledger))
+    for (const r of replicas) for (let c = 0; c < 3; c++) jobs.push(client(r, 25, seeded(Math.floor(rng() * 2 ** 32)), ledger))
+    for (let c = 0; c < 2; c++) jobs.push(client(other, 25, seeded(Math.floor(rng() * 2 ** 32)), ledger))
     await Promise.all(jobs)
     const stoppedAt = performance.now()
     assert.deepEqual(ledger.refused, [], `no write refused (seed ${SEED})`)
@@ -227,12 +216,12 @@ describe('e2e: leaderboard counter on a 3-region mesh (eventual, delta-crdts)', 
   it(`a SIGKILLed replica restarts and every peer converges with no acknowledged write lost (seed ${SEED})`, async function () {
     if (agreed === undefined) assert.fail('the first test established no total to build on')
     const base = agreed
-    const rng = mulberry32(SEED * 7 + 1)
+    const rng = seeded(SEED * 7 + 1)
     const victim = replicas.find(p => p.region === 'us-east') ?? replicas[0]
     const survivors = replicas.filter(p => p !== victim)
     // a burst acknowledged by the victim, then SIGKILL right after the last ack
     const burst = newLedger()
-    await Promise.all([0, 1, 2].map(async () => client(victim, 10, mulberry32(Math.floor(rng() * 2 ** 32)), burst)))
+    await Promise.all([0, 1, 2].map(async () => client(victim, 10, seeded(Math.floor(rng() * 2 ** 32)), burst)))
     const exited = new Promise<void>(resolve => victim.process!.once('exit', () => { resolve() }))
     victim.process!.kill('SIGKILL')
     await exited
@@ -240,8 +229,8 @@ describe('e2e: leaderboard counter on a 3-region mesh (eventual, delta-crdts)', 
     // writes continue on the surviving replicas and through the non-replica
     const during = newLedger()
     const jobs: Array<Promise<void>> = []
-    for (const r of survivors) for (let c = 0; c < 2; c++) jobs.push(client(r, 20, mulberry32(Math.floor(rng() * 2 ** 32)), during))
-    jobs.push(client(other, 20, mulberry32(Math.floor(rng() * 2 ** 32)), during))
+    for (const r of survivors) for (let c = 0; c < 2; c++) jobs.push(client(r, 20, seeded(Math.floor(rng() * 2 ** 32)), during))
+    jobs.push(client(other, 20, seeded(Math.floor(rng() * 2 ** 32)), during))
     await Promise.all(jobs)
     assert.deepEqual(during.refused, [], `no write refused while a replica is down (seed ${SEED})`)
     const all = newLedger()

@@ -23,6 +23,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalMesh } from '../../src/cli/local-mesh.js'
 import { REPO_ROOT, cliCommand } from '../helpers/cli.js'
+import { api } from '../helpers/http.js'
+import type { Json } from '../helpers/http.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
 import type { LocalPeer } from '../../src/cli/local-mesh.js'
@@ -42,14 +44,7 @@ const REL_TOLERANCE = 0.2
  */
 const ABS_TOLERANCE_MS = 6
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read loosely typed JSON
-async function api<T = any> (url: string, init?: RequestInit): Promise<{ status: number, body: T }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) })
-  const text = await res.text()
-  return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as T }
-}
-
-async function post (peer: LocalPeer, path: string, body: unknown): Promise<{ status: number, body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function post (peer: LocalPeer, path: string, body: unknown): Promise<{ status: number, body: Json }> {
   return api(`${peer.apiUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 }
 

@@ -19,17 +19,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { LocalMesh } from '../../src/cli/local-mesh.js'
 import { cliCommand } from '../helpers/cli.js'
+import { api } from '../helpers/http.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
 import type { Libp2p } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read loosely typed JSON
-async function api<T = any> (url: string, init?: RequestInit): Promise<{ status: number, body: T }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(20_000) })
-  const text = await res.text()
-  return { status: res.status, body: (text === '' ? null : JSON.parse(text)) as T }
-}
 
 describe('e2e: a 3-process mesh', function () {
   this.timeout(120_000)

@@ -20,31 +20,23 @@ import type { LocalPeer } from '../../src/cli/local-mesh.js'
 import { cliCommand } from '../helpers/cli.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
+import { tryHttp } from '../helpers/http.js'
+import { createPrng } from '../../src/latency/prng.js'
+import type { Json } from '../helpers/http.js'
 import { checkRevisionHistory } from '../raft/integration/history.js'
 import type { HistOp } from '../raft/integration/history.js'
 
 const SEED = Number(process.env.RAFT_KILL_SEED ?? 1)
 const MANIFEST = JSON.stringify({ apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name: 'accounts' }, spec: { replicas: 3, runtime: 'wasi', consistency: { mode: 'strong', latencyRadiusMs: 20 } } })
 
-function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+/** the project's seeded generator (src/latency/prng.ts) as a () => [0, 1) function */
+function seeded (seed: number): () => number {
+  const prng = createPrng(seed)
+  return () => prng.next()
 }
 
-async function http (peer: LocalPeer, method: string, path: string, body?: string): Promise<{ status: number, json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  try {
-    const res = await fetch(`${peer.apiUrl}${path}`, { method, body, headers: body !== undefined ? { 'content-type': path.includes('/kv/') ? 'text/plain' : 'application/json' } : {}, signal: AbortSignal.timeout(8000) })
-    const text = await res.text()
-    return { status: res.status, json: text.length > 0 ? JSON.parse(text) : null }
-  } catch {
-    return { status: 0, json: null }
-  }
+async function http (peer: LocalPeer, method: string, path: string, body?: string): Promise<{ status: number, json: Json }> {
+  return tryHttp(peer.apiUrl, method, path, body, path.includes('/kv/') ? 'text/plain' : 'application/json')
 }
 
 describe('e2e: raft leader SIGKILL under concurrent writes (HTTP API)', function () {
@@ -75,7 +67,7 @@ describe('e2e: raft leader SIGKILL under concurrent writes (HTTP API)', function
     }, { timeoutMs: 30_000 })
     await leaderOf()
 
-    const rng = mulberry32(SEED)
+    const rng = seeded(SEED)
     const history: HistOp[] = []
     const t0 = performance.now()
     const now = (): number => performance.now() - t0
