@@ -13,6 +13,12 @@ export function apiUrlFrom (option: string | undefined): string {
   return url.toString().replace(/\/$/, '')
 }
 
+/** The Authorization header for `--token`, else $DCIS_TOKEN, else none. */
+export function bearer (token?: string): Record<string, string> {
+  const t = token ?? process.env.DCIS_TOKEN
+  return t != null && t !== '' ? { authorization: `Bearer ${t}` } : {}
+}
+
 export interface RequestOptions {
   method?: string
   body?: unknown

@@ -11,7 +11,7 @@ export function registerApply (program: Command): void {
     .option('--json', 'print JSON')
     .action(async (opts: ApplyOptions) => {
       const { readFile } = await import('node:fs/promises')
-      const { apiRequest, apiUrlFrom } = await import('../client.js')
+      const { apiRequest, apiUrlFrom, bearer } = await import('../client.js')
       const { CliError } = await import('../errors.js')
       let text: string
       try {
@@ -23,11 +23,10 @@ export function registerApply (program: Command): void {
         throw new CliError(`-f ${opts.file}: ${(err as Error).message}`)
       }
       const json = /\.json$/i.test(opts.file)
-      const token = opts.token ?? process.env.DCIS_TOKEN
       const res = await apiRequest<{ applied: Array<{ kind: string, name: string, result: Record<string, unknown> }> }>(apiUrlFrom(opts.api), '/v1/manifests', {
         method: 'POST',
         body: new TextEncoder().encode(text),
-        headers: { 'content-type': json ? 'application/json' : 'application/yaml', ...(token != null ? { authorization: `Bearer ${token}` } : {}) }
+        headers: { 'content-type': json ? 'application/json' : 'application/yaml', ...bearer(opts.token) }
       })
       process.stdout.write(opts.json === true
         ? JSON.stringify(res) + '\n'

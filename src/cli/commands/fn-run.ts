@@ -3,16 +3,11 @@
  * POST /v1/functions/{id} and GET /v1/functions.
  */
 import { readFile } from 'node:fs/promises'
-import { apiRequest, apiUrlFrom } from '../client.js'
+import { apiRequest, apiUrlFrom, bearer } from '../client.js'
 import { CliError } from '../errors.js'
 import type { FnDeployOptions, FnInvokeOptions, FnLsOptions } from './fn.js'
 
 export interface Output { write: (s: string | Uint8Array) => unknown }
-
-function auth (token: string | undefined): Record<string, string> {
-  const t = token ?? process.env.DCIS_TOKEN
-  return t != null && t !== '' ? { authorization: `Bearer ${t}` } : {}
-}
 
 function intOption (flag: string, v: string | undefined): string | undefined {
   if (v === undefined) return undefined
@@ -42,7 +37,7 @@ export async function runFnDeploy (file: string, opts: FnDeployOptions, out: Out
   const res = await apiRequest<{ id: string, name: string, version: number }>(apiUrlFrom(opts.api), `/v1/functions?${q.toString()}`, {
     method: 'POST',
     body: bytes,
-    headers: { 'content-type': 'application/wasm', ...auth(opts.token) },
+    headers: { 'content-type': 'application/wasm', ...bearer(opts.token) },
     timeoutMs: 60_000
   })
   out.write(opts.json === true ? JSON.stringify(res) + '\n' : `${res.id}\n`)
@@ -70,7 +65,7 @@ export async function runFnInvoke (id: string, opts: FnInvokeOptions, out: Outpu
     res = await fetch(`${api}${path}`, {
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/octet-stream', ...auth(opts.token) },
+      headers: { 'content-type': 'application/octet-stream', ...bearer(opts.token) },
       signal: AbortSignal.timeout(120_000)
     })
   } catch (err) {
@@ -102,7 +97,7 @@ export async function runFnInvoke (id: string, opts: FnInvokeOptions, out: Outpu
 interface FunctionSummary { name: string, id: string, version: number, abi: string, size: number, versions: number }
 
 export async function runFnLs (opts: FnLsOptions, out: Output = process.stdout): Promise<void> {
-  const res = await apiRequest<{ functions: FunctionSummary[] }>(apiUrlFrom(opts.api), '/v1/functions', { headers: auth(opts.token) })
+  const res = await apiRequest<{ functions: FunctionSummary[] }>(apiUrlFrom(opts.api), '/v1/functions', { headers: bearer(opts.token) })
   if (opts.json === true) {
     out.write(JSON.stringify(res) + '\n')
     return

@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 export interface KvOptions { api?: string, token?: string, json?: boolean, ifRevision?: string }
 
 async function call (method: 'GET' | 'PUT' | 'DELETE', service: string, key: string, value: string | undefined, opts: KvOptions): Promise<void> {
-  const { apiRequest, apiUrlFrom } = await import('../client.js')
+  const { apiRequest, apiUrlFrom, bearer } = await import('../client.js')
   const { CliError } = await import('../errors.js')
   let query = ''
   if (opts.ifRevision != null) {
@@ -11,12 +11,11 @@ async function call (method: 'GET' | 'PUT' | 'DELETE', service: string, key: str
     if (!Number.isInteger(n) || n < 0) throw new CliError(`--if-revision: a non-negative integer (got ${opts.ifRevision})`)
     query = `?ifRevision=${n}`
   }
-  const token = opts.token ?? process.env.DCIS_TOKEN
   const path = `/v1/services/${encodeURIComponent(service)}/kv/${encodeURIComponent(key)}${query}`
   const res = await apiRequest<{ key?: string, value?: string, revision: number }>(apiUrlFrom(opts.api), path, {
     method,
     ...(value != null ? { body: new TextEncoder().encode(value) } : {}),
-    headers: { ...(value != null ? { 'content-type': 'text/plain' } : {}), ...(token != null ? { authorization: `Bearer ${token}` } : {}) }
+    headers: { ...(value != null ? { 'content-type': 'text/plain' } : {}), ...bearer(opts.token) }
   })
   if (opts.json === true) {
     process.stdout.write(JSON.stringify(res) + '\n')
