@@ -33,27 +33,31 @@ describe('api: server lifecycle', () => {
 
   it('stop() closes the port, also with a kept-alive connection open', async () => {
     const h = await startHarness()
-    const port = h.server.port
-    // leave a keep-alive connection in the pool
-    assert.equal((await fetch(h.url('/healthz'), { keepalive: true })).status, 200)
-    assert.equal(await portOpen(port), true)
-    await h.server.stop()
-    assert.equal(h.server.status, 'stopped')
-    assert.equal(await portOpen(port), false)
+    try {
+      const port = h.server.port
+      // leave a keep-alive connection in the pool
+      assert.equal((await fetch(h.url('/healthz'), { keepalive: true })).status, 200)
+      assert.equal(await portOpen(port), true)
+      await h.server.stop()
+      assert.equal(h.server.status, 'stopped')
+      assert.equal(await portOpen(port), false)
+    } finally {
+      await h.server.stop()
+    }
   })
 
   it('start and stop are idempotent, and a stopped server starts again', async () => {
     const server = createApiServer(components(), { port: 0 })
-    await server.stop()
-    await server.start()
-    await server.start()
-    const first = server.port
-    assert.equal((await fetch(`${server.url}/healthz`)).status, 200)
-    await server.stop()
-    await server.stop()
-    assert.equal(await portOpen(first), false)
-    await server.start()
     try {
+      await server.stop()
+      await server.start()
+      await server.start()
+      const first = server.port
+      assert.equal((await fetch(`${server.url}/healthz`)).status, 200)
+      await server.stop()
+      await server.stop()
+      assert.equal(await portOpen(first), false)
+      await server.start()
       assert.equal((await fetch(`${server.url}/healthz`)).status, 200)
     } finally {
       await server.stop()
@@ -62,20 +66,24 @@ describe('api: server lifecycle', () => {
 
   it('concurrent start()/stop() calls run in order', async () => {
     const server = createApiServer(components(), { port: 0 })
-    const [a, b] = [server.start(), server.start()]
-    await Promise.all([a, b])
-    const port = server.port
-    assert.equal(await portOpen(port), true)
-    const starting = server.start()
-    const stopping = server.stop()
-    await Promise.all([starting, stopping])
-    assert.equal(server.status, 'stopped')
-    assert.equal(await portOpen(port), false)
-    // a stop() issued while start() is still running stops the server it started
-    const again = server.start()
-    const stop2 = server.stop()
-    await Promise.all([again, stop2])
-    assert.equal(server.status, 'stopped')
+    try {
+      const [a, b] = [server.start(), server.start()]
+      await Promise.all([a, b])
+      const port = server.port
+      assert.equal(await portOpen(port), true)
+      const starting = server.start()
+      const stopping = server.stop()
+      await Promise.all([starting, stopping])
+      assert.equal(server.status, 'stopped')
+      assert.equal(await portOpen(port), false)
+      // a stop() issued while start() is still running stops the server it started
+      const again = server.start()
+      const stop2 = server.stop()
+      await Promise.all([again, stop2])
+      assert.equal(server.status, 'stopped')
+    } finally {
+      await server.stop()
+    }
   })
 
   it('listens on 127.0.0.1 by default', async () => {
@@ -103,12 +111,16 @@ describe('api: server lifecycle', () => {
     const h = await startHarness()
     h.node.hangPeers = true
     const pending = fetch(h.url('/v1/peers')).then(async r => ({ status: r.status, body: await r.text() }), (err: Error) => err)
-    await waitFor('the handler to start', () => h.node.lastPeersSignal != null, { timeoutMs: 5000, intervalMs: 10 })
-    await h.server.stop()
-    assert.equal(h.node.lastPeersSignal?.aborted, true)
-    const result = await pending
-    if (!(result instanceof Error)) {
-      assert.equal(result.status, 503)
+    try {
+      await waitFor('the handler to start', () => h.node.lastPeersSignal != null, { timeoutMs: 5000, intervalMs: 10 })
+      await h.server.stop()
+      assert.equal(h.node.lastPeersSignal?.aborted, true)
+      const result = await pending
+      if (!(result instanceof Error)) {
+        assert.equal(result.status, 503)
+      }
+    } finally {
+      await h.server.stop()
     }
   })
 
