@@ -14,6 +14,10 @@ import type { RuntimeSpecFields } from '../store/index.js'
 
 export const MAX_HEADER_BYTES = 16 * 1024
 
+// one of each per process, not per frame (both are stateless between calls)
+const UTF8_FATAL = new TextDecoder('utf-8', { fatal: true })
+const UTF8 = new TextEncoder()
+
 export interface InvokeRequestHeader {
   v: 1
   id: string
@@ -33,7 +37,7 @@ function parse (bytes: Uint8Array): Record<string, unknown> {
   if (bytes.byteLength > MAX_HEADER_BYTES) throw new InvalidInvokeFrameError('header', `larger than ${MAX_HEADER_BYTES} bytes`)
   let v: unknown
   try {
-    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    v = JSON.parse(UTF8_FATAL.decode(bytes))
   } catch {
     throw new InvalidInvokeFrameError('header', 'is not UTF-8 JSON')
   }
@@ -119,5 +123,5 @@ export function decodeResponseHeader (bytes: Uint8Array): InvokeResponseHeader {
 }
 
 export function encodeHeader (h: InvokeRequestHeader | InvokeResponseHeader): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(h))
+  return UTF8.encode(JSON.stringify(h))
 }
