@@ -25,10 +25,6 @@ export function compareStrings (a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-export function atomsEqual (a: Atom, b: Atom): boolean {
-  return compareAtoms(a, b) === 0
-}
-
 /** A string usable as a Map key that identifies the atom (type-prefixed). */
 export function atomKey (a: Atom): string {
   if (typeof a === 'string') return 's' + a

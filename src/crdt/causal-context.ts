@@ -121,10 +121,6 @@ export function joinContexts (a: CausalContext, b: CausalContext): CausalContext
   return out.build()
 }
 
-export function addDots (ctx: CausalContext, dots: Iterable<Dot>): CausalContext {
-  return joinContexts(ctx, contextFromDots(dots))
-}
-
 /** Every dot of the context (expands ranges: use on small contexts only). */
 export function * contextDots (ctx: CausalContext): Generator<Dot> {
   for (const [replica, n] of ctx.vv) for (let c = 1; c <= n; c++) yield { replica, counter: c }

@@ -12,17 +12,9 @@ export interface Dot {
   readonly counter: number
 }
 
-export function makeDot (replica: ReplicaId, counter: number): Dot {
-  return { replica, counter }
-}
-
 /** Orders by replica id (UTF-16 code units), then counter. */
 export function compareDots (a: Dot, b: Dot): number {
   return compareStrings(a.replica, b.replica) || a.counter - b.counter
-}
-
-export function dotsEqual (a: Dot, b: Dot): boolean {
-  return a.replica === b.replica && a.counter === b.counter
 }
 
 export function assertReplicaId (replica: unknown, field = 'replica'): asserts replica is ReplicaId {

@@ -57,13 +57,3 @@ export function seqOf (s: SectionedState, origin: string): number {
   for (const m of s.sections) n += m.ctx.vv.get(origin) ?? 0
   return n
 }
-
-/** Every origin that appears in any section's context. */
-export function origins (s: SectionedState): string[] {
-  const out = new Set<string>()
-  for (const m of s.sections) {
-    for (const r of m.ctx.vv.keys()) out.add(r)
-    for (const r of m.ctx.cloud.keys()) out.add(r)
-  }
-  return [...out].sort()
-}
