@@ -12,8 +12,6 @@
  *   periodically to peers that have not acknowledged).
  */
 import { join } from 'node:path'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
 import { Key } from 'interface-datastore'
 import { KeyNotFoundError, RevisionMismatchError, ServiceNotFoundError, ServiceUnavailableError, OperationNotSupportedError } from '../../services/errors.js'
@@ -23,7 +21,7 @@ import { betterLeader, place } from '../placement/index.js'
 import type { LatencyOracle, PlacementCandidate } from '../placement/index.js'
 import { createWalMetrics } from '../storage/index.js'
 import type { WalMetrics } from '../storage/index.js'
-import { createRaftTransport, createTransportMetrics } from '../transport/index.js'
+import { createRaftTransport, createTransportMetrics, dialPeer } from '../transport/index.js'
 import type { RaftTransport } from '../transport/index.js'
 import { groupIdOf, SERVICE_NAME_RE, validateDescriptor } from './descriptor.js'
 import type { GroupDescriptor } from './descriptor.js'
@@ -454,13 +452,7 @@ export class RaftKvBackend implements ServiceBackend {
   }
 
   private async dial (peer: string, signal: AbortSignal): Promise<Stream> {
-    try {
-      return await this.init.libp2p.dialProtocol(peerIdFromString(peer), RAFT_KV_PROTOCOL, { signal })
-    } catch (err) {
-      const addrs = this.addressesOf(peer)
-      if (addrs.length === 0 || signal.aborted) throw err
-      return await this.init.libp2p.dialProtocol(addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`)), RAFT_KV_PROTOCOL, { signal })
-    }
+    return await dialPeer(this.init.libp2p, peer, RAFT_KV_PROTOCOL, () => this.addressesOf(peer), signal)
   }
 
   private async serve (stream: Stream, remote: string): Promise<void> {

@@ -8,12 +8,11 @@
  * validated, and delivered only if the remote peer (authenticated by Noise)
  * is the message's `from` and a member of the group.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
 import { MessageType } from '../core/index.js'
 import type { Message } from '../core/index.js'
 import { decodeEnvelope, encodeEnvelope, MAX_FRAME_BYTES } from './codec.js'
+import { dialPeer } from './dial.js'
 import type { InvalidRaftFrameError } from './errors.js'
 import type { TransportMetrics } from './metrics.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
@@ -197,15 +196,7 @@ export class RaftTransport {
 
   private async dial (peer: string, signal: AbortSignal): Promise<Stream> {
     const s = AbortSignal.any([signal, AbortSignal.timeout(this.dialTimeoutMs)])
-    const libp2p = this.init.libp2p
-    let stream: Stream
-    try {
-      stream = await libp2p.dialProtocol(peerIdFromString(peer), RAFT_PROTOCOL, { signal: s })
-    } catch (err) {
-      const addrs = this.init.addressesOf?.(peer) ?? []
-      if (addrs.length === 0 || s.aborted) throw err
-      stream = await libp2p.dialProtocol(addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`)), RAFT_PROTOCOL, { signal: s })
-    }
+    const stream = await dialPeer(this.init.libp2p, peer, RAFT_PROTOCOL, () => this.init.addressesOf?.(peer) ?? [], s)
     // the outbound stream is write-only; a raft stream may be idle between groups' activity
     stream.inactivityTimeout = 0
     return stream
