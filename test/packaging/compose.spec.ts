@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -8,6 +7,7 @@ import { Ajv } from 'ajv'
 import { parse } from 'yaml'
 import { parseStartArgs } from './cli-flags.js'
 import { parseDockerfile } from './dockerfile.js'
+import { runNodeScript } from './node-script.js'
 import { startHarness } from '../api/fixtures.js'
 
 const COMPOSE = new URL('../../simulations/docker-compose.yml', import.meta.url)
@@ -191,19 +191,14 @@ describe('packaging: simulations/docker-compose.yml', () => {
     const file = startOptions('bootstrap', compose.services.bootstrap).writeBootstrap as string
     const dir = await mkdtemp(join(tmpdir(), 'dcis-compose-'))
     const h = await startHarness()
-    const run = async (script: string): Promise<number> => await new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' })
-      child.on('error', reject)
-      child.on('exit', code => { resolve(code ?? -1) })
-    })
     try {
       const local = join(dir, 'bootstrap.json')
       const script = test[3].replace(file, local).replace('127.0.0.1:8080', `127.0.0.1:${h.server.port}`)
-      assert.notEqual(await run(script), 0, 'no file yet -> unhealthy')
+      assert.notEqual(await runNodeScript(script), 0, 'no file yet -> unhealthy')
       await writeFile(local, '{"peers":[]}')
-      assert.equal(await run(script), 0, 'file + live API -> healthy')
+      assert.equal(await runNodeScript(script), 0, 'file + live API -> healthy')
       await h.server.stop()
-      assert.notEqual(await run(script), 0, 'file but no API -> unhealthy')
+      assert.notEqual(await runNodeScript(script), 0, 'file but no API -> unhealthy')
     } finally {
       await h.server.stop()
       await rm(dir, { recursive: true, force: true })

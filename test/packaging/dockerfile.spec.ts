@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { parseStartArgs } from './cli-flags.js'
 import { dockerignoreIncludes, parseDockerfile, runCommands } from './dockerfile.js'
+import { runNodeScript } from './node-script.js'
 import { startHarness } from '../api/fixtures.js'
 import type { Instruction, Stage } from './dockerfile.js'
 
@@ -13,16 +13,6 @@ function only (stage: Stage, keyword: string): Instruction {
   const found = stage.instructions.filter(i => i.keyword === keyword)
   assert.equal(found.length, 1, `exactly one ${keyword} in stage ${stage.name ?? stage.base}`)
   return found[0]
-}
-
-/** Runs `node -e script` and resolves its exit code. */
-async function runNodeScript (script: string): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' })
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, 20_000)
-    child.on('error', reject)
-    child.on('exit', code => { clearTimeout(timer); resolve(code ?? -1) })
-  })
 }
 
 describe('packaging: Dockerfile', () => {
