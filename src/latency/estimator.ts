@@ -17,7 +17,7 @@ import type { FactorConfig } from './factors.js'
 import { LruMap } from './lru.js'
 import { createPrng } from './prng.js'
 import { LATENCY_STATE_VERSION, validateRemoteState } from './state.js'
-import type { LatencyState, RemoteStateCheck, StateLimits } from './state.js'
+import type { DigestSample, LatencyState, RemoteStateCheck, StateLimits } from './state.js'
 import { VivaldiNode, distanceMs, DEFAULT_VIVALDI_CONFIG } from './vivaldi.js'
 import type { VivaldiConfig } from './vivaldi.js'
 import { InvalidRttError, LatencyConfigError } from './errors.js'
@@ -255,7 +255,7 @@ class Estimator implements LatencyEstimator {
   estimateBetween (a: LatencyState, b: LatencyState, bId?: string): LatencyEstimate {
     if (bId !== undefined) {
       const s = a.samples.find(x => x.peer === bId)
-      if (s !== undefined) return { ms: s.ms, errorMs: 0.1 * s.ms, source: 'measured', confidence: 0.8 }
+      if (s !== undefined) return fromDigest(s)
     }
     const preds = { coord: distanceMs(a.coord, b.coord), factors: predictMs(a.factors, b.factors) }
     return pick(preds, { coord: a.err.coord, factors: a.err.factors, reverse: Infinity }, this.allowed)
@@ -298,6 +298,11 @@ class Estimator implements LatencyEstimator {
     const rel = Math.min(ERROR_CAP, Math.abs(predicted - actual) / actual)
     this.err[p] += ERROR_EWMA * (rel - this.err[p])
   }
+}
+
+/** A pair answered by a publisher's own direct median from its digest. */
+export function fromDigest (s: DigestSample): LatencyEstimate {
+  return { ms: s.ms, errorMs: 0.1 * s.ms, source: 'measured', confidence: 0.8 }
 }
 
 /** A direct answer: the filter's median, its half-range as the error bound. */

@@ -3,7 +3,7 @@
  * ping) and gossip (`dcis/latency/1`), and answers from it. See index.ts.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createLatencyEstimator } from '../estimator.js'
+import { createLatencyEstimator, fromDigest } from '../estimator.js'
 import { LatencyConfigError } from '../errors.js'
 import { LruMap } from '../lru.js'
 import { createPrng } from '../prng.js'
@@ -194,14 +194,13 @@ export class LatencyServiceImpl implements LatencyService {
     if (b === this.selfId) {
       // a's own measurement of us, else ours of a (ping RTTs are round trips)
       const s = A?.samples.find(x => x.peer === this.selfId)
-      if (s !== undefined) return { ms: s.ms, errorMs: 0.1 * s.ms, source: 'measured', confidence: 0.8 }
+      if (s !== undefined) return fromDigest(s)
       return this.estimate(a)
     }
     const B = this.heard.peek(b)?.state
     if (A !== undefined && B !== undefined) return this.estimator.estimateBetween(A, B, b)
     const s = A?.samples.find(x => x.peer === b) ?? B?.samples.find(x => x.peer === a)
-    if (s !== undefined) return { ms: s.ms, errorMs: 0.1 * s.ms, source: 'measured', confidence: 0.8 }
-    return undefined
+    return s === undefined ? undefined : fromDigest(s)
   }
 
   async probe (peerId: string, options: AbortOptions = {}): Promise<number> {
