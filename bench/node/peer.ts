@@ -13,19 +13,16 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LocalMesh } from '../../src/cli/local-mesh.js'
 import { freePortBlock } from '../../test/helpers/ports.js'
+import { waitFor } from '../../test/helpers/wait.js'
 
 const dist = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 const command = existsSync(dist)
   ? [process.execPath, dist]
   : [process.execPath, '--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))]
 
+/** the condition poll of the tests, at 10 ms so start-up times are not rounded up */
 async function until (cond: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    if (await cond().catch(() => false)) return
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-  throw new Error('timeout')
+  await waitFor('bench condition', async () => cond().catch(() => false), { timeoutMs, intervalMs: 10 })
 }
 
 async function rssMb (pid: number): Promise<number> {
