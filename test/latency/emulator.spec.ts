@@ -85,6 +85,19 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     return n
   }
 
+  /** a plain TCP client to a node's port, closed by afterEach */
+  async function rawClient (port: number): Promise<{ sock: net.Socket, received: Buffer[], closed: () => boolean }> {
+    const sock = net.connect({ host: '127.0.0.1', port })
+    sockets.push(sock)
+    let closed = false
+    const received: Buffer[] = []
+    sock.on('data', d => received.push(d))
+    sock.on('error', () => {})
+    sock.on('close', () => { closed = true })
+    await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
+    return { sock, received, closed: () => closed }
+  }
+
   it('two peers in regions 40 ms apart measure ~40 ms with ping, in both directions', async () => {
     const linksA: LinkInfo[] = []
     const linksB: LinkInfo[] = []
@@ -208,21 +221,13 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     const registry = new Registry()
     const a = await node({ region: 'eu', matrix: symmetric, logger: log }, registry)
     const b = await node({ region: 'us', matrix: symmetric })
-    const port = tcpPort(a)
-    const sock = net.connect({ host: '127.0.0.1', port })
-    sockets.push(sock)
-    let closed = false
-    const received: Buffer[] = []
-    sock.on('data', d => received.push(d))
-    sock.on('error', () => {})
-    sock.on('close', () => { closed = true })
-    await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
-    sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-    await waitFor('the node to close the garbage connection', () => closed, { timeoutMs: 5_000, intervalMs: 10 })
+    const c = await rawClient(tcpPort(a))
+    c.sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+    await waitFor('the node to close the garbage connection', c.closed, { timeoutMs: 5_000, intervalMs: 10 })
     const rejected = lines.find(l => l.level === 'warn' && l.context.reason === 'BAD_MAGIC')
     assert.ok(rejected != null, `a logged reason, got ${JSON.stringify(lines)}`)
     // what the node sent before closing is at most its own preamble
-    assert.ok(Buffer.concat(received).length <= 70)
+    assert.ok(Buffer.concat(c.received).length <= 70)
     // a real dial still works
     const rtt = await pingMedian(b, a, 3)
     assert.ok(rtt >= 35 && rtt <= 70, `ping after the garbage client ${rtt} ms`)
@@ -230,18 +235,6 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
     assert.match(text, /dcis_link_emulator_events_total\{event="rejected_BAD_MAGIC"\} 1/)
     assert.match(text, /dcis_link_emulator_events_total\{event="open"\} 1/)
   })
-
-  async function rawClient (port: number): Promise<{ sock: net.Socket, received: Buffer[], closed: () => boolean }> {
-    const sock = net.connect({ host: '127.0.0.1', port })
-    sockets.push(sock)
-    let closed = false
-    const received: Buffer[] = []
-    sock.on('data', d => received.push(d))
-    sock.on('error', () => {})
-    sock.on('close', () => { closed = true })
-    await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject) })
-    return { sock, received, closed: () => closed }
-  }
 
   for (const [what, bytes, reason] of [
     ['a wrong version', Uint8Array.of(...PREAMBLE_MAGIC, 9, 2, 0x61, 0x62), 'BAD_VERSION'],
@@ -278,14 +271,8 @@ describe('latency/emulator: real libp2p nodes on 127.0.0.1', function () {
   it('drops a client that connects but never sends a preamble (handshake timeout)', async () => {
     const { log, lines } = captureLog()
     const a = await node({ region: 'eu', matrix: symmetric, logger: log, handshakeTimeoutMs: 300 })
-    const port = tcpPort(a)
-    const sock = net.connect({ host: '127.0.0.1', port })
-    sockets.push(sock)
-    let closed = false
-    sock.on('error', () => {})
-    sock.on('close', () => { closed = true })
-    sock.resume()
-    await waitFor('the node to close the silent connection', () => closed, { timeoutMs: 5_000, intervalMs: 10 })
+    const c = await rawClient(tcpPort(a))
+    await waitFor('the node to close the silent connection', c.closed, { timeoutMs: 5_000, intervalMs: 10 })
     assert.ok(lines.some(l => l.level === 'warn' && l.context.code === 'LINK_EMULATOR_PREAMBLE_TIMEOUT'))
   })
 
