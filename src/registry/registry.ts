@@ -222,6 +222,14 @@ export class EndRegistry {
       const held = this.current
       if (held != null && verified.iat <= held.iat) return { entry: held, result: 'duplicate' }
     }
+    const known = this.cache.get(verified.end.peerId)
+    if (known != null && known.jwt === verified.jwt) {
+      // the same descriptor again (gossip from several neighbours, sync, the
+      // DHT): the cache keeps the held entry, whose trust is current
+      // (reevaluateTrust), so verifying its credentials again was thrown away
+      this.metrics.accepted.inc({ source, result: 'duplicate' })
+      return { entry: known, result: 'duplicate' }
+    }
     const trust = await this.trustOf(verified.end)
     const entry: RegistryEntry = { ...verified, cid: null, source, receivedAt: Date.now(), trustLevel: trust.level, trustSource: trust.source, attestedRegion: trust.region }
     const result = this.cache.offer(entry)
