@@ -27,6 +27,7 @@ import type { RttMatrix } from '../../src/latency/emulator/index.js'
 import { createRaftBackend } from '../../src/raft/service/index.js'
 import type { RaftKvBackend } from '../../src/raft/service/index.js'
 import type { Libp2p } from '@libp2p/interface'
+import { waitFor } from '../../test/helpers/wait.js'
 
 const wi = process.argv.indexOf('--writes')
 const WRITES = wi >= 0 ? Number(process.argv[wi + 1]) : 100
@@ -58,16 +59,6 @@ async function mesh (siting: boolean): Promise<P[]> {
   return peers
 }
 
-async function until<T> (f: () => Promise<T | undefined> | T | undefined, ms: number): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error('timed out')
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
 function floorOf (leader: P, peers: P[]): number {
   const others = peers.filter(p => p !== leader).map(p => rtt(leader.region, p.region)).sort((a, b) => a - b)
   return others[1] // quorum 3 of 5: the leader + its 2 nearest
@@ -77,18 +68,17 @@ async function run (siting: boolean): Promise<Record<string, unknown>> {
   const peers = await mesh(siting)
   try {
     await peers[0].backend.apply({ name: 'wan', replicas: 5, runtime: 'wasi', mode: 'strong', crdtEngine: 'delta-crdts', zones: [], maxStalenessMs: 1000, latencyRadiusMs: 20 })
-    let leader = await until(() => peers.find(p => p.backend.replica('wan')?.group.isLeader === true), 60_000)
+    let leader = await waitFor('a leader', () => peers.find(p => p.backend.replica('wan')?.group.isLeader === true), { timeoutMs: 60_000, intervalMs: 50 })
     if (!siting) {
       // siting off: the far region leads
       const far = peers[4]
       if (leader !== far) {
         leader.backend.replica('wan')!.group.transferLeadership(far.id)
-        leader = await until(() => far.backend.replica('wan')?.group.isLeader === true ? far : undefined, 30_000)
+        leader = await waitFor('the far peer to lead', () => far.backend.replica('wan')?.group.isLeader === true ? far : undefined, { timeoutMs: 30_000, intervalMs: 50 })
       }
     } else {
       // give the maintenance loop time to move a badly sited leader (hysteresis)
-      await until(async () => { const l = peers.find(p => p.backend.replica('wan')?.group.isLeader === true); return l !== undefined && l.region !== 'ap' ? l : undefined }, 30_000)
-      leader = peers.find(p => p.backend.replica('wan')?.group.isLeader === true)!
+      leader = await waitFor('a leader outside ap', () => { const l = peers.find(p => p.backend.replica('wan')?.group.isLeader === true); return l !== undefined && l.region !== 'ap' ? l : undefined }, { timeoutMs: 30_000, intervalMs: 50 })
     }
     for (let i = 0; i < 10; i++) await leader.backend.put('wan', 'warm', String(i))
     const lat: number[] = []
