@@ -172,7 +172,7 @@ describe('latency/service: driver logic against a fake libp2p', function () {
   it('stop() stops the loops, removes validator and subscription, and is idempotent', async () => {
     const { fake, service } = make({ probeIntervalMs: 10, gossipIntervalMs: 10 })
     fake.connected = [a]
-    await service.start()
+    await start(service) // afterEach stops it if an assertion fails first
     await waitFor('some rounds', () => service.stats().probeRounds >= 2, { intervalMs: 5 })
     await service.stop()
     assert.equal(service.busy, false)
