@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { createServer } from 'node:net'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { waitFor } from '../../test/helpers/wait.js'
 
 const args = process.argv.slice(2)
 const secIdx = args.indexOf('--seconds')
@@ -78,13 +79,11 @@ async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite
     }
     const spec = { name: 'bench', replicas: 3, runtime: 'wasi', mode: 'strong', crdtEngine: 'delta-crdts', zones: [], maxStalenessMs: 1000, latencyRadiusMs: 20 }
     await procs[0].call('apply', spec)
-    let leader = -1
-    for (let t = 0; t < 200 && leader < 0; t++) {
+    const leader = await waitFor('a leader', async () => {
       const st = await procs[0].call<{ leader: string | null }>('status', 'bench')
-      leader = st.leader === null ? -1 : book.findIndex(b => b.peerId === st.leader)
-      if (leader < 0) await new Promise(resolve => setTimeout(resolve, 50))
-    }
-    if (leader < 0) throw new Error('no leader')
+      const i = st.leader === null ? -1 : book.findIndex(b => b.peerId === st.leader)
+      return i >= 0 ? i : undefined
+    }, { timeoutMs: 10_000, intervalMs: 50 })
     const out: Record<string, Stats> & { walFsyncsPerWrite?: number } = {}
     await procs[leader].call('load', 'bench', 4, 500, VALUE_BYTES) // warm-up
     for (const c of CONCURRENCY) {
