@@ -98,6 +98,10 @@ describe('latency/service: rtt windows and probe targets', () => {
 })
 
 describe('latency/service: Periodic', () => {
+  // stopped even when a test fails early: a live Periodic would keep mocha (exit: false) running
+  const periodics: Periodic[] = []
+  afterEach(async () => { await Promise.all(periodics.splice(0).map(async p => { await p.stop() })) })
+
   it('runs repeatedly and stop() clears the timer and aborts the run in flight', async () => {
     let runs = 0
     let sawAbort = false
@@ -110,6 +114,7 @@ describe('latency/service: Periodic', () => {
         await blocked
       }
     }, { nextDelayMs: () => 1, firstDelayMs: 0, timeoutMs: 60_000, onError: () => {} })
+    periodics.push(p)
     p.start()
     await waitFor('Periodic to run 3 times', () => runs >= 3, { timeoutMs: 10_000, intervalMs: 1 })
     assert.equal(p.active, true)
@@ -123,6 +128,7 @@ describe('latency/service: Periodic', () => {
     const errors: unknown[] = []
     let runs = 0
     const p = new Periodic(async () => { runs++; throw new Error('boom') }, { nextDelayMs: () => 1, firstDelayMs: 0, timeoutMs: 1000, onError: (e) => errors.push(e) })
+    periodics.push(p)
     p.start()
     await waitFor('Periodic to run again after a failure', () => runs >= 2, { timeoutMs: 10_000, intervalMs: 1 })
     await p.stop()
