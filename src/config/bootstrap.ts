@@ -2,10 +2,10 @@
  * Bootstrap peers: entries are multiaddrs ending in /p2p/<peerId>, or paths
  * of JSON files `{"federation": "local", "peers": ["/ip4/.../p2p/12D3Koo..."]}`.
  */
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { ConfigError, show } from './errors.js'
+import { readBoundedTextFile } from './read-file.js'
 import { looksLikeMultiaddr, parsePeerMultiaddr } from './multiaddrs.js'
 import { isPlainObject } from './layer.js'
 import { NAME_PATTERN } from './schema.js'
@@ -70,10 +70,7 @@ export async function readBootstrapFile (file: string, field: string, options: {
   const source = `file ${file}`
   let text: string
   try {
-    const st = await fs.stat(file)
-    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
-    if (st.size > MAX_BOOTSTRAP_FILE_BYTES) throw new Error(`${st.size} bytes is too large`)
-    text = await fs.readFile(file, { encoding: 'utf8', signal: options.signal })
+    text = await readBoundedTextFile(file, MAX_BOOTSTRAP_FILE_BYTES, options.signal)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const why = code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err)

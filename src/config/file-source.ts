@@ -2,10 +2,10 @@
  * The YAML config file layer. Relative paths inside the file (dataDir,
  * bootstrap files, simulation.rtt) are resolved against the file's directory.
  */
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
 import { ConfigError } from './errors.js'
+import { readBoundedTextFile } from './read-file.js'
 import { isPlainObject } from './layer.js'
 import type { ConfigLayer } from './layer.js'
 import type { FieldPath } from './validate.js'
@@ -21,10 +21,7 @@ export async function fileLayer (file: string, cwd: string, origin: string, sign
   const label = `file ${abs}`
   let text: string
   try {
-    const st = await fs.stat(abs)
-    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
-    if (st.size > MAX_CONFIG_FILE_BYTES) throw new Error(`${st.size} bytes, more than ${MAX_CONFIG_FILE_BYTES}`)
-    text = await fs.readFile(abs, { encoding: 'utf8', signal })
+    text = await readBoundedTextFile(abs, MAX_CONFIG_FILE_BYTES, signal)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const why = code === 'ENOENT' ? 'no such file' : err instanceof Error ? err.message : String(err)

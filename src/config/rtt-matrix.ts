@@ -9,9 +9,9 @@
  * MAX_EMULATED_RTT_MS; a measured matrix read for offline evaluation
  * (`loadMeasuredRttMatrix`) has no such cap.
  */
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import { ConfigError, show } from './errors.js'
+import { readBoundedTextFile } from './read-file.js'
 import { formatPath } from './validate.js'
 import type { FieldPath } from './validate.js'
 import type { MeasuredRttMatrix, RttMatrix } from './schema.js'
@@ -147,10 +147,7 @@ async function readMatrixJson (file: string, options: LoadRttMatrixOptions): Pro
   const field = options.field ?? ['simulation', 'rtt']
   let text: string
   try {
-    const st = await fs.stat(abs)
-    if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' })
-    if (st.size > MAX_RTT_FILE_BYTES) throw new Error(`${st.size} bytes is too large`)
-    text = await fs.readFile(abs, { encoding: 'utf8', signal: options.signal })
+    text = await readBoundedTextFile(abs, MAX_RTT_FILE_BYTES, options.signal)
   } catch (err) {
     throw new ConfigError('CONFIG_FILE_UNREADABLE', formatPath(field), `cannot read RTT matrix: ${errText(err)}`, source, { cause: err })
   }
