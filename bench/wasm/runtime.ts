@@ -14,14 +14,13 @@
  * - naive: a new compile + instance per call with no cache and no pool,
  *   beside ours, as a ratio
  */
-import { readFile } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
 import { createWasmRuntime } from '../../src/wasm/index.js'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WASI } from 'node:wasi'
-import { cidOf, watToWasm } from '../../test/wasm/helpers.js'
+import { buildExamples, cidOf, example, watToWasm } from '../../test/wasm/helpers.js'
 import type { FunctionSpec } from '../../src/wasm/index.js'
 import { paddedEchoWat, pct, quick, r3, workers } from './common.js'
 
@@ -68,10 +67,9 @@ async function naiveInvoke (bytes: Uint8Array, input: Uint8Array, dir: string): 
 }
 
 async function main (): Promise<void> {
-  const { build } = await import(new URL('../../examples/functions/build.mjs', import.meta.url).href) as { build: (o: { quiet: boolean }) => Promise<string[]> }
-  await build({ quiet: true })
+  await buildExamples()
   const load = async (name: string, abi: 'wasi' | 'reactor', extra: Partial<FunctionSpec> = {}): Promise<FunctionSpec> => {
-    const bytes = new Uint8Array(await readFile(new URL(`../../examples/functions/build/${name}.wasm`, import.meta.url)))
+    const bytes = await example(name)
     return { id: await cidOf(bytes), name, abi, bytes, warmPoolSize: 2, ...extra }
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { createWasmRuntime } from '../../src/wasm/index.js'
 import type { FunctionSpec, WasmRuntime } from '../../src/wasm/index.js'
-import { cidOf, dec, enc } from './helpers.js'
+import { buildExamples, cidOf, dec, enc, example } from './helpers.js'
 import { createPrng } from '../../src/latency/prng.js'
 
 interface SensorEvent { sensor: string, value: number }
@@ -16,8 +16,6 @@ interface Manifest {
 }
 interface FilterOutput { accepted: number, dropped: number, invalid: number, sensors: SensorStats[] }
 
-const BUILD = new URL('../../examples/functions/build/', import.meta.url)
-const BUILD_SCRIPT = new URL('../../examples/functions/build.mjs', import.meta.url).href
 
 /** uniform in [0, 1), seeded (the project's generator) */
 function prng (seed: number): () => number {
@@ -68,12 +66,11 @@ describe('wasm/examples (AssemblyScript)', function () {
   before(async function () {
     // compiling with asc takes a while on a loaded machine; cached by mtime afterwards
     this.timeout(240000)
-    const { build } = await import(BUILD_SCRIPT) as { build: (o: { quiet: boolean }) => Promise<string[]> }
-    await build({ quiet: true })
+    await buildExamples()
     rt = createWasmRuntime({ workers: 2 })
     await rt.start()
     for (const [name, abi] of [['echo', 'wasi'], ['sensor-filter', 'wasi'], ['sensor-reactor', 'reactor']] as const) {
-      const bytes = new Uint8Array(await readFile(new URL(`${name}.wasm`, BUILD)))
+      const bytes = await example(name)
       specs[name] = { id: await cidOf(bytes), name, abi, bytes, warmPoolSize: 2 }
       await rt.load(specs[name])
     }

@@ -35,5 +35,19 @@ export async function cidOf (bytes: Uint8Array): Promise<string> {
   return CID.create(1, raw.code, await sha256.digest(bytes)).toString()
 }
 
+const EXAMPLES_BUILD = new URL('../../examples/functions/build/', import.meta.url)
+const EXAMPLES_BUILD_SCRIPT = new URL('../../examples/functions/build.mjs', import.meta.url).href
+
+/** compiles examples/functions/build/*.wasm with asc if missing or stale (a fresh clone has none) */
+export async function buildExamples (): Promise<void> {
+  const { build } = await import(EXAMPLES_BUILD_SCRIPT) as { build: (o: { quiet: boolean }) => Promise<string[]> }
+  await build({ quiet: true })
+}
+
+/** the bytes of examples/functions/build/<name>.wasm (after buildExamples) */
+export async function example (name: string): Promise<Uint8Array> {
+  return new Uint8Array(await readFile(new URL(`${name}.wasm`, EXAMPLES_BUILD)))
+}
+
 export const enc = new TextEncoder()
 export const dec = new TextDecoder()

@@ -5,7 +5,7 @@
  * (runtime, store, invoker, health checks), a manifest dispatcher and the
  * HTTP API on an ephemeral port.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -127,18 +127,7 @@ export async function startFnPeer (init: FnPeerInit): Promise<FnPeer> {
   return peer
 }
 
-const BUILD = new URL('../../examples/functions/build/', import.meta.url)
-const BUILD_SCRIPT = new URL('../../examples/functions/build.mjs', import.meta.url).href
-
-/** compiles examples/functions/build/*.wasm with asc if missing or stale (a fresh clone has none) */
-export async function buildExamples (): Promise<void> {
-  const { build } = await import(BUILD_SCRIPT) as { build: (o: { quiet: boolean }) => Promise<string[]> }
-  await build({ quiet: true })
-}
-
-export async function example (name: string): Promise<Uint8Array> {
-  return new Uint8Array(await readFile(new URL(`${name}.wasm`, BUILD)))
-}
+export { buildExamples, example } from './helpers.js'
 
 export async function removeDir (dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
