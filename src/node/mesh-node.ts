@@ -47,9 +47,11 @@ export interface MeshNodeInit {
 }
 
 /**
- * One dcis peer: identity, stores, libp2p, helia, RTT tracking and the HTTP
- * API, started in that order and stopped in reverse. A failed start stops
- * whatever had already started.
+ * One dcis peer: identity, stores, libp2p, helia, the latency service, the
+ * registry, allocations, the Raft and CRDT service backends, Wasm functions,
+ * the federation keeper and the HTTP API, started in that order and stopped
+ * in reverse (docs/architecture.md). A failed start stops whatever had
+ * already started.
  */
 export class MeshNode implements ApiNode {
   readonly config: DcisConfig
@@ -73,7 +75,6 @@ export class MeshNode implements ApiNode {
   readonly services = new StatefulServices(this.manifests)
   private readonly init: MeshNodeInit
   private bootstrapped = false
-  private readonly bootstrapPeerIds: Set<string>
   private readonly stopHooks: Array<() => Promise<void> | void> = []
 
   constructor (init: MeshNodeInit) {
@@ -81,7 +82,6 @@ export class MeshNode implements ApiNode {
     this.config = init.config
     this.logger = forComponent(init.logger, 'dcis:node')
     this.metrics = createMetricsRegistry()
-    this.bootstrapPeerIds = new Set(init.bootstrapPeers.map(ma => ma.getComponents().find(c => c.name === 'p2p')?.value ?? '').filter(s => s !== ''))
   }
 
   async start (): Promise<void> {
@@ -299,7 +299,7 @@ export class MeshNode implements ApiNode {
     // bootstrap peer: those may be down while peers we learnt of through them
     // earlier (the peer store is persistent) are up
     this.bootstrapped = true
-    this.logger.info({ via: peerId, listed: this.bootstrapPeerIds.has(peerId) }, 'bootstrapped')
+    this.logger.info({ via: peerId }, 'bootstrapped')
   }
 
   /** ApiNode: bootstrapped and serving */
