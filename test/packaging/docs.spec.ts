@@ -25,7 +25,6 @@ function dockerSection (markdown: string): string | null {
 interface Documented {
   build: string
   run: string
-  npmCi: string[]
 }
 
 async function fromDockerfile (): Promise<{ cmd: string[], npmCi: string[], entrypoint: string[] }> {
@@ -45,7 +44,7 @@ function documented (doc: string): Documented {
   const runs = lines.filter(l => l.startsWith('docker run '))
   assert.equal(builds.length, 1, 'one docker build line')
   assert.ok(runs.length >= 1, 'a docker run line')
-  return { build: builds[0], run: runs[0], npmCi: [] }
+  return { build: builds[0], run: runs[0] }
 }
 
 /** Arguments after the image in a `docker run` line (docker run's own flags all take a value here or are -d/--rm/-it). */
