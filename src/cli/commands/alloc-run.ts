@@ -1,4 +1,4 @@
-import { apiRequest, apiUrlFrom } from '../client.js'
+import { apiRequest, apiUrlFrom, bearer } from '../client.js'
 import { CliError } from '../errors.js'
 import { shortId, table } from '../format.js'
 
@@ -99,8 +99,7 @@ export function formatExplanation (e: Explanation): string {
 export async function runAlloc (opts: AllocOptions): Promise<void> {
   const api = apiUrlFrom(opts.api)
   const body = allocBody(opts)
-  const token = opts.token ?? process.env.DCIS_TOKEN
-  const headers: Record<string, string> = token != null && token !== '' ? { authorization: `Bearer ${token}` } : {}
+  const headers = bearer(opts.token)
   let allocation: Allocation
   try {
     allocation = await apiRequest<Allocation>(api, `/v1/allocations${opts.explain === true ? '?explain=true' : ''}`, { method: 'POST', body, headers, timeoutMs: 30_000 })
