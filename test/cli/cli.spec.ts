@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { loadOrCreateIdentity, verifyJwt } from '../../src/identity/index.js'
 import { runCli } from '../helpers/cli.js'
 
 describe('cli', function () {
@@ -49,5 +50,28 @@ describe('cli', function () {
     const res = await runCli(['up', '--nodes', '0', '--data-dir', join(dir, 'up')])
     assert.equal(res.code, 1)
     assert.match(res.stderr, /^dcis: --nodes/)
+  })
+
+  it('token issue prints a short-lived JWT for the data dir\'s own peer', async function () {
+    const dataDir = join(dir, 'tok')
+    const id = await loadOrCreateIdentity(dataDir)
+    const res = await runCli(['token', 'issue', '--data-dir', dataDir, '--role', 'deploy', '--ttl', '2m'])
+    assert.equal(res.code, 0, res.stderr)
+    const { payload, issuer } = await verifyJwt(res.stdout.trim(), { audience: id.did })
+    assert.equal(issuer, id.did)
+    assert.equal(payload.role, 'deploy')
+    assert.equal((payload.exp as number) - (payload.iat as number), 120)
+    const tooLong = await runCli(['token', 'issue', '--data-dir', dataDir, '--ttl', '2h'])
+    assert.equal(tooLong.code, 1)
+    assert.match(tooLong.stderr, /^dcis: --ttl/)
+  })
+
+  it('kv and apply refuse bad arguments before calling a peer', async function () {
+    const kv = await runCli(['kv', 'put', 'svc', 'k', 'v', '--if-revision', '-1', '--api', 'http://127.0.0.1:9'])
+    assert.equal(kv.code, 1)
+    assert.match(kv.stderr, /^dcis: --if-revision/)
+    const apply = await runCli(['apply', '-f', join(dir, 'missing.yaml'), '--api', 'http://127.0.0.1:9'])
+    assert.equal(apply.code, 1)
+    assert.match(apply.stderr, /^dcis: -f /)
   })
 })
