@@ -40,7 +40,7 @@
  *   stream windows, as with a plain socket.
  */
 import { LinkEmulatorConfigError } from './errors.js'
-import { DelayTable, validateRttMatrix } from './matrix.js'
+import { DelayTable } from './matrix.js'
 import { regionProblem } from './preamble.js'
 import { systemScheduler } from './delay-queue.js'
 import { EmulatedTcp } from './transport.js'
@@ -101,7 +101,8 @@ function resolveSettings (init: LinkEmulatorInit): ConstructorParameters<typeof 
   if (typeof init.region !== 'string') throw new LinkEmulatorConfigError('region', 'must be a string')
   const problem = regionProblem(init.region)
   if (problem != null) throw new LinkEmulatorConfigError('region', `region ${JSON.stringify(init.region)} ${problem}`)
-  const matrix = validateRttMatrix(init.matrix, 'matrix')
+  // validates the matrix (errors name `matrix...`) and keeps its own copy
+  const table = new DelayTable(init.matrix)
   const jitterMs = init.jitterMs ?? 0
   if (typeof jitterMs !== 'number' || !Number.isFinite(jitterMs) || jitterMs < 0 || jitterMs > MAX_JITTER_MS) {
     throw new LinkEmulatorConfigError('jitterMs', `must be a number of milliseconds in 0..${MAX_JITTER_MS}`)
@@ -116,7 +117,7 @@ function resolveSettings (init: LinkEmulatorInit): ConstructorParameters<typeof 
   if (!Number.isSafeInteger(maxQueuedBytes) || maxQueuedBytes <= 0) throw new LinkEmulatorConfigError('maxQueuedBytes', 'must be a positive integer')
   return {
     region: init.region,
-    table: new DelayTable(matrix),
+    table,
     jitterMs,
     seed,
     handshakeTimeoutMs,
