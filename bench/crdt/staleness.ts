@@ -23,6 +23,7 @@ import type { CrdtBackend } from '../../src/crdt/service/index.js'
 import { createMeshNode } from '../../src/node/index.js'
 import type { MeshNode } from '../../src/node/index.js'
 import { createLogger } from '../../src/telemetry/index.js'
+import { waitFor } from '../../test/helpers/wait.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rate: { type: 'string', default: '50' }, rtt: { type: 'string', default: '80,150,220' } } })
 const seconds = Number(values.seconds)
@@ -35,14 +36,6 @@ function pct (xs: number[], p: number): number | null {
   if (xs.length === 0) return null
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor(p * s.length))]
-}
-
-async function waitUntil (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'dcis-bench-staleness-'))
@@ -60,14 +53,14 @@ try {
     await node.start()
     nodes.push(node)
   }
-  await waitUntil('registries', () => nodes.every(n => n.registry.list().length === 3))
+  await waitFor('registries', () => nodes.every(n => n.registry.list().length === 3), { timeoutMs: 60_000, intervalMs: 50 })
   // the node's own eventual backend (MeshNode wires one in)
   for (const node of nodes) {
     if (node.crdt == null) throw new Error('MeshNode started without its crdt backend')
     backends.push(node.crdt)
   }
   await backends[0].apply({ name: 'leaderboard', replicas: 3, runtime: 'wasi', mode: 'eventual', crdtEngine: 'delta-crdts', zones: REGIONS.map(r => `${r}-a`), maxStalenessMs: 200, latencyRadiusMs: 20 })
-  await waitUntil('placement', () => backends.every(b => b.isLocal('leaderboard')))
+  await waitFor('placement', () => backends.every(b => b.isLocal('leaderboard')), { timeoutMs: 60_000, intervalMs: 50 })
   // let gossipsub meshes form before measuring
   await new Promise(resolve => setTimeout(resolve, 2_000))
 
@@ -111,10 +104,10 @@ try {
   await Promise.all(writers)
   const stoppedAt = Date.now()
   const totals = writeTimes.map(w => w.length)
-  await waitUntil('convergence', async () => {
+  await waitFor('convergence', async () => {
     for (const b of backends) for (let w = 0; w < 3; w++) if ((await b.counter('leaderboard', `w${w}`)).value !== totals[w]) return false
     return true
-  }, 30_000)
+  }, { timeoutMs: 30_000, intervalMs: 50 })
   const convergedMs = Date.now() - stoppedAt
   clearInterval(sampler)
   const over = trueSamples.filter(s => s > 200).length
