@@ -11,8 +11,8 @@ import { InvalidRaftFrameError } from './errors.js'
 
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024
 export const MAX_ENTRIES_PER_MESSAGE = 65_536
-export const MAX_GROUP_ID_LENGTH = 128
 export const MAX_IDS_PER_CONF = 1024
+/** a group id: 1..128 characters */
 export const GROUP_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
 
 const ENTRY_TO_PB: Record<EntryType, pb.EntryType> = {
