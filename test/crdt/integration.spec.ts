@@ -95,7 +95,9 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     assert.equal(applied.length, 1)
     const expected = peers.slice(0, 3).map(p => p.node.libp2p.peerId.toString()).sort()
     for (const p of peers) {
-      const st = await waitFor(`peer ${p.node.config.region} to know the leaderboard`, async () => p.crdt.has('leaderboard') ? p.crdt.status('leaderboard') : undefined)
+      // the catalogue entry (has) arrives before the replica is set up (isLocal): wait for both
+      const st = await waitFor(`peer ${p.node.config.region} to know the leaderboard and set up its replica`, async () =>
+        p.crdt.has('leaderboard') && p.crdt.isLocal('leaderboard') === (p !== peers[3]) ? p.crdt.status('leaderboard') : undefined)
       assert.deepEqual(st.replicas.map(r => r.peerId).sort(), expected)
       assert.deepEqual(st.replicas.map(r => r.zone).sort(), ['ap-south-a', 'eu-west-a', 'us-east-a'])
       assert.equal(st.local, p !== peers[3])
