@@ -311,11 +311,15 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     // what is on disk
     const ds = new LevelDatastore(join(mesh.dir, 'crdt-2'))
     await ds.open()
-    const snap = decodeSnapshot(await ds.get(objectKey('leaderboard')), SERVICE_SECTIONS)
-    assert.equal(counterValue(snap.state, 'carol'), totalBefore)
-    const saved = A.load<ServiceDoc>(await ds.get(new Key('/dcis/crdt/automerge/docs')))
-    assert.deepEqual(amDoc.members(saved, 'tags'), ['a'])
-    await ds.close()
+    try {
+      const snap = decodeSnapshot(await ds.get(objectKey('leaderboard')), SERVICE_SECTIONS)
+      assert.equal(counterValue(snap.state, 'carol'), totalBefore)
+      const saved = A.load<ServiceDoc>(await ds.get(new Key('/dcis/crdt/automerge/docs')))
+      assert.deepEqual(amDoc.members(saved, 'tags'), ['a'])
+    } finally {
+      // closed also on failure: the level directory stays locked while open
+      await ds.close()
+    }
 
     // the other replicas keep writing while it is away
     for (let i = 0; i < 20; i++) await peers[i % 2].crdt.addCounter('leaderboard', 'carol', 1)
