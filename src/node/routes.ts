@@ -32,6 +32,12 @@ function parseCid (value: string): CID {
   }
 }
 
+/** what a DHT or bitswap lookup throws when it found nothing in time */
+function notFoundInTime (err: unknown): boolean {
+  const name = (err as Error).name
+  return name === 'NotFoundError' || name === 'AbortError' || name === 'TimeoutError'
+}
+
 function checkTopic (topic: string): void {
   if (!TOPIC_PATTERN.test(topic)) throw new InvalidIdentifierError('topic', topic, `must match ${TOPIC_PATTERN.source}`)
   if (topic.startsWith(RESERVED_TOPIC_PREFIX)) throw new InvalidIdentifierError('topic', topic, `is reserved: topics under ${RESERVED_TOPIC_PREFIX} belong to the mesh protocols`)
@@ -98,9 +104,7 @@ export function meshRoutes (c: MeshRoutesComponents): ApiRoutes {
           const info = await c.libp2p().peerRouting.findPeer(peerId, { signal: ctx.requestSignal(reply, 15_000) })
           return { peerId: info.id.toString(), multiaddrs: info.multiaddrs.map(String) }
         } catch (err) {
-          if ((err as Error).name === 'NotFoundError' || (err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError') {
-            throw new PeerNotFoundError(peerId.toString())
-          }
+          if (notFoundInTime(err)) throw new PeerNotFoundError(peerId.toString())
           throw err
         }
       })
@@ -154,8 +158,7 @@ export function meshRoutes (c: MeshRoutesComponents): ApiRoutes {
           const value = await json(c.helia()).get(cid, { signal: ctx.requestSignal(reply, req.query.timeoutMs ?? 10_000) })
           return { cid: cid.toString(), value }
         } catch (err) {
-          const name = (err as Error).name
-          if (name === 'AbortError' || name === 'TimeoutError' || name === 'NotFoundError') throw new BlockNotFoundError(cid.toString())
+          if (notFoundInTime(err)) throw new BlockNotFoundError(cid.toString())
           throw err
         }
       })
