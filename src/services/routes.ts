@@ -53,10 +53,8 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
     name: 'services',
     description: 'Stateful services: status, key/value with revisions and compare-and-set, counters',
     errors: SERVICE_ERROR_STATUS,
+    // text/plain bodies (kv values) use fastify's own parser; the PUT route sets its body limit
     register (app, ctx) {
-      if (!app.hasContentTypeParser('text/plain')) {
-        app.addContentTypeParser('text/plain', { parseAs: 'string', bodyLimit: MAX_VALUE_BYTES }, (_req, body, done) => { done(null, body) })
-      }
       app.get('/v1/services', {
         schema: {
           summary: 'Services the mesh knows, with their consistency mode',
