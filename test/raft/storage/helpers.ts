@@ -1,6 +1,6 @@
 /**
  * Test helpers for the storage tests: temp directories, a seeded PRNG,
- * entry builders, and waiting for a condition without sleeping blindly.
+ * entry builders (waiting for a condition: test/helpers/wait.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
