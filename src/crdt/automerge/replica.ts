@@ -13,6 +13,7 @@
 import * as A from '@automerge/automerge'
 import { Key } from 'interface-datastore'
 import { StalenessTracker } from '../replication/index.js'
+import { CoalescedWriter } from '../service/coalesced-writer.js'
 import { actorOf, baseDoc } from './doc.js'
 import type { ServiceDoc } from './doc.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -51,9 +52,10 @@ export class AutomergeReplica {
   readonly tracker = new StalenessTracker()
   overBound = false
   syncTimer?: ReturnType<typeof setTimeout>
-  private saving: Promise<void> = Promise.resolve()
-  private queued: Promise<void> | null = null
   private readonly datastore: Datastore
+  private readonly writer = new CoalescedWriter(async () => {
+    await this.datastore.put(docKey(this.name), A.save(this.doc))
+  })
 
   constructor (name: string, self: string, datastore: Datastore) {
     this.name = name
@@ -71,21 +73,15 @@ export class AutomergeReplica {
     return true
   }
 
+  /** writes the current document (coalesced with writes already queued) */
   async persist (): Promise<void> {
-    if (this.queued != null) return this.queued
-    const p = this.saving.then(async () => {
-      this.queued = null
-      await this.datastore.put(docKey(this.name), A.save(this.doc))
-    })
-    this.queued = p
-    this.saving = p.catch(() => {})
-    return p
+    return this.writer.write()
   }
 
   async flushed (): Promise<void> {
     if (this.syncTimer != null) clearTimeout(this.syncTimer)
     this.syncTimer = undefined
-    await this.saving
+    await this.writer.flushed()
   }
 
   private receive (ss: A.SyncState, frame: Uint8Array, field: string): { ss: A.SyncState, empty: boolean } {

@@ -8,6 +8,7 @@ import { Key } from 'interface-datastore'
 import { join } from '../index.js'
 import type { Hlc, ORMap } from '../index.js'
 import { HLC_ZERO } from '../hlc.js'
+import { CoalescedWriter } from './coalesced-writer.js'
 import { applyDelta, bottomState, decodeSnapshot, encodeSnapshot, StalenessTracker } from '../replication/index.js'
 import type { SectionDelta, SectionedState } from '../replication/index.js'
 import type { Datastore } from 'interface-datastore'
@@ -30,9 +31,10 @@ export class ReplicatedObject {
   flushTimer?: ReturnType<typeof setTimeout>
   /** when staleness last exceeded the bound (for logging once per episode) */
   overBound = false
-  private saving: Promise<void> = Promise.resolve()
-  private queued: Promise<void> | null = null
   private readonly datastore: Datastore
+  private readonly writer = new CoalescedWriter(async () => {
+    await this.datastore.put(objectKey(this.name), encodeSnapshot(this.state, this.clock))
+  })
 
   constructor (name: string, types: SectionedState['types'], datastore: Datastore) {
     this.name = name
@@ -79,17 +81,10 @@ export class ReplicatedObject {
    * share it). Resolves once a snapshot taken after this call is stored.
    */
   async persist (): Promise<void> {
-    if (this.queued != null) return this.queued
-    const p = this.saving.then(async () => {
-      this.queued = null
-      await this.datastore.put(objectKey(this.name), encodeSnapshot(this.state, this.clock))
-    })
-    this.queued = p
-    this.saving = p.catch(() => {})
-    return p
+    return this.writer.write()
   }
 
   async flushed (): Promise<void> {
-    await this.saving
+    await this.writer.flushed()
   }
 }
