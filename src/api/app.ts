@@ -5,6 +5,7 @@
  */
 import swagger from '@fastify/swagger'
 import { LogController, fastify } from 'fastify'
+import { OPEN_METHODS } from './auth.js'
 import { DuplicateRoutesError, MethodNotAllowedError, envelope, RouteNotFoundError, RouteSchemaMissingError, toErrorReply } from './errors.js'
 import { OPENAPI_INFO } from './openapi-info.js'
 import { requestSignal } from './request-signal.js'
@@ -42,7 +43,6 @@ const ERROR_RESPONSES = {
 } as const
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
-const OPEN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 export const BEARER_SCHEME = 'bearerAuth'
 
 export async function buildApp (components: ApiComponents, init: AppInit): Promise<FastifyInstance> {

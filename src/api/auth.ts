@@ -72,7 +72,8 @@ declare module 'fastify' {
   }
 }
 
-const OPEN_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+/** Methods callable without a token (unless a route sets `authenticate`); the OpenAPI `security` follows the same rule. */
+export const OPEN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 export const AUTH_ERROR_STATUS: Readonly<Record<string, number>> = {
   UnauthenticatedError: 401,
