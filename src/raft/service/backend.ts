@@ -248,14 +248,14 @@ export class RaftKvBackend implements ServiceBackend {
   async put (name: string, key: string, value: string, options: WriteOptions = {}): Promise<{ revision: number }> {
     const d = this.need(name)
     const local = this.locals.get(name)
-    if (local === undefined) return await this.count('put', 'forwarded', async () => this.unwrapWrite(await this.forward(d, { t: 'put', name, key, value, ifRevision: options.ifRevision, token: options.token }, options), key, options.ifRevision))
+    if (local === undefined) return await this.count('put', 'forwarded', async () => this.unwrapWrite(await this.forward(d, { t: 'put', name, key, value, ifRevision: options.ifRevision, token: options.token }, options), name, key, options.ifRevision))
     return await this.count('put', 'local', async () => this.localWrite(name, local, { op: 'put', key, value, ifRevision: options.ifRevision }, options))
   }
 
   async delete (name: string, key: string, options: WriteOptions = {}): Promise<{ revision: number }> {
     const d = this.need(name)
     const local = this.locals.get(name)
-    if (local === undefined) return await this.count('del', 'forwarded', async () => this.unwrapWrite(await this.forward(d, { t: 'del', name, key, ifRevision: options.ifRevision, token: options.token }, options), key, options.ifRevision))
+    if (local === undefined) return await this.count('del', 'forwarded', async () => this.unwrapWrite(await this.forward(d, { t: 'del', name, key, ifRevision: options.ifRevision, token: options.token }, options), name, key, options.ifRevision))
     return await this.count('del', 'local', async () => this.localWrite(name, local, { op: 'del', key, ifRevision: options.ifRevision }, options))
   }
 
@@ -417,10 +417,10 @@ export class RaftKvBackend implements ServiceBackend {
     throw this.errorFrom(r, name, key)
   }
 
-  private unwrapWrite (r: KvResponse, key: string, ifRevision: number | undefined): { revision: number } {
+  private unwrapWrite (r: KvResponse, name: string, key: string, ifRevision: number | undefined): { revision: number } {
     if (r.ok && typeof r.revision === 'number') return { revision: r.revision }
     if (r.error === 'RevisionMismatchError') throw new RevisionMismatchError(key, ifRevision ?? 0, r.actual ?? 0)
-    throw this.errorFrom(r, '', key)
+    throw this.errorFrom(r, name, key)
   }
 
   private errorFrom (r: KvResponse, name: string, key: string): Error {

@@ -96,7 +96,7 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
     const d = await members('orders')[1].backend.delete('orders', 'a')
     assert.equal(d.revision, r3.revision + 1)
     await assert.rejects(out.backend.get('orders', 'a'), KeyNotFoundError)
-    await assert.rejects(out.backend.delete('orders', 'a'), KeyNotFoundError)
+    await assert.rejects(out.backend.delete('orders', 'a'), (e: Error) => e instanceof KeyNotFoundError && /in service orders$/.test(e.message))
     await assert.rejects(out.backend.get('nope', 'a'), ServiceNotFoundError)
   })
 
