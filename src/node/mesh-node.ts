@@ -106,7 +106,8 @@ export class MeshNode implements ApiNode {
         dhtValidators: {
           [END_NAMESPACE]: endValidator({
             onReject: (reason, source) => { this.registry?.metrics.rejected.inc({ reason, source }) },
-            newestIat: (peerId) => this.registry?.cache.get(peerId)?.iat
+            newestIat: (peerId) => this.registry?.cache.get(peerId)?.iat,
+            signatures: () => this.registry?.signatures
           })
         },
         dhtSelectors: { [END_NAMESPACE]: endSelector() }

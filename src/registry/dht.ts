@@ -6,6 +6,7 @@
  */
 import { DescriptorRejectedError } from './errors.js'
 import { peekIssuedAt, verifyDescriptor } from './vc.js'
+import type { SignatureCache } from './vc.js'
 import type { RejectReason } from './errors.js'
 
 export const END_NAMESPACE = 'dcis-end'
@@ -33,6 +34,8 @@ export interface EndRecordHooks {
    * overwrite a newer record.
    */
   newestIat?: (peerId: string) => number | undefined
+  /** the registry's signature memo, so a record it already verified is not checked again */
+  signatures?: () => SignatureCache | undefined
 }
 
 /** kad-dht ValidateFn for the `dcis-end` namespace. */
@@ -40,7 +43,7 @@ export function endValidator (hooks: EndRecordHooks = {}): (key: Uint8Array, val
   return async (key, value) => {
     try {
       const peerId = peerIdFromEndKey(key)
-      const { iat } = await verifyDescriptor(value, { expectedPeerId: peerId })
+      const { iat } = await verifyDescriptor(value, { expectedPeerId: peerId, signatures: hooks.signatures?.() })
       const newest = hooks.newestIat?.(peerId)
       if (newest != null && iat < newest) {
         throw new DescriptorRejectedError('stale', `iat ${iat} is older than the descriptor held (iat ${newest})`)
