@@ -25,6 +25,10 @@ export type RpcResponse =
   | { v: 1, ok: true, result: unknown }
   | { v: 1, ok: false, error: { name: string, message: string, actual?: number } }
 
+// stateless (no streaming decode), so one of each serves every frame
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+const encoder = new TextEncoder()
+
 function fail (field: string, message: string): never {
   throw new ReplicationFrameError(field, message)
 }
@@ -32,7 +36,7 @@ function fail (field: string, message: string): never {
 function parse (bytes: Uint8Array): Record<string, unknown> {
   let v: unknown
   try {
-    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    v = JSON.parse(utf8.decode(bytes))
   } catch {
     fail('frame', 'not UTF-8 JSON')
   }
@@ -93,5 +97,5 @@ export function decodeRpcResponse (bytes: Uint8Array): RpcResponse {
 }
 
 export function encodeJson (v: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(v))
+  return encoder.encode(JSON.stringify(v))
 }
