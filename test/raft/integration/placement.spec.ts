@@ -42,6 +42,12 @@ describe('raft placement', () => {
     const one = place({ replicas: 3, zones: [], latencyRadiusMs: 20, self: all[0], candidates: [...all].reverse() })
     const two = place({ replicas: 3, zones: [], latencyRadiusMs: 20, self: all[2], candidates: all })
     assert.deepEqual(one.voters, two.voters)
+    // with a choice to make (5 peers, 2 metros, 4 replicas), the candidates' order changes nothing
+    const rtt: Record<string, number> = { 'a-b': 2, 'a-c': 8, 'b-c': 6, 'a-d': 80, 'b-d': 80, 'c-d': 82, 'a-e': 85, 'b-e': 85, 'c-e': 85, 'd-e': 3 }
+    const five = [c('a', 'eu'), c('b', 'eu'), c('c', 'eu'), c('d', 'us'), c('e', 'us')]
+    const forward = place({ replicas: 4, zones: [], latencyRadiusMs: 20, self: five[0], candidates: five, oracle: matrixOracle(rtt) })
+    const backward = place({ replicas: 4, zones: [], latencyRadiusMs: 20, self: five[0], candidates: [...five].reverse(), oracle: matrixOracle(rtt) })
+    assert.deepEqual(backward, forward)
     assert.throws(() => place({ replicas: 4, zones: [], latencyRadiusMs: 20, self: all[0], candidates: all }), PlacementError)
   })
 
