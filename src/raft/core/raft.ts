@@ -12,8 +12,8 @@ import type { AnyConfChange, Membership } from './confchange.js'
 import { CompactedError, UnavailableError } from './errors.js'
 import { isResponseMessage, makeMessage, MessageType, voteResponseType } from './message.js'
 import type { Message } from './message.js'
-import { createPrng, hashString } from './prng.js'
-import type { Prng } from './prng.js'
+import { createPrng } from '../../latency/prng.js'
+import type { Prng } from '../../latency/prng.js'
 import { ProgressState } from './progress.js'
 import { VoteResult, jointVoteResult } from './quorum.js'
 import { ProposalDroppedError, InvalidConfChangeError, InvalidStorageStateError } from './raft-errors.js'
@@ -52,6 +52,16 @@ export interface RaftConfig {
 }
 
 const NONE: NodeId = ''
+
+/** FNV-1a 32-bit: mixes the node id into the election-timeout seed. */
+function hashString (s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i)
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  return h >>> 0
+}
 const te = new TextEncoder()
 const td = new TextDecoder()
 
@@ -229,7 +239,7 @@ export class Raft {
       return
     }
     const range = Math.max(1, Math.ceil(this.electionTimeout / this.priority))
-    this.randomizedElectionTimeout = this.electionTimeout + this.rng.intn(range)
+    this.randomizedElectionTimeout = this.electionTimeout + this.rng.int(range)
   }
 
   private reset (term: number): void {
