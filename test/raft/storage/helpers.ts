@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createPrng } from '../../../src/latency/prng.js'
 import { EntryType } from '../../../src/raft/core/types.js'
 import type { Entry } from '../../../src/raft/core/types.js'
 
@@ -13,16 +14,10 @@ export async function tempDir (prefix = 'dcis-wal-'): Promise<{ path: string, re
   return { path, remove: async () => { await rm(path, { recursive: true, force: true }) } }
 }
 
-/** mulberry32: small, fast, seeded */
+/** a seeded generator of floats in [0, 1) (the project's PRNG, src/latency/prng.ts) */
 export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const p = createPrng(seed)
+  return () => p.next()
 }
 
 /** deterministic data for entry (index, term), `size` bytes */
