@@ -1,18 +1,17 @@
-/** Seeded PRNG for the simulator (mulberry32); every random choice of a run flows from one seed. */
+/** Seeded randomness for the simulator; every random choice of a run flows from one seed. */
+import { createPrng } from '../../../src/latency/prng.js'
+import type { Prng } from '../../../src/latency/prng.js'
+
 export class Rng {
-  private s: number
+  private readonly p: Prng
 
   constructor (seed: number) {
-    this.s = (seed >>> 0) ^ 0x6d2b79f5
+    this.p = createPrng(seed)
   }
 
   /** uniform in [0, 1) */
   float (): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0
-    let t = this.s
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    return this.p.next()
   }
 
   /** integer in [lo, hi] */
