@@ -1,0 +1,100 @@
+/**
+ * The federation-wide catalogue: functions (versions, current pointer,
+ * known-good marks, events) and applied manifests (Function, HealthCheck,
+ * EdgeStatefulService), one copy on every peer, replicated with the
+ * project's delta-CRDTs (an ORMap of causal LWW registers), persisted to a
+ * snapshot file with fsync, merged by HLC order, converging by gossip on
+ * `dcis/catalogue/1` and anti-entropy over `/dcis/catalogue/1.0.0` (on
+ * every new connection and every ~30 s with a few random peers).
+ *
+ *   const catalogue = createCatalogue({ libp2p, registry, logger, metrics }, { dir: join(dataDir, 'catalogue') })
+ *   await catalogue.start()
+ *   await catalogue.deployVersion('echo', { cid, abi: 'wasi', size })
+ *   catalogue.function('echo')           // -> FunctionView (numbered versions, current, events)
+ *   catalogue.onChange(() => { ... })    // local and remote changes
+ *   await catalogue.stop()
+ *
+ * docs/catalogue.md describes the records, the merge rule and the protocol.
+ */
+import { FederationCatalogue } from './catalogue.js'
+import type { CatalogueManifestKind, EventRecord, ManifestRecord, VersionRecord } from './records.js'
+import type { CatalogueView, FunctionView, ManifestView, SpecCheck } from './view.js'
+import type { Logger, MetricsRegistry } from '../telemetry/index.js'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { AbortOptions, Libp2p } from '@libp2p/interface'
+
+export * from './errors.js'
+export * from './records.js'
+export { viewOf, checkDelta, MAX_EVENTS_SHOWN } from './view.js'
+export type { CatalogueView, FunctionView, FunctionVersionView, FunctionEventView, ManifestView, SpecCheck, Stamp } from './view.js'
+export { CATALOGUE_PROTOCOL, CATALOGUE_TOPIC, CATALOGUE_OBJECT } from './constants.js'
+export { createCatalogueMetrics, CATALOGUE_REJECT_REASONS } from './metrics.js'
+export type { CatalogueMetrics, CatalogueRejectReason } from './metrics.js'
+
+export interface CatalogueComponents {
+  libp2p: Pick<Libp2p<{ pubsub: GossipSub }>, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'getPeers' | 'addEventListener' | 'removeEventListener' | 'services'>
+  /** verified END descriptors: only federation members may write (default: any signed peer) */
+  registry?: { list: () => Array<{ end: { peerId: string } }> }
+  logger?: Logger
+  metrics?: MetricsRegistry
+  /** physical clock (ms) */
+  now?: () => number
+}
+
+export interface CatalogueInit {
+  /** where the snapshot file lives; none = memory only (tests) */
+  dir?: string
+  /** periodic anti-entropy (ms, jittered ±25%); default 30 000 */
+  syncIntervalMs?: number
+  /** peers synced per periodic round; default 2 */
+  syncFanout?: number
+  /** peers pushed to right after a local write (besides gossip); default 4 */
+  pushFanout?: number
+  /** gossip messages and sync frames larger than this are dropped; default 4 MiB */
+  maxMessageBytes?: number
+  /** gossip stamped further ahead of our clock than this is refused; default 60 s */
+  maxDriftMs?: number
+  /** one sync exchange; default 10 s */
+  callTimeoutMs?: number
+  /** records the catalogue may hold; default 100 000 */
+  maxEntries?: number
+  /** checks a manifest's spec (e.g. against protocols/manifests); default: any object */
+  checkSpec?: SpecCheck
+}
+
+export type NewVersion = Omit<VersionRecord, 'deployedAt' | 'deployedBy'>
+export type NewEvent = Omit<EventRecord, 'at' | 'by'>
+export type NewManifest = Omit<ManifestRecord, 'appliedAt' | 'appliedBy'>
+
+export interface Catalogue {
+  start(): Promise<void>
+  stop(): Promise<void>
+  readonly peerId: string
+  view(): CatalogueView
+  functions(): FunctionView[]
+  function(name: string): FunctionView | undefined
+  manifests(kind?: CatalogueManifestKind): ManifestView[]
+  manifest(kind: CatalogueManifestKind, name: string): ManifestView | undefined
+  /** adds the version (if new) and makes it current, with a `deployed` event; resolves once on disk */
+  deployVersion(name: string, version: NewVersion): Promise<FunctionView>
+  /** moves the current pointer (rollback), with an event */
+  setCurrent(name: string, cid: string, event: NewEvent): Promise<FunctionView>
+  /** true when the mark is new */
+  markKnownGood(name: string, cid: string): Promise<boolean>
+  recordEvent(name: string, event: NewEvent): Promise<void>
+  putManifest(manifest: NewManifest): Promise<ManifestView>
+  /** true when there was one to remove */
+  removeManifest(kind: CatalogueManifestKind, name: string): Promise<boolean>
+  /** called after every change of the state (local or received) */
+  onChange(listener: () => void): () => void
+  /** anti-entropy with every connected peer now */
+  syncNow(options?: AbortOptions): Promise<void>
+  /** a digest of the whole state: equal on two peers = same catalogue */
+  fingerprint(): string
+  /** records held */
+  size(): number
+}
+
+export function createCatalogue (components: CatalogueComponents, init: CatalogueInit = {}): Catalogue {
+  return new FederationCatalogue(components, init)
+}

@@ -1,0 +1,90 @@
+/**
+ * The catalogue on disk: one snapshot file (the CRDT state and the HLC),
+ * replaced atomically (write a temporary file, fsync, rename, fsync the
+ * directory), so a crash leaves either the old or the new snapshot. A
+ * local write is acknowledged only once its snapshot is on disk, so a
+ * restarted peer never reuses a dot it has already shipped.
+ */
+import { mkdir, open, readFile, rename } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CATALOGUE_SECTIONS, decodeSnapshot, encodeSnapshot } from '../crdt/replication/index.js'
+import type { SectionedState } from '../crdt/replication/index.js'
+import type { Hlc } from '../crdt/index.js'
+import { CatalogueStorageError } from './errors.js'
+
+export const SNAPSHOT_FILE = 'catalogue.snapshot'
+
+export class SnapshotFile {
+  private readonly dir: string
+  private readonly file: string
+  private saving: Promise<void> = Promise.resolve()
+  private queued: Promise<void> | null = null
+
+  constructor (dir: string) {
+    this.dir = dir
+    this.file = join(dir, SNAPSHOT_FILE)
+  }
+
+  /** the persisted state, or undefined when there is none; CatalogueStorageError when it is damaged */
+  async load (): Promise<{ state: SectionedState, clock: Hlc } | undefined> {
+    let bytes: Uint8Array
+    try {
+      bytes = await readFile(this.file)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw new CatalogueStorageError(`cannot read ${this.file}: ${(err as Error).message}`, { cause: err })
+    }
+    try {
+      return decodeSnapshot(bytes, CATALOGUE_SECTIONS)
+    } catch (err) {
+      throw new CatalogueStorageError(`${this.file} is damaged: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** moves a damaged snapshot aside (kept for inspection) */
+  async quarantine (): Promise<string> {
+    const to = `${this.file}.damaged-${Date.now()}`
+    await rename(this.file, to)
+    return to
+  }
+
+  /**
+   * Stores `get()` as it is when the write starts; calls made while a write
+   * is queued share it. Resolves once a write that started after the call
+   * is on disk.
+   */
+  async write (get: () => { state: SectionedState, clock: Hlc }): Promise<void> {
+    if (this.queued != null) return await this.queued
+    const p = this.saving.then(async () => {
+      this.queued = null
+      const { state, clock } = get()
+      await this.writeNow(encodeSnapshot(state, clock))
+    })
+    this.queued = p
+    this.saving = p.catch(() => {})
+    return await p
+  }
+
+  async flushed (): Promise<void> {
+    await this.saving
+  }
+
+  private async writeNow (bytes: Uint8Array): Promise<void> {
+    await mkdir(this.dir, { recursive: true })
+    const tmp = `${this.file}.tmp`
+    const fh = await open(tmp, 'w', 0o600)
+    try {
+      await fh.writeFile(bytes)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, this.file)
+    const dh = await open(this.dir, 'r')
+    try {
+      await dh.sync()
+    } finally {
+      await dh.close()
+    }
+  }
+}
