@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import { clwwRegister, contextCount, join, ormap } from '../crdt/index.js'
-import type { CLWWRegister, Hlc, ORMap } from '../crdt/index.js'
+import { contextCount, join, ormap } from '../crdt/index.js'
+import type { Hlc, ORMap } from '../crdt/index.js'
 import { compareHlc, HLC_ZERO, hlcReceive, hlcTick } from '../crdt/hlc.js'
 import { CATALOGUE_SECTIONS, decodeGossip, encodeGossip, seqOf } from '../crdt/replication/index.js'
 import type { DotFun, LwwValue } from '../crdt/stores.js'
@@ -15,6 +15,8 @@ import { CATALOGUE_TOPIC } from './constants.js'
 import { CatalogueNotStartedError, CatalogueRecordError } from './errors.js'
 import { createCatalogueMetrics } from './metrics.js'
 import { SnapshotFile } from './persist.js'
+import { applyOps, emptyState } from './ops.js'
+import type { Op } from './ops.js'
 import { keys } from './records.js'
 import type { CatalogueManifestKind, CurrentRecord, EventRecord, KnownGoodRecord, ManifestRecord, VersionRecord } from './records.js'
 import { CatalogueSync } from './sync.js'
@@ -32,18 +34,18 @@ const EVENTS_AFTER_PRUNE = 150
 const VERIFY_RETRY_MS = 1000
 const VERIFY_RETRIES = 20
 
-type Op = { key: string, value: object } | { key: string, remove: true }
 
 export class FederationCatalogue implements Catalogue {
   private readonly c: CatalogueComponents
   private readonly init: Required<Omit<CatalogueInit, 'dir' | 'checkSpec'>> & Pick<CatalogueInit, 'dir' | 'checkSpec'>
   private readonly metrics?: CatalogueMetrics
   private readonly self: string
-  private state: ORMap = ormap.bottom({ kind: 'clwwregister' })
+  private state: ORMap = emptyState()
   private clock: Hlc = HLC_ZERO
   private cached?: CatalogueView
   private readonly file?: SnapshotFile
-  private readonly sync: CatalogueSync
+  private readonly sync?: CatalogueSync
+  private readonly net?: NonNullable<CatalogueComponents['libp2p']>
   private readonly listeners = new Set<() => void>()
   private started = false
   private shutdown = new AbortController()
@@ -59,7 +61,8 @@ export class FederationCatalogue implements Catalogue {
 
   constructor (components: CatalogueComponents, init: CatalogueInit = {}) {
     this.c = components
-    this.self = components.libp2p.peerId.toString()
+    this.net = components.libp2p
+    this.self = components.libp2p?.peerId.toString() ?? components.peerId ?? 'local'
     this.init = {
       syncIntervalMs: init.syncIntervalMs ?? 30_000,
       syncFanout: init.syncFanout ?? 2,
@@ -73,8 +76,8 @@ export class FederationCatalogue implements Catalogue {
     }
     this.metrics = components.metrics != null ? createCatalogueMetrics(components.metrics) : undefined
     if (init.dir != null) this.file = new SnapshotFile(init.dir)
-    this.sync = new CatalogueSync({
-      libp2p: components.libp2p,
+    if (this.net != null) this.sync = new CatalogueSync({
+      libp2p: this.net,
       ...(components.logger != null ? { logger: components.logger } : {}),
       ...(this.metrics != null ? { metrics: this.metrics } : {}),
       allowed: (peer) => this.knownPeer(peer),
@@ -91,14 +94,16 @@ export class FederationCatalogue implements Catalogue {
     if (this.started) return
     this.shutdown = new AbortController()
     await this.load()
-    const { libp2p } = this.c
-    await this.sync.start()
-    libp2p.services.pubsub.topicValidators.set(CATALOGUE_TOPIC, async (_p, msg) => this.validateGossip(msg))
-    libp2p.services.pubsub.subscribe(CATALOGUE_TOPIC)
-    libp2p.addEventListener('peer:connect', this.onConnect)
+    const libp2p = this.net
     this.started = true
-    this.scheduleSync()
-    for (const p of libp2p.getPeers()) this.syncOnConnect(p, VERIFY_RETRIES)
+    if (libp2p != null) {
+      await this.sync?.start()
+      libp2p.services.pubsub.topicValidators.set(CATALOGUE_TOPIC, async (_p, msg) => this.validateGossip(msg))
+      libp2p.services.pubsub.subscribe(CATALOGUE_TOPIC)
+      libp2p.addEventListener('peer:connect', this.onConnect)
+      this.scheduleSync()
+      for (const p of libp2p.getPeers()) this.syncOnConnect(p, VERIFY_RETRIES)
+    }
     this.c.logger?.info({ records: this.size(), functions: this.view().functions.size, manifests: this.view().manifests.length }, 'catalogue loaded')
   }
 
@@ -110,11 +115,13 @@ export class FederationCatalogue implements Catalogue {
     clearTimeout(this.pushTimer)
     for (const r of this.retries.values()) clearTimeout(r.timer)
     this.retries.clear()
-    const { libp2p } = this.c
-    libp2p.removeEventListener('peer:connect', this.onConnect)
-    libp2p.services.pubsub.topicValidators.delete(CATALOGUE_TOPIC)
-    libp2p.services.pubsub.unsubscribe(CATALOGUE_TOPIC)
-    await this.sync.stop()
+    const libp2p = this.net
+    if (libp2p != null) {
+      libp2p.removeEventListener('peer:connect', this.onConnect)
+      libp2p.services.pubsub.topicValidators.delete(CATALOGUE_TOPIC)
+      libp2p.services.pubsub.unsubscribe(CATALOGUE_TOPIC)
+      await this.sync?.stop()
+    }
     await this.writing.catch(() => {})
     await this.file?.write(() => ({ state: this.sectioned(), clock: this.clock })).catch((err: unknown) => {
       this.c.logger?.error({ err }, 'could not persist the catalogue on stop')
@@ -222,7 +229,7 @@ export class FederationCatalogue implements Catalogue {
 
   async syncNow (options: AbortOptions = {}): Promise<void> {
     const signal = this.signal(options.signal)
-    await Promise.all(this.c.libp2p.getPeers().map(async p => this.syncWith(p, signal)))
+    await Promise.all((this.net?.getPeers() ?? []).map(async p => this.syncWith(p, signal)))
   }
 
   // ---- internals -------------------------------------------------------------
@@ -253,15 +260,7 @@ export class FederationCatalogue implements Catalogue {
       const seen = maxStampUnder(this.state, prefix)
       const base = seen != null && compareHlc(seen, this.clock) > 0 ? seen : this.clock
       const ts = hlcTick(base, this.now())
-      let delta: ORMap | undefined
-      let state = this.state
-      for (const op of ops) {
-        const d = 'remove' in op
-          ? ormap.remove(state, op.key)
-          : ormap.update<CLWWRegister>(state, op.key, (r) => clwwRegister.set(r, this.self, ts, JSON.stringify(op.value)))
-        state = join(state, d)
-        delta = delta == null ? d : join(delta, d)
-      }
+      const { state, delta } = applyOps(this.state, this.self, ts, ops)
       if (delta == null) return
       checkDelta(delta, this.init.checkSpec)
       this.state = state
@@ -315,9 +314,10 @@ export class FederationCatalogue implements Catalogue {
   }
 
   private async publish (delta: ORMap): Promise<void> {
+    if (this.net == null) return
     const bytes = encodeGossip({ kind: 'delta', seq: seqOf(this.sectioned(), this.self), hlc: this.clock, delta: [delta] })
     try {
-      await this.c.libp2p.services.pubsub.publish(CATALOGUE_TOPIC, bytes)
+      await this.net.services.pubsub.publish(CATALOGUE_TOPIC, bytes)
     } catch (err) {
       // nobody subscribed yet: the push and anti-entropy carry it
       this.c.logger?.debug({ err: (err as Error).message }, 'catalogue gossip not sent')
@@ -326,10 +326,10 @@ export class FederationCatalogue implements Catalogue {
 
   /** right after local writes, a push-pull with a few connected peers (gossip may not have a mesh yet) */
   private schedulePush (): void {
-    if (this.pushTimer != null || !this.started) return
+    if (this.pushTimer != null || !this.started || this.net == null) return
     this.pushTimer = setTimeout(() => {
       this.pushTimer = undefined
-      const peers = this.shuffled(this.c.libp2p.getPeers()).slice(0, this.init.pushFanout)
+      const peers = this.shuffled(this.net?.getPeers() ?? []).slice(0, this.init.pushFanout)
       const signal = this.signal()
       Promise.all(peers.map(async p => this.syncWith(p, signal))).catch(() => {})
     }, 20)
@@ -413,7 +413,7 @@ export class FederationCatalogue implements Catalogue {
       if (left <= 0) return
       const timer = setTimeout(() => {
         this.retries.delete(id)
-        if (this.c.libp2p.getPeers().some(p => p.equals(peer))) this.syncOnConnect(peer, left - 1)
+        if (this.net?.getPeers().some(p => p.equals(peer)) === true) this.syncOnConnect(peer, left - 1)
       }, VERIFY_RETRY_MS)
       timer.unref?.()
       this.retries.set(id, { timer, left })
@@ -423,7 +423,7 @@ export class FederationCatalogue implements Catalogue {
   }
 
   private async syncWith (peer: PeerId, signal: AbortSignal): Promise<void> {
-    if (!this.started || !this.knownPeer(peer.toString())) return
+    if (!this.started || this.sync == null || !this.knownPeer(peer.toString())) return
     await this.sync.syncWith(peer, signal).catch((err: unknown) => {
       if (!this.shutdown.signal.aborted) this.c.logger?.debug({ peer: peer.toString(), err: (err as Error).message }, 'catalogue anti-entropy failed')
     })
@@ -433,7 +433,7 @@ export class FederationCatalogue implements Catalogue {
     if (!this.started) return
     const ms = Math.round(this.init.syncIntervalMs * (0.75 + Math.random() * 0.5))
     this.syncTimer = setTimeout(() => {
-      const peers = this.shuffled(this.c.libp2p.getPeers()).slice(0, this.init.syncFanout)
+      const peers = this.shuffled(this.net?.getPeers() ?? []).slice(0, this.init.syncFanout)
       const signal = this.signal()
       Promise.all(peers.map(async p => this.syncWith(p, signal)))
         .catch(() => {})

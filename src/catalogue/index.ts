@@ -32,7 +32,10 @@ export { createCatalogueMetrics, CATALOGUE_REJECT_REASONS } from './metrics.js'
 export type { CatalogueMetrics, CatalogueRejectReason } from './metrics.js'
 
 export interface CatalogueComponents {
-  libp2p: Pick<Libp2p<{ pubsub: GossipSub }>, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'getPeers' | 'addEventListener' | 'removeEventListener' | 'services'>
+  /** the node's libp2p (gossipsub as `pubsub`); none = a catalogue of this peer alone (tests, tools) */
+  libp2p?: Pick<Libp2p<{ pubsub: GossipSub }>, 'peerId' | 'handle' | 'unhandle' | 'dialProtocol' | 'getPeers' | 'addEventListener' | 'removeEventListener' | 'services'>
+  /** this peer's id when there is no libp2p */
+  peerId?: string
   /** verified END descriptors: only federation members may write (default: any signed peer) */
   registry?: { list: () => Array<{ end: { peerId: string } }> }
   logger?: Logger
@@ -98,3 +101,7 @@ export interface Catalogue {
 export function createCatalogue (components: CatalogueComponents, init: CatalogueInit = {}): Catalogue {
   return new FederationCatalogue(components, init)
 }
+export { applyOps, emptyState } from './ops.js'
+export type { Op } from './ops.js'
+export { manifestSpecCheck } from './spec-check.js'
+export { catalogueRoutes } from './routes.js'

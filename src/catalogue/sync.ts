@@ -26,7 +26,7 @@ const PROTOCOL = CATALOGUE_PROTOCOL
 const OBJECT = CATALOGUE_OBJECT
 
 export interface SyncComponents {
-  libp2p: Pick<CatalogueComponents['libp2p'], 'handle' | 'unhandle' | 'dialProtocol'>
+  libp2p: Pick<NonNullable<CatalogueComponents['libp2p']>, 'handle' | 'unhandle' | 'dialProtocol'>
   logger?: Logger
   metrics?: CatalogueMetrics
   /** may this peer sync with us? */

@@ -11,6 +11,8 @@ import { latencyRoutes } from '../latency/service/routes.js'
 import { allocationRoutes } from '../scheduler/index.js'
 import { crdtSetRoutes } from '../crdt/service/index.js'
 import { functionRoutes } from '../wasm/routes.js'
+import { catalogueRoutes } from '../catalogue/index.js'
+import type { Catalogue } from '../catalogue/index.js'
 import type { FunctionService } from '../wasm/functions/index.js'
 import type { CrdtBackend } from '../crdt/service/index.js'
 import type { AllocationService } from '../scheduler/index.js'
@@ -30,6 +32,7 @@ export interface CapabilityRouteSources {
   alloc: () => AllocationService
   crdt: () => CrdtBackend
   functions: () => FunctionService
+  catalogue: () => Catalogue
 }
 
 /**
@@ -50,6 +53,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     }),
     allocationRoutes(s.alloc),
     crdtSetRoutes(s.crdt),
-    functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health })
+    functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health }),
+    catalogueRoutes(s.catalogue)
   ]
 }

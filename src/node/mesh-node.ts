@@ -15,6 +15,9 @@ import { createAllocationService } from '../scheduler/index.js'
 import { createRaftBackend } from '../raft/service/index.js'
 import { createCrdtBackend } from '../crdt/service/index.js'
 import { createFunctionService } from '../wasm/functions/index.js'
+import { createCatalogue, manifestSpecCheck } from '../catalogue/index.js'
+import type { Catalogue } from '../catalogue/index.js'
+import { join } from 'node:path'
 import type { FunctionService } from '../wasm/functions/index.js'
 import type { CrdtBackend } from '../crdt/service/index.js'
 import type { AllocationService } from '../scheduler/index.js'
@@ -67,6 +70,8 @@ export class MeshNode implements ApiNode {
   alloc?: AllocationService
   crdt?: CrdtBackend
   functions?: FunctionService
+  /** the federation catalogue: functions, versions, rollbacks, applied manifests */
+  catalogue?: Catalogue
   private inbox?: PubsubInbox
   registry!: EndRegistry
   /** capabilities register the manifest kinds they own here */
@@ -215,11 +220,22 @@ export class MeshNode implements ApiNode {
         await this.crdt?.stop()
       })
 
+      // the federation catalogue (delta-CRDT, on every peer, <dataDir>/catalogue)
+      this.catalogue = createCatalogue({
+        libp2p: this.libp2p,
+        registry: this.registry,
+        logger: forComponent(this.init.logger, 'dcis:catalogue'),
+        metrics: this.metrics
+      }, { dir: join(this.config.dataDir, 'catalogue'), checkSpec: manifestSpecCheck })
+      await this.catalogue.start()
+      this.stopHooks.push(async () => { await this.catalogue?.stop() })
+
       // Wasm functions: store in helia, invoke routing, health checks with rollback
       this.functions = createFunctionService({
         libp2p: this.libp2p,
         helia: this.helia,
         datastore: this.stores.datastore,
+        catalogue: this.catalogue,
         registry: this.registry,
         rttMs: (p) => this.latency?.rttMs(p) ?? null,
         manifests: this.manifests,
@@ -250,7 +266,8 @@ export class MeshNode implements ApiNode {
               latency: () => this.latency as LatencyService,
               alloc: () => this.alloc as AllocationService,
               crdt: () => this.crdt as CrdtBackend,
-              functions: () => this.functions as FunctionService
+              functions: () => this.functions as FunctionService,
+              catalogue: () => this.catalogue as Catalogue
             }),
             ...(this.init.routes ?? [])
           ]

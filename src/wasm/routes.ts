@@ -81,6 +81,7 @@ const versionSchema = {
     abi: { type: 'string' },
     size: { type: 'integer' },
     deployedAt: { type: 'string' },
+    deployedBy: { type: 'string', description: 'the peer it was deployed through' },
     knownGood: { type: 'boolean' },
     current: { type: 'boolean' },
     warmPoolSize: { type: 'integer' },
@@ -115,7 +116,8 @@ const eventSchema = {
     version: { type: 'integer' },
     id: { type: 'string' },
     from: { type: 'string' },
-    reason: { type: 'string' }
+    reason: { type: 'string' },
+    by: { type: 'string', description: 'the peer that recorded it' }
   }
 } as const
 
@@ -133,6 +135,7 @@ function detail (rec: FunctionRecord, health: HealthChecks | undefined): Record<
       abi: v.abi,
       size: v.size,
       deployedAt: v.deployedAt,
+      deployedBy: v.deployedBy,
       knownGood: v.knownGood,
       current: v.id === rec.current,
       ...(v.warmPoolSize != null ? { warmPoolSize: v.warmPoolSize } : {}),

@@ -102,7 +102,7 @@ describe('wasm integration: health checks and rollback', function () {
     assert.equal(ev.length, 1, 'recorded once per failure streak')
     assert.match(ev[0].reason ?? '', /does not contain/)
     assert.match(ev[0].reason ?? '', /no known-good version/)
-    assert.equal(peer.fns.health.remove('timed-health'), true)
+    assert.equal(await peer.fns.health.remove('timed-health'), true)
   })
 
   it('recoveryAction none records the failure and changes nothing', async () => {

@@ -4,11 +4,16 @@
  * `HealthCheck` manifest kinds and the HTTP routes. This is what MeshNode
  * wires in:
  *
- *   const functions = createFunctionService({ libp2p, helia, datastore, registry, rttMs, manifests, logger, metrics })
+ * Names, versions, rollbacks and HealthChecks live in the federation
+ * catalogue (src/catalogue) passed as `catalogue`; without one the service
+ * keeps a catalogue of its own peer alone (in memory: tests, tools).
+ *
+ *   const functions = createFunctionService({ libp2p, helia, datastore, catalogue, registry, rttMs, manifests, logger, metrics })
  *   await functions.start()              // after helia and the registry
  *   routes: [..., functions.routes()]    // ApiRoutes for createApiServer
  *   await functions.stop()               // before helia
  */
+import { createCatalogue } from '../../catalogue/index.js'
 import { createWasmRuntime } from '../index.js'
 import { forComponent } from '../../telemetry/index.js'
 import { createHealthChecks, healthCheckManifestHandler } from '../health/index.js'
@@ -23,6 +28,7 @@ import type { FunctionStore, FunctionStoreComponents, FunctionStoreInit } from '
 import type { ApiRoutes } from '../../api/index.js'
 import type { ManifestDispatcher } from '../../services/manifests/index.js'
 import type { Logger, MetricsRegistry } from '../../telemetry/index.js'
+import type { Catalogue } from '../../catalogue/index.js'
 import type { Datastore } from 'interface-datastore'
 
 export interface FunctionServiceComponents {
@@ -37,6 +43,8 @@ export interface FunctionServiceComponents {
   manifests?: Pick<ManifestDispatcher, 'register' | 'unregister'>
   logger?: Logger
   metrics?: MetricsRegistry
+  /** the federation catalogue (started and stopped by its owner); none: a local one of this peer alone */
+  catalogue?: Catalogue
   /** a runtime built elsewhere (it is then started and stopped by its owner) */
   runtime?: WasmRuntime
 }
@@ -53,6 +61,7 @@ export interface FunctionService {
   readonly store: FunctionStore
   readonly invoker: FunctionInvoker
   readonly health: HealthChecks
+  readonly catalogue: Catalogue
   start(): Promise<void>
   stop(): Promise<void>
   routes(): ApiRoutes
@@ -66,7 +75,9 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
   const ownsRuntime = c.runtime == null
   const runtime = c.runtime ?? createWasmRuntime({ ...init.runtime, ...(c.logger != null ? { logger: child(c.logger, 'dcis:wasm') } : {}), ...(c.metrics != null ? { metrics: c.metrics } : {}) })
   const metrics = c.metrics != null ? createFunctionRoutingMetrics(c.metrics) : undefined
-  const store = createFunctionStore({ helia: c.helia, datastore: c.datastore, runtime, logger: child(c.logger, 'dcis:wasm:store') }, init.store)
+  const ownsCatalogue = c.catalogue == null
+  const catalogue = c.catalogue ?? createCatalogue({ peerId: c.libp2p.peerId.toString(), ...(c.logger != null ? { logger: child(c.logger, 'dcis:catalogue') } : {}) })
+  const store = createFunctionStore({ helia: c.helia, datastore: c.datastore, catalogue, runtime, logger: child(c.logger, 'dcis:wasm:store') }, init.store)
   const registry = c.registry
   const invoker = createFunctionInvoker({
     libp2p: c.libp2p,
@@ -77,17 +88,26 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
     logger: child(c.logger, 'dcis:wasm:routing'),
     metrics
   }, init.invoker)
-  const health = createHealthChecks({ store, invoker, logger: child(c.logger, 'dcis:wasm:health'), metrics })
+  const self = c.libp2p.peerId.toString()
+  // who may run a health check: this peer and the connected federation members
+  const live = (): string[] => {
+    const connected = new Set(c.libp2p.getPeers().map(p => p.toString()))
+    const members = registry?.list().map(e => e.end.peerId).filter(p => connected.has(p)) ?? []
+    return [self, ...members]
+  }
+  const health = createHealthChecks({ store, invoker, catalogue, live, logger: child(c.logger, 'dcis:wasm:health'), metrics })
   let started = false
   return {
     runtime,
     store,
     invoker,
     health,
+    catalogue,
     async start () {
       if (started) return
       const stack: Array<() => Promise<void>> = []
       try {
+        if (ownsCatalogue) { await catalogue.start(); stack.push(async () => { await catalogue.stop() }) }
         if (ownsRuntime) { await runtime.start(); stack.push(async () => { await runtime.stop() }) }
         await store.start(); stack.push(async () => { await store.stop() })
         await invoker.start(); stack.push(async () => { await invoker.stop() })
@@ -96,7 +116,7 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
         for (const undo of stack.reverse()) await undo().catch(() => {})
         throw err
       }
-      c.manifests?.register('Function', functionManifestHandler(() => store))
+      c.manifests?.register('Function', functionManifestHandler(() => store, () => catalogue))
       c.manifests?.register('HealthCheck', healthCheckManifestHandler(() => health))
       started = true
     },
@@ -109,6 +129,7 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
       await invoker.stop()
       await store.stop()
       if (ownsRuntime) await runtime.stop()
+      if (ownsCatalogue) await catalogue.stop()
     },
     routes () {
       return functionRoutes({ store: () => store, invoker: () => invoker, health: () => health }, { ...(init.store?.maxModuleBytes != null ? { maxModuleBytes: init.store.maxModuleBytes } : {}), ...init.routes })

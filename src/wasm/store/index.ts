@@ -1,9 +1,10 @@
 /**
  * Function store: content-addressed Wasm modules (raw blocks in helia, id =
- * CIDv1 raw sha2-256 of the bytes, announced as provider) and a persistent
- * index of names -> versions in the datastore (/dcis/functions/<name>).
+ * CIDv1 raw sha2-256 of the bytes, announced as provider) and names ->
+ * versions in the federation catalogue (src/catalogue), so every peer
+ * resolves every name the same way.
  *
- *   const store = createFunctionStore({ helia, datastore, runtime, logger })
+ *   const store = createFunctionStore({ helia, catalogue, runtime, logger })
  *   await store.start()
  *   const { id, version } = await store.deploy(bytes, { name: 'echo', abi: 'wasi' })
  *   store.resolve('echo')        // -> { name, version: { id, version, abi, ... }, record }
@@ -13,6 +14,7 @@ import type { Abi } from '../abi.js'
 import type { LoadInfo, WasmRuntime } from '../index.js'
 import type { FunctionGrants, FunctionLimits, FunctionSpec } from '../spec.js'
 import type { Logger } from '../../telemetry/index.js'
+import type { Catalogue } from '../../catalogue/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
@@ -38,6 +40,8 @@ export interface FunctionVersion extends RuntimeSpecFields {
   version: number
   size: number
   deployedAt: string
+  /** the peer it was deployed through */
+  deployedBy: string
   /** passed a health check at least once */
   knownGood: boolean
 }
@@ -51,6 +55,8 @@ export interface FunctionEvent {
   /** the previous current id, on a change */
   from?: string
   reason?: string
+  /** the peer that recorded it */
+  by?: string
 }
 
 export interface FunctionRecord {
@@ -58,7 +64,7 @@ export interface FunctionRecord {
   /** the id of the current version */
   current: string
   versions: FunctionVersion[]
-  /** the last 100 events, oldest first */
+  /** the last 100 events, oldest first (HLC order) */
   events: FunctionEvent[]
 }
 
@@ -96,7 +102,10 @@ export interface FunctionStoreComponents {
     }
     routing?: { provide?: (cid: CID, options?: AbortOptions) => Promise<void> }
   }
-  datastore: Datastore
+  /** names, versions, current pointers, known-good marks and events live here */
+  catalogue: Catalogue
+  /** the old per-peer index (/dcis/functions/<name>) is imported from here once, if present */
+  datastore?: Datastore
   runtime: Pick<WasmRuntime, 'load' | 'has'>
   logger?: Logger
   now?: () => number
@@ -125,7 +134,7 @@ export interface FunctionStore {
   bytesOf(id: string, abort?: AbortOptions): Promise<Uint8Array>
   /** load into the runtime if not loaded (fetching the bytes if needed); true when it loaded now */
   ensureLoaded(ref: { id: string, name: string } & RuntimeSpecFields, abort?: AbortOptions): Promise<boolean>
-  /** make `id` the current version of `name` (rollback), with an event */
+  /** make `id` the current version of `name` (rollback), with an event; every peer sees the pointer move */
   setCurrent(name: string, id: string, event: Omit<FunctionEvent, 'at'>): Promise<FunctionRecord>
   /** true when the mark is new */
   markKnownGood(name: string, id: string): Promise<boolean>

@@ -1,9 +1,11 @@
 /**
  * The `Function` manifest kind: deploys the module with CID `spec.source`
  * under `metadata.name` (fetching the bytes over bitswap when this peer
- * lacks them), with its abi, limits, env, grants and warm pool.
+ * lacks them), with its abi, limits, env, grants and warm pool. The
+ * manifest itself is kept in the federation catalogue.
  */
 import type { FunctionStore, RuntimeSpecFields } from './index.js'
+import type { Catalogue } from '../../catalogue/index.js'
 import type { KindHandler } from '../../services/manifests/index.js'
 import { InvalidFunctionRequestError } from './errors.js'
 import { NAME_PATTERN } from './store.js'
@@ -17,7 +19,7 @@ interface FunctionManifestSpec {
   grants?: RuntimeSpecFields['grants']
 }
 
-export function functionManifestHandler (store: () => FunctionStore): KindHandler {
+export function functionManifestHandler (store: () => FunctionStore, catalogue?: () => Catalogue): KindHandler {
   return {
     role: 'deploy',
     check (manifest) {
@@ -33,6 +35,7 @@ export function functionManifestHandler (store: () => FunctionStore): KindHandle
         ...(spec.grants != null ? { grants: spec.grants } : {}),
         ...(spec.warmPoolSize != null ? { warmPoolSize: spec.warmPoolSize } : {})
       }, { signal: context.signal })
+      await catalogue?.().putManifest({ kind: 'Function', name: manifest.metadata.name, spec: manifest.spec, ...(manifest.metadata.labels != null ? { labels: manifest.metadata.labels } : {}) })
       return { id: r.id, name: r.name, version: r.version }
     }
   }

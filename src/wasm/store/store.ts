@@ -1,23 +1,22 @@
 /**
  * The function store: module bytes in helia (a raw block per module, its
- * CID the function id), announced as provider, and a persistent index of
- * names -> versions (current, history, known-good marks, events) in the
- * node's datastore under /dcis/functions/<name>.
+ * CID the function id), announced as provider; names -> versions (current,
+ * history, known-good marks, events) live in the federation catalogue
+ * (src/catalogue), read here as FunctionRecords. The old per-peer index
+ * (/dcis/functions/<name> in the datastore) is imported once on start.
  */
-import { Key } from 'interface-datastore'
 import { InvalidModuleError, ModuleTooLargeError } from '../errors.js'
 import { DEFAULT_MAX_MODULE_BYTES } from '../validate.js'
 import { collectBytes, moduleCid, parseModuleCid } from './cid.js'
-import { CorruptIndexError, InvalidFunctionRequestError, ModuleUnavailableError, UnknownFunctionError } from './errors.js'
+import { InvalidFunctionRequestError, ModuleUnavailableError, UnknownFunctionError } from './errors.js'
 import type { DeployOptions, DeployResult, FunctionEvent, FunctionRecord, FunctionRef, FunctionStore, FunctionStoreComponents, FunctionStoreInit, FunctionVersion, RuntimeSpecFields } from './index.js'
 import type { Abi } from '../abi.js'
 import type { FunctionSpec } from '../spec.js'
+import type { FunctionView } from '../../catalogue/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 
 export const INDEX_PREFIX = '/dcis/functions/'
 export const NAME_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
-const MAX_EVENTS = 100
-const MAX_VERSIONS = 1000
 
 function checkName (name: unknown): string {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
@@ -36,38 +35,59 @@ function isRecord (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
-/** reads a persisted record back, checking its shape (a corrupt store must not crash the node) */
-function decodeRecord (key: string, bytes: Uint8Array): FunctionRecord {
-  let v: unknown
+/** reads a record of the old per-peer index back (imported into the catalogue once); undefined when it is not one */
+function decodeLegacyRecord (bytes: Uint8Array): { name: string, current: string, versions: Array<FunctionVersion & { knownGood?: boolean }> } | undefined {
   try {
-    v = JSON.parse(new TextDecoder().decode(bytes))
-  } catch (err) {
-    throw new CorruptIndexError(key, `not JSON: ${(err as Error).message}`)
+    const v = JSON.parse(new TextDecoder().decode(bytes)) as unknown
+    if (!isRecord(v) || typeof v.name !== 'string' || typeof v.current !== 'string' || !Array.isArray(v.versions)) return undefined
+    const versions = (v.versions as unknown[]).filter((x): x is FunctionVersion => isRecord(x) && typeof x.id === 'string' && typeof x.version === 'number' && (x.abi === 'wasi' || x.abi === 'reactor') && typeof x.size === 'number')
+    return { name: v.name, current: v.current, versions: versions.sort((a, b) => a.version - b.version) }
+  } catch {
+    return undefined
   }
-  if (!isRecord(v) || typeof v.name !== 'string' || typeof v.current !== 'string' || !Array.isArray(v.versions) || !Array.isArray(v.events)) {
-    throw new CorruptIndexError(key, 'missing name, current, versions or events')
+}
+
+/** the store's shape of a catalogue view */
+export function recordOf (v: FunctionView): FunctionRecord {
+  return {
+    name: v.name,
+    current: v.current,
+    versions: v.versions.map(x => ({
+      id: x.cid,
+      version: x.version,
+      abi: x.abi,
+      size: x.size,
+      deployedAt: x.deployedAt,
+      deployedBy: x.deployedBy,
+      knownGood: x.knownGood,
+      ...(x.limits != null ? { limits: x.limits } : {}),
+      ...(x.env != null ? { env: x.env } : {}),
+      ...(x.grants != null ? { grants: x.grants as FunctionVersion['grants'] } : {}),
+      ...(x.warmPoolSize != null ? { warmPoolSize: x.warmPoolSize } : {})
+    })),
+    events: v.events.map(e => ({
+      at: e.at,
+      type: e.type,
+      ...(e.version != null ? { version: e.version } : {}),
+      ...(e.id != null ? { id: e.id } : {}),
+      ...(e.from != null ? { from: e.from } : {}),
+      ...(e.reason != null ? { reason: e.reason } : {}),
+      by: e.by
+    }))
   }
-  for (const x of v.versions as unknown[]) {
-    if (!isRecord(x) || typeof x.id !== 'string' || typeof x.version !== 'number' || (x.abi !== 'wasi' && x.abi !== 'reactor')) {
-      throw new CorruptIndexError(key, 'a version lacks id, version or abi')
-    }
-  }
-  const rec = v as unknown as FunctionRecord
-  if (!rec.versions.some(x => x.id === rec.current)) throw new CorruptIndexError(key, 'current is not one of the versions')
-  return rec
 }
 
 export class DefaultFunctionStore implements FunctionStore {
   private readonly c: FunctionStoreComponents
   private readonly maxModuleBytes: number
   private readonly fetchTimeoutMs: number
-  private readonly records = new Map<string, FunctionRecord>()
+  /** the catalogue's functions in the store's shape, rebuilt when the catalogue changes */
+  private records?: Map<string, FunctionRecord>
   /** CID -> names that have it as a version */
-  private readonly byCid = new Map<string, Set<string>>()
-  /** serializes index mutations (read-modify-write of a record + its persist) */
-  private queue: Promise<unknown> = Promise.resolve()
+  private byCid = new Map<string, Set<string>>()
   private readonly shutdown = new AbortController()
   private started = false
+  private unsubscribe?: () => void
   private readonly listeners = new Set<(name: string, record: FunctionRecord) => void>()
 
   constructor (components: FunctionStoreComponents, init: FunctionStoreInit = {}) {
@@ -82,27 +102,17 @@ export class DefaultFunctionStore implements FunctionStore {
 
   async start (): Promise<void> {
     if (this.started) return
-    this.records.clear()
-    this.byCid.clear()
-    for await (const { key, value } of this.c.datastore.query({ prefix: INDEX_PREFIX })) {
-      try {
-        const rec = decodeRecord(key.toString(), value)
-        this.records.set(rec.name, rec)
-        this.indexCids(rec)
-      } catch (err) {
-        // one bad entry must not take the others (or the node) down
-        this.c.logger?.error({ err, key: key.toString() }, 'skipping a corrupt function index entry')
-      }
-    }
+    this.unsubscribe = this.c.catalogue.onChange(() => { this.refresh() })
     this.started = true
-    this.c.logger?.info({ functions: this.records.size }, 'function index loaded')
+    await this.importLegacyIndex()
+    this.c.logger?.info({ functions: this.index().size }, 'function index loaded')
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
     this.shutdown.abort()
-    await this.queue.catch(() => {})
+    this.unsubscribe?.()
   }
 
   onChange (listener: (name: string, record: FunctionRecord) => void): () => void {
@@ -111,15 +121,16 @@ export class DefaultFunctionStore implements FunctionStore {
   }
 
   list (): FunctionRecord[] {
-    return [...this.records.values()].sort((a, b) => a.name.localeCompare(b.name))
+    return [...this.index().values()].sort((a, b) => a.name.localeCompare(b.name))
   }
 
   get (name: string): FunctionRecord | undefined {
-    return this.records.get(name)
+    return this.index().get(name)
   }
 
   resolve (ref: string): FunctionRef | undefined {
-    const rec = this.records.get(ref)
+    const records = this.index()
+    const rec = records.get(ref)
     if (rec != null) {
       const v = rec.versions.find(x => x.id === rec.current) as FunctionVersion
       return { name: rec.name, version: v, record: rec }
@@ -128,8 +139,8 @@ export class DefaultFunctionStore implements FunctionStore {
     if (names != null) {
       // prefer a name whose current version it is, else the first holder
       let chosen: FunctionRecord | undefined
-      for (const n of names) {
-        const r = this.records.get(n)
+      for (const n of [...names].sort()) {
+        const r = records.get(n)
         if (r == null) continue
         if (r.current === ref) { chosen = r; break }
         chosen ??= r
@@ -178,27 +189,16 @@ export class DefaultFunctionStore implements FunctionStore {
       throw err
     }
     await stored
-    const result = await this.mutate(name, (rec) => {
-      const now = new Date(this.now()).toISOString()
-      let entry = rec?.versions.find(v => v.id === id)
-      const versions = rec?.versions.slice() ?? []
-      if (entry == null) {
-        const next = versions.reduce((m, v) => Math.max(m, v.version), 0) + 1
-        entry = { id, version: next, size: bytes.byteLength, deployedAt: now, knownGood: false, ...fields }
-        versions.push(entry)
-        while (versions.length > MAX_VERSIONS) {
-          const drop = versions.findIndex(v => v.id !== id)
-          versions.splice(drop, 1)
-        }
-      } else {
-        const updated: FunctionVersion = { ...entry, ...fields, deployedAt: now }
-        versions[versions.indexOf(entry)] = updated
-        entry = updated
-      }
-      const event: FunctionEvent = { at: now, type: 'deployed', version: entry.version, id, ...(rec != null && rec.current !== id ? { from: rec.current } : {}) }
-      const next: FunctionRecord = { name, current: id, versions, events: [...(rec?.events ?? []), event].slice(-MAX_EVENTS) }
-      return next
+    const view = await this.c.catalogue.deployVersion(name, {
+      cid: id,
+      abi,
+      size: bytes.byteLength,
+      ...(fields.limits != null ? { limits: fields.limits as Record<string, number> } : {}),
+      ...(fields.env != null ? { env: fields.env } : {}),
+      ...(fields.grants != null ? { grants: fields.grants as Record<string, boolean> } : {}),
+      ...(fields.warmPoolSize != null ? { warmPoolSize: fields.warmPoolSize } : {})
     })
+    const result = recordOf(view)
     this.announce(cid)
     const version = (result.versions.find(v => v.id === id) as FunctionVersion).version
     this.c.logger?.info({ name, id, version, bytes: bytes.byteLength }, 'function deployed')
@@ -237,30 +237,21 @@ export class DefaultFunctionStore implements FunctionStore {
   }
 
   async setCurrent (name: string, id: string, event: Omit<FunctionEvent, 'at'>): Promise<FunctionRecord> {
-    const rec = await this.mutate(name, (r) => {
-      if (r == null) throw new UnknownFunctionError(name)
-      if (!r.versions.some(v => v.id === id)) throw new UnknownFunctionError(id)
-      return { ...r, current: id, events: [...r.events, { at: new Date(this.now()).toISOString(), ...event }].slice(-MAX_EVENTS) }
-    })
-    return rec
+    const rec = this.get(name)
+    if (rec == null) throw new UnknownFunctionError(name)
+    if (!rec.versions.some(v => v.id === id)) throw new UnknownFunctionError(id)
+    const { by: _by, ...e } = event
+    return recordOf(await this.c.catalogue.setCurrent(name, id, e))
   }
 
   async markKnownGood (name: string, id: string): Promise<boolean> {
-    const rec = this.records.get(name)
-    const v = rec?.versions.find(x => x.id === id)
-    if (v == null || v.knownGood) return false
-    await this.mutate(name, (r) => {
-      if (r == null) throw new UnknownFunctionError(name)
-      return { ...r, versions: r.versions.map(x => x.id === id ? { ...x, knownGood: true } : x) }
-    })
-    return true
+    return await this.c.catalogue.markKnownGood(name, id)
   }
 
   async recordEvent (name: string, event: Omit<FunctionEvent, 'at'>): Promise<void> {
-    await this.mutate(name, (r) => {
-      if (r == null) throw new UnknownFunctionError(name)
-      return { ...r, events: [...r.events, { at: new Date(this.now()).toISOString(), ...event }].slice(-MAX_EVENTS) }
-    })
+    if (this.get(name) == null) throw new UnknownFunctionError(name)
+    const { by: _by, ...e } = event
+    await this.c.catalogue.recordEvent(name, e)
   }
 
   /** the spec the runtime loads for a version */
@@ -277,10 +268,6 @@ export class DefaultFunctionStore implements FunctionStore {
     }
   }
 
-  private now (): number {
-    return this.c.now?.() ?? Date.now()
-  }
-
   private announce (cid: ReturnType<typeof parseModuleCid> & object): void {
     const provide = this.c.helia.routing?.provide
     if (provide == null) return
@@ -292,27 +279,64 @@ export class DefaultFunctionStore implements FunctionStore {
     })
   }
 
-  private indexCids (rec: FunctionRecord): void {
-    for (const v of rec.versions) {
-      let set = this.byCid.get(v.id)
-      if (set == null) { set = new Set(); this.byCid.set(v.id, set) }
-      set.add(rec.name)
+  /** the records, rebuilt from the catalogue after a change */
+  private index (): Map<string, FunctionRecord> {
+    if (this.records != null) return this.records
+    const records = new Map<string, FunctionRecord>()
+    const byCid = new Map<string, Set<string>>()
+    for (const v of this.c.catalogue.functions()) {
+      const rec = recordOf(v)
+      records.set(rec.name, rec)
+      for (const x of rec.versions) {
+        let set = byCid.get(x.id)
+        if (set == null) { set = new Set(); byCid.set(x.id, set) }
+        set.add(rec.name)
+      }
+    }
+    this.records = records
+    this.byCid = byCid
+    return records
+  }
+
+  /** the catalogue changed (here or on another peer): rebuild, tell listeners what moved */
+  private refresh (): void {
+    const before = this.records
+    this.records = undefined
+    if (this.listeners.size === 0) return
+    for (const [name, rec] of this.index()) {
+      const old = before?.get(name)
+      if (old != null && old.current === rec.current && old.versions.length === rec.versions.length && old.events.length === rec.events.length && old.events.at(-1)?.at === rec.events.at(-1)?.at) continue
+      for (const l of this.listeners) {
+        try { l(name, rec) } catch (err) { this.c.logger?.warn({ err }, 'function store listener failed') }
+      }
     }
   }
 
-  private async mutate (name: string, fn: (rec: FunctionRecord | undefined) => FunctionRecord): Promise<FunctionRecord> {
-    const run = async (): Promise<FunctionRecord> => {
-      const next = fn(this.records.get(name))
-      await this.c.datastore.put(new Key(INDEX_PREFIX + name), new TextEncoder().encode(JSON.stringify(next)))
-      this.records.set(name, next)
-      this.indexCids(next)
-      for (const l of this.listeners) {
-        try { l(name, next) } catch (err) { this.c.logger?.warn({ err }, 'function store listener failed') }
+  /** names of the old per-peer index that the catalogue lacks are deployed into it once (oldest version first) */
+  private async importLegacyIndex (): Promise<void> {
+    const ds = this.c.datastore
+    if (ds == null) return
+    for await (const { key, value } of ds.query({ prefix: INDEX_PREFIX })) {
+      const rec = decodeLegacyRecord(value)
+      if (rec == null || !NAME_PATTERN.test(rec.name) || this.get(rec.name) != null) continue
+      try {
+        const ordered = [...rec.versions.filter(v => v.id !== rec.current), ...rec.versions.filter(v => v.id === rec.current)]
+        for (const v of ordered) {
+          await this.c.catalogue.deployVersion(rec.name, {
+            cid: v.id,
+            abi: v.abi,
+            size: Math.max(1, v.size),
+            ...(v.limits != null ? { limits: v.limits as Record<string, number> } : {}),
+            ...(v.env != null ? { env: v.env } : {}),
+            ...(v.grants != null ? { grants: v.grants as Record<string, boolean> } : {}),
+            ...(v.warmPoolSize != null ? { warmPoolSize: v.warmPoolSize } : {})
+          })
+          if (v.knownGood === true) await this.c.catalogue.markKnownGood(rec.name, v.id)
+        }
+        this.c.logger?.info({ name: rec.name, versions: ordered.length }, 'imported a function of the old per-peer index into the catalogue')
+      } catch (err) {
+        this.c.logger?.warn({ err, key: key.toString() }, 'could not import an entry of the old function index')
       }
-      return next
     }
-    const p = this.queue.then(run, run)
-    this.queue = p.catch(() => {})
-    return await p
   }
 }
