@@ -14,7 +14,8 @@ import type { DotFun, LwwValue } from '../crdt/stores.js'
 import { CATALOGUE_TOPIC } from './constants.js'
 import { CatalogueNotStartedError, CatalogueRecordError } from './errors.js'
 import { createCatalogueMetrics } from './metrics.js'
-import { SnapshotFile } from './persist.js'
+import { DatastoreSnapshot, SnapshotFile } from './persist.js'
+import type { SnapshotStore } from './persist.js'
 import { applyOps, emptyState } from './ops.js'
 import type { Op } from './ops.js'
 import { keys } from './records.js'
@@ -35,15 +36,20 @@ const VERIFY_RETRY_MS = 1000
 const VERIFY_RETRIES = 20
 
 
+function sortKeys (v: unknown): unknown {
+  if (v == null || typeof v !== 'object' || Array.isArray(v)) return v
+  return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0).map(([k, x]) => [k, sortKeys(x)]))
+}
+
 export class FederationCatalogue implements Catalogue {
   private readonly c: CatalogueComponents
-  private readonly init: Required<Omit<CatalogueInit, 'dir' | 'checkSpec'>> & Pick<CatalogueInit, 'dir' | 'checkSpec'>
+  private readonly init: Required<Omit<CatalogueInit, 'dir' | 'datastore' | 'checkSpec'>> & Pick<CatalogueInit, 'checkSpec'>
   private readonly metrics?: CatalogueMetrics
   private readonly self: string
   private state: ORMap = emptyState()
   private clock: Hlc = HLC_ZERO
   private cached?: CatalogueView
-  private readonly file?: SnapshotFile
+  private readonly file?: SnapshotStore
   private readonly sync?: CatalogueSync
   private readonly net?: NonNullable<CatalogueComponents['libp2p']>
   private readonly listeners = new Set<() => void>()
@@ -71,11 +77,11 @@ export class FederationCatalogue implements Catalogue {
       maxDriftMs: init.maxDriftMs ?? 60_000,
       callTimeoutMs: init.callTimeoutMs ?? 10_000,
       maxEntries: init.maxEntries ?? 100_000,
-      ...(init.dir != null ? { dir: init.dir } : {}),
       ...(init.checkSpec != null ? { checkSpec: init.checkSpec } : {})
     }
     this.metrics = components.metrics != null ? createCatalogueMetrics(components.metrics) : undefined
     if (init.dir != null) this.file = new SnapshotFile(init.dir)
+    else if (init.datastore != null) this.file = new DatastoreSnapshot(init.datastore)
     if (this.net != null) this.sync = new CatalogueSync({
       libp2p: this.net,
       ...(components.logger != null ? { logger: components.logger } : {}),
@@ -174,13 +180,18 @@ export class FederationCatalogue implements Catalogue {
   // ---- writes ----------------------------------------------------------------
 
   async deployVersion (name: string, version: NewVersion): Promise<FunctionView> {
-    await this.write(name, () => {
+    await this.write(name, (ts) => {
       const at = this.isoNow()
       const ops: Op[] = []
       const existing = this.function(name)?.versions.find(v => v.cid === version.cid)
       if (existing == null) {
-        const rec: VersionRecord = { ...version, deployedAt: at, deployedBy: this.self }
+        const rec: VersionRecord = { ...version, deployedAt: at, deployedBy: this.self, deployedHlc: [ts.wall, ts.logical] }
         ops.push({ key: keys.version(name, version.cid), value: rec })
+      } else {
+        const { version: _n, knownGood: _g, stamp: _s, ...old } = existing
+        const rec: VersionRecord = { ...version, deployedAt: old.deployedAt, deployedBy: old.deployedBy, deployedHlc: old.deployedHlc }
+        // new runtime fields (limits, env, ...) for the same module: same number, new record
+        if (JSON.stringify(sortKeys(rec)) !== JSON.stringify(sortKeys(old))) ops.push({ key: keys.version(name, version.cid), value: rec })
       }
       const from = this.function(name)?.current
       const cur: CurrentRecord = { id: version.cid, at, by: this.self }
@@ -251,15 +262,15 @@ export class FederationCatalogue implements Catalogue {
    * than everything this peer has seen under the same function (or
    * manifest), persisted, then gossiped and pushed to a few peers.
    */
-  private async write (scope: string, make: () => Op[], exact = false): Promise<void> {
+  private async write (scope: string, make: (ts: Hlc) => Op[], exact = false): Promise<void> {
     if (!this.started) throw new CatalogueNotStartedError()
     const run = async (): Promise<void> => {
-      const ops = make()
-      if (ops.length === 0) return
       const prefix = exact ? scope : keys.functionPrefix(scope)
       const seen = maxStampUnder(this.state, prefix)
       const base = seen != null && compareHlc(seen, this.clock) > 0 ? seen : this.clock
       const ts = hlcTick(base, this.now())
+      const ops = make(ts)
+      if (ops.length === 0) return
       const { state, delta } = applyOps(this.state, this.self, ts, ops)
       if (delta == null) return
       checkDelta(delta, this.init.checkSpec)

@@ -22,6 +22,7 @@ import type { CatalogueView, FunctionView, ManifestView, SpecCheck } from './vie
 import type { Logger, MetricsRegistry } from '../telemetry/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { AbortOptions, Libp2p } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
 
 export * from './errors.js'
 export * from './records.js'
@@ -45,8 +46,10 @@ export interface CatalogueComponents {
 }
 
 export interface CatalogueInit {
-  /** where the snapshot file lives; none = memory only (tests) */
+  /** where the snapshot file lives (written with fsync) */
   dir?: string
+  /** without `dir`: keep the snapshot in this datastore instead; neither = memory only */
+  datastore?: Datastore
   /** periodic anti-entropy (ms, jittered ±25%); default 30 000 */
   syncIntervalMs?: number
   /** peers synced per periodic round; default 2 */
@@ -65,7 +68,7 @@ export interface CatalogueInit {
   checkSpec?: SpecCheck
 }
 
-export type NewVersion = Omit<VersionRecord, 'deployedAt' | 'deployedBy'>
+export type NewVersion = Omit<VersionRecord, 'deployedAt' | 'deployedBy' | 'deployedHlc'>
 export type NewEvent = Omit<EventRecord, 'at' | 'by'>
 export type NewManifest = Omit<ManifestRecord, 'appliedAt' | 'appliedBy'>
 
@@ -78,7 +81,7 @@ export interface Catalogue {
   function(name: string): FunctionView | undefined
   manifests(kind?: CatalogueManifestKind): ManifestView[]
   manifest(kind: CatalogueManifestKind, name: string): ManifestView | undefined
-  /** adds the version (if new) and makes it current, with a `deployed` event; resolves once on disk */
+  /** adds the version (or updates its runtime fields: it keeps its number) and makes it current, with a `deployed` event; resolves once on disk */
   deployVersion(name: string, version: NewVersion): Promise<FunctionView>
   /** moves the current pointer (rollback), with an event */
   setCurrent(name: string, cid: string, event: NewEvent): Promise<FunctionView>

@@ -10,15 +10,83 @@ import { join } from 'node:path'
 import { CATALOGUE_SECTIONS, decodeSnapshot, encodeSnapshot } from '../crdt/replication/index.js'
 import type { SectionedState } from '../crdt/replication/index.js'
 import type { Hlc } from '../crdt/index.js'
+import { Key } from 'interface-datastore'
+import type { Datastore } from 'interface-datastore'
 import { CatalogueStorageError } from './errors.js'
 
 export const SNAPSHOT_FILE = 'catalogue.snapshot'
+export const SNAPSHOT_KEY = '/dcis/catalogue/snapshot'
 
-export class SnapshotFile {
-  private readonly dir: string
-  private readonly file: string
+export interface SnapshotStore {
+  load(): Promise<{ state: SectionedState, clock: Hlc } | undefined>
+  quarantine(): Promise<string>
+  write(get: () => { state: SectionedState, clock: Hlc }): Promise<void>
+  flushed(): Promise<void>
+}
+
+/** Coalescing: calls made while a write is queued share it; each resolves once a write that started after it is done. */
+class Coalesced {
   private saving: Promise<void> = Promise.resolve()
   private queued: Promise<void> | null = null
+
+  async write (save: () => Promise<void>): Promise<void> {
+    if (this.queued != null) return await this.queued
+    const p = this.saving.then(async () => {
+      this.queued = null
+      await save()
+    })
+    this.queued = p
+    this.saving = p.catch(() => {})
+    return await p
+  }
+
+  async flushed (): Promise<void> {
+    await this.saving
+  }
+}
+
+/** The snapshot as one datastore entry (a catalogue of one peer, without a data dir of its own). */
+export class DatastoreSnapshot implements SnapshotStore {
+  private readonly ds: Datastore
+  private readonly coalesced = new Coalesced()
+
+  constructor (ds: Datastore) {
+    this.ds = ds
+  }
+
+  async load (): Promise<{ state: SectionedState, clock: Hlc } | undefined> {
+    const key = new Key(SNAPSHOT_KEY)
+    if (!(await this.ds.has(key))) return undefined
+    try {
+      return decodeSnapshot(await this.ds.get(key), CATALOGUE_SECTIONS)
+    } catch (err) {
+      throw new CatalogueStorageError(`${SNAPSHOT_KEY} is damaged: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  async quarantine (): Promise<string> {
+    const to = `${SNAPSHOT_KEY}-damaged-${Date.now()}`
+    await this.ds.put(new Key(to), await this.ds.get(new Key(SNAPSHOT_KEY)))
+    await this.ds.delete(new Key(SNAPSHOT_KEY))
+    return to
+  }
+
+  async write (get: () => { state: SectionedState, clock: Hlc }): Promise<void> {
+    await this.coalesced.write(async () => {
+      const { state, clock } = get()
+      await this.ds.put(new Key(SNAPSHOT_KEY), encodeSnapshot(state, clock))
+    })
+  }
+
+  async flushed (): Promise<void> {
+    await this.coalesced.flushed()
+  }
+}
+
+export class SnapshotFile implements SnapshotStore {
+  private readonly dir: string
+  private readonly file: string
+  private readonly coalesced = new Coalesced()
 
   constructor (dir: string) {
     this.dir = dir
@@ -48,25 +116,16 @@ export class SnapshotFile {
     return to
   }
 
-  /**
-   * Stores `get()` as it is when the write starts; calls made while a write
-   * is queued share it. Resolves once a write that started after the call
-   * is on disk.
-   */
+  /** stores `get()` as it is when the write starts (coalesced); resolves once on disk */
   async write (get: () => { state: SectionedState, clock: Hlc }): Promise<void> {
-    if (this.queued != null) return await this.queued
-    const p = this.saving.then(async () => {
-      this.queued = null
+    await this.coalesced.write(async () => {
       const { state, clock } = get()
       await this.writeNow(encodeSnapshot(state, clock))
     })
-    this.queued = p
-    this.saving = p.catch(() => {})
-    return await p
   }
 
   async flushed (): Promise<void> {
-    await this.saving
+    await this.coalesced.flushed()
   }
 
   private async writeNow (bytes: Uint8Array): Promise<void> {

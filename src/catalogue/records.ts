@@ -35,6 +35,8 @@ export interface VersionRecord {
   size: number
   deployedAt: string
   deployedBy: string
+  /** the HLC reading [wall, logical] of the first deploy: versions are numbered in this order */
+  deployedHlc: [number, number]
   limits?: Record<string, number>
   env?: Record<string, string>
   grants?: Record<string, boolean>
@@ -171,7 +173,8 @@ function str (v: unknown, field: string): string {
 
 export function checkVersion (v: unknown, cid: string, field = 'version'): VersionRecord {
   const o = obj(v, field)
-  only(o, ['cid', 'abi', 'size', 'deployedAt', 'deployedBy', 'limits', 'env', 'grants', 'warmPoolSize'], field)
+  only(o, ['cid', 'abi', 'size', 'deployedAt', 'deployedBy', 'deployedHlc', 'limits', 'env', 'grants', 'warmPoolSize'], field)
+  if (!Array.isArray(o.deployedHlc) || o.deployedHlc.length !== 2) fail(`${field}.deployedHlc`, 'must be [wall, logical]')
   if (o.cid !== cid) fail(`${field}.cid`, `must be ${cid}, the cid in its key`)
   if (o.abi !== 'wasi' && o.abi !== 'reactor') fail(`${field}.abi`, 'must be wasi or reactor')
   return {
@@ -180,6 +183,7 @@ export function checkVersion (v: unknown, cid: string, field = 'version'): Versi
     size: int(o.size, `${field}.size`, 1, 1 << 30),
     deployedAt: time(o.deployedAt, `${field}.deployedAt`),
     deployedBy: text(o.deployedBy, `${field}.deployedBy`, MAX_PEER),
+    deployedHlc: [int(o.deployedHlc[0], `${field}.deployedHlc[0]`, 0, Number.MAX_SAFE_INTEGER), int(o.deployedHlc[1], `${field}.deployedHlc[1]`, 0, Number.MAX_SAFE_INTEGER)],
     ...(o.limits !== undefined ? { limits: mapOf(o.limits, `${field}.limits`, 16, num) } : {}),
     ...(o.env !== undefined ? { env: mapOf(o.env, `${field}.env`, 128, str) } : {}),
     ...(o.grants !== undefined ? { grants: mapOf(o.grants, `${field}.grants`, 16, bool) } : {}),

@@ -6,8 +6,9 @@
  *
  * - a register's value is its LWW winner: greatest (HLC, writer peer id,
  *   value) among concurrent writes (src/crdt/clww-register.ts);
- * - versions are numbered 1, 2, ... in the order of their records' HLC
- *   timestamps (ties: writer peer id, then CID). Two concurrent deploys
+ * - versions are numbered 1, 2, ... in the order of their first deploy's
+ *   HLC reading (`deployedHlc`; ties: deploying peer id, then CID), which
+ *   a later update of the same version keeps. Two concurrent deploys
  *   of a name both survive; the one with the later HLC gets the higher
  *   number;
  * - `current` is the winner of `fn/<name>/current`: the latest deploy or
@@ -73,6 +74,10 @@ function compareStamps (a: Stamp, b: Stamp): number {
   return compareHlc(a.hlc, b.hlc) || compareStrings(a.writer, b.writer)
 }
 
+function hlcOf (v: VersionRecord): Hlc {
+  return { wall: v.deployedHlc[0], logical: v.deployedHlc[1] }
+}
+
 interface Draft {
   versions: Array<{ rec: VersionRecord, stamp: Stamp }>
   current?: { rec: CurrentRecord, stamp: Stamp }
@@ -113,7 +118,7 @@ export function viewOf (m: ORMap, checkSpec?: SpecCheck): CatalogueView {
   for (const name of [...drafts.keys()].sort(compareStrings)) {
     const d = drafts.get(name) as Draft
     if (d.versions.length === 0) continue
-    d.versions.sort((a, b) => compareStamps(a.stamp, b.stamp) || compareStrings(a.rec.cid, b.rec.cid))
+    d.versions.sort((a, b) => compareHlc(hlcOf(a.rec), hlcOf(b.rec)) || compareStrings(a.rec.deployedBy, b.rec.deployedBy) || compareStrings(a.rec.cid, b.rec.cid))
     const versions = d.versions.map((v, i) => ({ ...v.rec, version: i + 1, knownGood: d.good.has(v.rec.cid), stamp: v.stamp }))
     const pointed = d.current != null && versions.some(v => v.cid === d.current?.rec.id) ? d.current.rec.id : undefined
     d.events.sort((a, b) => compareStamps(a.stamp, b.stamp) || compareStrings(a.key, b.key))

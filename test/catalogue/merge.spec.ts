@@ -39,7 +39,7 @@ function at (wall: number): string {
 /** a deploy of `cid` under `name` by `peer` at `ts`, as FederationCatalogue.deployVersion writes it */
 function deployOps (name: string, cid: string, peer: string, ts: Hlc): Op[] {
   return [
-    { key: keys.version(name, cid), value: { cid, abi: 'wasi', size: 100, deployedAt: at(ts.wall), deployedBy: peer } },
+    { key: keys.version(name, cid), value: { cid, abi: 'wasi', size: 100, deployedAt: at(ts.wall), deployedBy: peer, deployedHlc: [ts.wall, ts.logical] } },
     { key: keys.current(name), value: { id: cid, at: at(ts.wall), by: peer } },
     { key: keys.event(name, `${ts.wall}-${ts.logical}-${peer.slice(-8)}`), value: { at: at(ts.wall), by: peer, type: 'deployed', id: cid } }
   ]
@@ -181,9 +181,9 @@ describe('catalogue records: bad input is refused with the field named', () => {
     ['bad cid in key', 'fn/echo/v/not-a-cid', '{}', /not a catalogue key/],
     ['not JSON', keys.current('echo'), '{nope', /not JSON/],
     ['current without id', keys.current('echo'), JSON.stringify({ at: at(1), by: 'p' }), /id/],
-    ['version cid differs from key', keys.version('echo', CIDS[0]), JSON.stringify({ cid: CIDS[1], abi: 'wasi', size: 1, deployedAt: at(1), deployedBy: 'p' }), /cid/],
-    ['version with unknown abi', keys.version('echo', CIDS[0]), JSON.stringify({ cid: CIDS[0], abi: 'jvm', size: 1, deployedAt: at(1), deployedBy: 'p' }), /abi/],
-    ['version with extra field', keys.version('echo', CIDS[0]), JSON.stringify({ cid: CIDS[0], abi: 'wasi', size: 1, deployedAt: at(1), deployedBy: 'p', evil: true }), /unknown field/],
+    ['version cid differs from key', keys.version('echo', CIDS[0]), JSON.stringify({ cid: CIDS[1], abi: 'wasi', size: 1, deployedAt: at(1), deployedBy: 'p', deployedHlc: [1, 0] }), /cid/],
+    ['version with unknown abi', keys.version('echo', CIDS[0]), JSON.stringify({ cid: CIDS[0], abi: 'jvm', size: 1, deployedAt: at(1), deployedBy: 'p', deployedHlc: [1, 0] }), /abi/],
+    ['version with extra field', keys.version('echo', CIDS[0]), JSON.stringify({ cid: CIDS[0], abi: 'wasi', size: 1, deployedAt: at(1), deployedBy: 'p', deployedHlc: [1, 0], evil: true }), /unknown field/],
     ['event of unknown type', keys.event('echo', '1-0-abc'), JSON.stringify({ at: at(1), by: 'p', type: 'explode' }), /type/],
     ['manifest under the wrong name', keys.manifest('HealthCheck', 'a'), JSON.stringify({ kind: 'HealthCheck', name: 'b', spec: {}, appliedAt: at(1), appliedBy: 'p' }), /name/],
     ['huge value', keys.current('echo'), 'x'.repeat(70_000), /larger than/]

@@ -6,7 +6,7 @@
  *
  * Names, versions, rollbacks and HealthChecks live in the federation
  * catalogue (src/catalogue) passed as `catalogue`; without one the service
- * keeps a catalogue of its own peer alone (in memory: tests, tools).
+ * keeps a catalogue of its own peer alone (in its datastore: tests, tools).
  *
  *   const functions = createFunctionService({ libp2p, helia, datastore, catalogue, registry, rttMs, manifests, logger, metrics })
  *   await functions.start()              // after helia and the registry
@@ -76,7 +76,7 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
   const runtime = c.runtime ?? createWasmRuntime({ ...init.runtime, ...(c.logger != null ? { logger: child(c.logger, 'dcis:wasm') } : {}), ...(c.metrics != null ? { metrics: c.metrics } : {}) })
   const metrics = c.metrics != null ? createFunctionRoutingMetrics(c.metrics) : undefined
   const ownsCatalogue = c.catalogue == null
-  const catalogue = c.catalogue ?? createCatalogue({ peerId: c.libp2p.peerId.toString(), ...(c.logger != null ? { logger: child(c.logger, 'dcis:catalogue') } : {}) })
+  const catalogue = c.catalogue ?? createCatalogue({ peerId: c.libp2p.peerId.toString(), ...(c.logger != null ? { logger: child(c.logger, 'dcis:catalogue') } : {}) }, { datastore: c.datastore })
   const store = createFunctionStore({ helia: c.helia, datastore: c.datastore, catalogue, runtime, logger: child(c.logger, 'dcis:wasm:store') }, init.store)
   const registry = c.registry
   const invoker = createFunctionInvoker({
