@@ -104,6 +104,7 @@ describe('e2e: the federation catalogue on a 3-process mesh', function () {
     const bytes = await fixture('echo')
     echo2 = await cidOf(bytes)
     const r = await deployHttp(peers[1], 'echo', bytes)
+    const deployed = Date.now()
     assert.equal(r.id, echo2)
     assert.equal(r.version, 2)
     for (const p of peers) {
@@ -112,6 +113,7 @@ describe('e2e: the federation catalogue on a 3-process mesh', function () {
         return d.id === echo2 && d.version === 2 && d.versions.length === 2
       }, { timeoutMs: 5000 * SLACK, intervalMs: 50 })
     }
+    console.log(`      version 2 current on every peer ${Date.now() - deployed} ms after its deploy returned`)
     const lists = await Promise.all(peers.map(async p => (await api(`${p.apiUrl}/v1/functions`)).body))
     for (const l of lists.slice(1)) assert.deepEqual(l, lists[0])
     assert.equal(lists[0].functions[0].id, echo2)
