@@ -13,6 +13,9 @@ import { encodeGossip, encodeSyncFrame } from '../../src/crdt/replication/index.
 import type { MeshNode } from '../../src/node/index.js'
 import { TestMesh, counterValue } from '../registry/mesh.js'
 import { waitFor } from '../helpers/wait.js'
+import { fixture } from '../wasm/helpers.js'
+import { CID } from 'multiformats/cid'
+import type { FunctionService } from '../../src/wasm/functions/index.js'
 
 const CID_A = 'bafkreid5cgnvs3lxdklh2tlwfxtpwoekz5k6rz22jhiainukegftp2wd44'
 const CID_B = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
@@ -109,5 +112,23 @@ describe('catalogue integration: in-process peers', function () {
     const late = await mesh.add({ region: 'sa-east' })
     await waitFor('the late peer to hold the whole catalogue', () => cat(late).fingerprint() === cat(nodes[0]).fingerprint(), { timeoutMs: 60_000, intervalMs: 50 })
     assert.equal(cat(late).function('alpha')?.current, CID_B)
+  })
+
+  it('every peer prefetches the current module: the function outlives the peer it was deployed through', async () => {
+    const bytes = await fixture('echo')
+    const [first, via, other] = nodes
+    const r = await (via.functions as FunctionService).store.deploy(bytes, { name: 'outlive' })
+    const cid = CID.parse(r.id)
+    const t = Date.now()
+    for (const n of [first, other]) {
+      await waitFor(`peer ${n.config.region} to hold the module`, async () => await n.helia.blockstore.has(cid), { timeoutMs: 60_000 })
+    }
+    console.log(`      every peer held the module ${Date.now() - t} ms after the deploy`)
+    const t0 = Date.now()
+    // (mesh.remove also drops it from `nodes`)
+    await mesh.remove(via)
+    const t1 = Date.now()
+    const out = await (other.functions as FunctionService).invoker.invoke('outlive', new TextEncoder().encode('still here'))
+    assert.equal(new TextDecoder().decode(out.output), 'still here')
   })
 })

@@ -77,7 +77,8 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
   const metrics = c.metrics != null ? createFunctionRoutingMetrics(c.metrics) : undefined
   const ownsCatalogue = c.catalogue == null
   const catalogue = c.catalogue ?? createCatalogue({ peerId: c.libp2p.peerId.toString(), ...(c.logger != null ? { logger: child(c.logger, 'dcis:catalogue') } : {}) }, { datastore: c.datastore })
-  const store = createFunctionStore({ helia: c.helia, datastore: c.datastore, catalogue, runtime, logger: child(c.logger, 'dcis:wasm:store') }, init.store)
+  // with a federation catalogue, every peer keeps the current modules (a function outlives the peer it was deployed through)
+  const store = createFunctionStore({ helia: c.helia, datastore: c.datastore, catalogue, runtime, logger: child(c.logger, 'dcis:wasm:store') }, { prefetch: !ownsCatalogue, ...init.store })
   const registry = c.registry
   const invoker = createFunctionInvoker({
     libp2p: c.libp2p,

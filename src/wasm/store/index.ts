@@ -116,6 +116,12 @@ export interface FunctionStoreInit {
   maxModuleBytes?: number
   /** how long to wait for a module's bytes from the network, default 15 s */
   fetchTimeoutMs?: number
+  /**
+   * fetch the module of every function's current version into this peer's
+   * blockstore when the catalogue names it (so a function stays invocable
+   * when the peer it was deployed through is gone), default false
+   */
+  prefetch?: boolean
 }
 
 export interface FunctionStore {

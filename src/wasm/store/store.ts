@@ -5,6 +5,7 @@
  * (src/catalogue), read here as FunctionRecords. The old per-peer index
  * (/dcis/functions/<name> in the datastore) is imported once on start.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { InvalidModuleError, ModuleTooLargeError } from '../errors.js'
 import { DEFAULT_MAX_MODULE_BYTES } from '../validate.js'
 import { collectBytes, moduleCid, parseModuleCid } from './cid.js'
@@ -81,6 +82,9 @@ export class DefaultFunctionStore implements FunctionStore {
   private readonly c: FunctionStoreComponents
   private readonly maxModuleBytes: number
   private readonly fetchTimeoutMs: number
+  private readonly prefetch: boolean
+  /** CIDs being prefetched now */
+  private readonly fetching = new Set<string>()
   /** the catalogue's functions in the store's shape, rebuilt when the catalogue changes */
   private records?: Map<string, FunctionRecord>
   /** CID -> names that have it as a version */
@@ -94,6 +98,7 @@ export class DefaultFunctionStore implements FunctionStore {
     this.c = components
     this.maxModuleBytes = init.maxModuleBytes ?? DEFAULT_MAX_MODULE_BYTES
     this.fetchTimeoutMs = init.fetchTimeoutMs ?? 15_000
+    this.prefetch = init.prefetch ?? false
   }
 
   get maxBytes (): number {
@@ -106,6 +111,7 @@ export class DefaultFunctionStore implements FunctionStore {
     this.started = true
     await this.importLegacyIndex()
     this.c.logger?.info({ functions: this.index().size }, 'function index loaded')
+    this.schedulePrefetch()
   }
 
   async stop (): Promise<void> {
@@ -210,13 +216,13 @@ export class DefaultFunctionStore implements FunctionStore {
     return await this.deploy(bytes, { name, ...fields, expectedId: id }, abort)
   }
 
-  async bytesOf (id: string, abort: AbortOptions = {}): Promise<Uint8Array> {
+  async bytesOf (id: string, abort: AbortOptions = {}, timeoutMs = this.fetchTimeoutMs): Promise<Uint8Array> {
     const cid = parseModuleCid(id)
     if (cid == null) throw new InvalidFunctionRequestError('id', `${JSON.stringify(id)} is not a CIDv1 of the raw codec`)
     const signal = AbortSignal.any([
       ...(abort.signal != null ? [abort.signal] : []),
       this.shutdown.signal,
-      AbortSignal.timeout(this.fetchTimeoutMs)
+      AbortSignal.timeout(timeoutMs)
     ])
     try {
       // helia's blockstore reads the local store first, then asks providers
@@ -302,6 +308,7 @@ export class DefaultFunctionStore implements FunctionStore {
   private refresh (): void {
     const before = this.records
     this.records = undefined
+    this.schedulePrefetch()
     if (this.listeners.size === 0) return
     for (const [name, rec] of this.index()) {
       const old = before?.get(name)
@@ -309,6 +316,38 @@ export class DefaultFunctionStore implements FunctionStore {
       for (const l of this.listeners) {
         try { l(name, rec) } catch (err) { this.c.logger?.warn({ err }, 'function store listener failed') }
       }
+    }
+  }
+
+  /** starts a background fetch of every current module this peer lacks (one per CID at a time) */
+  private schedulePrefetch (): void {
+    if (!this.prefetch || !this.started) return
+    for (const rec of this.list()) {
+      const id = rec.current
+      const cid = parseModuleCid(id)
+      if (cid == null || this.fetching.has(id)) continue
+      this.fetching.add(id)
+      this.prefetchOne(rec.name, id, cid)
+        .catch((err: unknown) => { this.c.logger?.debug({ err, id }, 'prefetch stopped') })
+        .finally(() => { this.fetching.delete(id) })
+    }
+  }
+
+  /** one module into the local blockstore (bitswap from whoever has it), retried with back-off (10 s, 20 s, ... 5 tries) */
+  private async prefetchOne (name: string, id: string, cid: NonNullable<ReturnType<typeof parseModuleCid>>): Promise<void> {
+    const blocks = this.c.helia.blockstore
+    for (let attempt = 1; attempt <= 5 && this.started; attempt++) {
+      if (blocks.has == null || await blocks.has(cid)) return
+      try {
+        const bytes = await this.bytesOf(id, {}, Math.max(this.fetchTimeoutMs, 60_000))
+        if (!(await blocks.has(cid))) await blocks.put(cid, bytes, { signal: this.shutdown.signal })
+        this.c.logger?.debug({ name, id, attempt }, 'prefetched the current version of a function')
+        return
+      } catch (err) {
+        if (this.shutdown.signal.aborted) return
+        this.c.logger?.debug({ name, id, attempt, err: (err as Error).message }, 'prefetch failed')
+      }
+      await sleep(10_000 * attempt, undefined, { signal: this.shutdown.signal, ref: false })
     }
   }
 
