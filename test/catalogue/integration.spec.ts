@@ -124,10 +124,8 @@ describe('catalogue integration: in-process peers', function () {
       await waitFor(`peer ${n.config.region} to hold the module`, async () => await n.helia.blockstore.has(cid), { timeoutMs: 60_000 })
     }
     console.log(`      every peer held the module ${Date.now() - t} ms after the deploy`)
-    const t0 = Date.now()
     // (mesh.remove also drops it from `nodes`)
     await mesh.remove(via)
-    const t1 = Date.now()
     const out = await (other.functions as FunctionService).invoker.invoke('outlive', new TextEncoder().encode('still here'))
     assert.equal(new TextDecoder().decode(out.output), 'still here')
   })
