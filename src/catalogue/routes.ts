@@ -10,7 +10,8 @@ export function catalogueRoutes (catalogue: () => Catalogue): ApiRoutes {
   return {
     name: 'catalogue',
     description: 'The federation-wide catalogue of functions and applied manifests (replicated to every peer)',
-    errors: {},
+    // (the table is shared by every route: a record a caller's input would make invalid is their mistake)
+    errors: { CatalogueRecordError: 400, CatalogueNotStartedError: 503, CatalogueStorageError: 500 },
     register (app) {
       app.get('/v1/catalogue', {
         schema: {
