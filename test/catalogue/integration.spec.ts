@@ -66,6 +66,7 @@ describe('catalogue integration: in-process peers', function () {
     const victim = nodes[1]
     const before = { malformed: await rejected(victim, 'malformed'), invalid: await rejected(victim, 'invalid-record'), fp: cat(victim).fingerprint() }
     const pubsub = nodes[0].libp2p.services.pubsub
+    await waitFor('node 0 to see the victim subscribed to the catalogue topic', () => pubsub.getSubscribers(CATALOGUE_TOPIC).some(p => p.equals(victim.libp2p.peerId)), { timeoutMs: 20_000 })
     // garbage bytes
     await pubsub.publish(CATALOGUE_TOPIC, new Uint8Array([1, 1, 9, 9, 9, 9])).catch(() => {})
     // a well-formed delta whose record is invalid (an unknown event type)
