@@ -104,8 +104,8 @@ export { AllocationService, toView } from './service.js'
 export type { ServiceStatus } from './service.js'
 export { allocationRoutes } from './routes.js'
 export {
-  parseConstraints, parseAllocationRequest, parseMemory, publicConstraints,
-  MAX_REPLICAS, RUNTIMES
+  parseConstraints, parseAllocationRequest, parseMemory, parseCpu, publicConstraints,
+  MAX_REPLICAS, RUNTIMES, RUNTIME_ALIASES
 } from './constraints.js'
 export type { Constraints, ParsedConstraints, AllocationRequest, Runtime } from './constraints.js'
 export {
