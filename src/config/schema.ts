@@ -84,7 +84,13 @@ function buildSchema (full: boolean): TSchema {
     simulation: opt(obj({
       rtt: Type.Optional(full ? RttMatrixSchema : Type.Unknown())
     })),
-    resources: opt(obj(resourceFields))
+    resources: opt(obj(resourceFields)),
+    services: opt(obj({
+      repairGraceMs: opt(Type.Integer({ minimum: 1000, maximum: 3_600_000 }))
+    })),
+    scheduler: opt(obj({
+      minReserveTrust: opt(Type.Integer({ minimum: 0, maximum: 1000 }))
+    }))
   })
 }
 
@@ -119,4 +125,8 @@ export interface DcisConfig {
   simulation: { rtt?: RttMatrix }
   /** overrides of detected resources; all optional */
   resources: { cpu?: number, memoryMb?: number, arch?: string, accelerators?: string[], tee?: boolean }
+  /** stateful services: a replica whose peer is unreachable longer than repairGraceMs is replaced */
+  services: { repairGraceMs: number }
+  /** allocations: the least trust level a federation member needs to reserve on this peer */
+  scheduler: { minReserveTrust: number }
 }
