@@ -3,7 +3,7 @@
  * real `dcis start` processes (LocalMesh) with a short repair grace period,
  * HTTP helpers, and the wait for a service to be whole again after a kill.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -18,11 +18,12 @@ import type { Json } from '../helpers/http.js'
 export interface HealMesh { mesh: LocalMesh, dir: string, stop: () => Promise<void> }
 
 /** starts `nodes` peers with the given repair grace period (DCIS_REPAIR_GRACE_MS) and waits until they are connected */
-export async function startHealMesh (nodes: number, graceMs: number, regions: string[] = ['eu-west']): Promise<HealMesh> {
+export async function startHealMesh (nodes: number, graceMs: number, regions: string[] = ['eu-west'], opts: { linkFaults?: (dir: string) => string } = {}): Promise<HealMesh> {
   const dir = await mkdtemp(join(tmpdir(), 'dcis-heal-'))
   const prev = process.env.DCIS_REPAIR_GRACE_MS
   process.env.DCIS_REPAIR_GRACE_MS = String(graceMs)
-  const mesh = new LocalMesh({ nodes, regions, basePort: await freePortBlock(nodes), dataDir: dir, logLevel: 'warn', command: cliCommand() })
+  const linkFaults = opts.linkFaults?.(dir)
+  const mesh = new LocalMesh({ nodes, regions, basePort: await freePortBlock(nodes), dataDir: dir, logLevel: 'warn', command: cliCommand(), ...(linkFaults !== undefined ? { linkFaults } : {}) })
   try {
     await mesh.start()
   } finally {
@@ -48,6 +49,19 @@ export async function startHealMesh (nodes: number, graceMs: number, regions: st
     throw err
   }
   return { mesh, dir, stop }
+}
+
+/** writes a link-faults file atomically (temp file, then rename): `groups` are cut from each other; [] heals */
+export async function partition (file: string, groups: number[][]): Promise<void> {
+  const rules: Array<{ from: string[], to: string[], action: 'block' }> = []
+  for (const a of groups) {
+    for (const b of groups) {
+      if (a !== b) rules.push({ from: a.map(i => `peer-${i}`), to: b.map(i => `peer-${i}`), action: 'block' })
+    }
+  }
+  const tmp = `${file}.${process.pid}.tmp`
+  await writeFile(tmp, JSON.stringify({ rules }))
+  await rename(tmp, file)
 }
 
 export async function http (peer: LocalPeer, method: string, path: string, body?: string, contentType?: string): Promise<{ status: number, json: Json }> {
