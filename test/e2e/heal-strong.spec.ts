@@ -43,21 +43,20 @@ describe('e2e: a strong service heals after kill -9 of a voter\'s peer', functio
         if (r.status === 200) { written++; lastValue = value } else failures.push(r)
       }
     })()
-    let ms = 0
-    let st: Awaited<ReturnType<typeof waitHealed>>['st']
+    let healed: Awaited<ReturnType<typeof waitHealed>> | undefined
     try {
       await waitFor('writes before the kill', () => written >= 20, { timeoutMs: 30_000, intervalMs: 20 })
       await killHard(byId(mesh, victimId))
       const t0 = performance.now()
-      const healed = await waitHealed(writer, NAME, victimId, 3, t0)
-      ms = healed.ms
-      st = healed.st
+      healed = await waitHealed(writer, NAME, victimId, 3, t0)
       const at = written
       await waitFor('writes after the heal', () => written >= at + 20, { timeoutMs: 30_000, intervalMs: 20 })
     } finally {
       stop = true
       await client
     }
+    assert.ok(healed !== undefined)
+    const { st, ms } = healed
     console.log(`      strong time-to-heal: ${Math.round(ms)} ms (grace ${GRACE_MS} ms), ${written} writes, ${failures.length} failed`)
     assert.deepEqual(failures, [], 'every write succeeded throughout')
     assert.ok(ms < 60_000)

@@ -75,8 +75,8 @@ describe(`e2e: partitions between real processes (link faults, seed ${SEED})`, f
       }
     }
     const clients = [0, 1, 2, 3, 4, 5].map(async c => client(c))
-    let duringSplit = 0
-    let unknownInSplit = 0
+    let duringSplit: number | undefined
+    let unknownInSplit: number | undefined
     try {
       await waitFor('writes before the split', () => acked >= 30, { timeoutMs: 60_000, intervalMs: 20 })
       await partition(faults, [sideA, sideB])
@@ -93,8 +93,8 @@ describe(`e2e: partitions between real processes (link faults, seed ${SEED})`, f
       stop = true
       await Promise.all(clients)
     }
-    assert.ok(duringSplit > 0, 'the majority side kept committing during the split')
-    assert.ok(unknownInSplit > 0, 'writes through the minority side did not commit during the split')
+    assert.ok(duringSplit !== undefined && duringSplit > 0, 'the majority side kept committing during the split')
+    assert.ok(unknownInSplit !== undefined && unknownInSplit > 0, 'writes through the minority side did not commit during the split')
     // final reads through every peer
     for (const p of mesh.peers) {
       for (const key of KEYS) {
