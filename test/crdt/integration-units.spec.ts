@@ -214,7 +214,12 @@ describe('crdt replication: placement and catalogue', function () {
   it('catalogue entries are validated field by field', function () {
     const entry = { spec, replicas: ['p1', 'p2'], placedBy: 'p1' }
     assert.deepEqual(parseEntry(encodeEntry(entry), 'leaderboard'), entry)
+    const repaired = { ...entry, retired: ['p3'] }
+    assert.deepEqual(parseEntry(encodeEntry(repaired), 'leaderboard'), repaired)
     const bad: Array<[unknown, string]> = [
+      [JSON.stringify({ ...entry, retired: 'p3' }), 'retired'],
+      [JSON.stringify({ ...entry, retired: Array.from({ length: 17 }, (_, i) => `p${i}`) }), 'retired'],
+      [JSON.stringify({ ...entry, retired: [''] }), 'retired[0]'],
       ['{', 'entry'],
       [JSON.stringify({ ...entry, replicas: [] }), 'replicas'],
       [JSON.stringify({ ...entry, replicas: ['p1', 'p1'] }), 'replicas'],
