@@ -216,7 +216,9 @@ export class CrdtBackend implements ServiceBackend {
     }
     if (replicas.length < checked.replicas) this.log.warn({ service: checked.name, wanted: checked.replicas, placed: replicas.length }, 'fewer eligible peers than replicas: the service runs short')
     const dropped = (existing?.replicas ?? []).filter(r => !replicas.includes(r))
-    await this.writeEntry({ spec: checked, replicas, placedBy: this.self }, options)
+    // replicas dropped by a resize or a zone change hand their state over to the new ones before they close
+    const retired = [...(existing?.retired ?? []).filter(r => !replicas.includes(r)), ...dropped].slice(-MAX_RETIRED)
+    await this.writeEntry({ spec: checked, replicas, placedBy: this.self, ...(retired.length > 0 ? { retired } : {}) }, options)
     await this.releaseOn(checked.name, dropped)
     this.log.info({ service: checked.name, replicas, engine: checked.crdtEngine }, 'service placed')
     return this.status(checked.name, options)

@@ -491,7 +491,7 @@ export class RaftKvBackend implements ServiceBackend {
       this.init.reservations?.hold(`raft.${d.name}`).catch((err: Error) => { this.init.logger.debug({ service: d.name, err: err.message }, 'renewing the replica reservation failed') })
       if (!local.group.isLeader || this.repairing.has(d.name)) continue
       this.repairing.add(d.name)
-      this.repairGroup(d, local)
+      void this.repairGroup(d, local)
         .catch((err: Error) => { this.init.logger.warn({ service: d.name, err: err.message }, 'raft membership repair failed; retried later') })
         .finally(() => { this.repairing.delete(d.name) })
     }
