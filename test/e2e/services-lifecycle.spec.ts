@@ -92,6 +92,15 @@ describe('e2e: residency, resize and delete of stateful services (4 regions)', f
     assert.equal(fr?.reason, 'ZoneUnserved')
     assert.match(fr?.message ?? '', /sa-east/)
     assert.match(cond(st, 'ZonesServed')?.message ?? '', /sa-east/)
+    // moving the service to other zones: the old replica hands its data to the new one before it closes
+    const usPeer = byId(mesh, st.replicas[0].peerId)
+    await waitFor('open in us-east', async () => (await status(usPeer, 'resident'))?.local === true, { timeoutMs: 30_000 })
+    assert.equal((await http(usPeer, 'POST', '/v1/services/resident/counters/n', JSON.stringify({ delta: 17 }))).status, 200)
+    await apply(mesh.peers[1], { apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name: 'resident' }, spec: { replicas: 1, dataSharding: { strategy: 'geographic', zones: ['eu-central'] }, consistency: { mode: 'eventual' } } })
+    const moved = await waitFor('moved', async () => { const s = await status(mesh.peers[1], 'resident'); return s?.replicas[0]?.region === 'eu-central' ? s : undefined }, { timeoutMs: 30_000 })
+    const euPeer = byId(mesh, moved.replicas[0].peerId)
+    await waitFor('the data followed the move', async () => (await status(euPeer, 'resident'))?.local === true && (await http(euPeer, 'GET', '/v1/services/resident/counters/n')).json?.value === 17, { timeoutMs: 30_000 })
+    await waitFor('the old replica closed', async () => (await status(usPeer, 'resident'))?.local === false, { timeoutMs: 30_000 })
     // a strong service is held to the same rule
     await apply(mesh.peers[1], { apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name: 'resident-kv' }, spec: { replicas: 3, dataSharding: { strategy: 'geographic', zones: ['eu-central', 'eu-west'] }, consistency: { mode: 'strong', latencyRadiusMs: 50 } } })
     const kv = await waitFor('strong placed', async () => status(mesh.peers[1], 'resident-kv'), { timeoutMs: 30_000 })

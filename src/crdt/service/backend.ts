@@ -660,8 +660,9 @@ export class CrdtBackend implements ServiceBackend {
    * Replaces replicas whose peers are gone past the grace period, and fills a
    * shortfall when an eligible peer is reachable. Exactly one peer acts on a
    * service: the live replica with the lowest peer id (every live replica
-   * computes the same owner from the same catalogue entry); it re-places at
-   * most once per grace period, and the catalogue's last-writer-wins merge
+   * computes the same owner from the same catalogue entry), and only on a
+   * side of a partition that holds at least half the placed replicas; it
+   * re-places at most once per grace period, and the catalogue's last-writer-wins merge
    * settles a concurrent re-placement (a partition) on one entry whose
    * losing replica closes again. Nothing moves when a peer appears or
    * returns: live replicas are never replaced, only missing ones added.
@@ -679,8 +680,10 @@ export class CrdtBackend implements ServiceBackend {
         const live = e.replicas.filter(r => this.liveness.isLive(r, connected))
         const gone = e.replicas.filter(r => this.liveness.isGone(r, connected))
         if (gone.length === 0 && e.replicas.length >= e.spec.replicas) continue
-        // the deterministic owner of this repair
+        // the deterministic owner of this repair; and at least half the placed replicas must be live here, so
+        // of two sides of a partition only the larger re-places (an even split of 2 may still do both: the merge settles it)
         if (live.length === 0 || [...live].sort()[0] !== this.self) continue
+        if (live.length * 2 < e.replicas.length) continue
         const last = this.lastRepair.get(name)
         if (last != null && this.now() - last < this.init.repairGraceMs) continue
         const keep = e.replicas.filter(r => !gone.includes(r))
