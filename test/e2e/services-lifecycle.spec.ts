@@ -106,6 +106,18 @@ describe('e2e: residency, resize and delete of stateful services (4 regions)', f
     const kv = await waitFor('strong placed', async () => status(mesh.peers[1], 'resident-kv'), { timeoutMs: 30_000 })
     assert.deepEqual(regionsOf(kv), ['eu-central', 'eu-west'])
     assert.equal(cond(kv, 'FullyReplicated')?.reason, 'InsufficientPeers')
+    // new zones: the shortfall is filled and a member outside them is replaced by its leader (the leader itself never moves)
+    await apply(mesh.peers[1], { apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name: 'resident-kv' }, spec: { replicas: 3, dataSharding: { strategy: 'geographic', zones: ['eu-central', 'us-east', 'ap-southeast'] }, consistency: { mode: 'strong', latencyRadiusMs: 50 } } })
+    const regrouped = await waitFor('regrouped in the new zones', async () => {
+      const leader = (await status(mesh.peers[1], 'resident-kv'))?.leader as string | undefined
+      if (leader === undefined) return undefined
+      const s = await status(byId(mesh, leader), 'resident-kv')
+      if (s === undefined || s.replicas.length !== 3 || s.liveReplicas.length !== 3) return undefined
+      const leaderRegion = byId(mesh, leader).region
+      const allowed = new Set(['eu-central', 'us-east', 'ap-southeast', ...(leaderRegion === 'eu-west' ? ['eu-west'] : [])])
+      return s.replicas.every((r: { region: string }) => allowed.has(r.region)) ? s : undefined
+    }, { timeoutMs: 60_000 })
+    assert.equal(cond(regrouped, 'FullyReplicated')?.status, 'True')
   })
 
   it('strong: resize 3 -> 4 (a learner joins by a membership change) -> 3, then delete', async () => {

@@ -510,11 +510,13 @@ export class RaftKvBackend implements ServiceBackend {
     if (m.joint) return
     const members = [...m.voters, ...m.learners]
     const connected = this.liveness.snapshot()
-    const gone = members.filter(p => this.liveness.isGone(p, connected))
+    const where = new Map(this.candidates().map(c => [c.peerId, c]))
+    // members outside the listed zones (the zones were changed) are replaced like gone ones; never this leader
+    const misplaced = members.filter(p => p !== this.selfId && where.has(p) && !eligible(where.get(p)!, d.spec.zones))
+    const gone = [...new Set([...members.filter(p => this.liveness.isGone(p, connected)), ...misplaced])]
     const desired = d.spec.replicas
     if (gone.length === 0 && members.length === desired) return
     const keep = members.filter(p => !gone.includes(p))
-    const where = new Map(this.candidates().map(c => [c.peerId, c]))
     const self = where.get(this.selfId) ?? { peerId: this.selfId, region: this.init.region ?? null, zone: this.init.zone ?? null }
     const add: string[] = []
     if (keep.length < desired) {
