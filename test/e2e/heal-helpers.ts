@@ -35,7 +35,7 @@ export async function startHealMesh (nodes: number, graceMs: number, regions: st
     await rm(dir, { recursive: true, force: true })
   }
   try {
-    await waitFor('a connected mesh', async () => LocalMesh.fullyConnected(await mesh.snapshots()), { timeoutMs: 90_000 })
+    await waitFor('a connected mesh', async () => LocalMesh.fullyConnected(await mesh.snapshots()), { timeoutMs: 180_000 })
     // every peer lists every other in its registry before placement
     await waitFor('registries complete', async () => {
       for (const p of mesh.peers) {

@@ -21,7 +21,7 @@ async function startReplica (peer: TestPeer, voters: string[], opts: { join?: bo
   const kv = new KvStateMachine()
   const group = new RaftGroup<KvResult>({
     group: GROUP, self: peer.id, dir: join(peer.dir, 'raft', GROUP), transport: peer.transport, stateMachine: kv,
-    voters, logger: silent, tickMs: 20, electionTick: 10, snapshotEvery: 20, keepEntries: 5,
+    voters, logger: silent, tickMs: 50, electionTick: 10, snapshotEvery: 20, keepEntries: 5,
     join: opts.join, accept: opts.accept !== undefined ? (p) => opts.accept!.includes(p) : undefined
   })
   await group.start()
@@ -33,13 +33,13 @@ async function leaderOf (rs: Replica[]): Promise<Replica> {
     const l = rs.find(r => r.group.isLeader)
     if (l === undefined) return undefined
     return rs.every(r => r.group.leader === l.peer.id) ? l : undefined
-  }, { timeoutMs: 10_000, intervalMs: 20 })
+  }, { timeoutMs: 30_000, intervalMs: 20 })
 }
 
 const put = (key: string, value: string): Uint8Array => encodeKvCommand({ op: 'put', key, value })
 
 describe('raft driver: membership changes by joint consensus', function () {
-  this.timeout(60_000)
+  this.timeout(180_000)
   const book = new Map<string, string[]>()
   let peers: TestPeer[] = []
   let rs: Replica[] = []
@@ -74,18 +74,28 @@ describe('raft driver: membership changes by joint consensus', function () {
     let writing = true
     const writer = (async () => {
       while (writing) {
-        const r = await leader.group.propose(put('live', String(writes)), { timeoutMs: 10_000 })
+        const r = await leader.group.propose(put('live', String(writes)), { timeoutMs: 30_000 })
         assert.equal(r.ok, true)
         writes++
       }
     })()
     const target = [...survivors, peers[3].id]
-    await leader.group.changeMembership({ voters: target }, { timeoutMs: 30_000 })
+    // (under a loaded machine leadership may move meanwhile: ask whoever leads now)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await leader.group.changeMembership({ voters: target }, { timeoutMs: 60_000 })
+        break
+      } catch (err) {
+        if (!(err instanceof RaftNotLeaderError) || attempt > 20) throw err
+        leader = await leaderOf(rs)
+      }
+    }
     writing = false
     await writer
+    leader = await leaderOf(rs)
     assert.deepEqual(leader.group.membership(), { voters: [...target].sort(), learners: [], votersOutgoing: [], joint: false })
     await leader.group.propose(put('after', 'yes'))
-    await waitFor('the joiner applied everything', () => joiner.kv.get('after')?.value === 'yes', { timeoutMs: 15_000, intervalMs: 20 })
+    await waitFor('the joiner applied everything', () => joiner.kv.get('after')?.value === 'yes', { timeoutMs: 30_000, intervalMs: 20 })
     assert.deepEqual(joiner.group.membership().voters, [...target].sort())
     await waitFor('the leader applied as far as the joiner', () => leader.kv.revision === joiner.kv.revision, { timeoutMs: 5000, intervalMs: 20 })
     for (let i = 0; i < 7; i++) assert.deepEqual(joiner.kv.get(`k${i}`), leader.kv.get(`k${i}`))
