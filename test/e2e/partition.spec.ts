@@ -158,3 +158,58 @@ describe(`e2e: partitions between real processes (link faults, seed ${SEED})`, f
     assert.ok(final.vals.every(x => x !== null), 'every key written on either side survives')
   })
 })
+
+describe(`e2e: a partition longer than the repair grace period (eventual, seed ${SEED})`, function () {
+  this.timeout(400_000)
+  let m: HealMesh | undefined
+  let faults = ''
+
+  before(async () => {
+    m = await startHealMesh(5, 5000, ['eu-west'], { linkFaults: (dir) => { faults = join(dir, 'faults.json'); return faults } })
+  })
+  after(async () => { await m?.stop() })
+
+  it('only the larger side re-places the cut-off replica; after the heal it hands its writes over and everything converges exactly', async () => {
+    const { mesh } = m!
+    const NAME = 'long-split'
+    await apply(mesh.peers[0], { apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name: NAME }, spec: { replicas: 3, consistency: { mode: 'eventual', maxStalenessMs: 200 } } })
+    const st = await waitFor('placed', async () => { const s = await status(mesh.peers[0], NAME); return s?.replicas.length === 3 ? s : undefined }, { timeoutMs: 30_000 })
+    const replicas = st.replicas.map((r: { peerId: string }) => byId(mesh, r.peerId))
+    await waitFor('every replica open', async () => (await Promise.all(replicas.map(async (p: typeof replicas[number]) => (await status(p, NAME))?.local === true))).every(Boolean), { timeoutMs: 30_000 })
+    const [lone, ...pair] = replicas
+    const rest = mesh.peers.filter(p => !replicas.includes(p))
+    const prng = createPrng(SEED + 2)
+    let total = 0
+    const add = async (via: typeof lone, n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const delta = Math.floor(prng.next() * 9) + 1
+        const r = await http(via, 'POST', `/v1/services/${NAME}/counters/c`, JSON.stringify({ delta }))
+        assert.equal(r.status, 200, JSON.stringify(r.json))
+        total += delta
+      }
+    }
+    await add(lone, 5)
+    await partition(faults, [[lone.index, rest[0].index], [...pair.map((p: typeof lone) => p.index), rest[1].index]])
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    await add(lone, 10)
+    await add(pair[0], 10)
+    // past the grace period the pair's side replaces the lone replica (with rest[1], the only eligible peer it reaches)
+    const repaired = await waitFor('re-placed on the larger side', async () => {
+      const s = await status(pair[0], NAME)
+      const ids = s?.replicas.map((r: { peerId: string }) => r.peerId) ?? []
+      return ids.length === 3 && !ids.includes(lone.peerId) ? s : undefined
+    }, { timeoutMs: 60_000, intervalMs: 250 })
+    assert.ok(repaired.replicas.some((r: { peerId: string }) => r.peerId === rest[1].peerId))
+    // the lone side (1 of 3 replicas live there) did not re-place
+    const loneView = await status(lone, NAME)
+    assert.ok(loneView.replicas.some((r: { peerId: string }) => r.peerId === lone.peerId), 'the smaller side kept its placement')
+    await add(lone, 5)
+    await partition(faults, [])
+    const current = repaired.replicas.map((r: { peerId: string }) => byId(mesh, r.peerId))
+    await waitFor('exact convergence on the current replicas, the lone writes included', async () => {
+      const v = await Promise.all(current.map(async (p: typeof lone) => (await http(p, 'GET', `/v1/services/${NAME}/counters/c`)).json?.value))
+      return v.every((x: unknown) => x === total)
+    }, { timeoutMs: 90_000, intervalMs: 250 })
+    await waitFor('the retired replica closed', async () => (await status(lone, NAME))?.local === false, { timeoutMs: 60_000 })
+  })
+})
