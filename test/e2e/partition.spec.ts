@@ -159,7 +159,7 @@ describe(`e2e: partitions between real processes (link faults, seed ${SEED})`, f
   })
 })
 
-describe(`e2e: a partition longer than the repair grace period (eventual, seed ${SEED})`, function () {
+describe(`e2e: a partition longer than the repair grace period (seed ${SEED})`, function () {
   this.timeout(400_000)
   let m: HealMesh | undefined
   let faults = ''
@@ -211,5 +211,34 @@ describe(`e2e: a partition longer than the repair grace period (eventual, seed $
       return v.every((x: unknown) => x === total)
     }, { timeoutMs: 90_000, intervalMs: 250 })
     await waitFor('the retired replica closed', async () => (await status(lone, NAME))?.local === false, { timeoutMs: 60_000 })
+  })
+
+  it('strong: the majority\'s leader replaces the cut-off voter by joint consensus; after the heal the removed peer stops its replica and reads the latest value', async () => {
+    const { mesh } = m!
+    const NAME = 'long-split-kv'
+    await apply(mesh.peers[0], { apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name: NAME }, spec: { replicas: 3, consistency: { mode: 'strong', latencyRadiusMs: 50 } } })
+    const st = await waitFor('a leader', async () => { const s = await status(mesh.peers[0], NAME); return typeof s?.leader === 'string' ? s : undefined }, { timeoutMs: 30_000 })
+    const voters: string[] = st.replicas.filter((r: { role: string }) => r.role === 'voter').map((r: { peerId: string }) => r.peerId)
+    const cut = byId(mesh, voters.find(v => v !== st.leader)!)
+    const leader = byId(mesh, st.leader)
+    const others = mesh.peers.filter(p => !voters.includes(p.peerId))
+    const majority = [...voters.filter(v => v !== cut.peerId).map(v => byId(mesh, v).index), others[0].index]
+    await partition(faults, [majority, [cut.index, others[1].index]])
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    let n = 0
+    const healed = await waitFor('the cut-off voter replaced', async () => {
+      const w = await http(leader, 'PUT', `/v1/services/${NAME}/kv/k`, `v${n}`)
+      assert.equal(w.status, 200, `majority writes keep succeeding: ${JSON.stringify(w.json)}`)
+      n++
+      const s = await status(leader, NAME)
+      const ids: string[] = s?.replicas.filter((r: { role: string }) => r.role === 'voter').map((r: { peerId: string }) => r.peerId) ?? []
+      return ids.length === 3 && !ids.includes(cut.peerId) && s.liveReplicas.length === 3 ? s : undefined
+    }, { timeoutMs: 90_000, intervalMs: 200 })
+    assert.ok(healed.replicas.some((r: { peerId: string }) => r.peerId === others[0].peerId), 'the replacement is on the majority side')
+    const last = `v${n - 1}`
+    await partition(faults, [])
+    await waitFor('the removed peer stopped its replica', async () => (await status(cut, NAME))?.local === false, { timeoutMs: 90_000 })
+    const r = await waitFor('the removed peer reads the latest value (forwarded)', async () => { const x = await http(cut, 'GET', `/v1/services/${NAME}/kv/k`); return x.status === 200 ? x : undefined }, { timeoutMs: 60_000 })
+    assert.equal(r.json.value, last)
   })
 })
