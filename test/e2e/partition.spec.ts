@@ -11,7 +11,11 @@
  *   on both sides; after the heal every replica converges to exactly the
  *   sum of the acknowledged deltas and to the same key values.
  *
- * The repair grace period is long (no re-placement during the split).
+ * The repair grace period is long there (no re-placement during the split).
+ * A second mesh with a 5 s grace period splits longer than that: only the
+ * larger side re-places (eventual: the lowest-id live replica where at least
+ * half the replicas are live; strong: the majority's leader), and after the
+ * heal the cut-off replica hands its writes over (eventual) or stops (strong).
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
