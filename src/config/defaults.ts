@@ -18,7 +18,9 @@ export function defaultConfig (): DcisConfig {
     gossip: { endRepublishIntervalMs: 30_000 },
     latency: { probeIntervalMs: 5_000, gossipIntervalMs: 10_000 },
     simulation: {},
-    resources: {}
+    resources: {},
+    services: { repairGraceMs: 15_000 },
+    scheduler: { minReserveTrust: 0 }
   }
 }
 

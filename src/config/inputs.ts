@@ -69,7 +69,9 @@ export const INPUTS: readonly InputSpec[] = [
   { path: ['dht', 'clientMode'], kind: 'bool', env: 'DCIS_DHT_CLIENT_MODE' },
   { path: ['gossip', 'endRepublishIntervalMs'], kind: 'int', env: 'DCIS_END_REPUBLISH_MS' },
   { path: ['latency', 'probeIntervalMs'], kind: 'int', env: 'DCIS_LATENCY_PROBE_MS' },
-  { path: ['latency', 'gossipIntervalMs'], kind: 'int', env: 'DCIS_LATENCY_GOSSIP_MS' }
+  { path: ['latency', 'gossipIntervalMs'], kind: 'int', env: 'DCIS_LATENCY_GOSSIP_MS' },
+  { path: ['services', 'repairGraceMs'], kind: 'int', env: 'DCIS_REPAIR_GRACE_MS' },
+  { path: ['scheduler', 'minReserveTrust'], kind: 'int', env: 'DCIS_MIN_RESERVE_TRUST' }
 ]
 
 const FLAG_KEYS = new Set<string>(['config', ...INPUTS.flatMap(s => s.flag != null ? [s.flag.key] : [])])

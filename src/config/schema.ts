@@ -86,7 +86,13 @@ function buildSchema (full: boolean): TSchema {
       site: Type.Optional(Type.String({ pattern: '^[!-~]{1,64}$', errorText: 'must be 1-64 printable ASCII characters without spaces' })),
       faultsFile: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 }))
     })),
-    resources: opt(obj(resourceFields))
+    resources: opt(obj(resourceFields)),
+    services: opt(obj({
+      repairGraceMs: opt(Type.Integer({ minimum: 1000, maximum: 3_600_000 }))
+    })),
+    scheduler: opt(obj({
+      minReserveTrust: opt(Type.Integer({ minimum: 0, maximum: 1000 }))
+    }))
   })
 }
 
@@ -126,4 +132,8 @@ export interface DcisConfig {
   simulation: { rtt?: RttMatrix, site?: string, faultsFile?: string }
   /** overrides of detected resources; all optional */
   resources: { cpu?: number, memoryMb?: number, arch?: string, accelerators?: string[], tee?: boolean }
+  /** stateful services: a replica whose peer is unreachable longer than repairGraceMs is replaced */
+  services: { repairGraceMs: number }
+  /** allocations: the least trust level a federation member needs to reserve on this peer */
+  scheduler: { minReserveTrust: number }
 }

@@ -12,7 +12,7 @@ import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
 import { createLatencyService } from '../latency/service/index.js'
 import { LinkFaults, LinkFaultsFile } from '../latency/emulator/index.js'
-import { createAllocationService } from '../scheduler/index.js'
+import { createAllocationService, ServiceReservations } from '../scheduler/index.js'
 import { createRaftBackend } from '../raft/service/index.js'
 import { createCrdtBackend } from '../crdt/service/index.js'
 import { createFunctionService } from '../wasm/functions/index.js'
@@ -196,9 +196,11 @@ export class MeshNode implements ApiNode {
         oracle: this.latency.oracle(),
         logger: forComponent(this.init.logger, 'dcis:scheduler'),
         metrics: this.metrics
-      }, { capacity: { cpu: own?.cpu.cores ?? 1, memoryMb: own?.memory.totalMb ?? 1024 } })
+      }, { capacity: { cpu: own?.cpu.cores ?? 1, memoryMb: own?.memory.totalMb ?? 1024 }, minTrust: this.config.scheduler.minReserveTrust })
       await this.alloc.start()
       this.stopHooks.push(async () => { await this.alloc?.stop() })
+      // service replicas reserve their capacity through /dcis/alloc/1.0.0
+      const reservations = new ServiceReservations(this.alloc)
 
       // strong services: latency-aware Raft groups over /dcis/raft/1.0.0
       const raft = createRaftBackend({
@@ -210,7 +212,9 @@ export class MeshNode implements ApiNode {
         metrics: this.metrics,
         latency: this.latency.oracle(),
         region: this.config.region,
-        zone: this.config.zone
+        zone: this.config.zone,
+        repairGraceMs: this.config.services.repairGraceMs,
+        reservations
       })
       await raft.start()
       this.services.addBackend(raft)
@@ -226,8 +230,9 @@ export class MeshNode implements ApiNode {
         datastore: this.stores.datastore,
         logger: forComponent(this.init.logger, 'dcis:crdt'),
         metrics: this.metrics,
-        rtt: (p) => this.latency?.rttMs(p) ?? undefined
-      })
+        rtt: (p) => this.latency?.rttMs(p) ?? undefined,
+        reservations
+      }, { repairGraceMs: this.config.services.repairGraceMs })
       this.services.addBackend(this.crdt)
       this.stopHooks.push(async () => {
         this.services.removeBackend('eventual')

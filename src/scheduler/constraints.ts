@@ -7,11 +7,13 @@ import { InvalidConstraintsError } from './errors.js'
 
 export type Runtime = 'wasi' | 'reactor'
 export const RUNTIMES: readonly Runtime[] = ['wasi', 'reactor']
+/** names accepted for a runtime and what they mean: `wasm` (the article's) is the default Wasm runtime */
+export const RUNTIME_ALIASES: Readonly<Record<string, Runtime>> = Object.freeze({ wasi: 'wasi', reactor: 'reactor', wasm: 'wasi' })
 
 /** Constraints as a caller writes them. */
 export interface Constraints {
   runtime?: Runtime
-  /** cores (> 0, fractions allowed) */
+  /** cores (> 0, fractions allowed); callers may write a quantity string ("2", "500m"), parsed to cores */
   cpu?: number
   /** bytes, or a quantity with a unit: '256Mi', '1Gi', '512M' (Ki Mi Gi Ti K M G T) */
   memory?: string | number
@@ -85,6 +87,25 @@ function label (v: unknown, field: string, pattern = LABEL): string {
   return v
 }
 
+const CPU_QUANTITY = /^([0-9]+(?:\.[0-9]+)?)(m?)$/
+
+/** A cpu quantity in cores: a number, or a string like "2", "0.5" or "500m" (millicores, as Kubernetes writes them). */
+export function parseCpu (value: unknown, field = 'cpu'): number {
+  let cores: number
+  if (typeof value === 'number') {
+    cores = finiteNumber(value, field)
+  } else if (typeof value === 'string') {
+    const m = CPU_QUANTITY.exec(value.trim())
+    if (m == null || value.length > 32) throw new InvalidConstraintsError(field, `must be a number of cores or a quantity like "2", "0.5", "500m", got ${JSON.stringify(value.slice(0, 40))}`)
+    cores = Number(m[1]) / (m[2] === 'm' ? 1000 : 1)
+  } else {
+    throw new InvalidConstraintsError(field, `must be a number or a quantity string, got ${value === null ? 'null' : typeof value}`)
+  }
+  if (cores <= 0) throw new InvalidConstraintsError(field, `must be > 0, got ${cores}`)
+  if (cores > MAX_CPU) throw new InvalidConstraintsError(field, `must be at most ${MAX_CPU}`)
+  return cores
+}
+
 /** A memory quantity in bytes: a non-negative integer, or a string like '256Mi', '1Gi', '512M', '1048576'. */
 export function parseMemory (value: unknown, field = 'memory'): number {
   let bytes: number
@@ -119,17 +140,11 @@ export function parseConstraints (input: unknown, prefix = 'constraints'): Parse
   }
   const out: ParsedConstraints = {}
   if (input.runtime !== undefined) {
-    if (typeof input.runtime !== 'string' || !RUNTIMES.includes(input.runtime as Runtime)) {
-      throw new InvalidConstraintsError(f('runtime'), `must be one of ${RUNTIMES.join(', ')}`)
-    }
-    out.runtime = input.runtime as Runtime
+    const rt = typeof input.runtime === 'string' && Object.hasOwn(RUNTIME_ALIASES, input.runtime) ? RUNTIME_ALIASES[input.runtime] : undefined
+    if (rt === undefined) throw new InvalidConstraintsError(f('runtime'), `must be one of ${Object.keys(RUNTIME_ALIASES).join(', ')}`)
+    out.runtime = rt
   }
-  if (input.cpu !== undefined) {
-    const cpu = finiteNumber(input.cpu, f('cpu'))
-    if (cpu <= 0) throw new InvalidConstraintsError(f('cpu'), `must be > 0, got ${cpu}`)
-    if (cpu > MAX_CPU) throw new InvalidConstraintsError(f('cpu'), `must be at most ${MAX_CPU}`)
-    out.cpu = cpu
-  }
+  if (input.cpu !== undefined) out.cpu = parseCpu(input.cpu, f('cpu'))
   if (input.memory !== undefined) {
     const bytes = parseMemory(input.memory, f('memory'))
     out.memory = input.memory as string | number

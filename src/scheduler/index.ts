@@ -68,6 +68,12 @@ export interface SchedulerInit {
    * registry (federation members), and this peer itself.
    */
   authorize?: (remotePeer: string, op: AllocRequest['op']) => boolean
+  /**
+   * With the default `authorize`: the least trust level (of the caller's
+   * verified descriptor) a federation member needs to use this peer's
+   * ledger (default 0: any verified member)
+   */
+  minTrust?: number
   /** clock, ms since the epoch (default Date.now) */
   now?: () => number
   /** random bytes for allocation ids (default crypto.randomBytes) */
@@ -101,11 +107,13 @@ export function createAllocationService (components: SchedulerComponents, init: 
 }
 
 export { AllocationService, toView } from './service.js'
+export { ServiceReservations, reservationId, DEFAULT_REPLICA_CPU, DEFAULT_REPLICA_MEMORY_MB } from './client.js'
+export type { ReplicaReservations, ServiceReservationsInit } from './client.js'
 export type { ServiceStatus } from './service.js'
 export { allocationRoutes } from './routes.js'
 export {
-  parseConstraints, parseAllocationRequest, parseMemory, publicConstraints,
-  MAX_REPLICAS, RUNTIMES
+  parseConstraints, parseAllocationRequest, parseMemory, parseCpu, publicConstraints,
+  MAX_REPLICAS, RUNTIMES, RUNTIME_ALIASES
 } from './constraints.js'
 export type { Constraints, ParsedConstraints, AllocationRequest, Runtime } from './constraints.js'
 export {

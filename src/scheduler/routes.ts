@@ -21,8 +21,8 @@ const constraintsSchema = {
   additionalProperties: false,
   description: 'placement constraints; all optional',
   properties: {
-    runtime: { type: 'string', enum: ['wasi', 'reactor'] },
-    cpu: { type: 'number', minimum: 0.001, description: 'cores (fractions allowed), against free capacity' },
+    runtime: { type: 'string', enum: ['wasi', 'reactor', 'wasm'], description: 'wasm = the default Wasm runtime (wasi); answers name the resolved runtime' },
+    cpu: { anyOf: [{ type: 'number', minimum: 0.001 }, { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?m?$' }], description: 'cores (fractions allowed) or a quantity string ("2", "500m" = half a core), against free capacity' },
     memory: { anyOf: [{ type: 'string' }, { type: 'integer' }], description: 'bytes, or a quantity with a unit: 256Mi, 1Gi, 512M (Ki Mi Gi Ti K M G T)' },
     latencyMs: { type: 'number', minimum: 0.001, description: 'hard limit on the RTT from `from` (estimate + error bound must fit; borderline candidates are probed)' },
     region: label,
@@ -125,7 +125,7 @@ export function allocationRoutes (ref: ServiceRef): ApiRoutes {
             type: 'object',
             additionalProperties: false,
             properties: {
-              runtime: { type: 'string', enum: ['wasi', 'reactor'], description: 'same as constraints.runtime' },
+              runtime: { type: 'string', enum: ['wasi', 'reactor', 'wasm'], description: 'same as constraints.runtime (wasm = the default Wasm runtime)' },
               constraints: constraintsSchema,
               replicas: { type: 'integer', minimum: 1, maximum: 16, description: 'spread across zones, one per zone first' },
               leaseMs: { type: 'integer', minimum: 1000, description: 'lease (renewable); expired leases free the capacity' }

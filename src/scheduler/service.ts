@@ -67,7 +67,8 @@ export class AllocationService {
     this.probeTimeoutMs = init.probeTimeoutMs ?? 5_000
     this.randomBytes = init.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)))
     this.maxInboundStreams = init.maxInboundStreams ?? 64
-    this.authorize = init.authorize ?? ((remote) => remote === this.selfId || this.c.registry.list().some(e => e.end.peerId === remote))
+    const minTrust = init.minTrust ?? 0
+    this.authorize = init.authorize ?? ((remote) => remote === this.selfId || this.c.registry.list().some(e => e.end.peerId === remote && e.trustLevel >= minTrust))
   }
 
   get selfId (): string {
@@ -259,6 +260,22 @@ export class AllocationService {
     if (leaseMs != null) req.leaseMs = Math.min(this.maxLeaseMs, leaseMs)
     const res = await this.ownerCall(owner, req, options)
     return toView(res)
+  }
+
+  /**
+   * One raw request to `peer`'s ledger over /dcis/alloc/1.0.0 (to this peer:
+   * straight to the handler). The client API of src/scheduler/client.ts uses
+   * it to reserve, commit and release the capacity of service replicas.
+   */
+  async request (peer: string, req: AllocRequest, options: AbortOptions = {}): Promise<AllocResponse> {
+    this.assertStarted()
+    return this.call(peer, req, this.signal(options.signal))
+  }
+
+  /** where `peer` is, as an allocation node (from its verified descriptor) */
+  nodeOf (peer: string): AllocationNode {
+    const e = this.c.registry.list().find(x => x.end.peerId === peer)
+    return { peerId: peer, region: e?.end.region ?? '', zone: e?.end.zone ?? '' }
   }
 
   /** Handles one request frame as the peer `remote` sent it (also used for calls to self). */

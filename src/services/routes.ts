@@ -21,20 +21,34 @@ const revisionOnly = {
   properties: { revision: { type: 'integer', description: 'the key\'s new revision (revisions only grow, deletes included)' } }
 } as const
 
+const replicaList = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['peerId', 'region', 'zone', 'role'],
+    additionalProperties: false,
+    properties: { peerId: { type: 'string' }, region: { type: ['string', 'null'] }, zone: { type: ['string', 'null'] }, role: { type: 'string', enum: ['voter', 'learner', 'replica'] } }
+  }
+} as const
+
 const serviceStatus = {
   type: 'object',
-  required: ['name', 'spec', 'replicas', 'local'],
+  required: ['name', 'spec', 'replicas', 'desiredReplicas', 'liveReplicas', 'conditions', 'local'],
   additionalProperties: false,
   properties: {
     name: { type: 'string' },
     spec: { type: 'object', additionalProperties: true },
-    replicas: {
+    replicas: { ...replicaList, description: 'the placed replicas (eventual: the catalogue; strong: the Raft configuration)' },
+    desiredReplicas: { type: 'integer', description: 'spec.replicas' },
+    liveReplicas: { ...replicaList, description: 'placed replicas whose peers this peer reaches now' },
+    conditions: {
       type: 'array',
+      description: 'Kubernetes-style conditions: Available, FullyReplicated (reason: ZoneUnserved, InsufficientPeers, ReplicaUnreachable, ReplicaGone, Repairing), ZonesServed',
       items: {
         type: 'object',
-        required: ['peerId', 'region', 'zone', 'role'],
+        required: ['type', 'status', 'reason', 'message'],
         additionalProperties: false,
-        properties: { peerId: { type: 'string' }, region: { type: ['string', 'null'] }, zone: { type: ['string', 'null'] }, role: { type: 'string', enum: ['voter', 'learner', 'replica'] } }
+        properties: { type: { type: 'string' }, status: { type: 'string', enum: ['True', 'False', 'Unknown'] }, reason: { type: 'string' }, message: { type: 'string' } }
       }
     },
     leader: { type: ['string', 'null'], description: 'strong services: the Raft leader\'s peer id' },
@@ -79,6 +93,25 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
           response: { 200: { description: 'status', ...serviceStatus }, 404: notFound }
         }
       }, async (req, reply) => services().status(req.params.name, { signal: ctx.requestSignal(reply) }))
+
+      app.delete<{ Params: { name: string } }>('/v1/services/:name', {
+        config: { role: 'services' },
+        schema: {
+          summary: 'Delete a service mesh-wide (either mode): its replicas stop and drop their data, reservations are released',
+          operationId: 'deleteService',
+          params: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: nameParam } },
+          response: {
+            200: {
+              description: 'deleted',
+              type: 'object',
+              required: ['name', 'mode', 'deleted'],
+              additionalProperties: false,
+              properties: { name: { type: 'string' }, mode: { type: 'string', enum: ['eventual', 'strong'] }, deleted: { type: 'boolean' } }
+            },
+            404: notFound
+          }
+        }
+      }, async (req, reply) => services().remove(req.params.name, { signal: ctx.requestSignal(reply), token: req.caller?.token }))
 
       const kvParams = { type: 'object', required: ['name', 'key'], additionalProperties: false, properties: { name: nameParam, key: keyParam } } as const
 

@@ -16,7 +16,8 @@ export function specFromManifest (m: Manifest): ServiceSpec {
   return {
     name: m.metadata.name,
     replicas: s.replicas,
-    runtime: s.runtime ?? 'wasi',
+    // `wasm` (the article's) is the default Wasm runtime
+    runtime: s.runtime === undefined || s.runtime === 'wasm' ? 'wasi' : s.runtime,
     mode: s.consistency.mode,
     crdtEngine: s.crdtEngine ?? 'delta-crdts',
     zones: s.dataSharding?.strategy === 'geographic' ? (s.dataSharding.zones ?? []) : [],
@@ -79,6 +80,13 @@ export class StatefulServices {
 
   async status (name: string, options?: ReadOptions): Promise<ServiceStatus> {
     return this.owner(name).status(name, options)
+  }
+
+  /** deletes a service mesh-wide (either mode) */
+  async remove (name: string, options?: WriteOptions): Promise<{ name: string, mode: 'eventual' | 'strong', deleted: true }> {
+    const b = this.owner(name)
+    await b.remove(name, options)
+    return { name, mode: b.mode, deleted: true }
   }
 
   async get (name: string, key: string, options?: ReadOptions): Promise<KvEntry> {

@@ -24,10 +24,24 @@ export interface ReplicaStatus {
   role: 'voter' | 'learner' | 'replica'
 }
 
+export interface ServiceCondition {
+  /** Available | FullyReplicated | ZonesServed */
+  type: string
+  status: 'True' | 'False' | 'Unknown'
+  reason: string
+  message: string
+}
+
 export interface ServiceStatus {
   name: string
   spec: ServiceSpec
+  /** the placed replicas (eventual: the catalogue entry; strong: the Raft configuration) */
   replicas: ReplicaStatus[]
+  /** spec.replicas */
+  desiredReplicas: number
+  /** placed replicas whose peers this peer can reach now (itself included) */
+  liveReplicas: ReplicaStatus[]
+  conditions: ServiceCondition[]
   /** strong: the Raft leader's peer id, null while electing */
   leader?: string | null
   term?: number
@@ -72,6 +86,8 @@ export interface ServiceBackend {
   put (name: string, key: string, value: string, options?: WriteOptions): Promise<{ revision: number }>
   delete (name: string, key: string, options?: WriteOptions): Promise<{ revision: number }>
   /** counters: eventual backends (PN-counter); strong backends may implement them too */
+  /** deletes a service mesh-wide: its replicas stop, reservations are released */
+  remove (name: string, options?: WriteOptions): Promise<void>
   counter? (name: string, key: string, options?: ReadOptions): Promise<{ value: number }>
   addCounter? (name: string, key: string, delta: number, options?: WriteOptions): Promise<{ value: number }>
 }

@@ -9,7 +9,7 @@ import type { CCounter, ORSet } from '../../src/crdt/index.js'
 import {
   addCounter, applyDelta, bottomState, CATALOGUE_SECTIONS, CatalogueEntryError, checkSpec, counterValue, decodeGossip,
   decodeSnapshot, decodeSyncFrame, encodeEntry, encodeGossip, encodeSnapshot, encodeSyncFrame, kvGet, kvPut, nextStamp,
-  parseEntry, place, PlacementError, ReplicationFrameError, revisionOf, SERVICE_SECTIONS, seqOf, StalenessTracker
+  parseEntry, place, placeMore, PlacementError, ReplicationFrameError, revisionOf, SERVICE_SECTIONS, seqOf, StalenessTracker
 } from '../../src/crdt/replication/index.js'
 import { decodeRpcRequest, decodeRpcResponse, encodeJson } from '../../src/crdt/service/rpc.js'
 import type { ServiceSpec } from '../../src/services/types.js'
@@ -173,20 +173,53 @@ describe('crdt replication: placement and catalogue', function () {
     { peerId: 'p3', region: 'ap-south', zone: 'ap-south-a', load: 1 }
   ]
 
-  it('one replica per listed zone first (least loaded), then listed zones, then anywhere; deterministic', function () {
+  it('one replica per listed zone first (least loaded), then more in the listed zones, never outside them; deterministic', function () {
     assert.deepEqual(place(spec, cands), ['p1', 'p2', 'p3'])
     assert.deepEqual(place({ replicas: 4, zones: spec.zones }, cands), ['p1', 'p2', 'p3', 'p4'])
-    assert.deepEqual(place({ replicas: 5, zones: spec.zones }, cands), ['p1', 'p2', 'p3', 'p4', 'p5'])
+    // residency: p5 (sa-east) is in no listed zone, so 5 replicas leave the service one short
+    assert.deepEqual(place({ replicas: 5, zones: spec.zones }, cands), ['p1', 'p2', 'p3', 'p4'])
     assert.deepEqual(place({ replicas: 2, zones: [] }, cands), ['p1', 'p2'])
+    assert.deepEqual(place({ replicas: 9, zones: [] }, cands).length, 5)
     assert.deepEqual(place(spec, [...cands].reverse()), ['p1', 'p2', 'p3'])
-    assert.deepEqual(place({ replicas: 9, zones: ['nowhere'] }, cands).length, 5)
+    assert.throws(() => place({ replicas: 9, zones: ['nowhere'] }, cands), PlacementError)
     assert.throws(() => place(spec, []), PlacementError)
+  })
+
+  it('zones entries match a region or a zone: the article\'s leaderboard gets one replica per listed region, none in eu-west', function () {
+    const mesh = [
+      { peerId: 'a', region: 'us-east', zone: 'us-east-a', load: 0 },
+      { peerId: 'b', region: 'eu-central', zone: 'eu-central-a', load: 0 },
+      { peerId: 'c', region: 'ap-southeast', zone: 'ap-southeast-a', load: 0 },
+      { peerId: 'd', region: 'eu-west', zone: 'eu-west-a', load: 0 }
+    ]
+    const zones = ['us-east', 'eu-central', 'ap-southeast']
+    for (const order of [mesh, [...mesh].reverse()]) assert.deepEqual(place({ replicas: 3, zones }, order), ['a', 'b', 'c'])
+    // a listed region with no peer: short, never spilled to eu-west
+    assert.deepEqual(place({ replicas: 3, zones: ['us-east', 'eu-central', 'sa-east'] }, mesh), ['a', 'b'])
+    // mixing a zone and a region
+    assert.deepEqual(place({ replicas: 2, zones: ['eu-west-a', 'us-east'] }, mesh), ['d', 'a'])
+  })
+
+  it('placeMore keeps the existing replicas and fills the listed zones they lack first', function () {
+    const at = new Map(cands.map(c => [c.peerId, c]))
+    // p2 (us-east-a) died: the replacement must come from us-east-a if possible; none is left, so another listed zone
+    const live = cands.filter(c => c.peerId !== 'p2')
+    assert.deepEqual(placeMore(spec, ['p1', 'p3'], at, live), ['p1', 'p3', 'p4'])
+    // growing 3 -> 4 without moving anything
+    assert.deepEqual(placeMore({ replicas: 4, zones: [] }, ['p3', 'p4', 'p5'], at, cands), ['p3', 'p4', 'p5', 'p1'])
+    // nothing eligible left: stays short
+    assert.deepEqual(placeMore(spec, ['p1'], at, [cands[2]]), ['p1'])
   })
 
   it('catalogue entries are validated field by field', function () {
     const entry = { spec, replicas: ['p1', 'p2'], placedBy: 'p1' }
     assert.deepEqual(parseEntry(encodeEntry(entry), 'leaderboard'), entry)
+    const repaired = { ...entry, retired: ['p3'] }
+    assert.deepEqual(parseEntry(encodeEntry(repaired), 'leaderboard'), repaired)
     const bad: Array<[unknown, string]> = [
+      [JSON.stringify({ ...entry, retired: 'p3' }), 'retired'],
+      [JSON.stringify({ ...entry, retired: Array.from({ length: 17 }, (_, i) => `p${i}`) }), 'retired'],
+      [JSON.stringify({ ...entry, retired: [''] }), 'retired[0]'],
       ['{', 'entry'],
       [JSON.stringify({ ...entry, replicas: [] }), 'replicas'],
       [JSON.stringify({ ...entry, replicas: ['p1', 'p1'] }), 'replicas'],

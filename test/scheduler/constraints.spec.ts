@@ -57,7 +57,11 @@ describe('scheduler constraints', () => {
       [{ cpu: -1 }, 'constraints.cpu'],
       [{ cpu: 0 }, 'constraints.cpu'],
       [{ cpu: Number.NaN }, 'constraints.cpu'],
-      [{ cpu: '2' }, 'constraints.cpu'],
+      [{ cpu: '2 cores' }, 'constraints.cpu'],
+      [{ cpu: '0m' }, 'constraints.cpu'],
+      [{ cpu: '-1' }, 'constraints.cpu'],
+      [{ cpu: '2Gi' }, 'constraints.cpu'],
+      [{ cpu: true }, 'constraints.cpu'],
       [{ cpu: 1e9 }, 'constraints.cpu'],
       [{ latencyMs: -5 }, 'constraints.latencyMs'],
       [{ latencyMs: 0 }, 'constraints.latencyMs'],
@@ -78,6 +82,15 @@ describe('scheduler constraints', () => {
     for (const [input, field] of cases) rejects(() => parseConstraints(input), field)
     rejects(() => parseConstraints([]), 'constraints')
     rejects(() => parseConstraints('cpu=1'), 'constraints')
+  })
+
+  it('accepts the article\'s allocation request verbatim: runtime wasm, cpu "2", memory 256Mi, tee, region', () => {
+    const r = parseAllocationRequest({ runtime: 'wasm', constraints: { cpu: '2', memory: '256Mi', tee: true, region: 'us-east' } })
+    assert.deepEqual(publicConstraints(r.constraints), { runtime: 'wasi', cpu: 2, memory: '256Mi', tee: true, region: 'us-east' })
+    assert.equal(r.constraints.memoryMb, 256)
+    assert.equal(parseConstraints({ cpu: '500m' }).cpu, 0.5)
+    assert.equal(parseConstraints({ cpu: '0.25' }).cpu, 0.25)
+    assert.equal(parseConstraints({ runtime: 'wasm' }).runtime, 'wasi')
   })
 
   it('parses allocation requests: replicas, leaseMs, top-level runtime', () => {

@@ -105,7 +105,7 @@ describe('scheduler HTTP routes and dcis alloc', function () {
   it('400 naming the field for malformed constraints', async () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ constraints: { cpu: -1 } }, /cpu/],
-      [{ constraints: { cpu: '1' } }, /cpu/],
+      [{ constraints: { cpu: '1 core' } }, /cpu/],
       [{ constraints: { memory: '256MB' } }, /constraints\.memory/],
       [{ constraints: { memory: -5 } }, /constraints\.memory/],
       [{ constraints: { latencyMs: 0 } }, /latencyMs/],
@@ -124,6 +124,17 @@ describe('scheduler HTTP routes and dcis alloc', function () {
     const badId = await call(apiA, 'GET', '/v1/allocations/not-an-id')
     assert.equal(badId.status, 400)
     assert.equal(badId.json.error.code, 'INVALID_ALLOCATION_ID')
+  })
+
+  it('accepts the article\'s request as written (runtime wasm, cpu "2", memory "256Mi", tee, region) and quantity cpu strings', async () => {
+    const article = await call(apiA, 'POST', '/v1/allocations', { runtime: 'wasm', constraints: { cpu: '2', memory: '256Mi', tee: true, region: 'us-east' } })
+    // the body validates; this two-peer mesh has no us-east peer with a TEE, so it is a placement answer, not a 400
+    assert.equal(article.status, 409, JSON.stringify(article.json))
+    assert.equal(article.json.error.code, 'NO_PLACEMENT')
+    const placed = await call(apiA, 'POST', '/v1/allocations', { runtime: 'wasm', constraints: { cpu: '500m', memory: '256Mi', region: 'eu-west' } })
+    assert.equal(placed.status, 201, JSON.stringify(placed.json))
+    assert.deepEqual(placed.json.constraints, { runtime: 'wasi', cpu: 0.5, memory: '256Mi', region: 'eu-west' })
+    assert.equal(placed.json.cpu, 0.5)
   })
 
   it('409 NO_PLACEMENT with the explanation in the message', async () => {

@@ -84,6 +84,12 @@ export class AutomergeReplica {
     await this.writer.flushed()
   }
 
+  /** deletes the persisted document (the service was deleted) */
+  async discard (): Promise<void> {
+    await this.flushed()
+    await this.datastore.delete(docKey(this.name))
+  }
+
   private receive (ss: A.SyncState, frame: Uint8Array, field: string): { ss: A.SyncState, empty: boolean } {
     if (frame.length === 0) throw new AutomergeFrameError(field, 'empty frame')
     if (frame[0] === 0) {

@@ -13,7 +13,15 @@ export interface CatalogueEntry {
   replicas: string[]
   /** the peer that decided the placement */
   placedBy: string
+  /**
+   * replicas replaced by a repair (newest last, at most MAX_RETIRED): such a
+   * peer may still sync with the replicas once, to hand over writes it
+   * acknowledged before it was cut off, then closes its replica
+   */
+  retired?: string[]
 }
+
+export const MAX_RETIRED = 16
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 export const MAX_REPLICAS = 64
@@ -55,7 +63,7 @@ export function checkSpec (v: unknown, field = 'spec'): ServiceSpec {
 }
 
 export function encodeEntry (e: CatalogueEntry): string {
-  return JSON.stringify({ spec: e.spec, replicas: e.replicas, placedBy: e.placedBy })
+  return JSON.stringify({ spec: e.spec, replicas: e.replicas, placedBy: e.placedBy, ...(e.retired != null && e.retired.length > 0 ? { retired: e.retired.slice(-MAX_RETIRED) } : {}) })
 }
 
 /** Parses and validates an entry; the key it is stored under must be its service name. */
@@ -74,7 +82,12 @@ export function parseEntry (json: unknown, key: string): CatalogueEntry {
   if (!Array.isArray(o.replicas) || o.replicas.length === 0 || o.replicas.length > MAX_REPLICAS) fail('replicas', `must list 1..${MAX_REPLICAS} peer ids`)
   const replicas = o.replicas.map((r, i) => str(r, `replicas[${i}]`, 128))
   if (new Set(replicas).size !== replicas.length) fail('replicas', 'lists a peer twice')
-  return { spec, replicas, placedBy: str(o.placedBy, 'placedBy', 128) }
+  let retired: string[] | undefined
+  if (o.retired !== undefined) {
+    if (!Array.isArray(o.retired) || o.retired.length > MAX_RETIRED) fail('retired', `must list at most ${MAX_RETIRED} peer ids`)
+    retired = o.retired.map((r, i) => str(r, `retired[${i}]`, 128))
+  }
+  return { spec, replicas, placedBy: str(o.placedBy, 'placedBy', 128), ...(retired != null ? { retired } : {}) }
 }
 
 export function sameSpec (a: ServiceSpec, b: ServiceSpec): boolean {

@@ -15,13 +15,17 @@ import { compareHlc, hlcReceive, hlcTick } from '../hlc.js'
 import {
   addCounter, CATALOGUE_SECTIONS, checkSpec, counterValue, decodeGossip, decodeSyncFrame, encodeEntry, encodeGossip,
   encodeSyncFrame, kvDelete, kvGet, kvPut, MAX_FRAME_BYTES, nextStamp, parseEntry, place, ReplicationFrameError,
-  revisionOf, sameSpec, SERVICE_SECTIONS, seqOf, setAdd, setMembers, setRemove, createCrdtMetrics
+  MAX_RETIRED, placeMore, revisionOf, sameSpec, SERVICE_SECTIONS, seqOf, setAdd, setMembers, setRemove, createCrdtMetrics
 } from '../replication/index.js'
 import type { CatalogueEntry, CrdtMetrics, RejectReason, SectionDelta, SyncPart } from '../replication/index.js'
 import {
   KeyNotFoundError, OperationNotSupportedError, RevisionMismatchError, ServiceNotFoundError, ServiceUnavailableError
 } from '../../services/errors.js'
 import type { KvEntry, ReadOptions, ReplicaStatus, ServiceBackend, ServiceSpec, ServiceStatus, WriteOptions } from '../../services/types.js'
+import { DEFAULT_REPAIR_GRACE_MS, PeerLiveness } from '../../services/liveness.js'
+import { eligible, emptyZones, unservedZones } from '../../services/residency.js'
+import { serviceConditions } from '../../services/conditions.js'
+import type { ReplicaReservations } from '../../scheduler/client.js'
 import type { Logger, MetricsRegistry } from '../../telemetry/index.js'
 import { CATALOGUE_OBJECT, ReplicatedObject } from './object.js'
 import { amDoc, AUTOMERGE_SYNC_PROTOCOL, AutomergeReplica } from '../automerge/index.js'
@@ -55,6 +59,8 @@ export interface CrdtBackendComponents {
   rtt?: (peerId: string) => number | undefined
   /** physical clock (ms); tests may inject one */
   now?: () => number
+  /** capacity reservations of replicas over /dcis/alloc/1.0.0 (src/scheduler/client.ts); none = unreserved */
+  reservations?: ReplicaReservations
 }
 
 export interface CrdtBackendInit {
@@ -72,6 +78,10 @@ export interface CrdtBackendInit {
   maxDriftMs?: number
   /** timeout of one sync round or forwarded call; default 10 s */
   callTimeoutMs?: number
+  /** a replica whose peer has been unreachable this long is replaced (ms); default 15 s */
+  repairGraceMs?: number
+  /** how often replicas are checked for repair (ms); default 2 s */
+  repairIntervalMs?: number
 }
 
 type Status = 'stopped' | 'started'
@@ -82,6 +92,11 @@ export class CrdtBackend implements ServiceBackend {
   private readonly log: Logger
   readonly metrics: CrdtMetrics
   private readonly init: Required<Omit<CrdtBackendInit, 'heartbeatIntervalMs'>> & { heartbeatIntervalMs?: number }
+  private liveness!: PeerLiveness
+  private repairTimer?: ReturnType<typeof setInterval>
+  private repairing = false
+  /** service -> when this peer last re-placed it (one repair per grace period) */
+  private readonly lastRepair = new Map<string, number>()
   private state: Status = 'stopped'
   private self = ''
   private catalogue!: ReplicatedObject
@@ -112,6 +127,8 @@ export class CrdtBackend implements ServiceBackend {
       maxMessageBytes: init.maxMessageBytes ?? MAX_FRAME_BYTES,
       maxDriftMs: init.maxDriftMs ?? 60_000,
       callTimeoutMs: init.callTimeoutMs ?? 10_000,
+      repairGraceMs: init.repairGraceMs ?? DEFAULT_REPAIR_GRACE_MS,
+      repairIntervalMs: init.repairIntervalMs ?? 2_000,
       ...(init.heartbeatIntervalMs != null ? { heartbeatIntervalMs: init.heartbeatIntervalMs } : {})
     }
   }
@@ -135,10 +152,16 @@ export class CrdtBackend implements ServiceBackend {
     libp2p.services.pubsub.topicValidators.set(CATALOGUE_TOPIC, async (_p, msg) => this.validate(this.catalogue, msg))
     libp2p.services.pubsub.subscribe(CATALOGUE_TOPIC)
     libp2p.addEventListener('peer:connect', this.onConnect)
+    this.liveness = new PeerLiveness(libp2p, this.init.repairGraceMs, this.now)
+    this.liveness.start()
     this.state = 'started'
     this.refreshEntries()
     await this.reconcile()
     this.scheduleSync()
+    this.repairTimer = setInterval(() => {
+      this.repair().catch((err: Error) => { this.log.warn({ err: err.message }, 'replica repair failed') })
+    }, this.init.repairIntervalMs)
+    this.repairTimer.unref?.()
     for (const peer of libp2p.getPeers()) void this.syncPeer(peer)
     this.log.info({ services: this.entries.size, local: [...this.local.keys()] }, 'crdt backend started')
   }
@@ -148,6 +171,8 @@ export class CrdtBackend implements ServiceBackend {
     this.state = 'stopped'
     this.shutdown.abort()
     if (this.syncTimer != null) clearTimeout(this.syncTimer)
+    if (this.repairTimer != null) clearInterval(this.repairTimer)
+    this.liveness.stop()
     const { libp2p } = this.c
     libp2p.removeEventListener('peer:connect', this.onConnect)
     for (const name of [...this.local.keys(), ...this.docs.keys()]) await this.close(name)
@@ -181,38 +206,128 @@ export class CrdtBackend implements ServiceBackend {
     const existing = this.entries.get(checked.name)
     if (existing != null && sameSpec(existing.spec, checked)) return this.status(checked.name, options)
     let replicas: string[]
-    if (existing != null && existing.spec.replicas === checked.replicas && existing.spec.zones.join('\n') === checked.zones.join('\n')) {
-      replicas = existing.replicas // only bounds changed: keep the data where it is
+    if (existing != null && existing.spec.zones.join('\n') === checked.zones.join('\n')) {
+      // same zones: keep the data where it is; a resize adds or drops replicas without moving the others
+      replicas = checked.replicas <= existing.replicas.length
+        ? existing.replicas.slice(0, checked.replicas)
+        : await this.placeWithReservations(checked, existing.replicas)
     } else {
-      const load = new Map<string, number>()
-      for (const [name, e] of this.entries) {
-        if (name === checked.name) continue
-        for (const r of e.replicas) load.set(r, (load.get(r) ?? 0) + 1)
-      }
-      replicas = place(checked, this.c.registry.list().map(e => ({ peerId: e.end.peerId, region: e.end.region, zone: e.end.zone, load: load.get(e.end.peerId) ?? 0 })))
-      if (replicas.length < checked.replicas) this.log.warn({ service: checked.name, wanted: checked.replicas, placed: replicas.length }, 'fewer verified peers than replicas: placed on all of them')
+      replicas = await this.placeWithReservations(checked, [])
     }
-    const entry: CatalogueEntry = { spec: checked, replicas, placedBy: this.self }
-    // after the clock and after the entry's current winner (it may have come by anti-entropy, which carries no clock)
-    const cur = clwwRegister.winner(ormap.get<CLWWRegister>(this.catalogue.state.sections[0], checked.name))?.ts
-    const ts = hlcTick(cur != null && compareHlc(cur, this.catalogue.clock) > 0 ? cur : this.catalogue.clock, this.now())
-    await this.mutate(this.catalogue, (s) => [ormap.update<CLWWRegister>(s.sections[0], checked.name, (r) => clwwRegister.set(r, this.self, ts, encodeEntry(entry)))], ts)
-    this.refreshEntries()
-    await this.reconcile()
-    // agree: push the catalogue to the chosen replicas we can reach now
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
-    await Promise.all(replicas.filter(p => p !== this.self).map(async p => this.syncObject(peerIdFromString(p), this.catalogue, signal).catch(() => {})))
+    if (replicas.length < checked.replicas) this.log.warn({ service: checked.name, wanted: checked.replicas, placed: replicas.length }, 'fewer eligible peers than replicas: the service runs short')
+    const dropped = (existing?.replicas ?? []).filter(r => !replicas.includes(r))
+    // replicas dropped by a resize or a zone change hand their state over to the new ones before they close
+    const retired = [...(existing?.retired ?? []).filter(r => !replicas.includes(r)), ...dropped].slice(-MAX_RETIRED)
+    await this.writeEntry({ spec: checked, replicas, placedBy: this.self, ...(retired.length > 0 ? { retired } : {}) }, options)
+    await this.releaseOn(checked.name, dropped)
     this.log.info({ service: checked.name, replicas, engine: checked.crdtEngine }, 'service placed')
     return this.status(checked.name, options)
+  }
+
+  /** writes a catalogue entry (CLWW), opens/closes local replicas, pushes the catalogue to the replicas */
+  private async writeEntry (entry: CatalogueEntry, options: AbortOptions = {}): Promise<void> {
+    const name = entry.spec.name
+    // after the clock and after the entry's current winner (it may have come by anti-entropy, which carries no clock)
+    const cur = clwwRegister.winner(ormap.get<CLWWRegister>(this.catalogue.state.sections[0], name))?.ts
+    const ts = hlcTick(cur != null && compareHlc(cur, this.catalogue.clock) > 0 ? cur : this.catalogue.clock, this.now())
+    await this.mutate(this.catalogue, (s) => [ormap.update<CLWWRegister>(s.sections[0], name, (r) => clwwRegister.set(r, this.self, ts, encodeEntry(entry)))], ts)
+    this.refreshEntries()
+    await this.reconcile()
+    await this.pushCatalogue(entry.replicas, options)
+  }
+
+  /** agree: push the catalogue to these peers (those reachable now) */
+  private async pushCatalogue (peers: string[], options: AbortOptions = {}): Promise<void> {
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
+    const connected = new Set(this.c.libp2p.getPeers().map(String))
+    await Promise.all(peers.filter(p => p !== this.self && connected.has(p)).map(async p => this.syncObject(peerIdFromString(p), this.catalogue, signal).catch(() => {})))
+  }
+
+  /**
+   * Adds replicas to `existing` on eligible peers (residency), reserving each
+   * new one's capacity on its peer first; a peer that refuses is skipped and
+   * the next candidate tried. `alive` restricts candidates to reachable peers.
+   */
+  private async placeWithReservations (spec: ServiceSpec, existing: string[], alive?: (peer: string) => boolean): Promise<string[]> {
+    const load = new Map<string, number>()
+    for (const [name, e] of this.entries) {
+      if (name === spec.name) continue
+      for (const r of e.replicas) load.set(r, (load.get(r) ?? 0) + 1)
+    }
+    const registry = this.c.registry.list().map(e => ({ peerId: e.end.peerId, region: e.end.region, zone: e.end.zone, load: load.get(e.end.peerId) ?? 0 }))
+    const at = new Map(registry.map(c => [c.peerId, c]))
+    let candidates = registry.filter(c => !existing.includes(c.peerId) && (alive == null || alive(c.peerId)))
+    if (existing.length === 0 && !candidates.some(c => eligible(c, spec.zones))) {
+      place(spec, candidates) // throws PlacementError naming the zones
+    }
+    const chosen = [...existing]
+    for (;;) {
+      const next = placeMore(spec, chosen, at, candidates)
+      const added = next.filter(p => !chosen.includes(p))
+      if (added.length === 0) return chosen
+      for (const p of added) {
+        candidates = candidates.filter(c => c.peerId !== p)
+        if (await this.reserveOn(spec.name, p)) chosen.push(p)
+      }
+      if (chosen.length >= spec.replicas) return chosen
+    }
+  }
+
+  private async reserveOn (service: string, peer: string): Promise<boolean> {
+    const r = this.c.reservations
+    if (r == null) return true
+    try {
+      const ok = await r.reserve(peer, `crdt.${service}`, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)]) })
+      if (!ok) this.log.info({ service, peer }, 'peer refused the replica reservation: trying the next candidate')
+      return ok
+    } catch (err) {
+      this.log.info({ service, peer, err: (err as Error).message }, 'replica reservation failed: trying the next candidate')
+      return false
+    }
+  }
+
+  private async releaseOn (service: string, peers: string[]): Promise<void> {
+    const r = this.c.reservations
+    if (r == null) return
+    await Promise.all(peers.filter(p => p !== this.self).map(async p => r.release(p, `crdt.${service}`).catch(() => {})))
+  }
+
+  /** Deletes a service mesh-wide: its catalogue entry is removed (observed-remove), every replica closes and drops its data. */
+  async remove (name: string, options: WriteOptions = {}): Promise<void> {
+    this.assertStarted()
+    const entry = this.entry(name)
+    const ts = hlcTick(this.catalogue.clock, this.now())
+    await this.mutate(this.catalogue, (s) => [ormap.remove(s.sections[0], name)], ts)
+    this.refreshEntries()
+    await this.reconcile()
+    await this.pushCatalogue(this.c.libp2p.getPeers().map(String), options)
+    await this.releaseOn(name, entry.replicas)
+    this.log.info({ service: name }, 'service deleted')
   }
 
   async status (name: string, options: ReadOptions = {}): Promise<ServiceStatus> {
     void options
     const entry = this.entry(name)
-    const byPeer = new Map(this.c.registry.list().map(e => [e.end.peerId, e.end]))
+    const registry = this.c.registry.list()
+    const byPeer = new Map(registry.map(e => [e.end.peerId, e.end]))
     const replicas: ReplicaStatus[] = entry.replicas.map(p => ({ peerId: p, region: byPeer.get(p)?.region ?? null, zone: byPeer.get(p)?.zone ?? null, role: 'replica' }))
+    const connected = this.liveness.snapshot()
+    const liveReplicas = replicas.filter(r => this.liveness.isLive(r.peerId, connected))
+    const gone = replicas.filter(r => this.liveness.isGone(r.peerId, connected)).map(r => r.peerId)
+    const down = replicas.filter(r => !liveReplicas.includes(r) && !gone.includes(r.peerId)).map(r => r.peerId)
+    const conditions = serviceConditions({
+      mode: 'eventual',
+      desired: entry.spec.replicas,
+      placed: replicas.length,
+      live: liveReplicas.length,
+      gone,
+      down,
+      unservedZones: unservedZones(entry.spec.zones, liveReplicas),
+      emptyZones: emptyZones(entry.spec.zones, registry.map(e => ({ region: e.end.region, zone: e.end.zone }))),
+      repairing: false
+    })
     const obj = this.local.get(name) ?? this.docs.get(name)
-    return { name, spec: entry.spec, replicas, stalenessMs: obj == null ? null : this.updateStaleness(obj), local: obj != null }
+    return { name, spec: entry.spec, replicas, desiredReplicas: entry.spec.replicas, liveReplicas, conditions, stalenessMs: obj == null ? null : this.updateStaleness(obj), local: obj != null }
   }
 
   async get (name: string, key: string, options: ReadOptions = {}): Promise<KvEntry> {
@@ -465,6 +580,12 @@ export class CrdtBackend implements ServiceBackend {
     return result
   }
 
+  /** a replica of the service, or a replaced one handing its state over */
+  private isReplicaOrRetired (service: string, peer: string): boolean {
+    const e = this.entries.get(service)
+    return e != null && (e.replicas.includes(peer) || e.retired?.includes(peer) === true)
+  }
+
   private knownPeer (peerId: string): boolean {
     return peerId === this.self || this.c.registry.list().some(e => e.end.peerId === peerId)
   }
@@ -533,6 +654,56 @@ export class CrdtBackend implements ServiceBackend {
     return s
   }
 
+  // ---- self-healing ------------------------------------------------------------
+
+  /**
+   * Replaces replicas whose peers are gone past the grace period, and fills a
+   * shortfall when an eligible peer is reachable. Exactly one peer acts on a
+   * service: the live replica with the lowest peer id (every live replica
+   * computes the same owner from the same catalogue entry), and only on a
+   * side of a partition that holds at least half the placed replicas; it
+   * re-places at most once per grace period, and the catalogue's last-writer-wins merge
+   * settles a concurrent re-placement (a partition) on one entry whose
+   * losing replica closes again. Nothing moves when a peer appears or
+   * returns: live replicas are never replaced, only missing ones added.
+   */
+  async repair (): Promise<void> {
+    if (this.state !== 'started' || this.repairing) return
+    this.repairing = true
+    try {
+      const connected = this.liveness.snapshot()
+      for (const name of [...this.local.keys(), ...this.docs.keys()]) {
+        this.c.reservations?.hold(`crdt.${name}`).catch((err: Error) => { this.log.debug({ service: name, err: err.message }, 'renewing the replica reservation failed') })
+      }
+      for (const [name, e] of [...this.entries]) {
+        if (this.state !== 'started') return
+        const live = e.replicas.filter(r => this.liveness.isLive(r, connected))
+        const gone = e.replicas.filter(r => this.liveness.isGone(r, connected))
+        if (gone.length === 0 && e.replicas.length >= e.spec.replicas) continue
+        // the deterministic owner of this repair; and at least half the placed replicas must be live here, so
+        // of two sides of a partition only the larger re-places (an even split of 2 may still do both: the merge settles it)
+        if (live.length === 0 || [...live].sort()[0] !== this.self) continue
+        if (live.length * 2 < e.replicas.length) continue
+        const last = this.lastRepair.get(name)
+        if (last != null && this.now() - last < this.init.repairGraceMs) continue
+        const keep = e.replicas.filter(r => !gone.includes(r))
+        const next = await this.placeWithReservations(e.spec, keep, (p) => this.liveness.isLive(p, connected))
+        const added = next.filter(p => !keep.includes(p))
+        if (added.length === 0) continue // no eligible peer: keep the gone ones listed, they may return
+        // drop only as many gone replicas as were replaced
+        const stillGone = gone.slice(0, Math.max(0, gone.length - added.length))
+        const replicas = [...keep, ...stillGone, ...added].slice(0, Math.max(e.spec.replicas, keep.length))
+        const retired = [...(e.retired ?? []).filter(r => !replicas.includes(r)), ...gone.filter(g => !replicas.includes(g))].slice(-MAX_RETIRED)
+        this.lastRepair.set(name, this.now())
+        await this.writeEntry({ spec: e.spec, replicas, placedBy: this.self, retired })
+        await this.releaseOn(name, gone.filter(g => !replicas.includes(g)))
+        this.log.info({ event: 'replica-repaired', service: name, gone, added, replicas }, 'replaced replicas whose peers are gone')
+      }
+    } finally {
+      this.repairing = false
+    }
+  }
+
   // ---- catalogue -> local replicas -----------------------------------------
 
   private refreshEntries (): void {
@@ -556,7 +727,8 @@ export class CrdtBackend implements ServiceBackend {
     }
     for (const name of [...this.local.keys(), ...this.docs.keys()]) {
       const e = this.entries.get(name)
-      if (e == null || !e.replicas.includes(this.self)) await this.close(name)
+      if (e != null && !e.replicas.includes(this.self)) await this.handOff(name, e)
+      if (e == null || !e.replicas.includes(this.self)) await this.close(name, e == null)
     }
   }
 
@@ -617,7 +789,29 @@ export class CrdtBackend implements ServiceBackend {
     void this.pushDoc(doc)
   }
 
-  private async close (name: string): Promise<void> {
+  /**
+   * This peer's replica was replaced (it was cut off past the grace period):
+   * before closing, sync once with the current replicas it can reach, so the
+   * writes it acknowledged meanwhile are not lost.
+   */
+  private async handOff (name: string, e: CatalogueEntry): Promise<void> {
+    const connected = new Set(this.c.libp2p.getPeers().map(String))
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)])
+    const obj = this.local.get(name)
+    const doc = this.docs.get(name)
+    for (const r of e.replicas.filter(p => connected.has(p))) {
+      try {
+        if (obj != null) await this.syncObject(peerIdFromString(r), obj, signal)
+        if (doc != null) await this.syncDoc(peerIdFromString(r), doc, signal)
+        this.log.info({ service: name, to: r }, 'replaced replica handed its state over')
+        return
+      } catch {
+        // try the next replica
+      }
+    }
+  }
+
+  private async close (name: string, discard = false): Promise<void> {
     const doc = this.docs.get(name)
     if (doc != null) {
       this.docs.delete(name)
@@ -628,6 +822,8 @@ export class CrdtBackend implements ServiceBackend {
       this.c.libp2p.services.pubsub.unsubscribe(doc.topic)
       this.metrics.staleness.remove({ service: name })
       await doc.flushed()
+      if (discard) await doc.discard()
+      if (this.state === 'started') await this.c.reservations?.drop(`crdt.${name}`).catch(() => {})
       return
     }
     const obj = this.local.get(name)
@@ -641,7 +837,10 @@ export class CrdtBackend implements ServiceBackend {
     pubsub.unsubscribe(obj.topic)
     this.metrics.staleness.remove({ service: name })
     await this.flushAll(obj)
-    this.log.info({ service: name }, 'replica closed')
+    // a deleted service's data goes (a service created again under the name starts empty)
+    if (discard) await obj.discard()
+    if (this.state === 'started') await this.c.reservations?.drop(`crdt.${name}`).catch(() => {})
+    this.log.info({ service: name, discarded: discard }, 'replica closed')
   }
 
   // ---- anti-entropy -----------------------------------------------------------
@@ -771,7 +970,7 @@ export class CrdtBackend implements ServiceBackend {
       }
       if (req.kind !== 'digest') throw new ReplicationFrameError('kind', `expected a digest, got ${req.kind}`)
       const obj = this.objectFor(req.object)
-      const allowed = obj === this.catalogue ? this.knownPeer(remote) : this.entries.get(req.object)?.replicas.includes(remote) === true
+      const allowed = obj === this.catalogue ? this.knownPeer(remote) : this.isReplicaOrRetired(req.object, remote)
       if (obj == null || !allowed) {
         this.metrics.rejected.inc({ reason: obj === this.catalogue ? 'unverified-peer' : 'not-replica' })
         await lp.write(encodeSyncFrame({ kind: 'refuse', object: req.object, reason: 'not a replica of this object' }), { signal })
@@ -832,7 +1031,7 @@ export class CrdtBackend implements ServiceBackend {
       const nameBytes = (await lp.read({ signal })).subarray()
       const name = nameBytes.length <= 63 ? new TextDecoder().decode(nameBytes) : ''
       const doc = this.docs.get(name)
-      if (doc == null || this.entries.get(name)?.replicas.includes(remote) !== true) {
+      if (doc == null || !this.isReplicaOrRetired(name, remote)) {
         this.metrics.rejected.inc({ reason: doc == null ? 'not-local' : 'not-replica' })
         stream.abort(new Error('not a replica of this service'))
         return

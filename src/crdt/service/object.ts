@@ -54,6 +54,12 @@ export class ReplicatedObject {
     return true
   }
 
+  /** deletes the persisted state (the service was deleted) */
+  async discard (): Promise<void> {
+    await this.writer.flushed()
+    await this.datastore.delete(objectKey(this.name))
+  }
+
   apply (delta: SectionDelta): void {
     this.state = applyDelta(this.state, delta)
   }

@@ -27,3 +27,15 @@ export class RaftStorageFailedError extends Error {
     this.name = 'RaftStorageFailedError'
   }
 }
+
+/** A leader-only operation (a membership change) was asked of a replica that is not the leader. */
+export class RaftNotLeaderError extends Error {
+  static readonly code = 'RAFT_NOT_LEADER'
+  readonly code = RaftNotLeaderError.code
+  readonly leader: string | null
+  constructor (group: string, leader: string | null) {
+    super(`raft group ${group}: this replica is not the leader${leader !== null ? ` (the leader is ${leader})` : ''}`)
+    this.name = 'RaftNotLeaderError'
+    this.leader = leader
+  }
+}

@@ -6,12 +6,13 @@
  * snapshot + compacts every `snapshotEvery` applied entries.
  */
 import { randomBytes } from 'node:crypto'
-import { createRaft, decodeAnyConfChange, EntryType, MessageType, ProposalDroppedError, StateType } from '../core/index.js'
+import { ConfChangeTransition, ConfChangeType, createRaft, decodeAnyConfChange, EntryType, MessageType, ProposalDroppedError, StateType } from '../core/index.js'
+import type { ConfChangeSingle } from '../core/index.js'
 import type { ConfState, Message, RawNode, Ready } from '../core/index.js'
 import { openFileLogStorage } from '../storage/index.js'
 import type { FileLogStorageApi, WalMetrics } from '../storage/index.js'
 import type { RaftTransport } from '../transport/index.js'
-import { RaftGroupStoppedError, RaftStorageFailedError, RaftTimeoutError } from './errors.js'
+import { RaftGroupStoppedError, RaftNotLeaderError, RaftStorageFailedError, RaftTimeoutError } from './errors.js'
 import { frameProposal, unframeProposal } from './proposal.js'
 import type { Logger } from '../../telemetry/index.js'
 import type { AbortOptions } from '@libp2p/interface'
@@ -29,9 +30,17 @@ export interface RaftGroupInit<R> {
   dir: string
   transport: RaftTransport
   stateMachine: StateMachine<R>
-  /** initial configuration, used only when the WAL is empty */
+  /** initial configuration, used only when the WAL is empty (ignored with `join`) */
   voters: string[]
   learners?: string[]
+  /**
+   * this replica joins a running group (it was added by a membership change,
+   * not named in the group's initial configuration): an empty WAL starts empty
+   * and the leader brings it up to date (snapshot, then log)
+   */
+  join?: boolean
+  /** peers accepted as senders besides the current configuration (a joiner's future co-members) */
+  accept?: (peer: string) => boolean
   logger: Logger
   walMetrics?: WalMetrics
   tickMs?: number
@@ -61,6 +70,10 @@ export interface GroupStatus {
 
 interface Waiter<R> { resolve: (r: R) => void, reject: (e: Error) => void }
 
+function same (a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
+
 export class RaftGroup<R = unknown> {
   readonly group: string
   readonly self: string
@@ -83,6 +96,8 @@ export class RaftGroup<R = unknown> {
   /** ctx -> waiter; index once the ReadState arrived */
   private readonly reads = new Map<string, Waiter<void> & { index?: number }>()
   private readonly appliedWaiters: Array<() => void> = []
+  /** woken after every Ready that applied entries (membership changes wait on it) */
+  private readonly confWaiters: Array<() => void> = []
   private readonly leaderWaiters: Array<() => void> = []
   private stopping?: Promise<void>
 
@@ -96,13 +111,14 @@ export class RaftGroup<R = unknown> {
     const init = this.init
     const storage = await openFileLogStorage(init.dir, { logger: init.logger, metrics: init.walMetrics, group: init.group })
     try {
-      if (storage.lastIndex() === 0 && storage.snapshot().metadata.index === 0) {
+      if (init.join !== true && storage.lastIndex() === 0 && storage.snapshot().metadata.index === 0) {
         // fresh replica: every member bootstraps the same initial configuration at index 1
         const cs: ConfState = { voters: [...init.voters].sort(), learners: [...(init.learners ?? [])].sort(), votersOutgoing: [], learnersNext: [], autoLeave: false }
         await storage.applySnapshot({ metadata: { index: 1, term: 1, confState: cs }, data: init.stateMachine.snapshot() }, { term: 1, vote: '', commit: 1 })
       }
       const snap = storage.snapshot()
-      init.stateMachine.restore(snap.data)
+      // a joiner's empty WAL has no snapshot yet: its state machine stays empty until the leader sends one
+      if (snap.metadata.index > 0) init.stateMachine.restore(snap.data)
       this.applied = snap.metadata.index
       this.snapshotIndex = snap.metadata.index
       this.confState = storage.initialState().confState
@@ -157,8 +173,73 @@ export class RaftGroup<R = unknown> {
 
   isMember (peer: string): boolean {
     const cs = this.confState
-    if (cs === undefined) return false
-    return cs.voters.includes(peer) || cs.learners.includes(peer) || cs.votersOutgoing.includes(peer) || cs.learnersNext.includes(peer)
+    if (cs !== undefined && (cs.voters.includes(peer) || cs.learners.includes(peer) || cs.votersOutgoing.includes(peer) || cs.learnersNext.includes(peer))) return true
+    return this.init.accept?.(peer) === true
+  }
+
+  /** the applied configuration (voters, learners; outgoing voters while joint) */
+  membership (): { voters: string[], learners: string[], votersOutgoing: string[], joint: boolean } {
+    const cs = this.confState
+    return { voters: [...(cs?.voters ?? [])].sort(), learners: [...(cs?.learners ?? [])].sort(), votersOutgoing: [...(cs?.votersOutgoing ?? [])].sort(), joint: (cs?.votersOutgoing.length ?? 0) > 0 }
+  }
+
+  /**
+   * Moves the group to `target` (voters and learners) by joint consensus:
+   * one ConfChangeV2 with every addition and removal enters C_old,new (each
+   * decision then needs a majority of both), and the leader leaves it
+   * automatically once it is applied. Only the leader may call it; resolves
+   * once this replica has applied a non-joint configuration equal to the
+   * target. Rejects with RaftNotLeaderError on a follower and RaftTimeoutError
+   * when the change did not complete in time (it may still complete later).
+   */
+  async changeMembership (target: { voters: string[], learners?: string[] }, options: AbortOptions & { timeoutMs?: number } = {}): Promise<void> {
+    const signal = this.deadline(options)
+    const want = { voters: [...new Set(target.voters)].sort(), learners: [...new Set(target.learners ?? [])].sort() }
+    if (want.voters.length === 0) throw new RangeError('a configuration needs at least one voter')
+    if (want.learners.some(l => want.voters.includes(l))) throw new RangeError('a peer cannot be both voter and learner')
+    const done = (): boolean => {
+      const m = this.membership()
+      return !m.joint && same(m.voters, want.voters) && same(m.learners, want.learners)
+    }
+    // index of our last proposal: proposed again only once it is applied and the target is still not reached
+    let proposedAt = -1
+    for (;;) {
+      this.checkRunning()
+      if (done()) return
+      if (signal.aborted) throw new RaftTimeoutError('membership change')
+      const m = this.membership()
+      // while joint, the leader leaves by itself (autoLeave), a new leader included
+      if (!m.joint && this.applied >= proposedAt) {
+        if (!this.isLeader) throw new RaftNotLeaderError(this.group, this.leader)
+        const changes: ConfChangeSingle[] = []
+        for (const v of want.voters) if (!m.voters.includes(v)) changes.push({ type: ConfChangeType.AddNode, nodeId: v })
+        for (const l of want.learners) if (!m.learners.includes(l)) changes.push({ type: ConfChangeType.AddLearnerNode, nodeId: l })
+        for (const p of [...m.voters, ...m.learners]) if (!want.voters.includes(p) && !want.learners.includes(p)) changes.push({ type: ConfChangeType.RemoveNode, nodeId: p })
+        try {
+          this.raft!.proposeConfChange({ transition: ConfChangeTransition.Implicit, changes })
+          proposedAt = this.raft!.status().lastIndex
+          this.schedule()
+        } catch (err) {
+          if (!(err instanceof ProposalDroppedError)) throw err
+        }
+      }
+      await this.waitApplied(signal)
+    }
+  }
+
+  private async waitApplied (signal: AbortSignal): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const settle = (): void => {
+        clearTimeout(poll)
+        signal.removeEventListener('abort', settle)
+        const i = this.confWaiters.indexOf(settle)
+        if (i >= 0) this.confWaiters.splice(i, 1)
+        resolve()
+      }
+      signal.addEventListener('abort', settle, { once: true })
+      this.confWaiters.push(settle)
+      const poll = setTimeout(settle, (this.init.tickMs ?? 50) * 4)
+    })
   }
 
   get leader (): string | null {
@@ -398,10 +479,13 @@ export class RaftGroup<R = unknown> {
       }
     }
     // 3. apply
+    let added = false
     for (const e of rd.committedEntries) {
       if (e.index <= this.applied) continue
       if (e.type === EntryType.ConfChange) {
+        const before = new Set([...this.confState.voters, ...this.confState.learners, ...this.confState.votersOutgoing])
         this.confState = raft.applyConfChange(decodeAnyConfChange(e.data))
+        if ([...this.confState.voters, ...this.confState.learners].some(p => !before.has(p))) added = true
       } else {
         const p = unframeProposal(e.data)
         if (p !== null) {
@@ -422,6 +506,9 @@ export class RaftGroup<R = unknown> {
       }
       this.applied = e.index
     }
+    if (rd.committedEntries.length > 0 || rd.snapshot !== undefined) {
+      for (const w of this.confWaiters.splice(0)) w()
+    }
     // 4. reads
     for (const rs of rd.readStates) {
       const ctx = new TextDecoder().decode(rs.requestCtx)
@@ -436,9 +523,10 @@ export class RaftGroup<R = unknown> {
     }
     if (pendingWrite !== undefined) await pendingWrite
     raft.advance()
-    // 5. snapshot + compaction
+    // 5. snapshot + compaction; also right after a member was added: the
+    // core sends a newcomer only a snapshot whose configuration names it
     const every = this.init.snapshotEvery ?? 10_000
-    if (this.applied - this.snapshotIndex >= every) {
+    if (this.applied - this.snapshotIndex >= every || (added && this.applied > this.snapshotIndex)) {
       const snap = await storage.createSnapshot(this.applied, this.confState, this.init.stateMachine.snapshot())
       this.snapshotIndex = snap.metadata.index
       const upTo = this.applied - (this.init.keepEntries ?? 1000)

@@ -10,5 +10,5 @@
  */
 export { RaftGroup } from './group.js'
 export type { StateMachine, RaftGroupInit, GroupStatus } from './group.js'
-export { RaftTimeoutError, RaftGroupStoppedError, RaftStorageFailedError } from './errors.js'
+export { RaftTimeoutError, RaftGroupStoppedError, RaftStorageFailedError, RaftNotLeaderError } from './errors.js'
 export { frameProposal, unframeProposal } from './proposal.js'

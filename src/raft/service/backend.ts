@@ -11,19 +11,24 @@
  *   the datastore and announced to every peer of the registry (re-announced
  *   periodically to peers that have not acknowledged).
  */
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import { Key } from 'interface-datastore'
 import { KeyNotFoundError, RevisionMismatchError, ServiceNotFoundError, ServiceUnavailableError, OperationNotSupportedError } from '../../services/errors.js'
 import type { KvEntry, ReadOptions, ReplicaStatus, ServiceBackend, ServiceSpec, ServiceStatus, WriteOptions } from '../../services/types.js'
 import { RaftGroup } from '../node/index.js'
-import { betterLeader, place } from '../placement/index.js'
+import { betterLeader, distance, place, voterCount } from '../placement/index.js'
+import { DEFAULT_REPAIR_GRACE_MS, PeerLiveness } from '../../services/liveness.js'
+import { eligible, emptyZones, unservedZones } from '../../services/residency.js'
+import { serviceConditions } from '../../services/conditions.js'
+import type { ReplicaReservations } from '../../scheduler/client.js'
 import type { LatencyOracle, PlacementCandidate } from '../placement/index.js'
 import { createWalMetrics } from '../storage/index.js'
 import type { WalMetrics } from '../storage/index.js'
 import { createRaftTransport, createTransportMetrics, dialPeer } from '../transport/index.js'
 import type { RaftTransport } from '../transport/index.js'
-import { groupIdOf, SERVICE_NAME_RE, validateDescriptor } from './descriptor.js'
+import { bootstrapOf, epochOf, groupIdOf, isNewer, membersOf, SERVICE_NAME_RE, validateDescriptor } from './descriptor.js'
 import type { GroupDescriptor } from './descriptor.js'
 import { encodeKvCommand, KvStateMachine } from './kv-state.js'
 import type { KvResult } from './kv-state.js'
@@ -68,6 +73,14 @@ export interface RaftBackendInit {
    * it is served; default: any peer listed in the verified registry is trusted
    */
   authorizeForwarded?: (request: { op: 'get' | 'put' | 'del', name: string, key: string, token?: string, remotePeer: string }) => Promise<boolean> | boolean
+  /** a member whose peer has been unreachable this long is replaced by the leader (ms, default 15 s) */
+  repairGraceMs?: number
+  /** how often leaders check their groups for repair and resize (ms, default 2000) */
+  repairIntervalMs?: number
+  /** deadline of one membership change (ms, default 30 s) */
+  membershipTimeoutMs?: number
+  /** capacity reservations of replicas over /dcis/alloc/1.0.0 (src/scheduler/client.ts); none = unreserved */
+  reservations?: ReplicaReservations
 }
 
 interface Local { group: RaftGroup<KvResult>, kv: KvStateMachine }
@@ -75,7 +88,8 @@ interface Local { group: RaftGroup<KvResult>, kv: KvStateMachine }
 export class RaftKvBackend implements ServiceBackend {
   readonly mode = 'strong' as const
   private readonly descriptors = new Map<string, GroupDescriptor>()
-  private readonly acked = new Map<string, Set<string>>()
+  /** service -> peer -> the descriptor version (group#epoch) it acknowledged */
+  private readonly acked = new Map<string, Map<string, string>>()
   private readonly locals = new Map<string, Local>()
   private readonly leaderHint = new Map<string, string>()
   private readonly transport: RaftTransport
@@ -83,6 +97,9 @@ export class RaftKvBackend implements ServiceBackend {
   private readonly kvMetrics?: KvMetrics
   private readonly timeoutMs: number
   private timer?: ReturnType<typeof setInterval>
+  private repairTimer?: ReturnType<typeof setInterval>
+  private readonly repairing = new Set<string>()
+  private liveness!: PeerLiveness
   private running = false
   private shutdown = new AbortController()
 
@@ -115,18 +132,22 @@ export class RaftKvBackend implements ServiceBackend {
     await this.init.libp2p.handle(RAFT_KV_PROTOCOL, async (stream, connection) => {
       await this.serve(stream, connection.remotePeer.toString())
     }, { maxInboundStreams: 256 })
+    this.liveness = new PeerLiveness(this.init.libp2p, this.init.repairGraceMs ?? DEFAULT_REPAIR_GRACE_MS)
+    this.liveness.start()
     this.running = true
     for await (const { key, value } of this.init.datastore.query({ prefix: DESCRIPTOR_PREFIX })) {
       try {
         const d = validateDescriptor(JSON.parse(new TextDecoder().decode(value)))
         this.descriptors.set(d.name, d)
-        await this.ensureReplica(d)
+        if (d.deleted !== true) await this.ensureReplica(d)
       } catch (err) {
         this.init.logger.warn({ key: key.toString(), err: (err as Error).message }, 'stored raft descriptor unusable; skipped')
       }
     }
     this.timer = setInterval(() => { void this.maintain() }, this.init.maintenanceMs ?? 5000)
     this.timer.unref?.()
+    this.repairTimer = setInterval(() => { this.repairAll() }, this.init.repairIntervalMs ?? 2000)
+    this.repairTimer.unref?.()
   }
 
   async stop (): Promise<void> {
@@ -134,6 +155,8 @@ export class RaftKvBackend implements ServiceBackend {
     this.running = false
     this.shutdown.abort()
     clearInterval(this.timer)
+    clearInterval(this.repairTimer)
+    this.liveness.stop()
     await this.init.libp2p.unhandle(RAFT_KV_PROTOCOL).catch(() => {})
     await Promise.all([...this.locals.values()].map(async l => l.group.stop()))
     this.locals.clear()
@@ -151,11 +174,12 @@ export class RaftKvBackend implements ServiceBackend {
   }
 
   has (name: string): boolean {
-    return this.descriptors.has(name)
+    const d = this.descriptors.get(name)
+    return d !== undefined && d.deleted !== true
   }
 
   list (): string[] {
-    return [...this.descriptors.keys()].sort()
+    return [...this.descriptors.values()].filter(d => d.deleted !== true).map(d => d.name).sort()
   }
 
   descriptor (name: string): GroupDescriptor | undefined {
@@ -166,19 +190,32 @@ export class RaftKvBackend implements ServiceBackend {
     if (spec.mode !== 'strong') throw new OperationNotSupportedError(`the raft backend serves consistency.mode strong, not ${spec.mode}`)
     if (!SERVICE_NAME_RE.test(spec.name)) throw new OperationNotSupportedError(`service name ${JSON.stringify(spec.name)} must be a DNS label`)
     const existing = this.descriptors.get(spec.name)
-    if (existing !== undefined) {
-      if (existing.spec.replicas !== spec.replicas) {
-        this.init.logger.warn({ service: spec.name }, 'changing the replicas of a strong service is not supported yet; placement kept')
+    if (existing !== undefined && existing.deleted !== true) {
+      if (existing.spec.replicas !== spec.replicas || existing.spec.latencyRadiusMs !== spec.latencyRadiusMs || existing.spec.zones.join('\n') !== spec.zones.join('\n')) {
+        // desired state changes; the group's leader adds or removes members to match (repairAll)
+        const next: GroupDescriptor = { ...existing, spec: { ...spec }, epoch: epochOf(existing) + 1, updatedBy: this.selfId, updatedAt: new Date().toISOString() }
+        await this.adopt(next)
+        await this.announceToAll(next)
+        this.init.logger.info({ service: spec.name, replicas: spec.replicas }, 'strong service resized: the leader changes the membership')
       }
       return await this.status(spec.name, options)
     }
-    const candidates = this.candidates()
-    const self = candidates.find(c => c.peerId === this.selfId) ?? { peerId: this.selfId, region: this.init.region ?? null, zone: this.init.zone ?? null }
+    const candidates = this.candidates().filter(c => eligible(c, spec.zones))
+    const self = this.candidates().find(c => c.peerId === this.selfId) ?? { peerId: this.selfId, region: this.init.region ?? null, zone: this.init.zone ?? null }
+    if (candidates.length === 0) throw new ServiceUnavailableError(`service ${spec.name}: no verified peer in the listed zones (${spec.zones.join(', ')})`)
     let placement
     try {
-      placement = place({ replicas: spec.replicas, zones: spec.zones, latencyRadiusMs: spec.latencyRadiusMs, self, candidates, oracle: this.init.latency })
+      // residency: only eligible peers; fewer than replicas leaves the service short (its conditions say why)
+      const anchor = eligible(self, spec.zones) ? self : candidates[0]
+      placement = place({ replicas: Math.min(spec.replicas, candidates.length), zones: spec.zones, latencyRadiusMs: spec.latencyRadiusMs, self: anchor, candidates, oracle: this.init.latency })
     } catch (err) {
       throw new ServiceUnavailableError((err as Error).message)
+    }
+    if (placement.voters.length + placement.learners.length < spec.replicas) {
+      this.init.logger.warn({ service: spec.name, wanted: spec.replicas, placed: placement.voters.length + placement.learners.length }, 'fewer eligible peers than replicas: the service runs short')
+    }
+    for (const p of [...placement.voters, ...placement.learners]) {
+      if (!await this.reserveOn(spec.name, p)) this.init.logger.warn({ service: spec.name, peer: p }, 'a member refused the replica reservation; it is placed anyway (the group needs its configuration)')
     }
     const createdAt = new Date().toISOString()
     const d: GroupDescriptor = {
@@ -190,7 +227,9 @@ export class RaftKvBackend implements ServiceBackend {
       learners: placement.learners,
       priorities: placement.priorities,
       createdBy: this.selfId,
-      createdAt
+      createdAt,
+      epoch: 0,
+      bootstrap: { voters: placement.voters, learners: placement.learners }
     }
     await this.adopt(d)
     // the members must know before the group can elect: wait for a majority of voters
@@ -230,12 +269,47 @@ export class RaftKvBackend implements ServiceBackend {
       }
     }
     if (leader !== null) this.leaderHint.set(name, leader)
-    const where = new Map(this.candidates().map(c => [c.peerId, c]))
+    const all = this.candidates()
+    const where = new Map(all.map(c => [c.peerId, c]))
+    // the applied configuration where this peer holds a replica, else the descriptor
+    const m = local !== undefined ? local.group.membership() : { voters: d.voters, learners: d.learners, votersOutgoing: [] }
+    const voters = [...new Set([...m.voters, ...m.votersOutgoing])]
     const replicas: ReplicaStatus[] = [
-      ...d.voters.map(p => ({ peerId: p, region: where.get(p)?.region ?? null, zone: where.get(p)?.zone ?? null, role: 'voter' as const })),
-      ...d.learners.map(p => ({ peerId: p, region: where.get(p)?.region ?? null, zone: where.get(p)?.zone ?? null, role: 'learner' as const }))
+      ...voters.map(p => ({ peerId: p, region: where.get(p)?.region ?? null, zone: where.get(p)?.zone ?? null, role: 'voter' as const })),
+      ...m.learners.map(p => ({ peerId: p, region: where.get(p)?.region ?? null, zone: where.get(p)?.zone ?? null, role: 'learner' as const }))
     ]
-    return { name, spec: d.spec, replicas, leader, term, commitIndex, local: local !== undefined }
+    const connected = this.liveness.snapshot()
+    const liveReplicas = replicas.filter(r => this.liveness.isLive(r.peerId, connected))
+    const gone = replicas.filter(r => this.liveness.isGone(r.peerId, connected)).map(r => r.peerId)
+    const down = replicas.filter(r => !liveReplicas.includes(r) && !gone.includes(r.peerId)).map(r => r.peerId)
+    const conditions = serviceConditions({
+      mode: 'strong',
+      desired: d.spec.replicas,
+      placed: replicas.length,
+      live: liveReplicas.length,
+      gone,
+      down,
+      unservedZones: unservedZones(d.spec.zones, liveReplicas),
+      emptyZones: emptyZones(d.spec.zones, all),
+      leader,
+      votersLive: liveReplicas.filter(r => r.role === 'voter').length,
+      voters: m.voters.length,
+      repairing: this.repairing.has(name)
+    })
+    return { name, spec: d.spec, replicas, desiredReplicas: d.spec.replicas, liveReplicas, conditions, leader, term, commitIndex, local: local !== undefined }
+  }
+
+  /** Deletes a strong service: a tombstone descriptor is announced; every member stops its replica and removes its log. */
+  async remove (name: string, options: WriteOptions = {}): Promise<void> {
+    const d = this.need(name)
+    const next: GroupDescriptor = { ...d, deleted: true, epoch: epochOf(d) + 1, updatedBy: this.selfId, updatedAt: new Date().toISOString() }
+    await this.adopt(next)
+    const signal = this.deadline(options.signal)
+    const members = membersOf(d).filter(p => p !== this.selfId)
+    await Promise.allSettled(members.map(async p => this.announceTo(p, next, signal)))
+    void this.announceToAll(next).catch(() => {})
+    await Promise.all(members.map(async p => this.init.reservations?.release(p, `raft.${name}`).catch(() => {})))
+    this.init.logger.info({ service: name }, 'strong service deleted')
   }
 
   async get (name: string, key: string, options: ReadOptions = {}): Promise<KvEntry> {
@@ -306,21 +380,51 @@ export class RaftKvBackend implements ServiceBackend {
 
   // ---- membership ----
 
-  /** Records a descriptor (first one for a name wins), persists it, starts the local replica if named. */
+  /**
+   * Records a descriptor, persists it, and starts or stops the local replica
+   * to match. For one group the newer epoch wins; a different group for the
+   * same name (a concurrent creation) is refused unless the current one was
+   * deleted. Returns false on such a conflict.
+   */
   private async adopt (d: GroupDescriptor): Promise<boolean> {
     const cur = this.descriptors.get(d.name)
     if (cur !== undefined) {
-      return cur.createdBy === d.createdBy && cur.createdAt === d.createdAt
+      if (cur.group === d.group) {
+        if (!isNewer(d, cur)) return true
+      } else if (cur.deleted !== true || d.deleted === true) {
+        return false
+      } else {
+        await this.stopLocal(cur, true)
+      }
     }
     this.descriptors.set(d.name, d)
     await this.init.datastore.put(new Key(`${DESCRIPTOR_PREFIX}/${d.name}`), new TextEncoder().encode(JSON.stringify(d)))
-    await this.ensureReplica(d)
+    if (d.deleted === true || !membersOf(d).includes(this.selfId)) {
+      await this.stopLocal(d, true)
+    } else {
+      await this.ensureReplica(d)
+    }
     return true
   }
 
+  /** stops this peer's replica of `d`'s group; `discard` removes its log (deleted, or no longer a member) */
+  private async stopLocal (d: GroupDescriptor, discard: boolean): Promise<void> {
+    const local = this.locals.get(d.name)
+    if (local === undefined || local.group.group !== d.group) return
+    this.locals.delete(d.name)
+    await local.group.stop()
+    if (discard) await rm(join(this.init.dataDir, 'raft', d.group), { recursive: true, force: true })
+    await this.init.reservations?.drop(`raft.${d.name}`).catch(() => {})
+    this.init.logger.info({ service: d.name, group: d.group, deleted: d.deleted === true }, 'raft replica stopped: no longer a member')
+  }
+
   private async ensureReplica (d: GroupDescriptor): Promise<void> {
-    if (!this.running || this.locals.has(d.name)) return
+    if (!this.running || this.locals.has(d.name) || d.deleted === true) return
     if (!d.voters.includes(this.selfId) && !d.learners.includes(this.selfId)) return
+    const boot = bootstrapOf(d)
+    // a member added by a membership change joins with an empty log; the leader brings it up to date
+    const joining = !boot.voters.includes(this.selfId) && !boot.learners.includes(this.selfId)
+    const named = new Set([...membersOf(d), ...boot.voters, ...boot.learners])
     const kv = new KvStateMachine()
     const group = new RaftGroup<KvResult>({
       group: d.group,
@@ -328,8 +432,10 @@ export class RaftKvBackend implements ServiceBackend {
       dir: join(this.init.dataDir, 'raft', d.group),
       transport: this.transport,
       stateMachine: kv,
-      voters: d.voters,
-      learners: d.learners,
+      voters: boot.voters,
+      learners: boot.learners,
+      join: joining,
+      accept: (peer) => named.has(peer),
       logger: this.init.logger,
       walMetrics: this.walMetrics,
       tickMs: this.init.tickMs,
@@ -353,21 +459,128 @@ export class RaftKvBackend implements ServiceBackend {
     const r = await this.call(peer, { t: 'announce', d }, signal)
     if (!r.ok) throw new Error(`${peer} refused the descriptor: ${r.message ?? r.error ?? ''}`)
     let s = this.acked.get(d.name)
-    if (s === undefined) { s = new Set(); this.acked.set(d.name, s) }
-    s.add(peer)
+    if (s === undefined) { s = new Map(); this.acked.set(d.name, s) }
+    s.set(peer, `${d.group}#${epochOf(d)}`)
   }
 
   private async announceToAll (d: GroupDescriptor): Promise<void> {
-    const done = this.acked.get(d.name) ?? new Set()
-    const targets = this.candidates().map(c => c.peerId).filter(p => p !== this.selfId && !done.has(p))
+    const done = this.acked.get(d.name) ?? new Map<string, string>()
+    const version = `${d.group}#${epochOf(d)}`
+    const targets = this.candidates().map(c => c.peerId).filter(p => p !== this.selfId && done.get(p) !== version)
     await Promise.allSettled(targets.map(async p => this.announceTo(p, d, this.deadline())))
+  }
+
+  private async reserveOn (service: string, peer: string): Promise<boolean> {
+    const r = this.init.reservations
+    if (r === undefined) return true
+    try {
+      return await r.reserve(peer, `raft.${service}`, { signal: this.deadline() })
+    } catch (err) {
+      this.init.logger.info({ service, peer, err: (err as Error).message }, 'replica reservation failed')
+      return false
+    }
+  }
+
+  // ---- self-healing and resize (the leader of each group acts) ----
+
+  private repairAll (): void {
+    if (!this.running) return
+    for (const d of this.descriptors.values()) {
+      const local = this.locals.get(d.name)
+      if (local === undefined || d.deleted === true) continue
+      this.init.reservations?.hold(`raft.${d.name}`).catch((err: Error) => { this.init.logger.debug({ service: d.name, err: err.message }, 'renewing the replica reservation failed') })
+      if (!local.group.isLeader || this.repairing.has(d.name)) continue
+      this.repairing.add(d.name)
+      void this.repairGroup(d, local)
+        .catch((err: Error) => { this.init.logger.warn({ service: d.name, err: err.message }, 'raft membership repair failed; retried later') })
+        .finally(() => { this.repairing.delete(d.name) })
+    }
+  }
+
+  /**
+   * The leader replaces members whose peers are gone past the grace period
+   * and adds or removes members to match spec.replicas: the new peers are
+   * told first (they start an empty replica that joins), then one joint-
+   * consensus membership change moves the group, then the new descriptor is
+   * announced. Live members are never moved (no churn when peers appear or
+   * return); a gone member stays until a replacement exists.
+   */
+  private async repairGroup (d: GroupDescriptor, local: Local): Promise<void> {
+    const m = local.group.membership()
+    if (m.joint) return
+    const members = [...m.voters, ...m.learners]
+    const connected = this.liveness.snapshot()
+    const where = new Map(this.candidates().map(c => [c.peerId, c]))
+    // members outside the listed zones (the zones were changed) are replaced like gone ones; never this leader
+    const misplaced = members.filter(p => p !== this.selfId && where.has(p) && !eligible(where.get(p)!, d.spec.zones))
+    const gone = [...new Set([...members.filter(p => this.liveness.isGone(p, connected)), ...misplaced])]
+    const desired = d.spec.replicas
+    if (gone.length === 0 && members.length === desired) return
+    const keep = members.filter(p => !gone.includes(p))
+    const self = where.get(this.selfId) ?? { peerId: this.selfId, region: this.init.region ?? null, zone: this.init.zone ?? null }
+    const add: string[] = []
+    if (keep.length < desired) {
+      const pool = this.candidates()
+        .filter(c => !members.includes(c.peerId) && eligible(c, d.spec.zones) && this.liveness.isLive(c.peerId, connected))
+        .sort((a, b) => (distance(self, a, this.init.latency) ?? Infinity) - (distance(self, b, this.init.latency) ?? Infinity) || (a.peerId < b.peerId ? -1 : 1))
+      for (const c of pool) {
+        if (keep.length + add.length >= desired) break
+        if (await this.reserveOn(d.name, c.peerId)) add.push(c.peerId)
+      }
+    }
+    // gone members stay while no replacement exists (they may come back)
+    let next = [...keep, ...add]
+    next = [...next, ...gone.slice(0, Math.max(0, desired - next.length))]
+    if (next.length > desired) {
+      // shrinking: drop learners first, then voters, never this leader
+      const order = [...m.learners, ...m.voters].filter(p => p !== this.selfId && next.includes(p))
+      const drop = new Set(order.slice(0, next.length - desired))
+      next = next.filter(p => !drop.has(p))
+    }
+    if (next.length === members.length && next.every(p => members.includes(p))) return
+    const nv = voterCount(next.length)
+    const ordered = [this.selfId, ...m.voters.filter(v => v !== this.selfId && next.includes(v)), ...next.filter(p => !m.voters.includes(p))]
+    const voters = ordered.slice(0, nv).sort()
+    const learners = ordered.slice(nv).sort()
+    const stamp = (epoch: number, v: string[], l: string[]): GroupDescriptor => {
+      const priorities: Record<string, number> = {}
+      for (const x of v) priorities[x] = d.priorities[x] ?? 1
+      return { ...this.need(d.name), voters: v, learners: l, priorities, epoch, updatedBy: this.selfId, updatedAt: new Date().toISOString() }
+    }
+    this.init.logger.info({ event: 'raft-membership-change', service: d.name, gone, add, voters, learners }, 'changing the raft membership')
+    // 1. the new members learn the target first, so their replicas run (and join) when the leader starts sending
+    const prepare = stamp(Math.max(epochOf(this.need(d.name)), epochOf(d)) + 1, voters, learners)
+    const told: string[] = []
+    for (const p of add) {
+      try {
+        await this.announceTo(p, prepare, this.deadline())
+        told.push(p)
+      } catch (err) {
+        this.init.logger.info({ service: d.name, peer: p, err: (err as Error).message }, 'a new member could not be told; not added this round')
+      }
+    }
+    if (told.length < add.length) {
+      const missing = add.filter(p => !told.includes(p))
+      await Promise.all(missing.map(async p => this.init.reservations?.release(p, `raft.${d.name}`).catch(() => {})))
+      return
+    }
+    // 2. one joint-consensus change (quorums of both configurations while it lasts)
+    await local.group.changeMembership({ voters, learners }, { timeoutMs: this.init.membershipTimeoutMs ?? 30_000, signal: this.shutdown.signal })
+    // 3. the agreed configuration becomes the descriptor every peer learns
+    const applied = local.group.membership()
+    const final = stamp(epochOf(prepare) + 1, applied.voters, applied.learners)
+    await this.adopt(final)
+    void this.announceToAll(final).catch(() => {})
+    const removed = members.filter(p => ![...applied.voters, ...applied.learners].includes(p))
+    await Promise.all(removed.map(async p => this.init.reservations?.release(p, `raft.${d.name}`).catch(() => {})))
+    this.init.logger.info({ event: 'replica-repaired', service: d.name, removed, added: add, voters: applied.voters, learners: applied.learners }, 'raft membership changed')
   }
 
   private async maintain (): Promise<void> {
     if (!this.running) return
     for (const d of this.descriptors.values()) {
       const local = this.locals.get(d.name)
-      if (local === undefined) continue
+      if (local === undefined || d.deleted === true) continue
       void this.announceToAll(d).catch(() => {})
       // leadership siting with hysteresis
       if (local.group.isLeader && this.init.latency !== undefined) {
@@ -490,7 +703,7 @@ export class RaftKvBackend implements ServiceBackend {
       return same ? { ok: true } : { ok: false, error: 'ServiceConflictError', message: `service ${d.name} already has a different group` }
     }
     const local = this.locals.get(req.name)
-    if (!this.descriptors.has(req.name)) return { ok: false, error: 'ServiceNotFoundError', message: `no service named ${req.name}` }
+    if (!this.has(req.name)) return { ok: false, error: 'ServiceNotFoundError', message: `no service named ${req.name}` }
     if (local === undefined) return { ok: false, error: 'ServiceUnavailableError', message: `${this.selfId} holds no replica of ${req.name}` }
     const leader = local.group.leader
     const opts = { signal }
@@ -513,7 +726,7 @@ export class RaftKvBackend implements ServiceBackend {
 
   private need (name: string): GroupDescriptor {
     const d = this.descriptors.get(name)
-    if (d === undefined) throw new ServiceNotFoundError(name)
+    if (d === undefined || d.deleted === true) throw new ServiceNotFoundError(name)
     return d
   }
 

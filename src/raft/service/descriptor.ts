@@ -16,6 +16,42 @@ export interface GroupDescriptor {
   priorities: Record<string, number>
   createdBy: string
   createdAt: string
+  /**
+   * version of the descriptor within its group: a membership change, a resize
+   * or a deletion writes the next epoch; the greater (epoch, updatedAt,
+   * updatedBy) wins. Absent = 0 (the creation).
+   */
+  epoch?: number
+  /** the group's initial configuration (the members that bootstrap it); absent = voters/learners of epoch 0 */
+  bootstrap?: { voters: string[], learners: string[] }
+  /** the service was deleted: members stop and drop their replicas */
+  deleted?: boolean
+  updatedBy?: string
+  updatedAt?: string
+}
+
+export function epochOf (d: GroupDescriptor): number {
+  return d.epoch ?? 0
+}
+
+/** whether `a` supersedes `b` (same group) */
+export function isNewer (a: GroupDescriptor, b: GroupDescriptor): boolean {
+  const ea = epochOf(a)
+  const eb = epochOf(b)
+  if (ea !== eb) return ea > eb
+  const ua = `${a.updatedAt ?? a.createdAt}\n${a.updatedBy ?? a.createdBy}`
+  const ub = `${b.updatedAt ?? b.createdAt}\n${b.updatedBy ?? b.createdBy}`
+  return ua > ub
+}
+
+/** the members that bootstrap the group's initial configuration */
+export function bootstrapOf (d: GroupDescriptor): { voters: string[], learners: string[] } {
+  return d.bootstrap ?? { voters: d.voters, learners: d.learners }
+}
+
+/** voters and learners */
+export function membersOf (d: GroupDescriptor): string[] {
+  return [...d.voters, ...d.learners]
 }
 
 export class InvalidDescriptorError extends Error {
@@ -70,7 +106,17 @@ export function validateDescriptor (d: unknown): GroupDescriptor {
   if (s.name !== o.name) throw new InvalidDescriptorError('spec.name', 'must equal name')
   if (s.mode !== 'strong') throw new InvalidDescriptorError('spec.mode', "must be 'strong'")
   if (typeof s.replicas !== 'number' || !Number.isSafeInteger(s.replicas) || s.replicas < 1 || s.replicas > MAX_MEMBERS) throw new InvalidDescriptorError('spec.replicas', `must be an integer in 1..${MAX_MEMBERS}`)
-  if (voters.length + learners.length !== s.replicas) throw new InvalidDescriptorError('voters', 'voters + learners must equal spec.replicas')
+  if (voters.length + learners.length > MAX_MEMBERS) throw new InvalidDescriptorError('voters', `voters + learners must be at most ${MAX_MEMBERS}`)
+  if (o.epoch !== undefined && (typeof o.epoch !== 'number' || !Number.isSafeInteger(o.epoch) || o.epoch < 0)) throw new InvalidDescriptorError('epoch', 'must be a non-negative integer')
+  if (o.deleted !== undefined && typeof o.deleted !== 'boolean') throw new InvalidDescriptorError('deleted', 'must be a boolean')
+  if (o.updatedBy !== undefined && (typeof o.updatedBy !== 'string' || !PEER_ID_RE.test(o.updatedBy))) throw new InvalidDescriptorError('updatedBy', 'must be a peer id')
+  if (o.updatedAt !== undefined && (typeof o.updatedAt !== 'string' || Number.isNaN(Date.parse(o.updatedAt)))) throw new InvalidDescriptorError('updatedAt', 'must be a date')
+  if (o.bootstrap !== undefined) {
+    const b = o.bootstrap as Record<string, unknown> | null
+    if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new InvalidDescriptorError('bootstrap', 'must be an object')
+    ids('bootstrap.voters', b.voters, 1)
+    ids('bootstrap.learners', b.learners, 0)
+  }
   if (!Array.isArray(s.zones) || !s.zones.every(z => typeof z === 'string' && z.length < 128)) throw new InvalidDescriptorError('spec.zones', 'must be an array of strings')
   if (typeof s.latencyRadiusMs !== 'number' || !(s.latencyRadiusMs > 0)) throw new InvalidDescriptorError('spec.latencyRadiusMs', 'must be a positive number')
   return d as GroupDescriptor
