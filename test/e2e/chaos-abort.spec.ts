@@ -3,22 +3,25 @@
  * processes from dist/ run with NODE_OPTIONS=--unhandled-rejections=strict,
  * so any rejection nobody handles ends the peer (exit 70) and fails the test.
  *
- * Three peers; a strong service (3 replicas), an eventual service with its
- * only replica away from the survivor, an eventual service replicated
- * everywhere, a function and an allocation that live on a peer about to go.
- * Two peers are killed (SIGKILL); the survivor then gets requests on every
- * route that can wait on the network (strong and eventual KV, counters, sets,
- * service status, function invocation, allocations, manifests, blocks), each
- * aborted by its client at a seeded random moment before, during or after
- * the server's own timeout. The survivor must stay up, answer /healthz, count
- * no unhandled rejection, and serve the next requests correctly (local
- * eventual writes at once, strong writes once a peer is back).
+ * Three peers under the link emulator (link faults, docs/link-faults.md); a
+ * strong service (3 replicas), an eventual service with its only replica
+ * away from the survivor, an eventual service replicated everywhere, a
+ * function and an allocation that live on the other peers. Twice, first with
+ * the other two UNREACHABLE (a link-fault block both ways: connections stay
+ * open and silent), then with them GONE (SIGKILL), the survivor gets requests
+ * on every route that can wait on the network (strong and eventual KV,
+ * counters, sets, service status, function invocation, allocations,
+ * manifests, blocks), each aborted by its client at a seeded random moment
+ * before, during or after the server's own timeout. The survivor must stay
+ * up, answer /healthz, count no unhandled rejection, answer no 500, and serve
+ * the next requests correctly (strong writes after the heal; local eventual
+ * writes at once and strong writes once a killed peer is back).
  *
  * Needs dist/ (`npm run build`). CHAOS_SEED=<n> replays a run.
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalMesh } from '../../src/cli/local-mesh.js'
@@ -67,6 +70,57 @@ async function fireAndAbort (peer: LocalPeer, p: Probe, abortAfterMs: number): P
   }
 }
 
+/** link-fault rules, written atomically (the peers poll the file) */
+async function writeFaults (file: string, rules: unknown[]): Promise<void> {
+  const tmp = `${file}.tmp`
+  await writeFile(tmp, JSON.stringify({ rules }))
+  await rename(tmp, file)
+}
+
+interface Outcome { probe: Probe, abortAt: number, seen: Seen }
+
+/**
+ * Every probe three times: aborted early (0-50 ms), during the wait
+ * (50 ms-4 s), and around or after the server's own deadlines (4-12 s;
+ * raft 5 s, forwarded CRDT calls 10 s), each started at a random moment in
+ * the first second.
+ */
+async function chaosRound (rng: { next: () => number }, peer: LocalPeer, probes: Array<(i: number) => Probe>): Promise<Outcome[]> {
+  const bands: Array<[number, number]> = [[0, 50], [50, 4000], [4000, 12_000]]
+  const jobs: Array<Promise<Outcome>> = []
+  let n = 0
+  for (const band of bands) {
+    for (const make of probes) {
+      const probe = make(n++)
+      const abortAt = Math.round(band[0] + rng.next() * (band[1] - band[0]))
+      const startAt = Math.round(rng.next() * 1000)
+      jobs.push((async () => {
+        await new Promise(resolve => setTimeout(resolve, startAt))
+        return { probe, abortAt, seen: await fireAndAbort(peer, probe, abortAt) }
+      })())
+    }
+  }
+  return await Promise.all(jobs)
+}
+
+/** the peer is alive, healthy, counted no unhandled rejection and answered no 500 */
+async function assertSurvived (peer: LocalPeer, results: Outcome[], phase: string): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const summary = results.map(r => `${r.probe.name} @${r.abortAt}ms: ${r.seen}`).join('\n')
+  const log = (await readFile(peer.logFile, 'utf8')).split('\n').filter(l => l.includes('"level":60') || l.includes('unhandled')).slice(-5).join('\n')
+  assert.equal(peer.exited, false, `${phase}: the survivor died (exit ${String(peer.exitCode)}; seed ${SEED}):\n${log}\n${summary}`)
+  const health = await http(peer, 'GET', '/healthz')
+  assert.equal(health.status, 200, `${phase}: healthz (seed ${SEED})`)
+  const metrics = await fetch(`${peer.apiUrl}/metrics`, { signal: AbortSignal.timeout(10_000) }).then(async r => r.text())
+  assert.match(metrics, /^dcis_unhandled_rejections_total 0$/m, `${phase}: unhandled rejections counted (seed ${SEED})`)
+  assert.ok(results.some(r => r.seen === 'aborted'), `${phase}: some requests were aborted by their clients`)
+  // what came back is a caller or availability answer, never an internal fault
+  const internal = results.filter(r => r.seen === 500)
+  assert.deepEqual(internal.map(r => `${r.probe.name} @${r.abortAt}ms`), [], `${phase}: 500s (seed ${SEED})\n${summary}`)
+  const refused = results.filter(r => r.seen === 'refused')
+  assert.deepEqual(refused.map(r => r.probe.name), [], `${phase}: connections refused (seed ${SEED})`)
+}
+
 describe('e2e chaos: aborted clients never crash a peer (issue 10)', function () {
   this.timeout(180_000)
   let dir: string
@@ -84,11 +138,13 @@ describe('e2e chaos: aborted clients never crash a peer (issue 10)', function ()
 
   it(`the survivor of a lost quorum stays up through aborted requests on every waiting route (seed ${SEED})`, async () => {
     const rng = createPrng(SEED)
+    const faults = join(dir, 'faults.json')
     // the peers inherit this process's environment when spawned
     savedNodeOptions = process.env.NODE_OPTIONS
     process.env.NODE_OPTIONS = [savedNodeOptions ?? '', STRICT].join(' ').trim()
     try {
-      mesh = new LocalMesh({ nodes: 3, regions: ['eu-west'], basePort: await freePortBlock(3), dataDir: dir, logLevel: 'info', command: [process.execPath, DIST_CLI] })
+      await writeFaults(faults, [])
+      mesh = new LocalMesh({ nodes: 3, regions: ['eu-west'], basePort: await freePortBlock(3), dataDir: dir, logLevel: 'info', command: [process.execPath, DIST_CLI], linkFaults: faults })
       await mesh.start()
     } finally {
       if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS
@@ -130,10 +186,6 @@ describe('e2e chaos: aborted clients never crash a peer (issue 10)', function ()
     const missingCid = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
     const missingJsonCid = 'bagaaieradsesgrlmt3s5hlgsxbjxfiwn3n573c2njk6vvm5jmghxa6smev4q'
 
-    // ---- two of three peers die ----
-    for (const p of doomed) p.process!.kill('SIGKILL')
-    await waitFor('the doomed peers exited', () => doomed.every(p => p.exited), { timeoutMs: 10_000 })
-
     const probes: Probe[] = [
       { name: 'strong put', method: 'PUT', path: '/v1/services/ledger/kv/a', body: 'x', contentType: 'text/plain' },
       { name: 'strong get', method: 'GET', path: '/v1/services/ledger/kv/a' },
@@ -147,51 +199,34 @@ describe('e2e chaos: aborted clients never crash a peer (issue 10)', function ()
       { name: 'set add (forwarded)', method: 'POST', path: '/v1/services/far/sets/s', body: '{"member":"m"}', contentType: 'application/json' },
       { name: 'set get (forwarded)', method: 'GET', path: '/v1/services/far/sets/s' },
       { name: 'set remove (forwarded)', method: 'DELETE', path: '/v1/services/far/sets/s/members/m' },
-      { name: 'invoke a function held by a dead peer', method: 'POST', path: `/v1/functions/${fn.json.id as string}`, body: 'hi', contentType: 'application/octet-stream' },
+      { name: 'invoke a function held elsewhere', method: 'POST', path: `/v1/functions/${fn.json.id as string}`, body: 'hi', contentType: 'application/octet-stream' },
       { name: 'invoke a CID nobody has', method: 'POST', path: `/v1/functions/${missingCid}`, body: 'hi', contentType: 'application/octet-stream' },
-      { name: 'allocate on dead peers', method: 'POST', path: '/v1/allocations', body: JSON.stringify({ runtime: 'wasi', constraints: { memory: '16Mi' }, replicas: 3 }), contentType: 'application/json' },
-      { name: 'allocation owned by a dead peer', method: 'GET', path: `/v1/allocations/${allocId}` },
-      { name: 'renew an allocation owned by a dead peer', method: 'POST', path: `/v1/allocations/${allocId}/renew`, body: '{}', contentType: 'application/json' },
-      { name: 'release an allocation owned by a dead peer', method: 'DELETE', path: `/v1/allocations/${allocId}` },
+      { name: 'allocate on the other peers', method: 'POST', path: '/v1/allocations', body: JSON.stringify({ runtime: 'wasi', constraints: { memory: '16Mi' }, replicas: 3 }), contentType: 'application/json' },
+      { name: 'allocation owned by another peer', method: 'GET', path: `/v1/allocations/${allocId}` },
+      { name: 'renew an allocation owned by another peer', method: 'POST', path: `/v1/allocations/${allocId}/renew`, body: '{}', contentType: 'application/json' },
+      { name: 'release an allocation owned by another peer', method: 'DELETE', path: `/v1/allocations/${allocId}` },
       { name: 'block nobody has', method: 'GET', path: `/v1/blocks/${missingJsonCid}?timeoutMs=8000` }
     ]
-    // manifests for new strong services: announcing them waits on the dead members
-    const manifestProbe = (i: number): Probe => ({ name: 'apply a strong manifest', method: 'POST', path: '/v1/manifests', body: manifest(`chaos-${i}`, { replicas: 3, consistency: { mode: 'strong' } }), contentType: 'application/json' })
+    // manifests for new strong services: announcing them waits on the other members
+    const manifestProbe = (phase: string) => (i: number): Probe => ({ name: 'apply a strong manifest', method: 'POST', path: '/v1/manifests', body: manifest(`chaos-${phase}-${i}`, { replicas: 3, consistency: { mode: 'strong' } }), contentType: 'application/json' })
 
-    // each probe three times: aborted early (0-50 ms), during the wait
-    // (50 ms-4 s), and around or after the server's own deadlines (4-12 s)
-    const bands: Array<[number, number]> = [[0, 50], [50, 4000], [4000, 12_000]]
-    const jobs: Array<Promise<{ probe: Probe, abortAt: number, seen: Seen }>> = []
-    let n = 0
-    for (const band of bands) {
-      for (const base of [...probes, manifestProbe(n)]) {
-        const probe = base.name === 'apply a strong manifest' ? manifestProbe(n) : base
-        const abortAt = Math.round(band[0] + rng.next() * (band[1] - band[0]))
-        const startAt = Math.round(rng.next() * 1000)
-        n++
-        jobs.push((async () => {
-          await new Promise(resolve => setTimeout(resolve, startAt))
-          return { probe, abortAt, seen: await fireAndAbort(survivor, probe, abortAt) }
-        })())
-      }
-    }
-    const results = await Promise.all(jobs)
-    const summary = results.map(r => `${r.probe.name} @${r.abortAt}ms: ${r.seen}`)
+    const site = (p: LocalPeer): string => `peer-${p.index}`
 
-    // the survivor is alive, healthy, and counted no unhandled rejection
-    await new Promise(resolve => setTimeout(resolve, 500))
-    const log = async (): Promise<string> => (await readFile(survivor.logFile, 'utf8')).split('\n').filter(l => l.includes('"level":60') || l.includes('unhandled')).slice(-5).join('\n')
-    assert.equal(survivor.exited, false, `the survivor died (exit ${String(survivor.exitCode)}; seed ${SEED}):\n${await log()}\n${summary.join('\n')}`)
-    const health = await http(survivor, 'GET', '/healthz')
-    assert.equal(health.status, 200, `healthz (seed ${SEED})`)
-    const metrics = await fetch(`${survivor.apiUrl}/metrics`, { signal: AbortSignal.timeout(10_000) }).then(async r => r.text())
-    assert.match(metrics, /^dcis_unhandled_rejections_total 0$/m, `unhandled rejections counted (seed ${SEED})`)
-    assert.ok(results.some(r => r.seen === 'aborted'), 'some requests were aborted by their clients')
-    // what came back is a caller or availability answer, never an internal fault
-    const internal = results.filter(r => typeof r.seen === 'number' && r.seen === 500)
-    assert.deepEqual(internal.map(r => `${r.probe.name} @${r.abortAt}ms`), [], `500s (seed ${SEED})`)
-    const refused = results.filter(r => r.seen === 'refused')
-    assert.deepEqual(refused.map(r => r.probe.name), [], `connections refused (seed ${SEED})`)
+    // ---- phase 1: the other two are unreachable (silent partition) ----
+    await writeFaults(faults, [
+      { from: [site(survivor)], to: doomed.map(site), action: 'block' },
+      { from: doomed.map(site), to: [site(survivor)], action: 'block' }
+    ])
+    const unreachable = await chaosRound(rng, survivor, [...probes.map(p => () => p), manifestProbe('blocked')])
+    await assertSurvived(survivor, unreachable, 'unreachable')
+    await writeFaults(faults, [])
+    await waitFor('a strong write after the heal', async () => (await http(survivor, 'PUT', '/v1/services/ledger/kv/healed', 'yes', 'text/plain', 10_000)).status === 200, { timeoutMs: 60_000, intervalMs: 500 })
+
+    // ---- phase 2: the other two are gone (SIGKILL) ----
+    for (const p of doomed) p.process!.kill('SIGKILL')
+    await waitFor('the doomed peers exited', () => doomed.every(p => p.exited), { timeoutMs: 10_000 })
+    const gone = await chaosRound(rng, survivor, [...probes.map(p => () => p), manifestProbe('gone')])
+    await assertSurvived(survivor, gone, 'gone')
 
     // ---- and it serves the next requests correctly ----
     const notJson = await http(survivor, 'GET', `/v1/blocks/${missingCid}`)
