@@ -119,6 +119,9 @@ async function assertSurvived (peer: LocalPeer, results: Outcome[], phase: strin
   assert.deepEqual(internal.map(r => `${r.probe.name} @${r.abortAt}ms`), [], `${phase}: 500s (seed ${SEED})\n${summary}`)
   const refused = results.filter(r => r.seen === 'refused')
   assert.deepEqual(refused.map(r => r.probe.name), [], `${phase}: connections refused (seed ${SEED})`)
+  const byProbe = new Map<string, Seen[]>()
+  for (const r of results) byProbe.set(r.probe.name, [...(byProbe.get(r.probe.name) ?? []), r.seen])
+  console.log(`      ${phase}: ${[...byProbe].map(([name, seen]) => `${name} ${seen.join('/')}`).join('; ')}`)
 }
 
 describe('e2e chaos: aborted clients never crash a peer (issue 10)', function () {
