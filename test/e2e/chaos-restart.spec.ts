@@ -28,7 +28,8 @@ import { waitFor } from '../helpers/wait.js'
 const DIST_CLI = join(REPO_ROOT, 'dist/cli/main.js')
 const SERVICE = 'ledger'
 const MANIFEST = JSON.stringify({ apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name: SERVICE }, spec: { replicas: 3, runtime: 'wasi', consistency: { mode: 'strong' } } })
-const UNSHARE = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']
+// not root: a user namespace makes the PID namespace possible where the kernel allows it
+const UNSHARE = ['unshare', ...(process.getuid?.() === 0 ? [] : ['--map-root-user']), '--pid', '--fork', '--mount-proc', '--kill-child']
 
 async function http (peer: LocalPeer, method: string, path: string, body?: string): Promise<{ status: number, json: Json }> {
   return tryHttp(peer.apiUrl, method, path, body, path.includes('/kv/') ? 'text/plain' : 'application/json', 10_000)
