@@ -7,6 +7,11 @@
 #
 # docs/docker.md explains the volumes, ports, health check and the compose
 # simulation in simulations/.
+#
+# Run it with a restart policy (`docker run --restart unless-stopped`,
+# compose `restart: unless-stopped`): after an uncaught exception the peer
+# exits with code 70 for the supervisor to restart it on the same /data
+# volume (docs/operations.md).
 
 # ---- build: all dependencies, compile TypeScript to dist/ ------------------
 FROM node:24-slim AS build

@@ -19,6 +19,16 @@ export default tseslint.config(
     }
   },
   {
+    // type-aware rules for the peer's own code: a promise nobody awaits and
+    // nobody handles is how a rejected waiter ends the process (issue 10)
+    files: ['src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }],
+      '@typescript-eslint/no-misused-promises': 'error'
+    }
+  },
+  {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
   }

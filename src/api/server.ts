@@ -22,6 +22,9 @@ export class InvalidApiInitError extends Error {
 }
 
 /** Lifecycle around one fastify instance per start (a closed instance cannot listen again). */
+/** how long stop() lets open connections finish before closing them */
+const CLOSE_GRACE_MS = 2000
+
 export class ApiHttpServer implements ApiServer {
   private readonly components: ApiComponents
   private readonly host: string
@@ -143,10 +146,17 @@ export class ApiHttpServer implements ApiServer {
       return
     }
     this._status = 'stopping'
+    const app = this.app
+    // every request's signal aborts with the shutdown signal, so in-flight
+    // handlers answer at once; a connection still open after a short grace
+    // (a client that keeps a socket whose request it abandoned) must not
+    // hold the peer's stop hostage: close it (issue 10: docker stop, restarts)
+    const force = setTimeout(() => { app?.server.closeAllConnections() }, CLOSE_GRACE_MS)
     try {
       this.shutdown?.abort()
-      await this.app?.close()
+      await app?.close()
     } finally {
+      clearTimeout(force)
       this.app = null
       this.shutdown = null
       this.boundPort = null

@@ -1,6 +1,7 @@
 import { json } from '@helia/json'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
+import { code as JSON_CODEC } from 'multiformats/codecs/json'
 import { errorResponse } from '../api/schemas.js'
 import { BlockNotFoundError, InvalidIdentifierError, PeerNotFoundError } from './errors.js'
 import { RESERVED_TOPIC_PREFIX, TOPIC_PATTERN } from './pubsub-inbox.js'
@@ -35,7 +36,8 @@ function parseCid (value: string): CID {
 /** what a DHT or bitswap lookup throws when it found nothing in time */
 function notFoundInTime (err: unknown): boolean {
   const name = (err as Error).name
-  return name === 'NotFoundError' || name === 'AbortError' || name === 'TimeoutError'
+  // helia 7 reports every retriever giving up (bitswap's want aborted at the deadline) as LoadBlockFailedError
+  return name === 'NotFoundError' || name === 'AbortError' || name === 'TimeoutError' || name === 'LoadBlockFailedError'
 }
 
 function checkTopic (topic: string): void {
@@ -154,6 +156,7 @@ export function meshRoutes (c: MeshRoutesComponents): ApiRoutes {
         }
       }, async (req, reply) => {
         const cid = parseCid(req.params.cid)
+        if (cid.code !== JSON_CODEC) throw new InvalidIdentifierError('cid', req.params.cid, 'is not the CID of a JSON block (codec 0x0200)')
         try {
           const value = await json(c.helia()).get(cid, { signal: ctx.requestSignal(reply, req.query.timeoutMs ?? 10_000) })
           return { cid: cid.toString(), value }

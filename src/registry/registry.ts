@@ -83,13 +83,13 @@ export class EndRegistry {
     if (Date.now() - this.lastAnnounce < 2_000) return
     this.lastAnnounce = Date.now()
     const cur = this.current
-    if (cur != null) void this.gossip(cur.jwt)
+    if (cur != null) this.background('gossip on subscribe', this.gossip(cur.jwt))
   }
   private started = false
   private readonly shutdown = new AbortController()
   private publishing: Promise<void> = Promise.resolve()
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
-    void this.pullFrom(evt.detail, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
+    this.background('pull on connect', this.pullFrom(evt.detail, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) }))
   }
 
   constructor (components: RegistryComponents, init: RegistryInit) {
@@ -115,14 +115,14 @@ export class EndRegistry {
     // a joiner's first announcement usually goes out before any gossip mesh
     // exists: repeat it a few times early instead of waiting a whole interval
     for (const delay of [1_000, 3_000, 8_000]) {
-      const t = setTimeout(() => { const cur = this.current; if (this.started && cur != null) void this.gossip(cur.jwt) }, delay)
+      const t = setTimeout(() => { const cur = this.current; if (this.started && cur != null) this.background('early gossip', this.gossip(cur.jwt)) }, delay)
       this.earlyTimers.push(t)
     }
     const interval = this.init.republishIntervalMs ?? 30_000
     // a plain timer chain, jittered per round, that stop() can always clear
     const schedule = (): void => {
       this.republishTimer = setTimeout(() => {
-        void this.publishSelf(false, true).finally(() => { if (this.started) schedule() })
+        this.background('republish', this.publishSelf(false, true).finally(() => { if (this.started) schedule() }))
       }, Math.round(interval * (0.8 + Math.random() * 0.4)))
     }
     schedule()
@@ -132,7 +132,7 @@ export class EndRegistry {
       await this.publishSelf(false, false)
     }, this.init.checkIntervalMs ?? 5_000)
     this.check.start()
-    for (const peer of libp2p.getPeers()) void this.pullFrom(peer, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
+    for (const peer of libp2p.getPeers()) this.background('pull on start', this.pullFrom(peer, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) }))
   }
 
   async stop (): Promise<void> {
@@ -188,12 +188,12 @@ export class EndRegistry {
         this.current = { ...verified, cid: cid.toString(), source: 'self', receivedAt: Date.now(), trustLevel: trust.level, trustSource: trust.source, attestedRegion: trust.region }
         this.cache.offer(this.current)
         await this.gossip(jwt)
-        void this.putDht(jwt)
+        this.background('dht put', this.putDht(jwt))
       } else if (announce && cur != null) {
         await this.gossip(cur.jwt)
         // the first put often runs before the routing table has peers: keep
         // the record in the DHT fresh at least every few minutes
-        if (Date.now() - this.lastDhtPut > 120_000) void this.putDht(cur.jwt)
+        if (Date.now() - this.lastDhtPut > 120_000) this.background('dht put', this.putDht(cur.jwt))
       }
       if (announce) {
         // revocation lists travel with the republish so late joiners get them within one interval
@@ -348,6 +348,11 @@ export class EndRegistry {
       }
       return TopicValidatorResult.Ignore
     }
+  }
+
+  /** runs `p` in the background: a failure is logged, never an unhandled rejection */
+  private background (what: string, p: Promise<unknown>): void {
+    p.catch((err: unknown) => { this.log.warn({ task: what, err: (err as Error)?.message }, 'registry background task failed') })
   }
 
   private async gossip (jwt: string, topic = END_TOPIC): Promise<void> {

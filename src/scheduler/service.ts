@@ -85,7 +85,8 @@ export class AllocationService {
       await this.c.libp2p.handle(ALLOC_PROTOCOL, async (stream, connection) => {
         await this.serve(stream, connection.remotePeer.toString())
       }, { maxInboundStreams: this.maxInboundStreams })
-      this.sweepTimer = setInterval(() => { void this.sweep() }, this.sweepIntervalMs)
+      // sweep() catches and logs its own failures
+      this.sweepTimer = setInterval(() => { this.sweep().catch(() => {}) }, this.sweepIntervalMs)
       this.sweepTimer.unref?.()
       this.status = 'started'
       this.log.info({ reservations: loaded, capacity: this.ledger.capacity }, 'allocation service started')
@@ -186,7 +187,7 @@ export class AllocationService {
           if (signal.aborted) throw err
           this.log.debug({ peer, err: (err as Error).message }, 'reserve failed')
           // it may have been granted with the answer lost: ask for it back (its lease ends it otherwise)
-          void this.releaseAll(attemptId, [peer])
+          this.releaseAll(attemptId, [peer]).catch(() => {}) // logs each failed release itself
           ex.unreachable++
           selector.refuse(s)
           continue

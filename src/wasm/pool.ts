@@ -301,7 +301,7 @@ export class WorkerPool {
     const pendingControl = slot.control
     slot.job = null
     slot.control = []
-    void slot.worker.terminate()
+    slot.worker.terminate().catch((err: unknown) => { this.init.log?.debug({ worker: slot.index, err: (err as Error)?.message }, 'terminating a wasm worker failed') })
     this.init.log?.warn({ worker: slot.index, reason }, 'replacing wasm worker')
     this.replacements++
     this.init.onReplaced?.(reason)

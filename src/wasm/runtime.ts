@@ -174,7 +174,8 @@ export class Runtime implements WasmRuntime {
       if (previous !== undefined) {
         // keep serving the version that was loaded before
         Object.assign(fn, previous)
-        void this.pool.broadcast(this.loadRequest(fn), fn.spec.timeoutMs, `reload ${spec.id}`)
+        // broadcast settles every slot (allSettled): it does not reject
+        this.pool.broadcast(this.loadRequest(fn), fn.spec.timeoutMs, `reload ${spec.id}`).catch(() => {})
       } else {
         this.unload(spec.id)
       }
@@ -185,10 +186,10 @@ export class Runtime implements WasmRuntime {
       onFailure(first)
       throw first
     }
-    void Promise.all(perWorker).then(outcomes => {
+    Promise.all(perWorker).then(outcomes => {
       const failure = outcomes.find(o => o !== null)
       if (failure != null) onFailure(failure)
-    })
+    }).catch((err: unknown) => { this.log?.warn({ function: spec.id, err: (err as Error)?.message }, 'background load of a function failed') })
     const info: LoadInfo = { id: spec.id, cached, validateMs: t1 - t0, compileMs: t2 - t1, warmMs: t3 - t2, totalMs: t3 - t0 }
     this.log?.debug({ function: spec.id, name: spec.name, abi: spec.abi, ...info }, 'function loaded')
     return info
@@ -208,7 +209,7 @@ export class Runtime implements WasmRuntime {
     }
     fn.queued = 0
     this.metrics?.queued.set(this.queue.length)
-    if (this.status === 'started') void this.pool.broadcast({ type: 'unload', id }, 5000, `unload ${id}`)
+    if (this.status === 'started') this.pool.broadcast({ type: 'unload', id }, 5000, `unload ${id}`).catch(() => {}) // allSettled: does not reject
   }
 
   has (id: string): boolean {

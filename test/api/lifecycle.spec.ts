@@ -124,6 +124,27 @@ describe('api: server lifecycle', () => {
     }
   })
 
+  it('stop() does not wait for a client that never finishes its request', async function () {
+    this.timeout(30_000)
+    const h = await startHarness()
+    // half a body, then silence: without a bound, close() waits for the 60 s request timeout
+    const socket = connect(h.server.port, '127.0.0.1')
+    socket.on('error', () => {})
+    try {
+      await new Promise<void>(resolve => socket.once('connect', () => { resolve() }))
+      socket.write('POST /v1/test/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"message":')
+      await new Promise(resolve => setTimeout(resolve, 200))
+      const started = Date.now()
+      const stopped = h.server.stop().then(() => 'stopped')
+      const late = new Promise(resolve => { const t = setTimeout(resolve, 15_000, 'still stopping after 15 s'); t.unref() })
+      assert.equal(await Promise.race([stopped, late]), 'stopped')
+      assert.ok(Date.now() - started < 15_000)
+    } finally {
+      socket.destroy()
+      await h.server.stop()
+    }
+  })
+
   it('rejects a bad port, host or limit with a message naming the field', () => {
     assert.throws(() => createApiServer(components(), { port: 70000 }), /api port/)
     assert.throws(() => createApiServer(components(), { port: -1 }), /api port/)

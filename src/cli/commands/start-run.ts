@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfig, resolveBootstrap } from '../../config/index.js'
 import { createMeshNode } from '../../node/index.js'
-import { createLogger } from '../../telemetry/index.js'
+import { createLogger, createProcessFaultMetrics, forComponent, installProcessFaultHandlers, unhandledRejectionsMode } from '../../telemetry/index.js'
 import type { ConfigFlags, DcisConfig } from '../../config/index.js'
 import type { MeshNode } from '../../node/index.js'
 
@@ -84,6 +84,11 @@ export async function runStart (opts: StartOptions): Promise<void> {
   const logger = createLogger({ level: config.logLevel })
   const trustAnchorsFile = join(packageBootstrapDir(), config.federation, 'trust-anchors.json')
   const node = createMeshNode({ config, bootstrapPeers, logger, trustAnchorsFile })
+  // a rejection nobody handled is logged and counted; an uncaught exception
+  // exits non-zero for a supervisor to restart the peer (docs/operations.md)
+  const processLog = forComponent(logger, 'dcis:process')
+  installProcessFaultHandlers({ logger: processLog, metrics: createProcessFaultMetrics(node.metrics) })
+  processLog.info({ pid: process.pid, unhandledRejections: unhandledRejectionsMode() }, 'process fault handlers installed')
 
   let stopping: Promise<void> | undefined
   const shutdown = (signal: string): void => {

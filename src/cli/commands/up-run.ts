@@ -55,8 +55,8 @@ export async function runUp (opts: UpOptions): Promise<void> {
     process.stderr.write('dcis up: all peers stopped\n')
     process.exit(0)
   }
-  process.on('SIGINT', () => { void stopAll('SIGINT') })
-  process.on('SIGTERM', () => { void stopAll('SIGTERM') })
+  process.on('SIGINT', () => { stopAll('SIGINT').catch((err: unknown) => { process.stderr.write(`dcis up: stopping failed: ${(err as Error)?.message}\n`); process.exit(1) }) })
+  process.on('SIGTERM', () => { stopAll('SIGTERM').catch((err: unknown) => { process.stderr.write(`dcis up: stopping failed: ${(err as Error)?.message}\n`); process.exit(1) }) })
 
   const startedAt = Date.now()
   await mesh.start()

@@ -112,7 +112,7 @@ export class CrdtBackend implements ServiceBackend {
   private readonly now: () => number
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
-    void this.syncPeer(evt.detail)
+    this.background('sync on connect', this.syncPeer(evt.detail))
   }
 
   constructor (components: CrdtBackendComponents, init: CrdtBackendInit = {}) {
@@ -162,7 +162,7 @@ export class CrdtBackend implements ServiceBackend {
       this.repair().catch((err: Error) => { this.log.warn({ err: err.message }, 'replica repair failed') })
     }, this.init.repairIntervalMs)
     this.repairTimer.unref?.()
-    for (const peer of libp2p.getPeers()) void this.syncPeer(peer)
+    for (const peer of libp2p.getPeers()) this.background('sync on start', this.syncPeer(peer))
     this.log.info({ services: this.entries.size, local: [...this.local.keys()] }, 'crdt backend started')
   }
 
@@ -483,7 +483,7 @@ export class CrdtBackend implements ServiceBackend {
     if (doc.syncTimer == null) {
       doc.syncTimer = setTimeout(() => {
         doc.syncTimer = undefined
-        void this.pushDoc(doc)
+        this.background('automerge push', this.pushDoc(doc))
       }, this.init.flushDelayMs)
     }
   }
@@ -510,10 +510,15 @@ export class CrdtBackend implements ServiceBackend {
     await obj.persist()
     obj.queue(delta)
     if (obj.pendingOps >= this.init.maxBatchOps) {
-      void this.flush(obj)
+      this.background('delta flush', this.flush(obj))
     } else if (obj.flushTimer == null) {
-      obj.flushTimer = setTimeout(() => { void this.flush(obj) }, this.init.flushDelayMs)
+      obj.flushTimer = setTimeout(() => { this.background('delta flush', this.flush(obj)) }, this.init.flushDelayMs)
     }
+  }
+
+  /** runs `p` in the background: a failure is logged, never an unhandled rejection */
+  private background (what: string, p: Promise<unknown>): void {
+    p.catch((err: unknown) => { this.log.warn({ task: what, err: (err as Error)?.message }, 'crdt background task failed') })
   }
 
   private async flush (obj: ReplicatedObject): Promise<void> {
@@ -547,7 +552,7 @@ export class CrdtBackend implements ServiceBackend {
     const msg = obj instanceof AutomergeReplica
       ? { kind: 'heartbeat' as const, seq: amDoc.seqOf(obj.doc, this.self), hlc: { wall: this.now(), logical: 0 } }
       : { kind: 'heartbeat' as const, seq: seqOf(obj.state, this.self), hlc: obj.clock }
-    void this.publish(obj.topic, encodeGossip(msg), 'heartbeat')
+    this.background('heartbeat', this.publish(obj.topic, encodeGossip(msg), 'heartbeat'))
     this.updateStaleness(obj)
   }
 
@@ -631,7 +636,7 @@ export class CrdtBackend implements ServiceBackend {
     obj.persist().catch((err: Error) => { this.log.warn({ object: obj.name, err }, 'persisting received state failed') })
     if (obj === this.catalogue) {
       this.refreshEntries()
-      void this.reconcile()
+      this.background('reconcile', this.reconcile())
     } else {
       this.updateStaleness(obj)
     }
@@ -786,7 +791,7 @@ export class CrdtBackend implements ServiceBackend {
     timer.unref?.()
     this.heartbeats.set(name, timer)
     this.log.info({ service: name, replicas: e.replicas, engine: 'automerge' }, 'replica opened')
-    void this.pushDoc(doc)
+    this.background('automerge push', this.pushDoc(doc))
   }
 
   /**
@@ -849,7 +854,7 @@ export class CrdtBackend implements ServiceBackend {
     if (this.state !== 'started') return
     const ms = Math.round(this.init.syncIntervalMs * (0.8 + Math.random() * 0.4))
     this.syncTimer = setTimeout(() => {
-      void this.syncRound().finally(() => { this.scheduleSync() })
+      this.background('sync round', this.syncRound().finally(() => { this.scheduleSync() }))
     }, ms)
     this.syncTimer.unref?.()
   }

@@ -400,7 +400,8 @@ export class LatencyServiceImpl implements LatencyService {
 
   private track (p: Promise<unknown>): void {
     this.inflight.add(p)
-    void p.finally(() => this.inflight.delete(p))
+    // the caller observes `p`; this bookkeeping chain must not rethrow its rejection
+    p.finally(() => this.inflight.delete(p)).catch(() => {})
   }
 }
 

@@ -303,6 +303,11 @@ export class RaftGroup<R = unknown> {
     const id = `${this.nonce}.${(this.seq++).toString(36)}`
     const data = frameProposal(id, command)
     const result = new Promise<R>((resolve, reject) => { this.proposals.set(id, { resolve, reject }) })
+    // the waiter can be settled (abort, stop, replica failure) while this call
+    // still waits for a leader and nobody awaits `result` yet: an unobserved
+    // rejection would end the process (issue 10). The error still reaches the
+    // caller through `await result` or through the leader wait below.
+    result.catch(() => {})
     const onAbort = (): void => {
       const w = this.proposals.get(id)
       this.proposals.delete(id)
@@ -409,7 +414,8 @@ export class RaftGroup<R = unknown> {
     if (!this.running) return
     if (this.looping) { this.again = true; return }
     this.looping = true
-    this.loopDone = new Promise<void>(resolve => { setImmediate(() => { void this.loop().finally(resolve) }) })
+    // loop() turns its own failures into fail(): it settles either way
+    this.loopDone = new Promise<void>(resolve => { setImmediate(() => { this.loop().then(resolve, resolve) }) })
   }
 
   private async loop (): Promise<void> {

@@ -144,7 +144,9 @@ export class RaftKvBackend implements ServiceBackend {
         this.init.logger.warn({ key: key.toString(), err: (err as Error).message }, 'stored raft descriptor unusable; skipped')
       }
     }
-    this.timer = setInterval(() => { void this.maintain() }, this.init.maintenanceMs ?? 5000)
+    this.timer = setInterval(() => {
+      this.maintain().catch((err: unknown) => { this.init.logger.warn({ err: (err as Error)?.message }, 'raft maintenance round failed') })
+    }, this.init.maintenanceMs ?? 5000)
     this.timer.unref?.()
     this.repairTimer = setInterval(() => { this.repairAll() }, this.init.repairIntervalMs ?? 2000)
     this.repairTimer.unref?.()
@@ -241,7 +243,7 @@ export class RaftKvBackend implements ServiceBackend {
     if (votersKnowing < Math.floor(d.voters.length / 2) + 1) {
       throw new ServiceUnavailableError(`service ${spec.name}: only ${votersKnowing} of ${d.voters.length} voters could be told about the group; it starts when they are reachable`)
     }
-    void this.announceToAll(d)
+    this.announceToAll(d).catch((err: unknown) => { this.init.logger.debug({ service: d.name, err: (err as Error)?.message }, 'announcing the group failed') })
     return await this.status(spec.name, options)
   }
 
@@ -581,7 +583,7 @@ export class RaftKvBackend implements ServiceBackend {
     for (const d of this.descriptors.values()) {
       const local = this.locals.get(d.name)
       if (local === undefined || d.deleted === true) continue
-      void this.announceToAll(d).catch(() => {})
+      this.announceToAll(d).catch((err: unknown) => { this.init.logger.debug({ service: d.name, err: (err as Error)?.message }, 'announcing the group failed') })
       // leadership siting with hysteresis
       if (local.group.isLeader && this.init.latency !== undefined) {
         const where = new Map(this.candidates().map(c => [c.peerId, c]))

@@ -134,7 +134,9 @@ export class RaftTransport {
       this.stats.dropped++
       this.init.metrics?.frames.inc({ dir: 'out', result: 'dropped' })
     }
-    if (!link.pumping) void this.pump(link)
+    if (!link.pumping) {
+      this.pump(link).catch((err: unknown) => { this.init.logger.warn({ peer: link.peer, err: (err as Error)?.message }, 'raft send loop failed') })
+    }
   }
 
   private async pump (link: PeerLink): Promise<void> {

@@ -186,6 +186,8 @@ export class DefaultFunctionStore implements FunctionStore {
     const started = performance.now()
     let storedMs = 0
     const stored = Promise.resolve(existed ? undefined : blocks.put(cid, bytes, abort)).then(() => { storedMs = performance.now() - started })
+    // awaited below, after the load: a write failing meanwhile must not be an unhandled rejection
+    stored.catch(() => {})
     let load: DeployResult['load']
     try {
       load = await this.c.runtime.load(this.specOf(id, name, bytes, fields), abort)
