@@ -1,0 +1,70 @@
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { CliError } from '../errors.js'
+import { currentCliCommand } from '../local-mesh.js'
+import { SimError } from '../../sim/errors.js'
+import { loadScenario } from '../../sim/scenario.js'
+import { readReport, summaryTable } from '../../sim/report.js'
+import { table } from '../format.js'
+import type { SimComposeOptions, SimRunOptions } from './sim.js'
+
+function guardSync<T> (f: () => T): T {
+  try {
+    return f()
+  } catch (err) {
+    if (err instanceof SimError) throw new CliError(err.message, err.code)
+    throw err
+  }
+}
+
+async function guard<T> (f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f()
+  } catch (err) {
+    if (err instanceof SimError) throw new CliError(err.message, err.code)
+    throw err
+  }
+}
+
+export async function runSim (file: string, opts: SimRunOptions): Promise<void> {
+  const { runScenario } = await import('../../sim/runner.js')
+  if (opts.network != null && !['auto', 'netns', 'loopback'].includes(opts.network)) throw new CliError(`--network: one of auto, netns, loopback (got ${opts.network})`)
+  const scenario = await guard(() => loadScenario(file))
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
+  const out = opts.out ?? join('sim-out', `${scenario.spec.name}-${stamp}`)
+  const report = await guard(async () => runScenario(scenario, { outDir: out, command: currentCliCommand(), network: opts.network as 'auto' | 'netns' | 'loopback' | undefined }))
+  process.stdout.write(summaryTable(report))
+  const failed = report.checks.filter(c => !c.ok)
+  if (failed.length > 0) throw new CliError(`${failed.length} check(s) failed: ${failed[0].name}: ${failed[0].detail}`, 'SIM_CHECK_FAILED')
+}
+
+export function runSimValidate (file: string): void {
+  const scenario = guardSync(() => loadScenario(file))
+  const rows = [['PEER', 'SITE', 'REGION', 'ZONE', 'NAT', 'JOIN AT']]
+  for (const p of scenario.peers) rows.push([p.name, p.site.name, p.region, p.zone, p.site.nat === true ? 'yes' : '', p.joinAt > 0 ? `${p.joinAt} s` : ''])
+  process.stdout.write(`${scenario.spec.name}: valid; ${scenario.peers.length} peers, ${scenario.spec.faults?.length ?? 0} faults, ${scenario.spec.duration} s\n${table(rows)}\n`)
+}
+
+export function runSimReport (dir: string, opts: SimRunOptions): void {
+  const report = guardSync(() => readReport(dir))
+  if (opts.json === true) {
+    const { resources, registry, counterFreshness, endPropagation, staleness, ...rest } = report
+    process.stdout.write(JSON.stringify({ ...rest, endPropagation: endPropagation.summary, staleness: staleness.summary, resources: resources.total }) + '\n')
+    return
+  }
+  process.stdout.write(summaryTable(report))
+}
+
+export async function runSimCompose (file: string, opts: SimComposeOptions): Promise<void> {
+  const { composeFor } = await import('../../sim/compose.js')
+  const scenario = guardSync(() => loadScenario(file))
+  const text = composeFor(scenario, { image: opts.image ?? 'dcis-mesh:sim' })
+  if (opts.out != null) await writeFile(opts.out, text)
+  else process.stdout.write(text)
+}
+
+export async function runSimClean (opts: { force?: boolean }): Promise<void> {
+  const { cleanLab } = await import('../../sim/clean.js')
+  const done = await cleanLab(opts)
+  process.stdout.write(done.length === 0 ? 'nothing to clean\n' : done.map(d => `removed ${d}`).join('\n') + '\n')
+}
