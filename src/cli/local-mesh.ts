@@ -12,6 +12,8 @@ export interface LocalMeshInit {
   basePort: number
   dataDir: string
   rttMatrix?: string
+  /** link faults file every peer follows; peer i is site `peer-i` */
+  linkFaults?: string
   logLevel?: string
   /** extra arguments for every `dcis start` */
   extraArgs?: string[]
@@ -99,6 +101,7 @@ export class LocalMesh {
     ]
     if (bootstrapFrom != null) args.push('--bootstrap', bootstrapFrom.libp2pAddr)
     if (this.init.rttMatrix != null) args.push('--rtt-matrix', this.init.rttMatrix)
+    if (this.init.linkFaults != null) args.push('--link-faults', this.init.linkFaults, '--site', `peer-${peer.index}`)
     args.push(...(this.init.extraArgs ?? []))
     return args
   }

@@ -36,6 +36,10 @@ export interface ConfigFlags {
   trustLoopback?: boolean
   /** RTT matrix JSON file */
   rttMatrix?: string
+  /** site name for link faults */
+  site?: string
+  /** link faults JSON file */
+  linkFaults?: string
   logLevel?: ConfigLogLevel
   federation?: string
   /** credential files (repeatable --credential) */
@@ -60,6 +64,8 @@ export const INPUTS: readonly InputSpec[] = [
   { path: ['trustAnchors'], kind: 'string', env: 'DCIS_TRUST_ANCHORS', flag: { key: 'trustAnchors', name: '--trust-anchors' } },
   { path: ['logLevel'], kind: 'string', env: 'DCIS_LOG_LEVEL', flag: { key: 'logLevel', name: '--log-level' } },
   { path: ['simulation', 'rtt'], kind: 'string', env: 'DCIS_RTT_MATRIX', flag: { key: 'rttMatrix', name: '--rtt-matrix' } },
+  { path: ['simulation', 'site'], kind: 'string', env: 'DCIS_SITE', flag: { key: 'site', name: '--site' } },
+  { path: ['simulation', 'faultsFile'], kind: 'string', env: 'DCIS_LINK_FAULTS', flag: { key: 'linkFaults', name: '--link-faults' } },
   { path: ['dht', 'clientMode'], kind: 'bool', env: 'DCIS_DHT_CLIENT_MODE' },
   { path: ['gossip', 'endRepublishIntervalMs'], kind: 'int', env: 'DCIS_END_REPUBLISH_MS' },
   { path: ['latency', 'probeIntervalMs'], kind: 'int', env: 'DCIS_LATENCY_PROBE_MS' },

@@ -79,6 +79,11 @@ export async function checkLayer (layer: ConfigLayer, schema: SchemaChecker): Pr
     fail(['api', 'host'], `must be an IP address or a host name (got ${show(api.host)})`)
   }
   const simulation = v.simulation as Record<string, unknown> | undefined
+  if (typeof simulation?.faultsFile === 'string') {
+    if (simulation.faultsFile.includes('\0')) fail(['simulation', 'faultsFile'], 'must not contain NUL characters')
+    // the file may not exist yet: a missing file means no faults
+    simulation.faultsFile = path.resolve(layer.baseDir, simulation.faultsFile)
+  }
   if (simulation?.rtt !== undefined) {
     const field = ['simulation', 'rtt']
     const rtt = simulation.rtt

@@ -82,7 +82,9 @@ function buildSchema (full: boolean): TSchema {
       gossipIntervalMs: opt(Type.Integer({ minimum: 100, maximum: 3_600_000 }))
     })),
     simulation: opt(obj({
-      rtt: Type.Optional(full ? RttMatrixSchema : Type.Unknown())
+      rtt: Type.Optional(full ? RttMatrixSchema : Type.Unknown()),
+      site: Type.Optional(Type.String({ pattern: '^[!-~]{1,64}$', errorText: 'must be 1-64 printable ASCII characters without spaces' })),
+      faultsFile: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 }))
     })),
     resources: opt(obj(resourceFields))
   })
@@ -115,8 +117,13 @@ export interface DcisConfig {
   gossip: { endRepublishIntervalMs: number }
   /** latency probes and coordinate gossip */
   latency: { probeIntervalMs: number, gossipIntervalMs: number }
-  /** link emulation; absent rtt = off */
-  simulation: { rtt?: RttMatrix }
+  /**
+   * link emulation: on when any of these is set. `rtt` adds WAN delay between
+   * regions; `site` names this peer for link faults (default: the region);
+   * `faultsFile` is a JSON file of fault rules the peer follows while it runs
+   * (src/latency/emulator/faults.ts). Every peer of such a mesh must emulate.
+   */
+  simulation: { rtt?: RttMatrix, site?: string, faultsFile?: string }
   /** overrides of detected resources; all optional */
   resources: { cpu?: number, memoryMb?: number, arch?: string, accelerators?: string[], tee?: boolean }
 }

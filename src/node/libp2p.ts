@@ -10,6 +10,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp } from '../latency/emulator/index.js'
 import type { DcisConfig } from '../config/index.js'
+import type { LinkFaults } from '../latency/emulator/index.js'
 import type { Logger } from '../telemetry/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -41,6 +42,8 @@ export interface MeshLibp2pInit {
   bootstrapPeers: Multiaddr[]
   /** for the link emulator's warnings */
   logger?: Logger
+  /** link faults the emulator follows (config simulation.faultsFile) */
+  linkFaults?: LinkFaults
   /** software name/version for identify's agent string */
   agentVersion: string
   /** DHT record validators and selectors by key namespace (e.g. dcis-end) */
@@ -50,16 +53,16 @@ export interface MeshLibp2pInit {
 
 /**
  * The node's single libp2p instance: TCP (or the user-space link emulator
- * when `simulation.rtt` is configured), Noise, yamux, identify, ping, our own
+ * when `simulation.rtt`, `.site` or `.faultsFile` is configured), Noise, yamux, identify, ping, our own
  * kad-dht (`/dcis/kad/1.0.0`, server mode) and gossipsub with strict
  * signing. No mDNS, UPnP, AutoTLS, relays or public bootstrap: a peer only
  * talks to the federation it was given.
  */
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
   const { config } = init
-  const rtt = config.simulation.rtt
-  const transport = rtt != null
-    ? emulatedTcp({ region: config.region, matrix: rtt, logger: init.logger })
+  const { rtt, site } = config.simulation
+  const transport = rtt != null || site != null || init.linkFaults != null
+    ? emulatedTcp({ region: config.region, matrix: rtt, site, faults: init.linkFaults, logger: init.logger })
     : tcp()
 
   return createLibp2p({

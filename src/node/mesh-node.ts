@@ -11,6 +11,7 @@ import { createMetricsRegistry, forComponent } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
 import { createLatencyService } from '../latency/service/index.js'
+import { LinkFaults, LinkFaultsFile } from '../latency/emulator/index.js'
 import { createAllocationService } from '../scheduler/index.js'
 import { createRaftBackend } from '../raft/service/index.js'
 import { createCrdtBackend } from '../crdt/service/index.js'
@@ -84,6 +85,17 @@ export class MeshNode implements ApiNode {
     this.metrics = createMetricsRegistry()
   }
 
+  /** Link faults from `simulation.faultsFile`, followed while the node runs (simulations, fault tests). */
+  private async startLinkFaults (): Promise<LinkFaults | undefined> {
+    const path = this.config.simulation.faultsFile
+    if (path == null) return undefined
+    const faults = new LinkFaults()
+    const file = new LinkFaultsFile({ path, faults, log: forComponent(this.init.logger, 'dcis:latency:emulator') })
+    await file.start()
+    this.stopHooks.push(async () => { await file.stop() })
+    return faults
+  }
+
   async start (): Promise<void> {
     if (this.status === 'started' || this.status === 'starting') return
     this.status = 'starting'
@@ -95,6 +107,7 @@ export class MeshNode implements ApiNode {
       this.stores = await openStores(this.config.dataDir)
       this.stopHooks.push(async () => { await this.stores?.close() })
 
+      const linkFaults = await this.startLinkFaults()
       this.libp2p = await createMeshLibp2p({
         config: this.config,
         privateKey: identity.privateKey,
@@ -103,6 +116,7 @@ export class MeshNode implements ApiNode {
         bootstrapPeers: this.init.bootstrapPeers,
         agentVersion: AGENT,
         logger: forComponent(this.init.logger, 'dcis:latency:emulator'),
+        linkFaults,
         dhtValidators: {
           [END_NAMESPACE]: endValidator({
             onReject: (reason, source) => { this.registry?.metrics.rejected.inc({ reason, source }) },

@@ -25,7 +25,7 @@ describe('latency/emulator: preamble codec', () => {
     assert.equal(enc[4], PREAMBLE_VERSION)
     assert.equal(enc[5], 9)
     const withTail = new Uint8Array([...enc, 0x2f, 0x6d])
-    assert.deepEqual(decodePreamble(withTail), { done: true, region: 'eu-west-1', consumed: enc.length })
+    assert.deepEqual(decodePreamble(withTail), { done: true, region: 'eu-west-1', site: 'eu-west-1', consumed: enc.length })
   })
 
   it('asks for more bytes on every strict prefix', () => {
@@ -42,7 +42,7 @@ describe('latency/emulator: preamble codec', () => {
   })
 
   it('rejects a wrong version, a bad length and non-printable region bytes', () => {
-    expectPreambleError(Uint8Array.of(...PREAMBLE_MAGIC, 2), 'BAD_VERSION')
+    expectPreambleError(Uint8Array.of(...PREAMBLE_MAGIC, 3), 'BAD_VERSION')
     expectPreambleError(Uint8Array.of(...PREAMBLE_MAGIC, 1, 0), 'BAD_REGION_LENGTH')
     expectPreambleError(Uint8Array.of(...PREAMBLE_MAGIC, 1, MAX_REGION_BYTES + 1), 'BAD_REGION_LENGTH')
     expectPreambleError(Uint8Array.of(...PREAMBLE_MAGIC, 1, 255), 'BAD_REGION_LENGTH')
@@ -69,7 +69,7 @@ describe('latency/emulator: preamble codec', () => {
     }), { seed, numRuns: 2000 })
     fc.assert(fc.property(fc.stringMatching(/^[!-~]{1,64}$/), (region) => {
       const r = decodePreamble(encodePreamble(region))
-      assert.deepEqual(r, { done: true, region, consumed: 6 + region.length })
+      assert.deepEqual(r, { done: true, region, site: region, consumed: 6 + region.length })
     }), { seed, numRuns: 500 })
   })
 })

@@ -19,6 +19,8 @@ export interface StartOptions {
   zone?: string
   trustLoopback?: boolean
   rttMatrix?: string
+  site?: string
+  linkFaults?: string
   logLevel?: string
   federation?: string
   writeBootstrap?: string
@@ -54,6 +56,8 @@ function toFlags (opts: StartOptions): ConfigFlags {
   if (opts.zone != null) flags.zone = opts.zone
   if (opts.trustLoopback === true) flags.trustLoopback = true
   if (opts.rttMatrix != null) flags.rttMatrix = opts.rttMatrix
+  if (opts.site != null) flags.site = opts.site
+  if (opts.linkFaults != null) flags.linkFaults = opts.linkFaults
   if (opts.logLevel != null) flags.logLevel = opts.logLevel as ConfigFlags['logLevel']
   if (opts.federation != null) flags.federation = opts.federation
   if (opts.credential != null && opts.credential.length > 0) flags.credentials = opts.credential

@@ -17,6 +17,8 @@ export function registerStart (program: Command): void {
     .option('--federation <name>', 'federation name (selects bootstrap/<name>.json)')
     .option('--trust-loopback', 'let loopback API clients act without a token')
     .option('--rtt-matrix <file>', 'emulate WAN latency between regions from an RTT matrix (local meshes)')
+    .option('--site <name>', 'name of this peer for link faults (emulated links; default: the region)')
+    .option('--link-faults <file>', 'follow link fault rules (partitions, one-way loss, delay) from a JSON file while running (emulated links)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .option('--credential <file>', 'a federation credential (VC-JWT file) to attach to this peer\'s descriptor (repeatable)', collect)
     .option('--trust-anchors <file>', 'trust anchors file (default bootstrap/<federation>/trust-anchors.json)')

@@ -10,6 +10,7 @@ export interface UpOptions {
   regions: string
   basePort: string
   rttMatrix?: string
+  linkFaults?: string
   dataDir: string
   logLevel: string
   json?: boolean
@@ -40,9 +41,10 @@ export async function runUp (opts: UpOptions): Promise<void> {
   const rttMatrix = opts.rttMatrix != null ? resolve(opts.rttMatrix) : undefined
   if (rttMatrix != null && !existsSync(rttMatrix)) throw new CliError(`--rtt-matrix: no such file: ${rttMatrix}`)
 
-  const mesh = new LocalMesh({ nodes, regions, basePort, dataDir: resolve(opts.dataDir), rttMatrix, logLevel: opts.logLevel })
+  const linkFaults = opts.linkFaults != null ? resolve(opts.linkFaults) : undefined
+  const mesh = new LocalMesh({ nodes, regions, basePort, dataDir: resolve(opts.dataDir), rttMatrix, linkFaults, logLevel: opts.logLevel })
   await mesh.prepare()
-  process.stderr.write(`dcis up: starting ${nodes} peers in ${regions.join(', ')}; loopback API clients are trusted without a token (--trust-loopback)${rttMatrix != null ? `; emulating RTTs from ${rttMatrix}` : ''}\n`)
+  process.stderr.write(`dcis up: starting ${nodes} peers in ${regions.join(', ')}; loopback API clients are trusted without a token (--trust-loopback)${rttMatrix != null ? `; emulating RTTs from ${rttMatrix}` : ''}${linkFaults != null ? `; link faults from ${linkFaults} (peer i = site peer-i)` : ''}\n`)
 
   let stopping = false
   const stopAll = async (signal: string): Promise<void> => {

@@ -47,3 +47,13 @@ export class PreambleAbortedError extends Error {
     this.name = 'PreambleAbortedError'
   }
 }
+
+/** A link fault ("block" rule) held a connection too long or too much: it is reset, as TCP gives up. */
+export class LinkFaultResetError extends Error {
+  static readonly code = 'LINK_EMULATOR_FAULT_RESET'
+  readonly code = LinkFaultResetError.code
+  constructor (message: string) {
+    super(message)
+    this.name = 'LinkFaultResetError'
+  }
+}

@@ -44,6 +44,7 @@ import { DelayTable } from './matrix.js'
 import { regionProblem } from './preamble.js'
 import { systemScheduler } from './delay-queue.js'
 import { EmulatedTcp } from './transport.js'
+import type { LinkFaults } from './faults.js'
 import type { Scheduler } from './delay-queue.js'
 import type { EmulatorLog } from './log.js'
 import type { RttMatrix } from './matrix.js'
@@ -57,14 +58,22 @@ export type { EmulatorLog } from './log.js'
 export type { Scheduler } from './delay-queue.js'
 export { validateRttMatrix, DelayTable } from './matrix.js'
 export { LinkEmulatorConfigError, PreambleError, PreambleTimeoutError, PreambleAbortedError } from './errors.js'
-export { encodePreamble, decodePreamble, MAX_REGION_BYTES, PREAMBLE_MAGIC, PREAMBLE_VERSION } from './preamble.js'
+export { encodePreamble, decodePreamble, MAX_REGION_BYTES, PREAMBLE_MAGIC, PREAMBLE_VERSION, PREAMBLE_VERSION_SITE } from './preamble.js'
 export { DelayQueue, systemScheduler } from './delay-queue.js'
 export { EmulatedTcp } from './transport.js'
+export { LinkFaults, LinkFaultsFile, parseLinkFaults, DEFAULT_RESET_AFTER_MS } from './faults.js'
+export type { LinkFaultRule, LinkFaultSet, LinkFaultAction, LinkFaultState, LinkFaultsFileInit } from './faults.js'
+export { LinkFaultResetError } from './errors.js'
 
 export interface LinkEmulatorInit {
   /** this peer's region; should be one of matrix.regions */
   region: string
-  matrix: RttMatrix
+  /** RTTs between regions; without one no delay is added (faults only) */
+  matrix?: RttMatrix
+  /** this peer's site for link faults (default: the region); sent in the preamble */
+  site?: string
+  /** link faults in force (see faults.ts); none when absent */
+  faults?: LinkFaults
   /** uniform jitter in ±jitterMs added to each write's one-way delay (default 0) */
   jitterMs?: number
   /** seed for the jitter (default 0); each connection derives its own stream */
@@ -101,8 +110,12 @@ function resolveSettings (init: LinkEmulatorInit): ConstructorParameters<typeof 
   if (typeof init.region !== 'string') throw new LinkEmulatorConfigError('region', 'must be a string')
   const problem = regionProblem(init.region)
   if (problem != null) throw new LinkEmulatorConfigError('region', `region ${JSON.stringify(init.region)} ${problem}`)
+  const site = init.site ?? init.region
+  if (typeof site !== 'string') throw new LinkEmulatorConfigError('site', 'must be a string')
+  const siteProblem = regionProblem(site)
+  if (siteProblem != null) throw new LinkEmulatorConfigError('site', `site ${JSON.stringify(site)} ${siteProblem}`)
   // validates the matrix (errors name `matrix...`) and keeps its own copy
-  const table = new DelayTable(init.matrix)
+  const table = init.matrix != null ? new DelayTable(init.matrix) : undefined
   const jitterMs = init.jitterMs ?? 0
   if (typeof jitterMs !== 'number' || !Number.isFinite(jitterMs) || jitterMs < 0 || jitterMs > MAX_JITTER_MS) {
     throw new LinkEmulatorConfigError('jitterMs', `must be a number of milliseconds in 0..${MAX_JITTER_MS}`)
@@ -117,7 +130,9 @@ function resolveSettings (init: LinkEmulatorInit): ConstructorParameters<typeof 
   if (!Number.isSafeInteger(maxQueuedBytes) || maxQueuedBytes <= 0) throw new LinkEmulatorConfigError('maxQueuedBytes', 'must be a positive integer')
   return {
     region: init.region,
+    site,
     table,
+    faults: init.faults,
     jitterMs,
     seed,
     handshakeTimeoutMs,

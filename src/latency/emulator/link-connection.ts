@@ -12,19 +12,29 @@
  *   `maxQueuedBytes` or the raw socket is full; 'drain' follows when both have
  *   room again. Closing waits for the queue to empty (so the FIN is delayed
  *   like the data); abort drops the queue.
+ * - Faults (faults.ts): while a "block" rule covers (local site -> remote
+ *   site), sent bytes are held, not delivered; they join the delay queue in
+ *   order when the rule goes. Holding more than `maxQueuedBytes`, or for
+ *   longer than the rule's `resetAfterMs`, resets the connection. "delay"
+ *   rules add to the one-way delay of later writes.
  */
 import { AbstractMultiaddrConnection } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { DelayQueue } from './delay-queue.js'
-import { PreambleAbortedError, PreambleTimeoutError } from './errors.js'
+import { LinkFaultResetError, PreambleAbortedError, PreambleTimeoutError } from './errors.js'
 import { decodePreamble, encodePreamble, MAX_PREAMBLE_BYTES } from './preamble.js'
 import type { Scheduler } from './delay-queue.js'
+import type { LinkFaults, LinkFaultState } from './faults.js'
 import type { JitterSource } from './jitter.js'
 import type { AbortOptions, MultiaddrConnection, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import type { SendResult } from '@libp2p/utils'
 
 export interface LinkOptions {
   localRegion: string
+  /** this side's site for link faults (default: the region) */
+  localSite?: string
+  /** the fault rules in force; none when absent */
+  faults?: LinkFaults
   /** one-way delay (ms) for bytes from the local region to `remoteRegion` */
   oneWayDelayMs(remoteRegion: string): number
   jitter: JitterSource
@@ -48,6 +58,8 @@ function deferred (): Deferred {
 export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
   /** the remote's region, known once open() resolved */
   remoteRegion = ''
+  /** the remote's site (its region unless it sent one) */
+  remoteSite = ''
   /** base one-way delay applied to this side's outbound bytes */
   oneWayDelayMs = 0
 
@@ -57,6 +69,12 @@ export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
   private phase: Phase = 'preamble'
   private readonly preamble = new Uint8ArrayList()
   private readonly opened: Deferred
+  private fault: LinkFaultState = { blocked: false, resetAfterMs: 0, extraDelayMs: 0 }
+  private held: Uint8ArrayList[] = []
+  private heldBytes = 0
+  private resetTimer: unknown
+  private unsubscribeFaults?: () => void
+  private unblockWaiters: Deferred[] = []
 
   /**
    * Exchange preambles over `inner` and resolve with the emulated connection.
@@ -102,7 +120,7 @@ export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
         onAbort()
       } else {
         try {
-          this.inner.send(encodePreamble(this.opts.localRegion))
+          this.inner.send(encodePreamble(this.opts.localRegion, this.opts.localSite ?? this.opts.localRegion))
         } catch (err) {
           this.fail(err as Error)
         }
@@ -118,6 +136,7 @@ export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
     if (this.phase !== 'preamble') return
     this.phase = 'failed'
     this.detach()
+    this.dropFaultState(err)
     this.queue.clear()
     this.inner.abort(err)
     this.opened.reject(err)
@@ -146,8 +165,14 @@ export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
     }
     if (!decoded.done) return
     this.remoteRegion = decoded.region
+    this.remoteSite = decoded.site
     this.oneWayDelayMs = this.opts.oneWayDelayMs(decoded.region)
     this.phase = 'open'
+    const faults = this.opts.faults
+    if (faults != null) {
+      this.unsubscribeFaults = faults.subscribe(this.onFaultsChanged)
+      this.onFaultsChanged()
+    }
     const rest = this.preamble.sublist(decoded.consumed)
     this.preamble.consume(this.preamble.byteLength)
     if (rest.byteLength > 0) this.onData(rest)
@@ -160,8 +185,56 @@ export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
       return
     }
     this.detach()
+    this.dropFaultState(evt.error ?? new PreambleAbortedError('connection closed'))
     this.queue.clear()
     this.onTransportClosed(evt.error)
+  }
+
+  /** The rules changed (or the link just opened): hold, release or re-time this side's bytes. */
+  private readonly onFaultsChanged = (): void => {
+    const faults = this.opts.faults
+    if (faults == null || this.phase !== 'open' || this.queue.closed) return
+    const was = this.fault.blocked
+    this.fault = faults.state(this.opts.localSite ?? this.opts.localRegion, this.remoteSite)
+    if (this.fault.blocked && !was) {
+      const { resetAfterMs } = this.fault
+      this.resetTimer = this.opts.scheduler.setTimeout(() => {
+        this.resetTimer = undefined
+        this.abort(new LinkFaultResetError(`link to site ${this.remoteSite} blocked for ${resetAfterMs} ms: connection reset`))
+      }, resetAfterMs)
+    } else if (!this.fault.blocked && was) {
+      this.clearResetTimer()
+      const held = this.held
+      this.held = []
+      this.heldBytes = 0
+      for (const buf of held) this.queue.push(buf, this.delayMs())
+      const waiters = this.unblockWaiters
+      this.unblockWaiters = []
+      for (const w of waiters) w.resolve()
+      this.maybeDrain()
+    }
+  }
+
+  private clearResetTimer (): void {
+    if (this.resetTimer === undefined) return
+    this.opts.scheduler.clearTimeout(this.resetTimer)
+    this.resetTimer = undefined
+  }
+
+  /** Closing or closed: forget the rules, drop held bytes, fail whoever waits for a heal. */
+  private dropFaultState (err: Error): void {
+    this.unsubscribeFaults?.()
+    this.unsubscribeFaults = undefined
+    this.clearResetTimer()
+    this.held = []
+    this.heldBytes = 0
+    const waiters = this.unblockWaiters
+    this.unblockWaiters = []
+    for (const w of waiters) w.reject(err)
+  }
+
+  private delayMs (): number {
+    return this.oneWayDelayMs + this.fault.extraDelayMs + this.opts.jitter()
   }
 
   private readonly onInnerDrain = (): void => {
@@ -183,7 +256,7 @@ export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
   }
 
   private hasRoom (): boolean {
-    return !this.queue.blocked && this.queue.queuedBytes < this.opts.maxQueuedBytes
+    return !this.queue.blocked && this.queue.queuedBytes + this.heldBytes < this.opts.maxQueuedBytes
   }
 
   private maybeDrain (): void {
@@ -192,11 +265,21 @@ export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
 
   sendData (data: Uint8ArrayList): SendResult {
     const sentBytes = data.byteLength
-    this.queue.push(data, this.oneWayDelayMs + this.opts.jitter())
+    if (this.fault.blocked) {
+      this.held.push(data)
+      this.heldBytes += sentBytes
+      if (this.heldBytes > this.opts.maxQueuedBytes) {
+        const held = this.heldBytes
+        queueMicrotask(() => { this.abort(new LinkFaultResetError(`link to site ${this.remoteSite} blocked with ${held} bytes held: connection reset`)) })
+      }
+      return { sentBytes, canSendMore: this.hasRoom() }
+    }
+    this.queue.push(data, this.delayMs())
     return { sentBytes, canSendMore: this.hasRoom() }
   }
 
   sendReset (err: Error): void {
+    this.dropFaultState(err)
     this.queue.clear()
     this.inner.abort(err)
   }
@@ -210,6 +293,18 @@ export class EmulatedLinkConnection extends AbstractMultiaddrConnection {
   }
 
   async sendClose (options?: AbortOptions): Promise<void> {
+    if (this.fault.blocked) {
+      // the FIN waits behind the held bytes, as on a partitioned TCP link
+      const waiter = deferred()
+      this.unblockWaiters.push(waiter)
+      const onAbort = (): void => { waiter.reject(options?.signal?.reason ?? new PreambleAbortedError('close aborted')) }
+      options?.signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        await waiter.promise
+      } finally {
+        options?.signal?.removeEventListener('abort', onAbort)
+      }
+    }
     await this.queue.whenEmpty(options)
     await this.inner.close(options)
   }

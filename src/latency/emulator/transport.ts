@@ -18,6 +18,7 @@ import { EmulatedLinkConnection } from './link-connection.js'
 import { fromComponentLogger } from './log.js'
 import type { Scheduler } from './delay-queue.js'
 import type { EmulatorLog } from './log.js'
+import type { LinkFaults } from './faults.js'
 import type { DelayTable } from './matrix.js'
 import type {
   ClearableSignal, ConnectionEncrypter, Connection, CounterGroup, CreateListenerOptions, DialTransportOptions,
@@ -29,7 +30,12 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface EmulatedTcpSettings {
   region: string
-  table: DelayTable
+  /** this peer's site for link faults (default: the region) */
+  site: string
+  /** RTTs between regions; no added delay without one */
+  table?: DelayTable
+  /** link faults in force (partitions, one-way loss, extra delay) */
+  faults?: LinkFaults
   jitterMs: number
   seed: number
   handshakeTimeoutMs: number
@@ -44,6 +50,7 @@ export interface LinkInfo {
   direction: 'inbound' | 'outbound'
   remoteAddr: Multiaddr
   remoteRegion: string
+  remoteSite: string
   /** delay applied to this side's outbound bytes (before jitter) */
   oneWayDelayMs: number
 }
@@ -69,7 +76,7 @@ export class EmulatedTcp implements Transport<TCPDialEvents> {
       label: 'event',
       help: 'Link emulator events: links opened, connections rejected by reason, unknown regions'
     })
-    if (!settings.table.has(settings.region)) this.warnUnknown(settings.region, 'local')
+    if (settings.table != null && !settings.table.has(settings.region)) this.warnUnknown(settings.region, 'local')
   }
 
   readonly listenFilter = (multiaddrs: Multiaddr[]): Multiaddr[] => this.inner.listenFilter(multiaddrs)
@@ -93,15 +100,17 @@ export class EmulatedTcp implements Transport<TCPDialEvents> {
     try {
       const link = await EmulatedLinkConnection.open(maConn, {
         localRegion: s.region,
+        localSite: s.site,
+        faults: s.faults,
         oneWayDelayMs: (remote) => this.oneWayDelayMs(remote),
         jitter: createJitter(s.jitterMs, s.seed, linkNo),
         scheduler: s.scheduler,
         handshakeTimeoutMs: s.handshakeTimeoutMs,
         maxQueuedBytes: s.maxQueuedBytes
       }, { signal })
-      this.log.debug({ direction: maConn.direction, remoteAddr: maConn.remoteAddr.toString(), remoteRegion: link.remoteRegion, oneWayDelayMs: link.oneWayDelayMs }, 'emulated link open')
+      this.log.debug({ direction: maConn.direction, remoteAddr: maConn.remoteAddr.toString(), remoteRegion: link.remoteRegion, remoteSite: link.remoteSite, oneWayDelayMs: link.oneWayDelayMs }, 'emulated link open')
       this.events?.increment({ open: true })
-      s.onLink?.({ direction: maConn.direction, remoteAddr: maConn.remoteAddr, remoteRegion: link.remoteRegion, oneWayDelayMs: link.oneWayDelayMs })
+      s.onLink?.({ direction: maConn.direction, remoteAddr: maConn.remoteAddr, remoteRegion: link.remoteRegion, remoteSite: link.remoteSite, oneWayDelayMs: link.oneWayDelayMs })
       return link
     } catch (err) {
       const e = err as Error & { code?: string, reason?: string }
@@ -112,10 +121,12 @@ export class EmulatedTcp implements Transport<TCPDialEvents> {
   }
 
   private oneWayDelayMs (remoteRegion: string): number {
-    const d = this.settings.table.oneWayMs(this.settings.region, remoteRegion)
+    const table = this.settings.table
+    if (table == null) return 0
+    const d = table.oneWayMs(this.settings.region, remoteRegion)
     if (d !== undefined) return d
-    if (!this.settings.table.has(remoteRegion)) this.warnUnknown(remoteRegion, 'remote')
-    else if (this.settings.table.has(this.settings.region)) this.warnUnknownPair(remoteRegion)
+    if (!table.has(remoteRegion)) this.warnUnknown(remoteRegion, 'remote')
+    else if (table.has(this.settings.region)) this.warnUnknownPair(remoteRegion)
     return 0
   }
 
@@ -130,7 +141,7 @@ export class EmulatedTcp implements Transport<TCPDialEvents> {
     if (this.warnedRegions.has(region)) return
     this.warnedRegions.add(region)
     this.events?.increment({ unknown_region: true })
-    this.log.warn({ region, side, regions: this.settings.table.regions() }, 'region not in the RTT matrix: its links get no emulated delay')
+    this.log.warn({ region, side, regions: this.settings.table?.regions() ?? [] }, 'region not in the RTT matrix: its links get no emulated delay')
   }
 }
 
