@@ -132,7 +132,7 @@ export class NetnsNetwork implements LabNetwork {
         await this.veth(vname, ns, `${addr}/17`, null, this.bridge)
         this.byPeer.set(p.name, { ns, addr })
       }
-      await this.nft(ns, 'table inet dcis { chain out { type filter hook output priority 0; policy accept; } }')
+      await this.nft(ns, 'table inet dcis {\n  chain out { type filter hook output priority 0; policy accept; }\n}')
       if (p.site.bandwidth != null) {
         await sh(['ip', 'netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', p.site.bandwidth, 'burst', '64kb', 'latency', '400ms'])
       }
@@ -151,7 +151,9 @@ export class NetnsNetwork implements LabNetwork {
     await sh(['ip', '-n', ns, 'link', 'set', 'br0', 'up'])
     await sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
     await this.nft(ns, [
-      'table ip nat { chain post { type nat hook postrouting priority 100; oifname "eth0" ip saddr ' + subnet + ' masquerade; } }',
+      'table ip nat {',
+      '  chain post { type nat hook postrouting priority 100; oifname "eth0" ip saddr ' + subnet + ' masquerade; }',
+      '}',
       'table inet dcis {',
       '  chain out { type filter hook output priority 0; policy accept; }',
       '  chain cuts { }',

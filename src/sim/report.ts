@@ -31,9 +31,9 @@ export interface SimReport {
   staleness: { summary: Summary, samplesMs: number[] }
   strong?: { service: string, ops: number, ok: number, commitLatency: Summary, commitSamples: Array<{ t: number, ms: number }>, availability: Array<{ t: number, ok: number, total: number }>, linearizable: boolean, problems: string[], writes: { acked: number, unknown: number }, reads: number }
   eventual?: { counters: Array<{ key: string, acked: number, unknown: number, values: Record<string, number | null>, exact: boolean }>, settledMs: number | null }
-  functions?: { invocations: number, ok: number, latency: Summary, samples: Array<{ t: number, ms: number, ok: boolean }> }
-  allocations?: { requests: number, ok: number, latency: Summary }
-  pipeline?: { invocations: number, ok: number, filterMismatches: number, latency: Summary }
+  functions?: { invocations: number, ok: number, latency: Summary, errors: Record<string, number>, samples: Array<{ t: number, ms: number, ok: boolean }> }
+  allocations?: { requests: number, ok: number, latency: Summary, errors: Record<string, number> }
+  pipeline?: { invocations: number, ok: number, filterMismatches: number, latency: Summary, errors: Record<string, number> }
   resources: { samples: Observations['resources'], perPeer: Array<{ peer: string, cpuPct: Summary, rssMb: Summary }>, total: { cpuPctMedian: number | null, rssMbMedian: number | null } }
   setupErrors: string[]
   checks: Check[]
@@ -102,24 +102,29 @@ export function buildReport (rec: RunRecord): SimReport {
     }
   }
 
-  const opSummary = (ops: OpRecord[]): { n: number, ok: number, latency: Summary } => ({ n: ops.length, ok: ops.filter(o => o.ok).length, latency: summarize(ops.filter(o => o.ok).map(o => o.ms)) })
+  const opSummary = (ops: OpRecord[]): { n: number, ok: number, latency: Summary, errors: Record<string, number> } => {
+    const errors: Record<string, number> = {}
+    for (const o of ops) if (o.error != null) errors[o.error] = (errors[o.error] ?? 0) + 1
+    return { n: ops.length, ok: ops.filter(o => o.ok).length, latency: summarize(ops.filter(o => o.ok).map(o => o.ms)), errors }
+  }
+  const errText = (e: Record<string, number>): string => Object.keys(e).length === 0 ? '' : `; failures: ${Object.entries(e).map(([k, v]) => `${v}x ${k}`).join(', ')}`
   let functions: SimReport['functions']
   if (res.functions != null) {
     const s = opSummary(res.functions.invocations)
-    functions = { invocations: s.n, ok: s.ok, latency: s.latency, samples: res.functions.invocations.map(o => ({ t: r1(o.t), ms: r1(o.ms), ok: o.ok })) }
-    checks.push({ name: 'function invocations succeeded', ok: s.ok > 0, detail: `${s.ok}/${s.n}` })
+    functions = { invocations: s.n, ok: s.ok, latency: s.latency, errors: s.errors, samples: res.functions.invocations.map(o => ({ t: r1(o.t), ms: r1(o.ms), ok: o.ok })) }
+    checks.push({ name: 'function invocations succeeded', ok: s.ok > 0, detail: `${s.ok}/${s.n}${errText(s.errors)}` })
   }
   let allocations: SimReport['allocations']
   if (res.allocations != null) {
     const s = opSummary(res.allocations.requests)
-    allocations = { requests: s.n, ok: s.ok, latency: s.latency }
-    checks.push({ name: 'allocations succeeded', ok: s.ok > 0, detail: `${s.ok}/${s.n}` })
+    allocations = { requests: s.n, ok: s.ok, latency: s.latency, errors: s.errors }
+    checks.push({ name: 'allocations succeeded', ok: s.ok > 0, detail: `${s.ok}/${s.n}${errText(s.errors)}` })
   }
   let pipeline: SimReport['pipeline']
   if (res.pipeline != null) {
     const s = opSummary(res.pipeline.invocations)
-    pipeline = { invocations: s.n, ok: s.ok, filterMismatches: res.pipeline.mismatches, latency: s.latency }
-    checks.push({ name: 'sensor pipeline: the filter accepted exactly the in-range readings', ok: s.ok > 0 && res.pipeline.mismatches === 0, detail: `${s.ok}/${s.n} batches, ${res.pipeline.mismatches} mismatches` })
+    pipeline = { invocations: s.n, ok: s.ok, filterMismatches: res.pipeline.mismatches, latency: s.latency, errors: s.errors }
+    checks.push({ name: 'sensor pipeline: the filter accepted exactly the in-range readings', ok: s.ok > 0 && res.pipeline.mismatches === 0, detail: `${s.ok}/${s.n} batches, ${res.pipeline.mismatches} mismatches${errText(s.errors)}` })
   }
 
   const names = rec.peers.map(p => p.plan.name)
@@ -171,7 +176,7 @@ const fmt = (v: number | null | undefined, unit = ''): string => v == null ? '-'
 export function summaryTable (r: SimReport): string {
   const rows: string[][] = [['MEASUREMENT', 'VALUE']]
   rows.push(['scenario', `${r.scenario.name} (seed ${r.scenario.seed}, ${r.scenario.duration} s, ${r.peers.length} peers, ${r.network.kind})`])
-  rows.push(['mesh ready after', fmt(r.readyMs / 1000, ' s')])
+  rows.push(['mesh ready after', fmt(Math.round(r.readyMs / 100) / 10, ' s')])
   const e = r.endPropagation.summary
   rows.push(['END propagation p50 / p90 / max', `${fmt(e.p50, ' ms')} / ${fmt(e.p90, ' ms')} / ${fmt(e.max, ' ms')} (${e.n} pairs)`])
   if (r.strong != null) {

@@ -100,20 +100,9 @@ export async function runScenario (scenario: Scenario, opts: RunOptions): Promis
   let matrixFile: string | undefined
   if (emulator.rtt) {
     matrixFile = join(out, 'rtt-matrix.json')
-    if (flags.site) {
-      const names = scenario.peers.map(p => p.name)
-      const rttMs = scenario.perPeerRtt ?? scenario.peers.map(a => scenario.peers.map(b => {
-        const m = scenario.rttMatrix!
-        return m.rttMs[m.regions.indexOf(a.region)][m.regions.indexOf(b.region)]
-      }))
-      await writeFile(matrixFile, JSON.stringify({ name: `${spec.name}-per-peer`, regions: names, rttMs }))
-    } else if (scenario.rttMatrix != null) {
-      await writeFile(matrixFile, JSON.stringify(scenario.rttMatrix))
-    } else {
-      log('note: a per-peer RTT matrix needs --site; RTTs are not emulated')
-      matrixFile = undefined
-      emulator.rtt = false
-    }
+    // a region matrix as is; a per-peer matrix over the peers' names (each peer is its own region then)
+    const matrix = scenario.rttMatrix ?? { regions: scenario.peers.map(p => p.region), rttMs: scenario.perPeerRtt! }
+    await writeFile(matrixFile, JSON.stringify({ name: `${spec.name}-rtt`, ...matrix }))
   }
   const extraArgs = (): string[] => {
     const a: string[] = []
@@ -163,18 +152,21 @@ export async function runScenario (scenario: Scenario, opts: RunOptions): Promis
     saveState(state)
     await network.setup(scenario.peers)
     await peers.prepare(scenario.peers)
+    const observer = new Observer(client, peers, obs, workload, now)
     const initial = peers.peers.filter(p => p.plan.joinAt === 0)
     for (const p of initial) await peers.spawn(p)
     log(`started ${initial.length} peers; waiting for every registry to list all of them`)
     const readyBy = Date.now() + (spec.readyTimeout ?? 120) * 1000
     while (true) {
       checkAbort(opts.signal)
+      const t = now()
       const lists = await Promise.all(initial.map(async p => registryOf(client, p)))
+      observer.seen(initial, lists, t)
       if (lists.every(l => l != null && initial.every(q => l.has(q.peerId)))) break
       const dead = initial.filter(p => !p.up)
       if (dead.length > 0) throw new Error(`peer ${dead[0].plan.name} exited during startup; see ${dead[0].logFile}`)
       if (Date.now() > readyBy) throw new Error(`the mesh was not connected within ${spec.readyTimeout ?? 120} s (${lists.filter(l => l != null && l.size >= initial.length).length}/${initial.length} peers list everyone)`)
-      await sleep(1000)
+      await sleep(500)
     }
     const readyMs = performance.now() - started
     log(`mesh ready after ${(readyMs / 1000).toFixed(1)} s; workload setup`)
@@ -215,7 +207,6 @@ export async function runScenario (scenario: Scenario, opts: RunOptions): Promis
     }
 
     const durationMs = spec.duration * 1000
-    const observer = new Observer(client, peers, obs, workload, now)
     let sampled = false
     const sampling = observer.run(() => sampled || torn)
     workload.start()
@@ -318,30 +309,38 @@ class Observer {
   private readonly seenSince = new Map<string, number>()
   constructor (private readonly client: LabClient, private readonly peers: PeerSet, private readonly obs: Observations, private readonly workload: Workload, private readonly now: () => number) {}
 
+  /**
+   * Notes when each observer first lists each subject after the subject's
+   * latest start (END propagation); returns the fraction of live pairs listed.
+   */
+  seen (observers: SimPeer[], lists: Array<Set<string> | null>, t: number): number {
+    const live = this.peers.peers.filter(p => p.up)
+    let have = 0
+    let want = 0
+    observers.forEach((p, i) => {
+      const l = lists[i]
+      for (const q of live) {
+        want++
+        if (l?.has(q.peerId) !== true) continue
+        have++
+        const k = `${p.plan.name}>${q.plan.name}@${q.startedAt ?? 0}`
+        if (!this.seenSince.has(k) && q !== p && q.startedAt != null) {
+          this.seenSince.set(k, t)
+          this.obs.endSeen.push({ observer: p.plan.name, subject: q.plan.name, ms: Math.max(0, t - q.startedAt) })
+        }
+      }
+    })
+    return want === 0 ? 0 : have / want
+  }
+
   async run (done: () => boolean): Promise<void> {
     const all = this.peers.peers
     const interval = Math.max(1000, 100 * all.length)
     while (!done()) {
       const t = this.now()
       const live = all.filter(p => p.up)
-      // registries
-      const lists = await Promise.all(live.map(async p => ({ p, l: await registryOf(this.client, p) })))
-      let have = 0
-      let want = 0
-      for (const { p, l } of lists) {
-        for (const q of live) {
-          want++
-          if (l?.has(q.peerId) === true) {
-            have++
-            const k = `${p.plan.name}>${q.plan.name}@${q.startedAt ?? 0}`
-            if (!this.seenSince.has(k) && q !== p && q.startedAt != null) {
-              this.seenSince.set(k, t)
-              this.obs.endSeen.push({ observer: p.plan.name, subject: q.plan.name, ms: Math.max(0, t - q.startedAt) })
-            }
-          }
-        }
-      }
-      this.obs.registry.push({ t, fraction: want === 0 ? 0 : have / want, live: live.length })
+      const lists = await Promise.all(live.map(async p => registryOf(this.client, p)))
+      this.obs.registry.push({ t, fraction: this.seen(live, lists, t), live: live.length })
       // counters: fraction of live peers whose value is at least the acknowledged total; staleness per read
       const keys = counterKeys(this.workload)
       if (keys.length > 0 && live.length > 0) {

@@ -94,7 +94,7 @@ let validator: ValidateFunction | undefined
 function compiled (): ValidateFunction {
   if (validator == null) {
     const schema = JSON.parse(readFileSync(new URL('../../protocols/sim/scenario.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>
-    validator = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }).compile(schema)
+    validator = new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true }).compile(schema)
   }
   return validator
 }
@@ -193,6 +193,8 @@ export function parseScenario (text: string, file: string): Scenario {
     if (!Array.isArray(m.rtt)) throw new ScenarioError(label, 'rtt.perPeer', 'file has no "rtt" array of rows')
     const rows = m.rtt as unknown[]
     if (rows.length < peers.length) throw new ScenarioError(label, 'rtt.perPeer', `file has ${rows.length} nodes, the scenario ${peers.length} peers`)
+    // the emulator delays by region: with a per-peer matrix every peer is its own region
+    for (const p of peers) p.region = p.name
     perPeerRtt = peers.map((_, i) => {
       const row = rows[i]
       if (!Array.isArray(row) || row.length < peers.length) throw new ScenarioError(label, 'rtt.perPeer', `row ${i} is not an array of at least ${peers.length} entries`)

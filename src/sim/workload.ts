@@ -14,7 +14,7 @@ import type { HistOp } from './history.js'
 import type { SimPeer } from './peers.js'
 import type { Scenario } from './scenario.js'
 
-export interface OpRecord { t: number, ms: number, ok: boolean, status: number }
+export interface OpRecord { t: number, ms: number, ok: boolean, status: number, error?: string }
 
 export interface CounterWrite { key: string, delta: number, call: number, ret: number, acked: boolean }
 
@@ -154,7 +154,9 @@ export class Workload {
   }
 
   private record (list: OpRecord[], call: number, r: Reply): void {
-    list.push({ t: call, ms: r.ms, ok: ok(r), status: r.status })
+    const rec: OpRecord = { t: call, ms: r.ms, ok: ok(r), status: r.status }
+    if (!rec.ok) rec.error = r.status === 0 ? 'unreachable or timed out' : `${r.status} ${((r.json as { error?: { code?: string } } | null)?.error?.code) ?? r.text.slice(0, 120)}`
+    list.push(rec)
   }
 
   private async strongOp (prng: Prng, keys: number, readRatio: number): Promise<void> {
@@ -210,7 +212,7 @@ export class Workload {
     const a = this.scenario.spec.workload!.allocations!
     const peer = this.pick(prng)
     if (peer == null) return
-    const body: Record<string, unknown> = { runtime: 'wasm', constraints: { cpu: a.cpu ?? 0.5, memory: a.memory ?? '64Mi', ...(a.region != null ? { region: a.region } : {}) }, replicas: a.replicas ?? 1 }
+    const body: Record<string, unknown> = { runtime: 'wasi', constraints: { cpu: a.cpu ?? 0.5, memory: a.memory ?? '64Mi', ...(a.region != null ? { region: a.region } : {}) }, replicas: a.replicas ?? 1 }
     const call = this.now()
     this.record(this.results.allocations!.requests, call, await this.client.call(peer, 'POST', '/v1/allocations', JSON.stringify(body), 'application/json', 10_000))
   }

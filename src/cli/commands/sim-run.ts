@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { CliError } from '../errors.js'
 import { currentCliCommand } from '../local-mesh.js'
@@ -26,13 +28,25 @@ async function guard<T> (f: () => Promise<T> | T): Promise<T> {
   }
 }
 
+/**
+ * How peers are started: this CLI, on Node >= 22 (libp2p needs it). Under an
+ * older system node, the Node 24 of the `node` devDependency runs them.
+ */
+function peerCommand (): string[] {
+  const cmd = currentCliCommand()
+  if (Number(process.versions.node.split('.')[0]) >= 22) return cmd
+  const bundled = fileURLToPath(new URL('../../../node_modules/node/bin/node', import.meta.url))
+  if (!existsSync(bundled)) throw new CliError(`Node ${process.versions.node} is too old for the peers (need >= 22) and ${bundled} is missing: run npm ci`)
+  return [bundled, ...cmd.slice(1)]
+}
+
 export async function runSim (file: string, opts: SimRunOptions): Promise<void> {
   const { runScenario } = await import('../../sim/runner.js')
   if (opts.network != null && !['auto', 'netns', 'loopback'].includes(opts.network)) throw new CliError(`--network: one of auto, netns, loopback (got ${opts.network})`)
   const scenario = await guard(() => loadScenario(file))
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
   const out = opts.out ?? join('sim-out', `${scenario.spec.name}-${stamp}`)
-  const report = await guard(async () => runScenario(scenario, { outDir: out, command: currentCliCommand(), network: opts.network as 'auto' | 'netns' | 'loopback' | undefined }))
+  const report = await guard(async () => runScenario(scenario, { outDir: out, command: peerCommand(), network: opts.network as 'auto' | 'netns' | 'loopback' | undefined }))
   process.stdout.write(summaryTable(report))
   const failed = report.checks.filter(c => !c.ok)
   if (failed.length > 0) throw new CliError(`${failed.length} check(s) failed: ${failed[0].name}: ${failed[0].detail}`, 'SIM_CHECK_FAILED')

@@ -6,13 +6,11 @@ export interface SimComposeOptions { out?: string, image?: string }
 export function registerSim (program: Command): void {
   const sim = program.command('sim')
     .description('simulation lab: run scenarios of real peers with faults, reports, docker compose (simulations/README.md)')
-    .argument('[scenario]', 'same as `dcis sim run SCENARIO`')
-    .option('--out <dir>', 'output directory (default sim-out/<name>-<time>)')
-    .option('--network <kind>', 'auto|netns|loopback (default: the scenario\'s, else auto)')
-    .action(async (scenario: string | undefined, opts: SimRunOptions) => {
+    .argument('[scenario]', 'same as `dcis sim run SCENARIO` (with its defaults)')
+    .action(async (scenario: string | undefined) => {
       if (scenario == null) { sim.help(); return }
       const { runSim } = await import('./sim-run.js')
-      await runSim(scenario, opts)
+      await runSim(scenario, {})
     })
   sim.command('run')
     .description('run SCENARIO.yaml: every peer a real `dcis start`; writes DIR/report.json and DIR/report.html; exit 1 when a check fails')
