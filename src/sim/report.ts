@@ -29,7 +29,7 @@ export interface SimReport {
   registry: Observations['registry']
   counterFreshness: Observations['counters']
   staleness: { summary: Summary, samplesMs: number[] }
-  strong?: { service: string, ops: number, ok: number, commitLatency: Summary, commitSamples: Array<{ t: number, ms: number }>, availability: Array<{ t: number, ok: number, total: number }>, linearizable: boolean, problems: string[], writes: { acked: number, unknown: number }, reads: number }
+  strong?: { service: string, ops: number, ok: number, commitLatency: Summary, commitSamples: Array<{ t: number, ms: number }>, availability: Array<{ t: number, ok: number, total: number }>, linearizable: boolean, problems: string[], writes: { acked: number, unknown: number }, reads: number, errors?: Record<string, number> }
   eventual?: { counters: Array<{ key: string, acked: number, unknown: number, values: Record<string, number | null>, exact: boolean }>, settledMs: number | null }
   functions?: { invocations: number, ok: number, latency: Summary, errors: Record<string, number>, samples: Array<{ t: number, ms: number, ok: boolean }> }
   allocations?: { requests: number, ok: number, latency: Summary, errors: Record<string, number> }
@@ -85,7 +85,10 @@ export function buildReport (rec: RunRecord): SimReport {
       reads: res.strong.history.filter(h => h.kind === 'get').length
     }
     checks.push({ name: `strong service ${res.strong.service}: history linearizable`, ok: verdict.ok, detail: verdict.ok ? `${res.strong.history.length} operations (${strong.writes.acked} acknowledged writes, ${strong.writes.unknown} unknown, ${strong.reads} reads)` : verdict.problems.slice(0, 3).join('; ') })
-    checks.push({ name: `strong service ${res.strong.service}: operations succeeded`, ok: strong.ok > 0, detail: `${strong.ok}/${strong.ops}` })
+    const errs: Record<string, number> = {}
+    for (const o of res.strong.ops) if (o.error != null) errs[o.error] = (errs[o.error] ?? 0) + 1
+    strong.errors = errs
+    checks.push({ name: `strong service ${res.strong.service}: operations succeeded`, ok: strong.ok > 0, detail: `${strong.ok}/${strong.ops}${Object.keys(errs).length > 0 ? `; failures: ${Object.entries(errs).map(([k, v]) => `${v}x ${k}`).join(', ')}` : ''}` })
   }
 
   let eventual: SimReport['eventual']

@@ -247,7 +247,7 @@ export async function runScenario (scenario: Scenario, opts: RunOptions): Promis
 
     const record: RunRecord = {
       scenario, network, peers: peers.peers, t0Wall: Date.now() - now(), readyMs, events, windows, obs, workload, finalCounters, settledMs, emulator,
-      versions: { dcis: VERSION, node: process.version, platform: `${process.platform} ${process.arch}`, kernel: spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout?.trim() ?? '' }
+      versions: { dcis: VERSION, node: spawnSync(opts.command[0], ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? process.version, runnerNode: process.version, platform: `${process.platform} ${process.arch}`, kernel: spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout?.trim() ?? '' }
     }
     const report = buildReport(record)
     await writeFile(join(out, 'report.json'), JSON.stringify(report, null, 1))

@@ -106,7 +106,8 @@ function fieldOf (path: string): string {
 
 /** The most useful of ajv's errors, as [field, reason]. */
 function reason (errors: ErrorObject[] | null | undefined): [string, string] {
-  const err = errors?.[0]
+  // a failed oneOf also lists each branch's failure: the oneOf says it better
+  const err = errors?.find(e => e.keyword === 'oneOf') ?? errors?.[0]
   if (err == null) return ['', 'is invalid']
   const at = fieldOf(err.instancePath)
   const join = (f: string, k: string): string => at === '' ? k : `${f}.${k}`
