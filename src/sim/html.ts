@@ -96,7 +96,7 @@ export function renderHtml (r: SimReport): string {
   const windows = r.windows.map(w => ({ ...w, from: secs(w.from), to: w.to == null ? null : secs(w.to) }))
   const xMaxRun = niceMax(Math.max(r.scenario.duration, ...r.registry.map(x => secs(x.t))))
   const plots: Plot[] = []
-  plots.push({ id: 'end-cdf', title: 'END propagation: time until a peer\'s registry lists another peer (CDF)', xLabel: 'ms after the subject started', yLabel: 'fraction of pairs', yMax: 1, series: [{ name: 'all pairs', points: cdf(r.endPropagation.samplesMs), kind: 'step' }] })
+  plots.push({ id: 'end-cdf', title: 'END propagation: time until a peer\'s registry lists another peer (CDF)', xLabel: 'ms after the subject\'s API first answered', yLabel: 'fraction of pairs', yMax: 1, series: [{ name: 'all pairs', points: cdf(r.endPropagation.samplesMs), kind: 'step' }] })
   const conv: Series[] = [{ name: 'registry complete', points: r.registry.map(x => [secs(x.t), x.fraction]) }]
   if (r.counterFreshness.length > 0) conv.push({ name: 'counter reads fresh', points: r.counterFreshness.map(x => [secs(x.t), x.fraction]) })
   plots.push({ id: 'convergence', title: 'Registry and service convergence over time (shaded: faults)', xLabel: 's since t0', yLabel: 'fraction', yMax: 1, xMax: xMaxRun, series: conv, windows })

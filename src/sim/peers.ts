@@ -28,6 +28,10 @@ export interface SimPeer {
   up: boolean
   /** ms (run clock) of the last spawn */
   startedAt?: number
+  /** ms (run clock) when the API of the latest spawn first answered */
+  upAt?: number
+  /** how many times it was spawned */
+  spawns: number
   /** previous /proc sample for CPU deltas */
   cpuTicks?: { ticks: number, at: number }
 }
@@ -67,7 +71,7 @@ export class PeerSet {
       }
       if (plan.site.resources != null) config.resources = plan.site.resources
       await writeFile(join(dataDir, 'config.yaml'), toYaml(config))
-      this.peers.push({ plan, peerId: id.peerId.toString(), did: id.did, dataDir, logFile: join(dataDir, 'node.log'), endpoint: this.init.network.endpoint(plan), up: false })
+      this.peers.push({ plan, peerId: id.peerId.toString(), did: id.did, dataDir, logFile: join(dataDir, 'node.log'), endpoint: this.init.network.endpoint(plan), up: false, spawns: 0 })
     }
   }
 
@@ -101,6 +105,8 @@ export class PeerSet {
     peer.pid = child.pid
     peer.up = true
     peer.startedAt = this.init.now()
+    peer.upAt = undefined
+    peer.spawns++
     peer.cpuTicks = undefined
     if (child.pid != null) this.init.onSpawn?.(child.pid)
     child.once('exit', () => {

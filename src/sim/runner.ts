@@ -173,7 +173,10 @@ export async function runScenario (scenario: Scenario, opts: RunOptions): Promis
     await workload.setup()
     for (const e of workload.results.setupErrors) log(`workload: ${e}`)
     t0 = performance.now() - started
-    for (const p of peers.peers) if (p.startedAt != null) p.startedAt -= t0
+    for (const p of peers.peers) {
+      if (p.startedAt != null) p.startedAt -= t0
+      if (p.upAt != null) p.upAt -= t0
+    }
 
     const links = new LinkState()
     const applyLinks = async (): Promise<void> => {
@@ -311,22 +314,25 @@ class Observer {
 
   /**
    * Notes when each observer first lists each subject after the subject's
-   * latest start (END propagation); returns the fraction of live pairs listed.
+   * API came up (END propagation: from the first sample in which the
+   * subject answers to the first in which the observer lists it); returns
+   * the fraction of live pairs listed.
    */
   seen (observers: SimPeer[], lists: Array<Set<string> | null>, t: number): number {
     const live = this.peers.peers.filter(p => p.up)
     let have = 0
     let want = 0
+    observers.forEach((p, i) => { if (lists[i] != null && p.upAt == null) p.upAt = t })
     observers.forEach((p, i) => {
       const l = lists[i]
       for (const q of live) {
         want++
         if (l?.has(q.peerId) !== true) continue
         have++
-        const k = `${p.plan.name}>${q.plan.name}@${q.startedAt ?? 0}`
-        if (!this.seenSince.has(k) && q !== p && q.startedAt != null) {
+        const k = `${p.plan.name}>${q.plan.name}@${q.spawns}`
+        if (!this.seenSince.has(k) && q !== p && q.upAt != null) {
           this.seenSince.set(k, t)
-          this.obs.endSeen.push({ observer: p.plan.name, subject: q.plan.name, ms: Math.max(0, t - q.startedAt) })
+          this.obs.endSeen.push({ observer: p.plan.name, subject: q.plan.name, ms: Math.max(0, t - q.upAt) })
         }
       }
     })
