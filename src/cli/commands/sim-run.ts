@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { CliError } from '../errors.js'
@@ -62,7 +61,11 @@ export function runSimValidate (file: string): void {
 export function runSimReport (dir: string, opts: SimRunOptions): void {
   const report = guardSync(() => readReport(dir))
   if (opts.json === true) {
-    const { resources, registry, counterFreshness, endPropagation, staleness, ...rest } = report
+    // the summaries, without the time series
+    const { resources, endPropagation, staleness } = report
+    const rest: Record<string, unknown> = { ...report }
+    delete rest.registry
+    delete rest.counterFreshness
     process.stdout.write(JSON.stringify({ ...rest, endPropagation: endPropagation.summary, staleness: staleness.summary, resources: resources.total }) + '\n')
     return
   }
@@ -70,11 +73,13 @@ export function runSimReport (dir: string, opts: SimRunOptions): void {
 }
 
 export async function runSimCompose (file: string, opts: SimComposeOptions): Promise<void> {
-  const { composeFor } = await import('../../sim/compose.js')
+  const { writeCompose } = await import('../../sim/compose.js')
   const scenario = guardSync(() => loadScenario(file))
-  const text = composeFor(scenario, { image: opts.image ?? 'dcis-mesh:sim' })
-  if (opts.out != null) await writeFile(opts.out, text)
-  else process.stdout.write(text)
+  const basePort = opts.basePort != null ? Number(opts.basePort) : 8080
+  if (!Number.isInteger(basePort) || basePort < 1 || basePort + scenario.peers.length > 65535) throw new CliError(`--base-port: must leave room for ${scenario.peers.length} ports below 65536 (got ${opts.basePort})`)
+  const dir = opts.out ?? join('sim-out', `${scenario.spec.name}-compose`)
+  const written = await writeCompose(scenario, dir, { image: opts.image ?? 'dcis-mesh:sim', basePort })
+  process.stdout.write(`wrote ${written.length} files to ${dir}\n  docker-compose -f ${join(dir, 'docker-compose.yml')} up -d   (or: docker compose ...)\n  ${join(dir, 'faults.sh')}   once every peer is up\n`)
 }
 
 export async function runSimClean (opts: { force?: boolean }): Promise<void> {

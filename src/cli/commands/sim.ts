@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 
 export interface SimRunOptions { out?: string, network?: string, json?: boolean }
-export interface SimComposeOptions { out?: string, image?: string }
+export interface SimComposeOptions { out?: string, image?: string, basePort?: string }
 
 export function registerSim (program: Command): void {
   const sim = program.command('sim')
@@ -37,9 +37,10 @@ export function registerSim (program: Command): void {
       runSimReport(dir, opts)
     })
   sim.command('compose')
-    .description('write a docker compose file for SCENARIO (works with docker-compose 1.29 and Compose v2)')
+    .description('write DIR/docker-compose.yml (docker-compose 1.29 and Compose v2), the peers\' configs, the RTT matrix and DIR/faults.sh (the fault timeline as docker steps) for SCENARIO')
     .argument('<scenario>')
-    .option('--out <file>', 'compose file to write (default: stdout)')
+    .option('--out <dir>', 'output directory (default sim-out/<name>-compose)')
+    .option('--base-port <port>', 'peer i\'s API on 127.0.0.1:(P+i)', '8080')
     .option('--image <name>', 'image name', 'dcis-mesh:sim')
     .action(async (scenario: string, opts: SimComposeOptions) => {
       const { runSimCompose } = await import('./sim-run.js')
