@@ -37,7 +37,7 @@ export function dropState (runId: string): void {
 }
 
 export function listStates (): LabState[] {
-  let names: string[] = []
+  let names: string[]
   try { names = readdirSync(stateDir()) } catch { return [] }
   const out: LabState[] = []
   for (const n of names) {
