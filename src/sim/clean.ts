@@ -8,11 +8,12 @@ import { alive, dropState, listStates, processStart } from './labstate.js'
 import { BRIDGE_PREFIX, NS_PREFIX, teardownState } from './netns.js'
 import { sh } from './sh.js'
 
-export async function cleanLab (options: { force?: boolean } = {}): Promise<string[]> {
+export async function cleanLab (options: { force?: boolean } = {}): Promise<{ removed: string[], kept: string[] }> {
   const done: string[] = []
+  const kept: string[] = []
   const live = new Set<string>()
   for (const s of listStates()) {
-    if (s.runner !== process.pid && alive(s.runner) && options.force !== true) { live.add(s.runId); done.push(`run ${s.runId}: runner ${s.runner} still running, left alone (use --force)`); continue }
+    if (s.runner !== process.pid && alive(s.runner) && options.force !== true) { live.add(s.runId); kept.push(`run ${s.runId}: its runner (pid ${s.runner}) is still running (--force cleans it too)`); continue }
     for (const p of s.pids) {
       if (processStart(p.pid) === p.start && p.start !== '') {
         try { process.kill(p.pid, 'SIGKILL'); done.push(`killed peer pid ${p.pid}`) } catch { /* gone */ }
@@ -35,5 +36,5 @@ export async function cleanLab (options: { force?: boolean } = {}): Promise<stri
       if ((await sh(['iptables', '-D', 'FORWARD', '-i', bridge, '-o', bridge, '-j', 'ACCEPT'], { check: false })).code === 0) done.push(`iptables FORWARD rule for ${bridge}`)
     }
   }
-  return done
+  return { removed: done, kept }
 }

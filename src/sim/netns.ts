@@ -157,7 +157,7 @@ export class NetnsNetwork implements LabNetwork {
       'table inet dcis {',
       '  chain out { type filter hook output priority 0; policy accept; }',
       '  chain cuts { }',
-      '  chain fwd { type filter hook forward priority 0; policy drop;',
+      '  chain forward_filter { type filter hook forward priority 0; policy drop;',
       '    jump cuts',
       '    ct state established,related accept',
       '    iifname "br0" accept',

@@ -84,6 +84,8 @@ export async function runSimCompose (file: string, opts: SimComposeOptions): Pro
 
 export async function runSimClean (opts: { force?: boolean }): Promise<void> {
   const { cleanLab } = await import('../../sim/clean.js')
-  const done = await cleanLab(opts)
-  process.stdout.write(done.length === 0 ? 'nothing to clean\n' : done.map(d => `removed ${d}`).join('\n') + '\n')
+  const { removed, kept } = await cleanLab(opts)
+  const lines = [...removed.map(d => `removed ${d}`), ...kept.map(k => `kept ${k}`)]
+  if (removed.length === 0) lines.unshift('nothing to clean')
+  process.stdout.write(lines.join('\n') + '\n')
 }
