@@ -94,7 +94,7 @@ const secs = (ms: number): number => Math.round(ms / 100) / 10
 
 export function renderHtml (r: SimReport): string {
   const windows = r.windows.map(w => ({ ...w, from: secs(w.from), to: w.to == null ? null : secs(w.to) }))
-  const xMaxRun = niceMax(Math.max(r.scenario.duration, ...r.registry.map(x => secs(x.t))))
+  const xMaxRun = Math.ceil(Math.max(r.scenario.duration, ...r.registry.map(x => secs(x.t))) / 20) * 20
   const plots: Plot[] = []
   plots.push({ id: 'end-cdf', title: 'END propagation: time until a peer\'s registry lists another peer (CDF)', xLabel: 'ms after the subject\'s API first answered', yLabel: 'fraction of pairs', yMax: 1, series: [{ name: 'all pairs', points: cdf(r.endPropagation.samplesMs), kind: 'step' }] })
   const conv: Series[] = [{ name: 'registry complete', points: r.registry.map(x => [secs(x.t), x.fraction]) }]

@@ -153,8 +153,8 @@ export class Workload {
     this.inflight.add(l)
   }
 
-  private record (list: OpRecord[], call: number, r: Reply): void {
-    const rec: OpRecord = { t: call, ms: r.ms, ok: ok(r), status: r.status }
+  private record (list: OpRecord[], call: number, r: Reply, succeeded = ok(r)): void {
+    const rec: OpRecord = { t: call, ms: r.ms, ok: succeeded, status: r.status }
     if (!rec.ok) rec.error = r.status === 0 ? 'unreachable or timed out' : `${r.status} ${((r.json as { error?: { code?: string } } | null)?.error?.code) ?? r.text.slice(0, 120)}`
     list.push(rec)
   }
@@ -170,12 +170,13 @@ export class Workload {
       const call = this.now()
       const r = await this.client.call(peer, 'GET', path)
       const ret = this.now()
-      this.record(s.ops, call, r)
+      // a missing key is an answer (revision 0: before every write), not a failure
+      const missing = r.status === 404 && (r.json as { error?: { code?: string } } | null)?.error?.code === 'KEY_NOT_FOUND'
+      this.record(s.ops, call, r, ok(r) || missing)
       if (ok(r)) {
         const b = r.json as { value: string, revision: number }
         s.history.push({ kind: 'get', client, key, call, ret, value: b.value, rev: b.revision })
-      } else if (r.status === 404 && (r.json as { error?: { code?: string } })?.error?.code === 'KEY_NOT_FOUND') {
-        s.ops[s.ops.length - 1].ok = true
+      } else if (missing) {
         s.history.push({ kind: 'get', client, key, call, ret, value: null, rev: 0 })
       }
     } else {
