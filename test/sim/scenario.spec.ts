@@ -66,7 +66,7 @@ describe('sim scenario format', () => {
   })
 
   it('a per-peer matrix (NetLatency format) gives every peer its own region', () => {
-    const s = parseScenario(BASE + 'rtt: { perPeer: ../../shared/data/latency/seattle.json }\n', FILE)
+    const s = parseScenario(BASE + 'rtt: { perPeer: rtt/seattle-12.json }\n', FILE)
     assert.deepEqual(s.peers.map(p => p.region), ['eu-0', 'eu-1', 'us-0'])
     assert.equal(s.perPeerRtt?.length, 3)
     assert.equal(s.perPeerRtt?.[0][0], 0)
