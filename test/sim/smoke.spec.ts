@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { REPO_ROOT } from '../helpers/cli.js'
-import { CHROMIUM, PLOTS, dumpDom, plotsIn } from './report.spec.js'
+import { CHROMIUM, PLOTS, dumpDom, plotsIn } from './chromium.js'
 import type { SimReport } from '../../src/sim/report.js'
 
 const DIST_CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js')
