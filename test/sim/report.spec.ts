@@ -43,7 +43,7 @@ export function syntheticReport (seed = 3): SimReport {
 }
 
 describe('sim report', function () {
-  this.timeout(120_000)
+  this.timeout(300_000)
   let dir: string
   before(async () => { dir = await mkdtemp(join(tmpdir(), 'dcis-sim-report-')) })
   after(async () => { await rm(dir, { recursive: true, force: true }) })
@@ -72,12 +72,12 @@ describe('sim report', function () {
 
   it('dcis sim report prints the summary and the checks; a directory without a report is an error', async () => {
     await writeFile(join(dir, 'report.json'), JSON.stringify(syntheticReport()))
-    const r = await runCli(['sim', 'report', dir])
+    const r = await runCli(['sim', 'report', dir], { timeoutMs: 100_000 })
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /END propagation p50/)
     assert.match(r.stdout, /something\s+FAIL\s+failed on purpose/)
     assert.equal(r.stdout, summaryTable(syntheticReport()))
-    const bad = await runCli(['sim', 'report', join(dir, 'nope')])
+    const bad = await runCli(['sim', 'report', join(dir, 'nope')], { timeoutMs: 100_000 })
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /no readable report.json/)
   })

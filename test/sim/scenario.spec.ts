@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { ScenarioError, loadScenario, parseScenario } from '../../src/sim/index.js'
 import { timeline } from '../../src/sim/faults.js'
-import { REPO_ROOT } from '../helpers/cli.js'
+import { REPO_ROOT, runCli } from '../helpers/cli.js'
 
 const FILE = join(REPO_ROOT, 'simulations', 'test.yaml')
 const BASE = `
@@ -81,5 +81,16 @@ describe('sim scenario format', () => {
     assert.ok(kills.length >= 1, 'at least one churn kill in 20 s at 12/min')
     assert.equal(a.filter(e => e.action === 'restart').length, kills.length)
     assert.ok(kills.every(k => k.peers?.[0].name !== 'eu-0'), 'churn spares the first peer by default')
+  })
+
+  it('dcis sim validate lists the peers; `dcis sim FILE` is `dcis sim run FILE` (same errors)', async function () {
+    this.timeout(240_000)
+    const v = await runCli(['sim', 'validate', 'simulations/nat-sites.yaml'], { timeoutMs: 100_000 })
+    assert.equal(v.code, 0, v.stderr)
+    assert.match(v.stdout, /nat-sites: valid; 7 peers/)
+    assert.match(v.stdout, /home-1\s+home\s+eu-west\s+eu-west-b\s+yes/)
+    const bad = await runCli(['sim', 'simulations/nope.yaml'], { timeoutMs: 100_000 })
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /^dcis: simulations\/nope\.yaml: scenario: cannot read: ENOENT\n$/)
   })
 })
