@@ -12,9 +12,14 @@
 # compose `restart: unless-stopped`): after an uncaught exception the peer
 # exits with code 70 for the supervisor to restart it on the same /data
 # volume (docs/operations.md).
+#
+# The base image is a build argument. Without a reachable registry, build a
+# local one first (simulations/base-image.sh) and pass it:
+#   docker build --build-arg BASE_IMAGE=dcis-base:bookworm-node24 -t dcis-mesh:sim .
+ARG BASE_IMAGE=node:24-slim
 
 # ---- build: all dependencies, compile TypeScript to dist/ ------------------
-FROM node:24-slim AS build
+FROM ${BASE_IMAGE} AS build
 WORKDIR /app
 
 # Manifests first, so the dependency layer is reused across source edits.
@@ -38,7 +43,7 @@ COPY examples/ examples/
 RUN npm run build
 
 # ---- runtime: production dependencies + dist/ only ------------------------
-FROM node:24-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     DCIS_DATA_DIR=/data
 WORKDIR /app

@@ -28,9 +28,12 @@ describe('packaging: Dockerfile', () => {
     runtime = stages[stages.length - 1]
   })
 
-  it('is a multi-stage build on node:24-slim', () => {
+  it('is a multi-stage build on node:24-slim (the default of the BASE_IMAGE build argument)', async () => {
     assert.ok(stages.length >= 2, 'at least a build and a runtime stage')
-    for (const s of stages) assert.equal(s.base, 'node:24-slim')
+    const { args } = parseDockerfile(await read('Dockerfile'))
+    const base = args.find(a => a.rest.startsWith('BASE_IMAGE='))
+    assert.equal(base?.rest, 'BASE_IMAGE=node:24-slim', 'ARG BASE_IMAGE=node:24-slim before the first FROM')
+    for (const s of stages) assert.equal(s.base, '${BASE_IMAGE}')
     assert.equal(build.name, 'build')
   })
 
