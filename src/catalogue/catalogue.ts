@@ -24,7 +24,7 @@ import { CatalogueSync } from './sync.js'
 import { checkDelta, maxStampUnder, viewOf } from './view.js'
 import type { CatalogueView, FunctionView, ManifestView } from './view.js'
 import type { Catalogue, CatalogueComponents, CatalogueInit, DeployVersionOptions, NewEvent, NewManifest, NewVersion, RolloutChange } from './index.js'
-import type { RolloutReportRecord } from './rollout-records.js'
+import type { RolloutRecord, RolloutReportRecord } from './rollout-records.js'
 import type { CatalogueMetrics, CatalogueRejectReason } from './metrics.js'
 import type { Message } from '@libp2p/gossipsub'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -222,7 +222,9 @@ export class FederationCatalogue implements Catalogue {
       if (fn == null || !fn.versions.some(v => v.cid === change.rollout.version)) throw new CatalogueRecordError('rollout.version', `${change.rollout.version} is not a version of ${name}`)
       if (change.expect != null && fn.rollout?.id !== change.expect) throw new RolloutConflictError(name, change.expect, fn.rollout?.id)
       const at = this.isoNow()
-      const ops: Op[] = [{ key: keys.rollout(name), value: change.rollout }]
+      // a record taken from a view carries its stamp: that is the view's, not the record's
+      const { stamp: _stamp, ...rollout } = change.rollout as RolloutRecord & { stamp?: unknown }
+      const ops: Op[] = [{ key: keys.rollout(name), value: rollout }]
       if (change.current != null) {
         if (!fn.versions.some(v => v.cid === change.current)) throw new CatalogueRecordError('current', `${change.current} is not a version of ${name}`)
         const cur: CurrentRecord = { id: change.current, at, by: this.self }

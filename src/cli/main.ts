@@ -12,6 +12,7 @@ import { registerFn } from './commands/fn.js'
 import { registerKeys } from './commands/keys.js'
 import { registerKv } from './commands/kv.js'
 import { registerLatency } from './commands/latency.js'
+import { registerRollout } from './commands/rollout.js'
 import { registerStart } from './commands/start.js'
 import { registerUp } from './commands/up.js'
 
@@ -31,6 +32,7 @@ export function buildProgram (): Command {
   registerAlloc(program)
   registerKv(program)
   registerFn(program)
+  registerRollout(program)
   return program
 }
 

@@ -138,7 +138,7 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
         for (const undo of stack.reverse()) await undo().catch(() => {})
         throw err
       }
-      c.manifests?.register('Function', functionManifestHandler(() => store, () => catalogue))
+      c.manifests?.register('Function', functionManifestHandler(() => store, () => catalogue, () => rollouts))
       c.manifests?.register('HealthCheck', healthCheckManifestHandler(() => health))
       started = true
     },
