@@ -7,7 +7,7 @@ import { readStdin, writeAll } from './lib/io'
 const input = readStdin()
 // xorshift over ~200 M iterations; the result is written to stderr-free
 // memory so the optimiser cannot drop the loop
-let x: u64 = 88172645463325252
+let x: u64 = 88172645
 for (let i: i32 = 0; i < 200_000_000; i++) {
   x ^= x << 13
   x ^= x >> 7
