@@ -94,14 +94,14 @@ interface DeployQuery {
 /** deploy query fields that make the deploy a canary rollout (docs/rollouts.md) */
 const rolloutQuery = {
   canaryRegions: { type: 'string', description: 'comma-separated canary regions: the deploy becomes a rollout' },
-  canaryShare: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+  canaryShare: { type: 'number', minimum: 0.001, maximum: 1 },
   minHealthyTime: { type: 'string', description: 'e.g. 30s' },
   healthyDeadline: { type: 'string', description: 'e.g. 5m' },
   maxParallel: { type: 'integer', minimum: 0, maximum: 1000 },
   stagger: { type: 'string', description: 'e.g. 30s' },
   autoPromote: { type: 'boolean' },
   autoRevert: { type: 'boolean' },
-  latencyP95Ms: { type: 'number', exclusiveMinimum: 0 },
+  latencyP95Ms: { type: 'number', minimum: 0.001 },
   errorRate: { type: 'number', minimum: 0, maximum: 1 },
   relativeLatencyFactor: { type: 'number', minimum: 1 },
   relativeErrorRate: { type: 'number', minimum: 0, maximum: 1 },
