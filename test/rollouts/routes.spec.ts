@@ -14,6 +14,7 @@ import { buildExamples, cidOf, example } from '../wasm/helpers.js'
 import { deploy, http, removeDir, silent, startFnPeer } from '../wasm/integration-mesh.js'
 import type { FnPeer } from '../wasm/integration-mesh.js'
 import { waitFor } from '../helpers/wait.js'
+import type { Json } from '../helpers/http.js'
 
 describe('rollouts: HTTP routes on one peer', function () {
   this.timeout(120_000)
@@ -21,7 +22,7 @@ describe('rollouts: HTTP routes on one peer', function () {
   let api: ApiServer
   let url: string
 
-  async function dcDeploy (fields: Record<string, string | { bytes: Uint8Array, filename: string }>): Promise<{ status: number, body: any }> {
+  async function dcDeploy (fields: Record<string, string | { bytes: Uint8Array, filename: string }>): Promise<{ status: number, body: Json }> {
     const form = new FormData()
     for (const [k, v] of Object.entries(fields)) {
       if (typeof v === 'string') form.append(k, v)
