@@ -83,6 +83,20 @@ describe('rollouts: the service on one catalogue (driver, figures, routing)', ()
     assert.equal(svc.mayServe(V2), true, 'no active rollout: no gate')
   })
 
+  it('an unhealthy HealthCheck verdict about the canary reverts the rollout (one decision, with its reason)', async () => {
+    await svc.begin('fn1', V2, parseRolloutSpec({ canaryRegions: ['eu'], minHealthyTime: '60s' }))
+    await svc.tick()
+    assert.equal(svc.get('fn1').state, 'canary')
+    now += 1000
+    await catalogue.recordEvent('fn1', { type: 'unhealthy', id: V2, reason: '3 consecutive failed health checks (edge-func-health): status 500' })
+    await svc.tick()
+    const end = svc.get('fn1')
+    assert.equal(end.state, 'reverted')
+    assert.match(end.reason ?? '', /HealthCheck: 3 consecutive failed health checks/)
+    assert.equal(catalogue.function('fn1')?.current, V1)
+    assert.equal(catalogue.function('fn1')?.events.filter(e => e.type === 'rollout-reverted').length, 1)
+  })
+
   it('operator abort and promote are single decisions', async () => {
     const spec = parseRolloutSpec({ canaryRegions: ['eu'] })
     await svc.begin('fn1', V2, spec)
