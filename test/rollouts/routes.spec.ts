@@ -134,4 +134,30 @@ describe('rollouts: HTTP routes on one peer', function () {
     assert.match(end.reason, /error rate 1 > 0.1/)
     assert.equal((await http(`${url}/v1/functions/app`, { method: 'POST', body: 'hi', type: 'application/octet-stream' })).text, 'v2:hi')
   })
+
+  it('dcis fn deploy --canary, dcis rollout status|abort against the peer', async () => {
+    const { runFnDeploy } = await import('../../src/cli/commands/fn-run.js')
+    const { runRolloutAction, runRolloutStatus } = await import('../../src/cli/commands/rollout-run.js')
+    const { writeFile } = await import('node:fs/promises')
+    const { join } = await import('node:path')
+    let text = ''
+    const out = { write: (x: string | Uint8Array) => { text += typeof x === 'string' ? x : new TextDecoder().decode(x) } }
+    const f1 = join(peer.dir, 'cli1.wasm')
+    const f2 = join(peer.dir, 'cli2.wasm')
+    await writeFile(f1, await example('echo'))
+    await writeFile(f2, await example('echo-v2'))
+    await runFnDeploy(f1, { name: 'cli', api: url }, out)
+    text = ''
+    const r = await runFnDeploy(f2, { name: 'cli', api: url, canary: 'unknown', minSamples: '1', minHealthyTime: '1m', json: true }, out) as { rollout?: { state: string } }
+    assert.equal(r.rollout?.state, 'pending')
+    text = ''
+    await runRolloutStatus('cli', { api: url }, out)
+    assert.match(text, /^cli: (pending|canary) {2}v2 /)
+    assert.match(text, /cohort: /)
+    text = ''
+    await runRolloutAction('abort', 'cli', { api: url }, out)
+    assert.match(text, /^cli: reverted/)
+    assert.match(text, /reason: {3}aborted by the operator/)
+    assert.equal(peer.fns.store.get('cli')?.current, await cidOf(await example('echo')))
+  })
 })
