@@ -179,7 +179,12 @@ export class RolloutService {
     const r = this.active(name)
     if (r == null || (id !== r.version && id !== r.from)) return
     let l = this.local.get(r.id)
-    if (l == null) { l = { name, versions: new Map(), dirty: false }; this.local.set(r.id, l) }
+    if (l == null) {
+      // after a restart, go on from this peer's own figures in the catalogue (they are cumulative)
+      const mine = this.c.catalogue.function(name)?.reports.find(x => x.peer === this.self && x.rollout === r.id)
+      l = { name, versions: new Map(Object.entries(mine?.versions ?? {}).map(([cid, f]) => [cid, { count: f.count, errors: f.errors, buckets: [...f.buckets] }])), dirty: false }
+      this.local.set(r.id, l)
+    }
     let f = l.versions.get(id)
     if (f == null) { f = emptyFigures(); l.versions.set(id, f) }
     observe(f, ms, ok)

@@ -97,6 +97,19 @@ describe('rollouts: the service on one catalogue (driver, figures, routing)', ()
     assert.equal(catalogue.function('fn1')?.events.filter(e => e.type === 'rollout-reverted').length, 1)
   })
 
+  it('a restarted peer goes on from its own reported figures', async () => {
+    await svc.begin('fn1', V2, parseRolloutSpec({ canaryRegions: ['eu'], minHealthyTime: '60s' }))
+    await svc.tick()
+    for (let i = 0; i < 3; i++) svc.observe('fn1', V2, 2, true)
+    await svc.tick()
+    assert.equal(svc.get('fn1').figures.canary.count, 3)
+    await svc.stop()
+    svc = new RolloutService({ catalogue, region: () => region, regions: () => ['eu', 'us'], live: () => live, now: () => now }, { reportMs: 0 })
+    svc.observe('fn1', V2, 2, true)
+    await svc.tick()
+    assert.equal(svc.get('fn1').figures.canary.count, 4)
+  })
+
   it('operator abort and promote are single decisions', async () => {
     const spec = parseRolloutSpec({ canaryRegions: ['eu'] })
     await svc.begin('fn1', V2, spec)
