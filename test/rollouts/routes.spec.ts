@@ -160,4 +160,19 @@ describe('rollouts: HTTP routes on one peer', function () {
     assert.match(text, /reason: {3}aborted by the operator/)
     assert.equal(peer.fns.store.get('cli')?.current, await cidOf(await example('echo')))
   })
+
+  it('a slow version (examples/functions slow.wasm) breaks the p95 SLA and is reverted', async () => {
+    assert.equal((await deploy(peer, await example('echo'), 'name=lat')).status, 201)
+    const res = await deploy(peer, await example('slow'), 'name=lat&canaryRegions=unknown&latencyP95Ms=20&minSamples=3&minHealthyTime=5m')
+    assert.equal(res.status, 201, res.text)
+    await waitFor('the canary phase', async () => (await http(`${url}/v1/rollouts/lat`)).json().state === 'canary', { timeoutMs: 20_000 })
+    for (let i = 0; i < 3; i++) {
+      const out = await http(`${url}/v1/functions/lat`, { method: 'POST', body: 'slowly', type: 'application/octet-stream' })
+      assert.equal(out.text, 'slowly')
+    }
+    const end = await waitFor('the revert', async () => { const b = (await http(`${url}/v1/rollouts/lat`)).json(); return b.state === 'reverted' ? b : undefined }, { timeoutMs: 30_000 })
+    assert.match(end.reason, /latency p95 [0-9]+ ms > 20 ms/)
+    assert.ok(end.figures.canary.p95Ms > 20)
+    assert.equal(peer.fns.store.get('lat')?.current, await cidOf(await example('echo')))
+  })
 })
