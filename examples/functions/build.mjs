@@ -18,6 +18,9 @@ const out = join(here, 'build')
 export const TARGETS = [
   { name: 'echo', entry: 'assembly/echo.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
   { name: 'sensor-filter', entry: 'assembly/sensor-filter.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
+  { name: 'echo-v2', entry: 'assembly/echo-v2.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
+  { name: 'failing', entry: 'assembly/failing.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
+  { name: 'slow', entry: 'assembly/slow.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
   { name: 'sensor-reactor', entry: 'assembly/sensor-reactor.ts', abi: 'reactor', args: ['--runtime', 'incremental', '--exportStart', '_initialize'] }
 ]
 const COMMON = ['-O3', '--noAssert', '--use', 'abort=', '--maximumMemory', '1024']

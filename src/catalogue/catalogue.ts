@@ -12,7 +12,7 @@ import { compareHlc, HLC_ZERO, hlcReceive, hlcTick } from '../crdt/hlc.js'
 import { CATALOGUE_SECTIONS, decodeGossip, encodeGossip, seqOf } from '../crdt/replication/index.js'
 import type { DotFun, LwwValue } from '../crdt/stores.js'
 import { CATALOGUE_TOPIC } from './constants.js'
-import { CatalogueNotStartedError, CatalogueRecordError } from './errors.js'
+import { CatalogueNotStartedError, CatalogueRecordError, RolloutConflictError } from './errors.js'
 import { createCatalogueMetrics } from './metrics.js'
 import { DatastoreSnapshot, SnapshotFile } from './persist.js'
 import type { SnapshotStore } from './persist.js'
@@ -23,7 +23,8 @@ import type { CatalogueManifestKind, CurrentRecord, EventRecord, KnownGoodRecord
 import { CatalogueSync } from './sync.js'
 import { checkDelta, maxStampUnder, viewOf } from './view.js'
 import type { CatalogueView, FunctionView, ManifestView } from './view.js'
-import type { Catalogue, CatalogueComponents, CatalogueInit, NewEvent, NewManifest, NewVersion } from './index.js'
+import type { Catalogue, CatalogueComponents, CatalogueInit, DeployVersionOptions, NewEvent, NewManifest, NewVersion, RolloutChange } from './index.js'
+import type { RolloutRecord, RolloutReportRecord } from './rollout-records.js'
 import type { CatalogueMetrics, CatalogueRejectReason } from './metrics.js'
 import type { Message } from '@libp2p/gossipsub'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -179,7 +180,8 @@ export class FederationCatalogue implements Catalogue {
 
   // ---- writes ----------------------------------------------------------------
 
-  async deployVersion (name: string, version: NewVersion): Promise<FunctionView> {
+  async deployVersion (name: string, version: NewVersion, options: DeployVersionOptions = {}): Promise<FunctionView> {
+    const makeCurrent = options.makeCurrent ?? true
     await this.write(name, (ts) => {
       const at = this.isoNow()
       const ops: Op[] = []
@@ -195,7 +197,7 @@ export class FederationCatalogue implements Catalogue {
       }
       const from = this.function(name)?.current
       const cur: CurrentRecord = { id: version.cid, at, by: this.self }
-      ops.push({ key: keys.current(name), value: cur })
+      if (makeCurrent) ops.push({ key: keys.current(name), value: cur })
       const number = existing?.version ?? (this.function(name)?.versions.length ?? 0) + 1
       ops.push(...this.eventOps(name, { type: 'deployed', version: number, id: version.cid, ...(from != null && from !== version.cid ? { from } : {}) }, at))
       return ops
@@ -212,6 +214,34 @@ export class FederationCatalogue implements Catalogue {
       return [{ key: keys.current(name), value: cur }, ...this.eventOps(name, event, at)]
     })
     return this.function(name) as FunctionView
+  }
+
+  async writeRollout (name: string, change: RolloutChange): Promise<FunctionView> {
+    await this.write(name, () => {
+      const fn = this.function(name)
+      if (fn == null || !fn.versions.some(v => v.cid === change.rollout.version)) throw new CatalogueRecordError('rollout.version', `${change.rollout.version} is not a version of ${name}`)
+      if (change.expect != null && fn.rollout?.id !== change.expect) throw new RolloutConflictError(name, change.expect, fn.rollout?.id)
+      const at = this.isoNow()
+      // a record taken from a view carries its stamp: that is the view's, not the record's
+      const { stamp: _stamp, ...rollout } = change.rollout as RolloutRecord & { stamp?: unknown }
+      const ops: Op[] = [{ key: keys.rollout(name), value: rollout }]
+      if (change.current != null) {
+        if (!fn.versions.some(v => v.cid === change.current)) throw new CatalogueRecordError('current', `${change.current} is not a version of ${name}`)
+        const cur: CurrentRecord = { id: change.current, at, by: this.self }
+        ops.push({ key: keys.current(name), value: cur })
+      }
+      if (change.clearReports === true) {
+        for (const r of fn.reports) ops.push({ key: keys.report(name, r.peer), remove: true })
+      }
+      if (change.event != null) ops.push(...this.eventOps(name, change.event, at))
+      return ops
+    })
+    return this.function(name) as FunctionView
+  }
+
+  async putRolloutReport (name: string, report: Omit<RolloutReportRecord, 'peer' | 'at'>): Promise<void> {
+    const rec: RolloutReportRecord = { ...report, peer: this.self, at: this.isoNow() }
+    await this.write(name, () => [{ key: keys.report(name, this.self), value: rec }])
   }
 
   async markKnownGood (name: string, cid: string): Promise<boolean> {

@@ -40,3 +40,13 @@ export class CatalogueStorageError extends Error {
     this.name = 'CatalogueStorageError'
   }
 }
+
+/** A rollout decision about a rollout that another one has replaced meanwhile. */
+export class RolloutConflictError extends Error {
+  static readonly code = 'ROLLOUT_CONFLICT'
+  readonly code = RolloutConflictError.code
+  constructor (name: string, expected: string, found: string | undefined) {
+    super(`the rollout of ${name} is ${found ?? 'gone'}, not ${expected}`)
+    this.name = 'RolloutConflictError'
+  }
+}

@@ -18,6 +18,7 @@
  */
 import { FederationCatalogue } from './catalogue.js'
 import type { CatalogueManifestKind, EventRecord, ManifestRecord, VersionRecord } from './records.js'
+import type { RolloutRecord, RolloutReportRecord } from './rollout-records.js'
 import type { CatalogueView, FunctionView, ManifestView, SpecCheck } from './view.js'
 import type { Logger, MetricsRegistry } from '../telemetry/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -26,6 +27,7 @@ import type { Datastore } from 'interface-datastore'
 
 export * from './errors.js'
 export * from './records.js'
+export * from './rollout-records.js'
 export { viewOf, checkDelta, MAX_EVENTS_SHOWN } from './view.js'
 export type { CatalogueView, FunctionView, FunctionVersionView, FunctionEventView, ManifestView, SpecCheck, Stamp } from './view.js'
 export { CATALOGUE_PROTOCOL, CATALOGUE_TOPIC, CATALOGUE_OBJECT } from './constants.js'
@@ -72,6 +74,22 @@ export type NewVersion = Omit<VersionRecord, 'deployedAt' | 'deployedBy' | 'depl
 export type NewEvent = Omit<EventRecord, 'at' | 'by'>
 export type NewManifest = Omit<ManifestRecord, 'appliedAt' | 'appliedBy'>
 
+export interface DeployVersionOptions {
+  /** false: add the version without moving the current pointer (a rollout's canary); default true */
+  makeCurrent?: boolean
+}
+
+export interface RolloutChange {
+  rollout: RolloutRecord
+  /** move the current pointer to this version in the same delta */
+  current?: string
+  event?: NewEvent
+  /** the rollout id the caller decided on: refused (RolloutConflictError) when the record now holds another */
+  expect?: string
+  /** remove every peer's report (a new rollout starts from zero) */
+  clearReports?: boolean
+}
+
 export interface Catalogue {
   start(): Promise<void>
   stop(): Promise<void>
@@ -82,7 +100,16 @@ export interface Catalogue {
   manifests(kind?: CatalogueManifestKind): ManifestView[]
   manifest(kind: CatalogueManifestKind, name: string): ManifestView | undefined
   /** adds the version (or updates its runtime fields: it keeps its number) and makes it current, with a `deployed` event; resolves once on disk */
-  deployVersion(name: string, version: NewVersion): Promise<FunctionView>
+  deployVersion(name: string, version: NewVersion, options?: DeployVersionOptions): Promise<FunctionView>
+  /**
+   * One rollout decision as one delta: the rollout record, optionally the
+   * current pointer (promotion, revert) and an event. `expect` (the id of
+   * the rollout being decided on) refuses the write when another rollout
+   * took its place meanwhile.
+   */
+  writeRollout(name: string, change: RolloutChange): Promise<FunctionView>
+  /** this peer's figures for a rollout (key fn/<name>/rm/<own peer id>) */
+  putRolloutReport(name: string, report: Omit<RolloutReportRecord, 'peer' | 'at'>): Promise<void>
   /** moves the current pointer (rollback), with an event */
   setCurrent(name: string, cid: string, event: NewEvent): Promise<FunctionView>
   /** true when the mark is new */

@@ -7,12 +7,16 @@
  *   fn/<name>/current        the current pointer {id, at, by}
  *   fn/<name>/good/<cid>     a known-good mark (the version passed a health check)
  *   fn/<name>/ev/<event id>  an event (deployed, rollback, unhealthy, rollback-impossible)
+ *   fn/<name>/rollout        the function's rollout (./rollout-records.ts)
+ *   fn/<name>/rm/<peerId>    one peer's canary/baseline figures for that rollout
  *   m/<Kind>/<name>          an applied manifest (Function, HealthCheck, EdgeStatefulService)
  *
  * Records come from callers, gossip, anti-entropy and the disk, so every
  * one is decoded by `parseRecord`, which names what is wrong.
  */
 import { CatalogueRecordError } from './errors.js'
+import { checkRollout, checkRolloutReport, PEER_RE } from './rollout-records.js'
+import type { RolloutRecord, RolloutReportRecord } from './rollout-records.js'
 
 export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 /** a CIDv1 in base32 (what moduleCid prints) */
@@ -21,7 +25,7 @@ export const CID_RE = /^b[a-z2-7]{20,120}$/
 const EVENT_ID_RE = /^[0-9]{1,16}-[0-9]{1,9}-[A-Za-z0-9]{1,64}$/
 export const MANIFEST_KINDS = ['Function', 'HealthCheck', 'EdgeStatefulService'] as const
 export type CatalogueManifestKind = typeof MANIFEST_KINDS[number]
-export const EVENT_TYPES = ['deployed', 'rollback', 'unhealthy', 'rollback-impossible'] as const
+export const EVENT_TYPES = ['deployed', 'rollback', 'unhealthy', 'rollback-impossible', 'rollout-started', 'rollout-step', 'rollout-promoted', 'rollout-reverted', 'rollout-failed'] as const
 export type CatalogueEventType = typeof EVENT_TYPES[number]
 
 /** the largest JSON text one record may hold */
@@ -81,6 +85,8 @@ export type ParsedKey =
   | { type: 'good', name: string, cid: string }
   | { type: 'event', name: string, eventId: string }
   | { type: 'manifest', kind: CatalogueManifestKind, name: string }
+  | { type: 'rollout', name: string }
+  | { type: 'report', name: string, peer: string }
 
 export type ParsedRecord =
   | { key: ParsedKey & { type: 'version' }, value: VersionRecord }
@@ -88,6 +94,8 @@ export type ParsedRecord =
   | { key: ParsedKey & { type: 'good' }, value: KnownGoodRecord }
   | { key: ParsedKey & { type: 'event' }, value: EventRecord }
   | { key: ParsedKey & { type: 'manifest' }, value: ManifestRecord }
+  | { key: ParsedKey & { type: 'rollout' }, value: RolloutRecord }
+  | { key: ParsedKey & { type: 'report' }, value: RolloutReportRecord }
 
 export const keys = {
   version: (name: string, cid: string) => `fn/${name}/v/${cid}`,
@@ -95,6 +103,8 @@ export const keys = {
   good: (name: string, cid: string) => `fn/${name}/good/${cid}`,
   event: (name: string, eventId: string) => `fn/${name}/ev/${eventId}`,
   manifest: (kind: CatalogueManifestKind, name: string) => `m/${kind}/${name}`,
+  rollout: (name: string) => `fn/${name}/rollout`,
+  report: (name: string, peer: string) => `fn/${name}/rm/${peer}`,
   functionPrefix: (name: string) => `fn/${name}/`
 }
 
@@ -109,6 +119,8 @@ export function parseKey (key: unknown): ParsedKey {
   if (p[0] === 'fn' && p.length >= 3 && NAME_RE.test(p[1])) {
     const name = p[1]
     if (p.length === 3 && p[2] === 'current') return { type: 'current', name }
+    if (p.length === 3 && p[2] === 'rollout') return { type: 'rollout', name }
+    if (p.length === 4 && p[2] === 'rm' && PEER_RE.test(p[3])) return { type: 'report', name, peer: p[3] }
     if (p.length === 4 && p[2] === 'v' && CID_RE.test(p[3])) return { type: 'version', name, cid: p[3] }
     if (p.length === 4 && p[2] === 'good' && CID_RE.test(p[3])) return { type: 'good', name, cid: p[3] }
     if (p.length === 4 && p[2] === 'ev' && EVENT_ID_RE.test(p[3])) return { type: 'event', name, eventId: p[3] }
@@ -259,5 +271,7 @@ export function parseRecord (key: unknown, value: unknown, checkSpec?: (kind: Ca
     case 'good': return { key: k, value: checkKnownGood(v, String(key)) }
     case 'event': return { key: k, value: checkEvent(v, String(key)) }
     case 'manifest': return { key: k, value: checkManifest(v, k.kind, k.name, checkSpec, String(key)) }
+    case 'rollout': return { key: k, value: checkRollout(v, String(key)) }
+    case 'report': return { key: k, value: checkRolloutReport(v, k.peer, String(key)) }
   }
 }

@@ -23,6 +23,7 @@ import type { DotFun, LwwValue } from '../crdt/stores.js'
 import { CatalogueRecordError } from './errors.js'
 import { parseKey, parseRecord } from './records.js'
 import type { CatalogueManifestKind, CurrentRecord, EventRecord, ManifestRecord, VersionRecord } from './records.js'
+import type { RolloutRecord, RolloutReportRecord } from './rollout-records.js'
 
 /** events kept per function in a view (older ones are pruned by writers) */
 export const MAX_EVENTS_SHOWN = 100
@@ -55,6 +56,10 @@ export interface FunctionView {
   events: FunctionEventView[]
   /** event keys in order, all of them (writers prune the oldest) */
   eventKeys: string[]
+  /** the function's rollout (the latest one), if any */
+  rollout?: RolloutRecord & { stamp: Stamp }
+  /** peers' figures for rollouts (the driver reads those of `rollout.id`) */
+  reports: RolloutReportRecord[]
 }
 
 export interface ManifestView extends ManifestRecord {
@@ -83,6 +88,8 @@ interface Draft {
   current?: { rec: CurrentRecord, stamp: Stamp }
   good: Set<string>
   events: Array<{ key: string, rec: EventRecord, stamp: Stamp }>
+  rollout?: { rec: RolloutRecord, stamp: Stamp }
+  reports: RolloutReportRecord[]
 }
 
 /** Builds the view of a catalogue state (an ORMap of CLWW registers). */
@@ -92,7 +99,7 @@ export function viewOf (m: ORMap, checkSpec?: SpecCheck): CatalogueView {
   let invalid = 0
   const draft = (name: string): Draft => {
     let d = drafts.get(name)
-    if (d == null) { d = { versions: [], good: new Set(), events: [] }; drafts.set(name, d) }
+    if (d == null) { d = { versions: [], good: new Set(), events: [], reports: [] }; drafts.set(name, d) }
     return d
   }
   for (const [key, store] of m.store) {
@@ -112,6 +119,8 @@ export function viewOf (m: ORMap, checkSpec?: SpecCheck): CatalogueView {
       case 'good': draft(r.key.name).good.add(r.key.cid); break
       case 'event': draft(r.key.name).events.push({ key, rec: r.value as EventRecord, stamp }); break
       case 'manifest': manifests.push({ ...(r.value as ManifestRecord), stamp }); break
+      case 'rollout': draft(r.key.name).rollout = { rec: r.value as RolloutRecord, stamp }; break
+      case 'report': draft(r.key.name).reports.push(r.value as RolloutReportRecord); break
     }
   }
   const functions = new Map<string, FunctionView>()
@@ -128,7 +137,9 @@ export function viewOf (m: ORMap, checkSpec?: SpecCheck): CatalogueView {
       ...(d.current != null ? { currentStamp: d.current.stamp } : {}),
       versions,
       events: d.events.slice(-MAX_EVENTS_SHOWN).map(e => ({ ...e.rec, stamp: e.stamp })),
-      eventKeys: d.events.map(e => e.key)
+      eventKeys: d.events.map(e => e.key),
+      ...(d.rollout != null ? { rollout: { ...d.rollout.rec, stamp: d.rollout.stamp } } : {}),
+      reports: d.reports.sort((a, b) => compareStrings(a.peer, b.peer))
     })
   }
   manifests.sort((a, b) => compareStrings(a.kind, b.kind) || compareStrings(a.name, b.name))

@@ -13,6 +13,7 @@ import { registerKeys } from './commands/keys.js'
 import { registerKv } from './commands/kv.js'
 import { registerLatency } from './commands/latency.js'
 import { registerSim } from './commands/sim.js'
+import { registerRollout } from './commands/rollout.js'
 import { registerStart } from './commands/start.js'
 import { registerUp } from './commands/up.js'
 
@@ -33,6 +34,7 @@ export function buildProgram (): Command {
   registerKv(program)
   registerFn(program)
   registerSim(program)
+  registerRollout(program)
   return program
 }
 

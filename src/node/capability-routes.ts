@@ -11,6 +11,7 @@ import { latencyRoutes } from '../latency/service/routes.js'
 import { allocationRoutes } from '../scheduler/index.js'
 import { crdtSetRoutes } from '../crdt/service/index.js'
 import { functionRoutes } from '../wasm/routes.js'
+import { rolloutRoutes } from '../rollouts/routes.js'
 import { catalogueRoutes } from '../catalogue/index.js'
 import type { Catalogue } from '../catalogue/index.js'
 import type { FunctionService } from '../wasm/functions/index.js'
@@ -53,7 +54,8 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     }),
     allocationRoutes(s.alloc),
     crdtSetRoutes(s.crdt),
-    functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health }),
+    functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health, rollouts: () => s.functions().rollouts }),
+    rolloutRoutes({ rollouts: () => s.functions().rollouts, store: () => s.functions().store }),
     catalogueRoutes(s.catalogue)
   ]
 }

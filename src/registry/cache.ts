@@ -1,4 +1,5 @@
 import type { EdgeNodeDescriptor } from './descriptor.js'
+import { normaliseArch } from './descriptor.js'
 import type { VerifiedDescriptor } from './vc.js'
 
 export type DescriptorSource = 'self' | 'gossip' | 'dht' | 'sync' | 'api'
@@ -100,6 +101,7 @@ export function matches (e: RegistryEntry, f: RegistryFilter): boolean {
   if (f.minMemoryMb != null && end.memory.totalMb < f.minMemoryMb) return false
   if (f.tee != null && end.tee.available !== f.tee) return false
   if (f.trust != null && e.trustLevel < f.trust) return false
-  if (f.arch != null && end.arch !== f.arch) return false
+  // ENDs carry OCI/GOARCH names; a filter may use Node's or uname's (x64, x86_64, aarch64)
+  if (f.arch != null && normaliseArch(end.arch) !== normaliseArch(f.arch)) return false
   return true
 }

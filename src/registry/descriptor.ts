@@ -1,5 +1,5 @@
 import { cpus, freemem, loadavg, totalmem } from 'node:os'
-import { existsSync, readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 
 export type AcceleratorKind = 'gpu' | 'npu' | 'tpu' | 'fpga' | 'other'
 
@@ -24,7 +24,14 @@ export interface EdgeNodeDescriptor {
   memory: { totalMb: number }
   accelerators: Accelerator[]
   runtimes: Array<'wasi' | 'reactor'>
-  tee: { available: boolean, kind: string | null, source: 'config' | 'attestation' }
+  /**
+   * available: detected on the host or declared by the operator; source says
+   * which ('detected' = a TEE device node exists, named in `detectedFrom`;
+   * 'declared' = the operator's word, config `resources.tee`; 'none'). No
+   * attestation is done yet: `attested` is always false. Older peers send
+   * source 'config' (= declared).
+   */
+  tee: { available: boolean, kind: string | null, source: 'detected' | 'declared' | 'none' | 'config' | 'attestation', attested?: boolean, detectedFrom?: string | null }
   trust: { level: number, source: 'self-asserted' }
   /** cpu: 1-minute load average per core; memory: used fraction */
   load: { cpu: number, memory: number }
@@ -46,44 +53,149 @@ export interface ResourceOverrides {
   tee?: boolean
 }
 
+export interface DetectedTee {
+  kind: 'sgx' | 'sev-snp' | 'tdx' | 'nitro'
+  /** the device node it was detected from */
+  path: string
+}
+
 export interface DetectedResources {
   cpu: { cores: number, model: string }
   memoryMb: number
+  /** OCI/GOARCH name (amd64, arm64, riscv64, ...) */
   arch: string
   platform: string
   accelerators: Accelerator[]
   load: { cpu: number, memory: number }
   freeMemoryMb: number
+  /** a TEE device node found on the host (none: null) */
+  tee?: DetectedTee | null
+}
+
+/** Node's process.arch -> the OCI/GOARCH name (what image platforms and Go use). */
+const ARCH_NAMES: Readonly<Record<string, string>> = Object.freeze({
+  x64: 'amd64',
+  x86_64: 'amd64',
+  amd64: 'amd64',
+  ia32: '386',
+  x86: '386',
+  arm64: 'arm64',
+  aarch64: 'arm64',
+  arm: 'arm',
+  riscv64: 'riscv64',
+  ppc64: 'ppc64le',
+  ppc64le: 'ppc64le',
+  s390x: 's390x',
+  loong64: 'loong64',
+  mips: 'mips',
+  mipsel: 'mipsle'
+})
+
+/** Normalises an architecture name (Node's, uname's or GOARCH) to its OCI/GOARCH name; unknown names are lower-cased. */
+export function normaliseArch (arch: string): string {
+  const a = arch.trim().toLowerCase()
+  return ARCH_NAMES[a] ?? a
+}
+
+/** TEE device nodes, in the order they are looked for: the first present wins. */
+export const TEE_DEVICES: ReadonlyArray<DetectedTee> = Object.freeze([
+  { kind: 'sgx', path: '/dev/sgx_enclave' },
+  { kind: 'sgx', path: '/dev/sgx/enclave' },
+  { kind: 'sev-snp', path: '/dev/sev-guest' },
+  { kind: 'tdx', path: '/dev/tdx_guest' },
+  { kind: 'tdx', path: '/dev/tdx-guest' },
+  { kind: 'nitro', path: '/dev/nitro_enclaves' }
+])
+
+/** Looks for a TEE device node (`exists` is injectable for tests). */
+export function detectTee (exists: (path: string) => boolean = existsSync): DetectedTee | null {
+  for (const t of TEE_DEVICES) {
+    try {
+      if (exists(t.path)) return { ...t }
+    } catch {
+      // unreadable: not detected
+    }
+  }
+  return null
+}
+
+const PCI_VENDORS: Readonly<Record<string, string>> = Object.freeze({ '0x10de': 'nvidia', '0x1002': 'amd', '0x8086': 'intel', '0x1af4': 'virtio', '0x15ad': 'vmware', '0x1234': 'qemu' })
+
+export interface AcceleratorProbe {
+  exists: (path: string) => boolean
+  readdir: (path: string) => string[]
+  readFile: (path: string) => string
+}
+
+const fsProbe: AcceleratorProbe = {
+  exists: existsSync,
+  readdir: (p) => readdirSync(p),
+  readFile: (p) => readFileSync(p, 'utf8')
+}
+
+function tryList (probe: AcceleratorProbe, dir: string): string[] {
+  try {
+    return probe.exists(dir) ? probe.readdir(dir) : []
+  } catch {
+    return []
+  }
 }
 
 /**
- * What the OS tells about this machine. GPUs are detected from the NVIDIA
- * driver's /proc entries and DRM render nodes where present; anything else
- * an operator declares in config (`resources.accelerators`).
+ * Accelerators the host exposes: NVIDIA GPUs (/proc/driver/nvidia/gpus),
+ * DRM render nodes (/dev/dri/renderD*, vendor from sysfs; NVIDIA ones are
+ * not counted twice), AMD ROCm compute (/dev/kfd) and compute accelerators
+ * of the kernel's accel subsystem (/dev/accel/accel*: NPUs such as Intel
+ * VPU, Habana).
+ */
+export function detectAccelerators (probe: AcceleratorProbe = fsProbe): Accelerator[] {
+  const out: Accelerator[] = []
+  const nvidia = tryList(probe, '/proc/driver/nvidia/gpus').length
+  if (nvidia > 0) out.push({ kind: 'gpu', model: 'nvidia', count: nvidia, source: 'detected' })
+  const byVendor = new Map<string, number>()
+  for (const node of tryList(probe, '/dev/dri').filter(n => /^renderD[0-9]+$/.test(n))) {
+    let vendor = 'unknown'
+    try {
+      vendor = PCI_VENDORS[probe.readFile(`/sys/class/drm/${node}/device/vendor`).trim().toLowerCase()] ?? 'unknown'
+    } catch {
+      // no sysfs entry (containers): vendor unknown
+    }
+    if (vendor === 'nvidia' && nvidia > 0) continue
+    byVendor.set(vendor, (byVendor.get(vendor) ?? 0) + 1)
+  }
+  for (const [vendor, count] of [...byVendor].sort((a, b) => a[0].localeCompare(b[0]))) {
+    out.push({ kind: 'gpu', model: `drm-render:${vendor}`, count, source: 'detected' })
+  }
+  try {
+    if (probe.exists('/dev/kfd')) out.push({ kind: 'gpu', model: 'amd-rocm-kfd', count: 1, source: 'detected' })
+  } catch {
+    // not readable: not detected
+  }
+  const accel = tryList(probe, '/dev/accel').filter(n => /^accel[0-9]+$/.test(n)).length
+  if (accel > 0) out.push({ kind: 'npu', model: 'linux-accel', count: accel, source: 'detected' })
+  return out.slice(0, 16)
+}
+
+/**
+ * What the OS tells about this machine: cores, memory, the architecture
+ * (OCI/GOARCH name), accelerators (detectAccelerators) and a TEE device
+ * node (detectTee). An operator may override or declare more in config.
  */
 export function detectResources (): DetectedResources {
   const list = cpus()
   const cores = Math.max(1, list.length)
   const total = Math.max(1, Math.floor(totalmem() / 1048576))
   const free = Math.floor(freemem() / 1048576)
-  const accelerators: Accelerator[] = []
-  try {
-    const dir = '/proc/driver/nvidia/gpus'
-    if (existsSync(dir)) {
-      const n = readdirSync(dir).length
-      if (n > 0) accelerators.push({ kind: 'gpu', model: 'nvidia', count: n, source: 'detected' })
-    }
-  } catch {
-    // no NVIDIA driver: nothing detected
-  }
+  const accelerators = detectAccelerators()
   return {
     cpu: { cores, model: (list[0]?.model ?? 'unknown').trim().slice(0, 128) },
     memoryMb: total,
-    arch: process.arch,
+    arch: normaliseArch(process.arch),
     platform: process.platform,
     accelerators,
     load: { cpu: Math.round((loadavg()[0] / cores) * 1000) / 1000, memory: Math.round((1 - free / total) * 1000) / 1000 },
-    freeMemoryMb: free
+    freeMemoryMb: free,
+    tee: detectTee()
   }
 }
 
@@ -111,6 +223,19 @@ function parseAccelerator (spec: string): Accelerator {
   return { kind: k, model: (model ?? kind).slice(0, 128), count: Number.isInteger(n) && n > 0 ? Math.min(n, 1024) : 1, source: 'config' }
 }
 
+/**
+ * The END's tee field: a detected device wins (source 'detected', the
+ * device path in `detectedFrom`); else the operator's `resources.tee: true`
+ * (source 'declared'); else none. `resources.tee: false` hides a detected
+ * TEE (the operator may withhold it). Nothing is attested yet.
+ */
+export function teeOf (detected: DetectedTee | null, declared: boolean | undefined): EdgeNodeDescriptor['tee'] {
+  if (declared === false) return { available: false, kind: null, source: 'none', attested: false, detectedFrom: detected?.path ?? null }
+  if (detected != null) return { available: true, kind: detected.kind, source: 'detected', attested: false, detectedFrom: detected.path }
+  if (declared === true) return { available: true, kind: null, source: 'declared', attested: false, detectedFrom: null }
+  return { available: false, kind: null, source: 'none', attested: false, detectedFrom: null }
+}
+
 /** Builds this peer's descriptor from detected resources and config overrides. */
 export function buildDescriptor (init: BuildDescriptorInit): EdgeNodeDescriptor {
   const d = init.detected ?? detectResources()
@@ -124,13 +249,13 @@ export function buildDescriptor (init: BuildDescriptorInit): EdgeNodeDescriptor 
     multiaddrs: init.multiaddrs.slice(0, 16),
     region: init.region,
     zone: init.zone,
-    arch: (o.arch ?? d.arch).toLowerCase(),
+    arch: normaliseArch(o.arch ?? d.arch),
     platform: d.platform,
     cpu: { cores, model: d.cpu.model },
     memory: { totalMb },
     accelerators: o.accelerators != null ? o.accelerators.slice(0, 16).map(parseAccelerator) : d.accelerators,
     runtimes: ['wasi', 'reactor'],
-    tee: { available: o.tee ?? false, kind: null, source: 'config' },
+    tee: teeOf(d.tee ?? null, o.tee),
     trust: { level: 0, source: 'self-asserted' },
     load: { cpu: Math.min(1024, d.load.cpu), memory: usedFraction },
     capacity: {

@@ -3,6 +3,7 @@
  * bodies and protocol frames). Pure. Every failure is an
  * InvalidConstraintsError naming the field.
  */
+import { normaliseArch } from '../registry/descriptor.js'
 import { InvalidConstraintsError } from './errors.js'
 
 export type Runtime = 'wasi' | 'reactor'
@@ -168,7 +169,8 @@ export function parseConstraints (input: unknown, prefix = 'constraints'): Parse
     if (t > MAX_TRUST) throw new InvalidConstraintsError(f('trust'), `must be at most ${MAX_TRUST}`)
     out.trust = t
   }
-  if (input.arch !== undefined) out.arch = label(input.arch, f('arch')).toLowerCase()
+  // OCI/GOARCH names, as ENDs carry them (x64, x86_64 -> amd64; aarch64 -> arm64)
+  if (input.arch !== undefined) out.arch = normaliseArch(label(input.arch, f('arch')))
   if (input.from !== undefined) out.from = label(input.from, f('from'), FROM)
   return out
 }

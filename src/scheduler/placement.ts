@@ -4,6 +4,7 @@
  * zone spread. Pure and deterministic given its inputs: no clock, no I/O,
  * ties broken by peer id.
  */
+import { normaliseArch } from '../registry/descriptor.js'
 import type { ParsedConstraints } from './constraints.js'
 import type { RegistryEntry } from '../registry/index.js'
 
@@ -131,7 +132,7 @@ export function failedFilter (c: Candidate, k: ParsedConstraints): Exclude<Filte
   if (k.region != null && c.region !== k.region) return 'region'
   if (k.tee != null && c.tee !== k.tee) return 'tee'
   if (k.trust != null && !(c.trust >= k.trust)) return 'trust'
-  if (k.arch != null && c.arch.toLowerCase() !== k.arch) return 'arch'
+  if (k.arch != null && normaliseArch(c.arch) !== k.arch) return 'arch'
   return null
 }
 

@@ -11,12 +11,16 @@
  */
 import { errorResponse } from '../api/schemas.js'
 import { ROUTING_ERROR_STATUS } from './routing/errors.js'
-import { UnknownFunctionError } from './store/errors.js'
+import { InvalidFunctionRequestError, UnknownFunctionError } from './store/errors.js'
 import { DEFAULT_MAX_MODULE_BYTES } from './validate.js'
 import type { FunctionInvoker } from './routing/index.js'
 import type { FunctionRecord, FunctionStore } from './store/index.js'
 import type { HealthChecks } from './health/index.js'
 import type { ApiRoutes } from '../api/index.js'
+import type { RolloutService } from '../rollouts/service.js'
+import { deployAsRollout } from '../rollouts/deploy.js'
+import { ROLLOUT_VIEW_SCHEMA, specFromFlat } from '../rollouts/routes.js'
+import { ROLLOUT_ERROR_STATUS } from '../rollouts/errors.js'
 
 /** The request's content type is not one this route takes (HTTP 415). */
 export class UnsupportedMediaTypeError extends Error {
@@ -31,6 +35,8 @@ export interface FunctionRouteSources {
   store: () => FunctionStore
   invoker: () => FunctionInvoker
   health?: () => HealthChecks
+  /** with rollouts, a deploy with canary fields starts a rollout instead of becoming current */
+  rollouts?: () => RolloutService
 }
 
 export interface FunctionRoutesInit {
@@ -45,6 +51,7 @@ export interface FunctionRoutesInit {
 /** The error statuses of these routes (the runtime's, the store's, routing's; invalid imports/exports are 422). */
 export const FUNCTION_ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ...ROUTING_ERROR_STATUS,
+  ...ROLLOUT_ERROR_STATUS,
   DisallowedImportError: 422,
   MissingExportError: 422,
   UnsupportedMediaTypeError: 415
@@ -69,7 +76,37 @@ interface DeployQuery {
   maxInputBytes?: number
   maxConcurrency?: number
   maxQueue?: number
+  canaryRegions?: string
+  canaryShare?: number
+  minHealthyTime?: string
+  healthyDeadline?: string
+  maxParallel?: number
+  stagger?: string
+  autoPromote?: boolean
+  autoRevert?: boolean
+  latencyP95Ms?: number
+  errorRate?: number
+  relativeLatencyFactor?: number
+  relativeErrorRate?: number
+  minSamples?: number
 }
+
+/** deploy query fields that make the deploy a canary rollout (docs/rollouts.md) */
+const rolloutQuery = {
+  canaryRegions: { type: 'string', description: 'comma-separated canary regions: the deploy becomes a rollout' },
+  canaryShare: { type: 'number', minimum: 0.001, maximum: 1 },
+  minHealthyTime: { type: 'string', description: 'e.g. 30s' },
+  healthyDeadline: { type: 'string', description: 'e.g. 5m' },
+  maxParallel: { type: 'integer', minimum: 0, maximum: 1000 },
+  stagger: { type: 'string', description: 'e.g. 30s' },
+  autoPromote: { type: 'boolean' },
+  autoRevert: { type: 'boolean' },
+  latencyP95Ms: { type: 'number', minimum: 0.001 },
+  errorRate: { type: 'number', minimum: 0, maximum: 1 },
+  relativeLatencyFactor: { type: 'number', minimum: 1 },
+  relativeErrorRate: { type: 'number', minimum: 0, maximum: 1 },
+  minSamples: { type: 'integer', minimum: 1 }
+} as const
 
 const versionSchema = {
   type: 'object',
@@ -179,17 +216,19 @@ export function functionRoutes (sources: FunctionRouteSources, init: FunctionRou
               name: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
               abi: { type: 'string', enum: ['wasi', 'reactor'] },
               warmPoolSize: { type: 'integer', minimum: 0, maximum: 16 },
-              ...limitsQuery
+              ...limitsQuery,
+              ...rolloutQuery
             }
           },
           response: {
             201: {
-              description: 'stored, loaded and current',
+              description: 'stored, loaded and current (or, with canaryRegions, a rollout started)',
               type: 'object',
               additionalProperties: false,
               required: ['id', 'name', 'version'],
-              properties: { id: { type: 'string', description: 'CIDv1 (raw, sha2-256) of the bytes' }, name: { type: 'string' }, version: { type: 'integer' } }
+              properties: { id: { type: 'string', description: 'CIDv1 (raw, sha2-256) of the bytes' }, name: { type: 'string' }, version: { type: 'integer' }, rollout: { anyOf: [ROLLOUT_VIEW_SCHEMA, { type: 'null' }] }, note: { type: 'string' } }
             },
+            409: errorResponse('a rollout of this function is running'),
             400: errorResponse('not a valid module, or a bad parameter (the message names it)'),
             413: errorResponse('module larger than the limit (5 MiB by default)'),
             415: errorResponse('the body is not application/wasm'),
@@ -207,6 +246,21 @@ export function functionRoutes (sources: FunctionRouteSources, init: FunctionRou
           if (q[k] !== undefined) limits[k] = q[k]
         }
         const bytes = new Uint8Array(req.body ?? Buffer.alloc(0))
+        const rolloutFields = Object.keys(rolloutQuery).filter(k => q[k as keyof DeployQuery] !== undefined)
+        if (rolloutFields.length > 0) {
+          const rollouts = sources.rollouts?.()
+          if (rollouts == null) throw new UnsupportedMediaTypeError('this peer runs no rollouts')
+          if (q.canaryRegions == null) throw new InvalidFunctionRequestError('canaryRegions', `${rolloutFields.join(', ')} need canaryRegions`)
+          const spec = specFromFlat(q as unknown as Record<string, string | number | boolean | undefined>, q.canaryRegions)
+          const rr = await deployAsRollout(sources.store(), rollouts, bytes, {
+            name: q.name,
+            abi: q.abi ?? 'wasi',
+            ...(Object.keys(limits).length > 0 ? { limits } : {}),
+            ...(q.warmPoolSize !== undefined ? { warmPoolSize: q.warmPoolSize } : {})
+          }, spec, { signal: ctx.requestSignal(reply) })
+          reply.code(201)
+          return { id: rr.deployed.id, name: rr.deployed.name, version: rr.deployed.version, rollout: rr.rollout, ...(rr.note != null ? { note: rr.note } : {}) }
+        }
         const r = await sources.store().deploy(bytes, {
           name: q.name,
           abi: q.abi ?? 'wasi',

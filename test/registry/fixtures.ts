@@ -14,7 +14,7 @@ import type { NodeIdentity } from '../../src/identity/index.js'
 export const DETECTED: DetectedResources = {
   cpu: { cores: 4, model: 'test-cpu' },
   memoryMb: 8192,
-  arch: 'x64',
+  arch: 'amd64',
   platform: 'linux',
   accelerators: [],
   load: { cpu: 0.25, memory: 0.5 },

@@ -5,6 +5,7 @@ import {
 } from '../../src/scheduler/index.js'
 import { entry, fakePeerId, testSeed } from './fixtures.js'
 import type { Candidate, LatencyView, ParsedConstraints, PlacementInput } from '../../src/scheduler/index.js'
+import { normaliseArch } from '../../src/registry/descriptor.js'
 
 const SELF = fakePeerId(0)
 
@@ -170,7 +171,7 @@ describe('scheduler placement', () => {
           if (k.region != null) assert.equal(c.region, k.region)
           if (k.tee != null) assert.equal(c.tee, k.tee)
           if (k.trust != null) assert.ok(c.trust >= k.trust)
-          if (k.arch != null) assert.equal(c.arch, k.arch)
+          if (k.arch != null) assert.equal(normaliseArch(c.arch), k.arch)
           if (k.latencyMs != null) {
             const l = lat[c.peerId]
             if (s.latencyClass === 'pass') assert.ok(l != null && l.ms + l.errorMs <= k.latencyMs)

@@ -34,13 +34,30 @@ export async function runFnDeploy (file: string, opts: FnDeployOptions, out: Out
     const checked = intOption(flag, v)
     if (checked !== undefined) q.set(key, checked)
   }
-  const res = await apiRequest<{ id: string, name: string, version: number }>(apiUrlFrom(opts.api), `/v1/functions?${q.toString()}`, {
+  const rolloutFlags: Array<[string, string, string | undefined]> = [
+    ['canaryShare', '--canary-share', opts.canaryShare], ['minHealthyTime', '--min-healthy-time', opts.minHealthyTime], ['healthyDeadline', '--healthy-deadline', opts.healthyDeadline],
+    ['maxParallel', '--max-parallel', opts.maxParallel], ['stagger', '--stagger', opts.stagger], ['latencyP95Ms', '--latency-p95', opts.latencyP95], ['errorRate', '--error-rate', opts.errorRate],
+    ['relativeLatencyFactor', '--relative-latency', opts.relativeLatency], ['relativeErrorRate', '--relative-error-rate', opts.relativeErrorRate], ['minSamples', '--min-samples', opts.minSamples]
+  ]
+  const given = rolloutFlags.filter(([, , v]) => v !== undefined)
+  if (opts.canary == null && (given.length > 0 || opts.autoPromote === false || opts.autoRevert === false)) {
+    throw new CliError(`${[...given.map(([, f]) => f), ...(opts.autoPromote === false ? ['--no-auto-promote'] : []), ...(opts.autoRevert === false ? ['--no-auto-revert'] : [])].join(', ')}: only with --canary REGIONS`, 'BAD_ARGUMENT')
+  }
+  if (opts.canary != null) {
+    q.set('canaryRegions', opts.canary)
+    for (const [key, , v] of given) q.set(key, v as string)
+    if (opts.autoPromote === false) q.set('autoPromote', 'false')
+    if (opts.autoRevert === false) q.set('autoRevert', 'false')
+  }
+  const res = await apiRequest<{ id: string, name: string, version: number, rollout?: { id: string, state: string, cohort: string[] } | null, note?: string }>(apiUrlFrom(opts.api), `/v1/functions?${q.toString()}`, {
     method: 'POST',
     body: bytes,
     headers: { 'content-type': 'application/wasm', ...bearer(opts.token) },
     timeoutMs: 60_000
   })
-  out.write(opts.json === true ? JSON.stringify(res) + '\n' : `${res.id}\n`)
+  if (opts.json === true) out.write(JSON.stringify(res) + '\n')
+  else if (res.rollout != null) out.write(`${res.id}\nrollout ${res.rollout.id}: ${res.rollout.state} (canary in ${opts.canary ?? ''}); follow with: dcis rollout status ${res.name}\n`)
+  else out.write(`${res.id}\n${res.note != null ? `${res.note}\n` : ''}`)
   return res
 }
 

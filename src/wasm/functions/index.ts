@@ -20,6 +20,8 @@ import { createHealthChecks, healthCheckManifestHandler } from '../health/index.
 import { createFunctionInvoker, createFunctionRoutingMetrics } from '../routing/index.js'
 import { functionRoutes } from '../routes.js'
 import { createFunctionStore, functionManifestHandler } from '../store/index.js'
+import { RolloutService } from '../../rollouts/service.js'
+import type { RolloutServiceInit } from '../../rollouts/service.js'
 import type { WasmRuntime, WasmRuntimeInit } from '../index.js'
 import type { HealthChecks } from '../health/index.js'
 import type { FunctionInvoker, InvokerComponents, InvokerInit } from '../routing/index.js'
@@ -36,7 +38,9 @@ export interface FunctionServiceComponents {
   helia: FunctionStoreComponents['helia']
   datastore: Datastore
   /** verified END descriptors (the node's EndRegistry fits) */
-  registry?: { list: () => Array<{ end: { peerId: string, runtimes: string[] } }> }
+  registry?: { list: () => Array<{ end: { peerId: string, runtimes: string[], region?: string } }>, self?: () => { end: { region: string } } | undefined }
+  /** this peer's region (rollout cohorts); default: the region of its own END in the registry */
+  region?: string
   /** measured RTT to a peer, ms (MeshNode's PeerRttTracker.rttMs, or a latency oracle) */
   rttMs?: (peerId: string) => number | null
   /** where the Function and HealthCheck kinds are registered on start */
@@ -54,6 +58,7 @@ export interface FunctionServiceInit {
   store?: FunctionStoreInit
   invoker?: InvokerInit
   routes?: FunctionRoutesInit
+  rollouts?: RolloutServiceInit
 }
 
 export interface FunctionService {
@@ -62,6 +67,8 @@ export interface FunctionService {
   readonly invoker: FunctionInvoker
   readonly health: HealthChecks
   readonly catalogue: Catalogue
+  /** canary rollouts (src/rollouts) */
+  readonly rollouts: RolloutService
   start(): Promise<void>
   stop(): Promise<void>
   routes(): ApiRoutes
@@ -86,6 +93,8 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
     store,
     ...(registry != null ? { candidates: () => registry.list().map(e => ({ peerId: e.end.peerId, runtimes: e.end.runtimes })) } : {}),
     ...(c.rttMs != null ? { rttMs: c.rttMs } : {}),
+    mayServe: (id, name) => rollouts.mayServe(id, name),
+    observe: (name, id, ms, ok) => { rollouts.observe(name, id, ms, ok) },
     logger: child(c.logger, 'dcis:wasm:routing'),
     metrics
   }, init.invoker)
@@ -96,6 +105,15 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
     const members = registry?.list().map(e => e.end.peerId).filter(p => connected.has(p)) ?? []
     return [self, ...members]
   }
+  const ownRegion = (): string => c.region ?? registry?.self?.()?.end.region ?? registry?.list().find(e => e.end.peerId === self)?.end.region ?? 'unknown'
+  const rollouts = new RolloutService({
+    catalogue,
+    region: ownRegion,
+    regions: () => [...new Set([ownRegion(), ...(registry?.list().map(e => e.end.region).filter((r): r is string => r != null) ?? [])])],
+    live,
+    ...(c.logger != null ? { logger: child(c.logger, 'dcis:rollouts') } : {}),
+    ...(c.metrics != null ? { metrics: c.metrics } : {})
+  }, init.rollouts)
   const health = createHealthChecks({ store, invoker, catalogue, live, logger: child(c.logger, 'dcis:wasm:health'), metrics })
   let started = false
   return {
@@ -104,6 +122,7 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
     invoker,
     health,
     catalogue,
+    rollouts,
     async start () {
       if (started) return
       const stack: Array<() => Promise<void>> = []
@@ -113,11 +132,13 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
         await store.start(); stack.push(async () => { await store.stop() })
         await invoker.start(); stack.push(async () => { await invoker.stop() })
         await health.start(); stack.push(async () => { await health.stop() })
+        store.setVersionSelector((name) => rollouts.selectVersion(name))
+        await rollouts.start(); stack.push(async () => { await rollouts.stop(); store.setVersionSelector(undefined) })
       } catch (err) {
         for (const undo of stack.reverse()) await undo().catch(() => {})
         throw err
       }
-      c.manifests?.register('Function', functionManifestHandler(() => store, () => catalogue))
+      c.manifests?.register('Function', functionManifestHandler(() => store, () => catalogue, () => rollouts))
       c.manifests?.register('HealthCheck', healthCheckManifestHandler(() => health))
       started = true
     },
@@ -126,6 +147,8 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
       started = false
       c.manifests?.unregister('Function')
       c.manifests?.unregister('HealthCheck')
+      await rollouts.stop()
+      store.setVersionSelector(undefined)
       await health.stop()
       await invoker.stop()
       await store.stop()
@@ -133,7 +156,7 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
       if (ownsCatalogue) await catalogue.stop()
     },
     routes () {
-      return functionRoutes({ store: () => store, invoker: () => invoker, health: () => health }, { ...(init.store?.maxModuleBytes != null ? { maxModuleBytes: init.store.maxModuleBytes } : {}), ...init.routes })
+      return functionRoutes({ store: () => store, invoker: () => invoker, health: () => health, rollouts: () => rollouts }, { ...(init.store?.maxModuleBytes != null ? { maxModuleBytes: init.store.maxModuleBytes } : {}), ...init.routes })
     }
   }
 }

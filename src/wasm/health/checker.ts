@@ -240,7 +240,9 @@ export class DefaultHealthChecks implements HealthChecks {
     const rec = this.c.store.get(fn)
     if (rec == null) return result
     const reason = `${check.failures} consecutive failed health checks (${check.name}): ${result.reason ?? ''}`
-    if (check.spec.recoveryAction !== 'rollback') {
+    // a rollout's canary (served here, not current): the verdict goes to the catalogue as an
+    // `unhealthy` event about the canary; the rollout's driver reverts it, once, for every peer
+    if (check.spec.recoveryAction !== 'rollback' || result.id !== rec.current) {
       if (!check.reported) {
         check.reported = true
         await this.c.store.recordEvent(fn, { type: 'unhealthy', version: result.version, id: result.id, reason })

@@ -30,6 +30,10 @@ export interface InvokerComponents {
   rttMs?: (peerId: string) => number | null
   /** may this remote peer have functions run here? (default: any peer) */
   authorize?: (peerId: string) => boolean
+  /** may this peer run version `id` of `name` now? (rollouts: a canary only inside its cohort; default yes) */
+  mayServe?: (id: string, name: string) => boolean
+  /** told about every invocation run here: duration and whether it succeeded (rollout figures) */
+  observe?: (name: string, id: string, durationMs: number, ok: boolean) => void
   logger?: Logger
   metrics?: FunctionRoutingMetrics
 }

@@ -21,6 +21,9 @@ export const INVOKE_PROTOCOL = '/dcis/invoke/1.0.0'
 const DEFAULT_MAX_INPUT = 16 * 1024 * 1024
 const DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
 
+/** errors that say nothing about the function version (not counted in rollout figures) */
+const NOT_THE_FUNCTIONS_FAULT = new Set(['OverloadedError', 'RuntimeStoppedError', 'AbortError', 'InputTooLargeError'])
+
 /** errors after which the next candidate is tried (the peer could not take it; the function did not fail) */
 const RETRYABLE = new Set(['OverloadedError', 'PeerOverloadedError', 'RuntimeStoppedError', 'ModuleUnavailableError', 'ForwardFailedError', 'WorkerCrashedError'])
 
@@ -121,9 +124,23 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
 
   /** Runs here, loading the module first if needed (fetched by CID over bitswap when absent). */
   async runLocal (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served'): Promise<InvokeOutcome> {
+    if (this.c.mayServe != null && !this.c.mayServe(fn.id, fn.name)) {
+      // a canary runs only inside its cohort (refused here: the caller tries another peer)
+      this.c.metrics?.routed.inc({ where, outcome: 'error' })
+      throw new OverloadedError('peer', `${fn.id} is a canary of ${fn.name} and this peer is outside its cohort`)
+    }
     try {
       const loadedNow = await this.c.store.ensureLoaded({ id: fn.id, name: fn.name, ...fn.spec }, options)
-      const r = await this.c.runtime.invoke(fn.id, input, { ...(options.signal != null ? { signal: options.signal } : {}), ...(options.caller != null ? { caller: options.caller } : {}) })
+      let r
+      const t0 = performance.now()
+      try {
+        r = await this.c.runtime.invoke(fn.id, input, { ...(options.signal != null ? { signal: options.signal } : {}), ...(options.caller != null ? { caller: options.caller } : {}) })
+      } catch (err) {
+        // the function's own failures count against its version; refusals (overload, shutdown, the caller's abort) do not
+        if (!NOT_THE_FUNCTIONS_FAULT.has((err as Error).name) && options.signal?.aborted !== true) this.c.observe?.(fn.name, fn.id, performance.now() - t0, false)
+        throw err
+      }
+      this.c.observe?.(fn.name, fn.id, r.durationMs, true)
       this.c.metrics?.routed.inc({ where, outcome: 'ok' })
       return { output: r.output, ranOn: this.selfId, durationMs: r.durationMs, coldStart: r.coldStart || loadedNow, id: fn.id, name: fn.name }
     } catch (err) {

@@ -14,7 +14,7 @@ import type { Abi } from '../abi.js'
 import type { LoadInfo, WasmRuntime } from '../index.js'
 import type { FunctionGrants, FunctionLimits, FunctionSpec } from '../spec.js'
 import type { Logger } from '../../telemetry/index.js'
-import type { Catalogue } from '../../catalogue/index.js'
+import type { Catalogue, CatalogueEventType } from '../../catalogue/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
@@ -48,7 +48,7 @@ export interface FunctionVersion extends RuntimeSpecFields {
 
 export interface FunctionEvent {
   at: string
-  type: 'deployed' | 'rollback' | 'unhealthy' | 'rollback-impossible'
+  type: CatalogueEventType
   /** the version (number) this event is about */
   version?: number
   id?: string
@@ -78,6 +78,8 @@ export interface DeployOptions extends Partial<RuntimeSpecFields> {
   name: string
   /** refuse the bytes unless they hash to this id (a manifest's `source`) */
   expectedId?: string
+  /** false: add the version without making it current (a rollout's canary); default true */
+  makeCurrent?: boolean
 }
 
 export interface DeployResult {
@@ -134,6 +136,11 @@ export interface FunctionStore {
   adopt(name: string, id: string, fields: RuntimeSpecFields, abort?: AbortOptions): Promise<DeployResult>
   /** a name (its current version) or a CID this peer knows */
   resolve(ref: string): FunctionRef | undefined
+  /**
+   * Which version a name resolves to here when it is not `current` (a
+   * rollout's canary inside its cohort); undefined = current.
+   */
+  setVersionSelector(select: ((name: string) => string | undefined) | undefined): void
   get(name: string): FunctionRecord | undefined
   list(): FunctionRecord[]
   /** the module bytes: local block, or fetched from a provider over bitswap */

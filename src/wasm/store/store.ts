@@ -93,6 +93,7 @@ export class DefaultFunctionStore implements FunctionStore {
   private started = false
   private unsubscribe?: () => void
   private readonly listeners = new Set<(name: string, record: FunctionRecord) => void>()
+  private selectVersion?: (name: string) => string | undefined
 
   constructor (components: FunctionStoreComponents, init: FunctionStoreInit = {}) {
     this.c = components
@@ -138,7 +139,8 @@ export class DefaultFunctionStore implements FunctionStore {
     const records = this.index()
     const rec = records.get(ref)
     if (rec != null) {
-      const v = rec.versions.find(x => x.id === rec.current) as FunctionVersion
+      const chosen = this.selectVersion?.(rec.name)
+      const v = (chosen != null ? rec.versions.find(x => x.id === chosen) : undefined) ?? rec.versions.find(x => x.id === rec.current) as FunctionVersion
       return { name: rec.name, version: v, record: rec }
     }
     const names = this.byCid.get(ref)
@@ -156,6 +158,10 @@ export class DefaultFunctionStore implements FunctionStore {
       }
     }
     return undefined
+  }
+
+  setVersionSelector (select: ((name: string) => string | undefined) | undefined): void {
+    this.selectVersion = select
   }
 
   async deploy (bytes: Uint8Array, options: DeployOptions, abort: AbortOptions = {}): Promise<DeployResult> {
@@ -205,7 +211,7 @@ export class DefaultFunctionStore implements FunctionStore {
       ...(fields.env != null ? { env: fields.env } : {}),
       ...(fields.grants != null ? { grants: fields.grants as Record<string, boolean> } : {}),
       ...(fields.warmPoolSize != null ? { warmPoolSize: fields.warmPoolSize } : {})
-    })
+    }, { makeCurrent: options.makeCurrent ?? true })
     const result = recordOf(view)
     this.announce(cid)
     const version = (result.versions.find(v => v.id === id) as FunctionVersion).version
