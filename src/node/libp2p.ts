@@ -75,7 +75,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     },
     transports: [transport],
     connectionMonitor: {
-      // a busy small box answers pings late; only a really dead link is cut
+      // a busy small box answers pings late; only a really dead link is cut.
+      // One ping per connection every 20 s (libp2p's default is 10 s): the
+      // cost is per connection, and the latency service measures RTTs itself
+      pingInterval: 20_000,
       pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
     },
     connectionEncrypters: [noise()],
@@ -90,7 +93,12 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     }),
     services: {
       identify: identify(),
-      ping: ping(),
+      // ping allows one outbound stream per connection by default: the
+      // latency service's probe and the connection monitor's heartbeat then
+      // collide, the monitor's ping fails with TooManyOutboundProtocolStreams
+      // and it aborts a healthy connection (every ~10 s on an idle mesh: a
+      // redial, identify, registry sync, gossip re-graft each time)
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: config.dht.clientMode,
