@@ -9,6 +9,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp } from '../latency/emulator/index.js'
+import { gossipMessageId } from '../registry/gossip-id.js'
 import type { DcisConfig } from '../config/index.js'
 import type { Logger } from '../telemetry/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -109,6 +110,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictSign',
+        // descriptors are identified by content, so relays of one END dedupe
+        msgIdFn: gossipMessageId,
+        // ...and re-publishing one already seen is a no-op, not an error
+        ignoreDuplicatePublishError: true,
         allowPublishToZeroTopicPeers: true,
         emitSelf: false
       })
