@@ -73,7 +73,7 @@ export interface BenchMesh {
 }
 
 /** N peers on loopback, started one after another; resolves once spawned */
-export async function startMesh (nodes: number, opts: { nodeArgs?: string[], extraArgs?: string[], regions?: string[] } = {}): Promise<BenchMesh> {
+export async function startMesh (nodes: number, opts: { nodeArgs?: string[], extraArgs?: string[], regions?: string[], hold?: number } = {}): Promise<BenchMesh> {
   const dir = await mkdtemp(join(tmpdir(), 'dcis-scale-'))
   const mesh = new LocalMesh({
     nodes,
@@ -85,7 +85,8 @@ export async function startMesh (nodes: number, opts: { nodeArgs?: string[], ext
     extraArgs: opts.extraArgs
   })
   await mesh.prepare()
-  await mesh.start()
+  // the last `hold` peers are prepared (keys, ports) but left for the caller to spawn
+  for (const peer of mesh.peers.slice(0, nodes - (opts.hold ?? 0))) await mesh.spawnPeer(peer)
   return {
     mesh,
     dir,
