@@ -1,53 +1,17 @@
 #!/usr/bin/env node
 /**
- * The `dcis` command. Each subcommand lives in commands/; every failure ends
- * in one line on stderr and a non-zero exit code.
+ * The `dcis` entry point. It has no static imports, so it parses and runs on
+ * any Node: on one older than the project needs it stops at once with one
+ * line saying so (instead of a stack from an API that version lacks), else
+ * it loads the CLI (program.ts).
  */
-import { Command, CommanderError } from 'commander'
-import { VERSION } from '../node/version.js'
-import { registerAlloc } from './commands/alloc.js'
-import { registerApply } from './commands/apply.js'
-import { registerInspect } from './commands/inspect.js'
-import { registerFn } from './commands/fn.js'
-import { registerKeys } from './commands/keys.js'
-import { registerKv } from './commands/kv.js'
-import { registerLatency } from './commands/latency.js'
-import { registerStart } from './commands/start.js'
-import { registerUp } from './commands/up.js'
+const REQUIRED_MAJOR = 22
+const major = Number(process.versions.node.split('.')[0])
 
-export function buildProgram (): Command {
-  const program = new Command()
-  program.name('dcis')
-    .description('dcis-mesh: a peer-to-peer edge mesh node')
-    .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride()
-  registerStart(program)
-  registerUp(program)
-  registerInspect(program)
-  registerKeys(program)
-  registerLatency(program)
-  registerApply(program)
-  registerAlloc(program)
-  registerKv(program)
-  registerFn(program)
-  return program
+if (!(major >= REQUIRED_MAJOR)) {
+  process.stderr.write(`dcis: needs Node.js ${REQUIRED_MAJOR} or newer, this is ${process.version}; run it with the project's Node (node_modules/.bin/node dist/cli/main.js, or npx dcis)\n`)
+  process.exitCode = 1
+} else {
+  const { main } = await import('./program.js')
+  await main()
 }
-
-async function main (): Promise<void> {
-  const program = buildProgram()
-  try {
-    await program.parseAsync(process.argv)
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // help and version are "errors" with exit code 0
-      process.exitCode = err.exitCode
-      return
-    }
-    const message = (err as Error).message ?? String(err)
-    process.stderr.write(`dcis: ${message.split('\n')[0]}\n`)
-    process.exitCode = (err as { exitCode?: number }).exitCode ?? 1
-  }
-}
-
-await main()
