@@ -83,14 +83,23 @@ export class LatencyServiceImpl implements LatencyService {
   private shutdown = new AbortController()
   private cursor = 0
   private _status: 'stopped' | 'started' = 'stopped'
+  /** adaptive cadence: current probe interval, last published state */
+  private readonly adaptive: boolean
+  private readonly maxProbeIntervalMs: number
+  private readonly maxGossipIntervalMs: number
+  private readonly gossipMoveMs: number
+  private probeIntervalNow: number
+  private lastPublished?: { at: number, vec: number[], height: number, peers: string }
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     // measure a new neighbour now rather than at the next round
     this.track(this.probe(evt.detail.toString()).catch(() => {}))
+    this.probeIntervalNow = this.cfg.probeIntervalMs
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.dropWindow(evt.detail.toString())
+    this.probeIntervalNow = this.cfg.probeIntervalMs
   }
 
   constructor (components: LatencyServiceComponents, init: LatencyServiceInit = {}) {
@@ -109,6 +118,12 @@ export class LatencyServiceImpl implements LatencyService {
       maxPeers: positiveInt(init.maxPeers ?? 512, 'maxPeers')
     }
     if (!(this.cfg.jitter >= 0 && this.cfg.jitter < 1)) throw new LatencyConfigError('jitter', `must be in [0, 1), got ${this.cfg.jitter}`)
+    this.adaptive = init.adaptive ?? true
+    this.maxProbeIntervalMs = positive(init.maxProbeIntervalMs ?? this.cfg.probeIntervalMs * 12, 'maxProbeIntervalMs')
+    this.maxGossipIntervalMs = positive(init.maxGossipIntervalMs ?? Math.min(this.cfg.gossipIntervalMs * 6, this.cfg.stateTtlMs / 2), 'maxGossipIntervalMs')
+    this.gossipMoveMs = init.gossipMoveMs ?? 1
+    if (!(this.gossipMoveMs >= 0)) throw new LatencyConfigError('gossipMoveMs', `must be a non-negative number, got ${this.gossipMoveMs}`)
+    this.probeIntervalNow = this.cfg.probeIntervalMs
     const seed = init.seed ?? seedFromString(this.selfId)
     this.prng = createPrng(seed ^ 0x5eed)
     this.estimator = createLatencyEstimator({ ...init.estimator, selfId: this.selfId, seed, now: this.now, maxPeers: this.cfg.maxPeers })
@@ -152,7 +167,7 @@ export class LatencyServiceImpl implements LatencyService {
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     const random = (): number => this.prng.next()
     this.probeLoop = new Periodic(async (signal) => { await this.probeRound(signal) }, {
-      nextDelayMs: () => jittered(this.cfg.probeIntervalMs, this.cfg.jitter, random),
+      nextDelayMs: () => jittered(this.probeIntervalNow, this.cfg.jitter, random),
       timeoutMs: this.cfg.probeTimeoutMs * 2,
       onError: (err) => { this.c.logger.warn({ err }, 'probe round failed') }
     })
@@ -163,6 +178,8 @@ export class LatencyServiceImpl implements LatencyService {
       timeoutMs: Math.max(5_000, this.cfg.gossipIntervalMs),
       onError: (err) => { this.c.logger.warn({ err }, 'latency gossip round failed') }
     })
+    this.probeIntervalNow = this.cfg.probeIntervalMs
+    this.lastPublished = undefined
     this.probeLoop.start()
     this.gossipLoop.start()
     this._status = 'started'
@@ -309,10 +326,17 @@ export class LatencyServiceImpl implements LatencyService {
 
   async publish (options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
-    const bytes = new TextEncoder().encode(JSON.stringify(this.estimator.publicState()))
+    const state = this.estimator.publicState()
+    const bytes = new TextEncoder().encode(JSON.stringify(state))
     await this.c.libp2p.services.pubsub.publish(LATENCY_TOPIC, bytes)
+    this.lastPublished = { at: this.now(), vec: [...state.coord.vec], height: state.coord.height, peers: peersOf(state) }
     this.counts.published++
     this.metrics.published.inc()
+  }
+
+  /** the current probe interval (the adaptive cadence; for tests and /v1/latency) */
+  get probeIntervalMs (): number {
+    return this.probeIntervalNow
   }
 
   private async probeRound (signal: AbortSignal): Promise<void> {
@@ -320,20 +344,44 @@ export class LatencyServiceImpl implements LatencyService {
     const { targets, cursor } = pickProbeTargets(ids, this.cursor, this.cfg.maxProbesPerRound)
     this.cursor = cursor
     this.counts.probeRounds++
+    let stable = targets.length > 0
     await forEachLimited(targets, this.cfg.probeConcurrency, async (peerId) => {
       if (signal.aborted) return
+      const usual = this.windows.quantiles(peerId)
       try {
-        await this.probe(peerId, { signal })
+        const ms = await this.probe(peerId, { signal })
+        // within the band the window already knew (p50 .. p95, with slack): nothing new
+        if (usual === undefined || ms > Math.max(usual.p95 * 1.5, usual.p50 + 2) || ms < usual.p50 * 0.5 - 1) stable = false
       } catch (err) {
+        stable = false
         this.c.logger.debug({ peer: peerId, err: (err as Error).message }, 'probe failed')
       }
     })
     this.metrics.coordinateError.set(this.estimator.publicState().coord.error)
+    if (this.adaptive) {
+      // every connected peer measured once more within its band: slow down; any news: back to the base rate
+      this.probeIntervalNow = stable && !signal.aborted
+        ? Math.min(this.maxProbeIntervalMs, this.probeIntervalNow * 2)
+        : this.cfg.probeIntervalMs
+    }
+  }
+
+  /** whether this round has anything worth publishing (adaptive mode) */
+  private worthPublishing (): boolean {
+    const last = this.lastPublished
+    if (!this.adaptive || last === undefined) return true
+    if (this.now() - last.at >= this.maxGossipIntervalMs) return true
+    const state = this.estimator.publicState()
+    if (peersOf(state) !== last.peers) return true
+    let d2 = (state.coord.height - last.height) ** 2
+    for (let i = 0; i < state.coord.vec.length; i++) d2 += (state.coord.vec[i] - (last.vec[i] ?? 0)) ** 2
+    return Math.sqrt(d2) > this.gossipMoveMs
   }
 
   private async gossipRound (signal: AbortSignal): Promise<void> {
     this.sweep()
     if (this.estimator.stats().probes === 0) return
+    if (!this.worthPublishing()) return
     try {
       await this.publish({ signal })
     } catch (err) {
@@ -402,6 +450,11 @@ export class LatencyServiceImpl implements LatencyService {
     this.inflight.add(p)
     void p.finally(() => this.inflight.delete(p))
   }
+}
+
+/** the peers a state carries samples for, as one comparable string */
+function peersOf (state: LatencyState): string {
+  return state.samples.map(s => s.peer).sort().join(',')
 }
 
 function round3 (x: number): number {
