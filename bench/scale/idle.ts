@@ -5,8 +5,9 @@
  * (--settle seconds), then measure over --window seconds:
  * - CPU: utime+stime from /proc/<pid>/stat, as % of one core, per peer
  * - RSS (VmRSS) per peer at the end of the window
- * - background traffic: dcis_background_bytes_total from each peer's
- *   /metrics, delta over the window, bytes/s per peer (in + out)
+ * - background traffic: libp2p's byte counters (all connections, in + out)
+ *   from each peer's /metrics, delta over the window, bytes/s per peer; and
+ *   the peer's own dcis_traffic_bytes_per_second gauge at the end
  * Prints one JSON object; every row carries the load average it ran under.
  *   node --import tsx bench/scale/idle.ts --nodes 5,10,20 --settle 30 --window 60
  * `--cpu-prof DIR` runs the peers under `node --cpu-prof` (profiles in DIR).
@@ -19,7 +20,7 @@ async function backgroundBytes (apiUrl: string): Promise<number | null> {
     let total = 0
     let seen = false
     for (const line of text.split('\n')) {
-      if (line.startsWith('dcis_background_bytes_total')) {
+      if (line.startsWith('libp2p_data_transfer_bytes_total{protocol="global ')) {
         total += Number(line.slice(line.lastIndexOf(' ') + 1))
         seen = true
       }
