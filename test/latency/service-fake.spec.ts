@@ -228,4 +228,28 @@ describe('latency/service: driver logic against a fake libp2p', function () {
     await service.probe(a.toString())
     await waitFor('several publications', () => fake.published.length >= 4, { intervalMs: 5 })
   })
+  it('adaptive: the gossip interval grows with the peers heard (each peer receives about the same), capped below the state TTL', async () => {
+    const { fake, service } = make({ gossipIntervalMs: 1_000, stateTtlMs: 20_000 })
+    await start(service)
+    const interval = (): number => (service as unknown as { gossipIntervalMs: number }).gossipIntervalMs
+    assert.equal(interval(), 1_000)
+    const validate = fake.topicValidators.get(LATENCY_TOPIC)
+    assert.ok(validate !== undefined)
+    const peers = await Promise.all(Array.from({ length: 23 }, newPeerId))
+    for (const p of peers) {
+      const state = createLatencyEstimator({ selfId: p.toString(), seed: 3 }).publicState()
+      const msg: Message = { type: 'signed', from: p, topic: LATENCY_TOPIC, data: new TextEncoder().encode(JSON.stringify(state)), sequenceNumber: 1n, signature: new Uint8Array(64), key: p.publicKey as never }
+      assert.equal(await validate(p, msg), TopicValidatorResult.Accept)
+    }
+    // 23 heard + self = 24 = 3 x 8
+    assert.equal(interval(), 3_000)
+    const capped = make({ gossipIntervalMs: 1_000, stateTtlMs: 4_000 })
+    await start(capped.service)
+    const v2 = capped.fake.topicValidators.get(LATENCY_TOPIC)
+    for (const p of peers) {
+      const state = createLatencyEstimator({ selfId: p.toString(), seed: 3 }).publicState()
+      await v2?.(p, { type: 'signed', from: p, topic: LATENCY_TOPIC, data: new TextEncoder().encode(JSON.stringify(state)), sequenceNumber: 1n, signature: new Uint8Array(64), key: p.publicKey as never })
+    }
+    assert.equal((capped.service as unknown as { gossipIntervalMs: number }).gossipIntervalMs, 2_000)
+  })
 })

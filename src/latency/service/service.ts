@@ -36,6 +36,8 @@ interface Heard {
 /** libp2p ping reports whole milliseconds; a 0 ms reading (loopback) is recorded as this */
 const MIN_RTT_MS = 0.5
 const BUSY_RETRIES = 3
+/** adaptive gossip: the federation size up to which the base interval applies */
+const GOSSIP_PEERS_PER_INTERVAL = 8
 const BUSY_RETRY_MS = 25
 
 async function delay (ms: number, signal: AbortSignal): Promise<void> {
@@ -174,7 +176,7 @@ export class LatencyServiceImpl implements LatencyService {
     this.gossipLoop = new Periodic(async (signal) => { await this.gossipRound(signal) }, {
       // the first state goes out soon, once a probe or two has landed
       firstDelayMs: jittered(Math.min(this.cfg.gossipIntervalMs, 2 * this.cfg.probeIntervalMs) / 2, this.cfg.jitter, random),
-      nextDelayMs: () => jittered(this.cfg.gossipIntervalMs, this.cfg.jitter, random),
+      nextDelayMs: () => jittered(this.cfg.gossipIntervalMs * this.fanScale(), this.cfg.jitter, random),
       timeoutMs: Math.max(5_000, this.cfg.gossipIntervalMs),
       onError: (err) => { this.c.logger.warn({ err }, 'latency gossip round failed') }
     })
@@ -334,6 +336,11 @@ export class LatencyServiceImpl implements LatencyService {
     this.metrics.published.inc()
   }
 
+  /** the current mean gossip interval (grows with the federation in adaptive mode) */
+  get gossipIntervalMs (): number {
+    return this.cfg.gossipIntervalMs * this.fanScale()
+  }
+
   /** the current probe interval (the adaptive cadence; for tests and /v1/latency) */
   get probeIntervalMs (): number {
     return this.probeIntervalNow
@@ -366,11 +373,24 @@ export class LatencyServiceImpl implements LatencyService {
     }
   }
 
+  /**
+   * Every peer hears every peer's state, so with N peers a fixed interval
+   * costs each peer N messages per interval. In adaptive mode the interval
+   * grows with the peers heard beyond GOSSIP_PEERS_PER_INTERVAL, keeping what
+   * each peer receives about constant as the federation grows (the heartbeat
+   * stays below half the state TTL, so no state is forgotten).
+   */
+  private fanScale (): number {
+    if (!this.adaptive) return 1
+    const scale = Math.max(1, (this.heard.size + 1) / GOSSIP_PEERS_PER_INTERVAL)
+    return Math.max(1, Math.min(scale, this.cfg.stateTtlMs / 2 / this.cfg.gossipIntervalMs))
+  }
+
   /** whether this round has anything worth publishing (adaptive mode) */
   private worthPublishing (): boolean {
     const last = this.lastPublished
     if (!this.adaptive || last === undefined) return true
-    if (this.now() - last.at >= this.maxGossipIntervalMs) return true
+    if (this.now() - last.at >= Math.min(this.maxGossipIntervalMs * this.fanScale(), this.cfg.stateTtlMs / 2)) return true
     const state = this.estimator.publicState()
     if (peersOf(state) !== last.peers) return true
     let d2 = (state.coord.height - last.height) ** 2
