@@ -77,9 +77,9 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     transports: [transport],
     connectionMonitor: {
       // a busy small box answers pings late; only a really dead link is cut.
-      // One ping per connection every 20 s (libp2p's default is 10 s): the
+      // One ping per connection every 60 s (libp2p's default is 10 s): the
       // cost is per connection, and the latency service measures RTTs itself
-      pingInterval: 20_000,
+      pingInterval: 60_000,
       pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
     },
     connectionEncrypters: [noise()],
