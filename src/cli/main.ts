@@ -4,14 +4,36 @@
  * any Node: on one older than the project needs it stops at once with one
  * line saying so (instead of a stack from an API that version lacks), else
  * it loads the CLI (program.ts).
+ *
+ * `dcis start` (a long-running peer) first replaces itself (execve: same
+ * process, same pid, no wrapper left behind) with Node started with a small
+ * young generation: V8 sizes the semi-spaces from the machine's memory, and
+ * on a 24 GiB box an idle peer otherwise keeps ~128 MiB of mostly empty
+ * new space resident. DCIS_NO_REEXEC=1 turns this off.
  */
 const REQUIRED_MAJOR = 22
+const SEMI_SPACE_FLAG = '--max-semi-space-size=8'
 const major = Number(process.versions.node.split('.')[0])
+
+function wantsReexec (): boolean {
+  if (process.argv[2] !== 'start' || process.env.DCIS_NO_REEXEC === '1' || process.platform === 'win32') return false
+  if (typeof (process as { execve?: unknown }).execve !== 'function') return false
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
+  return !given.some(a => a.startsWith('--max-semi-space-size'))
+}
 
 if (!(major >= REQUIRED_MAJOR)) {
   process.stderr.write(`dcis: needs Node.js ${REQUIRED_MAJOR} or newer, this is ${process.version}; run it with the project's Node (node_modules/.bin/node dist/cli/main.js, or npx dcis)\n`)
   process.exitCode = 1
 } else {
+  if (wantsReexec()) {
+    const execve = (process as unknown as { execve: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve
+    try {
+      execve(process.execPath, [process.execPath, SEMI_SPACE_FLAG, ...process.execArgv, ...process.argv.slice(1)], process.env)
+    } catch {
+      // not possible here (e.g. a sandbox): run as we are
+    }
+  }
   const { main } = await import('./program.js')
   await main()
 }

@@ -89,6 +89,8 @@ export class EndRegistry {
     // have gone out before any gossip mesh existed, so announce again (at
     // most every 2 s) rather than leave far peers waiting for the republish
     if (!evt.detail.subscriptions.some(s => s.topic === END_TOPIC && s.subscribe)) return
+    // what waited for a first subscriber goes out now
+    if (this.relayQueue.size > 0) this.scheduleRelayFlush()
     if (Date.now() - this.lastAnnounce < 2_000) return
     this.lastAnnounce = Date.now()
     const cur = this.current
@@ -111,6 +113,10 @@ export class EndRegistry {
     this.pulled.set(id, Date.now())
     while (this.pulled.size > MAX_TRACKED_PEERS) this.pulled.delete(this.pulled.keys().next().value as string)
     this.pullFrom(evt.detail, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
+      .then((accepted) => {
+        // e.g. the neighbour's registry was not serving yet: the next connect may pull again
+        if (accepted < 0) this.pulled.delete(id)
+      })
       .catch((err) => { this.log.debug({ err }, 'registry pull failed') })
   }
 
@@ -379,6 +385,13 @@ export class EndRegistry {
   }
 
   private async gossip (jwt: string, topic = END_TOPIC): Promise<void> {
+    if (topic === END_TOPIC && this.c.libp2p.services.pubsub.getSubscribers(END_TOPIC).length === 0) {
+      // nobody to send to yet: publishing now would mark the descriptor's
+      // content id as seen, and every later publication of it would be a
+      // no-op. It waits in the relay queue for the first subscriber.
+      this.relayQueue.add(jwt)
+      return
+    }
     try {
       await this.c.libp2p.services.pubsub.publish(topic, new TextEncoder().encode(jwt))
       this.metrics.published.inc({ channel: topic === END_TOPIC ? 'gossip' : 'revocations' })
@@ -390,12 +403,20 @@ export class EndRegistry {
   private relay (jwt: string): void {
     if (!this.started) return
     this.relayQueue.add(jwt)
-    if (this.relayTimer != null) return
+    // bounded: the oldest waiting relays give way
+    while (this.relayQueue.size > MAX_SYNC_DESCRIPTORS) this.relayQueue.delete(this.relayQueue.values().next().value as string)
+    this.scheduleRelayFlush()
+  }
+
+  private scheduleRelayFlush (): void {
+    if (!this.started || this.relayTimer != null) return
     this.relayTimer = setTimeout(() => {
       this.relayTimer = undefined
+      // nobody subscribed yet: keep them for the first subscriber (see gossip())
+      if (this.c.libp2p.services.pubsub.getSubscribers(END_TOPIC).length === 0) return
       const batch = [...this.relayQueue].slice(0, MAX_RELAYS_PER_FLUSH)
       for (const j of batch) this.relayQueue.delete(j)
-      if (this.relayQueue.size > 0) this.relay([...this.relayQueue][0])
+      if (this.relayQueue.size > 0) this.scheduleRelayFlush()
       for (const j of batch) {
         // the content message id makes a descriptor another peer (or its
         // owner) already published a duplicate: publish ignores it
@@ -459,7 +480,7 @@ export class EndRegistry {
     }
   }
 
-  /** Pulls a neighbour's registry view (each descriptor verified here). */
+  /** Pulls a neighbour's registry view (each descriptor verified here); the number accepted, -1 when the pull failed. */
   async pullFrom (peer: PeerId, options: AbortOptions = {}): Promise<number> {
     let stream: Stream | undefined
     let accepted = 0
@@ -485,6 +506,7 @@ export class EndRegistry {
     } catch (err) {
       stream?.abort(err as Error)
       if (!this.shutdown.signal.aborted) this.log.debug({ peer: peer.toString(), err: (err as Error).message }, 'registry sync failed')
+      return -1
     }
     return accepted
   }
