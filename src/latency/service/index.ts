@@ -52,7 +52,8 @@ export interface LatencyServiceInit {
    * stayed within their usual band doubles the next interval, up to
    * `maxProbeIntervalMs` (default 12x probeIntervalMs); a new neighbour, a
    * lost one or an RTT off its band resets it. A gossip round publishes only
-   * when the coordinate moved more than `gossipMoveMs` (default 1 ms), the
+   * when the coordinate moved more than `gossipMoveMs` (default 1 ms) and a
+   * tenth of the typical (median) direct RTT, the
    * set of measured peers changed, or `maxGossipIntervalMs` (default 6x
    * gossipIntervalMs, below stateTtlMs) passed since the last publication.
    */

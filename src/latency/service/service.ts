@@ -395,7 +395,19 @@ export class LatencyServiceImpl implements LatencyService {
     if (peersOf(state) !== last.peers) return true
     let d2 = (state.coord.height - last.height) ** 2
     for (let i = 0; i < state.coord.vec.length; i++) d2 += (state.coord.vec[i] - (last.vec[i] ?? 0)) ** 2
-    return Math.sqrt(d2) > this.gossipMoveMs
+    return Math.sqrt(d2) > Math.max(this.gossipMoveMs, 0.1 * this.typicalRttMs())
+  }
+
+  /** median of the direct RTT medians: a move well below it changes no estimate that matters */
+  private typicalRttMs (): number {
+    const rtts: number[] = []
+    for (const id of this.windows.peerIds()) {
+      const m = this.estimator.direct(id)?.medianMs
+      if (m !== undefined) rtts.push(m)
+    }
+    if (rtts.length === 0) return 0
+    rtts.sort((a, b) => a - b)
+    return rtts[rtts.length >> 1]
   }
 
   private async gossipRound (signal: AbortSignal): Promise<void> {
