@@ -84,11 +84,13 @@ export class EndRegistry {
   private check?: RepeatingTask
   private lastDhtPut = 0
   private lastAnnounce = 0
-  private readonly onSubscriptionChange = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+  private readonly onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
     // a neighbour just subscribed to dcis/end/1: our first announcement may
     // have gone out before any gossip mesh existed, so announce again (at
     // most every 2 s) rather than leave far peers waiting for the republish
     if (!evt.detail.subscriptions.some(s => s.topic === END_TOPIC && s.subscribe)) return
+    // its registry runs now: if the pull on connect came too early, pull again
+    this.pullOnce(evt.detail.peerId)
     // what waited for a first subscriber goes out now
     if (this.relayQueue.size > 0) this.scheduleRelayFlush()
     if (Date.now() - this.lastAnnounce < 2_000) return
@@ -105,14 +107,19 @@ export class EndRegistry {
   private readonly relayQueue = new Set<string>()
   private relayTimer?: ReturnType<typeof setTimeout>
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
-    const id = evt.detail.toString()
+    this.pullOnce(evt.detail)
+  }
+
+  /** pulls a neighbour's registry unless a pull from it succeeded within resyncIntervalMs */
+  private pullOnce (peer: PeerId): void {
+    const id = peer.toString()
     const last = this.pulled.get(id)
     // a flapping link does not pull the whole registry at every reconnect
     if (last != null && Date.now() - last < (this.init.resyncIntervalMs ?? 60_000)) return
     this.pulled.delete(id)
     this.pulled.set(id, Date.now())
     while (this.pulled.size > MAX_TRACKED_PEERS) this.pulled.delete(this.pulled.keys().next().value as string)
-    this.pullFrom(evt.detail, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
+    this.pullFrom(peer, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
       .then((accepted) => {
         // e.g. the neighbour's registry was not serving yet: the next connect may pull again
         if (accepted < 0) this.pulled.delete(id)
@@ -272,7 +279,7 @@ export class EndRegistry {
     // news learnt outside gossip (a joiner's registry pulled on connect, a DHT
     // lookup): relay it, so it reaches the whole federation at gossip speed
     // instead of waiting for its owner's mesh to form or its next republish
-    if ((source === 'sync' || source === 'dht') && (result === 'added' || result === 'updated')) this.relay(verified.jwt)
+    if (source === 'dht' && (result === 'added' || result === 'updated')) this.relay(verified.jwt)
     return { entry: this.cache.get(verified.end.peerId) ?? entry, result }
   }
 
@@ -496,8 +503,12 @@ export class EndRegistry {
           throw err
         }
         try {
-          await this.ingest(buf.subarray(), 'sync')
+          const { entry, result } = await this.ingest(buf.subarray(), 'sync')
           accepted++
+          // a neighbour's own descriptor, new to us (typically a joiner's, pulled
+          // when it connected): relay it. Only its own - a joiner that pulls
+          // a whole registry does not re-flood every descriptor in it
+          if ((result === 'added' || result === 'updated') && entry.end.peerId === peer.toString()) this.relay(entry.jwt)
         } catch (err) {
           if (!(err instanceof DescriptorRejectedError)) throw err
         }
