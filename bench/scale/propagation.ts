@@ -37,6 +37,15 @@ async function getJson<T> (url: string, timeoutMs = 5000): Promise<{ status: num
   }
 }
 
+function iatOf (jwt: string | undefined): number {
+  if (jwt == null) return -1
+  try {
+    return (JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString()) as { iat: number }).iat
+  } catch {
+    return -1
+  }
+}
+
 /** ms from t0 until each peer in `peers` satisfies `has`; null = not within the deadline */
 async function spread (peers: LocalPeer[], t0: number, has: (p: LocalPeer) => Promise<boolean>, deadlineMs: number): Promise<Array<number | null>> {
   const out: Array<number | null> = peers.map(() => null)
@@ -112,7 +121,9 @@ for (const n of sizes) {
           }, 30_000, 20)
           const t1 = performance.now()
           const rest = mesh.peers.filter(p => p !== owner)
-          change = reach(await spread(rest, t1, async p => (await getJson<{ endJwt: string }>(`${p.apiUrl}/v1/registry/nodes/${owner.peerId}`, 2000)).body?.endJwt === jwt, 60_000))
+          // the owner may re-sign again meanwhile (its load moves its capacity): a newer one counts too
+          const iat = iatOf(jwt as string)
+          change = reach(await spread(rest, t1, async p => iatOf((await getJson<{ endJwt: string }>(`${p.apiUrl}/v1/registry/nodes/${owner.peerId}`, 2000)).body?.endJwt) >= iat, 60_000))
         }
       }
 
