@@ -505,10 +505,10 @@ export class EndRegistry {
         try {
           const { entry, result } = await this.ingest(buf.subarray(), 'sync')
           accepted++
-          // a neighbour's own descriptor, new to us (typically a joiner's, pulled
-          // when it connected): relay it. Only its own - a joiner that pulls
-          // a whole registry does not re-flood every descriptor in it
-          if ((result === 'added' || result === 'updated') && entry.end.peerId === peer.toString()) this.relay(entry.jwt)
+          // news to us (a joiner's own descriptor pulled when it connected, or
+          // one its gossip never brought us): relay it. Content ids make every
+          // relay of one descriptor one message, so peers that have it drop it
+          if (result === 'added' || result === 'updated') this.relay(entry.jwt)
         } catch (err) {
           if (!(err instanceof DescriptorRejectedError)) throw err
         }
