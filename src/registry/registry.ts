@@ -84,13 +84,11 @@ export class EndRegistry {
   private check?: RepeatingTask
   private lastDhtPut = 0
   private lastAnnounce = 0
-  private readonly onSubscriptionChange = (evt: CustomEvent<{ peerId: PeerId, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+  private readonly onSubscriptionChange = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
     // a neighbour just subscribed to dcis/end/1: our first announcement may
     // have gone out before any gossip mesh existed, so announce again (at
     // most every 2 s) rather than leave far peers waiting for the republish
     if (!evt.detail.subscriptions.some(s => s.topic === END_TOPIC && s.subscribe)) return
-    // its registry runs now: if the pull on connect came too early, pull again
-    this.pullOnce(evt.detail.peerId)
     // what waited for a first subscriber goes out now
     if (this.relayQueue.size > 0) this.scheduleRelayFlush()
     if (Date.now() - this.lastAnnounce < 2_000) return
