@@ -1,57 +1,39 @@
 #!/usr/bin/env node
 /**
- * The `dcis` command. Each subcommand lives in commands/; every failure ends
- * in one line on stderr and a non-zero exit code.
+ * The `dcis` entry point. It has no static imports, so it parses and runs on
+ * any Node: on one older than the project needs it stops at once with one
+ * line saying so (instead of a stack from an API that version lacks), else
+ * it loads the CLI (program.ts).
+ *
+ * `dcis start` (a long-running peer) first replaces itself (execve: same
+ * process, same pid, no wrapper left behind) with Node started with a small
+ * young generation: V8 sizes the semi-spaces from the machine's memory, and
+ * on a 24 GiB box an idle peer otherwise keeps ~128 MiB of mostly empty
+ * new space resident. DCIS_NO_REEXEC=1 turns this off.
  */
-import { Command, CommanderError } from 'commander'
-import { VERSION } from '../node/version.js'
-import { registerAlloc } from './commands/alloc.js'
-import { registerApply } from './commands/apply.js'
-import { registerInspect } from './commands/inspect.js'
-import { registerFn } from './commands/fn.js'
-import { registerKeys } from './commands/keys.js'
-import { registerKv } from './commands/kv.js'
-import { registerLatency } from './commands/latency.js'
-import { registerSim } from './commands/sim.js'
-import { registerRollout } from './commands/rollout.js'
-import { registerStart } from './commands/start.js'
-import { registerUp } from './commands/up.js'
+const REQUIRED_MAJOR = 22
+const SEMI_SPACE_FLAG = '--max-semi-space-size=8'
+const major = Number(process.versions.node.split('.')[0])
 
-export function buildProgram (): Command {
-  const program = new Command()
-  program.name('dcis')
-    .description('dcis-mesh: a peer-to-peer edge mesh node')
-    .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride()
-  registerStart(program)
-  registerUp(program)
-  registerInspect(program)
-  registerKeys(program)
-  registerLatency(program)
-  registerApply(program)
-  registerAlloc(program)
-  registerKv(program)
-  registerFn(program)
-  registerSim(program)
-  registerRollout(program)
-  return program
+function wantsReexec (): boolean {
+  if (process.argv[2] !== 'start' || process.env.DCIS_NO_REEXEC === '1' || process.platform === 'win32') return false
+  if (typeof (process as { execve?: unknown }).execve !== 'function') return false
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
+  return !given.some(a => a.startsWith('--max-semi-space-size'))
 }
 
-async function main (): Promise<void> {
-  const program = buildProgram()
-  try {
-    await program.parseAsync(process.argv)
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // help and version are "errors" with exit code 0
-      process.exitCode = err.exitCode
-      return
+if (!(major >= REQUIRED_MAJOR)) {
+  process.stderr.write(`dcis: needs Node.js ${REQUIRED_MAJOR} or newer, this is ${process.version}; run it with the project's Node (node_modules/.bin/node dist/cli/main.js, or npx dcis)\n`)
+  process.exitCode = 1
+} else {
+  if (wantsReexec()) {
+    const execve = (process as unknown as { execve: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve
+    try {
+      execve(process.execPath, [process.execPath, SEMI_SPACE_FLAG, ...process.execArgv, ...process.argv.slice(1)], process.env)
+    } catch {
+      // not possible here (e.g. a sandbox): run as we are
     }
-    const message = (err as Error).message ?? String(err)
-    process.stderr.write(`dcis: ${message.split('\n')[0]}\n`)
-    process.exitCode = (err as { exitCode?: number }).exitCode ?? 1
   }
+  const { main } = await import('./program.js')
+  await main()
 }
-
-await main()

@@ -15,7 +15,7 @@ export function defaultConfig (): DcisConfig {
     federation: 'local',
     logLevel: 'info',
     dht: { clientMode: false, passthroughMapper: true },
-    gossip: { endRepublishIntervalMs: 30_000 },
+    gossip: { endRepublishIntervalMs: 300_000 },
     latency: { probeIntervalMs: 5_000, gossipIntervalMs: 10_000 },
     simulation: {},
     resources: {},

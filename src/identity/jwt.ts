@@ -9,7 +9,8 @@ import { createJWT, EdDSASigner, JWT_ERROR, verifyJWT } from 'did-jwt'
 import type { JWTPayload } from 'did-jwt'
 import { base64url } from 'multiformats/bases/base64'
 import { peerIdFromDid } from './did-key.js'
-import { didKeyResolver } from './did-resolver.js'
+import { didKeyDocument } from './did-resolver.js'
+import { verifyJwsEd25519 } from './ed25519-verify.js'
 import type { DidResolver } from './did-resolver.js'
 import { InvalidDidError, JwtVerificationError, errorText } from './errors.js'
 import type { Ed25519PeerId, Ed25519PrivateKey } from '@libp2p/interface'
@@ -114,15 +115,28 @@ export async function verifyJwt (jwt: string, options: VerifyJwtOptions = {}): P
     throw new JwtVerificationError('bad-signature', `an Ed25519 signature is 64 bytes, got ${signature.length}`)
   }
 
-  let verified: Awaited<ReturnType<typeof verifyJWT>>
-  try {
-    verified = await verifyJWT(jwt, {
-      resolver: options.resolver ?? didKeyResolver(),
-      // claims are checked below, with typed reasons
-      policies: { nbf: false, iat: false, exp: false, aud: false }
-    })
-  } catch (err) {
-    throw classifyLibraryError(err)
+  let signer: VerifiedJwt['signer']
+  if (options.resolver == null) {
+    // the default, offline did:key resolver: the key is in the DID itself, so
+    // check the signature on Node's native Ed25519 (did-jwt's JavaScript
+    // Ed25519 costs ~8 ms per token; this ~0.1 ms) - the same check
+    if (!verifyJwsEd25519(jwt, peerId.publicKey.raw, signature)) {
+      throw new JwtVerificationError('bad-signature', 'the signature does not match the issuer key')
+    }
+    const vm = didKeyDocument(issuer).verificationMethod?.[0]
+    signer = { id: vm?.id ?? issuer, type: vm?.type ?? 'Multikey', controller: vm?.controller ?? issuer }
+  } else {
+    let verified: Awaited<ReturnType<typeof verifyJWT>>
+    try {
+      verified = await verifyJWT(jwt, {
+        resolver: options.resolver,
+        // claims are checked below, with typed reasons
+        policies: { nbf: false, iat: false, exp: false, aud: false }
+      })
+    } catch (err) {
+      throw classifyLibraryError(err)
+    }
+    signer = { id: verified.signer.id, type: verified.signer.type, controller: verified.signer.controller }
   }
 
   checkClaims(payload, options)
@@ -130,11 +144,7 @@ export async function verifyJwt (jwt: string, options: VerifyJwtOptions = {}): P
   return {
     payload,
     issuer,
-    signer: {
-      id: verified.signer.id,
-      type: verified.signer.type,
-      controller: verified.signer.controller
-    },
+    signer,
     peerId
   }
 }

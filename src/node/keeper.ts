@@ -13,7 +13,17 @@ export interface FederationKeeperInit {
   maxBackoffMs?: number
   /** least time between two self lookups in the DHT, default 15 s */
   lookupIntervalMs?: number
+  /**
+   * a lookup that teaches nothing new doubles the wait before the next one,
+   * up to this (default 10 min); losing a connection or learning a peer
+   * resets it. A small federation (fewer peers than the target) is then not
+   * walked every 15 s forever.
+   */
+  maxLookupIntervalMs?: number
 }
+
+/** addresses whose back-off the keeper remembers (oldest forgotten first) */
+const MAX_BACKOFF_ENTRIES = 1024
 
 /**
  * Keeps a peer attached to its federation: when it has fewer connections
@@ -30,6 +40,11 @@ export class FederationKeeper {
   private task?: RepeatingTask
   private readonly backoff = new Map<string, { until: number, delay: number }>()
   private lastLookup = 0
+  private lookupWaitMs = 0
+  private lastConnected = 0
+  private lastKnown = 0
+  /** nothing to do before this (unless a connection is lost): skips the peer-store scan */
+  private quietUntil = 0
 
   constructor (libp2p: Libp2p, log: Logger, init: FederationKeeperInit) {
     this.libp2p = libp2p
@@ -70,13 +85,28 @@ export class FederationKeeper {
   private failed (key: string, now: number): void {
     const prev = this.backoff.get(key)?.delay ?? 1_000
     const delay = Math.min(this.init.maxBackoffMs ?? 60_000, prev * 2)
+    this.backoff.delete(key)
     this.backoff.set(key, { until: now + delay * (0.8 + Math.random() * 0.4), delay })
+    // bounded: a Map iterates in insertion order, the first key is the oldest
+    while (this.backoff.size > MAX_BACKOFF_ENTRIES) this.backoff.delete(this.backoff.keys().next().value as string)
+  }
+
+  /** the wait before the next self lookup (exposed for tests) */
+  get lookupIntervalMs (): number {
+    return Math.max(this.lookupWaitMs, this.init.lookupIntervalMs ?? 15_000)
   }
 
   private async tick (signal?: AbortSignal): Promise<void> {
     const connected = new Set(this.libp2p.getPeers().map(p => p.toString()))
     const target = this.init.targetConnections ?? 8
+    // a lost connection is news: look for peers again soon
+    if (connected.size < this.lastConnected) {
+      this.lookupWaitMs = 0
+      this.quietUntil = 0
+    }
+    this.lastConnected = connected.size
     if (connected.size >= target) return
+    if (Date.now() < this.quietUntil) return
     const self = this.libp2p.peerId.toString()
     const now = Date.now()
     const dials: Array<{ key: string, addr: Multiaddr | PeerId }> = []
@@ -85,20 +115,39 @@ export class FederationKeeper {
       if (id == null || id === self || connected.has(id)) continue
       dials.push({ key: ma.toString(), addr: ma })
     }
+    let known = 0
     if (connected.size + dials.length < target) {
       for (const peer of await this.libp2p.peerStore.all({ signal })) {
         const id = peer.id.toString()
-        if (id === self || connected.has(id) || peer.addresses.length === 0) continue
+        if (id === self || peer.addresses.length === 0) continue
+        known++
+        if (connected.has(id) || connected.size + dials.length >= target) continue
         dials.push({ key: id, addr: peer.id })
-        if (connected.size + dials.length >= target) break
       }
     }
     const due = dials.filter(d => this.ready(d.key, now))
-    if (connected.size > 0 && due.length === 0 && now - this.lastLookup > (this.init.lookupIntervalMs ?? 15_000)) {
+    if (connected.size > 0 && due.length === 0 && now - this.lastLookup > this.lookupIntervalMs) {
       // nothing known to dial: a DHT lookup of our own id walks towards our
       // neighbours and teaches the peer store (and the routing table) about them
       this.lastLookup = now
       await this.selfLookup(signal)
+      let after = 0
+      for (const peer of await this.libp2p.peerStore.all({ signal })) {
+        if (!peer.id.equals(this.libp2p.peerId) && peer.addresses.length > 0) after++
+      }
+      const base = this.init.lookupIntervalMs ?? 15_000
+      this.lookupWaitMs = after > Math.max(known, this.lastKnown)
+        ? 0
+        : Math.min(this.init.maxLookupIntervalMs ?? 600_000, Math.max(base, this.lookupWaitMs) * 2)
+      this.lastKnown = after
+      this.quietUntil = this.lastLookup + this.lookupIntervalMs
+      return
+    }
+    if (due.length === 0 && connected.size > 0) {
+      // everything known is connected or backing off: sleep until the first can be tried or the next lookup
+      let next = this.lastLookup + this.lookupIntervalMs
+      for (const d of dials) next = Math.min(next, this.backoff.get(d.key)?.until ?? now)
+      this.quietUntil = next
       return
     }
     await Promise.all(due.map(async (d) => {

@@ -9,6 +9,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp } from '../latency/emulator/index.js'
+import { gossipMessageId } from '../registry/gossip-id.js'
 import type { DcisConfig } from '../config/index.js'
 import type { LinkFaults } from '../latency/emulator/index.js'
 import type { Logger } from '../telemetry/index.js'
@@ -78,7 +79,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     },
     transports: [transport],
     connectionMonitor: {
-      // a busy small box answers pings late; only a really dead link is cut
+      // a busy small box answers pings late; only a really dead link is cut.
+      // One ping per connection every 60 s (libp2p's default is 10 s): the
+      // cost is per connection, and the latency service measures RTTs itself
+      pingInterval: 60_000,
       pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
     },
     connectionEncrypters: [noise()],
@@ -93,7 +97,12 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     }),
     services: {
       identify: identify(),
-      ping: ping(),
+      // ping allows one outbound stream per connection by default: the
+      // latency service's probe and the connection monitor's heartbeat then
+      // collide, the monitor's ping fails with TooManyOutboundProtocolStreams
+      // and it aborts a healthy connection (every ~10 s on an idle mesh: a
+      // redial, identify, registry sync, gossip re-graft each time)
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: config.dht.clientMode,
@@ -104,6 +113,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictSign',
+        // descriptors are identified by content, so relays of one END dedupe
+        msgIdFn: gossipMessageId,
+        // ...and re-publishing one already seen is a no-op, not an error
+        ignoreDuplicatePublishError: true,
         allowPublishToZeroTopicPeers: true,
         emitSelf: false
       })

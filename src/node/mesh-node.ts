@@ -7,7 +7,7 @@ import { StatefulServices } from '../services/index.js'
 import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
-import { createMetricsRegistry, forComponent } from '../telemetry/index.js'
+import { createMetricsRegistry, forComponent, TrafficMeter } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
 import { createLatencyService } from '../latency/service/index.js'
@@ -136,6 +136,9 @@ export class MeshNode implements ApiNode {
       })
       await this.libp2p.start()
       this.stopHooks.push(async () => { await this.libp2p.stop() })
+      const traffic = new TrafficMeter(this.metrics)
+      traffic.start()
+      this.stopHooks.push(() => { traffic.stop() })
       // with no bootstrap list this peer is the first of its federation
       if (this.init.bootstrapPeers.length === 0) this.bootstrapped = true
 

@@ -3,6 +3,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { lpStream, repeatingTask } from '@libp2p/utils'
 import { buildDescriptor, detectResources, materiallyChanged } from './descriptor.js'
 import { endKey } from './dht.js'
+import { END_TOPIC } from './gossip-id.js'
 import { DescriptorNotFoundError, DescriptorRejectedError } from './errors.js'
 import { createRegistryMetrics } from './metrics.js'
 import { RegistryCache } from './cache.js'
@@ -22,10 +23,16 @@ import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
 import type { Registry as PromRegistry } from 'prom-client'
 
-export const END_TOPIC = 'dcis/end/1'
+export { END_TOPIC }
 export const END_SYNC_PROTOCOL = '/dcis/end-sync/1.0.0'
 /** descriptors one sync answer may carry */
 export const MAX_SYNC_DESCRIPTORS = 2_000
+/** neighbours whose last pull time is remembered */
+const MAX_TRACKED_PEERS = 1_024
+/** descriptors one relay flush publishes at most (the rest wait for the next) */
+const MAX_RELAYS_PER_FLUSH = 64
+/** relays are coalesced over this window */
+const RELAY_FLUSH_MS = 50
 
 export interface RegistryComponents {
   libp2p: Libp2p<{ pubsub: GossipSub, dht: KadDHT }>
@@ -43,8 +50,10 @@ export interface RegistryInit {
   software: { name: string, version: string }
   /** descriptor lifetime, default 600 s */
   ttlSeconds?: number
-  /** gossip republish period (jittered ±20%), default 30 s */
+  /** gossip republish period of an unchanged descriptor (jittered ±20%), default 300 s */
   republishIntervalMs?: number
+  /** least time between two registry pulls from the same neighbour on (re)connect, default 60 s */
+  resyncIntervalMs?: number
   /** how often capacity is re-measured for change detection, default 5 s */
   checkIntervalMs?: number
   /** the federation's trust policy: anchors, revocations; absent = everything self-asserted */
@@ -80,6 +89,8 @@ export class EndRegistry {
     // have gone out before any gossip mesh existed, so announce again (at
     // most every 2 s) rather than leave far peers waiting for the republish
     if (!evt.detail.subscriptions.some(s => s.topic === END_TOPIC && s.subscribe)) return
+    // what waited for a first subscriber goes out now
+    if (this.relayQueue.size > 0) this.scheduleRelayFlush()
     if (Date.now() - this.lastAnnounce < 2_000) return
     this.lastAnnounce = Date.now()
     const cur = this.current
@@ -88,8 +99,30 @@ export class EndRegistry {
   private started = false
   private readonly shutdown = new AbortController()
   private publishing: Promise<void> = Promise.resolve()
+  /** when we last pulled from a neighbour (bounded, oldest first) */
+  private readonly pulled = new Map<string, number>()
+  /** descriptors learnt by sync or the DHT, relayed on gossip at the next flush */
+  private readonly relayQueue = new Set<string>()
+  private relayTimer?: ReturnType<typeof setTimeout>
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
-    this.background('pull on connect', this.pullFrom(evt.detail, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) }))
+    this.pullOnce(evt.detail)
+  }
+
+  /** pulls a neighbour's registry unless a pull from it succeeded within resyncIntervalMs */
+  private pullOnce (peer: PeerId): void {
+    const id = peer.toString()
+    const last = this.pulled.get(id)
+    // a flapping link does not pull the whole registry at every reconnect
+    if (last != null && Date.now() - last < (this.init.resyncIntervalMs ?? 60_000)) return
+    this.pulled.delete(id)
+    this.pulled.set(id, Date.now())
+    while (this.pulled.size > MAX_TRACKED_PEERS) this.pulled.delete(this.pulled.keys().next().value as string)
+    this.pullFrom(peer, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
+      .then((accepted) => {
+        // e.g. the neighbour's registry was not serving yet: the next connect may pull again
+        if (accepted < 0) this.pulled.delete(id)
+      })
+      .catch((err) => { this.log.debug({ err }, 'registry pull failed') })
   }
 
   constructor (components: RegistryComponents, init: RegistryInit) {
@@ -118,7 +151,7 @@ export class EndRegistry {
       const t = setTimeout(() => { const cur = this.current; if (this.started && cur != null) this.background('early gossip', this.gossip(cur.jwt)) }, delay)
       this.earlyTimers.push(t)
     }
-    const interval = this.init.republishIntervalMs ?? 30_000
+    const interval = this.init.republishIntervalMs ?? 300_000
     // a plain timer chain, jittered per round, that stop() can always clear
     const schedule = (): void => {
       this.republishTimer = setTimeout(() => {
@@ -140,6 +173,8 @@ export class EndRegistry {
     this.started = false
     this.shutdown.abort()
     clearTimeout(this.republishTimer)
+    clearTimeout(this.relayTimer)
+    this.relayQueue.clear()
     for (const t of this.earlyTimers.splice(0)) clearTimeout(t)
     this.check?.stop()
     const { libp2p } = this.c
@@ -239,6 +274,10 @@ export class EndRegistry {
     }
     this.metrics.accepted.inc({ source, result })
     this.metrics.entries.set(this.cache.size)
+    // news learnt outside gossip (a joiner's registry pulled on connect, a DHT
+    // lookup): relay it, so it reaches the whole federation at gossip speed
+    // instead of waiting for its owner's mesh to form or its next republish
+    if (source === 'dht' && (result === 'added' || result === 'updated')) this.relay(verified.jwt)
     return { entry: this.cache.get(verified.end.peerId) ?? entry, result }
   }
 
@@ -356,12 +395,47 @@ export class EndRegistry {
   }
 
   private async gossip (jwt: string, topic = END_TOPIC): Promise<void> {
+    if (topic === END_TOPIC && this.c.libp2p.services.pubsub.getSubscribers(END_TOPIC).length === 0) {
+      // nobody to send to yet: publishing now would mark the descriptor's
+      // content id as seen, and every later publication of it would be a
+      // no-op. It waits in the relay queue for the first subscriber.
+      this.relayQueue.add(jwt)
+      return
+    }
     try {
       await this.c.libp2p.services.pubsub.publish(topic, new TextEncoder().encode(jwt))
       this.metrics.published.inc({ channel: topic === END_TOPIC ? 'gossip' : 'revocations' })
     } catch (err) {
       this.log.debug({ err }, 'gossip publish failed')
     }
+  }
+
+  private relay (jwt: string): void {
+    if (!this.started) return
+    this.relayQueue.add(jwt)
+    // bounded: the oldest waiting relays give way
+    while (this.relayQueue.size > MAX_SYNC_DESCRIPTORS) this.relayQueue.delete(this.relayQueue.values().next().value as string)
+    this.scheduleRelayFlush()
+  }
+
+  private scheduleRelayFlush (): void {
+    if (!this.started || this.relayTimer != null) return
+    this.relayTimer = setTimeout(() => {
+      this.relayTimer = undefined
+      // nobody subscribed yet: keep them for the first subscriber (see gossip())
+      if (this.c.libp2p.services.pubsub.getSubscribers(END_TOPIC).length === 0) return
+      const batch = [...this.relayQueue].slice(0, MAX_RELAYS_PER_FLUSH)
+      for (const j of batch) this.relayQueue.delete(j)
+      if (this.relayQueue.size > 0) this.scheduleRelayFlush()
+      for (const j of batch) {
+        // the content message id makes a descriptor another peer (or its
+        // owner) already published a duplicate: publish ignores it
+        // (ignoreDuplicatePublishError, src/node/libp2p.ts)
+        this.c.libp2p.services.pubsub.publish(END_TOPIC, new TextEncoder().encode(j))
+          .then(() => { this.metrics.published.inc({ channel: 'relay' }) })
+          .catch((err) => { this.log.debug({ err: (err as Error).message }, 'relay publish failed') })
+      }
+    }, RELAY_FLUSH_MS)
   }
 
   private async putDht (jwt: string): Promise<void> {
@@ -386,12 +460,13 @@ export class EndRegistry {
       return TopicValidatorResult.Reject
     }
     try {
-      // a peer gossips only its own descriptor: the signed sender must be its subject
-      // a valid descriptor we already hold (e.g. pulled by sync when its
-      // owner connected) is still forwarded: gossipsub dedups messages, and
-      // ignoring it here would stop the announcement at the first peer that
-      // happened to learn it another way
-      await this.ingest(msg.data, 'gossip', msg.from.toString())
+      // the sender is a carrier: a descriptor is signed by its owner, and a
+      // peer relays descriptors it learnt by sync or the DHT (verified here
+      // like any other). A valid descriptor we already hold (e.g. pulled by
+      // sync when its owner connected) is still forwarded: gossipsub dedups
+      // messages (by content on this topic), and ignoring it here would stop
+      // the announcement at the first peer that learnt it another way
+      await this.ingest(msg.data, 'gossip')
       return TopicValidatorResult.Accept
     } catch (err) {
       if (err instanceof DescriptorRejectedError) {
@@ -415,7 +490,7 @@ export class EndRegistry {
     }
   }
 
-  /** Pulls a neighbour's registry view (each descriptor verified here). */
+  /** Pulls a neighbour's registry view (each descriptor verified here); the number accepted, -1 when the pull failed. */
   async pullFrom (peer: PeerId, options: AbortOptions = {}): Promise<number> {
     let stream: Stream | undefined
     let accepted = 0
@@ -431,8 +506,12 @@ export class EndRegistry {
           throw err
         }
         try {
-          await this.ingest(buf.subarray(), 'sync')
+          const { entry, result } = await this.ingest(buf.subarray(), 'sync')
           accepted++
+          // news to us (a joiner's own descriptor pulled when it connected, or
+          // one its gossip never brought us): relay it. Content ids make every
+          // relay of one descriptor one message, so peers that have it drop it
+          if (result === 'added' || result === 'updated') this.relay(entry.jwt)
         } catch (err) {
           if (!(err instanceof DescriptorRejectedError)) throw err
         }
@@ -441,6 +520,7 @@ export class EndRegistry {
     } catch (err) {
       stream?.abort(err as Error)
       if (!this.shutdown.signal.aborted) this.log.debug({ peer: peer.toString(), err: (err as Error).message }, 'registry sync failed')
+      return -1
     }
     return accepted
   }

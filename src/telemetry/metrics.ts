@@ -9,7 +9,10 @@ export type MetricsRegistry = Registry
 export function createMetricsRegistry (options: { processMetrics?: boolean } = {}): MetricsRegistry {
   const registry = new Registry()
   if (options.processMetrics !== false) {
-    collectDefaultMetrics({ register: registry, prefix: 'dcis_' })
+    // the event-loop delay histogram samples on a libuv timer at this
+    // resolution: 100 ms instead of prom-client's 10 ms (100 wake-ups a
+    // second on an otherwise idle peer)
+    collectDefaultMetrics({ register: registry, prefix: 'dcis_', eventLoopMonitoringPrecision: 100 })
   }
   return registry
 }

@@ -40,6 +40,8 @@ export interface WasmRuntimeInit {
   metrics?: MetricsRegistry
   /** V8 heap limits of each worker (the host side; wasm memory is bounded per function) */
   workerResourceLimits?: { maxOldGenerationSizeMb?: number, maxYoungGenerationSizeMb?: number, stackSizeMb?: number }
+  /** start the worker threads with the first function loaded, not at start() (default true) */
+  lazyWorkers?: boolean
 }
 
 export interface InvokeOptions {

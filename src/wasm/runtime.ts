@@ -55,8 +55,12 @@ export class Runtime implements WasmRuntime {
   private readonly maxPerCaller: number
   private readonly callers = new Map<string, number>()
   private status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
+  /** the worker pool starts with the first function loaded, not with the runtime */
+  private poolStarting?: Promise<void>
+  private readonly lazy: boolean
 
   constructor (init: WasmRuntimeInit = {}) {
+    this.lazy = init.lazyWorkers ?? true
     this.workers = init.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1))
     if (!Number.isInteger(this.workers) || this.workers < 1 || this.workers > 256) throw new WasmError('INVALID_SPEC', 'workers must be an integer between 1 and 256')
     this.maxQueue = init.maxQueue ?? 256
@@ -88,12 +92,22 @@ export class Runtime implements WasmRuntime {
     if (this.status === 'started' || this.status === 'starting') return
     this.status = 'starting'
     try {
-      await this.pool.start()
+      // a peer with no functions keeps no worker threads (each costs
+      // memory and a V8 isolate): they start when the first function loads
+      if (!this.lazy) await this.ensurePool()
       this.status = 'started'
     } catch (err) {
       this.status = 'stopped'
       throw err
     }
+  }
+
+  private async ensurePool (): Promise<void> {
+    this.poolStarting ??= this.pool.start().catch((err: unknown) => {
+      this.poolStarting = undefined
+      throw err
+    })
+    await this.poolStarting
   }
 
   async stop (): Promise<void> {
@@ -102,6 +116,8 @@ export class Runtime implements WasmRuntime {
     for (const p of this.queue.splice(0)) this.rejectPending(p, new RuntimeStoppedError())
     for (const fn of this.functions.values()) fn.queued = 0
     this.metrics?.queued.set(0)
+    await this.poolStarting?.catch(() => {})
+    this.poolStarting = undefined
     await this.pool.stop()
     this.functions.clear()
     this.status = 'stopped'
@@ -142,6 +158,8 @@ export class Runtime implements WasmRuntime {
       this.cache.set(spec.id, validated.memoryPages, module)
     }
     if (options.signal?.aborted === true) throw new AbortedError('load aborted')
+    if (this.status !== 'started') throw new RuntimeStoppedError()
+    await this.ensurePool()
     if (this.status !== 'started') throw new RuntimeStoppedError()
     // a reload of the same id updates the entry in place, so invocations
     // in flight or queued keep counting against the same limits

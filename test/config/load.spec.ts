@@ -44,7 +44,7 @@ describe('config: loadConfig', () => {
     assert.deepEqual(config.api, { host: '127.0.0.1', port: 8080, trustLoopback: false, policy: [] })
     assert.equal(config.logLevel, 'info')
     assert.deepEqual(config.dht, { clientMode: false, passthroughMapper: true })
-    assert.equal(config.gossip.endRepublishIntervalMs, 30000)
+    assert.equal(config.gossip.endRepublishIntervalMs, 300000)
     assert.equal(config.simulation.rtt, undefined)
     // defaultConfig() hands out a fresh object every time
     const a = defaultConfig()

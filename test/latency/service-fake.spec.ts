@@ -180,4 +180,76 @@ describe('latency/service: driver logic against a fake libp2p', function () {
     assert.equal(fake.subscriptions.size, 0)
     await service.stop()
   })
+  it('adaptive: stable rounds double the probe interval up to the cap; a new neighbour resets it', async () => {
+    const { fake, service } = make({ probeIntervalMs: 10, maxProbeIntervalMs: 80, gossipIntervalMs: 60_000, jitter: 0 })
+    fake.connected = [a]
+    fake.pingImpl = async () => 10
+    await start(service)
+    const interval = (): number => (service as unknown as { probeIntervalMs: number }).probeIntervalMs
+    await waitFor('the interval backed off to the cap', () => interval() === 80, { intervalMs: 5, timeoutMs: 10_000 })
+    fake.connected = [a, b]
+    fake.dispatchEvent(new CustomEvent('peer:connect', { detail: b }))
+    assert.equal(interval(), 10)
+    // an RTT far off its band is news too
+    await waitFor('backed off again', () => interval() >= 40, { intervalMs: 5, timeoutMs: 10_000 })
+    fake.pingImpl = async () => 200
+    await waitFor('reset by the jump', () => interval() === 10, { intervalMs: 5, timeoutMs: 10_000 })
+  })
+
+  it('adaptive: gossip goes out when the state changed or the heartbeat is due, not every round', async () => {
+    const clock = { t: 1_000_000 }
+    const { fake, service } = make({ probeIntervalMs: 60_000, gossipIntervalMs: 10, maxGossipIntervalMs: 5_000, now: () => clock.t })
+    fake.connected = [a]
+    fake.pingImpl = async () => 10
+    await start(service)
+    for (let i = 0; i < 5; i++) await service.probe(a.toString())
+    await waitFor('a first publication', () => fake.published.length >= 1, { intervalMs: 5 })
+    // several gossip rounds with nothing new: the coordinate settles, publications stop
+    await waitFor('a quiet stretch', async () => {
+      const n = fake.published.length
+      await new Promise(resolve => setTimeout(resolve, 100))
+      return fake.published.length === n
+    }, { intervalMs: 1, timeoutMs: 10_000 })
+    const quiet = fake.published.length
+    // the heartbeat is due: one more
+    clock.t += 5_001
+    await waitFor('the heartbeat publication', () => fake.published.length > quiet, { intervalMs: 5 })
+    // a new measured peer changes the state: published without waiting for the heartbeat
+    const afterBeat = fake.published.length
+    fake.connected = [a, b]
+    await service.probe(b.toString())
+    await waitFor('a publication for the new peer', () => fake.published.length > afterBeat, { intervalMs: 5 })
+  })
+
+  it('adaptive: false publishes every round (the old cadence)', async () => {
+    const { fake, service } = make({ probeIntervalMs: 60_000, gossipIntervalMs: 10, adaptive: false })
+    fake.connected = [a]
+    await start(service)
+    await service.probe(a.toString())
+    await waitFor('several publications', () => fake.published.length >= 4, { intervalMs: 5 })
+  })
+  it('adaptive: the gossip interval grows with the peers heard (each peer receives about the same), capped below the state TTL', async () => {
+    const { fake, service } = make({ gossipIntervalMs: 1_000, stateTtlMs: 20_000 })
+    await start(service)
+    const interval = (): number => (service as unknown as { gossipIntervalMs: number }).gossipIntervalMs
+    assert.equal(interval(), 1_000)
+    const validate = fake.topicValidators.get(LATENCY_TOPIC)
+    assert.ok(validate !== undefined)
+    const peers = await Promise.all(Array.from({ length: 23 }, newPeerId))
+    for (const p of peers) {
+      const state = createLatencyEstimator({ selfId: p.toString(), seed: 3 }).publicState()
+      const msg: Message = { type: 'signed', from: p, topic: LATENCY_TOPIC, data: new TextEncoder().encode(JSON.stringify(state)), sequenceNumber: 1n, signature: new Uint8Array(64), key: p.publicKey as never }
+      assert.equal(await validate(p, msg), TopicValidatorResult.Accept)
+    }
+    // 23 heard + self = 24 = 3 x 8
+    assert.equal(interval(), 3_000)
+    const capped = make({ gossipIntervalMs: 1_000, stateTtlMs: 4_000 })
+    await start(capped.service)
+    const v2 = capped.fake.topicValidators.get(LATENCY_TOPIC)
+    for (const p of peers) {
+      const state = createLatencyEstimator({ selfId: p.toString(), seed: 3 }).publicState()
+      await v2?.(p, { type: 'signed', from: p, topic: LATENCY_TOPIC, data: new TextEncoder().encode(JSON.stringify(state)), sequenceNumber: 1n, signature: new Uint8Array(64), key: p.publicKey as never })
+    }
+    assert.equal((capped.service as unknown as { gossipIntervalMs: number }).gossipIntervalMs, 2_000)
+  })
 })

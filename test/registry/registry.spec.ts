@@ -311,8 +311,16 @@ describe('registry: a 3-peer mesh in process', function () {
       await publishUntilCounted(new TextEncoder().encode(forged), 'bad-signature')
     })
 
-    it('the victim\'s genuine descriptor relayed as the attacker\'s own is rejected (key-mismatch)', async function () {
-      await publishUntilCounted(new TextEncoder().encode(mesh.nodes[1].registry.self()!.jwt), 'key-mismatch')
+    it('the victim\'s genuine descriptor relayed by the attacker stays the victim\'s (relays are allowed: the owner signs it)', async function () {
+      const node = mesh.nodes[0]
+      const victim = mesh.nodes[1].registry.self()!
+      const before = await rejected(node, { reason: 'key-mismatch', source: 'gossip' })
+      await attacker.services.pubsub.publish(END_TOPIC, new TextEncoder().encode(victim.jwt)).catch(() => {})
+      // a later message on the same stream, counted, shows the relay was handled
+      await publishUntilCounted(new TextEncoder().encode('after the relay'), 'malformed')
+      assert.equal(await rejected(node, { reason: 'key-mismatch', source: 'gossip' }), before)
+      assert.equal(node.registry.cache.get(victim.end.peerId)?.jwt, victim.jwt)
+      assert.equal(node.registry.cache.get(attackerId.peerId.toString()), undefined)
     })
 
     it('the attacker\'s own descriptor claiming the victim\'s peer id is rejected (peer-mismatch)', async function () {

@@ -108,6 +108,9 @@ export class CrdtBackend implements ServiceBackend {
   private readonly heartbeats = new Map<string, ReturnType<typeof setInterval>>()
   private readonly inflight = new Set<string>()
   private syncTimer?: ReturnType<typeof setTimeout>
+  /** anti-entropy rounds in a row that exchanged nothing (a peer with no local replicas backs off) */
+  private quietRounds = 0
+  private exchanged = false
   private shutdown = new AbortController()
   private readonly now: () => number
 
@@ -504,6 +507,7 @@ export class CrdtBackend implements ServiceBackend {
   private async mutate (obj: ReplicatedObject, make: (s: ReplicatedObject['state']) => SectionDelta, ts?: { wall: number, logical: number }): Promise<void> {
     this.assertStarted()
     const delta = make(obj.state)
+    this.quietRounds = 0
     obj.apply(delta)
     const tick = hlcTick(obj.clock, this.now())
     obj.clock = ts != null && compareHlc(ts, tick) > 0 ? ts : tick
@@ -632,6 +636,7 @@ export class CrdtBackend implements ServiceBackend {
   /** joins received state into a local object */
   private ingest (obj: ReplicatedObject, delta: SectionDelta): void {
     if (delta.every(d => d == null)) return
+    this.exchanged = true
     obj.apply(delta)
     obj.persist().catch((err: Error) => { this.log.warn({ object: obj.name, err }, 'persisting received state failed') })
     if (obj === this.catalogue) {
@@ -852,7 +857,12 @@ export class CrdtBackend implements ServiceBackend {
 
   private scheduleSync (): void {
     if (this.state !== 'started') return
-    const ms = Math.round(this.init.syncIntervalMs * (0.8 + Math.random() * 0.4))
+    // a peer that replicates no service syncs only the catalogue, which also
+    // travels by gossip: while rounds exchange nothing, each waits twice as
+    // long (up to 16x); any exchange or local change restores the base rate
+    const idle = this.local.size === 0 && this.docs.size === 0
+    const backoff = idle ? 2 ** Math.min(this.quietRounds, 4) : 1
+    const ms = Math.round(this.init.syncIntervalMs * backoff * (0.8 + Math.random() * 0.4))
     this.syncTimer = setTimeout(() => {
       this.background('sync round', this.syncRound().finally(() => { this.scheduleSync() }))
     }, ms)
@@ -862,6 +872,15 @@ export class CrdtBackend implements ServiceBackend {
   /** every local service with its connected co-replicas; the catalogue with a few random peers */
   private async syncRound (): Promise<void> {
     if (this.state !== 'started') return
+    this.exchanged = false
+    try {
+      await this.syncRoundInner()
+    } finally {
+      this.quietRounds = this.exchanged ? 0 : this.quietRounds + 1
+    }
+  }
+
+  private async syncRoundInner (): Promise<void> {
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)])
     const peers = this.c.libp2p.getPeers()
     const byId = new Map(peers.map(p => [p.toString(), p]))
@@ -939,7 +958,9 @@ export class CrdtBackend implements ServiceBackend {
       }
       if (reply.kind !== 'reply') throw new ReplicationFrameError('kind', `expected a reply, got ${reply.kind}`)
       this.ingest(obj, reply.parts.map(p => p.mode === 'none' ? null : p.state))
-      const push = encodeSyncFrame({ kind: 'push', object: obj.name, parts: obj.state.sections.map((m, i) => this.plan(m, reply.digests[i])) })
+      const parts = obj.state.sections.map((m, i) => this.plan(m, reply.digests[i]))
+      if (parts.some(p => p.mode !== 'none')) this.exchanged = true
+      const push = encodeSyncFrame({ kind: 'push', object: obj.name, parts })
       this.metrics.bytes.inc({ channel: 'sync', direction: 'out' }, hello.length + push.length)
       await lp.write(push, { signal })
       await stream.close({ signal }).catch(() => {})

@@ -47,6 +47,20 @@ export interface LatencyServiceInit {
   probeTimeoutMs?: number
   /** mean time between publications of this peer's state (default 10 000 ms) */
   gossipIntervalMs?: number
+  /**
+   * back off when nothing changes (default on): a probe round whose RTTs all
+   * stayed within their usual band doubles the next interval, up to
+   * `maxProbeIntervalMs` (default 12x probeIntervalMs); a new neighbour, a
+   * lost one or an RTT off its band resets it. A gossip round publishes only
+   * when the coordinate moved more than `gossipMoveMs` (default 1 ms) and a
+   * tenth of the typical (median) direct RTT, the
+   * set of measured peers changed, or `maxGossipIntervalMs` (default 6x
+   * gossipIntervalMs, below stateTtlMs) passed since the last publication.
+   */
+  adaptive?: boolean
+  maxProbeIntervalMs?: number
+  maxGossipIntervalMs?: number
+  gossipMoveMs?: number
   /** each interval is scaled by a factor in [1 - jitter, 1 + jitter) (default 0.2) */
   jitter?: number
   /** largest accepted gossip message in bytes (default 16 384) */

@@ -36,6 +36,8 @@ interface Heard {
 /** libp2p ping reports whole milliseconds; a 0 ms reading (loopback) is recorded as this */
 const MIN_RTT_MS = 0.5
 const BUSY_RETRIES = 3
+/** adaptive gossip: the federation size up to which the base interval applies */
+const GOSSIP_PEERS_PER_INTERVAL = 8
 const BUSY_RETRY_MS = 25
 
 async function delay (ms: number, signal: AbortSignal): Promise<void> {
@@ -83,14 +85,23 @@ export class LatencyServiceImpl implements LatencyService {
   private shutdown = new AbortController()
   private cursor = 0
   private _status: 'stopped' | 'started' = 'stopped'
+  /** adaptive cadence: current probe interval, last published state */
+  private readonly adaptive: boolean
+  private readonly maxProbeIntervalMs: number
+  private readonly maxGossipIntervalMs: number
+  private readonly gossipMoveMs: number
+  private probeIntervalNow: number
+  private lastPublished?: { at: number, vec: number[], height: number, peers: string }
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     // measure a new neighbour now rather than at the next round
     this.track(this.probe(evt.detail.toString()).catch(() => {}))
+    this.probeIntervalNow = this.cfg.probeIntervalMs
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     this.dropWindow(evt.detail.toString())
+    this.probeIntervalNow = this.cfg.probeIntervalMs
   }
 
   constructor (components: LatencyServiceComponents, init: LatencyServiceInit = {}) {
@@ -109,6 +120,12 @@ export class LatencyServiceImpl implements LatencyService {
       maxPeers: positiveInt(init.maxPeers ?? 512, 'maxPeers')
     }
     if (!(this.cfg.jitter >= 0 && this.cfg.jitter < 1)) throw new LatencyConfigError('jitter', `must be in [0, 1), got ${this.cfg.jitter}`)
+    this.adaptive = init.adaptive ?? true
+    this.maxProbeIntervalMs = positive(init.maxProbeIntervalMs ?? this.cfg.probeIntervalMs * 12, 'maxProbeIntervalMs')
+    this.maxGossipIntervalMs = positive(init.maxGossipIntervalMs ?? Math.min(this.cfg.gossipIntervalMs * 6, this.cfg.stateTtlMs / 2), 'maxGossipIntervalMs')
+    this.gossipMoveMs = init.gossipMoveMs ?? 1
+    if (!(this.gossipMoveMs >= 0)) throw new LatencyConfigError('gossipMoveMs', `must be a non-negative number, got ${this.gossipMoveMs}`)
+    this.probeIntervalNow = this.cfg.probeIntervalMs
     const seed = init.seed ?? seedFromString(this.selfId)
     this.prng = createPrng(seed ^ 0x5eed)
     this.estimator = createLatencyEstimator({ ...init.estimator, selfId: this.selfId, seed, now: this.now, maxPeers: this.cfg.maxPeers })
@@ -152,17 +169,19 @@ export class LatencyServiceImpl implements LatencyService {
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     const random = (): number => this.prng.next()
     this.probeLoop = new Periodic(async (signal) => { await this.probeRound(signal) }, {
-      nextDelayMs: () => jittered(this.cfg.probeIntervalMs, this.cfg.jitter, random),
+      nextDelayMs: () => jittered(this.probeIntervalNow, this.cfg.jitter, random),
       timeoutMs: this.cfg.probeTimeoutMs * 2,
       onError: (err) => { this.c.logger.warn({ err }, 'probe round failed') }
     })
     this.gossipLoop = new Periodic(async (signal) => { await this.gossipRound(signal) }, {
       // the first state goes out soon, once a probe or two has landed
       firstDelayMs: jittered(Math.min(this.cfg.gossipIntervalMs, 2 * this.cfg.probeIntervalMs) / 2, this.cfg.jitter, random),
-      nextDelayMs: () => jittered(this.cfg.gossipIntervalMs, this.cfg.jitter, random),
+      nextDelayMs: () => jittered(this.cfg.gossipIntervalMs * this.fanScale(), this.cfg.jitter, random),
       timeoutMs: Math.max(5_000, this.cfg.gossipIntervalMs),
       onError: (err) => { this.c.logger.warn({ err }, 'latency gossip round failed') }
     })
+    this.probeIntervalNow = this.cfg.probeIntervalMs
+    this.lastPublished = undefined
     this.probeLoop.start()
     this.gossipLoop.start()
     this._status = 'started'
@@ -309,10 +328,22 @@ export class LatencyServiceImpl implements LatencyService {
 
   async publish (options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
-    const bytes = new TextEncoder().encode(JSON.stringify(this.estimator.publicState()))
+    const state = this.estimator.publicState()
+    const bytes = new TextEncoder().encode(JSON.stringify(state))
     await this.c.libp2p.services.pubsub.publish(LATENCY_TOPIC, bytes)
+    this.lastPublished = { at: this.now(), vec: [...state.coord.vec], height: state.coord.height, peers: peersOf(state) }
     this.counts.published++
     this.metrics.published.inc()
+  }
+
+  /** the current mean gossip interval (grows with the federation in adaptive mode) */
+  get gossipIntervalMs (): number {
+    return this.cfg.gossipIntervalMs * this.fanScale()
+  }
+
+  /** the current probe interval (the adaptive cadence; for tests and /v1/latency) */
+  get probeIntervalMs (): number {
+    return this.probeIntervalNow
   }
 
   private async probeRound (signal: AbortSignal): Promise<void> {
@@ -320,20 +351,69 @@ export class LatencyServiceImpl implements LatencyService {
     const { targets, cursor } = pickProbeTargets(ids, this.cursor, this.cfg.maxProbesPerRound)
     this.cursor = cursor
     this.counts.probeRounds++
+    let stable = targets.length > 0
     await forEachLimited(targets, this.cfg.probeConcurrency, async (peerId) => {
       if (signal.aborted) return
+      const usual = this.windows.quantiles(peerId)
       try {
-        await this.probe(peerId, { signal })
+        const ms = await this.probe(peerId, { signal })
+        // within the band the window already knew (p50 .. p95, with slack): nothing new
+        if (usual === undefined || ms > Math.max(usual.p95 * 1.5, usual.p50 + 2) || ms < usual.p50 * 0.5 - 1) stable = false
       } catch (err) {
+        stable = false
         this.c.logger.debug({ peer: peerId, err: (err as Error).message }, 'probe failed')
       }
     })
     this.metrics.coordinateError.set(this.estimator.publicState().coord.error)
+    if (this.adaptive) {
+      // every connected peer measured once more within its band: slow down; any news: back to the base rate
+      this.probeIntervalNow = stable && !signal.aborted
+        ? Math.min(this.maxProbeIntervalMs, this.probeIntervalNow * 2)
+        : this.cfg.probeIntervalMs
+    }
+  }
+
+  /**
+   * Every peer hears every peer's state, so with N peers a fixed interval
+   * costs each peer N messages per interval. In adaptive mode the interval
+   * grows with the peers heard beyond GOSSIP_PEERS_PER_INTERVAL, keeping what
+   * each peer receives about constant as the federation grows (the heartbeat
+   * stays below half the state TTL, so no state is forgotten).
+   */
+  private fanScale (): number {
+    if (!this.adaptive) return 1
+    const scale = Math.max(1, (this.heard.size + 1) / GOSSIP_PEERS_PER_INTERVAL)
+    return Math.max(1, Math.min(scale, this.cfg.stateTtlMs / 2 / this.cfg.gossipIntervalMs))
+  }
+
+  /** whether this round has anything worth publishing (adaptive mode) */
+  private worthPublishing (): boolean {
+    const last = this.lastPublished
+    if (!this.adaptive || last === undefined) return true
+    if (this.now() - last.at >= Math.min(this.maxGossipIntervalMs * this.fanScale(), this.cfg.stateTtlMs / 2)) return true
+    const state = this.estimator.publicState()
+    if (peersOf(state) !== last.peers) return true
+    let d2 = (state.coord.height - last.height) ** 2
+    for (let i = 0; i < state.coord.vec.length; i++) d2 += (state.coord.vec[i] - (last.vec[i] ?? 0)) ** 2
+    return Math.sqrt(d2) > Math.max(this.gossipMoveMs, 0.1 * this.typicalRttMs())
+  }
+
+  /** median of the direct RTT medians: a move well below it changes no estimate that matters */
+  private typicalRttMs (): number {
+    const rtts: number[] = []
+    for (const id of this.windows.peerIds()) {
+      const m = this.estimator.direct(id)?.medianMs
+      if (m !== undefined) rtts.push(m)
+    }
+    if (rtts.length === 0) return 0
+    rtts.sort((a, b) => a - b)
+    return rtts[rtts.length >> 1]
   }
 
   private async gossipRound (signal: AbortSignal): Promise<void> {
     this.sweep()
     if (this.estimator.stats().probes === 0) return
+    if (!this.worthPublishing()) return
     try {
       await this.publish({ signal })
     } catch (err) {
@@ -403,6 +483,11 @@ export class LatencyServiceImpl implements LatencyService {
     // the caller observes `p`; this bookkeeping chain must not rethrow its rejection
     p.finally(() => this.inflight.delete(p)).catch(() => {})
   }
+}
+
+/** the peers a state carries samples for, as one comparable string */
+function peersOf (state: LatencyState): string {
+  return state.samples.map(s => s.peer).sort().join(',')
 }
 
 function round3 (x: number): number {

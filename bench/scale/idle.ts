@@ -1,0 +1,79 @@
+/**
+ * Idle cost per peer as the federation grows: for each N in --nodes
+ * (default 5,10,20), start N real `dcis start` processes on loopback, wait
+ * until every peer is ready and every registry is complete, let them settle
+ * (--settle seconds), then measure over --window seconds:
+ * - CPU: utime+stime from /proc/<pid>/stat, as % of one core, per peer
+ * - RSS (VmRSS) per peer at the end of the window
+ * - background traffic: libp2p's byte counters (all connections, in + out)
+ *   from each peer's /metrics, delta over the window, bytes/s per peer; and
+ *   the peer's own dcis_traffic_bytes_per_second gauge at the end
+ * Prints one JSON object; every row carries the load average it ran under.
+ *   node --import tsx bench/scale/idle.ts --nodes 5,10,20 --settle 30 --window 60
+ * `--cpu-prof DIR` runs the peers under `node --cpu-prof` (profiles in DIR).
+ */
+import { allReady, arg, cpuSeconds, load, numbers, registriesComplete, rssMiB, sleep, startMesh, summary, until } from './_mesh.js'
+
+async function backgroundBytes (apiUrl: string): Promise<number | null> {
+  try {
+    const text = await (await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+    let total = 0
+    let seen = false
+    for (const line of text.split('\n')) {
+      if (line.startsWith('libp2p_data_transfer_bytes_total{protocol="global ')) {
+        total += Number(line.slice(line.lastIndexOf(' ') + 1))
+        seen = true
+      }
+    }
+    return seen ? total : null
+  } catch {
+    return null
+  }
+}
+
+const sizes = numbers(arg('nodes', '5,10,20'))
+const settleS = Number(arg('settle', '30'))
+const windowS = Number(arg('window', '60'))
+const profDir = arg('cpu-prof', '')
+const rows: unknown[] = []
+
+for (const n of sizes) {
+  const nodeArgs = profDir !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profDir}/n${n}`] : []
+  const t0 = performance.now()
+  const bench = await startMesh(n, { nodeArgs })
+  try {
+    await until('all peers ready', async () => allReady(bench.mesh), 60_000 + n * 5000, 250)
+    const readyS = (performance.now() - t0) / 1000
+    await until('complete registries', async () => (await registriesComplete(bench.mesh)) === n, 120_000 + n * 5000, 500)
+    const registriesS = (performance.now() - t0) / 1000
+    await sleep(settleS * 1000)
+    const pids = bench.mesh.peers.map(p => p.process?.pid as number)
+    const loadBefore = load()
+    const cpu0 = await Promise.all(pids.map(cpuSeconds))
+    const bytes0 = await Promise.all(bench.mesh.peers.map(async p => backgroundBytes(p.apiUrl)))
+    const w0 = performance.now()
+    await sleep(windowS * 1000)
+    const cpu1 = await Promise.all(pids.map(cpuSeconds))
+    const bytes1 = await Promise.all(bench.mesh.peers.map(async p => backgroundBytes(p.apiUrl)))
+    const elapsed = (performance.now() - w0) / 1000
+    const rss = await Promise.all(pids.map(rssMiB))
+    const cpuPct = cpu1.map((c, i) => 100 * (c - cpu0[i]) / elapsed)
+    const bps = bytes1.flatMap((b, i) => b != null && bytes0[i] != null ? [(b - (bytes0[i] as number)) / elapsed] : [])
+    rows.push({
+      nodes: n,
+      readyAllS: Math.round(readyS * 10) / 10,
+      registriesCompleteS: Math.round(registriesS * 10) / 10,
+      windowS: Math.round(elapsed),
+      cpuPctOfCorePerPeer: summary(cpuPct),
+      rssMiB: summary(rss),
+      backgroundBytesPerSecPerPeer: bps.length > 0 ? summary(bps) : null,
+      loadAvgBefore: loadBefore,
+      loadAvgAfter: load()
+    })
+    process.stderr.write(JSON.stringify(rows[rows.length - 1]) + '\n')
+  } finally {
+    await bench.close()
+  }
+}
+
+process.stdout.write(JSON.stringify({ settleS, cpuCores: (await import('node:os')).cpus().length, rows }) + '\n')
