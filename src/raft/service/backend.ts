@@ -600,17 +600,26 @@ export class RaftKvBackend implements ServiceBackend {
   // ---- forwarding protocol ----
 
   private async forward (d: GroupDescriptor, req: KvRequest, options: ReadOptions): Promise<KvResponse> {
-    const hint = this.leaderHint.get(d.name)
-    const targets = [...new Set([...(hint !== undefined ? [hint] : []), ...d.voters, ...d.learners])].filter(p => p !== this.selfId)
+    const members = [...d.voters, ...d.learners]
+    let hint = this.leaderHint.get(d.name)
+    // a hint naming a peer that is no longer a member is stale
+    if (hint !== undefined && !members.includes(hint)) { this.leaderHint.delete(d.name); hint = undefined }
+    const targets = [...new Set([...(hint !== undefined ? [hint] : []), ...members])].filter(p => p !== this.selfId)
     const signal = this.deadline(options.signal)
+    // one silent member (killed, cut off: its packets dropped) must not use up
+    // the whole deadline: each dial gets a share of it, so the live members
+    // are still tried in time
+    const dialMs = Math.max(1000, Math.floor(this.timeoutMs / Math.max(1, targets.length)))
     let lastErr: unknown
     for (const peer of targets) {
       let stream: Stream
       try {
-        stream = await this.dial(peer, signal)
+        stream = await this.dial(peer, AbortSignal.any([signal, AbortSignal.timeout(dialMs)]))
       } catch (err) {
-        // nothing was sent: safe to try the next member
+        // nothing was sent: safe to try the next member; a leader hint that
+        // cannot be dialled is forgotten (the next answer names the new leader)
         lastErr = err
+        if (this.leaderHint.get(d.name) === peer) this.leaderHint.delete(d.name)
         if (signal.aborted) break
         continue
       }
