@@ -4,11 +4,7 @@
  * API; the Raft leader is SIGKILLed, writes continue, the peer restarts on
  * its data dir; the history is linearizable and no acknowledged write lost.
  *
- * SKIPPED until the lead wires the raft backend into MeshNode:
- *   const raft = createRaftBackend({ libp2p, registry, datastore, dataDir, logger, metrics, latency })
- *   await raft.start(); services.addBackend(raft)   (and await raft.stop() on shutdown)
- * then change `describe.skip` to `describe`. The same scenario runs today
- * against the backend in its own processes: test/raft/integration/kill.spec.ts.
+ * The same scenario against the backend alone: test/raft/integration/kill.spec.ts.
  */
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
