@@ -1114,8 +1114,8 @@ export class CrdtBackend implements ServiceBackend {
    * only when it never left this peer: once sent, the replica may have
    * applied it even if the answer was lost, and applying a counter delta
    * twice is wrong. A replica that failed or stalled is tried after the
-   * others for a while, and its stalled connections are closed so the next
-   * call dials it afresh.
+   * others for a while; a connection on which a call stalls is closed so the
+   * next call dials the replica afresh.
    */
   private async forward (req: RpcRequest, options: ReadOptions): Promise<unknown> {
     this.assertStarted()
@@ -1158,12 +1158,14 @@ export class CrdtBackend implements ServiceBackend {
             const peer = candidates[next++]
             running++
             const answered = { v: false }
+            const stage = { opened: false }
             timer = setTimeout(() => {
               timer = undefined
-              if (!answered.v) this.stalled(peer, 'no answer')
+              // no answer in time: the connection is likely dead (half-open after a partition); a live replica is re-dialled
+              if (!answered.v) this.stalled(peer, stage.opened ? 'no answer' : 'no stream')
               launch()
             }, this.init.forwardAttemptMs)
-            this.attempt(peer, req, signal).then(res => {
+            this.attempt(peer, req, signal, stage).then(res => {
               answered.v = true
               running--
               if (done) return
@@ -1224,10 +1226,10 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   /**
-   * A replica did not answer a forwarded call in time: it is tried after the
-   * others for a while, and if a connection to it is open, that connection is
-   * likely dead (half-open after a partition, TCP still backing off), so it
-   * is closed and the next call dials the peer afresh.
+   * A forwarded call got no answer (read) or no stream (write) over an open
+   * connection in time: that connection is likely dead (half-open after a
+   * partition, TCP still backing off), so it is closed and the next call
+   * dials the peer afresh; the replica is tried after the others for a while.
    */
   private stalled (peer: string, why: string): void {
     this.failed(peer)
@@ -1238,20 +1240,21 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   /**
-   * One forwarded call to one replica. A write must have its stream open
-   * within forwardAttemptMs (else the connection is treated as stalled and
-   * the write moves on, never sent); once sent, it waits up to the call
-   * timeout for the answer. Settles when `signal` aborts even if a libp2p
-   * call ignores the signal.
+   * One forwarded call to one replica. A write over an open connection must
+   * have its stream open within forwardAttemptMs (else that connection is
+   * treated as stalled and the write moves on, never sent); once sent, it
+   * waits up to the call timeout for the answer. Settles when `signal`
+   * aborts even if a libp2p call ignores the signal.
    */
-  private async attempt (peer: string, req: RpcRequest, signal: AbortSignal): Promise<RpcResponse> {
-    if (READ_OPS.has(req.op)) return raceAbort(this.call(peer, req, signal), signal)
+  private async attempt (peer: string, req: RpcRequest, signal: AbortSignal, stage: { opened: boolean } = { opened: false }): Promise<RpcResponse> {
+    const connected = this.c.libp2p.getConnections(peerIdFromString(peer)).length > 0
+    if (READ_OPS.has(req.op) || !connected) return raceAbort(this.call(peer, req, signal, signal, () => { stage.opened = true }), signal)
     const opening = new AbortController()
     const timer = setTimeout(() => { opening.abort(new ForwardAttemptTimeoutError(`replica ${peer}: no stream within ${this.init.forwardAttemptMs} ms`)) }, this.init.forwardAttemptMs)
     try {
-      return await raceAbort(this.call(peer, req, signal, AbortSignal.any([signal, opening.signal]), () => { clearTimeout(timer) }), signal)
+      return await raceAbort(this.call(peer, req, signal, AbortSignal.any([signal, opening.signal]), () => { stage.opened = true; clearTimeout(timer) }), signal)
     } catch (err) {
-      if (opening.signal.aborted && (err as { requestSent?: boolean }).requestSent !== true) this.stalled(peer, 'stream not opened')
+      if (opening.signal.aborted && !stage.opened) this.stalled(peer, 'no stream')
       throw err
     } finally {
       clearTimeout(timer)
