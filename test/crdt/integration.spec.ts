@@ -16,7 +16,7 @@ import { lpStream } from '@libp2p/utils'
 import type { Message } from '@libp2p/gossipsub'
 import type { CCounter } from '../../src/crdt/index.js'
 import { applyDelta, bottomState, decodeSnapshot, decodeSyncFrame, encodeGossip, encodeSyncFrame, SERVICE_SECTIONS, counterValue } from '../../src/crdt/replication/index.js'
-import { createCrdtBackend, SYNC_PROTOCOL } from '../../src/crdt/service/index.js'
+import { createCrdtBackend, RPC_PROTOCOL, SYNC_PROTOCOL } from '../../src/crdt/service/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
 import { objectKey } from '../../src/crdt/service/object.js'
 import { createMeshNode } from '../../src/node/index.js'
@@ -142,6 +142,37 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
       for (const p of peers.slice(0, 3)) if ((await p.crdt.counter('leaderboard', 'bob')).value !== 7) return false
       return true
     }, { timeoutMs: 10_000, intervalMs: 20 })
+  })
+
+  it('a non-replica forwards past a replica that stalls (a dead link after a partition): reads hedge to the others, the stalled one is tried last', async function () {
+    // the replica the non-replica would ask first takes forwarded calls and never answers,
+    // as a connection left half-open by a partition does; the caller has 5 s (as `dcis sim run` at the end),
+    // less than the 10 s call timeout the whole call used to spend on that first replica
+    // connected to every replica first: this is about a stalled connection, not about dialling a new one
+    for (const p of peers.slice(0, 3)) await peers[3].node.libp2p.dial(p.node.libp2p.peerId)
+    const first = peers[3].crdt.nearestReplicas('leaderboard')[0]
+    const stalled = peers.find(p => p.node.libp2p.peerId.toString() === first)!
+    const held: Array<{ abort: (err: Error) => void }> = []
+    await stalled.node.libp2p.unhandle(RPC_PROTOCOL)
+    await stalled.node.libp2p.handle(RPC_PROTOCOL, (stream) => { held.push(stream) }, { maxInboundStreams: 64 })
+    try {
+      const want = (await peers[0].crdt.counter('leaderboard', 'alice')).value
+      for (let i = 0; i < 3; i++) {
+        const r = await peers[3].crdt.counter('leaderboard', 'alice', { signal: AbortSignal.timeout(5_000) })
+        assert.equal(r.value, want)
+      }
+      // the stalled replica is now tried after the others
+      assert.notEqual(peers[3].crdt.nearestReplicas('leaderboard')[0], first)
+      // a write: a replica that answers takes it, exactly once
+      const before = (await peers[0].crdt.counter('leaderboard', 'carol')).value
+      const w = await peers[3].crdt.addCounter('leaderboard', 'carol', 3, { signal: AbortSignal.timeout(5_000) })
+      assert.equal(w.value, before + 3)
+    } finally {
+      for (const s of held) s.abort(new Error('test over'))
+      await stalled.node.libp2p.unhandle(RPC_PROTOCOL)
+      const backend = stalled.crdt as unknown as { serveRpc: (stream: unknown, remote: string) => Promise<void> }
+      await stalled.node.libp2p.handle(RPC_PROTOCOL, async (stream, connection) => { await backend.serveRpc(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 64 })
+    }
   })
 
   it('kv: revisions grow per key, ifRevision is checked against the replica, deletes remove; sets are add-wins', async function () {

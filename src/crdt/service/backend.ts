@@ -82,6 +82,39 @@ export interface CrdtBackendInit {
   repairGraceMs?: number
   /** how often replicas are checked for repair (ms); default 2 s */
   repairIntervalMs?: number
+  /**
+   * a forwarded call that has not been answered (read) or could not open its
+   * stream (write) this long moves on to the next replica (ms); default 1500
+   */
+  forwardAttemptMs?: number
+}
+
+/** a replica that failed a forwarded call is tried after the others this long (ms) */
+const FORWARD_SUSPECT_MS = 10_000
+
+/** a forward attempt that ran out of its own time budget (not the caller's) */
+class ForwardAttemptTimeoutError extends Error {
+  override readonly name = 'ForwardAttemptTimeoutError'
+  readonly code = 'FORWARD_ATTEMPT_TIMEOUT'
+}
+
+/** settles with `p`, or rejects with the signal's reason as soon as it aborts (even if `p` ignores it) */
+async function raceAbort<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => {})
+    throw signal.reason
+  }
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([p, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort!)
+    p.catch(() => {})
+  }
 }
 
 type Status = 'stopped' | 'started'
@@ -107,6 +140,8 @@ export class CrdtBackend implements ServiceBackend {
   private readonly opening = new Map<string, Promise<void>>()
   private readonly heartbeats = new Map<string, ReturnType<typeof setInterval>>()
   private readonly inflight = new Set<string>()
+  /** replica peer -> until when it is tried after the others (it failed or stalled a forwarded call) */
+  private readonly suspect = new Map<string, number>()
   private syncTimer?: ReturnType<typeof setTimeout>
   /** anti-entropy rounds in a row that exchanged nothing (a peer with no local replicas backs off) */
   private quietRounds = 0
@@ -132,6 +167,7 @@ export class CrdtBackend implements ServiceBackend {
       callTimeoutMs: init.callTimeoutMs ?? 10_000,
       repairGraceMs: init.repairGraceMs ?? DEFAULT_REPAIR_GRACE_MS,
       repairIntervalMs: init.repairIntervalMs ?? 2_000,
+      forwardAttemptMs: init.forwardAttemptMs ?? 1_500,
       ...(init.heartbeatIntervalMs != null ? { heartbeatIntervalMs: init.heartbeatIntervalMs } : {})
     }
   }
@@ -1073,49 +1109,182 @@ export class CrdtBackend implements ServiceBackend {
 
   // ---- forwarding ---------------------------------------------------------------
 
-  /** replicas of `name` ordered nearest first: connected, then measured RTT, then peer id */
+  /**
+   * replicas of `name` in the order a forwarded call tries them: first those
+   * that did not fail a call in the last FORWARD_SUSPECT_MS, then connected,
+   * then measured RTT, then peer id
+   */
   nearestReplicas (name: string): string[] {
     const entry = this.entry(name)
     const connected = new Set(this.c.libp2p.getPeers().map(String))
+    const now = this.now()
+    for (const [p, until] of this.suspect) if (until <= now) this.suspect.delete(p)
     const rtt = (p: string): number => this.c.rtt?.(p) ?? Number.POSITIVE_INFINITY
     return entry.replicas.filter(p => p !== this.self).sort((a, b) =>
+      Number(this.suspect.has(a)) - Number(this.suspect.has(b)) ||
       Number(connected.has(b)) - Number(connected.has(a)) || rtt(a) - rtt(b) || (a < b ? -1 : a > b ? 1 : 0))
   }
 
   /**
-   * Sends a data-API call to the nearest replica that answers. Reads may be
-   * retried on the next replica whatever happened; a write is retried only
-   * when it never left this peer: once sent, the replica may have applied it
-   * even if the answer was lost, and applying a counter delta twice is wrong.
+   * Sends a data-API call to the nearest replica that answers, trying the
+   * others when one fails or stalls (each attempt has `forwardAttemptMs`,
+   * not the whole call timeout, so a replica behind a dead connection, e.g.
+   * one left half-open by a partition, does not eat the caller's budget).
+   * Reads are hedged: when an attempt has not answered in time the next
+   * replica is asked as well and the first answer wins. A write is retried
+   * only when it never left this peer: once sent, the replica may have
+   * applied it even if the answer was lost, and applying a counter delta
+   * twice is wrong. A replica that failed or stalled is tried after the
+   * others for a while; a connection on which a call stalls is closed so the
+   * next call dials the replica afresh.
    */
   private async forward (req: RpcRequest, options: ReadOptions): Promise<unknown> {
     this.assertStarted()
     const candidates = this.nearestReplicas(req.service)
     this.metrics.forwarded.inc({ op: req.op })
+    const outer = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
+    const read = READ_OPS.has(req.op)
     let last: unknown
-    for (const peer of candidates) {
-      const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
-      let res: RpcResponse
-      try {
-        res = await this.call(peer, req, signal)
-      } catch (err) {
-        last = err
-        if ((err as { requestSent?: boolean }).requestSent === true && !READ_OPS.has(req.op)) break
-        continue
-      }
+    const settle = (peer: string, res: RpcResponse): unknown => {
       if (res.ok) return res.result
       const e = res.error
       if (e.name === 'KeyNotFoundError') throw new KeyNotFoundError(req.service, req.key ?? '')
       if (e.name === 'RevisionMismatchError') throw new RevisionMismatchError(req.key ?? '', req.ifRevision ?? 0, e.actual ?? 0)
       if (e.name === 'ServiceNotFoundError') throw new ServiceNotFoundError(req.service)
       if (e.name === 'OperationNotSupportedError') throw new OperationNotSupportedError(e.message)
-      last = new ServiceUnavailableError(`replica ${peer}: ${e.message}`)
+      throw new ServiceUnavailableError(`replica ${peer}: ${e.message}`)
+    }
+    const definitive = (err: unknown): boolean => err instanceof KeyNotFoundError || err instanceof RevisionMismatchError ||
+      err instanceof ServiceNotFoundError || err instanceof OperationNotSupportedError
+    if (read) {
+      // hedged: attempt i starts when attempt i-1 failed or has not answered within forwardAttemptMs
+      const attempts = new AbortController()
+      const signal = AbortSignal.any([outer, attempts.signal])
+      try {
+        return await new Promise<unknown>((resolve, reject) => {
+          let next = 0
+          let running = 0
+          let done = false
+          let timer: ReturnType<typeof setTimeout> | undefined
+          const finish = (): void => {
+            if (done || running > 0 || next < candidates.length) return
+            done = true
+            reject(new ServiceUnavailableError(`no replica of ${req.service} answered${last != null ? `: ${(last as Error).message}` : ''}`))
+          }
+          const launch = (): void => {
+            if (timer != null) clearTimeout(timer)
+            timer = undefined
+            if (done || outer.aborted) return
+            if (next >= candidates.length) { finish(); return }
+            const peer = candidates[next++]
+            running++
+            const answered = { v: false }
+            const stage = { opened: false }
+            timer = setTimeout(() => {
+              timer = undefined
+              // no answer in time: the connection is likely dead (half-open after a partition); a live replica is re-dialled
+              if (!answered.v) this.stalled(peer, stage.opened ? 'no answer' : 'no stream')
+              launch()
+            }, this.init.forwardAttemptMs)
+            this.attempt(peer, req, signal, stage).then(res => {
+              answered.v = true
+              running--
+              if (done) return
+              try {
+                const result = settle(peer, res)
+                done = true
+                resolve(result)
+              } catch (err) {
+                if (definitive(err)) { done = true; reject(err); return }
+                last = err
+                launch()
+              }
+            }, (err: unknown) => {
+              answered.v = true
+              running--
+              if (done) return
+              last = err
+              if (outer.aborted) { done = true; reject(new ServiceUnavailableError(`no replica of ${req.service} answered: ${(outer.reason as Error)?.message ?? 'aborted'}`)); return }
+              this.failed(peer)
+              launch()
+            })
+          }
+          outer.addEventListener('abort', () => {
+            if (timer != null) clearTimeout(timer)
+            if (!done) { done = true; reject(new ServiceUnavailableError(`no replica of ${req.service} answered: ${(outer.reason as Error)?.message ?? 'aborted'}`)) }
+          }, { once: true })
+          if (candidates.length === 0) finish()
+          else launch()
+        })
+      } finally {
+        attempts.abort(new Error('forwarded call settled'))
+      }
+    }
+    for (const peer of candidates) {
+      let res: RpcResponse
+      try {
+        res = await this.attempt(peer, req, outer)
+      } catch (err) {
+        last = err
+        if (outer.aborted) break
+        this.failed(peer)
+        if ((err as { requestSent?: boolean }).requestSent === true) break
+        continue
+      }
+      try {
+        return settle(peer, res)
+      } catch (err) {
+        if (definitive(err)) throw err
+        last = err
+      }
     }
     throw new ServiceUnavailableError(`no replica of ${req.service} answered${last != null ? `: ${(last as Error).message}` : ''}`)
   }
 
-  private async call (peer: string, req: RpcRequest, signal: AbortSignal): Promise<RpcResponse> {
-    const stream = await this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal })
+  /** a replica failed a forwarded call: try it after the others for a while */
+  private failed (peer: string): void {
+    this.suspect.set(peer, this.now() + FORWARD_SUSPECT_MS)
+  }
+
+  /**
+   * A forwarded call got no answer (read) or no stream (write) over an open
+   * connection in time: that connection is likely dead (half-open after a
+   * partition, TCP still backing off), so it is closed and the next call
+   * dials the peer afresh; the replica is tried after the others for a while.
+   */
+  private stalled (peer: string, why: string): void {
+    this.failed(peer)
+    const conns = this.c.libp2p.getConnections(peerIdFromString(peer))
+    if (conns.length === 0) return
+    this.log.info({ peer, why }, 'forwarded call stalled: closing the connection to re-dial the replica')
+    for (const conn of conns) conn.abort(new Error(`forwarded call stalled (${why})`))
+  }
+
+  /**
+   * One forwarded call to one replica. A write over an open connection must
+   * have its stream open within forwardAttemptMs (else that connection is
+   * treated as stalled and the write moves on, never sent); once sent, it
+   * waits up to the call timeout for the answer. Settles when `signal`
+   * aborts even if a libp2p call ignores the signal.
+   */
+  private async attempt (peer: string, req: RpcRequest, signal: AbortSignal, stage: { opened: boolean } = { opened: false }): Promise<RpcResponse> {
+    const connected = this.c.libp2p.getConnections(peerIdFromString(peer)).length > 0
+    if (READ_OPS.has(req.op) || !connected) return raceAbort(this.call(peer, req, signal, signal, () => { stage.opened = true }), signal)
+    const opening = new AbortController()
+    const timer = setTimeout(() => { opening.abort(new ForwardAttemptTimeoutError(`replica ${peer}: no stream within ${this.init.forwardAttemptMs} ms`)) }, this.init.forwardAttemptMs)
+    try {
+      return await raceAbort(this.call(peer, req, signal, AbortSignal.any([signal, opening.signal]), () => { stage.opened = true; clearTimeout(timer) }), signal)
+    } catch (err) {
+      if (opening.signal.aborted && !stage.opened) this.stalled(peer, 'no stream')
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private async call (peer: string, req: RpcRequest, signal: AbortSignal, openSignal: AbortSignal = signal, onOpen?: () => void): Promise<RpcResponse> {
+    const stream = await raceAbort(this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal: openSignal }), openSignal)
+    onOpen?.()
     let sent = false
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_RPC_BYTES })
