@@ -1160,6 +1160,7 @@ export class CrdtBackend implements ServiceBackend {
       // hedged: attempt i starts when attempt i-1 failed or has not answered within forwardAttemptMs
       const attempts = new AbortController()
       const signal = AbortSignal.any([outer, attempts.signal])
+      const unanswered = new Set<string>()
       try {
         return await new Promise<unknown>((resolve, reject) => {
           let next = 0
@@ -1179,15 +1180,19 @@ export class CrdtBackend implements ServiceBackend {
             const peer = candidates[next++]
             running++
             const answered = { v: false }
+            unanswered.add(peer)
             const stage = { opened: false }
             timer = setTimeout(() => {
               timer = undefined
-              // no answer in time: the connection is likely dead (half-open after a partition); a live replica is re-dialled
-              if (!answered.v) this.stalled(peer, stage.opened ? 'no answer' : 'no stream')
+              // no answer in time: ask the next replica too (hedged) and try this one after the others for a
+              // while; its connection is closed only if it never answers within the whole call (below), since a
+              // busy replica is slow, not dead, and its connection carries every other protocol
+              if (!answered.v) this.failed(peer)
               launch()
             }, this.init.forwardAttemptMs)
             this.attempt(peer, req, signal, stage).then(res => {
               answered.v = true
+              unanswered.delete(peer)
               running--
               if (done) return
               try {
@@ -1201,6 +1206,7 @@ export class CrdtBackend implements ServiceBackend {
               }
             }, (err: unknown) => {
               answered.v = true
+              if (!outer.aborted) unanswered.delete(peer)
               running--
               if (done) return
               last = err
@@ -1211,6 +1217,11 @@ export class CrdtBackend implements ServiceBackend {
           }
           outer.addEventListener('abort', () => {
             if (timer != null) clearTimeout(timer)
+            // the whole call timed out (not the client leaving, not shutdown): a replica that never
+            // answered sits behind a dead connection (half-open after a partition); close it to re-dial
+            if (options.signal?.aborted !== true && !this.shutdown.signal.aborted) {
+              for (const peer of unanswered) this.stalled(peer, 'no answer within the call timeout')
+            }
             if (!done) { done = true; reject(new ServiceUnavailableError(`no replica of ${req.service} answered: ${(outer.reason as Error)?.message ?? 'aborted'}`)) }
           }, { once: true })
           if (candidates.length === 0) finish()
