@@ -374,7 +374,8 @@ export class Runtime implements WasmRuntime {
   }
 
   capacity (id: string): Capacity {
-    const idleWorkers = this.status === 'started' ? this.pool.counts().idle : 0
+    // with lazy workers not started yet, every worker counts as idle: they start with the first load
+    const idleWorkers = this.status !== 'started' ? 0 : this.poolStarting === undefined ? this.workers : this.pool.counts().idle
     const base = { idleWorkers, queued: this.queue.length, maxQueue: this.maxQueue }
     const fn = this.functions.get(id)
     if (fn === undefined || this.status !== 'started') return { state: 'unknown', ...base }
