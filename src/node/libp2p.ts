@@ -80,9 +80,11 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     transports: [transport],
     connectionMonitor: {
       // a busy small box answers pings late; only a really dead link is cut.
-      // One ping per connection every 60 s (libp2p's default is 10 s): the
-      // cost is per connection, and the latency service measures RTTs itself
-      pingInterval: 60_000,
+      // One ping per connection every 15 s (libp2p's default is 10 s): the
+      // cost is per connection, and the latency service measures RTTs itself.
+      // Not longer: a silent partition (no RST) is noticed only by this ping,
+      // and self-healing counts its grace period from the lost connection
+      pingInterval: 15_000,
       pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
     },
     connectionEncrypters: [noise()],
