@@ -163,14 +163,15 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
     assert.equal(target.backend.descriptor('orders')!.group, good.group, 'first descriptor kept')
   })
 
-  it('a 4-replica service has 3 voters and a learner that serves reads and writes', async () => {
+  it('a 4-replica service has 3 voters and a learner that serves reads and writes', async function () {
+    this.timeout(70_000)
     const st = await peers[2].backend.apply(spec('wide', 4))
     assert.equal(st.replicas.filter(r => r.role === 'voter').length, 3)
     const learnerId = st.replicas.find(r => r.role === 'learner')!.peerId
     const learner = peers.find(p => p.id === learnerId)!
-    await waitFor('learner replica', () => learner.backend.replica('wide') !== undefined, { timeoutMs: 5000, intervalMs: 20 })
+    await waitFor('learner replica', () => learner.backend.replica('wide') !== undefined, { timeoutMs: 30_000, intervalMs: 20 })
     assert.equal(learner.backend.replica('wide')!.group.status().role, 'learner')
-    const { revision } = await waitFor('a write through the learner', async () => learner.backend.put('wide', 'a', '1'), { timeoutMs: 10_000, intervalMs: 100 })
+    const { revision } = await waitFor('a write through the learner', async () => learner.backend.put('wide', 'a', '1'), { timeoutMs: 30_000, intervalMs: 100 })
     assert.deepEqual(await learner.backend.get('wide', 'a'), { key: 'a', value: '1', revision })
   })
 
