@@ -170,7 +170,8 @@ describe('raft KV backend (4 peers, 3 replicas)', function () {
     const learnerId = st.replicas.find(r => r.role === 'learner')!.peerId
     const learner = peers.find(p => p.id === learnerId)!
     await waitFor('learner replica', () => learner.backend.replica('wide') !== undefined, { timeoutMs: 30_000, intervalMs: 20 })
-    assert.equal(learner.backend.replica('wide')!.group.status().role, 'learner')
+    // a replica placed as a learner starts with an empty log and knows its role once the leader's configuration reaches it
+    await waitFor('the replica to know it is a learner', () => learner.backend.replica('wide')!.group.status().role === 'learner', { timeoutMs: 30_000, intervalMs: 20 })
     const { revision } = await waitFor('a write through the learner', async () => learner.backend.put('wide', 'a', '1'), { timeoutMs: 30_000, intervalMs: 100 })
     assert.deepEqual(await learner.backend.get('wide', 'a'), { key: 'a', value: '1', revision })
   })
