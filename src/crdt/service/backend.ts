@@ -6,6 +6,7 @@
  * calls to the nearest replica over `/dcis/crdt-rpc/1.0.0`, durable state
  * in the datastore and staleness accounting.
  */
+import { raceSignal } from 'race-signal'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
@@ -98,24 +99,6 @@ class ForwardAttemptTimeoutError extends Error {
   readonly code = 'FORWARD_ATTEMPT_TIMEOUT'
 }
 
-/** settles with `p`, or rejects with the signal's reason as soon as it aborts (even if `p` ignores it) */
-async function raceAbort<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    p.catch(() => {})
-    throw signal.reason
-  }
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([p, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort!)
-    p.catch(() => {})
-  }
-}
 
 type Status = 'stopped' | 'started'
 
@@ -1280,11 +1263,11 @@ export class CrdtBackend implements ServiceBackend {
    */
   private async attempt (peer: string, req: RpcRequest, signal: AbortSignal, stage: { opened: boolean } = { opened: false }): Promise<RpcResponse> {
     const connected = this.c.libp2p.getConnections(peerIdFromString(peer)).length > 0
-    if (READ_OPS.has(req.op) || !connected) return raceAbort(this.call(peer, req, signal, signal, () => { stage.opened = true }), signal)
+    if (READ_OPS.has(req.op) || !connected) return raceSignal(this.call(peer, req, signal, signal, () => { stage.opened = true }), signal)
     const opening = new AbortController()
     const timer = setTimeout(() => { opening.abort(new ForwardAttemptTimeoutError(`replica ${peer}: no stream within ${this.init.forwardAttemptMs} ms`)) }, this.init.forwardAttemptMs)
     try {
-      return await raceAbort(this.call(peer, req, signal, AbortSignal.any([signal, opening.signal]), () => { stage.opened = true; clearTimeout(timer) }), signal)
+      return await raceSignal(this.call(peer, req, signal, AbortSignal.any([signal, opening.signal]), () => { stage.opened = true; clearTimeout(timer) }), signal)
     } catch (err) {
       if (opening.signal.aborted && !stage.opened) this.stalled(peer, 'no stream')
       throw err
@@ -1294,7 +1277,7 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   private async call (peer: string, req: RpcRequest, signal: AbortSignal, openSignal: AbortSignal = signal, onOpen?: () => void): Promise<RpcResponse> {
-    const stream = await raceAbort(this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal: openSignal }), openSignal)
+    const stream = await raceSignal(this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal: openSignal }), openSignal)
     onOpen?.()
     let sent = false
     try {

@@ -2,6 +2,7 @@
  * The latency service: drives the pure estimator with real probes (libp2p
  * ping) and gossip (`dcis/latency/1`), and answers from it. See index.ts.
  */
+import { raceSignal } from 'race-signal'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createLatencyEstimator, fromDigest } from '../estimator.js'
 import { LatencyConfigError } from '../errors.js'
@@ -49,21 +50,6 @@ async function delay (ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-/** `p`, or a rejection as soon as `signal` aborts (p itself goes on) */
-async function raceSignal<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) return await p
-  signal.throwIfAborted()
-  let onAbort!: () => void
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([p, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
 
 export class LatencyServiceImpl implements LatencyService {
   readonly selfId: string
