@@ -24,6 +24,7 @@ import { api } from '../helpers/http.js'
 import type { Json } from '../helpers/http.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
+import { waitForFullRegistries } from '../helpers/registry.js'
 import { buildExamples, cidOf, fixture } from '../wasm/helpers.js'
 
 /** the issue's bound for "any peer resolves any name after a deploy" is 5 s; the machine is shared, so allow slack (DCIS_TEST_SLACK) */
@@ -68,14 +69,7 @@ describe('e2e: the federation catalogue on a 3-process mesh', function () {
     await mesh.start()
     peers = mesh.peers
     // federation members only write to the catalogue: wait until every registry lists every peer
-    await waitFor('every peer to verify every other peer', async () => {
-      for (const peer of peers) {
-        assert.equal(peer.exited, false, `peer ${peer.index} exited; log: ${peer.logFile}`)
-        const res = await api(`${peer.apiUrl}/v1/registry/nodes`, undefined, 2000).catch(() => undefined)
-        if (res?.status !== 200 || res.body.nodes.length < peers.length) return false
-      }
-      return true
-    }, { timeoutMs: 120_000 })
+    await waitForFullRegistries(peers, 120_000)
   })
 
   after(async function () {

@@ -25,6 +25,7 @@ import { api } from '../helpers/http.js'
 import type { Json } from '../helpers/http.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
+import { waitForFullRegistries } from '../helpers/registry.js'
 import { buildExamples, cidOf, example } from '../wasm/helpers.js'
 
 const run = promisify(execFile)
@@ -96,14 +97,7 @@ describe('e2e: canary rollouts on a 6-process, 3-region mesh', function () {
     mesh = new LocalMesh({ nodes: 6, regions: REGIONS, basePort: await freePortBlock(6), dataDir: dir, logLevel: 'warn', command: cliCommand() })
     await mesh.start()
     peers = mesh.peers
-    await waitFor('every peer to verify every other peer', async () => {
-      for (const peer of peers) {
-        assert.equal(peer.exited, false, `peer ${peer.index} exited; log: ${peer.logFile}`)
-        const res = await api(`${peer.apiUrl}/v1/registry/nodes`, undefined, 2000).catch(() => undefined)
-        if (res?.status !== 200 || res.body.nodes.length < peers.length) return false
-      }
-      return true
-    }, { timeoutMs: 180_000 })
+    await waitForFullRegistries(peers, 180_000)
   })
 
   after(async function () {
