@@ -1,6 +1,6 @@
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
@@ -14,7 +14,7 @@ import type { DcisConfig } from '../config/index.js'
 import type { LinkFaults } from '../latency/emulator/index.js'
 import type { Logger } from '../telemetry/index.js'
 import type { GossipSub } from '@libp2p/gossipsub'
-import type { Identify } from '@libp2p/identify'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Ed25519PrivateKey, Libp2p } from '@libp2p/interface'
@@ -27,6 +27,7 @@ export const DHT_PROTOCOL = '/dcis/kad/1.0.0'
 
 export interface MeshServices {
   identify: Identify
+  identifyPush: IdentifyPush
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub
@@ -99,6 +100,11 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     }),
     services: {
       identify: identify(),
+      // protocols registered after start (helia's bitswap, our services)
+      // reach peers that identified us earlier only through a push: without
+      // it their registrar never tells bitswap's topology about us, their
+      // wants never come here and a module fetch waits until it times out
+      identifyPush: identifyPush(),
       // ping allows one outbound stream per connection by default: the
       // latency service's probe and the connection monitor's heartbeat then
       // collide, the monitor's ping fails with TooManyOutboundProtocolStreams

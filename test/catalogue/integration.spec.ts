@@ -115,11 +115,11 @@ describe('catalogue integration: in-process peers', function () {
     assert.equal(cat(late).function('alpha')?.current, CID_B)
   })
 
-  // SKIPPED (known bug, docs/status.md): the block arrives over bitswap but the prefetching
-  // peer's blockstore.get does not settle until its 60 s timeout in most runs on the merged
-  // build (it passed when it was written and in some runs since); the e2e catalogue test
-  // still covers invoking by name on other peers. Re-enable once the prefetch path is fixed.
-  it.skip('every peer prefetches the current module: the function outlives the peer it was deployed through', async () => {
+  // Regression: this failed in most runs while peers had no identify-push. The
+  // deploying peer registered bitswap (helia starts after libp2p) after the
+  // others had identified it, so their bitswap never counted it as a peer and
+  // their wants never reached it (docs/status.md, second wave).
+  it('every peer prefetches the current module: the function outlives the peer it was deployed through', async () => {
     const bytes = await fixture('echo')
     const [first, via, other] = nodes
     const r = await (via.functions as FunctionService).store.deploy(bytes, { name: 'outlive' })
