@@ -14,7 +14,7 @@
  *   and health checks) comes back from its own disk.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalMesh } from '../../src/cli/local-mesh.js'
@@ -22,6 +22,7 @@ import type { LocalPeer } from '../../src/cli/local-mesh.js'
 import { cliCommand, REPO_ROOT, runCli } from '../helpers/cli.js'
 import { api } from '../helpers/http.js'
 import type { Json } from '../helpers/http.js'
+import { writeLinkFaults } from '../helpers/link-faults.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
 import { waitForFullRegistries } from '../helpers/registry.js'
@@ -38,11 +39,6 @@ describe('e2e: the federation catalogue on a 3-process mesh', function () {
   let peers: LocalPeer[]
   let echo1 = ''
   let echo2 = ''
-
-  async function setFaults (rules: unknown[]): Promise<void> {
-    await writeFile(`${faults}.tmp`, JSON.stringify({ rules }))
-    await rename(`${faults}.tmp`, faults)
-  }
 
   async function deployHttp (peer: LocalPeer, name: string, bytes: Uint8Array): Promise<Json> {
     const res = await fetch(`${peer.apiUrl}/v1/functions?name=${name}`, { method: 'POST', body: bytes, headers: { 'content-type': 'application/wasm' }, signal: AbortSignal.timeout(30_000) })
@@ -155,7 +151,7 @@ describe('e2e: the federation catalogue on a 3-process mesh', function () {
   })
 
   it('partition {peer-0} | {peer-1, peer-2}: deploys on both sides, heal, every peer converges', async () => {
-    await setFaults([
+    await writeLinkFaults(faults, [
       { from: ['peer-0'], to: ['peer-1', 'peer-2'], action: 'block' },
       { from: ['peer-1', 'peer-2'], to: ['peer-0'], action: 'block' }
     ])
@@ -173,7 +169,7 @@ describe('e2e: the federation catalogue on a 3-process mesh', function () {
       const c0 = await catalogue(peers[0])
       assert.equal(c0.functions.some((f: Json) => f.name === 'side-b'), false, 'peer 0 is cut off from side-b')
     } finally {
-      await setFaults([])
+      await writeLinkFaults(faults, [])
     }
     const views = await waitFor('every peer to hold the same catalogue after the heal', async () => {
       const cs = await Promise.all(peers.map(async p => await catalogue(p)))

@@ -21,7 +21,7 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalMesh } from '../../src/cli/local-mesh.js'
@@ -29,6 +29,7 @@ import type { LocalPeer } from '../../src/cli/local-mesh.js'
 import { createPrng } from '../../src/latency/prng.js'
 import { REPO_ROOT } from '../helpers/cli.js'
 import type { Json } from '../helpers/http.js'
+import { writeLinkFaults } from '../helpers/link-faults.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -68,13 +69,6 @@ async function fireAndAbort (peer: LocalPeer, p: Probe, abortAfterMs: number): P
   } finally {
     clearTimeout(timer)
   }
-}
-
-/** link-fault rules, written atomically (the peers poll the file) */
-async function writeFaults (file: string, rules: unknown[]): Promise<void> {
-  const tmp = `${file}.tmp`
-  await writeFile(tmp, JSON.stringify({ rules }))
-  await rename(tmp, file)
 }
 
 interface Outcome { probe: Probe, abortAt: number, seen: Seen }
@@ -146,7 +140,7 @@ describe('e2e chaos: aborted clients never crash a peer (issue 10)', function ()
     savedNodeOptions = process.env.NODE_OPTIONS
     process.env.NODE_OPTIONS = [savedNodeOptions ?? '', STRICT].join(' ').trim()
     try {
-      await writeFaults(faults, [])
+      await writeLinkFaults(faults, [])
       mesh = new LocalMesh({ nodes: 3, regions: ['eu-west'], basePort: await freePortBlock(3), dataDir: dir, logLevel: 'info', command: [process.execPath, DIST_CLI], linkFaults: faults })
       await mesh.start()
     } finally {
@@ -216,13 +210,13 @@ describe('e2e chaos: aborted clients never crash a peer (issue 10)', function ()
     const site = (p: LocalPeer): string => `peer-${p.index}`
 
     // ---- phase 1: the other two are unreachable (silent partition) ----
-    await writeFaults(faults, [
+    await writeLinkFaults(faults, [
       { from: [site(survivor)], to: doomed.map(site), action: 'block' },
       { from: doomed.map(site), to: [site(survivor)], action: 'block' }
     ])
     const unreachable = await chaosRound(rng, survivor, [...probes.map(p => () => p), manifestProbe('blocked')])
     await assertSurvived(survivor, unreachable, 'unreachable')
-    await writeFaults(faults, [])
+    await writeLinkFaults(faults, [])
     await waitFor('a strong write after the heal', async () => (await http(survivor, 'PUT', '/v1/services/ledger/kv/healed', 'yes', 'text/plain', 10_000)).status === 200, { timeoutMs: 60_000, intervalMs: 500 })
 
     // ---- phase 2: the other two are gone (SIGKILL) ----

@@ -3,7 +3,7 @@
  * real `dcis start` processes (LocalMesh) with a short repair grace period,
  * HTTP helpers, and the wait for a service to be whole again after a kill.
  */
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -12,6 +12,7 @@ import type { LocalPeer } from '../../src/cli/local-mesh.js'
 import { cliCommand } from '../helpers/cli.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
+import { partitionRules, writeLinkFaults } from '../helpers/link-faults.js'
 import { tryHttp } from '../helpers/http.js'
 import type { Json } from '../helpers/http.js'
 
@@ -51,17 +52,9 @@ export async function startHealMesh (nodes: number, graceMs: number, regions: st
   return { mesh, dir, stop }
 }
 
-/** writes a link-faults file atomically (temp file, then rename): `groups` are cut from each other; [] heals */
+/** cuts `groups` of peers (by index: site `peer-i`) from each other through the link-faults file; [] heals */
 export async function partition (file: string, groups: number[][]): Promise<void> {
-  const rules: Array<{ from: string[], to: string[], action: 'block' }> = []
-  for (const a of groups) {
-    for (const b of groups) {
-      if (a !== b) rules.push({ from: a.map(i => `peer-${i}`), to: b.map(i => `peer-${i}`), action: 'block' })
-    }
-  }
-  const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, JSON.stringify({ rules }))
-  await rename(tmp, file)
+  await writeLinkFaults(file, partitionRules(groups.map(g => g.map(i => `peer-${i}`))))
 }
 
 export async function http (peer: LocalPeer, method: string, path: string, body?: string, contentType?: string): Promise<{ status: number, json: Json }> {

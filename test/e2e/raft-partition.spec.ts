@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalMesh } from '../../src/cli/local-mesh.js'
@@ -24,6 +24,7 @@ import { createPrng } from '../../src/latency/prng.js'
 import { REPO_ROOT } from '../helpers/cli.js'
 import { tryHttp } from '../helpers/http.js'
 import type { Json } from '../helpers/http.js'
+import { writeLinkFaults } from '../helpers/link-faults.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
 
@@ -36,12 +37,6 @@ const MANIFEST = JSON.stringify({ apiVersion: 'edge/v1', kind: 'EdgeStatefulServ
 
 async function http (peer: LocalPeer, method: string, path: string, body?: string, timeoutMs = 8000): Promise<{ status: number, json: Json }> {
   return tryHttp(peer.apiUrl, method, path, body, path.includes('/kv/') ? 'text/plain' : 'application/json', timeoutMs)
-}
-
-async function writeFaults (file: string, rules: unknown[]): Promise<void> {
-  const tmp = `${file}.tmp`
-  await writeFile(tmp, JSON.stringify({ rules }))
-  await rename(tmp, file)
 }
 
 interface Ack { value: string, revision: number }
@@ -63,7 +58,7 @@ describe('e2e: raft partition {3} | {2} of a 5-replica strong service', function
   it(`the majority writes, the minority refuses cleanly, all five agree after the heal (seed ${SEED})`, async () => {
     const rng = createPrng(SEED)
     const faults = join(dir, 'faults.json')
-    await writeFaults(faults, [])
+    await writeLinkFaults(faults, [])
     const saved = process.env.NODE_OPTIONS
     process.env.NODE_OPTIONS = [saved ?? '', STRICT].join(' ').trim()
     try {
@@ -104,7 +99,7 @@ describe('e2e: raft partition {3} | {2} of a 5-replica strong service', function
     const leaderBefore = status.leader as string
     console.log(`      majority ${majority.map(p => p.index).join(',')} | minority ${minority.map(p => p.index).join(',')}; leader before on the ${majority.some(p => p.peerId === leaderBefore) ? 'majority' : 'minority'} side (seed ${SEED})`)
 
-    await writeFaults(faults, [
+    await writeLinkFaults(faults, [
       { from: majority.map(site), to: minority.map(site), action: 'block' },
       { from: minority.map(site), to: majority.map(site), action: 'block' }
     ])
@@ -147,7 +142,7 @@ describe('e2e: raft partition {3} | {2} of a 5-replica strong service', function
     console.log(`      during ${PARTITION_MS / 1000} s: ${majorityAcks.length} majority writes acknowledged; minority answers ${[...new Set(minorityStatuses)].map(s => `${s}×${minorityStatuses.filter(x => x === s).length}`).join(' ')}`)
 
     // ---- heal ----
-    await writeFaults(faults, [])
+    await writeLinkFaults(faults, [])
     for (const p of minority) {
       await waitFor(`a write through minority peer ${p.index} after the heal`, async () => (await put(p, `after-${p.index}`, `healed${p.index}`)) === 200, { timeoutMs: 60_000, intervalMs: 500 })
     }
