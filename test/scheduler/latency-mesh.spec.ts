@@ -19,7 +19,7 @@ const SEED = 9090
 const FAST = { probeIntervalMs: 300, gossipIntervalMs: 500, probeTimeoutMs: 3_000, rateLimit: { burst: 5, refillMs: 400 } }
 
 describe('scheduler placement on an emulated 3-region mesh with the real latency map', function () {
-  this.timeout(60_000)
+  this.timeout(120_000)
   const members: MeshMember[] = []
   const services: AllocationService[] = []
   const registry = new FakeRegistry()
@@ -60,11 +60,16 @@ describe('scheduler placement on an emulated 3-region mesh with the real latency
     const oracle = placer.service.oracle()
     const self = placer.libp2p.peerId.toString()
     const others = members.slice(1)
-    await waitFor('the placer has an estimate of every peer within 25%', () => others.every(m => {
+    // what placement needs is every estimate on the right side of every limit
+    // used below (10, 30, 50, 70 ms), not a tight error bound: in one event
+    // loop shared by four peers on a loaded machine, timer lag inflates the
+    // 20 ms eu-eu pair past a 25 % bound for long stretches
+    const limits = [10, 30, 50, 70]
+    await waitFor('the placer\'s estimate of every peer is on the right side of every limit', () => others.every(m => {
       const e = oracle.estimate(self, m.libp2p.peerId.toString())
       const t = trueRtt(THREE_REGIONS, placer.region, m.region)
-      return e != null && Math.abs(e.ms - t) / t <= 0.25
-    }), { timeoutMs: 30_000, intervalMs: 100 })
+      return e != null && limits.every(l => (e.ms <= l) === (t <= l))
+    }), { timeoutMs: 60_000, intervalMs: 100 })
 
     const trueFromPlacer = (peerId: string): number => trueRtt(THREE_REGIONS, placer.region, regionOf.get(peerId) ?? '')
     const cases: Array<{ body: Record<string, unknown>, limit: number, region?: string }> = [
