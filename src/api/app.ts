@@ -174,6 +174,7 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
       const route = request.routeOptions.url ?? 'unmatched'
       init.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) })
       init.metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+      init.metrics.latency.record('api', reply.elapsedTime / 1000)
     }
     log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })

@@ -500,7 +500,7 @@ export class AllocationService {
     const cap = this.ledger.capacity
     const free = this.ledger.free()
     this.metrics.reservedCpu.set(cap.cpu - free.cpu)
-    this.metrics.reservedMemoryMb.set(cap.memoryMb - free.memoryMb)
+    this.metrics.reservedMemoryBytes.set((cap.memoryMb - free.memoryMb) * 1024 * 1024)
     this.metrics.held.set(this.ledger.list().length)
   }
 }

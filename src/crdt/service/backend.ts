@@ -669,7 +669,7 @@ export class CrdtBackend implements ServiceBackend {
   private updateStaleness (obj: { name: string, tracker: StalenessTracker, overBound: boolean } & (ReplicatedObject | AutomergeReplica)): number {
     const seen = obj instanceof AutomergeReplica ? (o: string) => amDoc.seqOf(obj.doc, o) : (o: string) => seqOf(obj.state, o)
     const s = obj.tracker.staleness(seen, this.now())
-    this.metrics.staleness.set({ service: obj.name }, s)
+    this.metrics.staleness.set({ service: obj.name }, s / 1000)
     const bound = this.entries.get(obj.name)?.spec.maxStalenessMs
     if (bound != null) {
       if (s > bound && !obj.overBound) {
