@@ -16,6 +16,7 @@ import { nodeRoutes } from './routes/node.js'
 import { openapiRoutes } from './routes/openapi.js'
 import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
 import { buildValidator, formatValidationError } from './validation.js'
+import { installHttpTracing } from '../telemetry/tracing/http.js'
 import type { ErrorStatusTable } from './errors.js'
 import type { ApiMetrics } from './metrics.js'
 import type { ValidationIssue } from './validation.js'
@@ -165,6 +166,9 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
       : new RouteNotFoundError(request.method, path)
     return sendError(error, request, reply)
   })
+
+  // server spans when tracing is on (nothing installed when off)
+  installHttpTracing(app)
 
   // before any route plugin, so that its hooks reach every route
   init.auth?.install(app)
