@@ -74,6 +74,11 @@ export async function checkLayer (layer: ConfigLayer, schema: SchemaChecker): Pr
     if (v.trustAnchors.includes('\0')) fail(['trustAnchors'], 'must not contain NUL characters')
     v.trustAnchors = path.resolve(layer.baseDir, v.trustAnchors)
   }
+  const logExport = (v.telemetry as { logExport?: { file?: unknown } } | undefined)?.logExport
+  if (typeof logExport?.file === 'string') {
+    if (logExport.file.includes('\0')) fail(['telemetry', 'logExport', 'file'], 'must not contain NUL characters')
+    logExport.file = path.resolve(layer.baseDir, logExport.file)
+  }
   const api = v.api as Record<string, unknown> | undefined
   if (typeof api?.host === 'string' && net.isIP(api.host) === 0 && !HOSTNAME.test(api.host)) {
     fail(['api', 'host'], `must be an IP address or a host name (got ${show(api.host)})`)
