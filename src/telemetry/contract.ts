@@ -84,6 +84,12 @@ export class LatencyWindow {
     return s == null ? null : p95(s.v)
   }
 
+  /** every live series' labels and current p95 (seconds): what the OTLP `latency_p95` gauge reports */
+  snapshot (): Array<{ labels: Record<string, string>, value: number }> {
+    this.update()
+    return [...this.series.values()].map(s => ({ labels: { ...s.labels }, value: p95(s.v) }))
+  }
+
   /** prunes samples older than the window and sets the gauge */
   update (): void {
     const cutoff = this.now() - this.windowMs
@@ -112,30 +118,21 @@ export interface CpuUsageInit {
   now?: () => number
 }
 
-/** `dcis_cpu_usage_ratio`: process CPU time over wall time over cores, between two scrapes. */
-export class CpuUsage {
-  readonly gauge: Gauge
+/** Process CPU time over wall time over cores, between two calls of `sample()` (one meter per reader). */
+export class CpuMeter {
   private lastCpu: number
   private lastAt: number
   private readonly cores: number
   private readonly cpuMicros: () => number
   private readonly now: () => number
 
-  constructor (registry: MetricsRegistry, init: CpuUsageInit = {}) {
+  constructor (init: CpuUsageInit = {}) {
     this.cores = Math.max(1, init.cores ?? availableParallelism())
     this.cpuMicros = init.cpuMicros ?? (() => { const u = process.cpuUsage(); return u.user + u.system })
     this.now = init.now ?? (() => performance.now())
-    // the first scrape averages over the process's life
+    // the first sample averages over the process's life
     this.lastCpu = 0
     this.lastAt = this.now() - process.uptime() * 1000
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this
-    this.gauge = new Gauge({
-      name: CPU_USAGE_METRIC,
-      help: 'telemetry contract cpu_usage: share of the host CPU capacity (all cores = 1) this peer used since the previous scrape',
-      registers: [registry],
-      collect () { this.set(self.sample()) }
-    })
   }
 
   /** the ratio since the previous call */
@@ -147,6 +144,23 @@ export class CpuUsage {
     this.lastCpu = cpu
     this.lastAt = at
     return Math.min(1, Math.max(0, ratio))
+  }
+}
+
+/** `dcis_cpu_usage_ratio`: the CPU meter, sampled at each scrape. */
+export class CpuUsage extends CpuMeter {
+  readonly gauge: Gauge
+
+  constructor (registry: MetricsRegistry, init: CpuUsageInit = {}) {
+    super(init)
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this
+    this.gauge = new Gauge({
+      name: CPU_USAGE_METRIC,
+      help: 'telemetry contract cpu_usage: share of the host CPU capacity (all cores = 1) this peer used since the previous scrape',
+      registers: [registry],
+      collect () { this.set(self.sample()) }
+    })
   }
 }
 

@@ -13,7 +13,7 @@ export { createProcessFaultMetrics, installProcessFaultHandlers, unhandledReject
 export type { ProcessFaultMetrics, ProcessFaultHandlersInit, ProcessLike } from './process-faults.js'
 export { TrafficMeter } from './traffic.js'
 export type { TrafficMeterInit } from './traffic.js'
-export { telemetryContract, LatencyWindow, CpuUsage, p95, CPU_USAGE_METRIC, LATENCY_P95_METRIC } from './contract.js'
+export { telemetryContract, LatencyWindow, CpuMeter, CpuUsage, p95, CPU_USAGE_METRIC, LATENCY_P95_METRIC } from './contract.js'
 export type { TelemetryContract, LatencyOperation } from './contract.js'
 export { LogSampler } from './logger.js'
 export type { SampledLevel } from './logger.js'

@@ -15,10 +15,11 @@ interface ProtoType {
   encode: (message: unknown) => { finish: () => Uint8Array }
   fromObject: (o: unknown) => unknown
 }
-interface OtlpRoot { opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType, ExportTraceServiceResponse: ProtoType } } } } } }
+interface OtlpRoot { opentelemetry: { proto: { collector: { trace: { v1: { ExportTraceServiceRequest: ProtoType, ExportTraceServiceResponse: ProtoType } }, metrics: { v1: { ExportMetricsServiceRequest: ProtoType, ExportMetricsServiceResponse: ProtoType } } } } } }
 
 const root = createRequire(import.meta.url)('otlp-transformer-protos/build/src/generated/root.js') as OtlpRoot
 const { ExportTraceServiceRequest, ExportTraceServiceResponse } = root.opentelemetry.proto.collector.trace.v1
+const { ExportMetricsServiceRequest, ExportMetricsServiceResponse } = root.opentelemetry.proto.collector.metrics.v1
 
 type AnyValue = { stringValue?: string, boolValue?: boolean, intValue?: number | { toNumber: () => number }, doubleValue?: number }
 interface KeyValue { key: string, value?: AnyValue }
@@ -52,6 +53,33 @@ function attrs (list: KeyValue[] | undefined): Record<string, unknown> {
   return Object.fromEntries((list ?? []).map(kv => [kv.key, value(kv.value)]))
 }
 
+export interface ReceivedMetric {
+  name: string
+  unit: string
+  /** gauge points */
+  points: Array<{ attributes: Record<string, unknown>, value: number }>
+  resource: Record<string, unknown>
+}
+
+interface RawPoint { asDouble?: number, asInt?: number | { toNumber: () => number }, attributes?: KeyValue[] }
+interface RawMetrics { resourceMetrics?: Array<{ resource?: { attributes?: KeyValue[] }, scopeMetrics?: Array<{ metrics?: Array<{ name: string, unit?: string, gauge?: { dataPoints?: RawPoint[] } }> }> }> }
+
+/** decodes one ExportMetricsServiceRequest body (gauges) */
+export function decodeMetrics (body: Uint8Array): ReceivedMetric[] {
+  const req = ExportMetricsServiceRequest.decode(body) as RawMetrics
+  const out: ReceivedMetric[] = []
+  for (const rm of req.resourceMetrics ?? []) {
+    const resource = attrs(rm.resource?.attributes)
+    for (const sm of rm.scopeMetrics ?? []) {
+      for (const m of sm.metrics ?? []) {
+        const points = (m.gauge?.dataPoints ?? []).map(p => ({ attributes: attrs(p.attributes), value: p.asDouble ?? (typeof p.asInt === 'object' && p.asInt != null ? p.asInt.toNumber() : Number(p.asInt ?? 0)) }))
+        out.push({ name: m.name, unit: m.unit ?? '', points, resource })
+      }
+    }
+  }
+  return out
+}
+
 /** decodes one ExportTraceServiceRequest body */
 export function decodeTraces (body: Uint8Array): ReceivedSpan[] {
   const req = ExportTraceServiceRequest.decode(body) as RawRequest
@@ -78,6 +106,7 @@ export function decodeTraces (body: Uint8Array): ReceivedSpan[] {
 
 export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = []
+  readonly metrics: ReceivedMetric[] = []
   /** every raw body, for "no raw id anywhere" checks */
   readonly bodies: Buffer[] = []
   errors: string[] = []
@@ -90,6 +119,17 @@ export class OtlpReceiver {
       req.on('data', (c: Buffer) => chunks.push(c))
       req.on('end', () => {
         const body = Buffer.concat(chunks)
+        if (req.method === 'POST' && req.url === '/v1/metrics') {
+          try {
+            this.metrics.push(...decodeMetrics(body))
+            const reply = ExportMetricsServiceResponse.encode(ExportMetricsServiceResponse.fromObject({})).finish()
+            res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(Buffer.from(reply))
+          } catch (err) {
+            this.errors.push((err as Error).message)
+            res.writeHead(400).end()
+          }
+          return
+        }
         if (req.method !== 'POST' || req.url !== '/v1/traces') {
           res.writeHead(404).end()
           return

@@ -9,6 +9,8 @@ import { defaultConfig } from '../../src/config/index.js'
 import { resolveTracingSettings, startTracing, TracingSettingsError } from '../../src/telemetry/tracing/index.js'
 import { anonymise, checkTraceFields, domainTag, incomingTrace, inSpan, startSpan, traceFields, traceHeaders, tracingEnabled, SpanKind } from '../../src/telemetry/tracing/spans.js'
 import { waitFor } from '../helpers/wait.js'
+import { Registry } from 'prom-client'
+import { telemetryContract } from '../../src/telemetry/contract.js'
 import { OtlpReceiver } from './otlp-receiver.js'
 import type { TracingHandle } from '../../src/telemetry/tracing/index.js'
 
@@ -45,6 +47,10 @@ describe('telemetry: tracing settings', function () {
     assert.deepEqual(f?.sampler, { parentBased: false, ratio: 1 })
     assert.equal(f?.domain, 'operator-x')
     assert.deepEqual(resolveTracingSettings(telemetry({ tracing: true, sampleRatio: 0.25 }), 'x', {})?.sampler, { parentBased: true, ratio: 0.25 })
+    // the contract's OTLP metrics go to the same collector unless turned off
+    assert.deepEqual(resolveTracingSettings(telemetry(), 'x', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318/' })?.metrics, { url: 'http://c:4318/v1/metrics', intervalMs: 60_000 })
+    assert.deepEqual(resolveTracingSettings(telemetry(), 'x', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_METRIC_EXPORT_INTERVAL: '5000' })?.metrics, { url: 'http://c:4317/', intervalMs: 5000 })
+    assert.equal(resolveTracingSettings(telemetry({ tracing: true }), 'x', { OTEL_METRICS_EXPORTER: 'none' })?.metrics, null)
   })
 
   it('bad variables are errors naming the variable', function () {
@@ -54,7 +60,9 @@ describe('telemetry: tracing settings', function () {
       [{ OTEL_TRACES_SAMPLER_ARG: '2' }, 'OTEL_TRACES_SAMPLER_ARG'],
       [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://x' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
       [{ OTEL_RESOURCE_ATTRIBUTES: 'novalue' }, 'OTEL_RESOURCE_ATTRIBUTES'],
-      [{ OTEL_TRACES_EXPORTER: 'zipkin' }, 'OTEL_TRACES_EXPORTER']
+      [{ OTEL_TRACES_EXPORTER: 'zipkin' }, 'OTEL_TRACES_EXPORTER'],
+      [{ OTEL_METRICS_EXPORTER: 'prometheus' }, 'OTEL_METRICS_EXPORTER'],
+      [{ OTEL_METRIC_EXPORT_INTERVAL: 'soon' }, 'OTEL_METRIC_EXPORT_INTERVAL']
     ]
     for (const [env, variable] of bad) {
       assert.throws(() => resolveTracingSettings(telemetry({ tracing: true }), 'x', env), (err: unknown) => err instanceof TracingSettingsError && err.variable === variable && err.code === 'CONFIG_INVALID')
@@ -88,14 +96,18 @@ describe('telemetry: trace fields in frames', function () {
 describe('telemetry: tracing on, exported over OTLP/HTTP protobuf', function () {
   this.timeout(30_000)
   const receiver = new OtlpReceiver()
+  const contract = telemetryContract(new Registry())
   let handle: TracingHandle | undefined
 
   before(async function () {
     await receiver.start()
+    contract.latency.record('api', 0.004)
+    contract.latency.record('invoke', 0.02, 'echo')
     handle = await startTracing(telemetry({ traceDomain: 'fed-a', traceSalt: 'salt-of-fed-a' }), 'fed-a', { peerId: '12D3KooWSelf', region: 'eu-west', zone: 'eu-west-a', version: '9.9.9' }, {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test'
-    })
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
+      OTEL_METRIC_EXPORT_INTERVAL: '60000'
+    }, contract)
   })
 
   after(async function () {
@@ -162,6 +174,19 @@ describe('telemetry: tracing on, exported over OTLP/HTTP protobuf', function () 
     assert.notEqual(o.traceId, '11111111111111111111111111111111')
     assert.equal(o.parentSpanId, '')
     assert.deepEqual(o.links.map(l => [l.traceId, l.spanId]), [['11111111111111111111111111111111', '2222222222222222']])
+  })
+
+  it('the telemetry contract goes out as OTLP gauges cpu_usage and latency_p95', async function () {
+    await handle?.flush()
+    await waitFor('metrics exported', () => receiver.metrics.some(m => m.name === 'latency_p95'))
+    const cpu = receiver.metrics.find(m => m.name === 'cpu_usage')
+    const p95 = receiver.metrics.find(m => m.name === 'latency_p95')
+    assert.ok(cpu != null && p95 != null)
+    assert.equal(cpu.unit, '1')
+    assert.ok(cpu.points[0].value >= 0 && cpu.points[0].value <= 1)
+    assert.equal(p95.unit, 's')
+    assert.deepEqual(p95.points.map(p => [p.attributes, p.value]).sort(), [[{ operation: 'api' }, 0.004], [{ operation: 'invoke', function: 'echo' }, 0.02]].sort())
+    assert.equal(p95.resource['dcis.peer.id'], '12D3KooWSelf')
   })
 
   it('anonymise: salted, stable, not the input', function () {

@@ -7,6 +7,7 @@
 import { resolveTracingSettings } from './settings.js'
 import type { TracingSettings } from './settings.js'
 import type { TelemetryConfig } from '../../config/index.js'
+import type { TelemetryContract } from '../contract.js'
 
 export { resolveTracingSettings, parseKeyValues, TracingSettingsError } from './settings.js'
 export type { TracingSettings, OtlpProtocol } from './settings.js'
@@ -29,9 +30,9 @@ export interface TracingHandle {
 }
 
 /** undefined when tracing is off (nothing loaded) */
-export async function startTracing (config: TelemetryConfig, federation: string, resource: TracingResource, env: Record<string, string | undefined> = process.env): Promise<TracingHandle | undefined> {
+export async function startTracing (config: TelemetryConfig, federation: string, resource: TracingResource, env: Record<string, string | undefined> = process.env, contract?: TelemetryContract): Promise<TracingHandle | undefined> {
   const settings = resolveTracingSettings(config, federation, env)
   if (settings == null) return undefined
   const { startSdk } = await import('./sdk.js')
-  return await startSdk(settings, resource)
+  return await startSdk(settings, resource, contract)
 }

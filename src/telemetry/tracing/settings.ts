@@ -28,6 +28,8 @@ export interface TracingSettings {
   hashFunctionNames: boolean
   /** extra headers for the exporter (OTEL_EXPORTER_OTLP_HEADERS) */
   headers: Record<string, string>
+  /** the telemetry contract (cpu_usage, latency_p95) as OTLP metrics to the same collector; null with OTEL_METRICS_EXPORTER=none */
+  metrics: { url: string, intervalMs: number } | null
 }
 
 export class TracingSettingsError extends Error {
@@ -100,6 +102,23 @@ export function resolveTracingSettings (config: TelemetryConfig, federation: str
     if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw new TracingSettingsError('OTEL_TRACES_SAMPLER_ARG', 'must be a number from 0 to 1')
   }
 
+  let metrics: TracingSettings['metrics'] = null
+  const metricsExporter = e('OTEL_METRICS_EXPORTER')?.toLowerCase()
+  if (metricsExporter != null && metricsExporter !== 'otlp' && metricsExporter !== 'none') throw new TracingSettingsError('OTEL_METRICS_EXPORTER', `"${metricsExporter}" is not supported (otlp or none)`)
+  if (metricsExporter !== 'none') {
+    const metricsEndpoint = e('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT')
+    let metricsUrl: string
+    if (metricsEndpoint != null) metricsUrl = url('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', metricsEndpoint)
+    else {
+      const base = endpoint != null ? url('OTEL_EXPORTER_OTLP_ENDPOINT', endpoint) : config.otlpEndpoint != null ? url('telemetry.otlpEndpoint', config.otlpEndpoint) : (protocol === 'grpc' ? 'http://localhost:4317/' : 'http://localhost:4318/')
+      metricsUrl = protocol === 'grpc' ? base : `${base.replace(/\/+$/, '')}/v1/metrics`
+    }
+    const intervalText = e('OTEL_METRIC_EXPORT_INTERVAL')
+    const intervalMs = intervalText != null ? Number(intervalText) : 60_000
+    if (!Number.isInteger(intervalMs) || intervalMs < 100 || intervalMs > 86_400_000) throw new TracingSettingsError('OTEL_METRIC_EXPORT_INTERVAL', 'must be an integer number of milliseconds from 100 to 86400000')
+    metrics = { url: metricsUrl, intervalMs }
+  }
+
   const resourceAttributes = parseKeyValues('OTEL_RESOURCE_ATTRIBUTES', e('OTEL_RESOURCE_ATTRIBUTES'))
   const serviceName = e('OTEL_SERVICE_NAME') ?? resourceAttributes['service.name'] ?? config.serviceName ?? 'dcis-mesh'
   return {
@@ -111,6 +130,7 @@ export function resolveTracingSettings (config: TelemetryConfig, federation: str
     domain: config.traceDomain ?? federation,
     salt: config.traceSalt ?? `dcis-trace-salt:${config.traceDomain ?? federation}`,
     hashFunctionNames: config.hashFunctionNames ?? false,
-    headers: parseKeyValues('OTEL_EXPORTER_OTLP_HEADERS', e('OTEL_EXPORTER_OTLP_TRACES_HEADERS') ?? e('OTEL_EXPORTER_OTLP_HEADERS'))
+    headers: parseKeyValues('OTEL_EXPORTER_OTLP_HEADERS', e('OTEL_EXPORTER_OTLP_TRACES_HEADERS') ?? e('OTEL_EXPORTER_OTLP_HEADERS')),
+    metrics
   }
 }
