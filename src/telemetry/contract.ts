@@ -24,7 +24,7 @@ export type LatencyOperation = 'api' | 'invoke'
 export interface LatencyWindowInit {
   /** how far back the p95 looks, default 60 s */
   windowMs?: number
-  /** samples kept per series at most (oldest dropped), default 4096 */
+  /** samples a p95 is computed over at most (the newest), default 4096 */
   maxSamples?: number
   now?: () => number
 }
@@ -71,9 +71,10 @@ export class LatencyWindow {
     }
     s.at.push(this.now())
     s.v.push(seconds)
-    if (s.v.length > this.maxSamples) {
-      s.at.shift()
-      s.v.shift()
+    // amortised: let the arrays grow to twice the bound, then cut back to the newest maxSamples
+    if (s.v.length >= 2 * this.maxSamples) {
+      s.at.splice(0, s.v.length - this.maxSamples)
+      s.v.splice(0, s.v.length - this.maxSamples)
     }
   }
 
@@ -81,13 +82,17 @@ export class LatencyWindow {
   current (operation: LatencyOperation, fn?: string): number | null {
     this.update()
     const s = this.series.get(fn == null ? operation : `${operation}\u0000${fn}`)
-    return s == null ? null : p95(s.v)
+    return s == null ? null : p95(this.newest(s.v))
+  }
+
+  private newest (v: number[]): number[] {
+    return v.length > this.maxSamples ? v.slice(v.length - this.maxSamples) : v
   }
 
   /** every live series' labels and current p95 (seconds): what the OTLP `latency_p95` gauge reports */
   snapshot (): Array<{ labels: Record<string, string>, value: number }> {
     this.update()
-    return [...this.series.values()].map(s => ({ labels: { ...s.labels }, value: p95(s.v) }))
+    return [...this.series.values()].map(s => ({ labels: { ...s.labels }, value: p95(this.newest(s.v)) }))
   }
 
   /** prunes samples older than the window and sets the gauge */
@@ -104,7 +109,7 @@ export class LatencyWindow {
         this.series.delete(key)
         this.gauge.remove(s.labels)
       } else {
-        this.gauge.set(s.labels, p95(s.v))
+        this.gauge.set(s.labels, p95(this.newest(s.v)))
       }
     }
   }
