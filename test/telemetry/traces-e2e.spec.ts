@@ -101,7 +101,11 @@ describe('telemetry: one trace across peers, a linked one across a domain bounda
     await deploySlow(a)
     await deploySlow(b)
     const call = await forwardedCall(a, b)
-    await waitFor('B\'s serve span of the forwarded call', () => receiver.trace(call.traceId).some(s => s.name === 'dcis.invoke.serve'), { timeoutMs: 30_000 })
+    // each peer exports on its own schedule: wait for both sides
+    await waitFor('A\'s HTTP span and B\'s serve span of the forwarded call', () => {
+      const t = receiver.trace(call.traceId)
+      return ofPeer(t, b).some(s => s.name === 'dcis.invoke.serve') && ofPeer(t, a).some(s => s.parentSpanId === call.spanId) && ofPeer(t, a).some(s => s.name === 'dcis.invoke.forward')
+    }, { timeoutMs: 30_000 })
     const spans = receiver.trace(call.traceId)
     const http = ofPeer(spans, a).find(s => s.parentSpanId === call.spanId)
     assert.ok(http != null, `A's HTTP span is the child of the caller's span; got ${JSON.stringify(spans.map(s => [s.name, s.resource['dcis.peer.id']]))}`)
@@ -122,6 +126,25 @@ describe('telemetry: one trace across peers, a linked one across a domain bounda
     await waitFor('B\'s run span', () => ofPeer(receiver.trace(call.traceId), b).some(s => s.name === 'dcis.invoke.run' && s.parentSpanId === serve.spanId), { timeoutMs: 30_000 })
   })
 
+  it('same domain: an allocation over two peers is one trace, B\'s reserve parented to A\'s reserve call', async function () {
+    const [a, b] = (tm as TelemetryMesh).mesh.peers
+    const tp = newTraceparent()
+    const res = await fetch(`${a.apiUrl}/v1/allocations`, { method: 'POST', body: JSON.stringify({ replicas: 2, constraints: { memory: '16Mi' } }), headers: { 'content-type': 'application/json', traceparent: tp.header } })
+    assert.ok(res.status < 300, await res.text())
+    await waitFor('A\'s allocate span and B\'s serving span of the reserve', () => {
+      const t = receiver.trace(tp.traceId)
+      return ofPeer(t, b).some(s => s.name === 'dcis.alloc.serve.reserve') && ofPeer(t, a).some(s => s.name === 'dcis.alloc.allocate')
+    }, { timeoutMs: 30_000 })
+    const spans = receiver.trace(tp.traceId)
+    const allocate = ofPeer(spans, a).find(s => s.name === 'dcis.alloc.allocate')
+    assert.ok(allocate != null)
+    const reserveToB = ofPeer(spans, a).find(s => s.name === 'dcis.alloc.reserve' && s.attributes['dcis.peer.target'] === b.peerId)
+    assert.ok(reserveToB != null, `A's reserve call to B; got ${JSON.stringify(spans.map(s => s.name))}`)
+    assert.equal(reserveToB.parentSpanId, allocate.spanId)
+    const served = ofPeer(spans, b).find(s => s.name === 'dcis.alloc.serve.reserve')
+    assert.equal(served?.parentSpanId, reserveToB.spanId)
+  })
+
   it('another domain: B starts a new trace linked to A\'s span; neither side\'s raw peer id crosses', async function () {
     const mesh = (tm as TelemetryMesh).mesh
     const [a, b] = mesh.peers
@@ -133,6 +156,7 @@ describe('telemetry: one trace across peers, a linked one across a domain bounda
     const linked = (): ReceivedSpan | undefined => ofPeer(receiver.spans, b).find(s => s.name === 'dcis.invoke.serve' && s.links.some(l => l.traceId === call.traceId))
     await waitFor('B\'s serve span, linked to the call\'s trace', () => linked() != null, { timeoutMs: 30_000 })
     const serve = linked() as ReceivedSpan
+    await waitFor('A\'s forward span', () => ofPeer(receiver.trace(call.traceId), a).some(s => s.name === 'dcis.invoke.forward'), { timeoutMs: 30_000 })
     assert.notEqual(serve.traceId, call.traceId, 'a new trace')
     assert.equal(serve.parentSpanId, '')
     assert.equal(serve.attributes['dcis.trace.crossed_domain'], true)
