@@ -9,6 +9,7 @@ import { defaultConfig } from '../../src/config/index.js'
 import { resolveTracingSettings, startTracing, TracingSettingsError } from '../../src/telemetry/tracing/index.js'
 import { anonymise, checkTraceFields, domainTag, incomingTrace, inSpan, startSpan, traceFields, traceHeaders, tracingEnabled, SpanKind } from '../../src/telemetry/tracing/spans.js'
 import { waitFor } from '../helpers/wait.js'
+import { REPO_ROOT } from '../helpers/cli.js'
 import { Registry } from 'prom-client'
 import { telemetryContract } from '../../src/telemetry/contract.js'
 import { OtlpReceiver } from './otlp-receiver.js'
@@ -80,6 +81,21 @@ describe('telemetry: trace fields in frames', function () {
     assert.throws(() => checkTraceFields({ traceparent: 7 }, fail), /traceparent/)
     assert.throws(() => checkTraceFields({ tracestate: 'a'.repeat(600) }, fail), /tracestate/)
     assert.throws(() => checkTraceFields({ tracestate: 'a=\u0000' }, fail), /tracestate/)
+  })
+
+  it('only src/telemetry/tracing/sdk.ts imports the SDK, and only a dynamic import reaches it', async function () {
+    const { readdir, readFile } = await import('node:fs/promises')
+    const { join } = await import('node:path')
+    const root = join(REPO_ROOT, 'src')
+    const files = (await readdir(root, { recursive: true })).filter(f => f.endsWith('.ts')).map(f => join(root, f))
+    const heavy = /from '@opentelemetry\/(sdk-|exporter-|context-async-hooks|resources|core)|from '\.\/sdk\.js'/
+    const offenders: string[] = []
+    for (const f of files) {
+      if (f.endsWith(join('telemetry', 'tracing', 'sdk.ts'))) continue
+      if (heavy.test(await readFile(f, 'utf8'))) offenders.push(f)
+    }
+    assert.deepEqual(offenders, [], 'static imports of the OpenTelemetry SDK outside sdk.ts')
+    assert.match(await readFile(join(root, 'telemetry/tracing/index.ts'), 'utf8'), /await import\('\.\/sdk\.js'\)/)
   })
 
   it('tracing off: no fields, no span, no SDK', async function () {
