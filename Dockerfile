@@ -56,6 +56,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
 COPY --from=build /app/dist/ dist/
 COPY protocols/ protocols/
 COPY bootstrap/ bootstrap/
+COPY ui/ ui/
 
 # /data: the peer's keys, datastore and blocks (one volume per peer).
 # /shared: optional exchange folder (the compose simulation writes its

@@ -31,5 +31,10 @@ export default tseslint.config(
   {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
+  },
+  {
+    // the dashboard's browser script (served as is by GET /ui)
+    files: ['ui/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', setTimeout: 'readonly', Node: 'readonly' } }
   }
 )

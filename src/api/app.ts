@@ -16,6 +16,7 @@ import { nodeRoutes } from './routes/node.js'
 import { openapiRoutes } from './routes/openapi.js'
 import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
 import { buildValidator, formatValidationError } from './validation.js'
+import { installHttpTracing } from '../telemetry/tracing/http.js'
 import type { ErrorStatusTable } from './errors.js'
 import type { ApiMetrics } from './metrics.js'
 import type { ValidationIssue } from './validation.js'
@@ -166,6 +167,9 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     return sendError(error, request, reply)
   })
 
+  // server spans when tracing is on (nothing installed when off)
+  installHttpTracing(app)
+
   // before any route plugin, so that its hooks reach every route
   init.auth?.install(app)
 
@@ -174,6 +178,7 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
       const route = request.routeOptions.url ?? 'unmatched'
       init.metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) })
       init.metrics.duration.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+      init.metrics.latency.record('api', reply.elapsedTime / 1000)
     }
     log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })

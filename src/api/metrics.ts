@@ -1,9 +1,13 @@
 import { Counter, Histogram } from 'prom-client'
 import type { Registry } from 'prom-client'
+import { telemetryContract } from '../telemetry/contract.js'
+import type { LatencyWindow } from '../telemetry/contract.js'
 
 export interface ApiMetrics {
   requests: Counter<'method' | 'route' | 'status'>
   duration: Histogram<'method' | 'route'>
+  /** the telemetry contract's latency_p95 window (operation="api") */
+  latency: LatencyWindow
 }
 
 /**
@@ -26,5 +30,5 @@ export function createApiMetrics (registry: Registry): ApiMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
     registers: [registry]
   })
-  return { requests, duration }
+  return { requests, duration, latency: telemetryContract(registry).latency }
 }

@@ -23,7 +23,7 @@ export interface ConfigLayer {
 }
 
 /** Sections merged key by key; everything else (lists, rtt matrix) is replaced whole. */
-const SECTIONS = new Set(['api', 'dht', 'gossip', 'simulation', 'resources', 'latency', 'services', 'scheduler'])
+const SECTIONS = new Set(['api', 'dht', 'gossip', 'simulation', 'resources', 'latency', 'services', 'scheduler', 'telemetry'])
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
 
@@ -73,6 +73,11 @@ export async function checkLayer (layer: ConfigLayer, schema: SchemaChecker): Pr
   if (typeof v.trustAnchors === 'string' && v.trustAnchors !== '') {
     if (v.trustAnchors.includes('\0')) fail(['trustAnchors'], 'must not contain NUL characters')
     v.trustAnchors = path.resolve(layer.baseDir, v.trustAnchors)
+  }
+  const logExport = (v.telemetry as { logExport?: { file?: unknown } } | undefined)?.logExport
+  if (typeof logExport?.file === 'string') {
+    if (logExport.file.includes('\0')) fail(['telemetry', 'logExport', 'file'], 'must not contain NUL characters')
+    logExport.file = path.resolve(layer.baseDir, logExport.file)
   }
   const api = v.api as Record<string, unknown> | undefined
   if (typeof api?.host === 'string' && net.isIP(api.host) === 0 && !HOSTNAME.test(api.host)) {

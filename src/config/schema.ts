@@ -92,6 +92,24 @@ function buildSchema (full: boolean): TSchema {
     })),
     scheduler: opt(obj({
       minReserveTrust: opt(Type.Integer({ minimum: 0, maximum: 1000 }))
+    })),
+    telemetry: opt(obj({
+      tracing: opt(Type.Boolean()),
+      otlpEndpoint: Type.Optional(Type.String({ pattern: '^https?://[!-~]{1,2040}$', errorText: 'must be an http:// or https:// URL' })),
+      otlpProtocol: Type.Optional(Type.Union([Type.Literal('http/protobuf'), Type.Literal('grpc')], { errorText: 'must be http/protobuf or grpc' })),
+      serviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+      sampleRatio: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+      traceDomain: Type.Optional(Type.String({ pattern: '^[!-~]{1,128}$', errorText: 'must be 1-128 printable ASCII characters without spaces' })),
+      traceSalt: Type.Optional(Type.String({ minLength: 8, maxLength: 256 })),
+      hashFunctionNames: Type.Optional(Type.Boolean()),
+      logSampling: Type.Optional(obj(Object.fromEntries(['error', 'warn', 'info', 'debug', 'trace'].map(l => [l, Type.Optional(Type.Number({ minimum: 0, maximum: 1 }))])))),
+      logExport: Type.Optional(obj({
+        file: Type.String({ minLength: 1, maxLength: 4096 }),
+        intervalMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+        maxBufferBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1 << 30 })),
+        maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1 << 40 })),
+        keepFiles: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 }))
+      }))
     }))
   })
 }
@@ -136,4 +154,27 @@ export interface DcisConfig {
   services: { repairGraceMs: number }
   /** allocations: the least trust level a federation member needs to reserve on this peer */
   scheduler: { minReserveTrust: number }
+  /** traces, log sampling and export (docs/observability.md); OTEL_* variables override */
+  telemetry: TelemetryConfig
+}
+
+export interface TelemetryConfig {
+  /** export traces over OTLP (also turned on by OTEL_TRACES_EXPORTER=otlp or an OTEL_EXPORTER_OTLP_*ENDPOINT) */
+  tracing: boolean
+  /** OTLP collector base URL (http/protobuf: <url>/v1/traces is posted to) */
+  otlpEndpoint?: string
+  otlpProtocol?: 'http/protobuf' | 'grpc'
+  serviceName?: string
+  /** head sampling ratio of new traces (parent-based: a sampled caller's trace is kept) */
+  sampleRatio?: number
+  /** the administrative domain of this peer's traces; default: the federation name */
+  traceDomain?: string
+  /** salt of the hashes that replace the other side's identifiers across a domain boundary */
+  traceSalt?: string
+  /** also hash function names across a domain boundary */
+  hashFunctionNames?: boolean
+  /** share of the lines kept per level (1 = all); fatal is always kept */
+  logSampling: Partial<Record<'error' | 'warn' | 'info' | 'debug' | 'trace', number>>
+  /** batched, gzipped log files: <file>.<n>.gz every intervalMs, the buffer bounded by maxBufferBytes */
+  logExport?: { file: string, intervalMs?: number, maxBufferBytes?: number, maxFileBytes?: number, keepFiles?: number }
 }

@@ -13,6 +13,7 @@ import { crdtSetRoutes } from '../crdt/service/index.js'
 import { functionRoutes } from '../wasm/routes.js'
 import { rolloutRoutes } from '../rollouts/routes.js'
 import { catalogueRoutes } from '../catalogue/index.js'
+import { uiRoutes } from '../ui/routes.js'
 import type { Catalogue } from '../catalogue/index.js'
 import type { FunctionService } from '../wasm/functions/index.js'
 import type { CrdtBackend } from '../crdt/service/index.js'
@@ -56,6 +57,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     crdtSetRoutes(s.crdt),
     functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health, rollouts: () => s.functions().rollouts }),
     rolloutRoutes({ rollouts: () => s.functions().rollouts, store: () => s.functions().store }),
-    catalogueRoutes(s.catalogue)
+    catalogueRoutes(s.catalogue),
+    uiRoutes()
   ]
 }

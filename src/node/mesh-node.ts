@@ -7,7 +7,8 @@ import { StatefulServices } from '../services/index.js'
 import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
-import { createMetricsRegistry, forComponent, TrafficMeter } from '../telemetry/index.js'
+import { createMetricsRegistry, forComponent, telemetryContract, TrafficMeter } from '../telemetry/index.js'
+import { startTracing } from '../telemetry/tracing/index.js'
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
 import { createLatencyService } from '../latency/service/index.js'
@@ -108,6 +109,13 @@ export class MeshNode implements ApiNode {
       const { created, ...identity } = await loadOrCreateIdentity(this.config.dataDir)
       this.identity = identity
       this.logger.info({ peerId: identity.peerId.toString(), did: identity.did, created }, 'identity loaded')
+
+      // traces: off unless the config or OTEL_* turn them on (then the SDK is loaded, not before)
+      const tracing = await startTracing(this.config.telemetry, this.config.federation, { peerId: identity.peerId.toString(), region: this.config.region, zone: this.config.zone, version: VERSION }, process.env, telemetryContract(this.metrics))
+      if (tracing != null) {
+        this.stopHooks.push(async () => { await tracing.stop() })
+        this.logger.info({ url: tracing.settings.url, protocol: tracing.settings.protocol, sampleRatio: tracing.settings.sampler.ratio, domain: tracing.settings.domain }, 'tracing on')
+      }
 
       this.stores = await openStores(this.config.dataDir)
       this.stopHooks.push(async () => { await this.stores?.close() })

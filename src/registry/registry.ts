@@ -22,6 +22,7 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
 import type { Registry as PromRegistry } from 'prom-client'
+import { inSpan, SpanKind } from '../telemetry/tracing/spans.js'
 
 export { END_TOPIC }
 export const END_SYNC_PROTOCOL = '/dcis/end-sync/1.0.0'
@@ -235,7 +236,8 @@ export class EndRegistry {
         for (const list of this.init.trust?.revocations.all() ?? []) await this.gossip(list.jwt, REVOCATION_TOPIC)
       }
     }
-    this.publishing = this.publishing.then(run, run).catch((err) => {
+    const traced = async (): Promise<void> => { await inSpan('dcis.registry.publish', { kind: SpanKind.PRODUCER, attributes: { 'dcis.registry.force': force, 'dcis.registry.announce': announce } }, run) }
+    this.publishing = this.publishing.then(traced, traced).catch((err) => {
       if (!this.shutdown.signal.aborted) this.log.warn({ err }, 'publishing own descriptor failed')
     })
     await this.publishing

@@ -9,6 +9,8 @@ import { isAllocationId } from './ids.js'
 import { MAX_CPU, MAX_LEASE_MS, MAX_MEMORY_BYTES, MIN_LEASE_MS, parseConstraints, publicConstraints } from './constraints.js'
 import type { Constraints } from './constraints.js'
 import type { AllocationNode, Capacity, Reservation } from './ledger.js'
+import { checkTraceFields } from '../telemetry/tracing/spans.js'
+import type { TraceFields } from '../telemetry/tracing/spans.js'
 
 export const ALLOC_PROTOCOL = '/dcis/alloc/1.0.0'
 export const FRAME_VERSION = 1
@@ -17,12 +19,13 @@ export const MAX_FRAME_BYTES = 16 * 1024
 export const MAX_NODES = 16
 const MAX_MEMORY_MB = MAX_MEMORY_BYTES / 2 ** 20
 
-export type AllocRequest =
+/** every request may carry the caller's W3C trace context (optional `traceparent`, `tracestate`) */
+export type AllocRequest = TraceFields & (
   | { v: 1, op: 'reserve', id: string, cpu: number, memoryMb: number, leaseMs: number, constraints: Constraints, nodes?: AllocationNode[] }
   | { v: 1, op: 'commit', id: string, nodes: AllocationNode[] }
   | { v: 1, op: 'get', id: string }
   | { v: 1, op: 'release', id: string }
-  | { v: 1, op: 'renew', id: string, leaseMs?: number }
+  | { v: 1, op: 'renew', id: string, leaseMs?: number })
 
 export type RefusalReason = 'capacity' | 'duplicate' | 'full' | 'not-found' | 'bad-request' | 'forbidden' | 'internal'
 
@@ -99,8 +102,14 @@ export function encodeFrame (frame: AllocRequest | AllocResponse): Uint8Array {
 }
 
 export function decodeRequest (bytes: Uint8Array): AllocRequest {
-  const f = parseJson(bytes)
-  if (!isRecord(f)) throw new InvalidAllocFrameError('frame', 'must be an object')
+  const frame = parseJson(bytes)
+  if (!isRecord(frame)) throw new InvalidAllocFrameError('frame', 'must be an object')
+  const { traceparent, tracestate, ...f } = frame
+  const trace = checkTraceFields({ traceparent, tracestate }, (field, reason) => new InvalidAllocFrameError(field, reason))
+  return { ...decodeOp(f), ...trace }
+}
+
+function decodeOp (f: Record<string, unknown>): AllocRequest {
   if (f.v !== FRAME_VERSION) throw new InvalidAllocFrameError('v', `must be ${FRAME_VERSION}`)
   switch (f.op) {
     case 'reserve': {

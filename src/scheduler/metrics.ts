@@ -6,7 +6,7 @@ export interface SchedulerMetrics {
   reservations: Counter<'result'>
   probes: Counter<'result'>
   reservedCpu: Gauge
-  reservedMemoryMb: Gauge
+  reservedMemoryBytes: Gauge
   held: Gauge
 }
 
@@ -18,7 +18,7 @@ export function createSchedulerMetrics (registry: Registry): SchedulerMetrics {
     reservations: new Counter({ name: 'dcis_alloc_reservations_total', help: 'reservation requests answered by this peer\'s ledger, by result', labelNames: ['result'], registers }),
     probes: new Counter({ name: 'dcis_alloc_borderline_probes_total', help: 'direct probes of borderline candidates, by result', labelNames: ['result'], registers }),
     reservedCpu: new Gauge({ name: 'dcis_alloc_reserved_cpu_cores', help: 'cores reserved on this peer', registers }),
-    reservedMemoryMb: new Gauge({ name: 'dcis_alloc_reserved_memory_mb', help: 'MiB reserved on this peer', registers }),
+    reservedMemoryBytes: new Gauge({ name: 'dcis_alloc_reserved_memory_bytes', help: 'memory reserved on this peer (bytes)', registers }),
     held: new Gauge({ name: 'dcis_alloc_reservations', help: 'live reservations on this peer', registers })
   }
 }

@@ -21,6 +21,7 @@ import type { AllocationNode, Capacity, Reservation } from './ledger.js'
 import type { SchedulerMetrics } from './metrics.js'
 import type { Candidate, LatencyView, ScoredCandidate } from './placement.js'
 import type { AllocationView, SchedulerComponents, SchedulerInit } from './index.js'
+import { incomingTrace, inSpan, peerAttr, SpanKind, traceFields } from '../telemetry/tracing/spans.js'
 import type { RegistryEntry } from '../registry/index.js'
 import type { Logger } from '../telemetry/index.js'
 import type { AbortOptions, Stream } from '@libp2p/interface'
@@ -131,6 +132,14 @@ export class AllocationService {
    * list on the owning peer. Throws InvalidConstraintsError, NoPlacementError.
    */
   async allocate (request: AllocationRequest, options: AbortOptions & { explain?: boolean } = {}): Promise<AllocationView> {
+    return await inSpan('dcis.alloc.allocate', {}, async (span) => {
+      const view = await this.place(request, options)
+      span.setAttributes({ 'dcis.alloc.id': view.id, 'dcis.alloc.nodes': view.nodes.length })
+      return view
+    })
+  }
+
+  private async place (request: AllocationRequest, options: AbortOptions & { explain?: boolean }): Promise<AllocationView> {
     this.assertStarted()
     const signal = this.signal(options.signal)
     const k = request.constraints
@@ -351,7 +360,8 @@ export class AllocationService {
       try {
         const req = decodeRequest((await lp.read({ signal })).subarray())
         try {
-          response = await this.handleRequest(req, remote)
+          const incoming = incomingTrace(req)
+          response = await inSpan(`dcis.alloc.serve.${req.op}`, { kind: SpanKind.SERVER, parent: incoming.parent, links: incoming.links, attributes: { 'dcis.peer.caller': peerAttr(remote, incoming.crossed) } }, async () => await this.handleRequest(req, remote))
         } catch (err) {
           // our own fault (e.g. the datastore failed): the caller gets a refusal, not a hung stream
           this.log.warn({ remote, op: req.op, err }, 'alloc request failed')
@@ -378,12 +388,20 @@ export class AllocationService {
 
   /** One request to `peer` (to self: straight to the handler). */
   private async call (peer: string, req: AllocRequest, signal: AbortSignal): Promise<AllocResponse> {
+    return await inSpan(`dcis.alloc.${req.op}`, { kind: SpanKind.CLIENT, attributes: { 'dcis.alloc.id': req.id, 'dcis.peer.target': peer } }, async (span) => {
+      const res = await this.callOnce(peer, req, signal)
+      span.setAttribute('dcis.alloc.result', res.ok ? 'ok' : res.error)
+      return res
+    })
+  }
+
+  private async callOnce (peer: string, req: AllocRequest, signal: AbortSignal): Promise<AllocResponse> {
     if (peer === this.selfId) return this.handleRequest(req, peer)
     const callSignal = AbortSignal.any([signal, AbortSignal.timeout(this.callTimeoutMs)])
     const stream = await this.dial(peer, callSignal)
     try {
       const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
-      await lp.write(encodeFrame(req), { signal: callSignal })
+      await lp.write(encodeFrame({ ...req, ...traceFields() }), { signal: callSignal })
       const res = decodeResponse((await lp.read({ signal: callSignal })).subarray())
       await stream.close({ signal: callSignal }).catch(() => {})
       return res
@@ -500,7 +518,7 @@ export class AllocationService {
     const cap = this.ledger.capacity
     const free = this.ledger.free()
     this.metrics.reservedCpu.set(cap.cpu - free.cpu)
-    this.metrics.reservedMemoryMb.set(cap.memoryMb - free.memoryMb)
+    this.metrics.reservedMemoryBytes.set((cap.memoryMb - free.memoryMb) * 1024 * 1024)
     this.metrics.held.set(this.ledger.list().length)
   }
 }

@@ -2,6 +2,8 @@
  * Prometheus metrics of the Wasm runtime, created once per registry.
  */
 import { Counter, Gauge, Histogram } from 'prom-client'
+import { telemetryContract } from '../telemetry/contract.js'
+import type { LatencyWindow } from '../telemetry/contract.js'
 import type { MetricsRegistry } from '../telemetry/index.js'
 
 export interface WasmMetrics {
@@ -10,6 +12,8 @@ export interface WasmMetrics {
   coldStarts: Counter<'function'>
   queued: Gauge
   workerReplacements: Counter
+  /** the telemetry contract's latency_p95 window (operation="invoke") */
+  latency: LatencyWindow
 }
 
 function reuse<T> (registry: MetricsRegistry, name: string, make: () => T): T {
@@ -37,6 +41,7 @@ export function createWasmMetrics (registry: MetricsRegistry): WasmMetrics {
     })),
     workerReplacements: reuse(registry, 'dcis_wasm_worker_replacements_total', () => new Counter({
       name: 'dcis_wasm_worker_replacements_total', help: 'Workers terminated and replaced (timeouts, aborts, crashes)', registers
-    }))
+    })),
+    latency: telemetryContract(registry).latency
   }
 }

@@ -353,6 +353,7 @@ export class Runtime implements WasmRuntime {
       this.metrics?.coldStarts.inc({ function: fn.spec.name })
     }
     this.metrics?.duration.observe({ function: fn.spec.name }, r.durationMs / 1000)
+    this.metrics?.latency.record('invoke', (r.durationMs + queuedMs) / 1000, fn.spec.name)
     if (r.ok) {
       this.metrics?.invocations.inc({ function: fn.spec.name, outcome: 'ok' })
       p.resolve({ output: r.output, stderr: r.stderr, exitCode: r.exitCode, durationMs: r.durationMs, coldStart: r.coldStart, queuedMs })

@@ -129,7 +129,7 @@ describe('latency/service: driver logic against a fake libp2p', function () {
     await start(service)
     await waitFor('both peers probed in rotation', () => service.rttMs(a.toString()) === 10 && service.rttMs(b.toString()) === 50, { intervalMs: 10 })
     const text = await registry.metrics()
-    assert.match(text, new RegExp(`dcis_latency_rtt_ms\\{peer="${b.toString()}",quantile="0.95"\\} 50`))
+    assert.match(text, new RegExp(`dcis_latency_rtt_seconds\\{peer="${b.toString()}",stat="p95"\\} 0.05`))
     fake.connected = [a]
     fake.dispatchEvent(new CustomEvent('peer:disconnect', { detail: b }))
     assert.doesNotMatch(await registry.metrics(), new RegExp(b.toString()))

@@ -92,8 +92,8 @@ describe('latency/service: a 4-peer emulated 3-region mesh (eu, us, ap, eu)', fu
     const [eu, us] = members
     const usId = us.libp2p.peerId.toString()
     const text = await eu.registry.metrics()
-    assert.match(text, new RegExp(`dcis_latency_rtt_ms\\{peer="${usId}",quantile="0.5"\\} \\d`))
-    assert.match(text, new RegExp(`dcis_latency_rtt_ms\\{peer="${usId}",quantile="0.95"\\} \\d`))
+    assert.match(text, new RegExp(`dcis_latency_rtt_seconds\\{peer="${usId}",stat="p50"\\} \\d`))
+    assert.match(text, new RegExp(`dcis_latency_rtt_seconds\\{peer="${usId}",stat="p95"\\} \\d`))
     // a temporary peer: measured, then gone
     const tmp = await createEmulatedLibp2p('us', THREE_REGIONS)
     extra.push(tmp)

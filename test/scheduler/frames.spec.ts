@@ -31,6 +31,15 @@ describe('scheduler alloc frames', () => {
     for (const r of ress) assert.deepEqual(decodeResponse(encodeFrame(r)), r)
   })
 
+  it('carries optional W3C trace context in any request; a malformed one is a bad field', () => {
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+    const r: AllocRequest = { v: 1, op: 'commit', id: ID, nodes: [], traceparent: tp, tracestate: 'dcis=0123456789abcdef' }
+    assert.deepEqual(decodeRequest(encodeFrame(r)), r)
+    assert.deepEqual(decodeRequest(enc({ v: 1, op: 'get', id: ID })), { v: 1, op: 'get', id: ID })
+    badField(() => decodeRequest(enc({ v: 1, op: 'get', id: ID, traceparent: 'x' })), 'traceparent')
+    badField(() => decodeRequest(enc({ v: 1, op: 'get', id: ID, tracestate: 5 })), 'tracestate')
+  })
+
   it('names the bad field', () => {
     const base = { v: 1, op: 'reserve', id: ID, cpu: 1, memoryMb: 1, leaseMs: 1000, constraints: {} }
     badField(() => decodeRequest(enc({ ...base, cpu: -1 })), 'cpu')

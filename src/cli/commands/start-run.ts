@@ -4,7 +4,8 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { loadConfig, resolveBootstrap } from '../../config/index.js'
 import { createMeshNode } from '../../node/index.js'
-import { createLogger, createProcessFaultMetrics, forComponent, installProcessFaultHandlers, unhandledRejectionsMode } from '../../telemetry/index.js'
+import { createLogger, createProcessFaultMetrics, forComponent, GzipLogExporter, installProcessFaultHandlers, unhandledRejectionsMode } from '../../telemetry/index.js'
+import { pino } from 'pino'
 import type { ConfigFlags, DcisConfig } from '../../config/index.js'
 import type { MeshNode } from '../../node/index.js'
 
@@ -81,7 +82,17 @@ export async function runStart (opts: StartOptions): Promise<void> {
   const cwd = process.cwd()
   const config = await loadConfig({ env: process.env, flags: toFlags(opts), cwd })
   const bootstrapPeers = await bootstrapFor(config, cwd)
-  const logger = createLogger({ level: config.logLevel })
+  // logs: per-level sampling, and optionally a batched gzip file besides stderr (docs/observability.md)
+  const exportCfg = config.telemetry.logExport
+  const exporter = exportCfg != null
+    ? new GzipLogExporter({ ...exportCfg, file: resolve(cwd, exportCfg.file), onError: (err) => { process.stderr.write(`dcis: log export failed: ${err.message}\n`) } })
+    : undefined
+  const logger = createLogger({
+    level: config.logLevel,
+    sampling: config.telemetry.logSampling,
+    ...(exporter != null ? { destination: pino.multistream([{ level: 'trace', stream: pino.destination(2) }, { level: 'trace', stream: exporter }]) } : {})
+  })
+  exporter?.start()
   const trustAnchorsFile = join(packageBootstrapDir(), config.federation, 'trust-anchors.json')
   const node = createMeshNode({ config, bootstrapPeers, logger, trustAnchorsFile })
   // a rejection nobody handled is logged and counted; an uncaught exception
@@ -94,10 +105,12 @@ export async function runStart (opts: StartOptions): Promise<void> {
   const shutdown = (signal: string): void => {
     if (stopping != null) return
     logger.info({ signal }, 'stopping')
-    stopping = node.stop().then(() => {
+    stopping = node.stop().then(async () => {
+      await exporter?.stop()
       process.exit(0)
-    }, (err) => {
+    }, async (err) => {
       logger.error({ err }, 'stop failed')
+      await exporter?.stop().catch(() => {})
       process.exit(1)
     })
   }

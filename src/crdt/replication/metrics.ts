@@ -28,7 +28,7 @@ export function createCrdtMetrics (registry: Registry): CrdtMetrics {
     bytes: new Counter({ name: 'dcis_crdt_bytes_total', help: 'CRDT replication payload bytes, by channel (gossip, sync) and direction', labelNames: ['channel', 'direction'] as const, registers: [registry] }),
     syncs: new Counter({ name: 'dcis_crdt_sync_rounds_total', help: 'Anti-entropy rounds initiated, by result', labelNames: ['result'] as const, registers: [registry] }),
     syncParts: new Counter({ name: 'dcis_crdt_sync_parts_total', help: 'Anti-entropy sections shipped, by mode (delta, full)', labelNames: ['mode'] as const, registers: [registry] }),
-    staleness: new Gauge({ name: 'dcis_crdt_staleness_ms', help: 'How far behind this peer\'s replica is: age of the oldest update it knows of and has not seen', labelNames: ['service'] as const, registers: [registry] }),
+    staleness: new Gauge({ name: 'dcis_crdt_staleness_seconds', help: 'How far behind this peer\'s replica is (seconds): age of the oldest update it knows of and has not seen', labelNames: ['service'] as const, registers: [registry] }),
     forwarded: new Counter({ name: 'dcis_crdt_forwarded_total', help: 'Data API calls forwarded to a replica by this non-replica peer', labelNames: ['op'] as const, registers: [registry] })
   }
 }

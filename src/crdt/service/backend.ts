@@ -34,6 +34,7 @@ import type { StalenessTracker } from '../replication/index.js'
 import { decodeRpcRequest, decodeRpcResponse, encodeJson, MAX_RPC_BYTES, RPC_PROTOCOL } from './rpc.js'
 import type { RpcRequest, RpcResponse } from './rpc.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
+import { incomingTrace, inSpan, peerAttr, SpanKind, traceFields } from '../../telemetry/tracing/spans.js'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
@@ -550,7 +551,8 @@ export class CrdtBackend implements ServiceBackend {
     const delta = obj.takePending()
     if (delta == null || this.state !== 'started') return
     const bytes = encodeGossip({ kind: 'delta', seq: seqOf(obj.state, this.self), hlc: obj.clock, delta })
-    await this.publish(obj.topic, bytes, 'delta')
+    // gossip carries no trace context (messages are deduplicated); the span records the shipping
+    await inSpan('dcis.crdt.delta.publish', { kind: SpanKind.PRODUCER, attributes: { 'dcis.service': obj.name, 'messaging.message.body.size': bytes.length } }, async () => { await this.publish(obj.topic, bytes, 'delta') })
   }
 
   private async flushAll (obj: ReplicatedObject): Promise<void> {
@@ -669,7 +671,7 @@ export class CrdtBackend implements ServiceBackend {
   private updateStaleness (obj: { name: string, tracker: StalenessTracker, overBound: boolean } & (ReplicatedObject | AutomergeReplica)): number {
     const seen = obj instanceof AutomergeReplica ? (o: string) => amDoc.seqOf(obj.doc, o) : (o: string) => seqOf(obj.state, o)
     const s = obj.tracker.staleness(seen, this.now())
-    this.metrics.staleness.set({ service: obj.name }, s)
+    this.metrics.staleness.set({ service: obj.name }, s / 1000)
     const bound = this.entries.get(obj.name)?.spec.maxStalenessMs
     if (bound != null) {
       if (s > bound && !obj.overBound) {
@@ -1277,6 +1279,10 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   private async call (peer: string, req: RpcRequest, signal: AbortSignal, openSignal: AbortSignal = signal, onOpen?: () => void): Promise<RpcResponse> {
+    return await inSpan(`dcis.crdt.rpc.${req.op}`, { kind: SpanKind.CLIENT, attributes: { 'dcis.service': req.service, 'dcis.peer.target': peer } }, async () => await this.callOnce(peer, { ...req, ...traceFields() }, signal, openSignal, onOpen))
+  }
+
+  private async callOnce (peer: string, req: RpcRequest, signal: AbortSignal, openSignal: AbortSignal, onOpen?: () => void): Promise<RpcResponse> {
     const stream = await raceSignal(this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal: openSignal }), openSignal)
     onOpen?.()
     let sent = false
@@ -1306,7 +1312,8 @@ export class CrdtBackend implements ServiceBackend {
           this.metrics.rejected.inc({ reason: 'unverified-peer' })
           throw new ServiceUnavailableError('forwarded calls are accepted from verified mesh peers only')
         }
-        res = { v: 1, ok: true, result: await this.execute(req, signal) }
+        const incoming = incomingTrace(req)
+        res = { v: 1, ok: true, result: await inSpan(`dcis.crdt.rpc.serve.${req.op}`, { kind: SpanKind.SERVER, parent: incoming.parent, links: incoming.links, attributes: { 'dcis.service': req.service, 'dcis.peer.caller': peerAttr(remote, incoming.crossed) } }, async () => await this.execute(req, signal)) }
       } catch (err) {
         const e = err as Error & { actual?: number }
         if (err instanceof ReplicationFrameError) this.metrics.rejected.inc({ reason: 'malformed' })

@@ -23,7 +23,7 @@
  * - staleness: age of the oldest update this replica knows exists (from
  *   peers' deltas/heartbeats: origin update count + HLC) and has not seen;
  *   a lower bound (a silent partition reports 0). Metric
- *   dcis_crdt_staleness_ms{service}, ServiceStatus.stalenessMs, warn log
+ *   dcis_crdt_staleness_seconds{service}, ServiceStatus.stalenessMs, warn log
  *   event 'staleness-exceeded' above maxStalenessMs.
  */
 import { CrdtBackend } from './backend.js'

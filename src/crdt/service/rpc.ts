@@ -3,6 +3,8 @@
  * replica. One JSON request, one JSON response per stream; both validated.
  */
 import { ReplicationFrameError } from '../replication/index.js'
+import { checkTraceFields } from '../../telemetry/tracing/spans.js'
+import type { TraceFields } from '../../telemetry/tracing/spans.js'
 
 export const RPC_PROTOCOL = '/dcis/crdt-rpc/1.0.0'
 export const MAX_RPC_BYTES = 1024 * 1024 + 4096
@@ -10,7 +12,8 @@ export const MAX_RPC_BYTES = 1024 * 1024 + 4096
 export const RPC_OPS = ['status', 'get', 'put', 'delete', 'counter', 'addCounter', 'members', 'setAdd', 'setRemove'] as const
 export type RpcOp = typeof RPC_OPS[number]
 
-export interface RpcRequest {
+/** may carry the caller's W3C trace context (optional traceparent, tracestate) */
+export interface RpcRequest extends TraceFields {
   v: 1
   op: RpcOp
   service: string
@@ -81,7 +84,7 @@ export function decodeRpcRequest (bytes: Uint8Array): RpcRequest {
   if (member != null) req.member = member
   const ifRevision = optInt(o, 'ifRevision', 0, Number.MAX_SAFE_INTEGER)
   if (ifRevision != null) req.ifRevision = ifRevision
-  return req
+  return { ...req, ...checkTraceFields(o, (field, reason) => new ReplicationFrameError(field, reason)) }
 }
 
 export function decodeRpcResponse (bytes: Uint8Array): RpcResponse {

@@ -1,8 +1,8 @@
 /**
  * The latency service's Prometheus metrics, created once per registry:
  *
- * - `dcis_latency_rtt_ms{peer,quantile}` gauge: p50 (quantile="0.5") and p95
- *   (quantile="0.95") of the last samples of each probed peer; a peer's two
+ * - `dcis_latency_rtt_seconds{peer,stat}` gauge: p50 (stat="p50") and p95 (stat="p95")
+ *   of the last samples of each probed peer (seconds); a peer's two
  *   series are removed when it is forgotten (disconnect, or evicted from the
  *   bounded window).
  * - `dcis_latency_probes_total{result}` counter: ok | error.
@@ -17,7 +17,7 @@ import { Counter, Gauge } from 'prom-client'
 import type { Registry } from 'prom-client'
 
 export interface LatencyMetrics {
-  rtt: Gauge<'peer' | 'quantile'>
+  rtt: Gauge<'peer' | 'stat'>
   probes: Counter<'result'>
   published: Counter
   accepted: Counter
@@ -33,10 +33,10 @@ function reuse<T> (registry: Registry, name: string, make: () => T): T {
 export function createLatencyMetrics (registry: Registry): LatencyMetrics {
   const registers = [registry]
   return {
-    rtt: reuse(registry, 'dcis_latency_rtt_ms', () => new Gauge({
-      name: 'dcis_latency_rtt_ms',
-      help: 'ping RTT to a peer over its recent samples (ms), quantile 0.5 or 0.95',
-      labelNames: ['peer', 'quantile'] as const,
+    rtt: reuse(registry, 'dcis_latency_rtt_seconds', () => new Gauge({
+      name: 'dcis_latency_rtt_seconds',
+      help: 'ping RTT to a peer over its recent samples (seconds), stat p50 or p95',
+      labelNames: ['peer', 'stat'] as const,
       registers
     })),
     probes: reuse(registry, 'dcis_latency_probes_total', () => new Counter({

@@ -436,8 +436,8 @@ export class LatencyServiceImpl implements LatencyService {
     this.estimator.observe(peerId, sample)
     const q = this.windows.quantiles(peerId)
     if (q !== undefined) {
-      this.metrics.rtt.set({ peer: peerId, quantile: '0.5' }, q.p50)
-      this.metrics.rtt.set({ peer: peerId, quantile: '0.95' }, q.p95)
+      this.metrics.rtt.set({ peer: peerId, stat: 'p50' }, q.p50 / 1000)
+      this.metrics.rtt.set({ peer: peerId, stat: 'p95' }, q.p95 / 1000)
     }
   }
 
@@ -460,8 +460,8 @@ export class LatencyServiceImpl implements LatencyService {
   }
 
   private removeSeries (peerId: string): void {
-    this.metrics.rtt.remove({ peer: peerId, quantile: '0.5' })
-    this.metrics.rtt.remove({ peer: peerId, quantile: '0.95' })
+    this.metrics.rtt.remove({ peer: peerId, stat: 'p50' })
+    this.metrics.rtt.remove({ peer: peerId, stat: 'p95' })
   }
 
   private track (p: Promise<unknown>): void {

@@ -35,6 +35,7 @@ import type { KvResult } from './kv-state.js'
 import { createKvMetrics } from './metrics.js'
 import type { KvMetrics } from './metrics.js'
 import { decodeKvRequest, decodeKvResponse, encodeFrame, errorResponse, MAX_KV_FRAME_BYTES } from './frames.js'
+import { incomingTrace, inSpan, peerAttr, SpanKind, traceFields } from '../../telemetry/tracing/spans.js'
 import type { KvRequest, KvResponse } from './frames.js'
 import type { Logger } from '../../telemetry/index.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
@@ -366,7 +367,8 @@ export class RaftKvBackend implements ServiceBackend {
   private async localWrite (name: string, local: Local, cmd: { op: 'put', key: string, value: string, ifRevision?: number } | { op: 'del', key: string, ifRevision?: number }, options: WriteOptions): Promise<{ revision: number }> {
     let r: KvResult
     try {
-      r = await local.group.propose(encodeKvCommand(cmd), { signal: options.signal, timeoutMs: this.timeoutMs })
+      // the span covers propose, commit and apply (propose resolves with the applied result)
+      r = await inSpan('dcis.raft.propose', { attributes: { 'dcis.service': name, 'dcis.raft.op': cmd.op } }, async () => await local.group.propose(encodeKvCommand(cmd), { signal: options.signal, timeoutMs: this.timeoutMs }))
     } catch (err) {
       throw this.unavailable(name, err)
     }
@@ -658,8 +660,10 @@ export class RaftKvBackend implements ServiceBackend {
   }
 
   private async call (peer: string, req: KvRequest, signal: AbortSignal): Promise<KvResponse> {
-    const stream = await this.dial(peer, signal)
-    return await this.exchange(stream, req, signal)
+    return await inSpan(`dcis.raft.kv.${req.t}`, { kind: SpanKind.CLIENT, attributes: { 'dcis.peer.target': peer } }, async () => {
+      const stream = await this.dial(peer, signal)
+      return await this.exchange(stream, { ...req, ...traceFields() }, signal)
+    })
   }
 
   private async exchange (stream: Stream, req: KvRequest, signal: AbortSignal): Promise<KvResponse> {
@@ -686,7 +690,8 @@ export class RaftKvBackend implements ServiceBackend {
       let res: KvResponse
       try {
         const req = decodeKvRequest((await lp.read({ signal })).subarray())
-        res = await this.handle(req, remote, signal)
+        const incoming = incomingTrace(req)
+        res = await inSpan(`dcis.raft.kv.serve.${req.t}`, { kind: SpanKind.SERVER, parent: incoming.parent, links: incoming.links, attributes: { 'dcis.peer.caller': peerAttr(remote, incoming.crossed) } }, async () => await this.handle(req, remote, signal))
       } catch (err) {
         res = errorResponse(err)
       }

@@ -2,18 +2,21 @@
  * Frames of /dcis/raft-kv/1.0.0 (one JSON request, one JSON response per
  * stream, length-prefixed). Requests are validated field by field.
  */
+import { checkTraceFields } from '../../telemetry/tracing/spans.js'
 import type { KvEntry } from '../../services/types.js'
+import type { TraceFields } from '../../telemetry/tracing/spans.js'
 
 export const MAX_KV_FRAME_BYTES = 4 * 1024 * 1024
 const MAX_KEY = 1024
 const MAX_VALUE = 1024 * 1024
 
-export type KvRequest =
+/** any request may carry the caller's W3C trace context (optional traceparent, tracestate) */
+export type KvRequest = TraceFields & (
   | { t: 'announce', d: unknown }
   | { t: 'status', name: string }
   | { t: 'get', name: string, key: string, token?: string }
   | { t: 'put', name: string, key: string, value: string, ifRevision?: number, token?: string }
-  | { t: 'del', name: string, key: string, ifRevision?: number, token?: string }
+  | { t: 'del', name: string, key: string, ifRevision?: number, token?: string })
 
 export interface KvResponse {
   ok: boolean
@@ -59,9 +62,10 @@ function str (o: Record<string, unknown>, f: string, max: number, optional = fal
 
 export function decodeKvRequest (buf: Uint8Array): KvRequest {
   const o = parse(buf)
+  checkTraceFields(o, (field, reason) => new InvalidKvFrameError(field, reason))
   if (o.t === 'announce') {
     if (typeof o.d !== 'object' || o.d === null) throw new InvalidKvFrameError('d', 'must be a descriptor object')
-    return o as KvRequest
+    return o as unknown as KvRequest
   }
   if (o.t !== 'status' && o.t !== 'get' && o.t !== 'put' && o.t !== 'del') throw new InvalidKvFrameError('t', 'must be announce, status, get, put or del')
   str(o, 'name', 63)
@@ -73,7 +77,7 @@ export function decodeKvRequest (buf: Uint8Array): KvRequest {
   if (o.ifRevision !== undefined && (typeof o.ifRevision !== 'number' || !Number.isSafeInteger(o.ifRevision) || o.ifRevision < 0)) {
     throw new InvalidKvFrameError('ifRevision', 'must be a non-negative integer')
   }
-  return o as KvRequest
+  return o as unknown as KvRequest
 }
 
 export function decodeKvResponse (buf: Uint8Array): KvResponse {

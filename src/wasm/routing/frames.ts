@@ -2,15 +2,18 @@
  * Frames of /dcis/invoke/1.0.0 (each one length-prefixed, unsigned varint):
  *
  *   request:  header (JSON, <= 16 KiB) then body (raw bytes)
- *             header = { v: 1, id: CID, name, spec: { abi, limits?, env?, grants?, warmPoolSize? } }
+ *             header = { v: 1, id: CID, name, spec: { abi, limits?, env?, grants?, warmPoolSize? },
+ *                        traceparent?, tracestate? }   (W3C trace context, optional)
  *   response: header (JSON, <= 16 KiB) then, when ok, body (raw bytes)
- *             header = { v: 1, ok: true, ranOn, durationMs, coldStart }
+ *             header = { v: 1, ok: true, ranOn, durationMs, coldStart, traceDomain? }
  *                    | { v: 1, ok: false, error: { name, code, message } }
  *
  * Decoders check every field and throw InvalidInvokeFrameError naming it.
  */
 import { InvalidInvokeFrameError } from './errors.js'
+import { checkTraceFields } from '../../telemetry/tracing/spans.js'
 import type { RuntimeSpecFields } from '../store/index.js'
+import type { TraceFields } from '../../telemetry/tracing/spans.js'
 
 export const MAX_HEADER_BYTES = 16 * 1024
 
@@ -18,7 +21,7 @@ export const MAX_HEADER_BYTES = 16 * 1024
 const UTF8_FATAL = new TextDecoder('utf-8', { fatal: true })
 const UTF8 = new TextEncoder()
 
-export interface InvokeRequestHeader {
+export interface InvokeRequestHeader extends TraceFields {
   v: 1
   id: string
   name: string
@@ -26,7 +29,8 @@ export interface InvokeRequestHeader {
 }
 
 export type InvokeResponseHeader =
-  | { v: 1, ok: true, ranOn: string, durationMs: number, coldStart: boolean }
+  /** traceDomain: the serving peer's trace domain tag, when it traces (the caller hashes its id across a boundary) */
+  | { v: 1, ok: true, ranOn: string, durationMs: number, coldStart: boolean, traceDomain?: string }
   | { v: 1, ok: false, error: { name: string, code: string, message: string } }
 
 function isRecord (v: unknown): v is Record<string, unknown> {
@@ -90,10 +94,12 @@ export function decodeRequestHeader (bytes: Uint8Array): InvokeRequestHeader {
   if (s.warmPoolSize !== undefined && (typeof s.warmPoolSize !== 'number' || !Number.isInteger(s.warmPoolSize))) {
     throw new InvalidInvokeFrameError('spec.warmPoolSize', 'must be an integer')
   }
+  const trace = checkTraceFields(v, (field, reason) => new InvalidInvokeFrameError(field, reason))
   return {
     v: 1,
     id: v.id,
     name: v.name,
+    ...trace,
     spec: {
       abi: s.abi,
       ...(limits != null ? { limits } : {}),
@@ -110,7 +116,8 @@ export function decodeResponseHeader (bytes: Uint8Array): InvokeResponseHeader {
     if (typeof v.ranOn !== 'string' || v.ranOn.length === 0 || v.ranOn.length > 128) throw new InvalidInvokeFrameError('ranOn', 'must be a peer id')
     if (typeof v.durationMs !== 'number' || !Number.isFinite(v.durationMs) || v.durationMs < 0) throw new InvalidInvokeFrameError('durationMs', 'must be a non-negative number')
     if (typeof v.coldStart !== 'boolean') throw new InvalidInvokeFrameError('coldStart', 'must be a boolean')
-    return { v: 1, ok: true, ranOn: v.ranOn, durationMs: v.durationMs, coldStart: v.coldStart }
+    if (v.traceDomain !== undefined && (typeof v.traceDomain !== 'string' || !/^[0-9a-f]{16}$/.test(v.traceDomain))) throw new InvalidInvokeFrameError('traceDomain', 'must be 16 hex characters')
+    return { v: 1, ok: true, ranOn: v.ranOn, durationMs: v.durationMs, coldStart: v.coldStart, ...(v.traceDomain !== undefined ? { traceDomain: v.traceDomain } : {}) }
   }
   if (v.ok === false) {
     const e = v.error

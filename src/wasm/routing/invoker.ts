@@ -13,6 +13,7 @@ import { parseModuleCid } from '../store/cid.js'
 import { UnknownFunctionError } from '../store/errors.js'
 import { decodeRequestHeader, decodeResponseHeader, encodeHeader, MAX_HEADER_BYTES } from './frames.js'
 import { ForwardFailedError, InvalidInvokeFrameError, NoCapablePeerError, RemoteFunctionError } from './errors.js'
+import { functionAttr, incomingTrace, inSpan, isOtherDomain, ownDomainTag, peerAttr, SpanKind, traceFields } from '../../telemetry/tracing/spans.js'
 import type { FunctionInvoker, InvokeOutcome, InvokerComponents, InvokerInit, InvokeRequestOptions, ResolvedFunction } from './index.js'
 import type { InvokeResponseHeader } from './frames.js'
 import type { Stream } from '@libp2p/interface'
@@ -94,6 +95,14 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
   }
 
   async invoke (ref: string, input: Uint8Array, options: InvokeRequestOptions = {}): Promise<InvokeOutcome> {
+    return await inSpan('dcis.invoke', { attributes: { 'dcis.function.ref': ref.slice(0, 128) } }, async (span) => {
+      const out = await this.route(ref, input, options)
+      span.setAttributes({ 'dcis.function.name': out.name, 'dcis.function.id': out.id, 'dcis.invoke.forwarded': out.forwardedTo != null })
+      return out
+    })
+  }
+
+  private async route (ref: string, input: Uint8Array, options: InvokeRequestOptions): Promise<InvokeOutcome> {
     const fn = await this.resolve(ref, options)
     const maxIn = Math.min(this.maxInput, fn.spec.limits?.maxInputBytes ?? Infinity)
     if (input.byteLength > maxIn) throw new InputTooLargeError(input.byteLength, maxIn)
@@ -123,7 +132,15 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
   }
 
   /** Runs here, loading the module first if needed (fetched by CID over bitswap when absent). */
-  async runLocal (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served'): Promise<InvokeOutcome> {
+  async runLocal (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served', crossed = false): Promise<InvokeOutcome> {
+    return await inSpan('dcis.invoke.run', { attributes: { 'dcis.function.name': functionAttr(fn.name, crossed), 'dcis.invoke.where': where } }, async (span) => {
+      const out = await this.runHere(fn, input, options, where)
+      span.setAttributes({ 'dcis.invoke.cold_start': out.coldStart, 'dcis.invoke.duration_ms': out.durationMs })
+      return out
+    })
+  }
+
+  private async runHere (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served'): Promise<InvokeOutcome> {
     if (this.c.mayServe != null && !this.c.mayServe(fn.id, fn.name)) {
       // a canary runs only inside its cohort (refused here: the caller tries another peer)
       this.c.metrics?.routed.inc({ where, outcome: 'error' })
@@ -170,6 +187,15 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
   }
 
   private async forward (peer: string, fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions): Promise<InvokeOutcome> {
+    return await inSpan('dcis.invoke.forward', { kind: SpanKind.CLIENT, attributes: { 'dcis.peer.target': peer, 'dcis.function.name': fn.name } }, async (span) => {
+      const out = await this.forwardOnce(peer, fn, input, options)
+      // the peer that served it is outside our domain: its id does not go into our traces
+      if (isOtherDomain(out.traceDomain)) span.setAttributes({ 'dcis.peer.target': peerAttr(peer, true), 'dcis.trace.crossed_domain': true })
+      return out.outcome
+    })
+  }
+
+  private async forwardOnce (peer: string, fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions): Promise<{ outcome: InvokeOutcome, traceDomain?: string }> {
     const signal = AbortSignal.any([
       ...(options.signal != null ? [options.signal] : []),
       this.shutdown.signal,
@@ -185,7 +211,7 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
     let output: Uint8Array = new Uint8Array(0)
     try {
       const lp = lpStream(stream, { maxDataLength: Math.max(this.maxOutput, this.maxInput, MAX_HEADER_BYTES) })
-      await lp.write(encodeHeader({ v: 1, id: fn.id, name: fn.name, spec: fn.spec }), { signal })
+      await lp.write(encodeHeader({ v: 1, id: fn.id, name: fn.name, spec: fn.spec, ...traceFields() }), { signal })
       await lp.write(input, { signal })
       header = decodeResponseHeader((await lp.read({ signal })).subarray())
       if (header.ok) output = (await lp.read({ signal })).subarray()
@@ -196,7 +222,7 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
       throw new ForwardFailedError(peer, (err as Error).message, { cause: err })
     }
     if (!header.ok) throw new RemoteFunctionError(peer, header.error.name, header.error.code, header.error.message)
-    return { output, ranOn: header.ranOn, durationMs: header.durationMs, coldStart: header.coldStart, id: fn.id, name: fn.name, forwardedTo: peer }
+    return { outcome: { output, ranOn: header.ranOn, durationMs: header.durationMs, coldStart: header.coldStart, id: fn.id, name: fn.name, forwardedTo: peer }, traceDomain: header.traceDomain }
   }
 
   private async serve (stream: Stream, remote: string): Promise<void> {
@@ -213,9 +239,17 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
         }
         const input = (await lp.read({ signal })).subarray()
         if (!this.localExecution) throw new OverloadedError('peer', 'this peer does not run functions')
-        const r = await this.runLocal({ id: req.id, name: req.name, spec: req.spec }, input, { signal, caller: remote }, 'served')
+        // the caller's trace continues here, or (from another domain) a new one links to it
+        const incoming = incomingTrace(req)
+        const r = await inSpan('dcis.invoke.serve', {
+          kind: SpanKind.SERVER,
+          parent: incoming.parent,
+          links: incoming.links,
+          attributes: { 'dcis.peer.caller': peerAttr(remote, incoming.crossed), 'dcis.function.name': functionAttr(req.name, incoming.crossed), ...(incoming.crossed ? { 'dcis.trace.crossed_domain': true } : {}) }
+        }, async () => await this.runLocal({ id: req.id, name: req.name, spec: req.spec }, input, { signal, caller: remote }, 'served', incoming.crossed))
         if (r.output.byteLength > this.maxOutput) throw new InvalidInvokeFrameError('body', `output larger than ${this.maxOutput} bytes`)
-        response = { v: 1, ok: true, ranOn: r.ranOn, durationMs: r.durationMs, coldStart: r.coldStart }
+        const domain = ownDomainTag()
+        response = { v: 1, ok: true, ranOn: r.ranOn, durationMs: r.durationMs, coldStart: r.coldStart, ...(domain != null ? { traceDomain: domain } : {}) }
         output = r.output
       } catch (err) {
         const name = (err as Error).name
