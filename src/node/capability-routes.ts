@@ -9,7 +9,7 @@ import type { StatefulServices } from '../services/index.js'
 import type { LatencyService } from '../latency/service/index.js'
 import { latencyRoutes } from '../latency/service/routes.js'
 import { allocationRoutes } from '../scheduler/index.js'
-import { crdtSetRoutes } from '../crdt/service/index.js'
+import { crdtLogRoutes, crdtSetRoutes } from '../crdt/service/index.js'
 import { functionRoutes } from '../wasm/routes.js'
 import { rolloutRoutes } from '../rollouts/routes.js'
 import { catalogueRoutes } from '../catalogue/index.js'
@@ -54,6 +54,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     }),
     allocationRoutes(s.alloc),
     crdtSetRoutes(s.crdt),
+    crdtLogRoutes(s.crdt),
     functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health, rollouts: () => s.functions().rollouts }),
     rolloutRoutes({ rollouts: () => s.functions().rollouts, store: () => s.functions().store }),
     catalogueRoutes(s.catalogue)
