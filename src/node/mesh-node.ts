@@ -16,6 +16,8 @@ import { createAllocationService, ServiceReservations } from '../scheduler/index
 import { createRaftBackend } from '../raft/service/index.js'
 import { createCrdtBackend } from '../crdt/service/index.js'
 import { createFunctionService } from '../wasm/functions/index.js'
+import { createHostServices } from '../wasm/host-services.js'
+import type { HostInterface } from '../wasm/index.js'
 import { createCatalogue, manifestSpecCheck } from '../catalogue/index.js'
 import type { Catalogue } from '../catalogue/index.js'
 import { join } from 'node:path'
@@ -71,6 +73,11 @@ export class MeshNode implements ApiNode {
   alloc?: AllocationService
   crdt?: CrdtBackend
   functions?: FunctionService
+  /** what functions reach through the host interface (src/wasm/host-services.ts) */
+  readonly hostServices: HostInterface = createHostServices({
+    services: () => this.services,
+    logs: () => this.crdt
+  })
   /** the federation catalogue: functions, versions, rollbacks, applied manifests */
   catalogue?: Catalogue
   private inbox?: PubsubInbox
@@ -262,7 +269,9 @@ export class MeshNode implements ApiNode {
         rttMs: (p) => this.latency?.rttMs(p) ?? null,
         manifests: this.manifests,
         logger: this.init.logger,
-        metrics: this.metrics
+        metrics: this.metrics,
+        // the functions' host interface: services (kv, counters), logs; grants are checked by the runtime
+        host: () => this.hostServices
       })
       await this.functions.start()
       this.stopHooks.push(async () => { await this.functions?.stop() })

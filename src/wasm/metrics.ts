@@ -10,6 +10,10 @@ export interface WasmMetrics {
   coldStarts: Counter<'function'>
   queued: Gauge
   workerReplacements: Counter
+  /** host interface calls by op (granted ones) */
+  hostCalls: Counter<'op'>
+  /** host calls denied by grants or failed on the node's side */
+  hostCallErrors: Counter<'op'>
 }
 
 function reuse<T> (registry: MetricsRegistry, name: string, make: () => T): T {
@@ -37,6 +41,12 @@ export function createWasmMetrics (registry: MetricsRegistry): WasmMetrics {
     })),
     workerReplacements: reuse(registry, 'dcis_wasm_worker_replacements_total', () => new Counter({
       name: 'dcis_wasm_worker_replacements_total', help: 'Workers terminated and replaced (timeouts, aborts, crashes)', registers
+    })),
+    hostCalls: reuse(registry, 'dcis_wasm_host_calls_total', () => new Counter({
+      name: 'dcis_wasm_host_calls_total', help: 'Host interface calls made by functions (granted), by op', labelNames: ['op'] as const, registers
+    })),
+    hostCallErrors: reuse(registry, 'dcis_wasm_host_call_errors_total', () => new Counter({
+      name: 'dcis_wasm_host_call_errors_total', help: 'Host interface calls denied by the grants or failed on the node, by op', labelNames: ['op'] as const, registers
     }))
   }
 }
