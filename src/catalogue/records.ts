@@ -23,7 +23,7 @@ export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 export const CID_RE = /^b[a-z2-7]{20,120}$/
 /** an event id: HLC wall, logical, a short writer tag */
 const EVENT_ID_RE = /^[0-9]{1,16}-[0-9]{1,9}-[A-Za-z0-9]{1,64}$/
-export const MANIFEST_KINDS = ['Function', 'HealthCheck', 'EdgeStatefulService'] as const
+export const MANIFEST_KINDS = ['Function', 'HealthCheck', 'EdgeStatefulService', 'Sink', 'EdgeCache'] as const
 export type CatalogueManifestKind = typeof MANIFEST_KINDS[number]
 export const EVENT_TYPES = ['deployed', 'rollback', 'unhealthy', 'rollback-impossible', 'rollout-started', 'rollout-step', 'rollout-promoted', 'rollout-reverted', 'rollout-failed'] as const
 export type CatalogueEventType = typeof EVENT_TYPES[number]

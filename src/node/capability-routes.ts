@@ -10,6 +10,10 @@ import type { LatencyService } from '../latency/service/index.js'
 import { latencyRoutes } from '../latency/service/routes.js'
 import { allocationRoutes } from '../scheduler/index.js'
 import { crdtLogRoutes, crdtSetRoutes } from '../crdt/service/index.js'
+import { sinkRoutes } from '../sinks/index.js'
+import type { SinkService } from '../sinks/index.js'
+import { cacheRoutes } from '../caches/index.js'
+import type { CacheService } from '../caches/index.js'
 import { functionRoutes } from '../wasm/routes.js'
 import { rolloutRoutes } from '../rollouts/routes.js'
 import { catalogueRoutes } from '../catalogue/index.js'
@@ -34,6 +38,8 @@ export interface CapabilityRouteSources {
   crdt: () => CrdtBackend
   functions: () => FunctionService
   catalogue: () => Catalogue
+  sinks: () => SinkService
+  caches: () => CacheService
 }
 
 /**
@@ -57,6 +63,8 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     crdtLogRoutes(s.crdt),
     functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health, rollouts: () => s.functions().rollouts }),
     rolloutRoutes({ rollouts: () => s.functions().rollouts, store: () => s.functions().store }),
-    catalogueRoutes(s.catalogue)
+    catalogueRoutes(s.catalogue),
+    sinkRoutes(s.sinks),
+    cacheRoutes(s.caches)
   ]
 }

@@ -17,7 +17,7 @@ import {
   addCounter, CATALOGUE_SECTIONS, checkSpec, counterValue, decodeGossip, decodeSyncFrame, encodeEntry, encodeGossip,
   encodeSyncFrame, kvDelete, kvGet, kvPut, MAX_FRAME_BYTES, nextStamp, parseEntry, place, ReplicationFrameError,
   MAX_RETIRED, placeMore, revisionOf, sameSpec, SERVICE_SECTIONS, seqOf, setAdd, setMembers, setRemove, createCrdtMetrics,
-  encodeCursor, logAppend, logLength, logRead, logRetain, logStamps, SECTION_LOGS
+  counterKeys, encodeCursor, logAppend, logLength, logRead, logRetain, logStamps, SECTION_LOGS
 } from '../replication/index.js'
 import type { CatalogueEntry, CrdtMetrics, RejectReason, SectionDelta, SyncPart } from '../replication/index.js'
 import {
@@ -525,6 +525,15 @@ export class CrdtBackend implements ServiceBackend {
     }))
     const last = entries[entries.length - 1]
     return { entries, next: last?.cursor ?? (range.after != null ? encodeCursor(range.after) : null), length: logLength(obj.state, key) }
+  }
+
+  /** every counter of a local replica (this replica's view), keys sorted; undefined when this peer holds no replica */
+  localCounters (name: string): Record<string, number> | undefined {
+    const obj = this.local.get(name)
+    if (obj == null) return undefined
+    const out: Record<string, number> = {}
+    for (const key of counterKeys(obj.state)) out[key] = counterValue(obj.state, key)
+    return out
   }
 
   /** applies the service's log retention to a local replica (a no-op without retention or when nothing is due) */
