@@ -175,7 +175,9 @@ export class SinkService {
     let value: unknown = record
     try {
       value = JSON.parse(record)
-    } catch {}
+    } catch {
+      // not JSON: shipped as a string
+    }
     const key = `${sink}/e/${this.c.self}/${this.boot}/${s.emitSeq++}`
     s.emitted.push(JSON.stringify({ key, type: 'event', sink, peer: this.c.self, at: this.now(), record: value }))
     this.metrics?.records.inc({ sink, type: 'event' })
