@@ -30,7 +30,7 @@ import type { Logger, MetricsRegistry } from '../telemetry/index.js'
 export interface SinkSourceBackend {
   has: (name: string) => boolean
   isLocal: (name: string) => boolean
-  status: (name: string) => Promise<{ spec: { zones: string[] }, liveReplicas: Array<{ peerId: string }> }>
+  status: (name: string) => Promise<{ spec: { zones: string[], maxStalenessMs?: number }, liveReplicas: Array<{ peerId: string }> }>
   localCounters: (name: string) => Record<string, number> | undefined
   readLog: (name: string, key: string, range?: { after?: { ts: { wall: number, logical: number }, replica: string, counter: number }, toMs?: number, limit?: number }) => Promise<{ entries: Array<{ cursor: string, ts: { wall: number, logical: number }, replica: string, value: string }> }>
   get: (name: string, key: string) => Promise<{ value: string }>
@@ -65,6 +65,17 @@ export interface SinkServiceInit {
 export const MAX_RECORD_BYTES = 256 * 1024
 /** log entries one snapshot ships per log key (the rest go with the next window) */
 const MAX_LOG_ENTRIES_PER_WINDOW = 200_000
+/** complete windows a new shipper catches up on (the newest; older ones were lost with their shipper) */
+const MAX_BACKFILL = 10
+
+function laterCursor (parse: SinkServiceComponents['parseCursor'], a: string, b: string): string {
+  const x = parse(a)
+  const y = parse(b)
+  if (x == null) return b
+  if (y == null) return a
+  const c = x.ts.wall - y.ts.wall || x.ts.logical - y.ts.logical || (x.replica < y.replica ? -1 : x.replica > y.replica ? 1 : 0) || x.counter - y.counter
+  return c >= 0 ? a : b
+}
 
 interface SinkMetrics {
   records: Counter<'sink' | 'type'>
@@ -107,6 +118,8 @@ interface SinkState {
   emitWaiters: Array<{ resolve: () => void, reject: (e: Error) => void }>
   emitTimer?: ReturnType<typeof setTimeout>
   emitSeq: number
+  /** log key -> cursor of the last entry spooled by this peer */
+  cursors: Record<string, string>
 }
 
 export class SinkService {
@@ -239,7 +252,7 @@ export class SinkService {
       const spool = cur?.spool.maxBytes === spec.maxBufferBytes ? cur.spool : new Spool(join(this.c.dir, m.name), spec.maxBufferBytes)
       const state: SinkState = cur != null
         ? { ...cur, spec, specJson, spool }
-        : { spec, specJson, spool, spooledWindow: -1, delivering: false, kick: false, backoff: 0, retryAt: 0, emitted: [], emitWaiters: [], emitSeq: 0 }
+        : { spec, specJson, spool, spooledWindow: -1, delivering: false, kick: false, backoff: 0, retryAt: 0, emitted: [], emitWaiters: [], emitSeq: 0, cursors: {} }
       this.sinks.set(m.name, state)
       if (cur == null || spool !== cur.spool) this.background('sink spool init', spool.init().then(() => { this.kick(state) }))
     }
@@ -281,21 +294,26 @@ export class SinkService {
     }
   }
 
-  /** takes the last complete window's snapshot if this peer is the shipping replica and nobody shipped it */
+  /**
+   * Takes the snapshots of the complete windows not shipped yet (at most
+   * MAX_BACKFILL, the newest) if this peer is the shipping replica.
+   */
   private async maybeSnapshot (s: SinkState): Promise<void> {
     const b = this.c.backend()
     const service = s.spec.service as string
     if (b == null || !b.has(service) || !b.isLocal(service)) return
-    const interval = s.spec.intervalMs
     const now = this.now()
-    const window = Math.floor(now / interval) - 1
-    if (window < 0 || window <= s.spooledWindow) return
+    if (Math.floor(now / s.spec.intervalMs) - 1 <= s.spooledWindow) return
     const st = await b.status(service)
+    // a window is taken once appends from the other replicas stamped inside it have arrived: twice the staleness bound
+    const settle = Math.min(10_000, Math.max(200, 2 * (st.spec.maxStalenessMs ?? 1000)))
+    const window = Math.floor((now - settle) / s.spec.intervalMs) - 1
+    if (window < 0 || window <= s.spooledWindow) return
     // exactly one shipper: the lowest live replica id
     const live = st.liveReplicas.map(r => r.peerId).sort()
     if (live[0] !== this.c.self) return
-    const shipped = Number(await this.readMark(b, service, this.markKey(s.spec.name, 'shipped')) ?? -1)
-    if (Number.isFinite(shipped) && shipped >= window) { s.spooledWindow = window; return }
+    const shippedText = await this.readMark(b, service, this.markKey(s.spec.name, 'shipped'))
+    const shipped = shippedText != null && /^\d+$/.test(shippedText) ? Number(shippedText) : -1
     try {
       checkRegionPolicy(s.spec, st.spec.zones)
     } catch (err) {
@@ -303,20 +321,33 @@ export class SinkService {
       s.spooledWindow = window
       return
     }
-    const windowStart = window * interval
-    const windowEnd = windowStart + interval
+    // log positions: the later of what this peer spooled and what the service says was delivered
+    for (const log of s.spec.logs) {
+      const mark = await this.readMark(b, service, this.markKey(s.spec.name, `cursor/${log}`))
+      if (mark != null && (s.cursors[log] == null || laterCursor(this.c.parseCursor, mark, s.cursors[log]) === mark)) s.cursors[log] = mark
+    }
+    const first = Math.max(shipped + 1, s.spooledWindow + 1, window - MAX_BACKFILL + 1)
+    for (let w = first; w <= window; w++) await this.snapshot(s, b, service, w, now)
+    s.spooledWindow = window
+  }
+
+  private async snapshot (s: SinkState, b: SinkSourceBackend, service: string, window: number, now: number): Promise<void> {
+    const windowStart = window * s.spec.intervalMs
+    const windowEnd = windowStart + s.spec.intervalMs
     const base = { sink: s.spec.name, service, window, windowStart, windowEnd, takenAt: now, takenBy: this.c.self }
     const records: string[] = []
+    let counters = 0
     if (s.spec.counters !== 'none') {
       const all = b.localCounters(service) ?? {}
       const keys = s.spec.counters === 'all' ? Object.keys(all).filter(k => !k.startsWith('_sink/')) : s.spec.counters
       for (const k of keys) records.push(JSON.stringify({ key: `${s.spec.name}/${service}/w${window}/c/${k}`, type: 'counter', ...base, counter: k, value: all[k] ?? 0 }))
+      counters = keys.length
       this.metrics?.records.inc({ sink: s.spec.name, type: 'counter' }, keys.length)
     }
     const cursors: Record<string, string> = {}
+    let logEntries = 0
     for (const log of s.spec.logs) {
-      const from = await this.readMark(b, service, this.markKey(s.spec.name, `cursor/${log}`))
-      let after = from != null ? this.c.parseCursor(from) : undefined
+      let after = s.cursors[log] != null ? this.c.parseCursor(s.cursors[log]) : undefined
       let n = 0
       for (;;) {
         const page = await b.readLog(service, log, { ...(after != null ? { after } : {}), toMs: windowEnd, limit: 10_000 })
@@ -329,17 +360,18 @@ export class SinkService {
         after = this.c.parseCursor(cursors[log])
         if (page.entries.length < 10_000 || n >= MAX_LOG_ENTRIES_PER_WINDOW) break
       }
+      logEntries += n
       this.metrics?.records.inc({ sink: s.spec.name, type: 'log' }, n)
     }
-    // one header record makes an empty window visible to the core too
-    records.unshift(JSON.stringify({ key: `${s.spec.name}/${service}/w${window}/snapshot`, type: 'snapshot', ...base, counters: s.spec.counters === 'none' ? 0 : records.length, logs: s.spec.logs }))
+    // a header record makes every window visible to the core, an empty one too
+    records.unshift(JSON.stringify({ key: `${s.spec.name}/${service}/w${window}/snapshot`, type: 'snapshot', ...base, counters, logEntries }))
     const batches = Math.ceil(records.length / s.spec.maxBatchRecords)
     for (let i = 0; i < batches; i++) {
       const part = records.slice(i * s.spec.maxBatchRecords, (i + 1) * s.spec.maxBatchRecords)
       const final = i === batches - 1
       await this.spoolPut(s, { id: `${s.spec.name}/${service}/w${window}/${i}`, sink: s.spec.name, service, window, ...(final ? { final: true, cursors } : {}) }, part)
     }
-    s.spooledWindow = window
+    Object.assign(s.cursors, cursors)
     this.metrics?.snapshots.inc({ sink: s.spec.name })
     this.c.logger.info({ sink: s.spec.name, service, window, records: records.length, batches }, 'sink snapshot spooled')
   }
