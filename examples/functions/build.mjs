@@ -22,6 +22,7 @@ export const TARGETS = [
   { name: 'failing', entry: 'assembly/failing.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
   { name: 'slow', entry: 'assembly/slow.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
   { name: 'sensor-reactor', entry: 'assembly/sensor-reactor.ts', abi: 'reactor', args: ['--runtime', 'incremental', '--exportStart', '_initialize'] },
+  { name: 'iot-filter', entry: 'assembly/iot-filter.ts', abi: 'reactor', args: ['--runtime', 'incremental', '--exportStart', '_initialize'] },
   { name: 'host-probe', entry: 'assembly/host-probe.ts', abi: 'reactor', args: ['--runtime', 'incremental', '--exportStart', '_initialize'] }
 ]
 const COMMON = ['-O3', '--noAssert', '--use', 'abort=', '--maximumMemory', '1024']
