@@ -55,7 +55,7 @@ export interface SinkServiceComponents {
 export interface SinkServiceInit {
   /** how often windows and emitted records are checked (ms); default 1000 */
   tickMs?: number
-  /** emitted records are group-committed to the spool this often (ms); default 20 */
+  /** emitted records are group-committed to the spool this often (ms); default 5 */
   emitFlushMs?: number
   /** first retry delay after a failed delivery (ms, doubles up to maxBackoffMs); default 500 */
   backoffMs?: number
@@ -137,7 +137,7 @@ export class SinkService {
   constructor (components: SinkServiceComponents, init: SinkServiceInit = {}) {
     this.c = components
     this.now = components.now ?? Date.now
-    this.init = { tickMs: init.tickMs ?? 1000, emitFlushMs: init.emitFlushMs ?? 20, backoffMs: init.backoffMs ?? 500, maxBackoffMs: init.maxBackoffMs ?? 30_000 }
+    this.init = { tickMs: init.tickMs ?? 1000, emitFlushMs: init.emitFlushMs ?? 5, backoffMs: init.backoffMs ?? 500, maxBackoffMs: init.maxBackoffMs ?? 30_000 }
     if (components.metrics != null) this.metrics = createSinkMetrics(components.metrics)
   }
 

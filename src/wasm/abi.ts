@@ -37,10 +37,14 @@ export const DCIS_FUNCTIONS: ReadonlyMap<string, { params: ValType[], results: V
   ['kv_put', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
   /** (service, key, delta) -> the counter's new value as decimal text */
   ['counter_add', { params: ['i32', 'i32', 'i32', 'i32', 'i64'], results: ['i32'] }],
+  /** (service, batch of `key<TAB>delta` lines) -> 0: many counters in one write */
+  ['counters_add', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
   /** (service, key) -> the counter's value as decimal text */
   ['counter_get', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
   /** (service, log key, entry) -> the entry's cursor */
   ['log_append', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (service, log key, batch of lines) -> the last entry's cursor: one entry per line, one write */
+  ['log_append_many', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
   /** (sink, record) -> 0 */
   ['sink_emit', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
   /** (cache, key) -> the cached value */

@@ -99,6 +99,21 @@ export function createDcisImports (ctx: DcisContext): Record<string, (...args: n
       if (!Number.isSafeInteger(d)) throw new BadArgument('dcis.counter_add: the delta is outside the safe integer range')
       return { op: 'counter_add', service, key, delta: d }
     }),
+    /** (service, batch) where batch is UTF-8 lines `key<TAB>delta` */
+    counters_add: (sp: I32, sl: I32, bp: I32, bl: I32) => run('counters_add', () => {
+      const service = text(sp, sl, 'counters_add', 'service name')
+      const entries: Array<[string, number]> = []
+      for (const line of text(bp, bl, 'counters_add', 'batch').split('\n')) {
+        if (line === '') continue
+        const tab = line.lastIndexOf('\t')
+        const key = tab > 0 ? line.slice(0, tab) : ''
+        const delta = Number(line.slice(tab + 1))
+        if (key === '' || !Number.isSafeInteger(delta)) throw new BadArgument(`dcis.counters_add: bad line ${JSON.stringify(line.slice(0, 80))} (want key<TAB>integer)`)
+        entries.push([key, delta])
+      }
+      if (entries.length === 0 || entries.length > 10_000) throw new BadArgument('dcis.counters_add: a batch carries 1..10000 lines')
+      return { op: 'counters_add', service, entries }
+    }),
     counter_get: (sp: I32, sl: I32, kp: I32, kl: I32) => run('counter_get', () => {
       const [service, key] = names('counter_get', sp, sl, kp, kl)
       return { op: 'counter_get', service, key }
@@ -106,6 +121,13 @@ export function createDcisImports (ctx: DcisContext): Record<string, (...args: n
     log_append: (sp: I32, sl: I32, kp: I32, kl: I32, vp: I32, vl: I32) => run('log_append', () => {
       const [service, key] = names('log_append', sp, sl, kp, kl)
       return { op: 'log_append', service, key, value: text(vp, vl, 'log_append', 'entry') }
+    }),
+    /** (service, log key, batch of lines): one entry per non-empty line, in order, one write */
+    log_append_many: (sp: I32, sl: I32, kp: I32, kl: I32, bp: I32, bl: I32) => run('log_append_many', () => {
+      const [service, key] = names('log_append_many', sp, sl, kp, kl)
+      const values = text(bp, bl, 'log_append_many', 'batch').split('\n').filter(v => v !== '')
+      if (values.length === 0 || values.length > 10_000) throw new BadArgument('dcis.log_append_many: a batch carries 1..10000 lines')
+      return { op: 'log_append_many', service, key, values }
     }),
     sink_emit: (np: I32, nl: I32, rp: I32, rl: I32) => run('sink_emit', () => ({
       op: 'sink_emit', sink: text(np, nl, 'sink_emit', 'sink name'), record: text(rp, rl, 'sink_emit', 'record')

@@ -54,11 +54,13 @@ export type HostCall =
   | { op: 'kv_put', service: string, key: string, value: string }
   | { op: 'counter_add', service: string, key: string, delta: number }
   | { op: 'counter_get', service: string, key: string }
+  | { op: 'counters_add', service: string, entries: Array<[string, number]> }
   | { op: 'log_append', service: string, key: string, value: string }
+  | { op: 'log_append_many', service: string, key: string, values: string[] }
   | { op: 'sink_emit', sink: string, record: string }
   | { op: 'cache_get', cache: string, key: string }
 
-export const HOST_OPS: ReadonlyArray<HostCall['op']> = ['kv_get', 'kv_put', 'counter_add', 'counter_get', 'log_append', 'sink_emit', 'cache_get']
+export const HOST_OPS: ReadonlyArray<HostCall['op']> = ['kv_get', 'kv_put', 'counter_add', 'counter_get', 'counters_add', 'log_append_many', 'log_append', 'sink_emit', 'cache_get']
 
 /** A host call failed; `status` is what the function sees. */
 export class HostCallError extends Error {
@@ -82,8 +84,12 @@ export interface HostInterface {
   kvPut?: (service: string, key: string, value: string, signal: AbortSignal) => Promise<void>
   counterAdd?: (service: string, key: string, delta: number, signal: AbortSignal) => Promise<number>
   counterGet?: (service: string, key: string, signal: AbortSignal) => Promise<number>
+  /** many counters in one write (one delta, one persist) */
+  countersAdd?: (service: string, entries: Array<[string, number]>, signal: AbortSignal) => Promise<void>
   /** resolves with the entry's cursor */
   logAppend?: (service: string, key: string, value: string, signal: AbortSignal) => Promise<string>
+  /** many entries in one write, in order; resolves with the last entry's cursor */
+  logAppendMany?: (service: string, key: string, values: string[], signal: AbortSignal) => Promise<string>
   sinkEmit?: (sink: string, record: string, signal: AbortSignal) => Promise<void>
   cacheGet?: (cache: string, key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>
 }

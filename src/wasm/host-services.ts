@@ -18,7 +18,11 @@ export interface HostServicesSources {
     addCounter: (name: string, key: string, delta: number, options?: { signal?: AbortSignal }) => Promise<{ value: number }>
   } | undefined
   /** the eventual backend's log API (CrdtBackend) */
-  logs?: () => { appendLog: (name: string, key: string, values: string[], options?: { signal?: AbortSignal }) => Promise<{ first: string }> } | undefined
+  logs?: () => {
+    has: (name: string) => boolean
+    appendLog: (name: string, key: string, values: string[], options?: { signal?: AbortSignal }) => Promise<{ first: string, last: string }>
+    addCounters: (name: string, entries: Array<[string, number]>, options?: { signal?: AbortSignal }) => Promise<unknown>
+  } | undefined
   /** sinks: emit one record */
   sinks?: () => { emit: (sink: string, record: string, options?: { signal?: AbortSignal }) => Promise<void> } | undefined
   /** edge caches: read through */
@@ -50,8 +54,18 @@ export function createHostServices (s: HostServicesSources): HostInterface {
     },
     kvPut: async (service, key, value, signal) => { await need(s.services(), 'stateful services').put(service, key, value, { signal }) },
     counterAdd: async (service, key, delta, signal) => (await need(s.services(), 'stateful services').addCounter(service, key, delta, { signal })).value,
+    countersAdd: async (service, entries, signal) => {
+      const eventual = s.logs?.()
+      if (eventual?.has(service) === true) {
+        await eventual.addCounters(service, entries, { signal })
+        return
+      }
+      const front = need(s.services(), 'stateful services')
+      for (const [key, delta] of entries) await front.addCounter(service, key, delta, { signal })
+    },
     counterGet: async (service, key, signal) => (await need(s.services(), 'stateful services').counter(service, key, { signal })).value,
     logAppend: async (service, key, value, signal) => (await need(s.logs?.(), 'logs').appendLog(service, key, [value], { signal })).first,
+    logAppendMany: async (service, key, values, signal) => (await need(s.logs?.(), 'logs').appendLog(service, key, values, { signal })).last,
     sinkEmit: async (sink, record, signal) => { await need(s.sinks?.(), 'sinks').emit(sink, record, { signal }) },
     cacheGet: async (cache, key, signal) => need(s.caches?.(), 'edge caches').read(cache, key, { signal })
   }

@@ -54,6 +54,8 @@ export function checkGrant (grants: DataGrants, call: HostCall): void {
     }
     case 'kv_put':
     case 'counter_add':
+    case 'counters_add':
+    case 'log_append_many':
     case 'log_append': {
       const a = grants.services[call.service]
       if (a !== 'write' && a !== 'read-write') throw new HostCallError('DENIED', `${call.op}: the function has no write grant on service ${call.service}`)
@@ -213,7 +215,9 @@ export class Runtime implements WasmRuntime {
         case 'kv_put': await (host?.kvPut ?? missing)(call.service, call.key, call.value, signal); return EMPTY
         case 'counter_add': return enc.encode(String(await (host?.counterAdd ?? missing)(call.service, call.key, call.delta, signal)))
         case 'counter_get': return enc.encode(String(await (host?.counterGet ?? missing)(call.service, call.key, signal)))
+        case 'counters_add': await (host?.countersAdd ?? missing)(call.service, call.entries, signal); return EMPTY
         case 'log_append': return enc.encode(await (host?.logAppend ?? missing)(call.service, call.key, call.value, signal))
+        case 'log_append_many': return enc.encode(await (host?.logAppendMany ?? missing)(call.service, call.key, call.values, signal))
         case 'sink_emit': await (host?.sinkEmit ?? missing)(call.sink, call.record, signal); return EMPTY
         case 'cache_get': {
           const v = await (host?.cacheGet ?? missing)(call.cache, call.key, signal)

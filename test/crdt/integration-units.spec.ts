@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { ccounter, digest, ormap, orset } from '../../src/crdt/index.js'
 import type { CCounter, ORSet } from '../../src/crdt/index.js'
 import {
-  addCounter, applyDelta, bottomState, CATALOGUE_SECTIONS, CatalogueEntryError, checkSpec, counterValue, decodeGossip,
+  addCounter, addCounters, applyDelta, bottomState, CATALOGUE_SECTIONS, CatalogueEntryError, checkSpec, counterValue, decodeGossip,
   decodeSnapshot, decodeSyncFrame, encodeEntry, encodeGossip, encodeSnapshot, encodeSyncFrame, kvGet, kvPut, nextStamp,
   parseEntry, place, placeMore, sameSpec, PlacementError, ReplicationFrameError, revisionOf, SERVICE_SECTIONS, seqOf, StalenessTracker,
   encodeCursor, logAppend, logRead, logStamps, parseCursor
@@ -288,6 +288,25 @@ describe('crdt replication: rpc frames', function () {
     assert.deepEqual(decodeRpcRequest(encodeJson(read)), read)
     assert.deepEqual(decodeRpcResponse(encodeJson({ v: 1, ok: false, error: { name: 'RevisionMismatchError', message: 'm', actual: 4 } })), { v: 1, ok: false, error: { name: 'RevisionMismatchError', message: 'm', actual: 4 } })
     assert.throws(() => decodeRpcResponse(encodeJson({ v: 1, ok: 'yes' })), { name: 'ReplicationFrameError', field: 'ok' })
+  })
+
+  it('addCounters: one delta for a batch equals the counters added one by one, on every replica', function () {
+    let a = bottomState(SERVICE_SECTIONS)
+    a = applyDelta(a, addCounter(a, 'r1', 'x', 5))
+    let b = a
+    const batch: Array<[string, number]> = [['x', 2], ['y', 3], ['x', -1], ['z', 7]]
+    const d = addCounters(a, 'r1', batch)
+    a = applyDelta(a, d)
+    for (const [k, n] of batch) b = applyDelta(b, addCounter(b, 'r1', k, n))
+    for (const k of ['x', 'y', 'z']) assert.equal(counterValue(a, k), counterValue(b, k), k)
+    // a replica that receives only the delta (after the earlier state) converges too
+    let c = bottomState(SERVICE_SECTIONS)
+    c = applyDelta(c, addCounter(c, 'r1', 'x', 5))
+    c = applyDelta(c, d)
+    assert.deepEqual(['x', 'y', 'z'].map(k => counterValue(c, k)), [6, 3, 7])
+    // a second batch gets fresh dots
+    a = applyDelta(a, addCounters(a, 'r1', [['y', 1], ['w', 1]]))
+    assert.deepEqual(['x', 'y', 'z', 'w'].map(k => counterValue(a, k)), [6, 4, 7, 1])
   })
 
   it('counter deltas in an ORMap keep exact totals (sanity of the data model)', function () {

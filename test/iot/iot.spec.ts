@@ -46,7 +46,7 @@ describe('iot case study: edge to core', function () {
     }
     // the alert is in the alerts log in the other regions and was emitted to the core at once
     await waitFor('the alert on ap-south', async () => (await crdt(2).readLog('fleet', 'alerts')).entries.some(e => e.value.includes('"v-2"')), { timeoutMs: 20_000, intervalMs: 20 })
-    await waitFor('the alert at the core', () => iot.core.of('event').some(r => JSON.stringify(r.record).includes('v-2')), { timeoutMs: 20_000, intervalMs: 50 })
+    await waitFor('the alert at the core', () => iot.core.of('event').some(r => JSON.stringify(r.record).includes('"v-2"')), { timeoutMs: 20_000, intervalMs: 50 })
     // the metadata was read through the cache: one backend request per vehicle with a brake reading
     const misses = iot.metadataHits()
     await iot.nodes[0].functions?.invoker.invoke('iot-filter', enc.encode(event(2, 'brake_temp', 100)))

@@ -33,6 +33,7 @@ describe('wasm/host-calls: the host interface', function () {
       return n
     },
     counterGet: async (s, k) => counters.get(`${s}/${k}`) ?? 0,
+    countersAdd: async (s, entries) => { for (const [k, d] of entries) counters.set(`${s}/${k}`, (counters.get(`${s}/${k}`) ?? 0) + d) },
     logAppend: async (s, k, v) => { logs.push(`${s}/${k}:${v}`); return `cursor-${logs.length}` },
     sinkEmit: async (sink, r) => {
       if (slowMs > 0) await new Promise(resolve => setTimeout(resolve, slowMs))
@@ -73,11 +74,13 @@ describe('wasm/host-calls: the host interface', function () {
       'counter_add fleet v1 5',
       'counter_add fleet v1 -2',
       'counter_get fleet v1',
+      'counters_add fleet v1 v2',
+      'counter_get fleet v2',
       'log_append fleet alerts brake',
       'sink_emit core rec1',
       'cache_get vehicles v1'
     ])
-    assert.deepEqual(out, ['ok ', 'ok truck', 'ok 5', 'ok 3', 'ok 3', 'ok cursor-1', 'ok ', 'ok vehicles:v1:meta'])
+    assert.deepEqual(out, ['ok ', 'ok truck', 'ok 5', 'ok 3', 'ok 3', 'ok ', 'ok 2', 'ok cursor-1', 'ok ', 'ok vehicles:v1:meta'])
     assert.equal(kv.get('fleet/v1'), 'truck')
     assert.deepEqual(logs, ['fleet/alerts:brake'])
     assert.deepEqual(emitted, ['core:rec1'])
@@ -91,7 +94,8 @@ describe('wasm/host-calls: the host interface', function () {
       'cache_get secrets k',
       'kv_get fleet absent', // granted, but not found
       'cache_get vehicles missing',
-      'counter_get meta k' // read is granted
+      'counter_get meta k', // read is granted
+      'counters_add meta a b'
     ])
     assert.match(out[0], /^err -1 kv_put: the function has no write grant on service meta/)
     assert.match(out[1], /^err -1 counter_add: the function has no write grant on service other/)
@@ -100,6 +104,7 @@ describe('wasm/host-calls: the host interface', function () {
     assert.match(out[4], /^err -2 /)
     assert.match(out[5], /^err -2 /)
     assert.equal(out[6], 'ok 0')
+    assert.match(out[7], /^err -1 counters_add: the function has no write grant on service meta/)
     assert.equal(kv.has('meta/k'), false)
     assert.equal(rt.stats().workers.total, 2)
   })
@@ -129,7 +134,7 @@ describe('wasm/host-calls: the host interface', function () {
     }
     // the replaced worker serves host calls again
     const out = await run(['counter_get fleet v1'])
-    assert.equal(out[0], 'ok 3')
+    assert.equal(out[0], 'ok 4')
   })
 
   it('many concurrent invocations with host calls get their own answers', async function () {

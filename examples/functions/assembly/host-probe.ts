@@ -4,7 +4,7 @@
 //   log_append S K V | sink_emit SINK V | cache_get C K
 // and the response one line per command: "ok <result>" or "err <status> <message>".
 import { write_output } from './lib/dcis'
-import { cacheGet, counterAdd, counterGet, hostError, hostStatus, kvGet, kvPut, logAppend, sinkEmit } from './lib/host'
+import { cacheGet, counterAdd, counterGet, countersAdd, hostError, hostStatus, kvGet, kvPut, logAppend, sinkEmit } from './lib/host'
 
 export function alloc (len: usize): usize {
   return heap.alloc(len > 0 ? len : 1)
@@ -38,6 +38,7 @@ export function handle_event (ptr: usize, len: usize): i32 {
     if (op === 'kv_get') { const r = kvGet(a, b); answer(r === null ? '' : r) }
     else if (op === 'kv_put') { kvPut(a, b, c); answer('') }
     else if (op === 'counter_add') { const v = counterAdd(a, b, I64.parseInt(c)); answer(v.toString()) }
+    else if (op === 'counters_add') { countersAdd(a, [b, c], [1, 2]); answer('') }
     else if (op === 'counter_get') { const v = counterGet(a, b); answer(v.toString()) }
     else if (op === 'log_append') { const r = logAppend(a, b, c); answer(r === null ? '' : r) }
     else if (op === 'sink_emit') { sinkEmit(a, b); answer('') }

@@ -7,15 +7,17 @@
 //     sensor's plausible range (brake_temp -50..1200 C, speed 0..400 km/h,
 //     anything else -1e6..1e6);
 //   - adds each vehicle's accepted events to the counter `<vehicle>` of the
-//     service `fleet` (one counter_add per vehicle per batch);
+//     service `fleet` (one counters_add per batch: one replicated delta);
 //   - flags alerts: brake_temp above the vehicle's `maxBrakeTemp` from its
 //     metadata, read through the edge cache `vehicles` (default 350 when the
-//     cache has none), appended to the log `alerts` of `fleet` and emitted
-//     to the sink `core` at once (critical alerts do not wait for a snapshot);
+//     cache has none), appended to the log `alerts` of `fleet` (one
+//     log_append_many per batch, before the counters) and emitted to the
+//     sink `core` at once as one record {"alerts":[...]} (critical alerts
+//     do not wait for a snapshot);
 // and answers {"accepted":N,"dropped":N,"alerts":N,"errors":N}. A host
 // call that fails (e.g. not granted) is counted in "errors" and logged.
 import { log, write_output } from './lib/dcis'
-import { cacheGet, counterAdd, hostError, hostStatus, logAppend, sinkEmit } from './lib/host'
+import { cacheGet, countersAdd, hostError, hostStatus, logAppendMany, sinkEmit } from './lib/host'
 
 export function alloc (len: usize): usize {
   return heap.alloc(len > 0 ? len : 1)
@@ -96,6 +98,7 @@ export function handle_event (ptr: usize, len: usize): i32 {
   let accepted: i32 = 0
   let dropped: i32 = 0
   let alerts: i32 = 0
+  const alertLines: string[] = []
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]
     if (line.length === 0) continue
@@ -111,14 +114,18 @@ export function handle_event (ptr: usize, len: usize): i32 {
     counts.set(vehicle, counts.get(vehicle) + 1)
     if (sensor === 'brake_temp' && value > maxBrakeTemp(vehicle)) {
       alerts++
-      const alert = '{"vehicle":"' + vehicle + '","sensor":"brake_temp","value":' + value.toString() + ',"event":' + line + '}'
-      if (logAppend(SERVICE, 'alerts', alert) === null) note('log_append')
-      if (!sinkEmit('core', alert)) note('sink_emit')
+      alertLines.push('{"vehicle":"' + vehicle + '","sensor":"brake_temp","value":' + value.toString() + ',"event":' + line + '}')
     }
   }
-  for (let i = 0; i < order.length; i++) {
-    counterAdd(SERVICE, order[i], counts.get(order[i]))
-    if (hostStatus() !== 0) note('counter_add ' + order[i])
+  if (alertLines.length > 0) {
+    // the alerts first: the log replicates them to the other regions at once, the core gets them in one record
+    if (logAppendMany(SERVICE, 'alerts', alertLines) === null) note('log_append_many')
+    if (!sinkEmit('core', '{"alerts":[' + alertLines.join(',') + ']}')) note('sink_emit')
+  }
+  if (order.length > 0) {
+    const deltas: i64[] = []
+    for (let i = 0; i < order.length; i++) deltas.push(counts.get(order[i]))
+    if (!countersAdd(SERVICE, order, deltas)) note('counters_add')
   }
   const out = String.UTF8.encode('{"accepted":' + accepted.toString() + ',"dropped":' + dropped.toString() + ',"alerts":' + alerts.toString() + ',"errors":' + errors.toString() + '}')
   write_output(changetype<usize>(out), <usize>out.byteLength)

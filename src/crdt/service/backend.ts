@@ -17,7 +17,7 @@ import {
   addCounter, CATALOGUE_SECTIONS, checkSpec, counterValue, decodeGossip, decodeSyncFrame, encodeEntry, encodeGossip,
   encodeSyncFrame, kvDelete, kvGet, kvPut, MAX_FRAME_BYTES, nextStamp, parseEntry, place, ReplicationFrameError,
   MAX_RETIRED, placeMore, revisionOf, sameSpec, SERVICE_SECTIONS, seqOf, setAdd, setMembers, setRemove, createCrdtMetrics,
-  counterKeys, encodeCursor, logAppend, logLength, logRead, logRetain, logStamps, SECTION_LOGS
+  addCounters, counterKeys, encodeCursor, logAppend, logLength, logRead, logRetain, logStamps, SECTION_LOGS
 } from '../replication/index.js'
 import type { CatalogueEntry, CrdtMetrics, RejectReason, SectionDelta, SyncPart } from '../replication/index.js'
 import {
@@ -451,6 +451,24 @@ export class CrdtBackend implements ServiceBackend {
     if (obj == null) return await this.forward({ v: 1, op: 'addCounter', service: name, key, delta }, options) as { value: number }
     await this.mutate(obj, (s) => addCounter(s, this.self, key, delta))
     return { value: counterValue(obj.state, key) }
+  }
+
+  /**
+   * Adds to many counters in one write (one delta, one persist, one gossip
+   * message): a function's batch of per-vehicle counts. Resolves with the
+   * new values (this replica's view).
+   */
+  async addCounters (name: string, entries: Array<[string, number]>, options: WriteOptions = {}): Promise<{ values: number[] }> {
+    if (entries.length === 0 || entries.length > MAX_LOG_APPEND) throw new OperationNotSupportedError(`a batch carries 1..${MAX_LOG_APPEND} counters`)
+    if (this.docs.has(name)) {
+      const values: number[] = []
+      for (const [key, delta] of entries) values.push((await this.addCounter(name, key, delta, options)).value)
+      return { values }
+    }
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'addCounters', service: name, entries }, options) as { values: number[] }
+    await this.mutate(obj, (s) => addCounters(s, this.self, entries))
+    return { values: entries.map(([key]) => counterValue(obj.state, key)) }
   }
 
   /** sets: members of the add-wins set `key` (sorted) */
@@ -1427,6 +1445,7 @@ export class CrdtBackend implements ServiceBackend {
       case 'setAdd': return this.addMember(req.service, key, req.member ?? '', w)
       case 'setRemove': return this.removeMember(req.service, key, req.member ?? '', w)
       case 'logAppend': return this.appendLog(req.service, key, req.values ?? [], w)
+      case 'addCounters': return this.addCounters(req.service, req.entries ?? [], w)
       case 'logRead': return this.readLog(req.service, key, req.range ?? {})
     }
   }

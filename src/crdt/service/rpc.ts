@@ -8,7 +8,7 @@ export const RPC_PROTOCOL = '/dcis/crdt-rpc/1.0.0'
 /** a log append of up to 10,000 entries or a read of as many can be large */
 export const MAX_RPC_BYTES = 16 * 1024 * 1024
 
-export const RPC_OPS = ['status', 'get', 'put', 'delete', 'counter', 'addCounter', 'members', 'setAdd', 'setRemove', 'logAppend', 'logRead'] as const
+export const RPC_OPS = ['status', 'get', 'put', 'delete', 'counter', 'addCounter', 'members', 'setAdd', 'setRemove', 'logAppend', 'logRead', 'addCounters'] as const
 export type RpcOp = typeof RPC_OPS[number]
 
 export interface RpcRequest {
@@ -22,6 +22,8 @@ export interface RpcRequest {
   ifRevision?: number
   /** logAppend: the entries, in order */
   values?: string[]
+  /** addCounters: [key, delta] pairs */
+  entries?: Array<[string, number]>
   /** logRead: the range */
   range?: { after?: { ts: { wall: number, logical: number }, replica: string, counter: number }, fromMs?: number, toMs?: number, limit?: number }
 }
@@ -71,7 +73,7 @@ export function decodeRpcRequest (bytes: Uint8Array): RpcRequest {
   const service = optString(o, 'service', 63)
   if (service == null || service === '') fail('service', 'is required')
   const key = optString(o, 'key', 512)
-  const needsKey = o.op !== 'status'
+  const needsKey = o.op !== 'status' && o.op !== 'addCounters'
   if (needsKey && (key == null || key === '')) fail('key', 'is required')
   const req: RpcRequest = { v: 1, op: o.op as RpcOp, service }
   if (key != null) req.key = key
@@ -95,6 +97,15 @@ export function decodeRpcRequest (bytes: Uint8Array): RpcRequest {
     })
   }
   if (o.op === 'logRead') req.range = parseRange(o.range)
+  if (o.op === 'addCounters') {
+    const es = o.entries
+    if (!Array.isArray(es) || es.length === 0 || es.length > 10_000) fail('entries', 'must list 1..10000 [key, delta] pairs')
+    req.entries = es.map((e, i) => {
+      if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || e[0].length === 0 || e[0].length > 512 ||
+        typeof e[1] !== 'number' || !Number.isSafeInteger(e[1])) fail(`entries[${i}]`, 'must be [key (1..512 characters), safe integer delta]')
+      return [e[0], e[1]] as [string, number]
+    })
+  }
   return req
 }
 

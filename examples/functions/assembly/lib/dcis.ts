@@ -17,10 +17,14 @@ export declare function kv_get (sp: usize, sl: usize, kp: usize, kl: usize): i32
 export declare function kv_put (sp: usize, sl: usize, kp: usize, kl: usize, vp: usize, vl: usize): i32
 /** (service, key, delta) -> the new value as decimal text */
 export declare function counter_add (sp: usize, sl: usize, kp: usize, kl: usize, delta: i64): i32
+/** (service, batch of `key<TAB>delta` lines) -> 0: many counters in one write */
+export declare function counters_add (sp: usize, sl: usize, bp: usize, bl: usize): i32
 /** (service, key) -> the value as decimal text */
 export declare function counter_get (sp: usize, sl: usize, kp: usize, kl: usize): i32
 /** (service, log key, entry) -> the entry's cursor */
 export declare function log_append (sp: usize, sl: usize, kp: usize, kl: usize, vp: usize, vl: usize): i32
+/** (service, log key, batch of lines) -> the last entry's cursor: one entry per line, one write */
+export declare function log_append_many (sp: usize, sl: usize, kp: usize, kl: usize, bp: usize, bl: usize): i32
 /** (sink, record) -> 0 */
 export declare function sink_emit (np: usize, nl: usize, rp: usize, rl: usize): i32
 /** (cache, key) -> the value */

@@ -3,7 +3,7 @@
 // its error message in hostError(). Every call is checked against the
 // Function manifest's grants; a denied call returns HOST_DENIED here, it
 // never traps.
-import { cache_get, counter_add, counter_get, kv_get, kv_put, log_append, result_read, sink_emit } from './dcis'
+import { cache_get, counter_add, counter_get, counters_add, kv_get, kv_put, log_append, log_append_many, result_read, sink_emit } from './dcis'
 
 export const HOST_OK: i32 = 0
 export const HOST_DENIED: i32 = -1
@@ -67,6 +67,14 @@ export function counterAdd (service: string, key: string, delta: i64): i64 {
   return r === null ? 0 : I64.parseInt(r)
 }
 
+/** adds deltas[i] to keys[i] in one write (one host call, one replicated delta); false on error */
+export function countersAdd (service: string, keys: string[], deltas: i64[]): bool {
+  let batch = ''
+  for (let i = 0; i < keys.length; i++) batch += keys[i] + '\t' + deltas[i].toString() + '\n'
+  const s = String.UTF8.encode(service); const b = String.UTF8.encode(batch)
+  return settle(counters_add(p(s), l(s), p(b), l(b))) !== null
+}
+
 export function counterGet (service: string, key: string): i64 {
   const s = String.UTF8.encode(service); const k = String.UTF8.encode(key)
   const r = settle(counter_get(p(s), l(s), p(k), l(k)))
@@ -77,6 +85,12 @@ export function counterGet (service: string, key: string): i64 {
 export function logAppend (service: string, key: string, entry: string): string | null {
   const s = String.UTF8.encode(service); const k = String.UTF8.encode(key); const v = String.UTF8.encode(entry)
   return settle(log_append(p(s), l(s), p(k), l(k), p(v), l(v)))
+}
+
+/** appends entries (none may contain a newline) to the log `key` in one write; the last cursor, or null on error */
+export function logAppendMany (service: string, key: string, entries: string[]): string | null {
+  const s = String.UTF8.encode(service); const k = String.UTF8.encode(key); const b = String.UTF8.encode(entries.join('\n'))
+  return settle(log_append_many(p(s), l(s), p(k), l(k), p(b), l(b)))
 }
 
 /** emits a record to a sink (shipped to the core with its next batch) */
