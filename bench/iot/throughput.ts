@@ -61,6 +61,7 @@ try {
   let accepted = 0
   let rawBytes = 0
   let errors = 0
+  const httpErrors: Record<string, number> = {}
   const latencies: number[] = []
   const end = Date.now() + seconds * 1000
   const t0 = performance.now()
@@ -71,7 +72,11 @@ try {
       const res = await fetch(url, { method: 'POST', body })
       const out = await res.text()
       latencies.push(performance.now() - t)
-      if (res.status !== 200) { errors++; continue }
+      if (res.status !== 200) {
+        const code = `${res.status} ${(JSON.parse(out) as { error?: { code?: string } }).error?.code ?? ''}`
+        httpErrors[code] = (httpErrors[code] ?? 0) + 1
+        continue
+      }
       const r = JSON.parse(out) as { accepted: number, errors: number }
       events += batchSize
       accepted += r.accepted
@@ -94,6 +99,7 @@ try {
     eventsPerSecondPerPeer: Math.round(events / elapsed),
     accepted,
     hostCallErrors: errors,
+    httpErrors,
     batchLatencyMs: { p50: Math.round(latencies[Math.floor(latencies.length / 2)]), p99: Math.round(latencies[Math.floor(latencies.length * 0.99)]) },
     bytesBetweenRegions: {
       crdtDeltas: Math.round(deltaBytes),

@@ -11,6 +11,7 @@ import { createWasmRuntime, HOST_STATUS, HostCallError } from '../../src/wasm/in
 import type { FunctionSpec, HostInterface, WasmRuntime } from '../../src/wasm/index.js'
 import { checkGrant } from '../../src/wasm/runtime.js'
 import { normalizeSpec } from '../../src/wasm/spec.js'
+import { decodeRequestHeader, encodeHeader } from '../../src/wasm/routing/index.js'
 import { buildExamples, cidOf, dec, enc, example } from './helpers.js'
 
 describe('wasm/host-calls: the host interface', function () {
@@ -140,6 +141,14 @@ describe('wasm/host-calls: the host interface', function () {
   it('many concurrent invocations with host calls get their own answers', async function () {
     const results = await Promise.all(Array.from({ length: 40 }, async (_, i) => run([`kv_put fleet k${i} v${i}`, `kv_get fleet k${i}`])))
     results.forEach((r, i) => { assert.deepEqual(r, ['ok ', `ok v${i}`]) })
+  })
+
+  it('a forwarded invocation carries the data grants; bad ones are refused at the frame', function () {
+    const frame = (grants: unknown): Uint8Array => encodeHeader({ v: 1, id: 'bafkreidcqayu2thcwvowtfbqi34ca2dl6mc6ktz4cfj7zhxgcbg6wgrso4', name: 'f', spec: { abi: 'reactor', grants } } as never)
+    const ok = decodeRequestHeader(frame({ clock: true, services: { fleet: 'write' }, caches: ['vehicles'], sinks: ['core'] }))
+    assert.deepEqual(ok.spec.grants, { clock: true, services: { fleet: 'write' }, caches: ['vehicles'], sinks: ['core'] })
+    assert.throws(() => decodeRequestHeader(frame({ services: { fleet: 'all' } })), { code: 'INVALID_INVOKE_FRAME' })
+    assert.throws(() => decodeRequestHeader(frame({ root: true })), { code: 'INVALID_INVOKE_FRAME' })
   })
 
   it('grants are validated: bad access, bad names and too many are refused with the field named', function () {
