@@ -289,7 +289,7 @@ export class MeshNode implements ApiNode {
       this.sinks = new SinkService({
         self: this.libp2p.peerId.toString(),
         dir: join(this.config.dataDir, 'sinks'),
-        manifests: () => catalogue.manifests('Sink').map(m => ({ name: m.name, spec: m.spec })),
+        manifests: () => catalogue.manifests('Sink').map(m => ({ name: m.name, spec: m.spec, appliedAt: m.appliedAt })),
         backend: () => this.crdt,
         parseCursor,
         logger: forComponent(this.init.logger, 'dcis:sinks'),

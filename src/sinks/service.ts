@@ -43,7 +43,7 @@ export interface SinkServiceComponents {
   /** spools live in <dir>/<sink> */
   dir: string
   /** the applied Sink manifests (the federation catalogue's) */
-  manifests: () => Array<{ name: string, spec: Record<string, unknown> }>
+  manifests: () => Array<{ name: string, spec: Record<string, unknown>, appliedAt?: string }>
   backend: () => SinkSourceBackend | undefined
   /** parses a log cursor (src/crdt/replication parseCursor) */
   parseCursor: (c: string) => { ts: { wall: number, logical: number }, replica: string, counter: number } | undefined
@@ -110,6 +110,8 @@ interface SinkState {
   spool: Spool
   /** the window this peer spooled last (not yet marked shipped) */
   spooledWindow: number
+  /** the first window of this sink (the one it was applied in): no snapshots of the time before it */
+  firstWindow: number
   delivering: boolean
   kick: boolean
   backoff: number
@@ -250,9 +252,11 @@ export class SinkService {
         continue
       }
       const spool = cur?.spool.maxBytes === spec.maxBufferBytes ? cur.spool : new Spool(join(this.c.dir, m.name), spec.maxBufferBytes)
+      const applied = m.appliedAt != null ? Date.parse(m.appliedAt) : Number.NaN
+      const firstWindow = Number.isFinite(applied) ? Math.floor(applied / spec.intervalMs) : 0
       const state: SinkState = cur != null
-        ? { ...cur, spec, specJson, spool }
-        : { spec, specJson, spool, spooledWindow: -1, delivering: false, kick: false, backoff: 0, retryAt: 0, emitted: [], emitWaiters: [], emitSeq: 0, cursors: {} }
+        ? { ...cur, spec, specJson, spool, firstWindow }
+        : { spec, specJson, spool, spooledWindow: -1, firstWindow, delivering: false, kick: false, backoff: 0, retryAt: 0, emitted: [], emitWaiters: [], emitSeq: 0, cursors: {} }
       this.sinks.set(m.name, state)
       if (cur == null || spool !== cur.spool) this.background('sink spool init', spool.init().then(() => { this.kick(state) }))
     }
@@ -326,7 +330,7 @@ export class SinkService {
       const mark = await this.readMark(b, service, this.markKey(s.spec.name, `cursor/${log}`))
       if (mark != null && (s.cursors[log] == null || laterCursor(this.c.parseCursor, mark, s.cursors[log]) === mark)) s.cursors[log] = mark
     }
-    const first = Math.max(shipped + 1, s.spooledWindow + 1, window - MAX_BACKFILL + 1)
+    const first = Math.max(shipped + 1, s.spooledWindow + 1, window - MAX_BACKFILL + 1, s.firstWindow)
     for (let w = first; w <= window; w++) await this.snapshot(s, b, service, w, now)
     s.spooledWindow = window
   }
