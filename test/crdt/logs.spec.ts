@@ -12,6 +12,7 @@ import { createLogger } from '../../src/telemetry/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
 import { TestMesh, api } from '../registry/mesh.js'
 import { waitFor } from '../helpers/wait.js'
+import { runCli } from '../helpers/cli.js'
 
 const REGIONS = ['eu-west', 'us-east', 'ap-south']
 
@@ -119,6 +120,22 @@ describe('crdt logs: append-only logs of an eventual service', function () {
     assert.equal((await api(`${url}/v1/services/telemetry/logs/http?limit=0`)).status, 400)
     // the peer keeps serving
     assert.equal((await api(`${url}/v1/services/telemetry/logs/http`)).status, 200)
+  })
+
+  it('the CLI appends and reads, resuming after a cursor; a bad limit is a one-line error', async function () {
+    const url = nodes[1].api?.url as string
+    const app = await runCli(['log', 'append', 'telemetry', 'cli', 'one', 'two', 'three', '--api', url, '--json'])
+    assert.equal(app.code, 0, app.stderr)
+    assert.equal((JSON.parse(app.stdout) as { appended: number }).appended, 3)
+    const first = await runCli(['log', 'read', 'telemetry', 'cli', '--api', url, '--limit', '1'])
+    assert.equal(first.code, 0, first.stderr)
+    assert.match(first.stdout, / one\n$/)
+    const cursor = /next: (\S+)/.exec(first.stderr)?.[1]
+    assert.ok(cursor != null, first.stderr)
+    const rest = await runCli(['log', 'read', 'telemetry', 'cli', '--api', url, '--after', cursor, '--json'])
+    assert.deepEqual(rest.stdout.trim().split('\n').map(l => (JSON.parse(l) as { value: string }).value), ['two', 'three'])
+    const bad = await runCli(['log', 'read', 'telemetry', 'cli', '--api', url, '--limit', 'x'])
+    assert.notEqual(bad.code, 0)
   })
 
   it('size retention trims the oldest entries on every replica and keeps the order', async function () {
