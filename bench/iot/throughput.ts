@@ -3,8 +3,11 @@
  * regional peers in one process (examples/iot/mesh.ts), real libp2p on
  * loopback (no emulated RTT: this measures CPU, not distance).
  *
- *   npx tsx bench/iot/throughput.ts [--seconds 10] [--batch 2000] [--concurrency 4] [--vehicles 1000]
+ *   npx tsx bench/iot/throughput.ts [--mode filter|log] [--seconds 10] [--batch 2000] [--concurrency 4] [--vehicles 1000]
  *
+ * --mode log skips the function: the batches are appended as they are to
+ * the log `raw` of the fleet service (POST /v1/services/fleet/logs/raw,
+ * {"entries": [...]}), the append-only log's own ingest rate.
  * - events/s per peer through HTTP with batching: clients POST NDJSON
  *   batches of `batch` events to the eu-west peer's
  *   POST /v1/functions/iot-filter (`concurrency` in flight); every event is
@@ -22,7 +25,7 @@ import { parseArgs } from 'node:util'
 import { cpus, loadavg } from 'node:os'
 import { event, startIotMesh } from '../../examples/iot/mesh.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, batch: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '4' }, vehicles: { type: 'string', default: '1000' } } })
+const { values } = parseArgs({ options: { mode: { type: 'string', default: 'filter' }, seconds: { type: 'string', default: '10' }, batch: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '4' }, vehicles: { type: 'string', default: '1000' } } })
 const seconds = Number(values.seconds)
 const batchSize = Number(values.batch)
 const concurrency = Number(values.concurrency)
@@ -40,7 +43,10 @@ async function crdtBytesOut (iot: Awaited<ReturnType<typeof startIotMesh>>): Pro
 const iot = await startIotMesh({ vehicles })
 try {
   const eu = iot.nodes[0]
-  const url = `${eu.api?.url as string}/v1/functions/iot-filter`
+  const mode = values.mode
+  const url = mode === 'log' ? `${eu.api?.url as string}/v1/services/fleet/logs/raw` : `${eu.api?.url as string}/v1/functions/iot-filter`
+  const wrap = (body: string): string => mode === 'log' ? JSON.stringify({ entries: body.split('\n') }) : body
+  const headers = { 'content-type': mode === 'log' ? 'application/json' : 'application/octet-stream' }
   let seed = 1
   const rnd = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
   const makeBatch = (): string => {
@@ -54,7 +60,7 @@ try {
     return lines.join('\n')
   }
   // warm up the cache and instances
-  for (let i = 0; i < 3; i++) await fetch(url, { method: 'POST', body: makeBatch() }).then(async r => r.arrayBuffer())
+  for (let i = 0; i < 3; i++) await fetch(url, { method: 'POST', body: wrap(makeBatch()), headers }).then(async r => r.arrayBuffer())
   await new Promise(resolve => setTimeout(resolve, 1000))
   const bytesBefore = await crdtBytesOut(iot)
   let events = 0
@@ -69,7 +75,7 @@ try {
     while (Date.now() < end) {
       const body = makeBatch()
       const t = performance.now()
-      const res = await fetch(url, { method: 'POST', body })
+      const res = await fetch(url, { method: 'POST', body: wrap(body), headers })
       const out = await res.text()
       latencies.push(performance.now() - t)
       if (res.status !== 200) {
@@ -77,10 +83,10 @@ try {
         httpErrors[code] = (httpErrors[code] ?? 0) + 1
         continue
       }
-      const r = JSON.parse(out) as { accepted: number, errors: number }
+      const r = JSON.parse(out) as { accepted?: number, errors?: number, appended?: number }
       events += batchSize
-      accepted += r.accepted
-      errors += r.errors
+      accepted += r.accepted ?? r.appended ?? 0
+      errors += r.errors ?? 0
       rawBytes += Buffer.byteLength(body)
     }
   }))
@@ -92,6 +98,7 @@ try {
   latencies.sort((a, b) => a - b)
   console.log(JSON.stringify({
     bench: 'iot-throughput',
+    mode,
     seconds: Math.round(elapsed * 10) / 10,
     batch: batchSize,
     concurrency,
