@@ -13,6 +13,7 @@ import type { CrdtBackend } from '../../src/crdt/service/index.js'
 import { TestMesh, api } from '../registry/mesh.js'
 import { waitFor } from '../helpers/wait.js'
 import { runCli } from '../helpers/cli.js'
+import { buildExamples, cidOf, example } from '../wasm/helpers.js'
 
 const REGIONS = ['eu-west', 'us-east', 'ap-south']
 
@@ -136,6 +137,23 @@ describe('crdt logs: append-only logs of an eventual service', function () {
     assert.deepEqual(rest.stdout.trim().split('\n').map(l => (JSON.parse(l) as { value: string }).value), ['two', 'three'])
     const bad = await runCli(['log', 'read', 'telemetry', 'cli', '--api', url, '--limit', 'x'])
     assert.notEqual(bad.code, 0)
+  })
+
+  it('a function on a peer without a replica reaches the service through the host interface (served by a remote replica)', async function () {
+    await buildExamples()
+    const bytes = await example('host-probe')
+    const runtime = nodes[2].functions?.runtime
+    assert.ok(runtime != null)
+    assert.equal(crdt(2).isLocal('telemetry'), false)
+    const id = await cidOf(bytes)
+    await runtime.load({ id, name: 'probe', abi: 'reactor', bytes, grants: { services: { telemetry: 'read-write' } } })
+    const r = await runtime.invoke(id, new TextEncoder().encode('counter_add telemetry hostcalls 5\nlog_append telemetry hostlog hello\nkv_put telemetry k v\nkv_get telemetry k'))
+    const out = new TextDecoder().decode(r.output).trim().split('\n')
+    assert.equal(out[0], 'ok 5')
+    assert.match(out[1], /^ok \d+\.\d+\.\d+\.12D3/)
+    assert.deepEqual(out.slice(2), ['ok ', 'ok v'])
+    await waitFor('the counter on both replicas', async () => (await crdt(0).counter('telemetry', 'hostcalls')).value === 5 && (await crdt(1).counter('telemetry', 'hostcalls')).value === 5, { timeoutMs: 20_000, intervalMs: 20 })
+    assert.deepEqual((await crdt(0).readLog('telemetry', 'hostlog')).entries.map(e => e.value), ['hello'])
   })
 
   it('size retention trims the oldest entries on every replica and keeps the order', async function () {
