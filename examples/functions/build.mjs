@@ -21,7 +21,9 @@ export const TARGETS = [
   { name: 'echo-v2', entry: 'assembly/echo-v2.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
   { name: 'failing', entry: 'assembly/failing.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
   { name: 'slow', entry: 'assembly/slow.ts', abi: 'wasi', args: ['--runtime', 'stub', '--exportStart', '_start'] },
-  { name: 'sensor-reactor', entry: 'assembly/sensor-reactor.ts', abi: 'reactor', args: ['--runtime', 'incremental', '--exportStart', '_initialize'] }
+  { name: 'sensor-reactor', entry: 'assembly/sensor-reactor.ts', abi: 'reactor', args: ['--runtime', 'incremental', '--exportStart', '_initialize'] },
+  { name: 'iot-filter', entry: 'assembly/iot-filter.ts', abi: 'reactor', args: ['--runtime', 'incremental', '--exportStart', '_initialize'] },
+  { name: 'host-probe', entry: 'assembly/host-probe.ts', abi: 'reactor', args: ['--runtime', 'incremental', '--exportStart', '_initialize'] }
 ]
 const COMMON = ['-O3', '--noAssert', '--use', 'abort=', '--maximumMemory', '1024']
 

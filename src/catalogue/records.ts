@@ -23,7 +23,7 @@ export const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 export const CID_RE = /^b[a-z2-7]{20,120}$/
 /** an event id: HLC wall, logical, a short writer tag */
 const EVENT_ID_RE = /^[0-9]{1,16}-[0-9]{1,9}-[A-Za-z0-9]{1,64}$/
-export const MANIFEST_KINDS = ['Function', 'HealthCheck', 'EdgeStatefulService'] as const
+export const MANIFEST_KINDS = ['Function', 'HealthCheck', 'EdgeStatefulService', 'Sink', 'EdgeCache'] as const
 export type CatalogueManifestKind = typeof MANIFEST_KINDS[number]
 export const EVENT_TYPES = ['deployed', 'rollback', 'unhealthy', 'rollback-impossible', 'rollout-started', 'rollout-step', 'rollout-promoted', 'rollout-reverted', 'rollout-failed'] as const
 export type CatalogueEventType = typeof EVENT_TYPES[number]
@@ -43,7 +43,8 @@ export interface VersionRecord {
   deployedHlc: [number, number]
   limits?: Record<string, number>
   env?: Record<string, string>
-  grants?: Record<string, boolean>
+  /** booleans (clock, random, env) and the host interface's data grants (services: name -> access, caches, sinks: names) */
+  grants?: Record<string, boolean | string[] | Record<string, string>>
   warmPoolSize?: number
 }
 
@@ -173,9 +174,26 @@ function num (v: unknown, field: string): number {
   return v
 }
 
-function bool (v: unknown, field: string): boolean {
-  if (typeof v !== 'boolean') fail(field, 'must be a boolean')
-  return v
+
+const GRANT_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+
+/** one grant: a boolean (clock, random, env), a list of names (caches, sinks) or name -> access (services) */
+function grant (v: unknown, field: string): boolean | string[] | Record<string, string> {
+  if (typeof v === 'boolean') return v
+  const name = (x: unknown, f: string): string => {
+    if (typeof x !== 'string' || !GRANT_NAME.test(x)) fail(f, 'must be a name of [a-z0-9-]')
+    return x
+  }
+  if (Array.isArray(v)) {
+    if (v.length > 64) fail(field, 'must list at most 64 names')
+    return v.map((x, i) => name(x, `${field}[${i}]`))
+  }
+  const m = mapOf(v, field, 64, (x, f) => {
+    if (x !== 'read' && x !== 'write' && x !== 'read-write') fail(f, 'must be read, write or read-write')
+    return x
+  })
+  for (const k of Object.keys(m)) name(k, `${field}.${k}`)
+  return m
 }
 
 function str (v: unknown, field: string): string {
@@ -198,7 +216,7 @@ export function checkVersion (v: unknown, cid: string, field = 'version'): Versi
     deployedHlc: [int(o.deployedHlc[0], `${field}.deployedHlc[0]`, 0, Number.MAX_SAFE_INTEGER), int(o.deployedHlc[1], `${field}.deployedHlc[1]`, 0, Number.MAX_SAFE_INTEGER)],
     ...(o.limits !== undefined ? { limits: mapOf(o.limits, `${field}.limits`, 16, num) } : {}),
     ...(o.env !== undefined ? { env: mapOf(o.env, `${field}.env`, 128, str) } : {}),
-    ...(o.grants !== undefined ? { grants: mapOf(o.grants, `${field}.grants`, 16, bool) } : {}),
+    ...(o.grants !== undefined ? { grants: mapOf(o.grants, `${field}.grants`, 16, grant) } : {}),
     ...(o.warmPoolSize !== undefined ? { warmPoolSize: int(o.warmPoolSize, `${field}.warmPoolSize`, 0, 16) } : {})
   }
 }

@@ -11,6 +11,7 @@ import { registerInspect } from './commands/inspect.js'
 import { registerFn } from './commands/fn.js'
 import { registerKeys } from './commands/keys.js'
 import { registerKv } from './commands/kv.js'
+import { registerLog } from './commands/log.js'
 import { registerLatency } from './commands/latency.js'
 import { registerSim } from './commands/sim.js'
 import { registerRollout } from './commands/rollout.js'
@@ -32,6 +33,7 @@ export function buildProgram (): Command {
   registerApply(program)
   registerAlloc(program)
   registerKv(program)
+  registerLog(program)
   registerFn(program)
   registerSim(program)
   registerRollout(program)

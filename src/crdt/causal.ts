@@ -34,6 +34,13 @@ export interface CLWWRegister {
   readonly store: DotFun<LwwValue>
 }
 
+/** Append-only log: dot -> (HLC, payload); ordered by (HLC, replica, counter). */
+export interface ALog {
+  readonly type: 'alog'
+  readonly ctx: CausalContext
+  readonly store: DotFun<LwwValue>
+}
+
 export interface ORSet {
   readonly type: 'orset'
   readonly ctx: CausalContext
@@ -48,7 +55,7 @@ export interface ORMap {
   readonly store: ORMapStore
 }
 
-export type CausalCrdt = CCounter | MVRegister | CLWWRegister | ORSet | ORMap
+export type CausalCrdt = CCounter | MVRegister | CLWWRegister | ORSet | ORMap | ALog
 
 /** The ValueType describing a causal state (its own type, not its values'). */
 export function valueTypeOf (s: CausalCrdt): ValueType {
@@ -100,7 +107,8 @@ function storesEqual (t: ValueType, a: Store, b: Store): boolean {
   switch (t.kind) {
     case 'ccounter':
     case 'mvregister':
-    case 'clwwregister': {
+    case 'clwwregister':
+    case 'alog': {
       const fa = [...(a as DotFun<unknown>)].sort((x, y) => compareDots(x.dot, y.dot))
       const fb = [...(b as DotFun<unknown>)].sort((x, y) => compareDots(x.dot, y.dot))
       if (fa.length !== fb.length) return false

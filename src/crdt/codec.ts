@@ -50,7 +50,8 @@ export const TYPE_TAGS = {
   mvregister: 5,
   clwwregister: 6,
   orset: 7,
-  ormap: 8
+  ormap: 8,
+  alog: 9
 } as const
 
 /** A join of buffered deltas (or a full state) as sent to a neighbour. */
@@ -90,7 +91,7 @@ function collectContext (t: ReplicaTable, ctx: CausalContext): void {
 
 function collectStore (t: ReplicaTable, vt: ValueType, s: Store): void {
   switch (vt.kind) {
-    case 'ccounter': case 'mvregister': case 'clwwregister':
+    case 'ccounter': case 'mvregister': case 'clwwregister': case 'alog':
       for (const e of s as DotFun<unknown>) t.add(e.dot.replica)
       return
     case 'orset':
@@ -198,7 +199,8 @@ class Encoder {
     switch (t.kind) {
       case 'ccounter': this.dotFun(s as DotFun<number>, (v) => this.w.signed(v)); return
       case 'mvregister': this.dotFun(s as DotFun<Atom>, (v) => this.atom(v)); return
-      case 'clwwregister': this.dotFun(s as DotFun<LwwValue>, (v) => { this.hlc(v.ts); this.atom(v.value) }); return
+      case 'clwwregister':
+      case 'alog': this.dotFun(s as DotFun<LwwValue>, (v) => { this.hlc(v.ts); this.atom(v.value) }); return
       case 'orset': {
         const entries = [...(s as ORSetStore).values()].sort((a, b) => compareAtoms(a.element, b.element))
         this.w.varint(entries.length)
@@ -274,7 +276,7 @@ export function encodeDigest (d: Digest): Uint8Array {
 // =================================================================== decoding
 
 const TAG_NAMES = new Map<number, keyof typeof TYPE_TAGS>(Object.entries(TYPE_TAGS).map(([k, v]) => [v, k as keyof typeof TYPE_TAGS]))
-const CAUSAL_KINDS = new Set(['ccounter', 'mvregister', 'clwwregister', 'orset', 'ormap'])
+const CAUSAL_KINDS = new Set(['ccounter', 'mvregister', 'clwwregister', 'orset', 'ormap', 'alog'])
 
 class Decoder {
   replicas: ReplicaId[] = []
@@ -413,7 +415,8 @@ class Decoder {
     switch (t.kind) {
       case 'ccounter': return this.dotFun(field, () => this.r.signed(fValue))
       case 'mvregister': return this.dotFun(field, () => this.atom(fValue))
-      case 'clwwregister': return this.dotFun(field, () => ({ ts: this.hlc(fValue), value: this.atom(fValue) }))
+      case 'clwwregister':
+      case 'alog': return this.dotFun(field, () => ({ ts: this.hlc(fValue), value: this.atom(fValue) }))
       case 'orset': {
         const n = this.r.count(field, 3)
         const out = new Map<string, SetEntry>()

@@ -53,10 +53,11 @@ export type ValueType =
   | { readonly kind: 'ccounter' }
   | { readonly kind: 'mvregister' }
   | { readonly kind: 'clwwregister' }
+  | { readonly kind: 'alog' }
   | { readonly kind: 'orset' }
   | { readonly kind: 'ormap', readonly value: ValueType }
 
-export const VALUE_KINDS = ['ccounter', 'mvregister', 'clwwregister', 'orset', 'ormap'] as const
+export const VALUE_KINDS = ['ccounter', 'mvregister', 'clwwregister', 'orset', 'ormap', 'alog'] as const
 
 export function valueTypesEqual (a: ValueType, b: ValueType): boolean {
   if (a.kind !== b.kind) return false
@@ -150,7 +151,8 @@ export function joinStores (t: ValueType, s1: Store, c1: CausalContext, s2: Stor
   switch (t.kind) {
     case 'ccounter': return joinDotFun(s1 as DotFun<number>, c1, s2 as DotFun<number>, c2, compareNumbers)
     case 'mvregister': return joinDotFun(s1 as DotFun<Atom>, c1, s2 as DotFun<Atom>, c2, compareAtoms)
-    case 'clwwregister': return joinDotFun(s1 as DotFun<LwwValue>, c1, s2 as DotFun<LwwValue>, c2, compareLwwValues)
+    case 'clwwregister':
+    case 'alog': return joinDotFun(s1 as DotFun<LwwValue>, c1, s2 as DotFun<LwwValue>, c2, compareLwwValues)
     case 'orset': {
       const a = s1 as ORSetStore
       const b = s2 as ORSetStore
@@ -193,6 +195,7 @@ export function forEachDot (t: ValueType, s: Store, visit: (d: Dot) => void): vo
     case 'ccounter':
     case 'mvregister':
     case 'clwwregister':
+    case 'alog':
       for (const e of s as DotFun<unknown>) visit(e.dot)
       return
     case 'orset':
@@ -215,6 +218,7 @@ export function filterStore (t: ValueType, s: Store, keep: (d: Dot) => boolean):
     case 'ccounter':
     case 'mvregister':
     case 'clwwregister':
+    case 'alog':
       return (s as DotFun<unknown>).filter((e) => keep(e.dot)) as Store
     case 'orset': {
       const out = new Map<string, SetEntry>()
@@ -261,6 +265,15 @@ export function lwwWinner (s: DotFun<LwwValue>): DotEntry<LwwValue> | undefined 
   return best
 }
 
+/** Entries of an append-only log in its total order: (HLC, replica id, dot counter). */
+export function logEntries (s: DotFun<LwwValue>): Array<DotEntry<LwwValue>> {
+  return [...s].sort(compareLogEntries)
+}
+
+export function compareLogEntries (a: DotEntry<LwwValue>, b: DotEntry<LwwValue>): number {
+  return compareHlc(a.value.ts, b.value.ts) || compareStrings(a.dot.replica, b.dot.replica) || a.dot.counter - b.dot.counter
+}
+
 export function orsetValue (s: ORSetStore): Atom[] {
   return [...s.values()].map((e) => e.element).sort(compareAtoms)
 }
@@ -270,6 +283,7 @@ export function storeValue (t: ValueType, s: Store): StoreValue {
     case 'ccounter': return ccounterValue(s as DotFun<number>)
     case 'mvregister': return mvValue(s as DotFun<Atom>)
     case 'clwwregister': return lwwWinner(s as DotFun<LwwValue>)?.value.value
+    case 'alog': return logEntries(s as DotFun<LwwValue>).map((e) => e.value.value)
     case 'orset': return orsetValue(s as ORSetStore)
     case 'ormap': {
       const m = s as ORMapStore

@@ -9,7 +9,11 @@ import type { StatefulServices } from '../services/index.js'
 import type { LatencyService } from '../latency/service/index.js'
 import { latencyRoutes } from '../latency/service/routes.js'
 import { allocationRoutes } from '../scheduler/index.js'
-import { crdtSetRoutes } from '../crdt/service/index.js'
+import { crdtLogRoutes, crdtSetRoutes } from '../crdt/service/index.js'
+import { sinkRoutes } from '../sinks/index.js'
+import type { SinkService } from '../sinks/index.js'
+import { cacheRoutes } from '../caches/index.js'
+import type { CacheService } from '../caches/index.js'
 import { functionRoutes } from '../wasm/routes.js'
 import { rolloutRoutes } from '../rollouts/routes.js'
 import { catalogueRoutes } from '../catalogue/index.js'
@@ -35,6 +39,8 @@ export interface CapabilityRouteSources {
   crdt: () => CrdtBackend
   functions: () => FunctionService
   catalogue: () => Catalogue
+  sinks: () => SinkService
+  caches: () => CacheService
 }
 
 /**
@@ -55,9 +61,12 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     }),
     allocationRoutes(s.alloc),
     crdtSetRoutes(s.crdt),
+    crdtLogRoutes(s.crdt),
     functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health, rollouts: () => s.functions().rollouts }),
     rolloutRoutes({ rollouts: () => s.functions().rollouts, store: () => s.functions().store }),
     catalogueRoutes(s.catalogue),
-    uiRoutes()
+    uiRoutes(),
+    sinkRoutes(s.sinks),
+    cacheRoutes(s.caches)
   ]
 }

@@ -17,6 +17,11 @@ import { createAllocationService, ServiceReservations } from '../scheduler/index
 import { createRaftBackend } from '../raft/service/index.js'
 import { createCrdtBackend } from '../crdt/service/index.js'
 import { createFunctionService } from '../wasm/functions/index.js'
+import { createHostServices } from '../wasm/host-services.js'
+import { SinkService, sinkManifestHandler } from '../sinks/index.js'
+import { CacheService, edgeCacheManifestHandler } from '../caches/index.js'
+import { parseCursor } from '../crdt/replication/index.js'
+import type { HostInterface } from '../wasm/index.js'
 import { createCatalogue, manifestSpecCheck } from '../catalogue/index.js'
 import type { Catalogue } from '../catalogue/index.js'
 import { join } from 'node:path'
@@ -72,6 +77,16 @@ export class MeshNode implements ApiNode {
   alloc?: AllocationService
   crdt?: CrdtBackend
   functions?: FunctionService
+  /** what functions reach through the host interface (src/wasm/host-services.ts) */
+  readonly hostServices: HostInterface = createHostServices({
+    services: () => this.services,
+    logs: () => this.crdt,
+    sinks: () => this.sinks,
+    caches: () => this.caches
+  })
+  /** core sinks (src/sinks) and edge caches (src/caches), defined by Sink / EdgeCache manifests in the catalogue */
+  sinks?: SinkService
+  caches?: CacheService
   /** the federation catalogue: functions, versions, rollbacks, applied manifests */
   catalogue?: Catalogue
   private inbox?: PubsubInbox
@@ -270,10 +285,35 @@ export class MeshNode implements ApiNode {
         rttMs: (p) => this.latency?.rttMs(p) ?? null,
         manifests: this.manifests,
         logger: this.init.logger,
-        metrics: this.metrics
+        metrics: this.metrics,
+        // the functions' host interface: services (kv, counters), logs; grants are checked by the runtime
+        host: () => this.hostServices
       })
       await this.functions.start()
       this.stopHooks.push(async () => { await this.functions?.stop() })
+
+      // core sinks and edge caches: their manifests live in the federation catalogue
+      const catalogue = this.catalogue
+      this.sinks = new SinkService({
+        self: this.libp2p.peerId.toString(),
+        dir: join(this.config.dataDir, 'sinks'),
+        manifests: () => catalogue.manifests('Sink').map(m => ({ name: m.name, spec: m.spec, appliedAt: m.appliedAt })),
+        backend: () => this.crdt,
+        parseCursor,
+        logger: forComponent(this.init.logger, 'dcis:sinks'),
+        metrics: this.metrics
+      })
+      await this.sinks.start()
+      this.stopHooks.push(async () => { await this.sinks?.stop() })
+      this.manifests.register('Sink', sinkManifestHandler(() => catalogue, () => this.crdt))
+      this.caches = new CacheService({
+        region: this.config.region,
+        manifests: () => catalogue.manifests('EdgeCache').map(m => ({ name: m.name, spec: m.spec })),
+        logger: forComponent(this.init.logger, 'dcis:caches'),
+        metrics: this.metrics
+      })
+      this.manifests.register('EdgeCache', edgeCacheManifestHandler(() => catalogue))
+      this.stopHooks.push(() => { this.manifests.unregister('Sink'); this.manifests.unregister('EdgeCache') })
 
       const keeper = new FederationKeeper(this.libp2p, forComponent(this.init.logger, 'dcis:keeper'), { bootstrap: this.init.bootstrapPeers })
       keeper.start()
@@ -297,7 +337,9 @@ export class MeshNode implements ApiNode {
               alloc: () => this.alloc as AllocationService,
               crdt: () => this.crdt as CrdtBackend,
               functions: () => this.functions as FunctionService,
-              catalogue: () => this.catalogue as Catalogue
+              catalogue: () => this.catalogue as Catalogue,
+              sinks: () => this.sinks as SinkService,
+              caches: () => this.caches as CacheService
             }),
             ...(this.init.routes ?? [])
           ]

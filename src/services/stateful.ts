@@ -8,6 +8,7 @@ interface EssSpec {
   crdtEngine?: 'delta-crdts' | 'automerge'
   dataSharding?: { strategy: string, zones?: string[] }
   consistency: { mode: 'eventual' | 'strong', maxStalenessMs?: number, latencyRadiusMs?: number }
+  logs?: { retention?: { maxAgeMs?: number, maxEntries?: number } }
 }
 
 /** Normalises a validated EdgeStatefulService manifest. */
@@ -22,7 +23,8 @@ export function specFromManifest (m: Manifest): ServiceSpec {
     crdtEngine: s.crdtEngine ?? 'delta-crdts',
     zones: s.dataSharding?.strategy === 'geographic' ? (s.dataSharding.zones ?? []) : [],
     maxStalenessMs: s.consistency.maxStalenessMs ?? 1000,
-    latencyRadiusMs: s.consistency.latencyRadiusMs ?? 20
+    latencyRadiusMs: s.consistency.latencyRadiusMs ?? 20,
+    ...(s.logs?.retention != null ? { logRetention: { ...s.logs.retention } } : {})
   }
 }
 

@@ -14,6 +14,15 @@ export interface ServiceSpec {
   maxStalenessMs: number
   /** strong: voters within this RTT radius */
   latencyRadiusMs: number
+  /** eventual: retention of the service's append-only logs (absent = keep everything) */
+  logRetention?: LogRetention
+}
+
+export interface LogRetention {
+  /** entries older than this (HLC wall time) are dropped */
+  maxAgeMs?: number
+  /** at most this many entries per log key are kept (the newest) */
+  maxEntries?: number
 }
 
 export interface ReplicaStatus {

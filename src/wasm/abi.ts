@@ -28,7 +28,29 @@ export const DCIS_FUNCTIONS: ReadonlyMap<string, { params: ValType[], results: V
   /** append bytes [ptr, ptr+len) to the function's output (bounded by maxOutputBytes) */
   ['write_output', { params: ['i32', 'i32'], results: [] }],
   /** append UTF-8 bytes [ptr, ptr+len) to the function's log (the captured stderr, bounded, truncated) */
-  ['log', { params: ['i32', 'i32'], results: [] }]
+  ['log', { params: ['i32', 'i32'], results: [] }],
+  // the host interface (src/wasm/host-calls.ts): every call returns the result's length (>= 0, read it
+  // with result_read) or a negative status (HOST_STATUS; the message is then read with result_read)
+  /** (service, key) -> the value */
+  ['kv_get', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (service, key, value) -> 0 */
+  ['kv_put', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (service, key, delta) -> the counter's new value as decimal text */
+  ['counter_add', { params: ['i32', 'i32', 'i32', 'i32', 'i64'], results: ['i32'] }],
+  /** (service, batch of `key<TAB>delta` lines) -> 0: many counters in one write */
+  ['counters_add', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (service, key) -> the counter's value as decimal text */
+  ['counter_get', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (service, log key, entry) -> the entry's cursor */
+  ['log_append', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (service, log key, batch of lines) -> the last entry's cursor: one entry per line, one write */
+  ['log_append_many', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (sink, record) -> 0 */
+  ['sink_emit', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (cache, key) -> the cached value */
+  ['cache_get', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (ptr, len) -> bytes of the last result (or error message) copied to [ptr, ptr+len) */
+  ['result_read', { params: ['i32', 'i32'], results: ['i32'] }]
 ])
 
 export interface RequiredExport { name: string, kind: 'func' | 'memory', params?: ValType[], results?: ValType[] }

@@ -6,12 +6,13 @@
  * worker.
  */
 import { performance } from 'node:perf_hooks'
-import { createDcisImports, HostFault } from './dcis-host.js'
+import { beginInvocation, createDcisContext, createDcisImports, HostFault } from './dcis-host.js'
+import type { DcisContext } from './dcis-host.js'
+import type { HostBridge } from './host-calls.js'
 import { HostIo, OutputLimitExceeded, ProcExit, memBytes } from './host-io.js'
 import { createWasiImports } from './wasi-host.js'
 import type { Abi } from './abi.js'
 import type { FailureKind, InvokeFailure, InvokeSuccess, LoadRequest } from './messages.js'
-import type { WasiContext } from './wasi-host.js'
 
 interface Instance {
   memory: WebAssembly.Memory
@@ -29,7 +30,7 @@ export interface LoadedFunction {
    * worker runs one call at a time, so the context is pointed at the
    * instance about to run (its memory) and reset before every call.
    */
-  ctx: WasiContext
+  ctx: DcisContext
   imports: WebAssembly.Imports
 }
 
@@ -42,8 +43,9 @@ export class InstanceInitError extends Error {
   }
 }
 
-export function createLoadedFunction (spec: LoadRequest): LoadedFunction {
-  const ctx: WasiContext = { io: new HostIo(spec.maxOutputBytes, spec.maxStderrBytes), memory: null }
+export function createLoadedFunction (spec: LoadRequest, host?: HostBridge): LoadedFunction {
+  const ctx = createDcisContext(new HostIo(spec.maxOutputBytes, spec.maxStderrBytes), host)
+  if (spec.maxHostCalls != null) ctx.maxHostCalls = spec.maxHostCalls
   const imports: WebAssembly.Imports = { dcis: createDcisImports(ctx) }
   if (spec.abi === 'wasi') {
     imports.wasi_snapshot_preview1 = createWasiImports(ctx, {
@@ -105,6 +107,7 @@ export function invoke (fn: LoadedFunction, input: Uint8Array): Outcome {
   const { ctx } = fn
   const { exports } = inst
   ctx.memory = inst.memory
+  beginInvocation(ctx, fn.spec.timeoutMs ?? Number.POSITIVE_INFINITY)
   const io = ctx.io
   let exitCode = 0
   let failure: { kind: FailureKind, message: string } | null = null

@@ -11,11 +11,14 @@
  */
 import { Runtime } from './runtime.js'
 import type { FunctionSpec } from './spec.js'
+import type { HostInterface } from './host-calls.js'
 import type { Logger, MetricsRegistry } from '../telemetry/index.js'
 
 export type { Abi } from './abi.js'
 export { DCIS_MODULE, WASI_MODULE } from './abi.js'
-export type { FunctionSpec, FunctionLimits, FunctionGrants } from './spec.js'
+export type { FunctionSpec, FunctionLimits, FunctionGrants, DataGrants, ServiceAccess } from './spec.js'
+export { HOST_STATUS, HostCallError, HOST_OPS } from './host-calls.js'
+export type { HostCall, HostInterface } from './host-calls.js'
 export { validateModule, DEFAULT_MAX_MODULE_BYTES } from './validate.js'
 export type { ValidatedModule, ValidateOptions } from './validate.js'
 export * from './errors.js'
@@ -42,6 +45,8 @@ export interface WasmRuntimeInit {
   workerResourceLimits?: { maxOldGenerationSizeMb?: number, maxYoungGenerationSizeMb?: number, stackSizeMb?: number }
   /** start the worker threads with the first function loaded, not at start() (default true) */
   lazyWorkers?: boolean
+  /** the host interface functions call (services, sinks, caches); read per call, so it may be wired after the runtime */
+  host?: () => HostInterface | undefined
 }
 
 export interface InvokeOptions {

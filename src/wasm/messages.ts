@@ -4,6 +4,7 @@
  * `done` (after it has refilled its warm instances).
  */
 import type { Abi } from './abi.js'
+import type { HostCallMessage } from './host-calls.js'
 
 export interface LoadRequest {
   type: 'load'
@@ -18,6 +19,10 @@ export interface LoadRequest {
   random: boolean
   /** warm instances to keep in this worker */
   warm: number
+  /** the invocation's wall-clock limit: bounds the wait for a host call's answer */
+  timeoutMs?: number
+  /** host calls one invocation may make (default DEFAULT_MAX_HOST_CALLS) */
+  maxHostCalls?: number
 }
 
 export interface UnloadRequest { type: 'unload', job: number, id: string }
@@ -57,4 +62,4 @@ export interface JobDone { type: 'done', job: number }
 export interface WorkerReady { type: 'ready' }
 export interface WorkerLog { type: 'log', level: 'warn' | 'debug', message: string, id?: string }
 
-export type WorkerMessage = InvokeSuccess | InvokeFailure | JobDone | WorkerReady | WorkerLog
+export type WorkerMessage = InvokeSuccess | InvokeFailure | JobDone | WorkerReady | WorkerLog | HostCallMessage

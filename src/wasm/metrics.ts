@@ -14,6 +14,10 @@ export interface WasmMetrics {
   workerReplacements: Counter
   /** the telemetry contract's latency_p95 window (operation="invoke") */
   latency: LatencyWindow
+  /** host interface calls by op (granted ones) */
+  hostCalls: Counter<'op'>
+  /** host calls denied by grants or failed on the node's side */
+  hostCallErrors: Counter<'op'>
 }
 
 function reuse<T> (registry: MetricsRegistry, name: string, make: () => T): T {
@@ -42,6 +46,12 @@ export function createWasmMetrics (registry: MetricsRegistry): WasmMetrics {
     workerReplacements: reuse(registry, 'dcis_wasm_worker_replacements_total', () => new Counter({
       name: 'dcis_wasm_worker_replacements_total', help: 'Workers terminated and replaced (timeouts, aborts, crashes)', registers
     })),
-    latency: telemetryContract(registry).latency
+    latency: telemetryContract(registry).latency,
+    hostCalls: reuse(registry, 'dcis_wasm_host_calls_total', () => new Counter({
+      name: 'dcis_wasm_host_calls_total', help: 'Host interface calls made by functions (granted), by op', labelNames: ['op'] as const, registers
+    })),
+    hostCallErrors: reuse(registry, 'dcis_wasm_host_call_errors_total', () => new Counter({
+      name: 'dcis_wasm_host_call_errors_total', help: 'Host interface calls denied by the grants or failed on the node, by op', labelNames: ['op'] as const, registers
+    }))
   }
 }

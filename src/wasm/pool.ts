@@ -7,6 +7,8 @@
  */
 import { Worker } from 'node:worker_threads'
 import { AbortedError, FunctionTimeoutError, RuntimeStoppedError, WorkerCrashedError } from './errors.js'
+import { HOST_HEADER_BYTES, HOST_RESULT_BYTES, HOST_STATUS, writeHostAnswer } from './host-calls.js'
+import type { HostCall, HostCallMessage } from './host-calls.js'
 import type { InvokeFailure, InvokeSuccess, LoadRequest, WorkerMessage, WorkerRequest } from './messages.js'
 import type { Logger } from '../telemetry/index.js'
 
@@ -39,7 +41,18 @@ export interface Slot {
   generation: number
   /** consecutive workers in this slot that died before they were ready */
   startFailures?: number
+  /** the host interface's shared buffer of this worker (host-calls.ts) */
+  hostBuffer: SharedArrayBuffer
+  /** the sequence number of the host call the worker waits for */
+  hostSeq: number
 }
+
+/**
+ * Runs a function's host call on the main thread: resolves with the result
+ * bytes, rejects with a HostCallError (its status goes to the function) or
+ * any error (FAILED).
+ */
+export type HostCallHandler = (functionId: string, call: HostCall, signal: AbortSignal) => Promise<Uint8Array>
 
 const MAX_START_FAILURES = 3
 
@@ -54,6 +67,8 @@ export interface WorkerPoolInit {
   resourceLimits?: { maxOldGenerationSizeMb?: number, maxYoungGenerationSizeMb?: number, stackSizeMb?: number }
   /** the worker script (tests substitute misbehaving workers); default ./worker.js */
   workerUrl?: URL
+  /** serves host calls (none: every host call answers UNSUPPORTED) */
+  hostCall?: HostCallHandler
 }
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url)
@@ -147,10 +162,12 @@ export class WorkerPool {
   }
 
   private spawn (index: number, generation: number): Slot {
+    const hostBuffer = new SharedArrayBuffer(HOST_HEADER_BYTES + HOST_RESULT_BYTES)
     const worker = new Worker(this.init.workerUrl ?? WORKER_URL, {
-      resourceLimits: this.init.resourceLimits ?? { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 }
+      resourceLimits: this.init.resourceLimits ?? { maxOldGenerationSizeMb: 128, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 },
+      workerData: { hostBuffer }
     })
-    const slot: Slot = { index, worker, state: 'starting', job: null, control: [], generation }
+    const slot: Slot = { index, worker, state: 'starting', job: null, control: [], generation, hostBuffer, hostSeq: 0 }
     worker.on('message', (msg: WorkerMessage) => { this.onMessage(slot, msg) })
     worker.on('error', (err) => { this.onCrash(slot, err.message) })
     worker.on('exit', (code) => { this.onCrash(slot, `exited with code ${code}`) })
@@ -191,6 +208,9 @@ export class WorkerPool {
       case 'log':
         this.init.log?.[msg.level]({ function: msg.id, worker: slot.index }, msg.message)
         break
+      case 'host-call':
+        this.hostCall(slot, msg)
+        break
       case 'result': {
         const job = slot.job
         if (job === null || job.id !== msg.job) return
@@ -218,6 +238,36 @@ export class WorkerPool {
         break
       }
     }
+  }
+
+  /**
+   * A running invocation called the host: serve it on this thread and write
+   * the answer into the worker's shared buffer. An answer for a call the
+   * worker no longer waits for (it timed out, or the worker was replaced) is
+   * dropped.
+   */
+  private hostCall (slot: Slot, msg: HostCallMessage): void {
+    const job = slot.job
+    if (job === null || job.id !== msg.job || job.request.type !== 'invoke' || job.answered) return
+    slot.hostSeq = msg.seq
+    const enc = new TextEncoder()
+    const answer = (status: number, body: Uint8Array): void => {
+      if (slot.state === 'dead' || slot.job !== job || slot.hostSeq !== msg.seq) return
+      writeHostAnswer(slot.hostBuffer, msg.seq, status, body)
+    }
+    const handler = this.init.hostCall
+    if (handler == null) {
+      answer(HOST_STATUS.UNSUPPORTED, enc.encode('this runtime has no host interface'))
+      return
+    }
+    const signal = AbortSignal.any([AbortSignal.timeout(job.timeoutMs), ...(job.signal != null ? [job.signal] : [])])
+    handler(job.request.id, msg.call, signal).then(
+      (body) => { answer(HOST_STATUS.OK, body) },
+      (err: unknown) => {
+        const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : HOST_STATUS.FAILED
+        answer(status < 0 ? status : HOST_STATUS.FAILED, enc.encode((err as Error)?.message ?? String(err)))
+      }
+    ).catch((err: unknown) => { this.init.log?.warn({ worker: slot.index, err: (err as Error)?.message }, 'answering a host call failed') })
   }
 
   /** the worker is free again: settle a control job, then hand out more work */

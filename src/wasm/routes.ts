@@ -124,7 +124,11 @@ const versionSchema = {
     warmPoolSize: { type: 'integer' },
     limits: { type: 'object', additionalProperties: { type: 'number' } },
     envKeys: { type: 'array', items: { type: 'string' } },
-    grants: { type: 'object', additionalProperties: { type: 'boolean' } }
+    grants: {
+      type: 'object',
+      description: 'clock, random, env (booleans); services (name -> read | write | read-write), caches and sinks (names): what the host interface may touch',
+      additionalProperties: { anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string' } }, { type: 'object', additionalProperties: { type: 'string' } }] }
+    }
   }
 } as const
 

@@ -12,7 +12,9 @@ import { WorkerPool } from './pool.js'
 import { normalizeSpec } from './spec.js'
 import { DEFAULT_MAX_STDERR_BYTES } from './host-io.js'
 import { validateModule } from './validate.js'
-import type { FunctionSpec, NormalizedSpec } from './spec.js'
+import { HostCallError } from './host-calls.js'
+import type { HostCall, HostInterface } from './host-calls.js'
+import type { DataGrants, FunctionSpec, NormalizedSpec } from './spec.js'
 import type { Capacity, InvokeOptions, InvokeResult, LoadInfo, RuntimeStats, WasmRuntime, WasmRuntimeInit, FunctionStats } from './index.js'
 import type { WasmMetrics } from './metrics.js'
 import type { LoadRequest } from './messages.js'
@@ -41,6 +43,48 @@ interface Pending {
 
 const EMPTY = new Uint8Array(0)
 
+/** least privilege: throws DENIED unless the spec grants this call */
+export function checkGrant (grants: DataGrants, call: HostCall): void {
+  switch (call.op) {
+    case 'kv_get':
+    case 'counter_get': {
+      const a = grants.services[call.service]
+      if (a !== 'read' && a !== 'read-write') throw new HostCallError('DENIED', `${call.op}: the function has no read grant on service ${call.service}`)
+      return
+    }
+    case 'kv_put':
+    case 'counter_add':
+    case 'counters_add':
+    case 'log_append_many':
+    case 'log_append': {
+      const a = grants.services[call.service]
+      if (a !== 'write' && a !== 'read-write') throw new HostCallError('DENIED', `${call.op}: the function has no write grant on service ${call.service}`)
+      return
+    }
+    case 'sink_emit':
+      if (!grants.sinks.includes(call.sink)) throw new HostCallError('DENIED', `sink_emit: the function has no grant on sink ${call.sink}`)
+      return
+    case 'cache_get':
+      if (!grants.caches.includes(call.cache)) throw new HostCallError('DENIED', `cache_get: the function has no grant on cache ${call.cache}`)
+  }
+}
+
+/** maps the node's typed errors (by code) to what the function sees */
+function hostErrorOf (err: unknown): HostCallError {
+  if (err instanceof HostCallError) return err
+  const code = (err as { code?: unknown })?.code
+  const message = (err as Error)?.message ?? String(err)
+  switch (code) {
+    case 'SERVICE_NOT_FOUND': case 'KEY_NOT_FOUND': case 'CACHE_NOT_FOUND': case 'SINK_NOT_FOUND': return new HostCallError('NOT_FOUND', message)
+    case 'SERVICE_UNAVAILABLE': case 'BACKEND_UNAVAILABLE': case 'CACHE_BACKEND_UNAVAILABLE': return new HostCallError('UNAVAILABLE', message)
+    case 'OPERATION_NOT_SUPPORTED': return new HostCallError('UNSUPPORTED', message)
+    case 'REGION_DENIED': return new HostCallError('DENIED', message)
+    case 'CRDT_INVALID_ARGUMENT': case 'INVALID_ARGUMENT': return new HostCallError('INVALID', message)
+    case 'ABORT_ERR': case 'TIMEOUT_ERR': return new HostCallError('TIMEOUT', message)
+    default: return new HostCallError('FAILED', message)
+  }
+}
+
 export class Runtime implements WasmRuntime {
   private readonly pool: WorkerPool
   private readonly functions = new Map<string, LoadedFn>()
@@ -58,9 +102,11 @@ export class Runtime implements WasmRuntime {
   /** the worker pool starts with the first function loaded, not with the runtime */
   private poolStarting?: Promise<void>
   private readonly lazy: boolean
+  private readonly host?: () => HostInterface | undefined
 
   constructor (init: WasmRuntimeInit = {}) {
     this.lazy = init.lazyWorkers ?? true
+    this.host = init.host
     this.workers = init.workers ?? Math.max(1, Math.min(4, availableParallelism() - 1))
     if (!Number.isInteger(this.workers) || this.workers < 1 || this.workers > 256) throw new WasmError('INVALID_SPEC', 'workers must be an integer between 1 and 256')
     this.maxQueue = init.maxQueue ?? 256
@@ -80,7 +126,8 @@ export class Runtime implements WasmRuntime {
         onTimeout: () => { fn.warmDisabled = true }
       })),
       onReplaced: () => { this.metrics?.workerReplacements.inc() },
-      resourceLimits: init.workerResourceLimits
+      resourceLimits: init.workerResourceLimits,
+      hostCall: async (id, call, signal) => this.hostCall(id, call, signal)
     })
   }
 
@@ -135,7 +182,52 @@ export class Runtime implements WasmRuntime {
       env: s.env,
       clock: s.clock,
       random: s.random,
-      warm: fn.warmDisabled ? 0 : s.warmPoolSize
+      warm: fn.warmDisabled ? 0 : s.warmPoolSize,
+      timeoutMs: s.timeoutMs
+    }
+  }
+
+  /**
+   * A host call of function `id` (main thread): checked against the grants
+   * of its spec (least privilege: nothing that is not granted), then run on
+   * the node's host interface. Errors reach the function as a status.
+   */
+  private async hostCall (id: string, call: HostCall, signal: AbortSignal): Promise<Uint8Array> {
+    const fn = this.functions.get(id)
+    if (fn === undefined) throw new HostCallError('FAILED', `function ${id} is not loaded`)
+    try {
+      checkGrant(fn.spec.data, call)
+    } catch (err) {
+      this.metrics?.hostCallErrors.inc({ op: call.op })
+      throw err
+    }
+    this.metrics?.hostCalls.inc({ op: call.op })
+    const host = this.host?.()
+    const missing = (): never => { throw new HostCallError('UNSUPPORTED', `${call.op} is not available on this peer`) }
+    const enc = new TextEncoder()
+    try {
+      switch (call.op) {
+        case 'kv_get': {
+          const v = await (host?.kvGet ?? missing)(call.service, call.key, signal)
+          if (v === undefined) throw new HostCallError('NOT_FOUND', `no key ${JSON.stringify(call.key)} in service ${call.service}`)
+          return enc.encode(v)
+        }
+        case 'kv_put': await (host?.kvPut ?? missing)(call.service, call.key, call.value, signal); return EMPTY
+        case 'counter_add': return enc.encode(String(await (host?.counterAdd ?? missing)(call.service, call.key, call.delta, signal)))
+        case 'counter_get': return enc.encode(String(await (host?.counterGet ?? missing)(call.service, call.key, signal)))
+        case 'counters_add': await (host?.countersAdd ?? missing)(call.service, call.entries, signal); return EMPTY
+        case 'log_append': return enc.encode(await (host?.logAppend ?? missing)(call.service, call.key, call.value, signal))
+        case 'log_append_many': return enc.encode(await (host?.logAppendMany ?? missing)(call.service, call.key, call.values, signal))
+        case 'sink_emit': await (host?.sinkEmit ?? missing)(call.sink, call.record, signal); return EMPTY
+        case 'cache_get': {
+          const v = await (host?.cacheGet ?? missing)(call.cache, call.key, signal)
+          if (v === undefined) throw new HostCallError('NOT_FOUND', `no entry ${JSON.stringify(call.key)} in cache ${call.cache}`)
+          return v
+        }
+      }
+    } catch (err) {
+      this.metrics?.hostCallErrors.inc({ op: call.op })
+      throw hostErrorOf(err)
     }
   }
 

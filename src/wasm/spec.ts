@@ -27,6 +27,54 @@ export interface FunctionGrants {
   random?: boolean
   /** expose `env` through environ_get (default false: the environment is empty) */
   env?: boolean
+  /**
+   * stateful services the host interface may use (docs/wasm-abi.md):
+   * service name -> `read` (kv_get, counter_get), `write` (kv_put,
+   * counter_add, log_append) or `read-write`; a service not listed is denied
+   */
+  services?: Record<string, ServiceAccess>
+  /** edge caches the function may read through (cache_get) */
+  caches?: string[]
+  /** sinks the function may emit records to (sink_emit) */
+  sinks?: string[]
+}
+
+export type ServiceAccess = 'read' | 'write' | 'read-write'
+export const SERVICE_ACCESS: readonly ServiceAccess[] = ['read', 'write', 'read-write']
+
+/** What the host interface lets a function touch: least privilege, nothing unless granted. */
+export interface DataGrants {
+  services: Record<string, ServiceAccess>
+  caches: string[]
+  sinks: string[]
+}
+
+const RESOURCE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+export const MAX_GRANTED = 64
+
+/** Checks the data grants of a spec (services, caches, sinks); names the bad field. */
+export function normalizeDataGrants (grants: Record<string, unknown>): DataGrants {
+  const services: Record<string, ServiceAccess> = {}
+  if (grants.services !== undefined) {
+    if (!isRecord(grants.services)) throw new InvalidSpecError('grants.services', 'must map service names to read, write or read-write')
+    const entries = Object.entries(grants.services)
+    if (entries.length > MAX_GRANTED) throw new InvalidSpecError('grants.services', `at most ${MAX_GRANTED} services`)
+    for (const [name, access] of entries) {
+      if (!RESOURCE_NAME.test(name)) throw new InvalidSpecError(`grants.services.${name}`, 'must be a service name')
+      if (!(SERVICE_ACCESS as readonly unknown[]).includes(access)) throw new InvalidSpecError(`grants.services.${name}`, `must be one of ${SERVICE_ACCESS.join(', ')}`)
+      services[name] = access as ServiceAccess
+    }
+  }
+  const names = (field: 'caches' | 'sinks'): string[] => {
+    const v = grants[field]
+    if (v === undefined) return []
+    if (!Array.isArray(v) || v.length > MAX_GRANTED) throw new InvalidSpecError(`grants.${field}`, `must list at most ${MAX_GRANTED} names`)
+    return v.map((n, i) => {
+      if (typeof n !== 'string' || !RESOURCE_NAME.test(n)) throw new InvalidSpecError(`grants.${field}[${i}]`, 'must be a name of [a-z0-9-]')
+      return n
+    })
+  }
+  return { services, caches: names('caches'), sinks: names('sinks') }
 }
 
 export interface FunctionSpec {
@@ -57,6 +105,8 @@ export interface NormalizedSpec {
   clock: boolean
   random: boolean
   warmPoolSize: number
+  /** services, caches and sinks the host interface may use */
+  data: DataGrants
 }
 
 export const DEFAULT_TIMEOUT_MS = 5000
@@ -122,6 +172,7 @@ export function normalizeSpec (spec: unknown, defaults: { maxConcurrency: number
     env: envGranted ? env : {},
     clock: bool('grants.clock', grants.clock),
     random: bool('grants.random', grants.random),
-    warmPoolSize: num('warmPoolSize', spec.warmPoolSize, DEFAULT_WARM_POOL_SIZE, 0, MAX_WARM_POOL_SIZE, true)
+    warmPoolSize: num('warmPoolSize', spec.warmPoolSize, DEFAULT_WARM_POOL_SIZE, 0, MAX_WARM_POOL_SIZE, true),
+    data: normalizeDataGrants(grants)
   }
 }

@@ -4,15 +4,19 @@
  * Instances are refilled between `result` and `done`, so the time spent
  * warming never delays a caller's response.
  */
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { createLoadedFunction, fillWarm, invoke } from './executor.js'
 import type { LoadedFunction } from './executor.js'
+import { HostBridge } from './host-calls.js'
 import type { WorkerMessage, WorkerRequest } from './messages.js'
 
 const port = parentPort
 if (port === null) throw new Error('worker.ts must run in a worker thread')
 
 const functions = new Map<string, LoadedFunction>()
+// the host interface: calls block this worker on the shared buffer until the main thread answers
+const hostBuffer = (workerData as { hostBuffer?: unknown } | null)?.hostBuffer
+const host = hostBuffer instanceof SharedArrayBuffer ? new HostBridge(hostBuffer, (m) => { port.postMessage(m) }) : undefined
 const EMPTY = new Uint8Array(0)
 
 function send (msg: WorkerMessage, transfer: ArrayBuffer[] = []): void {
@@ -34,7 +38,7 @@ function refill (fn: LoadedFunction): void {
 port.on('message', (msg: WorkerRequest) => {
   switch (msg.type) {
     case 'load': {
-      const fn: LoadedFunction = createLoadedFunction(msg)
+      const fn: LoadedFunction = createLoadedFunction(msg, host)
       functions.set(msg.id, fn)
       try {
         fillWarm(fn)
@@ -57,6 +61,7 @@ port.on('message', (msg: WorkerRequest) => {
       if (fn === undefined) {
         send({ type: 'result', job: msg.job, ok: false, kind: 'not-loaded', message: `function ${msg.id} is not loaded in this worker`, exitCode: 0, stderr: '', output: EMPTY, coldStart: false, durationMs: 0 })
       } else {
+        if (host != null) host.job = msg.job
         const r = invoke(fn, msg.input)
         if (fn.warm.length >= fn.spec.warm) {
           // nothing to refill (a reused reactor instance): one message

@@ -7,9 +7,10 @@ import fc from 'fast-check'
 import { ccounter, digest, ormap, orset } from '../../src/crdt/index.js'
 import type { CCounter, ORSet } from '../../src/crdt/index.js'
 import {
-  addCounter, applyDelta, bottomState, CATALOGUE_SECTIONS, CatalogueEntryError, checkSpec, counterValue, decodeGossip,
+  addCounter, addCounters, applyDelta, bottomState, CATALOGUE_SECTIONS, CatalogueEntryError, checkSpec, counterValue, decodeGossip,
   decodeSnapshot, decodeSyncFrame, encodeEntry, encodeGossip, encodeSnapshot, encodeSyncFrame, kvGet, kvPut, nextStamp,
-  parseEntry, place, placeMore, PlacementError, ReplicationFrameError, revisionOf, SERVICE_SECTIONS, seqOf, StalenessTracker
+  parseEntry, place, placeMore, sameSpec, PlacementError, ReplicationFrameError, revisionOf, SERVICE_SECTIONS, seqOf, StalenessTracker,
+  encodeCursor, logAppend, logRead, logStamps, parseCursor
 } from '../../src/crdt/replication/index.js'
 import { decodeRpcRequest, decodeRpcResponse, encodeJson } from '../../src/crdt/service/rpc.js'
 import type { ServiceSpec } from '../../src/services/types.js'
@@ -79,18 +80,18 @@ describe('crdt replication: wire formats', function () {
 
   it('sync frames round-trip and refuse objects not replicated here', function () {
     const s = applyDelta(s0, delta)
-    const frame = encodeSyncFrame({ kind: 'reply', object: 'leaderboard', parts: [{ mode: 'delta', state: s.sections[0] }, { mode: 'none' }, { mode: 'full', state: s.sections[2] }], digests: s.sections.map(m => digest(m)) })
+    const frame = encodeSyncFrame({ kind: 'reply', object: 'leaderboard', parts: [{ mode: 'delta', state: s.sections[0] }, { mode: 'none' }, { mode: 'full', state: s.sections[2] }, { mode: 'none' }], digests: s.sections.map(m => digest(m)) })
     const back = decodeSyncFrame(frame, (o) => o === 'leaderboard' ? SERVICE_SECTIONS : undefined)
     assert.equal(back.kind, 'reply')
     if (back.kind !== 'reply') throw new Error('unreachable')
-    assert.deepEqual(back.parts.map(p => p.mode), ['delta', 'none', 'full'])
+    assert.deepEqual(back.parts.map(p => p.mode), ['delta', 'none', 'full', 'none'])
     assert.throws(() => decodeSyncFrame(frame, () => undefined), { name: 'ReplicationFrameError', field: 'object' })
     // digests of the wrong count
     const bad = encodeSyncFrame({ kind: 'digest', object: 'x', digests: [digest(s.sections[0])] })
     assert.throws(() => decodeSyncFrame(bad, () => SERVICE_SECTIONS), { name: 'ReplicationFrameError', field: 'digests' })
     // catalogue digests presented for a service (wrong value type)
     const cat = bottomState(CATALOGUE_SECTIONS)
-    const wrongType = encodeSyncFrame({ kind: 'digest', object: 'x', digests: [digest(cat.sections[0]), digest(cat.sections[0]), digest(cat.sections[0])] })
+    const wrongType = encodeSyncFrame({ kind: 'digest', object: 'x', digests: SERVICE_SECTIONS.map(() => digest(cat.sections[0])) })
     assert.throws(() => decodeSyncFrame(wrongType, () => SERVICE_SECTIONS), { name: 'ReplicationFrameError', field: 'digests[0]' })
   })
 
@@ -105,6 +106,23 @@ describe('crdt replication: wire formats', function () {
     assert.deepEqual(back.clock, { wall: 10, logical: 1 })
     assert.throws(() => decodeSnapshot(bytes.subarray(0, bytes.length - 2), SERVICE_SECTIONS), (err: unknown) => isFrameOrDecodeError(err))
     assert.throws(() => decodeSnapshot(bytes, CATALOGUE_SECTIONS), { name: 'ReplicationFrameError', field: 'sections' })
+  })
+
+  it('a snapshot written before the logs section existed loads with empty logs; logs round-trip', function () {
+    let s = bottomState(SERVICE_SECTIONS)
+    s = applyDelta(s, addCounter(s, 'a', 'k', 4))
+    const old = encodeSnapshot({ types: SERVICE_SECTIONS.slice(0, 3), sections: s.sections.slice(0, 3) }, { wall: 5, logical: 0 })
+    const back = decodeSnapshot(old, SERVICE_SECTIONS)
+    assert.equal(back.state.sections.length, SERVICE_SECTIONS.length)
+    assert.equal(counterValue(back.state, 'k'), 4)
+    assert.deepEqual(logRead(back.state, 'l', {}), [])
+    const ts = logStamps(back.state, 'l', back.clock, 7, 2)
+    const withLog = applyDelta(back.state, logAppend(back.state, 'a', 'l', ts, ['one', 'two']))
+    const again = decodeSnapshot(encodeSnapshot(withLog, ts[1]), SERVICE_SECTIONS)
+    assert.deepEqual(logRead(again.state, 'l', {}).map(e => e.value), ['one', 'two'])
+    const cursor = encodeCursor(logRead(again.state, 'l', {})[0])
+    assert.deepEqual(parseCursor(cursor), { ts: ts[0], replica: 'a', counter: 1 })
+    for (const bad of ['', '1.2.3', '1.2.x.a', '99999999999999999.0.1.a', '1.2.3.a b']) assert.equal(parseCursor(bad), undefined, bad)
   })
 })
 
@@ -236,6 +254,11 @@ describe('crdt replication: placement and catalogue', function () {
     }
     assert.throws(() => parseEntry(encodeEntry(entry), 'other'), { name: 'CatalogueEntryError', field: 'spec.name' })
     assert.throws(() => checkSpec({ ...spec, crdtEngine: 'yjs' }), { name: 'CatalogueEntryError', field: 'spec.crdtEngine' })
+    // log retention: optional, validated, part of the spec's identity
+    assert.deepEqual(checkSpec({ ...spec, logRetention: { maxEntries: 10 } }).logRetention, { maxEntries: 10 })
+    assert.throws(() => checkSpec({ ...spec, logRetention: { maxAgeMs: 0 } }), { name: 'CatalogueEntryError', field: 'spec.logRetention.maxAgeMs' })
+    assert.throws(() => checkSpec({ ...spec, logRetention: [] }), { name: 'CatalogueEntryError', field: 'spec.logRetention' })
+    assert.ok(!sameSpec(checkSpec(spec), checkSpec({ ...spec, logRetention: { maxEntries: 10 } })))
   })
 })
 
@@ -251,14 +274,39 @@ describe('crdt replication: rpc frames', function () {
       [{ v: 1, op: 'addCounter', service: 's', key: 'k', delta: 1.5 }, 'delta'],
       [{ v: 1, op: 'setAdd', service: 's', key: 'k' }, 'member'],
       [{ v: 1, op: 'put', service: 's', key: 'k', value: 'x', ifRevision: -1 }, 'ifRevision'],
+      [{ v: 1, op: 'logAppend', service: 's', key: 'k', values: [] }, 'values'],
+      [{ v: 1, op: 'logAppend', service: 's', key: 'k', values: [3] }, 'values[0]'],
+      [{ v: 1, op: 'logRead', service: 's', key: 'k', range: { limit: 0 } }, 'limit'],
+      [{ v: 1, op: 'logRead', service: 's', key: 'k', range: { after: { ts: { wall: 1 } } } }, 'range.after'],
       [[1], 'frame']
     ]
     for (const [req, field] of bad) {
       assert.throws(() => decodeRpcRequest(encodeJson(req)), { name: 'ReplicationFrameError', field })
     }
     assert.throws(() => decodeRpcRequest(Uint8Array.from([0xff, 0xfe])), { name: 'ReplicationFrameError', field: 'frame' })
+    const read = { v: 1, op: 'logRead', service: 's', key: 'k', range: { after: { ts: { wall: 5, logical: 0 }, replica: 'p', counter: 2 }, limit: 3 } }
+    assert.deepEqual(decodeRpcRequest(encodeJson(read)), read)
     assert.deepEqual(decodeRpcResponse(encodeJson({ v: 1, ok: false, error: { name: 'RevisionMismatchError', message: 'm', actual: 4 } })), { v: 1, ok: false, error: { name: 'RevisionMismatchError', message: 'm', actual: 4 } })
     assert.throws(() => decodeRpcResponse(encodeJson({ v: 1, ok: 'yes' })), { name: 'ReplicationFrameError', field: 'ok' })
+  })
+
+  it('addCounters: one delta for a batch equals the counters added one by one, on every replica', function () {
+    let a = bottomState(SERVICE_SECTIONS)
+    a = applyDelta(a, addCounter(a, 'r1', 'x', 5))
+    let b = a
+    const batch: Array<[string, number]> = [['x', 2], ['y', 3], ['x', -1], ['z', 7]]
+    const d = addCounters(a, 'r1', batch)
+    a = applyDelta(a, d)
+    for (const [k, n] of batch) b = applyDelta(b, addCounter(b, 'r1', k, n))
+    for (const k of ['x', 'y', 'z']) assert.equal(counterValue(a, k), counterValue(b, k), k)
+    // a replica that receives only the delta (after the earlier state) converges too
+    let c = bottomState(SERVICE_SECTIONS)
+    c = applyDelta(c, addCounter(c, 'r1', 'x', 5))
+    c = applyDelta(c, d)
+    assert.deepEqual(['x', 'y', 'z'].map(k => counterValue(c, k)), [6, 3, 7])
+    // a second batch gets fresh dots
+    a = applyDelta(a, addCounters(a, 'r1', [['y', 1], ['w', 1]]))
+    assert.deepEqual(['x', 'y', 'z', 'w'].map(k => counterValue(a, k)), [6, 4, 7, 1])
   })
 
   it('counter deltas in an ORMap keep exact totals (sanity of the data model)', function () {

@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check'
 import {
-  ccounter, clwwRegister, gcounter, lwwRegister, mvRegister, orset, ormap, pncounter, join
+  alog, ccounter, clwwRegister, gcounter, lwwRegister, mvRegister, orset, ormap, pncounter, join
 } from '../../src/crdt/index.js'
-import type { Crdt, ORMap, CCounter, ORSet, MVRegister } from '../../src/crdt/index.js'
+import type { ALog, Crdt, ORMap, CCounter, ORSet, MVRegister } from '../../src/crdt/index.js'
 import { createPrng } from '../../src/latency/prng.js'
 
 /** Seed: CRDT_SEED env or a fixed default so CI runs are reproducible. */
@@ -79,6 +79,16 @@ function mapOp<I> (inner: fc.Arbitrary<I>): fc.Arbitrary<MapOp<I>> {
   )
 }
 
+type LogOp = { t: 'append', wall: number, vs: Array<string | Uint8Array> } | { t: 'retain', keep: number }
+const logOp: fc.Arbitrary<LogOp> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ t: fc.constant('append' as const), wall: fc.integer({ min: 0, max: 6 }), vs: fc.array(atoms, { minLength: 1, maxLength: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ t: fc.constant('retain' as const), keep: fc.integer({ min: 0, max: 4 }) }) }
+)
+function applyLog (s: ALog, r: string, o: LogOp): ALog {
+  if (o.t === 'retain') return alog.removeDots(s, alog.expired(s, { maxEntries: o.keep }, 0))
+  return alog.append(s, r, o.vs.map((_v, i) => ({ wall: o.wall, logical: i })), o.vs)
+}
+
 export const MODELS: Model[] = [
   {
     name: 'gcounter',
@@ -148,6 +158,22 @@ export const MODELS: Model[] = [
       const op = o as MapOp<SetOp>
       const m = s as ORMap
       return op.t === 'remove' ? ormap.remove(m, op.k) : ormap.update<ORSet>(m, op.k, (v) => applySet(v, r, op.inner))
+    }
+  },
+  {
+    name: 'alog',
+    bottom: alog.bottom,
+    op: logOp,
+    mutate: (s, r, o) => applyLog(s as ALog, r, o as LogOp)
+  },
+  {
+    name: 'ormap<alog>',
+    bottom: () => ormap.bottom({ kind: 'alog' }),
+    op: mapOp(logOp),
+    mutate: (s, r, o) => {
+      const op = o as MapOp<LogOp>
+      const m = s as ORMap
+      return op.t === 'remove' ? ormap.remove(m, op.k) : ormap.update<ALog>(m, op.k, (v) => applyLog(v, r, op.inner))
     }
   },
   {

@@ -50,6 +50,15 @@ export function checkSpec (v: unknown, field = 'spec'): ServiceSpec {
   if (s.crdtEngine !== 'delta-crdts' && s.crdtEngine !== 'automerge') fail(`${field}.crdtEngine`, 'must be delta-crdts or automerge')
   if (!Array.isArray(s.zones) || s.zones.length > MAX_REPLICAS) fail(`${field}.zones`, `must be an array of at most ${MAX_REPLICAS} zones`)
   const zones = s.zones.map((z, i) => str(z, `${field}.zones[${i}]`, 128))
+  let logRetention: ServiceSpec['logRetention']
+  if (s.logRetention !== undefined) {
+    const lr = s.logRetention as Record<string, unknown>
+    if (lr == null || typeof lr !== 'object' || Array.isArray(lr)) fail(`${field}.logRetention`, 'must be an object')
+    logRetention = {
+      ...(lr.maxAgeMs !== undefined ? { maxAgeMs: int(lr.maxAgeMs, `${field}.logRetention.maxAgeMs`, 1, 10 * 365 * 86_400_000) } : {}),
+      ...(lr.maxEntries !== undefined ? { maxEntries: int(lr.maxEntries, `${field}.logRetention.maxEntries`, 1, 10_000_000) } : {})
+    }
+  }
   return {
     name,
     replicas: int(s.replicas, `${field}.replicas`, 1, MAX_REPLICAS),
@@ -58,7 +67,8 @@ export function checkSpec (v: unknown, field = 'spec'): ServiceSpec {
     crdtEngine: s.crdtEngine,
     zones,
     maxStalenessMs: int(s.maxStalenessMs, `${field}.maxStalenessMs`, 0, 86_400_000),
-    latencyRadiusMs: int(s.latencyRadiusMs, `${field}.latencyRadiusMs`, 0, 86_400_000)
+    latencyRadiusMs: int(s.latencyRadiusMs, `${field}.latencyRadiusMs`, 0, 86_400_000),
+    ...(logRetention != null ? { logRetention } : {})
   }
 }
 
@@ -93,5 +103,6 @@ export function parseEntry (json: unknown, key: string): CatalogueEntry {
 export function sameSpec (a: ServiceSpec, b: ServiceSpec): boolean {
   return a.name === b.name && a.replicas === b.replicas && a.runtime === b.runtime && a.mode === b.mode &&
     a.crdtEngine === b.crdtEngine && a.maxStalenessMs === b.maxStalenessMs && a.latencyRadiusMs === b.latencyRadiusMs &&
-    a.zones.length === b.zones.length && a.zones.every((z, i) => z === b.zones[i])
+    a.zones.length === b.zones.length && a.zones.every((z, i) => z === b.zones[i]) &&
+    a.logRetention?.maxAgeMs === b.logRetention?.maxAgeMs && a.logRetention?.maxEntries === b.logRetention?.maxEntries
 }

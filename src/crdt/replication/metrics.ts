@@ -12,6 +12,8 @@ export interface CrdtMetrics {
   syncParts: Counter<'mode'>
   staleness: Gauge<'service'>
   forwarded: Counter<'op'>
+  /** log retention passes that removed entries */
+  logTrimmed: Counter<'service'>
 }
 
 export function createCrdtMetrics (registry: Registry): CrdtMetrics {
@@ -29,6 +31,7 @@ export function createCrdtMetrics (registry: Registry): CrdtMetrics {
     syncs: new Counter({ name: 'dcis_crdt_sync_rounds_total', help: 'Anti-entropy rounds initiated, by result', labelNames: ['result'] as const, registers: [registry] }),
     syncParts: new Counter({ name: 'dcis_crdt_sync_parts_total', help: 'Anti-entropy sections shipped, by mode (delta, full)', labelNames: ['mode'] as const, registers: [registry] }),
     staleness: new Gauge({ name: 'dcis_crdt_staleness_seconds', help: 'How far behind this peer\'s replica is (seconds): age of the oldest update it knows of and has not seen', labelNames: ['service'] as const, registers: [registry] }),
-    forwarded: new Counter({ name: 'dcis_crdt_forwarded_total', help: 'Data API calls forwarded to a replica by this non-replica peer', labelNames: ['op'] as const, registers: [registry] })
+    forwarded: new Counter({ name: 'dcis_crdt_forwarded_total', help: 'Data API calls forwarded to a replica by this non-replica peer', labelNames: ['op'] as const, registers: [registry] }),
+    logTrimmed: new Counter({ name: 'dcis_crdt_log_trims_total', help: 'Append-only log retention passes (age or size) that removed entries on this replica', labelNames: ['service'] as const, registers: [registry] })
   }
 }

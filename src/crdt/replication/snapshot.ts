@@ -2,7 +2,7 @@
  * On-disk snapshot of a replicated object: ver:u8(=1) wall logical n bytes(encodeCrdt(section))×n.
  * Decoded as strictly as network input (a damaged file is an error, never a crash).
  */
-import { decodeCrdt, encodeCrdt } from '../index.js'
+import { decodeCrdt, encodeCrdt, ormap } from '../index.js'
 import type { Hlc, ORMap } from '../index.js'
 import { DEFAULT_LIMITS, Reader, Writer } from '../codec-io.js'
 import { ReplicationFrameError } from './errors.js'
@@ -27,7 +27,8 @@ export function decodeSnapshot (bytes: Uint8Array, types: SectionedState['types'
   if (v !== 1) throw new ReplicationFrameError('version', `unsupported snapshot version ${v}`)
   const clock = { wall: r.varint('clock.wall'), logical: r.varint('clock.logical') }
   const n = r.varint('sections')
-  if (n !== types.length) throw new ReplicationFrameError('sections', `expected ${types.length}, got ${n}`)
+  // a snapshot written before sections were added (logs) has fewer: the missing ones start empty
+  if (n === 0 || n > types.length) throw new ReplicationFrameError('sections', `expected ${types.length}, got ${n}`)
   const sections: ORMap[] = []
   for (let i = 0; i < n; i++) {
     const m = decodeCrdt(r.rawBytes(`sections[${i}]`, MAX_SNAPSHOT_BYTES), { maxBytes: MAX_SNAPSHOT_BYTES, maxElements: 50_000_000 })
@@ -35,5 +36,6 @@ export function decodeSnapshot (bytes: Uint8Array, types: SectionedState['types'
     sections.push(m)
   }
   r.end()
+  for (let i = n; i < types.length; i++) sections.push(ormap.bottom(types[i]))
   return { state: { types, sections }, clock }
 }

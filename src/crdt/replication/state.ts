@@ -1,7 +1,8 @@
 /**
  * A replicated object as a fixed list of ORMap "sections" (pure): a service
  * has counters (ORMap<CCounter>: a PN counter per key that can be removed),
- * kv (ORMap<CLWWRegister>) and sets (ORMap<ORSet>); the catalogue has one
+ * kv (ORMap<CLWWRegister>), sets (ORMap<ORSet>) and append-only logs
+ * (ORMap<ALog>); the catalogue has one
  * section of CLWW registers holding JSON entries. Each section has its own
  * causal context; a replica's *sequence* for an origin is the sum of the
  * origin's contiguous dots over the sections, so it counts the origin's
@@ -18,11 +19,13 @@ export interface SectionedState {
 }
 
 export const SERVICE_SECTIONS: readonly ValueType[] = Object.freeze([
-  { kind: 'ccounter' }, { kind: 'clwwregister' }, { kind: 'orset' }
+  { kind: 'ccounter' }, { kind: 'clwwregister' }, { kind: 'orset' }, { kind: 'alog' }
 ] as ValueType[])
 export const SECTION_COUNTERS = 0
 export const SECTION_KV = 1
 export const SECTION_SETS = 2
+/** append-only logs (ORMap<ALog>), added after the first three: older snapshots have 3 sections */
+export const SECTION_LOGS = 3
 
 export const CATALOGUE_SECTIONS: readonly ValueType[] = Object.freeze([{ kind: 'clwwregister' }] as ValueType[])
 

@@ -10,13 +10,14 @@ import { raceSignal } from 'race-signal'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
-import { clwwRegister, digest, ormap, planSync } from '../index.js'
+import { clwwRegister, digest, nextDot, ormap, planSync } from '../index.js'
 import type { CLWWRegister, ORMap } from '../index.js'
 import { compareHlc, hlcReceive, hlcTick } from '../hlc.js'
 import {
   addCounter, CATALOGUE_SECTIONS, checkSpec, counterValue, decodeGossip, decodeSyncFrame, encodeEntry, encodeGossip,
   encodeSyncFrame, kvDelete, kvGet, kvPut, MAX_FRAME_BYTES, nextStamp, parseEntry, place, ReplicationFrameError,
-  MAX_RETIRED, placeMore, revisionOf, sameSpec, SERVICE_SECTIONS, seqOf, setAdd, setMembers, setRemove, createCrdtMetrics
+  MAX_RETIRED, placeMore, revisionOf, sameSpec, SERVICE_SECTIONS, seqOf, setAdd, setMembers, setRemove, createCrdtMetrics,
+  addCounters, counterKeys, encodeCursor, logAppend, logLength, logRead, logRetain, logStamps, SECTION_LOGS
 } from '../replication/index.js'
 import type { CatalogueEntry, CrdtMetrics, RejectReason, SectionDelta, SyncPart } from '../replication/index.js'
 import {
@@ -39,7 +40,31 @@ import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
 /** forwarded operations that change nothing: safe to retry on another replica */
-const READ_OPS: ReadonlySet<string> = new Set(['status', 'get', 'counter', 'members'])
+const READ_OPS: ReadonlySet<string> = new Set(['status', 'get', 'counter', 'members', 'logRead'])
+
+/** most entries one log read returns */
+export const MAX_LOG_READ = 10_000
+/** most entries one append carries */
+export const MAX_LOG_APPEND = 10_000
+
+/** One entry of an append-only log as the data API returns it. */
+export interface LogRecord {
+  /** resume after this entry: pass it back as `after` */
+  cursor: string
+  /** HLC wall time (ms) and logical counter of the append */
+  ts: { wall: number, logical: number }
+  /** the replica (peer id) that accepted the append */
+  replica: string
+  value: string
+}
+
+export interface LogReadRange {
+  /** a cursor from an earlier read: only entries after it */
+  after?: { ts: { wall: number, logical: number }, replica: string, counter: number }
+  fromMs?: number
+  toMs?: number
+  limit?: number
+}
 
 export const SYNC_PROTOCOL = '/dcis/crdt-sync/1.0.0'
 export const CATALOGUE_TOPIC = `dcis/crdt/${CATALOGUE_OBJECT}/1`
@@ -429,6 +454,24 @@ export class CrdtBackend implements ServiceBackend {
     return { value: counterValue(obj.state, key) }
   }
 
+  /**
+   * Adds to many counters in one write (one delta, one persist, one gossip
+   * message): a function's batch of per-vehicle counts. Resolves with the
+   * new values (this replica's view).
+   */
+  async addCounters (name: string, entries: Array<[string, number]>, options: WriteOptions = {}): Promise<{ values: number[] }> {
+    if (entries.length === 0 || entries.length > MAX_LOG_APPEND) throw new OperationNotSupportedError(`a batch carries 1..${MAX_LOG_APPEND} counters`)
+    if (this.docs.has(name)) {
+      const values: number[] = []
+      for (const [key, delta] of entries) values.push((await this.addCounter(name, key, delta, options)).value)
+      return { values }
+    }
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'addCounters', service: name, entries }, options) as { values: number[] }
+    await this.mutate(obj, (s) => addCounters(s, this.self, entries))
+    return { values: entries.map(([key]) => counterValue(obj.state, key)) }
+  }
+
   /** sets: members of the add-wins set `key` (sorted) */
   async members (name: string, key: string, options: ReadOptions = {}): Promise<{ members: string[] }> {
     const doc = this.docs.get(name)
@@ -462,6 +505,64 @@ export class CrdtBackend implements ServiceBackend {
     if (obj == null) return await this.forward({ v: 1, op: 'setRemove', service: name, key, member }, options) as { members: string[] }
     await this.mutate(obj, (s) => setRemove(s, key, member))
     return { members: setMembers(obj.state, key) }
+  }
+
+  /**
+   * logs: appends `values` (in order) to the append-only log `key`; any
+   * replica accepts appends, all of them survive, ordered mesh-wide by
+   * (HLC, replica id). Resolves once the entries are on this replica's disk.
+   */
+  async appendLog (name: string, key: string, values: string[], options: WriteOptions = {}): Promise<{ appended: number, first: string, last: string, length: number }> {
+    if (values.length === 0 || values.length > MAX_LOG_APPEND) throw new OperationNotSupportedError(`an append carries 1..${MAX_LOG_APPEND} entries`)
+    if (this.docs.has(name)) throw new OperationNotSupportedError(`service ${name} holds automerge documents: logs need crdtEngine delta-crdts`)
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'logAppend', service: name, key, values }, options) as { appended: number, first: string, last: string, length: number }
+    const ts = logStamps(obj.state, key, obj.clock, this.now(), values.length)
+    // the first dot of this append (mutate applies the delta synchronously, so nothing comes between)
+    const counter = nextDot(obj.state.sections[SECTION_LOGS].ctx, this.self).counter
+    await this.mutate(obj, (s) => logAppend(s, this.self, key, ts, values), ts[ts.length - 1])
+    const length = logLength(obj.state, key)
+    const max = this.entries.get(name)?.spec.logRetention?.maxEntries
+    // size retention also runs on append (with slack, so a busy log is trimmed in batches, not per append)
+    if (max != null && length > max + Math.max(16, Math.floor(max / 4))) await this.retain(obj)
+    return {
+      appended: values.length,
+      first: encodeCursor({ ts: ts[0], replica: this.self, counter }),
+      last: encodeCursor({ ts: ts[ts.length - 1], replica: this.self, counter: counter + values.length - 1 }),
+      length: logLength(obj.state, key)
+    }
+  }
+
+  /** logs: entries of `key` in order (this replica's view), at most `limit` (default and cap MAX_LOG_READ) */
+  async readLog (name: string, key: string, range: LogReadRange = {}, options: ReadOptions = {}): Promise<{ entries: LogRecord[], next: string | null, length: number }> {
+    if (this.docs.has(name)) throw new OperationNotSupportedError(`service ${name} holds automerge documents: logs need crdtEngine delta-crdts`)
+    const obj = this.local.get(name)
+    if (obj == null) return await this.forward({ v: 1, op: 'logRead', service: name, key, range }, options) as { entries: LogRecord[], next: string | null, length: number }
+    const limit = Math.min(range.limit ?? MAX_LOG_READ, MAX_LOG_READ)
+    const entries = logRead(obj.state, key, { ...range, limit }).map(e => ({
+      cursor: encodeCursor(e), ts: { wall: e.ts.wall, logical: e.ts.logical }, replica: e.replica, value: typeof e.value === 'string' ? e.value : new TextDecoder().decode(e.value)
+    }))
+    const last = entries[entries.length - 1]
+    return { entries, next: last?.cursor ?? (range.after != null ? encodeCursor(range.after) : null), length: logLength(obj.state, key) }
+  }
+
+  /** every counter of a local replica (this replica's view), keys sorted; undefined when this peer holds no replica */
+  localCounters (name: string): Record<string, number> | undefined {
+    const obj = this.local.get(name)
+    if (obj == null) return undefined
+    const out: Record<string, number> = {}
+    for (const key of counterKeys(obj.state)) out[key] = counterValue(obj.state, key)
+    return out
+  }
+
+  /** applies the service's log retention to a local replica (a no-op without retention or when nothing is due) */
+  private async retain (obj: ReplicatedObject): Promise<void> {
+    const retention = this.entries.get(obj.name)?.spec.logRetention
+    if (retention == null || this.state !== 'started') return
+    const delta = logRetain(obj.state, retention, this.now())
+    if (delta == null) return
+    this.metrics.logTrimmed.inc({ service: obj.name })
+    await this.mutate(obj, () => delta)
   }
 
   /** Runs one anti-entropy round with every connected peer now (tests, after a heal). */
@@ -703,6 +804,13 @@ export class CrdtBackend implements ServiceBackend {
     this.repairing = true
     try {
       const connected = this.liveness.snapshot()
+      // log retention (age and size): swept by the lowest live replica id, the trim replicates as a delta
+      for (const obj of [...this.local.values()]) {
+        const e = this.entries.get(obj.name)
+        if (e?.spec.logRetention == null) continue
+        const live = e.replicas.filter(r => r === this.self || this.liveness.isLive(r, connected)).sort()
+        if (live[0] === this.self) await this.retain(obj).catch((err: Error) => { this.log.warn({ service: obj.name, err: err.message }, 'log retention failed') })
+      }
       for (const name of [...this.local.keys(), ...this.docs.keys()]) {
         this.c.reservations?.hold(`crdt.${name}`).catch((err: Error) => { this.log.debug({ service: name, err: err.message }, 'renewing the replica reservation failed') })
       }
@@ -1343,6 +1451,9 @@ export class CrdtBackend implements ServiceBackend {
       case 'members': return this.members(req.service, key)
       case 'setAdd': return this.addMember(req.service, key, req.member ?? '', w)
       case 'setRemove': return this.removeMember(req.service, key, req.member ?? '', w)
+      case 'logAppend': return this.appendLog(req.service, key, req.values ?? [], w)
+      case 'addCounters': return this.addCounters(req.service, req.entries ?? [], w)
+      case 'logRead': return this.readLog(req.service, key, req.range ?? {})
     }
   }
 }

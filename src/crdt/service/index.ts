@@ -29,10 +29,10 @@
 import { CrdtBackend } from './backend.js'
 import type { CrdtBackendComponents, CrdtBackendInit } from './backend.js'
 
-export { CrdtBackend, SYNC_PROTOCOL, CATALOGUE_TOPIC } from './backend.js'
-export type { CrdtBackendComponents, CrdtBackendInit, CrdtRegistryView } from './backend.js'
+export { CrdtBackend, SYNC_PROTOCOL, CATALOGUE_TOPIC, MAX_LOG_APPEND, MAX_LOG_READ } from './backend.js'
+export type { CrdtBackendComponents, CrdtBackendInit, CrdtRegistryView, LogRecord, LogReadRange } from './backend.js'
 export { RPC_PROTOCOL } from './rpc.js'
-export { crdtSetRoutes } from './routes.js'
+export { crdtSetRoutes, crdtLogRoutes, InvalidCursorError } from './routes.js'
 
 /** Creates and starts the backend (loads the catalogue and local replicas from the datastore). */
 export async function createCrdtBackend (components: CrdtBackendComponents, init: CrdtBackendInit = {}): Promise<CrdtBackend> {

@@ -7,9 +7,10 @@ import { checkTraceFields } from '../../telemetry/tracing/spans.js'
 import type { TraceFields } from '../../telemetry/tracing/spans.js'
 
 export const RPC_PROTOCOL = '/dcis/crdt-rpc/1.0.0'
-export const MAX_RPC_BYTES = 1024 * 1024 + 4096
+/** a log append of up to 10,000 entries or a read of as many can be large */
+export const MAX_RPC_BYTES = 16 * 1024 * 1024
 
-export const RPC_OPS = ['status', 'get', 'put', 'delete', 'counter', 'addCounter', 'members', 'setAdd', 'setRemove'] as const
+export const RPC_OPS = ['status', 'get', 'put', 'delete', 'counter', 'addCounter', 'members', 'setAdd', 'setRemove', 'logAppend', 'logRead', 'addCounters'] as const
 export type RpcOp = typeof RPC_OPS[number]
 
 /** may carry the caller's W3C trace context (optional traceparent, tracestate) */
@@ -22,6 +23,12 @@ export interface RpcRequest extends TraceFields {
   delta?: number
   member?: string
   ifRevision?: number
+  /** logAppend: the entries, in order */
+  values?: string[]
+  /** addCounters: [key, delta] pairs */
+  entries?: Array<[string, number]>
+  /** logRead: the range */
+  range?: { after?: { ts: { wall: number, logical: number }, replica: string, counter: number }, fromMs?: number, toMs?: number, limit?: number }
 }
 
 export type RpcResponse =
@@ -69,7 +76,7 @@ export function decodeRpcRequest (bytes: Uint8Array): RpcRequest {
   const service = optString(o, 'service', 63)
   if (service == null || service === '') fail('service', 'is required')
   const key = optString(o, 'key', 512)
-  const needsKey = o.op !== 'status'
+  const needsKey = o.op !== 'status' && o.op !== 'addCounters'
   if (needsKey && (key == null || key === '')) fail('key', 'is required')
   const req: RpcRequest = { v: 1, op: o.op as RpcOp, service }
   if (key != null) req.key = key
@@ -84,7 +91,51 @@ export function decodeRpcRequest (bytes: Uint8Array): RpcRequest {
   if (member != null) req.member = member
   const ifRevision = optInt(o, 'ifRevision', 0, Number.MAX_SAFE_INTEGER)
   if (ifRevision != null) req.ifRevision = ifRevision
+  if (o.op === 'logAppend') {
+    const vs = o.values
+    if (!Array.isArray(vs) || vs.length === 0 || vs.length > 10_000) fail('values', 'must list 1..10000 entries')
+    req.values = vs.map((v, i) => {
+      if (typeof v !== 'string' || v.length > 65_536) fail(`values[${i}]`, 'must be a string of at most 65536 characters')
+      return v
+    })
+  }
+  if (o.op === 'logRead') req.range = parseRange(o.range)
+  if (o.op === 'addCounters') {
+    const es = o.entries
+    if (!Array.isArray(es) || es.length === 0 || es.length > 10_000) fail('entries', 'must list 1..10000 [key, delta] pairs')
+    req.entries = es.map((e, i) => {
+      if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || e[0].length === 0 || e[0].length > 512 ||
+        typeof e[1] !== 'number' || !Number.isSafeInteger(e[1])) fail(`entries[${i}]`, 'must be [key (1..512 characters), safe integer delta]')
+      return [e[0], e[1]] as [string, number]
+    })
+  }
   return { ...req, ...checkTraceFields(o, (field, reason) => new ReplicationFrameError(field, reason)) }
+}
+
+function parseRange (v: unknown): NonNullable<RpcRequest['range']> {
+  if (v === undefined) return {}
+  if (v == null || typeof v !== 'object' || Array.isArray(v)) fail('range', 'must be an object')
+  const o = v as Record<string, unknown>
+  const out: NonNullable<RpcRequest['range']> = {}
+  const fromMs = optInt(o, 'fromMs', 0, Number.MAX_SAFE_INTEGER)
+  const toMs = optInt(o, 'toMs', 0, Number.MAX_SAFE_INTEGER)
+  const limit = optInt(o, 'limit', 1, 10_000)
+  if (fromMs != null) out.fromMs = fromMs
+  if (toMs != null) out.toMs = toMs
+  if (limit != null) out.limit = limit
+  if (o.after !== undefined) {
+    const a = o.after as Record<string, unknown>
+    if (a == null || typeof a !== 'object' || Array.isArray(a)) fail('range.after', 'must be an object')
+    const ts = a.ts as Record<string, unknown>
+    if (ts == null || typeof ts !== 'object' || Array.isArray(ts)) fail('range.after.ts', 'must be an object')
+    const wall = optInt(ts, 'wall', 0, Number.MAX_SAFE_INTEGER)
+    const logical = optInt(ts, 'logical', 0, Number.MAX_SAFE_INTEGER)
+    const counter = optInt(a, 'counter', 1, Number.MAX_SAFE_INTEGER)
+    const replica = optString(a, 'replica', 256)
+    if (wall == null || logical == null || counter == null || replica == null || replica === '') fail('range.after', 'needs ts.wall, ts.logical, counter and replica')
+    out.after = { ts: { wall, logical }, replica, counter }
+  }
+  return out
 }
 
 export function decodeRpcResponse (bytes: Uint8Array): RpcResponse {

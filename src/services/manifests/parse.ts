@@ -4,7 +4,7 @@ import { parseAllDocuments } from 'yaml'
 import { ManifestError } from './errors.js'
 import type { ErrorObject, ValidateFunction } from 'ajv'
 
-export type ManifestKind = 'EdgeStatefulService' | 'Function' | 'HealthCheck'
+export type ManifestKind = 'EdgeStatefulService' | 'Function' | 'HealthCheck' | 'Sink' | 'EdgeCache'
 
 export interface Manifest<S = Record<string, unknown>> {
   apiVersion: 'edge/v1'
@@ -20,7 +20,9 @@ const SCHEMA_FILES: Record<ManifestKind | 'envelope', string> = {
   envelope: 'manifest.schema.json',
   EdgeStatefulService: 'edge-stateful-service.schema.json',
   Function: 'function.schema.json',
-  HealthCheck: 'health-check.schema.json'
+  HealthCheck: 'health-check.schema.json',
+  Sink: 'sink.schema.json',
+  EdgeCache: 'edge-cache.schema.json'
 }
 
 let validators: Record<string, ValidateFunction> | undefined

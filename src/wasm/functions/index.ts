@@ -22,7 +22,7 @@ import { functionRoutes } from '../routes.js'
 import { createFunctionStore, functionManifestHandler } from '../store/index.js'
 import { RolloutService } from '../../rollouts/service.js'
 import type { RolloutServiceInit } from '../../rollouts/service.js'
-import type { WasmRuntime, WasmRuntimeInit } from '../index.js'
+import type { HostInterface, WasmRuntime, WasmRuntimeInit } from '../index.js'
 import type { HealthChecks } from '../health/index.js'
 import type { FunctionInvoker, InvokerComponents, InvokerInit } from '../routing/index.js'
 import type { FunctionRoutesInit } from '../routes.js'
@@ -51,6 +51,8 @@ export interface FunctionServiceComponents {
   catalogue?: Catalogue
   /** a runtime built elsewhere (it is then started and stopped by its owner) */
   runtime?: WasmRuntime
+  /** what functions reach through the host interface (kv, counters, logs, sinks, caches); read per call */
+  host?: () => HostInterface | undefined
 }
 
 export interface FunctionServiceInit {
@@ -80,7 +82,7 @@ function child (logger: Logger | undefined, component: string): Logger | undefin
 
 export function createFunctionService (c: FunctionServiceComponents, init: FunctionServiceInit = {}): FunctionService {
   const ownsRuntime = c.runtime == null
-  const runtime = c.runtime ?? createWasmRuntime({ ...init.runtime, ...(c.logger != null ? { logger: child(c.logger, 'dcis:wasm') } : {}), ...(c.metrics != null ? { metrics: c.metrics } : {}) })
+  const runtime = c.runtime ?? createWasmRuntime({ ...init.runtime, ...(c.host != null ? { host: c.host } : {}), ...(c.logger != null ? { logger: child(c.logger, 'dcis:wasm') } : {}), ...(c.metrics != null ? { metrics: c.metrics } : {}) })
   const metrics = c.metrics != null ? createFunctionRoutingMetrics(c.metrics) : undefined
   const ownsCatalogue = c.catalogue == null
   const catalogue = c.catalogue ?? createCatalogue({ peerId: c.libp2p.peerId.toString(), ...(c.logger != null ? { logger: child(c.logger, 'dcis:catalogue') } : {}) }, { datastore: c.datastore })

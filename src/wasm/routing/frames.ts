@@ -10,6 +10,8 @@
  *
  * Decoders check every field and throw InvalidInvokeFrameError naming it.
  */
+import { normalizeDataGrants } from '../spec.js'
+import type { FunctionGrants } from '../spec.js'
 import { InvalidInvokeFrameError } from './errors.js'
 import { checkTraceFields } from '../../telemetry/tracing/spans.js'
 import type { RuntimeSpecFields } from '../store/index.js'
@@ -81,15 +83,25 @@ export function decodeRequestHeader (bytes: Uint8Array): InvokeRequestHeader {
       env[k] = x
     }
   }
-  let grants: Record<string, boolean> | undefined
+  let grants: FunctionGrants | undefined
   if (s.grants !== undefined) {
     if (!isRecord(s.grants)) throw new InvalidInvokeFrameError('spec.grants', 'must be an object')
-    grants = {}
+    const g: Record<string, unknown> = {}
     for (const [k, x] of Object.entries(s.grants)) {
-      if (!['clock', 'random', 'env'].includes(k)) throw new InvalidInvokeFrameError(`spec.grants.${k}`, 'unknown grant')
-      if (typeof x !== 'boolean') throw new InvalidInvokeFrameError(`spec.grants.${k}`, 'must be a boolean')
-      grants[k] = x
+      if (['clock', 'random', 'env'].includes(k)) {
+        if (typeof x !== 'boolean') throw new InvalidInvokeFrameError(`spec.grants.${k}`, 'must be a boolean')
+      } else if (!['services', 'caches', 'sinks'].includes(k)) {
+        throw new InvalidInvokeFrameError(`spec.grants.${k}`, 'unknown grant')
+      }
+      g[k] = x
     }
+    // the host interface's data grants: checked like a spec's (names the field)
+    try {
+      normalizeDataGrants(g)
+    } catch (err) {
+      throw new InvalidInvokeFrameError(`spec.${(err as { field?: string }).field ?? 'grants'}`, (err as Error).message)
+    }
+    grants = g as FunctionGrants
   }
   if (s.warmPoolSize !== undefined && (typeof s.warmPoolSize !== 'number' || !Number.isInteger(s.warmPoolSize))) {
     throw new InvalidInvokeFrameError('spec.warmPoolSize', 'must be an integer')

@@ -1,0 +1,121 @@
+/**
+ * IoT case study throughput and bandwidth (issue 18 "Done when"), three
+ * regional peers in one process (examples/iot/mesh.ts), real libp2p on
+ * loopback (no emulated RTT: this measures CPU, not distance).
+ *
+ *   npx tsx bench/iot/throughput.ts [--mode filter|log] [--seconds 10] [--batch 2000] [--concurrency 4] [--vehicles 1000]
+ *
+ * --mode log skips the function: the batches are appended as they are to
+ * the log `raw` of the fleet service (POST /v1/services/fleet/logs/raw,
+ * {"entries": [...]}), the append-only log's own ingest rate.
+ * - events/s per peer through HTTP with batching: clients POST NDJSON
+ *   batches of `batch` events to the eu-west peer's
+ *   POST /v1/functions/iot-filter (`concurrency` in flight); every event is
+ *   parsed and filtered by the Wasm function, per-vehicle counts go to the
+ *   fleet counters through the host interface (one counter_add per vehicle
+ *   per batch), alerts (~1 %) to the alerts log and the core.
+ * - bytes between regions: what the peers sent each other for the fleet
+ *   service (dcis_crdt_bytes_total, gossip + anti-entropy, all directions
+ *   out) against shipping the raw events from eu-west to the two other
+ *   regions (event bytes x 2).
+ * Prints one JSON object; the three peers share one event loop (and the
+ * machine's 2 cores with the load generator), so a peer alone does better.
+ */
+import { parseArgs } from 'node:util'
+import { cpus, loadavg } from 'node:os'
+import { event, startIotMesh } from '../../examples/iot/mesh.js'
+
+const { values } = parseArgs({ options: { mode: { type: 'string', default: 'filter' }, seconds: { type: 'string', default: '10' }, batch: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '4' }, vehicles: { type: 'string', default: '1000' } } })
+const seconds = Number(values.seconds)
+const batchSize = Number(values.batch)
+const concurrency = Number(values.concurrency)
+const vehicles = Number(values.vehicles)
+
+async function crdtBytesOut (iot: Awaited<ReturnType<typeof startIotMesh>>): Promise<number> {
+  let total = 0
+  for (const n of iot.nodes) {
+    const m = await n.metrics.getSingleMetric('dcis_crdt_bytes_total')?.get()
+    for (const v of m?.values ?? []) if (v.labels.direction === 'out') total += v.value
+  }
+  return total
+}
+
+const iot = await startIotMesh({ vehicles })
+try {
+  const eu = iot.nodes[0]
+  const mode = values.mode
+  const url = mode === 'log' ? `${eu.api?.url as string}/v1/services/fleet/logs/raw` : `${eu.api?.url as string}/v1/functions/iot-filter`
+  const wrap = (body: string): string => mode === 'log' ? JSON.stringify({ entries: body.split('\n') }) : body
+  const headers = { 'content-type': mode === 'log' ? 'application/json' : 'application/octet-stream' }
+  let seed = 1
+  const rnd = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+  const makeBatch = (): string => {
+    const lines: string[] = []
+    for (let i = 0; i < batchSize; i++) {
+      const v = Math.floor(rnd() * vehicles)
+      const r = rnd()
+      // ~1 % alerts, ~2 % noise, the rest normal readings
+      lines.push(r < 0.01 ? event(v, 'brake_temp', 500 + Math.round(rnd() * 100)) : r < 0.03 ? event(v, 'brake_temp', 5000) : r < 0.5 ? event(v, 'brake_temp', 100 + Math.round(rnd() * 150)) : event(v, 'speed', Math.round(rnd() * 130)))
+    }
+    return lines.join('\n')
+  }
+  // warm up the cache and instances
+  for (let i = 0; i < 3; i++) await fetch(url, { method: 'POST', body: wrap(makeBatch()), headers }).then(async r => r.arrayBuffer())
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  const bytesBefore = await crdtBytesOut(iot)
+  let events = 0
+  let accepted = 0
+  let rawBytes = 0
+  let errors = 0
+  const httpErrors: Record<string, number> = {}
+  const latencies: number[] = []
+  const end = Date.now() + seconds * 1000
+  const t0 = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (Date.now() < end) {
+      const body = makeBatch()
+      const t = performance.now()
+      const res = await fetch(url, { method: 'POST', body: wrap(body), headers })
+      const out = await res.text()
+      latencies.push(performance.now() - t)
+      if (res.status !== 200) {
+        const code = `${res.status} ${(JSON.parse(out) as { error?: { code?: string } }).error?.code ?? ''}`
+        httpErrors[code] = (httpErrors[code] ?? 0) + 1
+        continue
+      }
+      const r = JSON.parse(out) as { accepted?: number, errors?: number, appended?: number }
+      events += batchSize
+      accepted += r.accepted ?? r.appended ?? 0
+      errors += r.errors ?? 0
+      rawBytes += Buffer.byteLength(body)
+    }
+  }))
+  const elapsed = (performance.now() - t0) / 1000
+  // let the last deltas go out
+  await new Promise(resolve => setTimeout(resolve, 2000))
+  const deltaBytes = (await crdtBytesOut(iot)) - bytesBefore
+  const rawToOtherRegions = rawBytes * 2
+  latencies.sort((a, b) => a - b)
+  console.log(JSON.stringify({
+    bench: 'iot-throughput',
+    mode,
+    seconds: Math.round(elapsed * 10) / 10,
+    batch: batchSize,
+    concurrency,
+    vehicles,
+    eventsPerSecondPerPeer: Math.round(events / elapsed),
+    accepted,
+    hostCallErrors: errors,
+    httpErrors,
+    batchLatencyMs: { p50: Math.round(latencies[Math.floor(latencies.length / 2)]), p99: Math.round(latencies[Math.floor(latencies.length * 0.99)]) },
+    bytesBetweenRegions: {
+      crdtDeltas: Math.round(deltaBytes),
+      rawEvents: rawToOtherRegions,
+      reductionPercent: Math.round(1000 * (1 - deltaBytes / rawToOtherRegions)) / 10
+    },
+    cpus: cpus().length,
+    loadavg: loadavg().map(x => Math.round(x * 100) / 100)
+  }, null, 2))
+} finally {
+  await iot.close()
+}

@@ -1,0 +1,72 @@
+/**
+ * The node's implementation of the functions' host interface (host-calls.ts):
+ * kv and counters through the stateful services front (either consistency
+ * mode; a call is forwarded to a remote replica or leader when this peer
+ * holds none), logs through the eventual backend, sinks and caches through
+ * their registries when the node has them. Grants are checked by the
+ * runtime before any of this runs.
+ */
+import { KeyNotFoundError } from '../services/errors.js'
+import type { HostInterface } from './host-calls.js'
+
+export interface HostServicesSources {
+  /** the stateful services front (StatefulServices) */
+  services: () => {
+    get: (name: string, key: string, options?: { signal?: AbortSignal }) => Promise<{ value: string }>
+    put: (name: string, key: string, value: string, options?: { signal?: AbortSignal }) => Promise<unknown>
+    counter: (name: string, key: string, options?: { signal?: AbortSignal }) => Promise<{ value: number }>
+    addCounter: (name: string, key: string, delta: number, options?: { signal?: AbortSignal }) => Promise<{ value: number }>
+  } | undefined
+  /** the eventual backend's log API (CrdtBackend) */
+  logs?: () => {
+    has: (name: string) => boolean
+    appendLog: (name: string, key: string, values: string[], options?: { signal?: AbortSignal }) => Promise<{ first: string, last: string }>
+    addCounters: (name: string, entries: Array<[string, number]>, options?: { signal?: AbortSignal }) => Promise<unknown>
+  } | undefined
+  /** sinks: emit one record */
+  sinks?: () => { emit: (sink: string, record: string, options?: { signal?: AbortSignal }) => Promise<void> } | undefined
+  /** edge caches: read through */
+  caches?: () => { read: (cache: string, key: string, options?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined> } | undefined
+}
+
+class NotWiredError extends Error {
+  readonly code = 'OPERATION_NOT_SUPPORTED'
+  constructor (what: string) {
+    super(`${what} are not available on this peer`)
+    this.name = 'NotWiredError'
+  }
+}
+
+function need<T> (v: T | undefined, what: string): T {
+  if (v == null) throw new NotWiredError(what)
+  return v
+}
+
+export function createHostServices (s: HostServicesSources): HostInterface {
+  return {
+    kvGet: async (service, key, signal) => {
+      try {
+        return (await need(s.services(), 'stateful services').get(service, key, { signal })).value
+      } catch (err) {
+        if (err instanceof KeyNotFoundError) return undefined
+        throw err
+      }
+    },
+    kvPut: async (service, key, value, signal) => { await need(s.services(), 'stateful services').put(service, key, value, { signal }) },
+    counterAdd: async (service, key, delta, signal) => (await need(s.services(), 'stateful services').addCounter(service, key, delta, { signal })).value,
+    countersAdd: async (service, entries, signal) => {
+      const eventual = s.logs?.()
+      if (eventual?.has(service) === true) {
+        await eventual.addCounters(service, entries, { signal })
+        return
+      }
+      const front = need(s.services(), 'stateful services')
+      for (const [key, delta] of entries) await front.addCounter(service, key, delta, { signal })
+    },
+    counterGet: async (service, key, signal) => (await need(s.services(), 'stateful services').counter(service, key, { signal })).value,
+    logAppend: async (service, key, value, signal) => (await need(s.logs?.(), 'logs').appendLog(service, key, [value], { signal })).first,
+    logAppendMany: async (service, key, values, signal) => (await need(s.logs?.(), 'logs').appendLog(service, key, values, { signal })).last,
+    sinkEmit: async (sink, record, signal) => { await need(s.sinks?.(), 'sinks').emit(sink, record, { signal }) },
+    cacheGet: async (cache, key, signal) => need(s.caches?.(), 'edge caches').read(cache, key, { signal })
+  }
+}
