@@ -56,8 +56,8 @@ process.on('message', (m: { id: number, op: string, args: unknown[] }) => {
       else if (m.op === 'load') result = await load(m.args[0] as string, m.args[1] as number, m.args[2] as number, m.args[3] as number)
       else if (m.op === 'wal') result = backend.replica(m.args[0] as string)?.group.walStats()
       else if (m.op === 'stop') { await backend.stop(); await libp2p.stop(); result = true }
-      process.send!({ id: m.id, ok: true, result })
-      if (m.op === 'stop') process.disconnect()
+      // on 'stop', exit once the answer is out: a --cpu-prof profile is written at a clean exit
+      process.send!({ id: m.id, ok: true, result }, () => { if (m.op === 'stop') process.exit(0) })
     } catch (err) {
       process.send!({ id: m.id, ok: false, error: (err as Error).name, message: (err as Error).message })
     }

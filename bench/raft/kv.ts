@@ -3,7 +3,10 @@
  * loopback, WAL with fsync) vs a 3-member etcd cluster on loopback, 256 B
  * values, 1 and 16 concurrent clients. Prints one JSON object.
  *
- *   npx tsx bench/raft/kv.ts [--seconds N] [--no-etcd]
+ *   npx tsx bench/raft/kv.ts [--seconds N] [--no-etcd] [--cpu-prof DIR]
+ *
+ * --cpu-prof DIR: the three peers run with node --cpu-prof and write their
+ * profiles (peer<i>-<role>.cpuprofile) into DIR when they stop.
  *
  * dcis: the load runs inside the leader's process, calling the backend's
  * put() (what the HTTP handler on the leader does). etcd: clients in this
@@ -28,6 +31,8 @@ const secIdx = args.indexOf('--seconds')
 const SECONDS = secIdx >= 0 ? Number(args[secIdx + 1]) : 5
 const VALUE_BYTES = 256
 const CONCURRENCY = [1, 16]
+const profIdx = args.indexOf('--cpu-prof')
+const PROF_DIR = profIdx >= 0 ? args[profIdx + 1] : undefined
 const peerScript = fileURLToPath(new URL('./kv-peer.ts', import.meta.url))
 
 interface Stats { writesPerSec: number, p50Ms: number, p99Ms: number, ops: number, errors: number }
@@ -43,6 +48,14 @@ async function freePort (): Promise<number> {
     const srv = createServer()
     srv.once('error', reject)
     srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => { resolve(p) }) })
+  })
+}
+
+async function exited (child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  await new Promise<void>(resolve => {
+    const t = setTimeout(resolve, ms)
+    child.once('exit', () => { clearTimeout(t); resolve() })
   })
 }
 
@@ -73,7 +86,7 @@ async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite
   const procs: Proc[] = []
   try {
     for (let i = 0; i < 3; i++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', peerScript, JSON.stringify({ key: Buffer.from(privateKeyToProtobuf(keys[i])).toString('hex'), port: ports[i], dataDir: dirs[i], book })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+      const child = spawn(process.execPath, [...(PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, '--cpu-prof-name', `peer${i}.cpuprofile`]), '--import', 'tsx', peerScript, JSON.stringify({ key: Buffer.from(privateKeyToProtobuf(keys[i])).toString('hex'), port: ports[i], dataDir: dirs[i], book })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
       await new Promise<void>((resolve, reject) => { child.on('message', (m: { ready?: boolean }) => { if (m.ready === true) resolve() }); child.once('exit', c => { reject(new Error(`peer exited ${c}`)) }) })
       procs.push(new Proc(child))
     }
@@ -85,6 +98,7 @@ async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite
       return i >= 0 ? i : undefined
     }, { timeoutMs: 10_000, intervalMs: 50 })
     const out: Record<string, Stats> & { walFsyncsPerWrite?: number } = {}
+    if (PROF_DIR !== undefined) console.error(`profiles in ${PROF_DIR}: leader is peer${leader}`)
     await procs[leader].call('load', 'bench', 4, 500, VALUE_BYTES) // warm-up
     for (const c of CONCURRENCY) {
       const before = await procs[leader].call<{ fsyncs: number, writes: number }>('wal', 'bench')
@@ -96,6 +110,8 @@ async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite
     return out
   } finally {
     await Promise.all(procs.map(async p => p.call('stop').catch(() => {})))
+    // a stopped peer exits by itself (and writes its --cpu-prof profile); kill stragglers
+    await Promise.all(procs.map(async p => exited(p.child, 10_000)))
     for (const p of procs) p.child.kill('SIGKILL')
     await Promise.all(dirs.map(async d => rm(d, { recursive: true, force: true })))
   }

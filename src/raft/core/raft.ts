@@ -49,6 +49,8 @@ export interface RaftConfig {
   applied: number
   readOnlyOption: ReadOnlyOption
   disableProposalForwarding: boolean
+  /** see RaftOptions.leaderPersistsAsync */
+  leaderPersistsAsync?: boolean
 }
 
 const NONE: NodeId = ''
@@ -107,6 +109,8 @@ export class Raft {
   readonly readOnlyOption: ReadOnlyOption
   readonly disableProposalForwarding: boolean
   readonly priority: number
+  /** the leader counts itself toward a quorum only for entries the driver reported durable (leaderAppendDurable) */
+  readonly leaderPersistsAsync: boolean
   private readonly rng: Prng
 
   constructor (c: RaftConfig) {
@@ -120,6 +124,7 @@ export class Raft {
     this.readOnlyOption = c.readOnlyOption
     this.disableProposalForwarding = c.disableProposalForwarding
     this.priority = c.priority
+    this.leaderPersistsAsync = c.leaderPersistsAsync === true
     this.rng = createPrng((c.randomSeed ^ hashString(c.id)) >>> 0)
     this.raftLog = new RaftLog(c.storage)
     const { hardState, confState } = c.storage.initialState()
@@ -254,9 +259,11 @@ export class Raft {
     this.abortLeaderTransfer()
     this.trk.resetVotes()
     const last = this.raftLog.lastIndex()
+    // async mode: only what is already in stable storage counts as our own match
+    const selfMatch = this.leaderPersistsAsync ? Math.min(last, this.raftLog.unstable.offset - 1) : last
     for (const [id, pr] of this.trk.progress) {
       pr.becomeProbe()
-      pr.match = id === this.id ? last : 0
+      pr.match = id === this.id ? selfMatch : 0
       pr.next = last + 1
       pr.recentActive = false
       pr.probeSent = false
@@ -306,8 +313,23 @@ export class Raft {
     const li = this.raftLog.lastIndex()
     const stamped = es.map((e, i) => ({ ...e, term: this.term, index: li + 1 + i }))
     const last = this.raftLog.append(stamped)
-    this.trk.progress.get(this.id)?.maybeUpdate(last)
+    // async mode: the leader counts itself once the driver reports the write durable
+    if (!this.leaderPersistsAsync) this.trk.progress.get(this.id)?.maybeUpdate(last)
     this.maybeCommit()
+  }
+
+  /**
+   * Async mode: the driver made the leader's own entries up to `index`
+   * (appended in `term`) durable. Counts the leader toward the quorum for
+   * them and, if that commits more, tells the followers. Ignored unless still
+   * leader of `term` (a new term re-derives its own match from stable storage).
+   */
+  leaderAppendDurable (index: number, term: number): void {
+    if (!this.leaderPersistsAsync || this.state !== StateType.Leader || term !== this.term) return
+    const pr = this.trk.progress.get(this.id)
+    if (pr === undefined) return
+    pr.maybeUpdate(Math.min(index, this.raftLog.lastIndex()))
+    if (this.maybeCommit()) this.bcastAppend()
   }
 
   /** true when the commit index advanced */

@@ -70,6 +70,17 @@ export interface GroupStatus {
 
 interface Waiter<R> { resolve: (r: R) => void, reject: (e: Error) => void }
 
+interface Proposal<R> extends Waiter<R> {
+  id: string
+  data: Uint8Array
+  /** performance.now() deadline */
+  deadline: number
+  signal?: AbortSignal
+}
+
+/** proposals per MsgProp at most (a frame carries at most 65,536 entries) */
+const MAX_BATCH_PROPOSALS = 4096
+
 function same (a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
 }
@@ -92,7 +103,12 @@ export class RaftGroup<R = unknown> {
   private role: StateType = StateType.Follower
   private readonly nonce = randomBytes(6).toString('hex')
   private seq = 0
-  private readonly proposals = new Map<string, Waiter<R>>()
+  private readonly proposals = new Map<string, Proposal<R>>()
+  /** proposals not yet handed to the core (proposed as one batch by the Ready loop) */
+  private outbox: Array<Proposal<R>> = []
+  /** dropped proposals waiting for a leader */
+  private readonly waitingForLeader: Array<Proposal<R>> = []
+  private leaderWaitScheduled = false
   /** ctx -> waiter; index once the ReadState arrived */
   private readonly reads = new Map<string, Waiter<void> & { index?: number }>()
   private readonly appliedWaiters: Array<() => void> = []
@@ -129,6 +145,9 @@ export class RaftGroup<R = unknown> {
         heartbeatTick: init.heartbeatTick ?? 1,
         priority: init.priority,
         applied: this.applied,
+        // the leader writes its WAL while its MsgApps are on the wire and
+        // counts itself only once that write is durable (handleReady)
+        leaderPersistsAsync: true,
         randomSeed: init.randomSeed ?? randomBytes(4).readUInt32LE(0)
       })
     } catch (err) {
@@ -146,6 +165,7 @@ export class RaftGroup<R = unknown> {
     this.timer = setInterval(() => {
       if (!this.running) return
       this.raft!.tick()
+      this.sweepDeadlines()
       this.schedule()
     }, init.tickMs ?? 50)
     this.schedule()
@@ -162,6 +182,8 @@ export class RaftGroup<R = unknown> {
       for (const w of this.proposals.values()) w.reject(err)
       for (const w of this.reads.values()) w.reject(err)
       this.proposals.clear()
+      this.outbox = []
+      this.waitingForLeader.length = 0
       this.reads.clear()
       // let an in-flight Ready finish its write before closing the WAL
       await this.loopDone
@@ -297,43 +319,77 @@ export class RaftGroup<R = unknown> {
    * Replicates `command` and resolves with the state machine's result once it
    * is applied here. Rejects with RaftTimeoutError when not committed in time
    * (the outcome is then unknown: it may still be applied).
+   *
+   * Hot path: no timer, promise or listener per call beyond the caller's own
+   * promise. The command joins the outbox; the Ready loop proposes the whole
+   * outbox as one MsgProp (one append, one MsgApp per follower). Deadlines
+   * are checked on every tick (so a proposal times out within one tick of
+   * its deadline); a caller's signal gets a listener only when given.
    */
   async propose (command: Uint8Array, options: AbortOptions & { timeoutMs?: number } = {}): Promise<R> {
-    const signal = this.deadline(options)
+    this.checkRunning()
+    if (options.signal?.aborted === true) throw new RaftTimeoutError('proposal')
     const id = `${this.nonce}.${(this.seq++).toString(36)}`
-    const data = frameProposal(id, command)
-    const result = new Promise<R>((resolve, reject) => { this.proposals.set(id, { resolve, reject }) })
-    // the waiter can be settled (abort, stop, replica failure) while this call
-    // still waits for a leader and nobody awaits `result` yet: an unobserved
-    // rejection would end the process (issue 10). The error still reaches the
-    // caller through `await result` or through the leader wait below.
-    result.catch(() => {})
-    const onAbort = (): void => {
-      const w = this.proposals.get(id)
-      this.proposals.delete(id)
-      w?.reject(new RaftTimeoutError('proposal'))
+    const p = {
+      id,
+      data: frameProposal(id, command),
+      deadline: performance.now() + (options.timeoutMs ?? this.init.timeoutMs ?? 5000),
+      signal: options.signal
+    } as Proposal<R>
+    const result = new Promise<R>((resolve, reject) => { p.resolve = resolve; p.reject = reject })
+    this.proposals.set(id, p)
+    this.outbox.push(p)
+    if (p.signal !== undefined) {
+      const signal = p.signal
+      const onAbort = (): void => { this.expire(p) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      p.reject = ((reject) => (e: Error) => { signal.removeEventListener('abort', onAbort); reject(e) })(p.reject)
+      p.resolve = ((resolve) => (r: R) => { signal.removeEventListener('abort', onAbort); resolve(r) })(p.resolve)
     }
-    signal.addEventListener('abort', onAbort, { once: true })
+    this.wake()
+    this.schedule()
+    return await result
+  }
+
+  /** a proposal whose deadline passed or whose caller aborted: settle it (the entry may still commit) */
+  private expire (p: Proposal<R>): void {
+    if (this.proposals.get(p.id) !== p) return
+    this.proposals.delete(p.id)
+    p.reject(new RaftTimeoutError('proposal'))
+  }
+
+  /** the tick's sweep of proposal deadlines */
+  private sweepDeadlines (): void {
+    if (this.proposals.size === 0) return
+    const now = performance.now()
+    for (const p of this.proposals.values()) if (p.deadline <= now) this.expire(p)
+  }
+
+  /** proposes the outbox as one batch; dropped (no leader): they wait for a leader and rejoin the outbox */
+  private flushOutbox (): void {
+    if (this.outbox.length === 0) return
+    const batch = this.outbox.length <= MAX_BATCH_PROPOSALS ? this.outbox : this.outbox.slice(0, MAX_BATCH_PROPOSALS)
+    this.outbox = this.outbox.length <= MAX_BATCH_PROPOSALS ? [] : this.outbox.slice(MAX_BATCH_PROPOSALS)
+    const live: Array<Proposal<R>> = []
+    for (const p of batch) if (this.proposals.get(p.id) === p) live.push(p)
+    if (live.length === 0) return
     try {
-      // a proposal is dropped while no leader is known: wait for one, then retry
-      for (;;) {
-        this.checkRunning()
-        try {
-          this.raft!.propose(data)
-          this.schedule()
-          break
-        } catch (err) {
-          if (!(err instanceof ProposalDroppedError)) throw err
-          await this.waitLeaderChange(signal)
-        }
-      }
-      return await result
+      this.raft!.proposeBatch(live.map(p => p.data))
     } catch (err) {
-      this.proposals.delete(id)
-      throw err
-    } finally {
-      signal.removeEventListener('abort', onAbort)
+      if (!(err instanceof ProposalDroppedError)) throw err
+      this.waitingForLeader.push(...live)
+      if (!this.leaderWaitScheduled) {
+        this.leaderWaitScheduled = true
+        const until = Math.max(...live.map(p => p.deadline)) - performance.now()
+        this.waitLeaderChange(AbortSignal.timeout(Math.max(1, Math.ceil(until)))).then(() => {}, () => {}).finally(() => {
+          this.leaderWaitScheduled = false
+          const again = this.waitingForLeader.splice(0)
+          for (const p of again) if (this.proposals.get(p.id) === p) this.outbox.push(p)
+          this.schedule()
+        })
+      }
     }
+    if (this.outbox.length > 0) this.again = true
   }
 
   /**
@@ -410,6 +466,9 @@ export class RaftGroup<R = unknown> {
     if (!this.running) throw new RaftGroupStoppedError(this.group)
   }
 
+  /** quiescence hook (see below): traffic wakes a quiesced group */
+  private wake (): void {}
+
   private schedule (): void {
     if (!this.running) return
     if (this.looping) { this.again = true; return }
@@ -422,6 +481,7 @@ export class RaftGroup<R = unknown> {
     try {
       do {
         this.again = false
+        this.flushOutbox()
         while (this.running && this.raft!.hasReady()) {
           await this.handleReady(this.raft!.ready())
         }
@@ -443,7 +503,21 @@ export class RaftGroup<R = unknown> {
     for (const w of this.proposals.values()) w.reject(e)
     for (const w of this.reads.values()) w.reject(e)
     this.proposals.clear()
+    this.outbox = []
+    this.waitingForLeader.length = 0
     this.reads.clear()
+  }
+
+  private send (messages: Message[]): void {
+    const raft = this.raft!
+    for (const m of messages) {
+      if (m.type === MessageType.MsgSnap) {
+        const to = m.to
+        this.init.transport.send(this.group, m, ok => { if (this.running) { raft.reportSnapshot(to, ok); this.schedule() } })
+      } else {
+        this.init.transport.send(this.group, m)
+      }
+    }
   }
 
   private async handleReady (rd: Ready): Promise<void> {
@@ -458,7 +532,14 @@ export class RaftGroup<R = unknown> {
         for (const w of this.leaderWaiters.splice(0)) w()
       }
     }
-    // 1. persist before sending
+    // A leader's Ready that changes neither term nor vote sends first and
+    // writes meanwhile (etcd's leader does the same); the leader counts
+    // itself toward the commit quorum once the write is durable. Any other
+    // Ready persists before sending.
+    const early = raft.canSendBeforePersist(rd)
+    const term = early ? raft.raft.term : 0
+    if (early) this.send(rd.messages)
+    // 1. persist
     if (rd.snapshot !== undefined) {
       await storage.applySnapshot(rd.snapshot, rd.hardState)
       this.init.stateMachine.restore(rd.snapshot.data)
@@ -471,19 +552,13 @@ export class RaftGroup<R = unknown> {
     let pendingWrite: Promise<void> | undefined
     if (rd.entries.length > 0 || rd.mustSync) {
       await storage.append(rd.entries, rd.hardState, { sync: true })
+      if (early && rd.entries.length > 0) raft.leaderAppendDurable(rd.entries[rd.entries.length - 1].index, term)
     } else if (rd.hardState !== undefined) {
       pendingWrite = storage.append([], rd.hardState, { sync: false })
       pendingWrite.catch(() => {}) // awaited below; avoid an unhandled rejection meanwhile
     }
     // 2. send
-    for (const m of rd.messages) {
-      if (m.type === MessageType.MsgSnap) {
-        const to = m.to
-        this.init.transport.send(this.group, m, ok => { if (this.running) { raft.reportSnapshot(to, ok); this.schedule() } })
-      } else {
-        this.init.transport.send(this.group, m)
-      }
-    }
+    if (!early) this.send(rd.messages)
     // 3. apply
     let added = false
     for (const e of rd.committedEntries) {
