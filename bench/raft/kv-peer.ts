@@ -47,6 +47,49 @@ async function load (name: string, clients: number, durationMs: number, valueByt
   return { latencies, errors }
 }
 
+/** wall-clock ms with sub-ms precision, comparable across the bench's processes (same machine clock) */
+const now = (): number => performance.timeOrigin + performance.now()
+
+/**
+ * Linearizability sample: `clients` concurrent clients, each doing random
+ * get/put (50/50) on `keys` shared keys for `durationMs`; every call is
+ * recorded with its call/return times and outcome (an error = unknown
+ * outcome: no return). Values are unique per (process tag, client, seq).
+ */
+async function history (name: string, tag: string, clients: number, durationMs: number, keys: number): Promise<unknown[]> {
+  const ops: unknown[] = []
+  const end = performance.now() + durationMs
+  let seed = 0x9e3779b1 ^ tag.length
+  const rnd = (): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 }
+  await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    let i = 0
+    while (performance.now() < end) {
+      const key = `h${Math.floor(rnd() * keys)}`
+      if (rnd() < 0.5) {
+        const call = now()
+        try {
+          const r = await backend.get(name, key)
+          ops.push({ kind: 'get', key, call, ret: now(), out: { value: r.value, rev: r.revision } })
+        } catch (err) {
+          if ((err as { code?: string }).code === 'KEY_NOT_FOUND') ops.push({ kind: 'get', key, call, ret: now(), out: { value: null, rev: 0 } })
+          // any other failure: a read with unknown outcome constrains nothing
+        }
+      } else {
+        const value = `${tag}.${c}.${i++}`
+        const call = now()
+        try {
+          const r = await backend.put(name, key, value)
+          ops.push({ kind: 'put', key, value, call, ret: now(), out: { ok: true, rev: r.revision } })
+        } catch {
+          ops.push({ kind: 'put', key, value, call, ret: Infinity })
+        }
+      }
+    }
+  }))
+  // JSON has no Infinity
+  return ops.map(o => (o as { ret: number }).ret === Infinity ? { ...o as object, ret: null } : o)
+}
+
 process.on('message', (m: { id: number, op: string, args: unknown[] }) => {
   void (async () => {
     try {
@@ -54,6 +97,7 @@ process.on('message', (m: { id: number, op: string, args: unknown[] }) => {
       if (m.op === 'apply') result = await backend.apply(m.args[0] as Parameters<typeof backend.apply>[0])
       else if (m.op === 'status') result = await backend.status(m.args[0] as string)
       else if (m.op === 'load') result = await load(m.args[0] as string, m.args[1] as number, m.args[2] as number, m.args[3] as number)
+      else if (m.op === 'history') result = await history(m.args[0] as string, m.args[1] as string, m.args[2] as number, m.args[3] as number, m.args[4] as number)
       else if (m.op === 'wal') result = backend.replica(m.args[0] as string)?.group.walStats()
       else if (m.op === 'stop') { await backend.stop(); await libp2p.stop(); result = true }
       // on 'stop', exit once the answer is out: a --cpu-prof profile is written at a clean exit

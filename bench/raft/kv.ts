@@ -25,15 +25,77 @@ import { createServer } from 'node:net'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { waitFor } from '../../test/helpers/wait.js'
+import { checkHistory } from '../../test/raft/sim/linearizability.js'
+import type { Operation } from '../../test/raft/sim/linearizability.js'
 
 const args = process.argv.slice(2)
 const secIdx = args.indexOf('--seconds')
 const SECONDS = secIdx >= 0 ? Number(args[secIdx + 1]) : 5
 const VALUE_BYTES = 256
+/** length of the mixed get/put phase whose history is checked for linearizability */
+const LIN_SECONDS = 2
 const CONCURRENCY = [1, 16]
 const profIdx = args.indexOf('--cpu-prof')
 const PROF_DIR = profIdx >= 0 ? args[profIdx + 1] : undefined
 const peerScript = fileURLToPath(new URL('./kv-peer.ts', import.meta.url))
+
+interface LinearizabilityReport {
+  ops: number
+  completed: number
+  unknown: number
+  keys: number
+  linearizable: boolean
+  badKeys: string[]
+  undecidedKeys: string[]
+  /** global-revision checks: distinct puts got distinct revisions; a get returns the revision its value was written with; real-time order of puts agrees with revision order */
+  revisionViolations: string[]
+  checkMs: number
+}
+
+/**
+ * Checks a recorded history: per key, Wing & Gong / Porcupine search
+ * (test/raft/sim/linearizability.ts) on values; globally, the revision
+ * counter (one per store) against real time.
+ */
+function checkLinearizable (ops: Operation[]): LinearizabilityReport {
+  const t = performance.now()
+  const r = checkHistory(ops, 2_000_000, { perKeyRevisions: false })
+  const violations: string[] = []
+  const putRev = new Map<string, number>()
+  const puts = ops.filter((o): o is Extract<Operation, { kind: 'put' }> => o.kind === 'put' && o.out !== undefined)
+  const seen = new Map<number, string>()
+  for (const p of puts) {
+    putRev.set(p.value, p.out!.rev)
+    const other = seen.get(p.out!.rev)
+    if (other !== undefined) violations.push(`revision ${p.out!.rev} given to two puts (${other}, ${p.value})`)
+    seen.set(p.out!.rev, p.value)
+  }
+  for (const o of ops) {
+    if (o.kind !== 'get' || o.out === undefined || o.out.value === null) continue
+    const w = putRev.get(o.out.value)
+    if (w !== undefined && w !== o.out.rev) violations.push(`get ${o.key} saw ${o.out.value} at revision ${o.out.rev}, written at ${w}`)
+  }
+  // real time: a put that returned before another was called has a lower revision
+  const byCall = [...puts].sort((a, b) => a.call - b.call)
+  const byRet = [...puts].sort((a, b) => a.ret - b.ret)
+  let j = 0
+  let maxRevReturned = 0
+  for (const p of byCall) {
+    while (j < byRet.length && byRet[j].ret < p.call) { maxRevReturned = Math.max(maxRevReturned, byRet[j].out!.rev); j++ }
+    if (p.out!.rev <= maxRevReturned) violations.push(`put ${p.value} (revision ${p.out!.rev}) was called after a put with revision ${maxRevReturned} returned`)
+  }
+  return {
+    ops: ops.length,
+    completed: ops.filter(o => Number.isFinite(o.ret)).length,
+    unknown: ops.filter(o => !Number.isFinite(o.ret)).length,
+    keys: new Set(ops.map(o => o.key)).size,
+    linearizable: r.ok && violations.length === 0,
+    badKeys: r.badKeys,
+    undecidedKeys: r.undecidedKeys,
+    revisionViolations: violations.slice(0, 10),
+    checkMs: Math.round(performance.now() - t)
+  }
+}
 
 interface Stats { writesPerSec: number, p50Ms: number, p99Ms: number, ops: number, errors: number }
 
@@ -78,7 +140,7 @@ class Proc {
   }
 }
 
-async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite?: number }> {
+async function benchDcis (): Promise<Record<string, unknown>> {
   const keys = await Promise.all([0, 1, 2].map(async () => generateKeyPair('Ed25519')))
   const ports = await Promise.all([0, 1, 2].map(async () => freePort()))
   const book = keys.map((k, i) => ({ peerId: peerIdFromPrivateKey(k).toString(), addr: `/ip4/127.0.0.1/tcp/${ports[i]}` }))
@@ -97,7 +159,7 @@ async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite
       const i = st.leader === null ? -1 : book.findIndex(b => b.peerId === st.leader)
       return i >= 0 ? i : undefined
     }, { timeoutMs: 10_000, intervalMs: 50 })
-    const out: Record<string, Stats> & { walFsyncsPerWrite?: number } = {}
+    const out: Record<string, unknown> = {}
     if (PROF_DIR !== undefined) console.error(`profiles in ${PROF_DIR}: leader is peer${leader}`)
     await procs[leader].call('load', 'bench', 4, 500, VALUE_BYTES) // warm-up
     for (const c of CONCURRENCY) {
@@ -107,6 +169,12 @@ async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite
       out[`clients${c}`] = summarize(r.latencies, r.errors, SECONDS)
       if (c === 16) out.walFsyncsPerWrite = Math.round((after.fsyncs - before.fsyncs) / Math.max(1, r.latencies.length) * 1000) / 1000
     }
+    // linearizability sample: 8 clients on the leader and 8 on a follower
+    // (forwarded puts, ReadIndex reads there), random get/put on 8 keys
+    const follower = [0, 1, 2].find(i => i !== leader)!
+    const hist = await Promise.all([leader, follower].map(async (i, n) => procs[i].call<Array<Operation & { ret: number | null }>>('history', 'bench', `p${n}`, 8, LIN_SECONDS * 1000, 8)))
+    const ops = hist.flat().map(o => ({ ...o, ret: o.ret ?? Infinity }) as Operation)
+    out.linearizability = { seconds: LIN_SECONDS, ...checkLinearizable(ops) }
     return out
   } finally {
     await Promise.all(procs.map(async p => p.call('stop').catch(() => {})))
@@ -190,8 +258,11 @@ const ratio: Record<string, number | null> = {}
 if (typeof etcd === 'object') {
   for (const c of CONCURRENCY) {
     const k = `clients${c}`
-    ratio[`${k}WritesPerSec`] = Math.round(dcis[k].writesPerSec / (etcd[k] as Stats).writesPerSec * 100) / 100
-    ratio[`${k}P50`] = Math.round(dcis[k].p50Ms / (etcd[k] as Stats).p50Ms * 100) / 100
+    const d = dcis[k] as Stats
+    const e = etcd[k] as Stats
+    ratio[`${k}WritesPerSec`] = Math.round(d.writesPerSec / e.writesPerSec * 100) / 100
+    ratio[`${k}P50`] = Math.round(d.p50Ms / e.p50Ms * 100) / 100
+    ratio[`${k}P99`] = Math.round(d.p99Ms / e.p99Ms * 100) / 100
   }
 }
 console.log(JSON.stringify({
