@@ -319,6 +319,38 @@ export class Raft {
   }
 
   /**
+   * Quiescence (multi-Raft hibernation): true when this leader has nothing
+   * to replicate or confirm: every member (learners too) holds the whole log
+   * in Replicate state, everything is committed in the current term, no read
+   * or leadership transfer is pending and the configuration is not joint.
+   * The driver may then stop ticking after broadcastQuiesce().
+   */
+  quiescible (): boolean {
+    if (this.state !== StateType.Leader || this.leadTransferee !== NONE) return false
+    if (this.trk.membership.votersOutgoing.size > 0) return false
+    const last = this.raftLog.lastIndex()
+    if (this.raftLog.committed !== last || this.raftLog.termOrZero(last) !== this.term) return false
+    if (this.readOnly.size() > 0 || this.pendingReadIndexMessages.length > 0) return false
+    for (const [id, pr] of this.trk.progress) {
+      if (pr.match !== last) return false
+      if (id !== this.id && pr.state !== ProgressState.Replicate) return false
+    }
+    return true
+  }
+
+  /** Heartbeats carrying `ctx` to every member (the driver's quiesce notice). */
+  broadcastHeartbeat (ctx: Uint8Array): void {
+    if (this.state !== StateType.Leader) return
+    this.bcastHeartbeat(ctx)
+  }
+
+  /** A woken group restarts its election (or check-quorum) period from zero, as if its clock had been stopped. */
+  resetElectionElapsed (): void {
+    this.electionElapsed = 0
+    this.heartbeatElapsed = 0
+  }
+
+  /**
    * Async mode: the driver made the leader's own entries up to `index`
    * (appended in `term`) durable. Counts the leader toward the quorum for
    * them and, if that commits more, tells the followers. Ignored unless still

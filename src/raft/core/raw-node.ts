@@ -156,6 +156,21 @@ export class RawNode {
     this.raft.leaderAppendDurable(index, term)
   }
 
+  /** see Raft.quiescible: a leader with nothing in flight may stop ticking */
+  quiescible (): boolean {
+    return this.raft.quiescible()
+  }
+
+  /** leader: heartbeats with `ctx` to every member (the quiesce notice) */
+  broadcastHeartbeat (ctx: Uint8Array): void {
+    this.raft.broadcastHeartbeat(ctx)
+  }
+
+  /** a quiesced replica wakes: its election / check-quorum period restarts */
+  resetElectionElapsed (): void {
+    this.raft.resetElectionElapsed()
+  }
+
   reportUnreachable (id: NodeId): void {
     this.raft.step(makeMessage({ type: MessageType.MsgUnreachable, from: id }))
   }

@@ -78,6 +78,17 @@ interface Proposal<R> extends Waiter<R> {
   signal?: AbortSignal
 }
 
+/** a leader quiesces after this many idle ticks */
+const QUIESCE_AFTER_TICKS = 20
+/** context of the leader's quiesce heartbeat (ReadIndex contexts are printable text: no collision) */
+const QUIESCE_CTX = new Uint8Array([0, 0x71, 0x75, 0x69, 0x65, 0x73, 0x63, 0x65])
+
+function isQuiesceCtx (c: Uint8Array | undefined): boolean {
+  if (c === undefined || c.length !== QUIESCE_CTX.length) return false
+  for (let i = 0; i < c.length; i++) if (c[i] !== QUIESCE_CTX[i]) return false
+  return true
+}
+
 /** proposals per MsgProp at most (a frame carries at most 65,536 entries) */
 const MAX_BATCH_PROPOSALS = 4096
 
@@ -116,6 +127,14 @@ export class RaftGroup<R = unknown> {
   private readonly confWaiters: Array<() => void> = []
   private readonly leaderWaiters: Array<() => void> = []
   private stopping?: Promise<void>
+  /** quiesced: no tick timer, no heartbeats, until traffic wakes the group */
+  private quiesced = false
+  /** leader: consecutive ticks with nothing in flight */
+  private idleTicks = 0
+  /** follower: the current leader asked us to quiesce */
+  private quiesceAsked = false
+  /** times this replica quiesced (tests, metrics) */
+  quiescedCount = 0
 
   constructor (private readonly init: RaftGroupInit<R>) {
     this.group = init.group
@@ -160,15 +179,82 @@ export class RaftGroup<R = unknown> {
     init.transport.register(init.group, {
       isMember: (peer) => this.isMember(peer),
       deliver: (m) => { this.step(m) },
-      unreachable: (peer) => { this.raft?.reportUnreachable(peer); this.schedule() }
+      unreachable: (peer) => { this.wake(); this.raft?.reportUnreachable(peer); this.schedule() },
+      // a member's connection is gone: a quiesced group must notice a dead leader
+      peerDown: (peer) => { if (this.isMember(peer)) this.wake() }
     })
+    this.quiesced = false
+    this.startTicking()
+    this.schedule()
+  }
+
+  private startTicking (): void {
+    clearInterval(this.timer)
     this.timer = setInterval(() => {
       if (!this.running) return
-      this.raft!.tick()
       this.sweepDeadlines()
+      // judged on the state the previous tick's Ready left (before this tick's heartbeats)
+      this.maybeQuiesce()
+      if (!this.quiesced) this.raft!.tick()
       this.schedule()
-    }, init.tickMs ?? 50)
-    this.schedule()
+    }, this.init.tickMs ?? 50)
+  }
+
+  /** whether this replica is quiesced (no tick timer) */
+  get isQuiesced (): boolean {
+    return this.quiesced
+  }
+
+  /**
+   * Quiescence, as CockroachDB/TiKV hibernate idle ranges: a leader whose
+   * group has had nothing in flight for QUIESCE_AFTER_TICKS ticks sends one
+   * heartbeat carrying QUIESCE_CTX and stops its tick timer; a follower that
+   * receives it from its current leader, with everything committed and
+   * applied and nothing pending, stops its timer too. Quiescing touches only
+   * timers (liveness), never safety: any other message, a proposal, a read,
+   * a membership change, a failed send, or the transport losing a member's
+   * connection wakes the group (wake()), which restarts its clock with a
+   * fresh election period. A quiesce notice lost on the way leaves that
+   * follower ticking: it times out, its pre-vote wakes the others, and the
+   * group quiesces again later.
+   */
+  private maybeQuiesce (): void {
+    if (!this.running || this.quiesced || !this.driverIdle()) { this.idleTicks = 0; return }
+    const raft = this.raft!
+    if (this.role === StateType.Leader) {
+      if (!raft.quiescible() || this.applied !== raft.status().hardState.commit) { this.idleTicks = 0; return }
+      if (++this.idleTicks < QUIESCE_AFTER_TICKS) return
+      raft.broadcastHeartbeat(QUIESCE_CTX)
+      this.enterQuiesce()
+    } else if (this.quiesceAsked && this.lead !== '') {
+      const st = raft.status()
+      if (st.hardState.commit === st.lastIndex && this.applied === st.hardState.commit) this.enterQuiesce()
+    }
+  }
+
+  private driverIdle (): boolean {
+    return this.proposals.size === 0 && this.outbox.length === 0 && this.reads.size === 0 && this.waitingForLeader.length === 0 &&
+      this.confWaiters.length === 0 && this.leaderWaiters.length === 0 && !this.looping && !this.raft!.hasReady()
+  }
+
+  private enterQuiesce (): void {
+    this.quiesced = true
+    this.quiescedCount++
+    this.idleTicks = 0
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.init.logger.debug({ group: this.group, role: this.role }, 'raft group quiesced')
+  }
+
+  /** traffic on a quiesced group: restart its clock with a fresh election period */
+  wake (): void {
+    this.quiesceAsked = false
+    if (!this.quiesced || !this.running) return
+    this.idleTicks = 0
+    this.quiesced = false
+    this.raft!.resetElectionElapsed()
+    this.startTicking()
+    this.init.logger.debug({ group: this.group }, 'raft group woken')
   }
 
   async stop (): Promise<void> {
@@ -238,6 +324,7 @@ export class RaftGroup<R = unknown> {
         for (const l of want.learners) if (!m.learners.includes(l)) changes.push({ type: ConfChangeType.AddLearnerNode, nodeId: l })
         for (const p of [...m.voters, ...m.learners]) if (!want.voters.includes(p) && !want.learners.includes(p)) changes.push({ type: ConfChangeType.RemoveNode, nodeId: p })
         try {
+          this.wake()
           this.raft!.proposeConfChange({ transition: ConfChangeTransition.Implicit, changes })
           proposedAt = this.raft!.status().lastIndex
           this.schedule()
@@ -299,18 +386,24 @@ export class RaftGroup<R = unknown> {
 
   step (m: Message): void {
     if (!this.running) return
+    const notice = (m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgHeartbeatResp) && isQuiesceCtx(m.context)
+    if (!notice) this.wake()
     this.raft!.step(m)
+    // a quiesce notice from the leader we follow, in its term (stepping it made us its follower)
+    if (notice && m.type === MessageType.MsgHeartbeat) this.quiesceAsked = m.from === this.lead && this.role !== StateType.Leader
     this.schedule()
   }
 
   transferLeadership (to: string): void {
     if (!this.running) return
+    this.wake()
     this.raft!.transferLeadership(to)
     this.schedule()
   }
 
   campaign (): void {
     if (!this.running) return
+    this.wake()
     this.raft!.campaign()
     this.schedule()
   }
@@ -419,6 +512,7 @@ export class RaftGroup<R = unknown> {
         }, retryMs)
         signal.addEventListener('abort', onAbort, { once: true })
         this.reads.set(ctx, { resolve: () => { finish('done') }, reject: (e) => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); reject(e) } })
+        this.wake()
         this.raft!.readIndex(new TextEncoder().encode(ctx))
         this.schedule()
       })
@@ -465,9 +559,6 @@ export class RaftGroup<R = unknown> {
     if (this.failed !== undefined) throw this.failed
     if (!this.running) throw new RaftGroupStoppedError(this.group)
   }
-
-  /** quiescence hook (see below): traffic wakes a quiesced group */
-  private wake (): void {}
 
   private schedule (): void {
     if (!this.running) return

@@ -21,7 +21,7 @@ import { decodeEnvelope, encodeEnvelope, MAX_FRAME_BYTES } from './codec.js'
 import { dialPeer } from './dial.js'
 import type { InvalidRaftFrameError } from './errors.js'
 import type { TransportMetrics } from './metrics.js'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Logger } from '../../telemetry/index.js'
 
 export const RAFT_PROTOCOL = '/dcis/raft/1.0.0'
@@ -32,6 +32,8 @@ export interface GroupEndpoint {
   deliver: (m: Message) => void
   /** the stream to `peer` failed: the driver tells the core (reportUnreachable) */
   unreachable?: (peer: string) => void
+  /** libp2p closed the last connection to `peer` (a quiesced group wakes up) */
+  peerDown?: (peer: string) => void
 }
 
 export interface TransportInit {
@@ -123,13 +125,22 @@ export class RaftTransport {
     await this.init.libp2p.handle(RAFT_PROTOCOL, async (stream, connection) => {
       await this.readLoop(stream, connection.remotePeer.toString())
     }, { maxInboundStreams: 256 })
+    this.init.libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
     this.running = true
+  }
+
+  private readonly onPeerDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const peer = evt.detail.toString()
+    for (const ep of this.groups.values()) {
+      try { ep.peerDown?.(peer) } catch (err) { this.init.logger.debug({ peer, err: (err as Error).message }, 'raft peerDown handler failed') }
+    }
   }
 
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
     this.shutdown.abort()
+    this.init.libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
     await this.init.libp2p.unhandle(RAFT_PROTOCOL).catch(() => {})
     for (const link of this.links.values()) {
       for (const f of link.queue) f.onSent?.(false)
