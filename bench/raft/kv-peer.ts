@@ -1,9 +1,13 @@
 /**
  * One strong-KV peer process for bench/raft/kv.ts (argv[2] = JSON config
- * { key, port, dataDir, book }). IPC: { id, op: 'apply'|'status'|'load'|'stop', args }.
+ * { key, port, dataDir, book }). IPC: { id, op, args }: apply, status, load,
+ * history, wal, cpu (process.cpuUsage: utime/stime), quiesced (how many of
+ * the named groups' local replicas are quiesced), leaders, stop.
  * 'load' runs `clients` concurrent writers of `valueBytes` values on this
  * peer's backend for `durationMs` and returns every latency (ms).
  */
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { performance } from 'node:perf_hooks'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { noise } from '@libp2p/noise'
@@ -14,7 +18,7 @@ import { createLibp2p } from 'libp2p'
 import { pino } from 'pino'
 import { createRaftBackend } from '../../src/raft/service/index.js'
 
-interface Config { key: string, port: number, dataDir: string, book: Array<{ peerId: string, addr: string }> }
+interface Config { key: string, port: number, dataDir: string, book: Array<{ peerId: string, addr: string }>, quiesce?: boolean }
 const cfg = JSON.parse(process.argv[2]) as Config
 const libp2p = await createLibp2p({
   privateKey: privateKeyFromProtobuf(Buffer.from(cfg.key, 'hex')),
@@ -24,7 +28,7 @@ const libp2p = await createLibp2p({
   streamMuxers: [yamux()]
 })
 const registry = { list: () => cfg.book.map(b => ({ end: { peerId: b.peerId, region: 'local', zone: 'local-a', multiaddrs: [b.addr] } })) }
-const backend = createRaftBackend({ libp2p, registry, datastore: new MemoryDatastore(), dataDir: cfg.dataDir, logger: pino({ level: 'warn' }), tickMs: 50, electionTick: 10, requestTimeoutMs: 10_000 })
+const backend = createRaftBackend({ libp2p, registry, datastore: new MemoryDatastore(), dataDir: cfg.dataDir, logger: pino({ level: 'warn' }), tickMs: 50, electionTick: 10, quiesce: cfg.quiesce, requestTimeoutMs: 10_000 })
 await backend.start()
 
 async function load (name: string, clients: number, durationMs: number, valueBytes: number): Promise<{ latencies: number[], errors: number }> {
@@ -90,6 +94,9 @@ async function history (name: string, tag: string, clients: number, durationMs: 
   return ops.map(o => (o as { ret: number }).ret === Infinity ? { ...o as object, ret: null } : o)
 }
 
+/** CPU profile of a chosen window (ops profStart / profStop <file>) */
+const profiler = new Session()
+
 process.on('message', (m: { id: number, op: string, args: unknown[] }) => {
   void (async () => {
     try {
@@ -98,6 +105,11 @@ process.on('message', (m: { id: number, op: string, args: unknown[] }) => {
       else if (m.op === 'status') result = await backend.status(m.args[0] as string)
       else if (m.op === 'load') result = await load(m.args[0] as string, m.args[1] as number, m.args[2] as number, m.args[3] as number)
       else if (m.op === 'history') result = await history(m.args[0] as string, m.args[1] as string, m.args[2] as number, m.args[3] as number, m.args[4] as number)
+      else if (m.op === 'profStart') { await profiler.connect(); await profiler.post('Profiler.enable'); await profiler.post('Profiler.start'); result = true }
+      else if (m.op === 'profStop') { const { profile } = await profiler.post('Profiler.stop'); await writeFile(m.args[0] as string, JSON.stringify(profile)); profiler.disconnect(); result = true }
+      else if (m.op === 'cpu') { const u = process.cpuUsage(); result = { userUs: u.user, systemUs: u.system } }
+      else if (m.op === 'quiesced') result = (m.args[0] as string[]).filter(n => backend.replica(n)?.group.isQuiesced === true).length
+      else if (m.op === 'leaders') result = (m.args[0] as string[]).map(n => backend.replica(n)?.group.leader ?? null)
       else if (m.op === 'wal') result = backend.replica(m.args[0] as string)?.group.walStats()
       else if (m.op === 'stop') { await backend.stop(); await libp2p.stop(); result = true }
       // on 'stop', exit once the answer is out: a --cpu-prof profile is written at a clean exit

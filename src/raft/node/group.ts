@@ -46,6 +46,8 @@ export interface RaftGroupInit<R> {
   tickMs?: number
   electionTick?: number
   heartbeatTick?: number
+  /** quiesce when idle (default true): see maybeQuiesce */
+  quiesce?: boolean
   priority?: number
   /** take a snapshot and compact after this many applied entries (default 10000) */
   snapshotEvery?: number
@@ -219,6 +221,7 @@ export class RaftGroup<R = unknown> {
    * group quiesces again later.
    */
   private maybeQuiesce (): void {
+    if (this.init.quiesce === false) return
     if (!this.running || this.quiesced || !this.driverIdle()) { this.idleTicks = 0; return }
     const raft = this.raft!
     if (this.role === StateType.Leader) {
