@@ -80,6 +80,22 @@ interface Proposal<R> extends Waiter<R> {
   signal?: AbortSignal
 }
 
+interface ReadWaiter {
+  resolve: () => void
+  reject: (e: Error) => void
+  /** performance.now() deadline */
+  deadline: number
+  settled: boolean
+}
+
+/** one ReadIndex request serving every read queued before it was issued */
+interface ReadBatch {
+  waiters: ReadWaiter[]
+  /** the read index, once the leader confirmed it */
+  index?: number
+  issuedAt: number
+}
+
 /** a leader quiesces after this many idle ticks */
 const QUIESCE_AFTER_TICKS = 20
 /** context of the leader's quiesce heartbeat (ReadIndex contexts are printable text: no collision) */
@@ -123,7 +139,9 @@ export class RaftGroup<R = unknown> {
   private readonly waitingForLeader: Array<Proposal<R>> = []
   private leaderWaitScheduled = false
   /** ctx -> waiter; index once the ReadState arrived */
-  private readonly reads = new Map<string, Waiter<void> & { index?: number }>()
+  private readonly reads = new Map<string, ReadBatch>()
+  /** reads not yet handed to the core: the Ready loop issues one ReadIndex for all of them */
+  private readQueue: ReadWaiter[] = []
   private readonly appliedWaiters: Array<() => void> = []
   /** woken after every Ready that applied entries (membership changes wait on it) */
   private readonly confWaiters: Array<() => void> = []
@@ -169,6 +187,8 @@ export class RaftGroup<R = unknown> {
         // the leader writes its WAL while its MsgApps are on the wire and
         // counts itself only once that write is durable (handleReady)
         leaderPersistsAsync: true,
+        // pipelined appends: up to 256 MsgApps (the core's default) and 8 MiB in flight per follower
+        maxInflightBytes: 8 * 1024 * 1024,
         randomSeed: init.randomSeed ?? randomBytes(4).readUInt32LE(0)
       })
     } catch (err) {
@@ -195,6 +215,7 @@ export class RaftGroup<R = unknown> {
     this.timer = setInterval(() => {
       if (!this.running) return
       this.sweepDeadlines()
+      this.sweepReads()
       // judged on the state the previous tick's Ready left (before this tick's heartbeats)
       this.maybeQuiesce()
       if (!this.quiesced) this.raft!.tick()
@@ -236,7 +257,7 @@ export class RaftGroup<R = unknown> {
   }
 
   private driverIdle (): boolean {
-    return this.proposals.size === 0 && this.outbox.length === 0 && this.reads.size === 0 && this.waitingForLeader.length === 0 &&
+    return this.proposals.size === 0 && this.outbox.length === 0 && this.reads.size === 0 && this.readQueue.length === 0 && this.waitingForLeader.length === 0 &&
       this.confWaiters.length === 0 && this.leaderWaiters.length === 0 && !this.looping && !this.raft!.hasReady()
   }
 
@@ -269,7 +290,7 @@ export class RaftGroup<R = unknown> {
       this.init.transport.unregister(this.group)
       const err = new RaftGroupStoppedError(this.group)
       for (const w of this.proposals.values()) w.reject(err)
-      for (const w of this.reads.values()) w.reject(err)
+      this.rejectReads(err)
       this.proposals.clear()
       this.outbox = []
       this.waitingForLeader.length = 0
@@ -491,36 +512,72 @@ export class RaftGroup<R = unknown> {
   /**
    * Linearizable read barrier (ReadIndex): resolves once this replica has
    * applied everything committed when the read was confirmed by a quorum.
+   * Reads arriving together share one ReadIndex request (one heartbeat
+   * round), as etcd batches its linearizable reads: each was queued before
+   * the request was issued, so the confirmed index covers every one of them.
    */
   async readBarrier (options: AbortOptions & { timeoutMs?: number } = {}): Promise<void> {
-    const signal = this.deadline(options)
-    // the core drops a ReadIndex while there is no leader: re-issue after a while
+    this.checkRunning()
+    const signal = options.signal
+    if (signal?.aborted === true) throw new RaftTimeoutError('read')
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { this.settleRead(w, new RaftTimeoutError('read')) }
+      const w: ReadWaiter = {
+        resolve: () => { signal?.removeEventListener('abort', onAbort); resolve() },
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e) },
+        deadline: performance.now() + (options.timeoutMs ?? this.init.timeoutMs ?? 5000),
+        settled: false
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.readQueue.push(w)
+      this.wake()
+      this.schedule()
+    })
+  }
+
+  private settleRead (w: ReadWaiter, err?: Error): void {
+    if (w.settled) return
+    w.settled = true
+    if (err === undefined) w.resolve()
+    else w.reject(err)
+  }
+
+  private rejectReads (err: Error): void {
+    for (const b of this.reads.values()) for (const w of b.waiters) this.settleRead(w, err)
+    for (const w of this.readQueue) this.settleRead(w, err)
+    this.reads.clear()
+    this.readQueue = []
+  }
+
+  /** issues one ReadIndex for every queued read */
+  private flushReads (): void {
+    if (this.readQueue.length === 0) return
+    const waiters = this.readQueue.filter(w => !w.settled)
+    this.readQueue = []
+    if (waiters.length === 0) return
+    const ctx = `${this.nonce}.r${(this.seq++).toString(36)}`
+    this.reads.set(ctx, { waiters, issuedAt: performance.now() })
+    this.raft!.readIndex(new TextEncoder().encode(ctx))
+  }
+
+  /**
+   * The tick's sweep of reads: past their deadline they fail; a request not
+   * confirmed within an election timeout (the core drops a ReadIndex while
+   * there is no leader) is issued again for its remaining reads.
+   */
+  private sweepReads (): void {
+    if (this.reads.size === 0 && this.readQueue.length === 0) return
+    const now = performance.now()
     const retryMs = (this.init.tickMs ?? 50) * (this.init.electionTick ?? 10)
-    for (;;) {
-      this.checkRunning()
-      if (signal.aborted) throw new RaftTimeoutError('read')
-      const ctx = `${this.nonce}.r${(this.seq++).toString(36)}`
-      const outcome = await new Promise<'done' | 'retry' | 'timeout'>((resolve, reject) => {
-        const finish = (r: 'done' | 'retry' | 'timeout'): void => {
-          clearTimeout(timer)
-          signal.removeEventListener('abort', onAbort)
-          resolve(r)
-        }
-        const onAbort = (): void => { this.reads.delete(ctx); finish('timeout') }
-        const timer = setTimeout(() => {
-          const w = this.reads.get(ctx)
-          if (w?.index !== undefined) return // confirmed by the leader: only waiting for apply
-          this.reads.delete(ctx)
-          finish('retry')
-        }, retryMs)
-        signal.addEventListener('abort', onAbort, { once: true })
-        this.reads.set(ctx, { resolve: () => { finish('done') }, reject: (e) => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); reject(e) } })
-        this.wake()
-        this.raft!.readIndex(new TextEncoder().encode(ctx))
-        this.schedule()
-      })
-      if (outcome === 'done') return
-      if (outcome === 'timeout') throw new RaftTimeoutError('read')
+    for (const w of this.readQueue) if (w.deadline <= now) this.settleRead(w, new RaftTimeoutError('read'))
+    for (const [ctx, b] of this.reads) {
+      for (const w of b.waiters) if (w.deadline <= now) this.settleRead(w, new RaftTimeoutError('read'))
+      const live = b.waiters.filter(w => !w.settled)
+      if (live.length === 0) { this.reads.delete(ctx); continue }
+      if (b.index === undefined && now - b.issuedAt >= retryMs) {
+        this.reads.delete(ctx)
+        this.readQueue.push(...live)
+      }
     }
   }
 
@@ -576,6 +633,7 @@ export class RaftGroup<R = unknown> {
       do {
         this.again = false
         this.flushOutbox()
+        this.flushReads()
         while (this.running && this.raft!.hasReady()) {
           await this.handleReady(this.raft!.ready())
         }
@@ -595,7 +653,7 @@ export class RaftGroup<R = unknown> {
     clearInterval(this.timer)
     this.init.transport.unregister(this.group)
     for (const w of this.proposals.values()) w.reject(e)
-    for (const w of this.reads.values()) w.reject(e)
+    this.rejectReads(e)
     this.proposals.clear()
     this.outbox = []
     this.waitingForLeader.length = 0
@@ -686,14 +744,15 @@ export class RaftGroup<R = unknown> {
     }
     // 4. reads
     for (const rs of rd.readStates) {
-      const ctx = new TextDecoder().decode(rs.requestCtx)
-      const w = this.reads.get(ctx)
-      if (w !== undefined) w.index = rs.index
+      const b = this.reads.get(new TextDecoder().decode(rs.requestCtx))
+      if (b !== undefined) b.index = rs.index
     }
-    for (const [ctx, w] of this.reads) {
-      if (w.index !== undefined && w.index <= this.applied) {
-        this.reads.delete(ctx)
-        w.resolve()
+    if (this.reads.size > 0) {
+      for (const [ctx, b] of this.reads) {
+        if (b.index !== undefined && b.index <= this.applied) {
+          this.reads.delete(ctx)
+          for (const w of b.waiters) this.settleRead(w)
+        }
       }
     }
     if (pendingWrite !== undefined) await pendingWrite
