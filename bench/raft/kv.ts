@@ -164,9 +164,13 @@ async function benchDcis (): Promise<Record<string, unknown>> {
     await procs[leader].call('load', 'bench', 4, 500, VALUE_BYTES) // warm-up
     for (const c of CONCURRENCY) {
       const before = await procs[leader].call<{ fsyncs: number, writes: number }>('wal', 'bench')
+      const cpu0 = await Promise.all(procs.map(async p => p.call<{ userUs: number, systemUs: number }>('cpu')))
       const r = await procs[leader].call<{ latencies: number[], errors: number }>('load', 'bench', c, SECONDS * 1000, VALUE_BYTES)
+      const cpu1 = await Promise.all(procs.map(async p => p.call<{ userUs: number, systemUs: number }>('cpu')))
       const after = await procs[leader].call<{ fsyncs: number, writes: number }>('wal', 'bench')
-      out[`clients${c}`] = summarize(r.latencies, r.errors, SECONDS)
+      // CPU (utime+stime) per committed write: far less sensitive to the shared machine's load than latency
+      const perWrite = (i: number): number => Math.round((cpu1[i].userUs + cpu1[i].systemUs - cpu0[i].userUs - cpu0[i].systemUs) / Math.max(1, r.latencies.length))
+      out[`clients${c}`] = { ...summarize(r.latencies, r.errors, SECONDS), cpuUsPerWriteLeader: perWrite(leader), cpuUsPerWriteFollowers: [0, 1, 2].filter(i => i !== leader).map(perWrite) }
       if (c === 16) out.walFsyncsPerWrite = Math.round((after.fsyncs - before.fsyncs) / Math.max(1, r.latencies.length) * 1000) / 1000
     }
     // linearizability sample: 8 clients on the leader and 8 on a follower
