@@ -3,7 +3,7 @@
  * loopback, WAL with fsync) vs a 3-member etcd cluster on loopback, 256 B
  * values, 1 and 16 concurrent clients. Prints one JSON object.
  *
- *   npx tsx bench/raft/kv.ts [--seconds N] [--no-etcd] [--cpu-prof DIR]
+ *   npx tsx bench/raft/kv.ts [--seconds N] [--no-etcd] [--cpu-prof DIR] [--clients 1,16]
  *
  * --cpu-prof DIR: the three peers run with node --cpu-prof and write their
  * profiles (peer<i>-<role>.cpuprofile) into DIR when they stop.
@@ -34,7 +34,9 @@ const SECONDS = secIdx >= 0 ? Number(args[secIdx + 1]) : 5
 const VALUE_BYTES = 256
 /** length of the mixed get/put phase whose history is checked for linearizability */
 const LIN_SECONDS = 2
-const CONCURRENCY = [1, 16]
+const clientsIdx = args.indexOf('--clients')
+/** --clients 1,16 (default): the concurrency levels measured */
+const CONCURRENCY = clientsIdx >= 0 ? args[clientsIdx + 1].split(',').map(Number) : [1, 16]
 const profIdx = args.indexOf('--cpu-prof')
 const PROF_DIR = profIdx >= 0 ? args[profIdx + 1] : undefined
 const peerScript = fileURLToPath(new URL('./kv-peer.ts', import.meta.url))
