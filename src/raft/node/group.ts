@@ -1,5 +1,5 @@
 /**
- * One Raft replica of one group: owns the clock (tick timer), the WAL
+ * One Raft replica of one group: ticks from the process-wide ticker (ticker.ts), owns the WAL
  * (<dataDir>/raft/<group>) and its slot on the shared transport. The Ready
  * loop persists (fsync) before sending, then applies committed entries to the
  * state machine, answers reads whose ReadIndex is applied, and takes a
@@ -14,6 +14,7 @@ import type { FileLogStorageApi, WalMetrics } from '../storage/index.js'
 import type { RaftTransport } from '../transport/index.js'
 import { RaftGroupStoppedError, RaftNotLeaderError, RaftStorageFailedError, RaftTimeoutError } from './errors.js'
 import { frameProposal, unframeProposal } from './proposal.js'
+import { subscribeTick, unsubscribeTick } from './ticker.js'
 import type { Logger } from '../../telemetry/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -119,7 +120,6 @@ export class RaftGroup<R = unknown> {
   readonly self: string
   private raft?: RawNode
   private storage?: FileLogStorageApi
-  private timer?: ReturnType<typeof setInterval>
   private running = false
   private looping = false
   private loopDone: Promise<void> = Promise.resolve()
@@ -210,17 +210,23 @@ export class RaftGroup<R = unknown> {
     this.schedule()
   }
 
+  /** this replica's tick, driven by the process-wide shared ticker (ticker.ts) */
+  private readonly onTick = (): void => {
+    if (!this.running) return
+    this.sweepDeadlines()
+    this.sweepReads()
+    // judged on the state the previous tick's Ready left (before this tick's heartbeats)
+    this.maybeQuiesce()
+    if (!this.quiesced) this.raft!.tick()
+    this.schedule()
+  }
+
   private startTicking (): void {
-    clearInterval(this.timer)
-    this.timer = setInterval(() => {
-      if (!this.running) return
-      this.sweepDeadlines()
-      this.sweepReads()
-      // judged on the state the previous tick's Ready left (before this tick's heartbeats)
-      this.maybeQuiesce()
-      if (!this.quiesced) this.raft!.tick()
-      this.schedule()
-    }, this.init.tickMs ?? 50)
+    subscribeTick(this.init.tickMs ?? 50, this.onTick)
+  }
+
+  private stopTicking (): void {
+    unsubscribeTick(this.init.tickMs ?? 50, this.onTick)
   }
 
   /** whether this replica is quiesced (no tick timer) */
@@ -265,8 +271,7 @@ export class RaftGroup<R = unknown> {
     this.quiesced = true
     this.quiescedCount++
     this.idleTicks = 0
-    clearInterval(this.timer)
-    this.timer = undefined
+    this.stopTicking()
     this.init.logger.debug({ group: this.group, role: this.role }, 'raft group quiesced')
   }
 
@@ -286,7 +291,7 @@ export class RaftGroup<R = unknown> {
     if (!this.running && this.storage === undefined) return
     this.stopping = (async () => {
       this.running = false
-      clearInterval(this.timer)
+      this.stopTicking()
       this.init.transport.unregister(this.group)
       const err = new RaftGroupStoppedError(this.group)
       for (const w of this.proposals.values()) w.reject(err)
@@ -650,7 +655,7 @@ export class RaftGroup<R = unknown> {
     this.init.logger.error({ group: this.group, err: (err as Error)?.message }, 'raft replica failed; stopping it')
     this.failed = e
     this.running = false
-    clearInterval(this.timer)
+    this.stopTicking()
     this.init.transport.unregister(this.group)
     for (const w of this.proposals.values()) w.reject(e)
     this.rejectReads(e)
