@@ -95,8 +95,10 @@ export interface RaftOptions {
    * send first, then write) and reports each completed write with
    * leaderAppendDurable(lastIndex, term). The leader counts itself toward a
    * commit quorum only for entries reported durable, so "committed" still
-   * means "durable on a majority". Default false (the leader counts its
-   * entries when it appends them; the driver must persist before sending).
+   * means "durable on a majority". In this mode a commit advance is not
+   * broadcast as empty appends: followers learn it with their next append
+   * or heartbeat. Default false (the leader counts its entries when it
+   * appends them; the driver must persist before sending).
    */
   leaderPersistsAsync?: boolean
 }

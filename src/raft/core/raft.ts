@@ -361,7 +361,23 @@ export class Raft {
     const pr = this.trk.progress.get(this.id)
     if (pr === undefined) return
     pr.maybeUpdate(Math.min(index, this.raftLog.lastIndex()))
-    if (this.maybeCommit()) this.bcastAppend()
+    if (this.maybeCommit()) {
+      this.releasePendingReadIndexMessages()
+      this.bcastCommit()
+    }
+  }
+
+  /**
+   * The commit index advanced. Eager (default): an append (possibly empty)
+   * to every follower carries it. Lazy (leaderPersistsAsync mode): only
+   * followers with entries to receive get an append now; the others learn
+   * the commit index from the next heartbeat (every heartbeatTick; a
+   * ReadIndex round's heartbeats carry it too), which saves a message and
+   * its response per follower per commit.
+   */
+  private bcastCommit (): void {
+    if (!this.leaderPersistsAsync) { this.bcastAppend(); return }
+    for (const id of this.trk.ids()) if (id !== this.id) this.maybeSendAppend(id, false)
   }
 
   /** true when the commit index advanced */
@@ -585,7 +601,7 @@ export class Raft {
         }
         if (this.maybeCommit()) {
           this.releasePendingReadIndexMessages()
-          this.bcastAppend()
+          this.bcastCommit()
         } else if (oldPaused) {
           this.sendAppend(m.from)
         }
