@@ -694,7 +694,8 @@ export class RaftGroup<R = unknown> {
     // itself toward the commit quorum once the write is durable. Any other
     // Ready persists before sending.
     const early = raft.canSendBeforePersist(rd)
-    const term = early ? raft.raft.term : 0
+    // the term the Ready's entries were appended in (reported with their durability)
+    const term = raft.raft.term
     if (early) this.send(rd.messages)
     // 1. persist
     if (rd.snapshot !== undefined) {
@@ -709,7 +710,9 @@ export class RaftGroup<R = unknown> {
     let pendingWrite: Promise<void> | undefined
     if (rd.entries.length > 0 || rd.mustSync) {
       await storage.append(rd.entries, rd.hardState, { sync: true })
-      if (early && rd.entries.length > 0) raft.leaderAppendDurable(rd.entries[rd.entries.length - 1].index, term)
+      // every durable write of a leader's entries counts it (also a Ready that
+      // had to persist first: the one that made it leader, or a single voter's)
+      if (rd.entries.length > 0) raft.leaderAppendDurable(rd.entries[rd.entries.length - 1].index, term)
     } else if (rd.hardState !== undefined) {
       pendingWrite = storage.append([], rd.hardState, { sync: false })
       pendingWrite.catch(() => {}) // awaited below; avoid an unhandled rejection meanwhile

@@ -101,3 +101,30 @@ describe('raft: idle groups quiesce and wake up safely', function () {
     peers = peers.filter((_, i) => i !== idx)
   })
 })
+
+describe('raft: a single-voter group (the leader counts itself only after its own fsync)', function () {
+  this.timeout(30_000)
+  const book = new Map<string, string[]>()
+  let peer: TestPeer | undefined
+  let r: Replica | undefined
+
+  afterEach(async () => {
+    await r?.group.stop()
+    if (peer !== undefined) { await stopTestPeer(peer); await removeDir(peer.dir) }
+    r = undefined
+    peer = undefined
+  })
+
+  it('elects itself, commits, serves a ReadIndex read, quiesces and wakes on the next write', async () => {
+    peer = await startTestPeer(book)
+    r = await startReplica(peer, [peer.id])
+    await waitFor('leader', () => r!.group.isLeader ? true : undefined, { timeoutMs: 10_000, intervalMs: 20 })
+    const w = await r.group.propose(put('x', '1'), { timeoutMs: 10_000 })
+    assert.equal(w.ok, true)
+    await r.group.readBarrier({ timeoutMs: 10_000 })
+    assert.equal(r.kv.get('x')?.value, '1')
+    await waitFor('quiesced', () => r!.group.isQuiesced ? true : undefined, { timeoutMs: 10_000, intervalMs: 20 })
+    assert.equal((await r.group.propose(put('x', '2'), { timeoutMs: 10_000 })).ok, true)
+    assert.equal(r.kv.get('x')?.value, '2')
+  })
+})

@@ -235,6 +235,8 @@ export class Simulation {
       n.unsynced.push(rd)
     } else {
       this.persist(n, rd)
+      // asyncLeader mode: a leader's entries written before sending count it too
+      if (this.opts.asyncLeader === true && rd.entries.length > 0) raw.leaderAppendDurable(rd.entries[rd.entries.length - 1].index, raw.raft.term)
     }
     for (const m of rd.messages) this.send(n, m)
     return this.finishReady(n, rd)
