@@ -213,11 +213,16 @@ export class RaftGroup<R = unknown> {
   /** this replica's tick, driven by the process-wide shared ticker (ticker.ts) */
   private readonly onTick = (): void => {
     if (!this.running) return
-    this.sweepDeadlines()
-    this.sweepReads()
-    // judged on the state the previous tick's Ready left (before this tick's heartbeats)
-    this.maybeQuiesce()
-    if (!this.quiesced) this.raft!.tick()
+    try {
+      this.sweepDeadlines()
+      this.sweepReads()
+      // judged on the state the previous tick's Ready left (before this tick's heartbeats)
+      this.maybeQuiesce()
+      if (!this.quiesced) this.raft!.tick()
+    } catch (err) {
+      this.fail(err)
+      return
+    }
     this.schedule()
   }
 
