@@ -3,7 +3,10 @@
  * loopback, WAL with fsync) vs a 3-member etcd cluster on loopback, 256 B
  * values, 1 and 16 concurrent clients. Prints one JSON object.
  *
- *   npx tsx bench/raft/kv.ts [--seconds N] [--no-etcd]
+ *   npx tsx bench/raft/kv.ts [--seconds N] [--no-etcd] [--cpu-prof DIR] [--clients 1,16]
+ *
+ * --cpu-prof DIR: the three peers run with node --cpu-prof and write their
+ * profiles (peer<i>-<role>.cpuprofile) into DIR when they stop.
  *
  * dcis: the load runs inside the leader's process, calling the backend's
  * put() (what the HTTP handler on the leader does). etcd: clients in this
@@ -22,13 +25,79 @@ import { createServer } from 'node:net'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { waitFor } from '../../test/helpers/wait.js'
+import { checkHistory } from '../../test/raft/sim/linearizability.js'
+import type { Operation } from '../../test/raft/sim/linearizability.js'
 
 const args = process.argv.slice(2)
 const secIdx = args.indexOf('--seconds')
 const SECONDS = secIdx >= 0 ? Number(args[secIdx + 1]) : 5
 const VALUE_BYTES = 256
-const CONCURRENCY = [1, 16]
+/** length of the mixed get/put phase whose history is checked for linearizability */
+const LIN_SECONDS = 2
+const clientsIdx = args.indexOf('--clients')
+/** --clients 1,16 (default): the concurrency levels measured */
+const CONCURRENCY = clientsIdx >= 0 ? args[clientsIdx + 1].split(',').map(Number) : [1, 16]
+const profIdx = args.indexOf('--cpu-prof')
+const PROF_DIR = profIdx >= 0 ? args[profIdx + 1] : undefined
 const peerScript = fileURLToPath(new URL('./kv-peer.ts', import.meta.url))
+
+interface LinearizabilityReport {
+  ops: number
+  completed: number
+  unknown: number
+  keys: number
+  linearizable: boolean
+  badKeys: string[]
+  undecidedKeys: string[]
+  /** global-revision checks: distinct puts got distinct revisions; a get returns the revision its value was written with; real-time order of puts agrees with revision order */
+  revisionViolations: string[]
+  checkMs: number
+}
+
+/**
+ * Checks a recorded history: per key, Wing & Gong / Porcupine search
+ * (test/raft/sim/linearizability.ts) on values; globally, the revision
+ * counter (one per store) against real time.
+ */
+function checkLinearizable (ops: Operation[]): LinearizabilityReport {
+  const t = performance.now()
+  const r = checkHistory(ops, 2_000_000, { perKeyRevisions: false })
+  const violations: string[] = []
+  const putRev = new Map<string, number>()
+  const puts = ops.filter((o): o is Extract<Operation, { kind: 'put' }> => o.kind === 'put' && o.out !== undefined)
+  const seen = new Map<number, string>()
+  for (const p of puts) {
+    putRev.set(p.value, p.out!.rev)
+    const other = seen.get(p.out!.rev)
+    if (other !== undefined) violations.push(`revision ${p.out!.rev} given to two puts (${other}, ${p.value})`)
+    seen.set(p.out!.rev, p.value)
+  }
+  for (const o of ops) {
+    if (o.kind !== 'get' || o.out === undefined || o.out.value === null) continue
+    const w = putRev.get(o.out.value)
+    if (w !== undefined && w !== o.out.rev) violations.push(`get ${o.key} saw ${o.out.value} at revision ${o.out.rev}, written at ${w}`)
+  }
+  // real time: a put that returned before another was called has a lower revision
+  const byCall = [...puts].sort((a, b) => a.call - b.call)
+  const byRet = [...puts].sort((a, b) => a.ret - b.ret)
+  let j = 0
+  let maxRevReturned = 0
+  for (const p of byCall) {
+    while (j < byRet.length && byRet[j].ret < p.call) { maxRevReturned = Math.max(maxRevReturned, byRet[j].out!.rev); j++ }
+    if (p.out!.rev <= maxRevReturned) violations.push(`put ${p.value} (revision ${p.out!.rev}) was called after a put with revision ${maxRevReturned} returned`)
+  }
+  return {
+    ops: ops.length,
+    completed: ops.filter(o => Number.isFinite(o.ret)).length,
+    unknown: ops.filter(o => !Number.isFinite(o.ret)).length,
+    keys: new Set(ops.map(o => o.key)).size,
+    linearizable: r.ok && violations.length === 0,
+    badKeys: r.badKeys,
+    undecidedKeys: r.undecidedKeys,
+    revisionViolations: violations.slice(0, 10),
+    checkMs: Math.round(performance.now() - t)
+  }
+}
 
 interface Stats { writesPerSec: number, p50Ms: number, p99Ms: number, ops: number, errors: number }
 
@@ -43,6 +112,14 @@ async function freePort (): Promise<number> {
     const srv = createServer()
     srv.once('error', reject)
     srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => { resolve(p) }) })
+  })
+}
+
+async function exited (child: ChildProcess, ms: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  await new Promise<void>(resolve => {
+    const t = setTimeout(resolve, ms)
+    child.once('exit', () => { clearTimeout(t); resolve() })
   })
 }
 
@@ -65,7 +142,7 @@ class Proc {
   }
 }
 
-async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite?: number }> {
+async function benchDcis (): Promise<Record<string, unknown>> {
   const keys = await Promise.all([0, 1, 2].map(async () => generateKeyPair('Ed25519')))
   const ports = await Promise.all([0, 1, 2].map(async () => freePort()))
   const book = keys.map((k, i) => ({ peerId: peerIdFromPrivateKey(k).toString(), addr: `/ip4/127.0.0.1/tcp/${ports[i]}` }))
@@ -73,7 +150,7 @@ async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite
   const procs: Proc[] = []
   try {
     for (let i = 0; i < 3; i++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', peerScript, JSON.stringify({ key: Buffer.from(privateKeyToProtobuf(keys[i])).toString('hex'), port: ports[i], dataDir: dirs[i], book })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+      const child = spawn(process.execPath, [...(PROF_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, '--cpu-prof-name', `peer${i}.cpuprofile`]), '--import', 'tsx', peerScript, JSON.stringify({ key: Buffer.from(privateKeyToProtobuf(keys[i])).toString('hex'), port: ports[i], dataDir: dirs[i], book })], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
       await new Promise<void>((resolve, reject) => { child.on('message', (m: { ready?: boolean }) => { if (m.ready === true) resolve() }); child.once('exit', c => { reject(new Error(`peer exited ${c}`)) }) })
       procs.push(new Proc(child))
     }
@@ -84,18 +161,31 @@ async function benchDcis (): Promise<Record<string, Stats> & { walFsyncsPerWrite
       const i = st.leader === null ? -1 : book.findIndex(b => b.peerId === st.leader)
       return i >= 0 ? i : undefined
     }, { timeoutMs: 10_000, intervalMs: 50 })
-    const out: Record<string, Stats> & { walFsyncsPerWrite?: number } = {}
+    const out: Record<string, unknown> = {}
+    if (PROF_DIR !== undefined) console.error(`profiles in ${PROF_DIR}: leader is peer${leader}`)
     await procs[leader].call('load', 'bench', 4, 500, VALUE_BYTES) // warm-up
     for (const c of CONCURRENCY) {
       const before = await procs[leader].call<{ fsyncs: number, writes: number }>('wal', 'bench')
+      const cpu0 = await Promise.all(procs.map(async p => p.call<{ userUs: number, systemUs: number }>('cpu')))
       const r = await procs[leader].call<{ latencies: number[], errors: number }>('load', 'bench', c, SECONDS * 1000, VALUE_BYTES)
+      const cpu1 = await Promise.all(procs.map(async p => p.call<{ userUs: number, systemUs: number }>('cpu')))
       const after = await procs[leader].call<{ fsyncs: number, writes: number }>('wal', 'bench')
-      out[`clients${c}`] = summarize(r.latencies, r.errors, SECONDS)
+      // CPU (utime+stime) per committed write: far less sensitive to the shared machine's load than latency
+      const perWrite = (i: number): number => Math.round((cpu1[i].userUs + cpu1[i].systemUs - cpu0[i].userUs - cpu0[i].systemUs) / Math.max(1, r.latencies.length))
+      out[`clients${c}`] = { ...summarize(r.latencies, r.errors, SECONDS), cpuUsPerWriteLeader: perWrite(leader), cpuUsPerWriteFollowers: [0, 1, 2].filter(i => i !== leader).map(perWrite) }
       if (c === 16) out.walFsyncsPerWrite = Math.round((after.fsyncs - before.fsyncs) / Math.max(1, r.latencies.length) * 1000) / 1000
     }
+    // linearizability sample: 8 clients on the leader and 8 on a follower
+    // (forwarded puts, ReadIndex reads there), random get/put on 8 keys
+    const follower = [0, 1, 2].find(i => i !== leader)!
+    const hist = await Promise.all([leader, follower].map(async (i, n) => procs[i].call<Array<Operation & { ret: number | null }>>('history', 'bench', `p${n}`, 8, LIN_SECONDS * 1000, 8)))
+    const ops = hist.flat().map(o => ({ ...o, ret: o.ret ?? Infinity }) as Operation)
+    out.linearizability = { seconds: LIN_SECONDS, ...checkLinearizable(ops) }
     return out
   } finally {
     await Promise.all(procs.map(async p => p.call('stop').catch(() => {})))
+    // a stopped peer exits by itself (and writes its --cpu-prof profile); kill stragglers
+    await Promise.all(procs.map(async p => exited(p.child, 10_000)))
     for (const p of procs) p.child.kill('SIGKILL')
     await Promise.all(dirs.map(async d => rm(d, { recursive: true, force: true })))
   }
@@ -174,8 +264,11 @@ const ratio: Record<string, number | null> = {}
 if (typeof etcd === 'object') {
   for (const c of CONCURRENCY) {
     const k = `clients${c}`
-    ratio[`${k}WritesPerSec`] = Math.round(dcis[k].writesPerSec / (etcd[k] as Stats).writesPerSec * 100) / 100
-    ratio[`${k}P50`] = Math.round(dcis[k].p50Ms / (etcd[k] as Stats).p50Ms * 100) / 100
+    const d = dcis[k] as Stats
+    const e = etcd[k] as Stats
+    ratio[`${k}WritesPerSec`] = Math.round(d.writesPerSec / e.writesPerSec * 100) / 100
+    ratio[`${k}P50`] = Math.round(d.p50Ms / e.p50Ms * 100) / 100
+    ratio[`${k}P99`] = Math.round(d.p99Ms / e.p99Ms * 100) / 100
   }
 }
 console.log(JSON.stringify({

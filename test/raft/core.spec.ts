@@ -44,6 +44,71 @@ function electedLeader (voters: string[], opts: { maxSizePerMsg?: number, maxInf
 }
 
 describe('raft core', () => {
+  describe('leaderPersistsAsync (the leader writes its log while replicating)', () => {
+    function asyncLeader (voters: string[]): { n: RawNode, s: MemoryLogStorage } {
+      const s = bootstrapped(voters)
+      const n = createRaft({ id: '1', storage: s, electionTick: 10, heartbeatTick: 1, leaderPersistsAsync: true })
+      n.campaign()
+      drain(n, s)
+      for (const v of voters.slice(1)) n.step(makeMessage({ type: MessageType.MsgPreVoteResp, from: v, to: '1', term: 1 }))
+      drain(n, s)
+      for (const v of voters.slice(1)) n.step(makeMessage({ type: MessageType.MsgVoteResp, from: v, to: '1', term: 1 }))
+      assert.equal(n.status().softState.raftState, StateType.Leader)
+      return { n, s }
+    }
+
+    it('a single voter commits only once its own write is reported durable', () => {
+      const s = bootstrapped(['1'])
+      const n = createRaft({ id: '1', storage: s, electionTick: 10, heartbeatTick: 1, leaderPersistsAsync: true })
+      n.campaign()
+      assert.equal(n.status().softState.raftState, StateType.Leader)
+      const rd = n.ready()
+      assert.equal(rd.entries.length, 1, 'the leader\'s empty entry')
+      assert.equal(n.canSendBeforePersist(rd), false, 'the Ready that changed the term persists first')
+      s.append(rd.entries)
+      if (rd.hardState !== undefined) s.setHardState(rd.hardState)
+      n.advance()
+      assert.equal(n.status().hardState.commit, 1, 'not committed before the durable report')
+      n.leaderAppendDurable(rd.entries[0].index, n.status().hardState.term)
+      assert.equal(n.status().hardState.commit, rd.entries[0].index)
+    })
+
+    it('three voters: one follower ack is not a quorum until the leader\'s own write is durable', () => {
+      const { n, s } = asyncLeader(['1', '2', '3'])
+      const rd = n.ready()
+      const last = rd.entries[rd.entries.length - 1].index
+      const term = n.status().hardState.term
+      assert.equal(n.canSendBeforePersist(rd), true)
+      // the follower acks before the leader's fsync completed
+      n.step(makeMessage({ type: MessageType.MsgAppResp, from: '2', to: '1', term, index: last }))
+      assert.equal(n.status().hardState.commit, 1, 'leader + one follower, leader not yet durable: no quorum')
+      s.append(rd.entries)
+      if (rd.hardState !== undefined) s.setHardState(rd.hardState)
+      n.advance()
+      n.leaderAppendDurable(last, term)
+      assert.equal(n.status().hardState.commit, last)
+      // a stale report from an older term counts for nothing
+      n.propose(new Uint8Array([1]))
+      const rd2 = n.ready()
+      s.append(rd2.entries)
+      n.advance()
+      n.leaderAppendDurable(rd2.entries[0].index, term - 1)
+      n.step(makeMessage({ type: MessageType.MsgAppResp, from: '3', to: '1', term, index: rd2.entries[0].index }))
+      assert.equal(n.status().hardState.commit, last)
+      n.step(makeMessage({ type: MessageType.MsgAppResp, from: '2', to: '1', term, index: rd2.entries[0].index }))
+      assert.equal(n.status().hardState.commit, rd2.entries[0].index, 'two followers are a quorum without the leader')
+    })
+
+    it('a Ready that changes term or vote must be persisted before sending', () => {
+      const s = bootstrapped(['1', '2', '3'])
+      const n = createRaft({ id: '1', storage: s, electionTick: 10, heartbeatTick: 1, leaderPersistsAsync: true })
+      n.campaign()
+      const rd = n.ready()
+      assert.equal(n.canSendBeforePersist(rd), false)
+      n.advance()
+    })
+  })
+
   describe('createRaft validation', () => {
     const storage = new MemoryLogStorage()
     const bad: Array<[string, Record<string, unknown>]> = [

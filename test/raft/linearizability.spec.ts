@@ -23,6 +23,15 @@ describe('linearizability checker', () => {
     assert.equal(checkKeyHistory([put('a', 1, 10, 2), put('b', 2, 9, 1), get('a', 2, 11, 12)]), true)
   })
 
+  it('without per-key revisions (a store with one global revision counter, as bench/raft/kv.ts checks) still rejects stale and time-travelling reads', () => {
+    const g = { perKeyRevisions: false }
+    // revisions 7 and 42 come from a global counter: ignored by the per-key model
+    assert.equal(checkKeyHistory([put('a', 1, 2, 7), get('a', 42, 3, 4)], undefined, g), true)
+    assert.equal(checkKeyHistory([put('a', 1, 2, 7), get(null, 0, 3, 4)], undefined, g), false)
+    assert.equal(checkKeyHistory([put('a', 1, 2, 7), put('b', 3, 20, 9), get('b', 9, 4, 5), get('a', 7, 6, 7)], undefined, g), false)
+    assert.equal(checkHistory([put('a', 1, 2, 7), put('b', 3, 4, 9), get('a', 7, 5, 6)], undefined, g).ok, false)
+  })
+
   it('rejects a stale read after a completed write', () => {
     assert.equal(checkKeyHistory([put('a', 1, 2, 1), get(null, 0, 3, 4)]), false)
   })

@@ -5,6 +5,7 @@ import type { Operation } from './sim/linearizability.js'
 
 const SEEDS = Number(process.env.RAFT_SIM_SEEDS ?? '500')
 const START = Number(process.env.RAFT_SIM_START ?? '1')
+const ASYNC_SEEDS = Number(process.env.RAFT_SIM_ASYNC_SEEDS ?? '500')
 /**
  * Keys whose linearizability search hits the checker's step budget are
  * "undecided" (neither proven nor refuted). A seed may have at most this
@@ -59,6 +60,18 @@ describe('raft deterministic simulator', function () {
     const a = simulate({ seed: 4242 })
     const b = simulate({ seed: 4242 })
     assert.deepEqual(a, b)
+  })
+
+  it(`${ASYNC_SEEDS} seeds keep every property with the leader persisting in parallel with replication (leaderPersistsAsync, as the production driver runs)`, () => {
+    const failures: string[] = []
+    let completed = 0
+    for (let s = START; s < START + ASYNC_SEEDS; s++) {
+      const r = simulate({ seed: s, asyncLeader: true })
+      completed += r.completedOps
+      if (!r.ok) failures.push(`seed ${s}: ${r.error ?? ''} (replay: npx tsx test/raft/sim/run.ts --seed ${s} --async-leader --verbose)`)
+    }
+    assert.deepEqual(failures, [])
+    assert.ok(completed > ASYNC_SEEDS * 50, `too few completed client ops: ${completed}`)
   })
 
   it('catches a driver that sends before persisting (the checks can fail)', () => {

@@ -89,6 +89,18 @@ export interface RaftOptions {
   readOnlyOption?: ReadOnlyOption
   /** followers drop proposals instead of forwarding them to the leader; default false */
   disableProposalForwarding?: boolean
+  /**
+   * The driver persists the leader's own entries in parallel with sending
+   * them (Ready taken while leader, term and vote unchanged, no snapshot:
+   * send first, then write) and reports each completed write with
+   * leaderAppendDurable(lastIndex, term). The leader counts itself toward a
+   * commit quorum only for entries reported durable, so "committed" still
+   * means "durable on a majority". In this mode a commit advance is not
+   * broadcast as empty appends: followers learn it with their next append
+   * or heartbeat. Default false (the leader counts its entries when it
+   * appends them; the driver must persist before sending).
+   */
+  leaderPersistsAsync?: boolean
 }
 
 function posInt (field: string, v: number | undefined, dflt: number): number {
@@ -128,6 +140,7 @@ export function createRaft (opts: RaftOptions): RawNode {
     maxCommittedSizePerReady: maxCommitted,
     randomSeed: (opts.randomSeed ?? 0) >>> 0,
     priority,
+    leaderPersistsAsync: opts.leaderPersistsAsync === true,
     applied,
     readOnlyOption,
     disableProposalForwarding: opts.disableProposalForwarding ?? false

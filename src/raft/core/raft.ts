@@ -49,6 +49,8 @@ export interface RaftConfig {
   applied: number
   readOnlyOption: ReadOnlyOption
   disableProposalForwarding: boolean
+  /** see RaftOptions.leaderPersistsAsync */
+  leaderPersistsAsync?: boolean
 }
 
 const NONE: NodeId = ''
@@ -107,6 +109,8 @@ export class Raft {
   readonly readOnlyOption: ReadOnlyOption
   readonly disableProposalForwarding: boolean
   readonly priority: number
+  /** the leader counts itself toward a quorum only for entries the driver reported durable (leaderAppendDurable) */
+  readonly leaderPersistsAsync: boolean
   private readonly rng: Prng
 
   constructor (c: RaftConfig) {
@@ -120,6 +124,7 @@ export class Raft {
     this.readOnlyOption = c.readOnlyOption
     this.disableProposalForwarding = c.disableProposalForwarding
     this.priority = c.priority
+    this.leaderPersistsAsync = c.leaderPersistsAsync === true
     this.rng = createPrng((c.randomSeed ^ hashString(c.id)) >>> 0)
     this.raftLog = new RaftLog(c.storage)
     const { hardState, confState } = c.storage.initialState()
@@ -254,9 +259,11 @@ export class Raft {
     this.abortLeaderTransfer()
     this.trk.resetVotes()
     const last = this.raftLog.lastIndex()
+    // async mode: only what is already in stable storage counts as our own match
+    const selfMatch = this.leaderPersistsAsync ? Math.min(last, this.raftLog.unstable.offset - 1) : last
     for (const [id, pr] of this.trk.progress) {
       pr.becomeProbe()
-      pr.match = id === this.id ? last : 0
+      pr.match = id === this.id ? selfMatch : 0
       pr.next = last + 1
       pr.recentActive = false
       pr.probeSent = false
@@ -306,8 +313,71 @@ export class Raft {
     const li = this.raftLog.lastIndex()
     const stamped = es.map((e, i) => ({ ...e, term: this.term, index: li + 1 + i }))
     const last = this.raftLog.append(stamped)
-    this.trk.progress.get(this.id)?.maybeUpdate(last)
+    // async mode: the leader counts itself once the driver reports the write durable
+    if (!this.leaderPersistsAsync) this.trk.progress.get(this.id)?.maybeUpdate(last)
     this.maybeCommit()
+  }
+
+  /**
+   * Quiescence (multi-Raft hibernation): true when this leader has nothing
+   * to replicate or confirm: every member (learners too) holds the whole log
+   * in Replicate state, everything is committed in the current term, no read
+   * or leadership transfer is pending and the configuration is not joint.
+   * The driver may then stop ticking after broadcastQuiesce().
+   */
+  quiescible (): boolean {
+    if (this.state !== StateType.Leader || this.leadTransferee !== NONE) return false
+    if (this.trk.membership.votersOutgoing.size > 0) return false
+    const last = this.raftLog.lastIndex()
+    if (this.raftLog.committed !== last || this.raftLog.termOrZero(last) !== this.term) return false
+    if (this.readOnly.size() > 0 || this.pendingReadIndexMessages.length > 0) return false
+    for (const [id, pr] of this.trk.progress) {
+      if (pr.match !== last) return false
+      if (id !== this.id && pr.state !== ProgressState.Replicate) return false
+    }
+    return true
+  }
+
+  /** Heartbeats carrying `ctx` to every member (the driver's quiesce notice). */
+  broadcastHeartbeat (ctx: Uint8Array): void {
+    if (this.state !== StateType.Leader) return
+    this.bcastHeartbeat(ctx)
+  }
+
+  /** A woken group restarts its election (or check-quorum) period from zero, as if its clock had been stopped. */
+  resetElectionElapsed (): void {
+    this.electionElapsed = 0
+    this.heartbeatElapsed = 0
+  }
+
+  /**
+   * Async mode: the driver made the leader's own entries up to `index`
+   * (appended in `term`) durable. Counts the leader toward the quorum for
+   * them and, if that commits more, tells the followers. Ignored unless still
+   * leader of `term` (a new term re-derives its own match from stable storage).
+   */
+  leaderAppendDurable (index: number, term: number): void {
+    if (!this.leaderPersistsAsync || this.state !== StateType.Leader || term !== this.term) return
+    const pr = this.trk.progress.get(this.id)
+    if (pr === undefined) return
+    pr.maybeUpdate(Math.min(index, this.raftLog.lastIndex()))
+    if (this.maybeCommit()) {
+      this.releasePendingReadIndexMessages()
+      this.bcastCommit()
+    }
+  }
+
+  /**
+   * The commit index advanced. Eager (default): an append (possibly empty)
+   * to every follower carries it. Lazy (leaderPersistsAsync mode): only
+   * followers with entries to receive get an append now; the others learn
+   * the commit index from the next heartbeat (every heartbeatTick; a
+   * ReadIndex round's heartbeats carry it too), which saves a message and
+   * its response per follower per commit.
+   */
+  private bcastCommit (): void {
+    if (!this.leaderPersistsAsync) { this.bcastAppend(); return }
+    for (const id of this.trk.ids()) if (id !== this.id) this.maybeSendAppend(id, false)
   }
 
   /** true when the commit index advanced */
@@ -531,7 +601,7 @@ export class Raft {
         }
         if (this.maybeCommit()) {
           this.releasePendingReadIndexMessages()
-          this.bcastAppend()
+          this.bcastCommit()
         } else if (oldPaused) {
           this.sendAppend(m.from)
         }

@@ -37,6 +37,11 @@ export interface Ready {
   readStates: ReadState[]
   /** whether the write of entries/hard state must be fsynced */
   mustSync: boolean
+  /**
+   * term or vote changed in this Ready: they must be durable before any
+   * message leaves, also in leaderPersistsAsync mode
+   */
+  termOrVoteChanged: boolean
 }
 
 export interface ProgressStatus {
@@ -101,6 +106,17 @@ export class RawNode {
     }))
   }
 
+  /**
+   * Proposes several commands as one MsgProp (one append, one MsgApp per
+   * follower); all-or-nothing: throws ProposalDroppedError and appends none.
+   */
+  proposeBatch (data: Uint8Array[]): void {
+    if (data.length === 0) return
+    const entries = new Array<{ term: number, index: number, type: EntryType, data: Uint8Array }>(data.length)
+    for (let i = 0; i < data.length; i++) entries[i] = { term: 0, index: 0, type: EntryType.Normal, data: data[i] }
+    this.raft.step(makeMessage({ type: MessageType.MsgProp, from: this.raft.id, entries }))
+  }
+
   /** Proposes a membership change: a ConfChange (one at a time) or a ConfChangeV2 (joint consensus). */
   proposeConfChange (cc: AnyConfChange): void {
     this.raft.step(makeMessage({
@@ -128,6 +144,31 @@ export class RawNode {
   /** Requests a read index; the answer arrives as a ReadState carrying `ctx` (unique per request). */
   readIndex (ctx: Uint8Array): void {
     this.raft.step(makeMessage({ type: MessageType.MsgReadIndex, context: ctx }))
+  }
+
+  /**
+   * leaderPersistsAsync mode: the entries of a Ready up to `index`, taken
+   * while leader of `term`, are durable in stable storage. The leader may
+   * send a Ready's messages before its own write completes (Raft thesis
+   * 10.2.1; etcd does it) and counts itself only once this is called.
+   */
+  leaderAppendDurable (index: number, term: number): void {
+    this.raft.leaderAppendDurable(index, term)
+  }
+
+  /** see Raft.quiescible: a leader with nothing in flight may stop ticking */
+  quiescible (): boolean {
+    return this.raft.quiescible()
+  }
+
+  /** leader: heartbeats with `ctx` to every member (the quiesce notice) */
+  broadcastHeartbeat (ctx: Uint8Array): void {
+    this.raft.broadcastHeartbeat(ctx)
+  }
+
+  /** a quiesced replica wakes: its election / check-quorum period restarts */
+  resetElectionElapsed (): void {
+    this.raft.resetElectionElapsed()
   }
 
   reportUnreachable (id: NodeId): void {
@@ -168,7 +209,8 @@ export class RawNode {
       committedEntries: r.raftLog.nextCommittedEnts(r.maxCommittedSize),
       messages: r.msgs,
       readStates: r.readStates,
-      mustSync: false
+      mustSync: false,
+      termOrVoteChanged: false
     }
     const ss = this.softState()
     if (ss.lead !== this.prevSoft.lead || ss.raftState !== this.prevSoft.raftState) {
@@ -179,6 +221,7 @@ export class RawNode {
     if (!hardStateEqual(hs, this.prevHard)) {
       rd.hardState = hs
       rd.mustSync = hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote
+      rd.termOrVoteChanged = rd.mustSync
       this.prevHard = hs
     }
     if (r.raftLog.unstable.snapshot !== undefined) rd.snapshot = r.raftLog.unstable.snapshot
@@ -188,6 +231,17 @@ export class RawNode {
     r.readStates = []
     this.pending = rd
     return rd
+  }
+
+  /**
+   * leaderPersistsAsync mode: may this Ready's messages leave before its
+   * write is durable? Only a leader's Ready that changes neither term nor
+   * vote and installs no snapshot (its messages are MsgApp / heartbeats /
+   * read-index answers / MsgTimeoutNow: none promises anything about our
+   * own disk, and the leader counts itself only after leaderAppendDurable).
+   */
+  canSendBeforePersist (rd: Ready): boolean {
+    return this.raft.leaderPersistsAsync && this.raft.state === StateType.Leader && !rd.termOrVoteChanged && rd.snapshot === undefined
   }
 
   /** The Ready returned by ready() is persisted, sent and applied. */

@@ -1,5 +1,5 @@
 /**
- * One Raft replica of one group: owns the clock (tick timer), the WAL
+ * One Raft replica of one group: ticks from the process-wide ticker (ticker.ts), owns the WAL
  * (<dataDir>/raft/<group>) and its slot on the shared transport. The Ready
  * loop persists (fsync) before sending, then applies committed entries to the
  * state machine, answers reads whose ReadIndex is applied, and takes a
@@ -14,6 +14,7 @@ import type { FileLogStorageApi, WalMetrics } from '../storage/index.js'
 import type { RaftTransport } from '../transport/index.js'
 import { RaftGroupStoppedError, RaftNotLeaderError, RaftStorageFailedError, RaftTimeoutError } from './errors.js'
 import { frameProposal, unframeProposal } from './proposal.js'
+import { subscribeTick, unsubscribeTick } from './ticker.js'
 import type { Logger } from '../../telemetry/index.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -46,6 +47,8 @@ export interface RaftGroupInit<R> {
   tickMs?: number
   electionTick?: number
   heartbeatTick?: number
+  /** quiesce when idle (default true): see maybeQuiesce */
+  quiesce?: boolean
   priority?: number
   /** take a snapshot and compact after this many applied entries (default 10000) */
   snapshotEvery?: number
@@ -70,6 +73,44 @@ export interface GroupStatus {
 
 interface Waiter<R> { resolve: (r: R) => void, reject: (e: Error) => void }
 
+interface Proposal<R> extends Waiter<R> {
+  id: string
+  data: Uint8Array
+  /** performance.now() deadline */
+  deadline: number
+  signal?: AbortSignal
+}
+
+interface ReadWaiter {
+  resolve: () => void
+  reject: (e: Error) => void
+  /** performance.now() deadline */
+  deadline: number
+  settled: boolean
+}
+
+/** one ReadIndex request serving every read queued before it was issued */
+interface ReadBatch {
+  waiters: ReadWaiter[]
+  /** the read index, once the leader confirmed it */
+  index?: number
+  issuedAt: number
+}
+
+/** a leader quiesces after this many idle ticks */
+const QUIESCE_AFTER_TICKS = 20
+/** context of the leader's quiesce heartbeat (ReadIndex contexts are printable text: no collision) */
+const QUIESCE_CTX = new Uint8Array([0, 0x71, 0x75, 0x69, 0x65, 0x73, 0x63, 0x65])
+
+function isQuiesceCtx (c: Uint8Array | undefined): boolean {
+  if (c === undefined || c.length !== QUIESCE_CTX.length) return false
+  for (let i = 0; i < c.length; i++) if (c[i] !== QUIESCE_CTX[i]) return false
+  return true
+}
+
+/** proposals per MsgProp at most (a frame carries at most 65,536 entries) */
+const MAX_BATCH_PROPOSALS = 4096
+
 function same (a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
 }
@@ -79,7 +120,6 @@ export class RaftGroup<R = unknown> {
   readonly self: string
   private raft?: RawNode
   private storage?: FileLogStorageApi
-  private timer?: ReturnType<typeof setInterval>
   private running = false
   private looping = false
   private loopDone: Promise<void> = Promise.resolve()
@@ -92,14 +132,29 @@ export class RaftGroup<R = unknown> {
   private role: StateType = StateType.Follower
   private readonly nonce = randomBytes(6).toString('hex')
   private seq = 0
-  private readonly proposals = new Map<string, Waiter<R>>()
+  private readonly proposals = new Map<string, Proposal<R>>()
+  /** proposals not yet handed to the core (proposed as one batch by the Ready loop) */
+  private outbox: Array<Proposal<R>> = []
+  /** dropped proposals waiting for a leader */
+  private readonly waitingForLeader: Array<Proposal<R>> = []
+  private leaderWaitScheduled = false
   /** ctx -> waiter; index once the ReadState arrived */
-  private readonly reads = new Map<string, Waiter<void> & { index?: number }>()
+  private readonly reads = new Map<string, ReadBatch>()
+  /** reads not yet handed to the core: the Ready loop issues one ReadIndex for all of them */
+  private readQueue: ReadWaiter[] = []
   private readonly appliedWaiters: Array<() => void> = []
   /** woken after every Ready that applied entries (membership changes wait on it) */
   private readonly confWaiters: Array<() => void> = []
   private readonly leaderWaiters: Array<() => void> = []
   private stopping?: Promise<void>
+  /** quiesced: no tick timer, no heartbeats, until traffic wakes the group */
+  private quiesced = false
+  /** leader: consecutive ticks with nothing in flight */
+  private idleTicks = 0
+  /** follower: the current leader asked us to quiesce */
+  private quiesceAsked = false
+  /** times this replica quiesced (tests, metrics) */
+  quiescedCount = 0
 
   constructor (private readonly init: RaftGroupInit<R>) {
     this.group = init.group
@@ -129,6 +184,11 @@ export class RaftGroup<R = unknown> {
         heartbeatTick: init.heartbeatTick ?? 1,
         priority: init.priority,
         applied: this.applied,
+        // the leader writes its WAL while its MsgApps are on the wire and
+        // counts itself only once that write is durable (handleReady)
+        leaderPersistsAsync: true,
+        // pipelined appends: up to 256 MsgApps (the core's default) and 8 MiB in flight per follower
+        maxInflightBytes: 8 * 1024 * 1024,
         randomSeed: init.randomSeed ?? randomBytes(4).readUInt32LE(0)
       })
     } catch (err) {
@@ -141,14 +201,94 @@ export class RaftGroup<R = unknown> {
     init.transport.register(init.group, {
       isMember: (peer) => this.isMember(peer),
       deliver: (m) => { this.step(m) },
-      unreachable: (peer) => { this.raft?.reportUnreachable(peer); this.schedule() }
+      unreachable: (peer) => { this.wake(); this.raft?.reportUnreachable(peer); this.schedule() },
+      // a member's connection is gone: a quiesced group must notice a dead leader
+      peerDown: (peer) => { if (this.isMember(peer)) this.wake() }
     })
-    this.timer = setInterval(() => {
-      if (!this.running) return
-      this.raft!.tick()
-      this.schedule()
-    }, init.tickMs ?? 50)
+    this.quiesced = false
+    this.startTicking()
     this.schedule()
+  }
+
+  /** this replica's tick, driven by the process-wide shared ticker (ticker.ts) */
+  private readonly onTick = (): void => {
+    if (!this.running) return
+    try {
+      this.sweepDeadlines()
+      this.sweepReads()
+      // judged on the state the previous tick's Ready left (before this tick's heartbeats)
+      this.maybeQuiesce()
+      if (!this.quiesced) this.raft!.tick()
+    } catch (err) {
+      this.fail(err)
+      return
+    }
+    this.schedule()
+  }
+
+  private startTicking (): void {
+    subscribeTick(this.init.tickMs ?? 50, this.onTick)
+  }
+
+  private stopTicking (): void {
+    unsubscribeTick(this.init.tickMs ?? 50, this.onTick)
+  }
+
+  /** whether this replica is quiesced (no tick timer) */
+  get isQuiesced (): boolean {
+    return this.quiesced
+  }
+
+  /**
+   * Quiescence, as CockroachDB/TiKV hibernate idle ranges: a leader whose
+   * group has had nothing in flight for QUIESCE_AFTER_TICKS ticks sends one
+   * heartbeat carrying QUIESCE_CTX and stops its tick timer; a follower that
+   * receives it from its current leader, with everything committed and
+   * applied and nothing pending, stops its timer too. Quiescing touches only
+   * timers (liveness), never safety: any other message, a proposal, a read,
+   * a membership change, a failed send, or the transport losing a member's
+   * connection wakes the group (wake()), which restarts its clock with a
+   * fresh election period. A quiesce notice lost on the way leaves that
+   * follower ticking: it times out, its pre-vote wakes the others, and the
+   * group quiesces again later.
+   */
+  private maybeQuiesce (): void {
+    if (this.init.quiesce === false) return
+    if (!this.running || this.quiesced || !this.driverIdle()) { this.idleTicks = 0; return }
+    const raft = this.raft!
+    if (this.role === StateType.Leader) {
+      if (!raft.quiescible() || this.applied !== raft.status().hardState.commit) { this.idleTicks = 0; return }
+      if (++this.idleTicks < QUIESCE_AFTER_TICKS) return
+      raft.broadcastHeartbeat(QUIESCE_CTX)
+      this.enterQuiesce()
+    } else if (this.quiesceAsked && this.lead !== '') {
+      const st = raft.status()
+      if (st.hardState.commit === st.lastIndex && this.applied === st.hardState.commit) this.enterQuiesce()
+    }
+  }
+
+  private driverIdle (): boolean {
+    return this.proposals.size === 0 && this.outbox.length === 0 && this.reads.size === 0 && this.readQueue.length === 0 && this.waitingForLeader.length === 0 &&
+      this.confWaiters.length === 0 && this.leaderWaiters.length === 0 && !this.looping && !this.raft!.hasReady()
+  }
+
+  private enterQuiesce (): void {
+    this.quiesced = true
+    this.quiescedCount++
+    this.idleTicks = 0
+    this.stopTicking()
+    this.init.logger.debug({ group: this.group, role: this.role }, 'raft group quiesced')
+  }
+
+  /** traffic on a quiesced group: restart its clock with a fresh election period */
+  wake (): void {
+    this.quiesceAsked = false
+    if (!this.quiesced || !this.running) return
+    this.idleTicks = 0
+    this.quiesced = false
+    this.raft!.resetElectionElapsed()
+    this.startTicking()
+    this.init.logger.debug({ group: this.group }, 'raft group woken')
   }
 
   async stop (): Promise<void> {
@@ -156,12 +296,14 @@ export class RaftGroup<R = unknown> {
     if (!this.running && this.storage === undefined) return
     this.stopping = (async () => {
       this.running = false
-      clearInterval(this.timer)
+      this.stopTicking()
       this.init.transport.unregister(this.group)
       const err = new RaftGroupStoppedError(this.group)
       for (const w of this.proposals.values()) w.reject(err)
-      for (const w of this.reads.values()) w.reject(err)
+      this.rejectReads(err)
       this.proposals.clear()
+      this.outbox = []
+      this.waitingForLeader.length = 0
       this.reads.clear()
       // let an in-flight Ready finish its write before closing the WAL
       await this.loopDone
@@ -216,6 +358,7 @@ export class RaftGroup<R = unknown> {
         for (const l of want.learners) if (!m.learners.includes(l)) changes.push({ type: ConfChangeType.AddLearnerNode, nodeId: l })
         for (const p of [...m.voters, ...m.learners]) if (!want.voters.includes(p) && !want.learners.includes(p)) changes.push({ type: ConfChangeType.RemoveNode, nodeId: p })
         try {
+          this.wake()
           this.raft!.proposeConfChange({ transition: ConfChangeTransition.Implicit, changes })
           proposedAt = this.raft!.status().lastIndex
           this.schedule()
@@ -277,18 +420,24 @@ export class RaftGroup<R = unknown> {
 
   step (m: Message): void {
     if (!this.running) return
+    const notice = (m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgHeartbeatResp) && isQuiesceCtx(m.context)
+    if (!notice) this.wake()
     this.raft!.step(m)
+    // a quiesce notice from the leader we follow, in its term (stepping it made us its follower)
+    if (notice && m.type === MessageType.MsgHeartbeat) this.quiesceAsked = m.from === this.lead && this.role !== StateType.Leader
     this.schedule()
   }
 
   transferLeadership (to: string): void {
     if (!this.running) return
+    this.wake()
     this.raft!.transferLeadership(to)
     this.schedule()
   }
 
   campaign (): void {
     if (!this.running) return
+    this.wake()
     this.raft!.campaign()
     this.schedule()
   }
@@ -297,77 +446,148 @@ export class RaftGroup<R = unknown> {
    * Replicates `command` and resolves with the state machine's result once it
    * is applied here. Rejects with RaftTimeoutError when not committed in time
    * (the outcome is then unknown: it may still be applied).
+   *
+   * Hot path: no timer, promise or listener per call beyond the caller's own
+   * promise. The command joins the outbox; the Ready loop proposes the whole
+   * outbox as one MsgProp (one append, one MsgApp per follower). Deadlines
+   * are checked on every tick (so a proposal times out within one tick of
+   * its deadline); a caller's signal gets a listener only when given.
    */
   async propose (command: Uint8Array, options: AbortOptions & { timeoutMs?: number } = {}): Promise<R> {
-    const signal = this.deadline(options)
+    this.checkRunning()
+    if (options.signal?.aborted === true) throw new RaftTimeoutError('proposal')
     const id = `${this.nonce}.${(this.seq++).toString(36)}`
-    const data = frameProposal(id, command)
-    const result = new Promise<R>((resolve, reject) => { this.proposals.set(id, { resolve, reject }) })
-    // the waiter can be settled (abort, stop, replica failure) while this call
-    // still waits for a leader and nobody awaits `result` yet: an unobserved
-    // rejection would end the process (issue 10). The error still reaches the
-    // caller through `await result` or through the leader wait below.
-    result.catch(() => {})
-    const onAbort = (): void => {
-      const w = this.proposals.get(id)
-      this.proposals.delete(id)
-      w?.reject(new RaftTimeoutError('proposal'))
+    const p = {
+      id,
+      data: frameProposal(id, command),
+      deadline: performance.now() + (options.timeoutMs ?? this.init.timeoutMs ?? 5000),
+      signal: options.signal
+    } as Proposal<R>
+    const result = new Promise<R>((resolve, reject) => { p.resolve = resolve; p.reject = reject })
+    this.proposals.set(id, p)
+    this.outbox.push(p)
+    if (p.signal !== undefined) {
+      const signal = p.signal
+      const onAbort = (): void => { this.expire(p) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      p.reject = ((reject) => (e: Error) => { signal.removeEventListener('abort', onAbort); reject(e) })(p.reject)
+      p.resolve = ((resolve) => (r: R) => { signal.removeEventListener('abort', onAbort); resolve(r) })(p.resolve)
     }
-    signal.addEventListener('abort', onAbort, { once: true })
+    this.wake()
+    this.schedule()
+    return await result
+  }
+
+  /** a proposal whose deadline passed or whose caller aborted: settle it (the entry may still commit) */
+  private expire (p: Proposal<R>): void {
+    if (this.proposals.get(p.id) !== p) return
+    this.proposals.delete(p.id)
+    p.reject(new RaftTimeoutError('proposal'))
+  }
+
+  /** the tick's sweep of proposal deadlines */
+  private sweepDeadlines (): void {
+    if (this.proposals.size === 0) return
+    const now = performance.now()
+    for (const p of this.proposals.values()) if (p.deadline <= now) this.expire(p)
+  }
+
+  /** proposes the outbox as one batch; dropped (no leader): they wait for a leader and rejoin the outbox */
+  private flushOutbox (): void {
+    if (this.outbox.length === 0) return
+    const batch = this.outbox.length <= MAX_BATCH_PROPOSALS ? this.outbox : this.outbox.slice(0, MAX_BATCH_PROPOSALS)
+    this.outbox = this.outbox.length <= MAX_BATCH_PROPOSALS ? [] : this.outbox.slice(MAX_BATCH_PROPOSALS)
+    const live: Array<Proposal<R>> = []
+    for (const p of batch) if (this.proposals.get(p.id) === p) live.push(p)
+    if (live.length === 0) return
     try {
-      // a proposal is dropped while no leader is known: wait for one, then retry
-      for (;;) {
-        this.checkRunning()
-        try {
-          this.raft!.propose(data)
-          this.schedule()
-          break
-        } catch (err) {
-          if (!(err instanceof ProposalDroppedError)) throw err
-          await this.waitLeaderChange(signal)
-        }
-      }
-      return await result
+      this.raft!.proposeBatch(live.map(p => p.data))
     } catch (err) {
-      this.proposals.delete(id)
-      throw err
-    } finally {
-      signal.removeEventListener('abort', onAbort)
+      if (!(err instanceof ProposalDroppedError)) throw err
+      this.waitingForLeader.push(...live)
+      if (!this.leaderWaitScheduled) {
+        this.leaderWaitScheduled = true
+        const until = Math.max(...live.map(p => p.deadline)) - performance.now()
+        this.waitLeaderChange(AbortSignal.timeout(Math.max(1, Math.ceil(until)))).then(() => {}, () => {}).finally(() => {
+          this.leaderWaitScheduled = false
+          const again = this.waitingForLeader.splice(0)
+          for (const p of again) if (this.proposals.get(p.id) === p) this.outbox.push(p)
+          this.schedule()
+        })
+      }
     }
+    if (this.outbox.length > 0) this.again = true
   }
 
   /**
    * Linearizable read barrier (ReadIndex): resolves once this replica has
    * applied everything committed when the read was confirmed by a quorum.
+   * Reads arriving together share one ReadIndex request (one heartbeat
+   * round), as etcd batches its linearizable reads: each was queued before
+   * the request was issued, so the confirmed index covers every one of them.
    */
   async readBarrier (options: AbortOptions & { timeoutMs?: number } = {}): Promise<void> {
-    const signal = this.deadline(options)
-    // the core drops a ReadIndex while there is no leader: re-issue after a while
+    this.checkRunning()
+    const signal = options.signal
+    if (signal?.aborted === true) throw new RaftTimeoutError('read')
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { this.settleRead(w, new RaftTimeoutError('read')) }
+      const w: ReadWaiter = {
+        resolve: () => { signal?.removeEventListener('abort', onAbort); resolve() },
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e) },
+        deadline: performance.now() + (options.timeoutMs ?? this.init.timeoutMs ?? 5000),
+        settled: false
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.readQueue.push(w)
+      this.wake()
+      this.schedule()
+    })
+  }
+
+  private settleRead (w: ReadWaiter, err?: Error): void {
+    if (w.settled) return
+    w.settled = true
+    if (err === undefined) w.resolve()
+    else w.reject(err)
+  }
+
+  private rejectReads (err: Error): void {
+    for (const b of this.reads.values()) for (const w of b.waiters) this.settleRead(w, err)
+    for (const w of this.readQueue) this.settleRead(w, err)
+    this.reads.clear()
+    this.readQueue = []
+  }
+
+  /** issues one ReadIndex for every queued read */
+  private flushReads (): void {
+    if (this.readQueue.length === 0) return
+    const waiters = this.readQueue.filter(w => !w.settled)
+    this.readQueue = []
+    if (waiters.length === 0) return
+    const ctx = `${this.nonce}.r${(this.seq++).toString(36)}`
+    this.reads.set(ctx, { waiters, issuedAt: performance.now() })
+    this.raft!.readIndex(new TextEncoder().encode(ctx))
+  }
+
+  /**
+   * The tick's sweep of reads: past their deadline they fail; a request not
+   * confirmed within an election timeout (the core drops a ReadIndex while
+   * there is no leader) is issued again for its remaining reads.
+   */
+  private sweepReads (): void {
+    if (this.reads.size === 0 && this.readQueue.length === 0) return
+    const now = performance.now()
     const retryMs = (this.init.tickMs ?? 50) * (this.init.electionTick ?? 10)
-    for (;;) {
-      this.checkRunning()
-      if (signal.aborted) throw new RaftTimeoutError('read')
-      const ctx = `${this.nonce}.r${(this.seq++).toString(36)}`
-      const outcome = await new Promise<'done' | 'retry' | 'timeout'>((resolve, reject) => {
-        const finish = (r: 'done' | 'retry' | 'timeout'): void => {
-          clearTimeout(timer)
-          signal.removeEventListener('abort', onAbort)
-          resolve(r)
-        }
-        const onAbort = (): void => { this.reads.delete(ctx); finish('timeout') }
-        const timer = setTimeout(() => {
-          const w = this.reads.get(ctx)
-          if (w?.index !== undefined) return // confirmed by the leader: only waiting for apply
-          this.reads.delete(ctx)
-          finish('retry')
-        }, retryMs)
-        signal.addEventListener('abort', onAbort, { once: true })
-        this.reads.set(ctx, { resolve: () => { finish('done') }, reject: (e) => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); reject(e) } })
-        this.raft!.readIndex(new TextEncoder().encode(ctx))
-        this.schedule()
-      })
-      if (outcome === 'done') return
-      if (outcome === 'timeout') throw new RaftTimeoutError('read')
+    for (const w of this.readQueue) if (w.deadline <= now) this.settleRead(w, new RaftTimeoutError('read'))
+    for (const [ctx, b] of this.reads) {
+      for (const w of b.waiters) if (w.deadline <= now) this.settleRead(w, new RaftTimeoutError('read'))
+      const live = b.waiters.filter(w => !w.settled)
+      if (live.length === 0) { this.reads.delete(ctx); continue }
+      if (b.index === undefined && now - b.issuedAt >= retryMs) {
+        this.reads.delete(ctx)
+        this.readQueue.push(...live)
+      }
     }
   }
 
@@ -422,6 +642,8 @@ export class RaftGroup<R = unknown> {
     try {
       do {
         this.again = false
+        this.flushOutbox()
+        this.flushReads()
         while (this.running && this.raft!.hasReady()) {
           await this.handleReady(this.raft!.ready())
         }
@@ -438,12 +660,26 @@ export class RaftGroup<R = unknown> {
     this.init.logger.error({ group: this.group, err: (err as Error)?.message }, 'raft replica failed; stopping it')
     this.failed = e
     this.running = false
-    clearInterval(this.timer)
+    this.stopTicking()
     this.init.transport.unregister(this.group)
     for (const w of this.proposals.values()) w.reject(e)
-    for (const w of this.reads.values()) w.reject(e)
+    this.rejectReads(e)
     this.proposals.clear()
+    this.outbox = []
+    this.waitingForLeader.length = 0
     this.reads.clear()
+  }
+
+  private send (messages: Message[]): void {
+    const raft = this.raft!
+    for (const m of messages) {
+      if (m.type === MessageType.MsgSnap) {
+        const to = m.to
+        this.init.transport.send(this.group, m, ok => { if (this.running) { raft.reportSnapshot(to, ok); this.schedule() } })
+      } else {
+        this.init.transport.send(this.group, m)
+      }
+    }
   }
 
   private async handleReady (rd: Ready): Promise<void> {
@@ -458,7 +694,15 @@ export class RaftGroup<R = unknown> {
         for (const w of this.leaderWaiters.splice(0)) w()
       }
     }
-    // 1. persist before sending
+    // A leader's Ready that changes neither term nor vote sends first and
+    // writes meanwhile (etcd's leader does the same); the leader counts
+    // itself toward the commit quorum once the write is durable. Any other
+    // Ready persists before sending.
+    const early = raft.canSendBeforePersist(rd)
+    // the term the Ready's entries were appended in (reported with their durability)
+    const term = raft.raft.term
+    if (early) this.send(rd.messages)
+    // 1. persist
     if (rd.snapshot !== undefined) {
       await storage.applySnapshot(rd.snapshot, rd.hardState)
       this.init.stateMachine.restore(rd.snapshot.data)
@@ -471,19 +715,15 @@ export class RaftGroup<R = unknown> {
     let pendingWrite: Promise<void> | undefined
     if (rd.entries.length > 0 || rd.mustSync) {
       await storage.append(rd.entries, rd.hardState, { sync: true })
+      // every durable write of a leader's entries counts it (also a Ready that
+      // had to persist first: the one that made it leader, or a single voter's)
+      if (rd.entries.length > 0) raft.leaderAppendDurable(rd.entries[rd.entries.length - 1].index, term)
     } else if (rd.hardState !== undefined) {
       pendingWrite = storage.append([], rd.hardState, { sync: false })
       pendingWrite.catch(() => {}) // awaited below; avoid an unhandled rejection meanwhile
     }
     // 2. send
-    for (const m of rd.messages) {
-      if (m.type === MessageType.MsgSnap) {
-        const to = m.to
-        this.init.transport.send(this.group, m, ok => { if (this.running) { raft.reportSnapshot(to, ok); this.schedule() } })
-      } else {
-        this.init.transport.send(this.group, m)
-      }
-    }
+    if (!early) this.send(rd.messages)
     // 3. apply
     let added = false
     for (const e of rd.committedEntries) {
@@ -517,14 +757,15 @@ export class RaftGroup<R = unknown> {
     }
     // 4. reads
     for (const rs of rd.readStates) {
-      const ctx = new TextDecoder().decode(rs.requestCtx)
-      const w = this.reads.get(ctx)
-      if (w !== undefined) w.index = rs.index
+      const b = this.reads.get(new TextDecoder().decode(rs.requestCtx))
+      if (b !== undefined) b.index = rs.index
     }
-    for (const [ctx, w] of this.reads) {
-      if (w.index !== undefined && w.index <= this.applied) {
-        this.reads.delete(ctx)
-        w.resolve()
+    if (this.reads.size > 0) {
+      for (const [ctx, b] of this.reads) {
+        if (b.index !== undefined && b.index <= this.applied) {
+          this.reads.delete(ctx)
+          for (const w of b.waiters) this.settleRead(w)
+        }
       }
     }
     if (pendingWrite !== undefined) await pendingWrite

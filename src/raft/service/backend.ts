@@ -63,6 +63,8 @@ export interface RaftBackendInit {
   zone?: string | null
   tickMs?: number
   electionTick?: number
+  /** idle groups stop ticking and heartbeating until traffic (default true; false for comparisons) */
+  quiesce?: boolean
   /** deadline of one client operation, forwarding included (ms, default 5000) */
   requestTimeoutMs?: number
   snapshotEvery?: number
@@ -444,6 +446,7 @@ export class RaftKvBackend implements ServiceBackend {
       walMetrics: this.walMetrics,
       tickMs: this.init.tickMs,
       electionTick: this.init.electionTick,
+      quiesce: this.init.quiesce,
       priority: d.priorities[this.selfId] ?? (d.learners.includes(this.selfId) ? 0 : 1),
       snapshotEvery: this.init.snapshotEvery,
       keepEntries: this.init.keepEntries,
@@ -467,10 +470,11 @@ export class RaftKvBackend implements ServiceBackend {
     s.set(peer, `${d.group}#${epochOf(d)}`)
   }
 
-  private async announceToAll (d: GroupDescriptor): Promise<void> {
+  private async announceToAll (d: GroupDescriptor, peers: string[] = this.candidates().map(c => c.peerId)): Promise<void> {
     const done = this.acked.get(d.name) ?? new Map<string, string>()
     const version = `${d.group}#${epochOf(d)}`
-    const targets = this.candidates().map(c => c.peerId).filter(p => p !== this.selfId && done.get(p) !== version)
+    const targets = peers.filter(p => p !== this.selfId && done.get(p) !== version)
+    if (targets.length === 0) return
     await Promise.allSettled(targets.map(async p => this.announceTo(p, d, this.deadline())))
   }
 
@@ -489,16 +493,29 @@ export class RaftKvBackend implements ServiceBackend {
 
   private repairAll (): void {
     if (!this.running) return
+    // one view of the mesh per round, shared by every group (a peer may lead many idle groups)
+    let view: { connected: Set<string>, where: Map<string, PlacementCandidate> } | undefined
     for (const d of this.descriptors.values()) {
       const local = this.locals.get(d.name)
       if (local === undefined || d.deleted === true) continue
       this.init.reservations?.hold(`raft.${d.name}`).catch((err: Error) => { this.init.logger.debug({ service: d.name, err: err.message }, 'renewing the replica reservation failed') })
       if (!local.group.isLeader || this.repairing.has(d.name)) continue
+      view ??= { connected: this.liveness.snapshot(), where: new Map(this.candidates().map(c => [c.peerId, c])) }
+      if (!this.needsRepair(d, local, view.connected, view.where)) continue
       this.repairing.add(d.name)
       void this.repairGroup(d, local)
         .catch((err: Error) => { this.init.logger.warn({ service: d.name, err: err.message }, 'raft membership repair failed; retried later') })
         .finally(() => { this.repairing.delete(d.name) })
     }
+  }
+
+  /** the cheap, synchronous part of repairGroup's decision: false when nothing is gone, misplaced or missing */
+  private needsRepair (d: GroupDescriptor, local: Local, connected: Set<string>, where: Map<string, PlacementCandidate>): boolean {
+    const m = local.group.membership()
+    if (m.joint) return false
+    const members = [...m.voters, ...m.learners]
+    if (members.length !== d.spec.replicas) return true
+    return members.some(p => this.liveness.isGone(p, connected) || (p !== this.selfId && where.has(p) && !eligible(where.get(p)!, d.spec.zones)))
   }
 
   /**
@@ -582,10 +599,11 @@ export class RaftKvBackend implements ServiceBackend {
 
   private async maintain (): Promise<void> {
     if (!this.running) return
+    const peers = this.candidates().map(c => c.peerId)
     for (const d of this.descriptors.values()) {
       const local = this.locals.get(d.name)
       if (local === undefined || d.deleted === true) continue
-      this.announceToAll(d).catch((err: unknown) => { this.init.logger.debug({ service: d.name, err: (err as Error)?.message }, 'announcing the group failed') })
+      this.announceToAll(d, peers).catch((err: unknown) => { this.init.logger.debug({ service: d.name, err: (err as Error)?.message }, 'announcing the group failed') })
       // leadership siting with hysteresis
       if (local.group.isLeader && this.init.latency !== undefined) {
         const where = new Map(this.candidates().map(c => [c.peerId, c]))

@@ -26,7 +26,7 @@ function entryFromPb (t: unknown): EntryType {
   throw new InvalidRaftFrameError('message.entries.type', 'unknown entry type')
 }
 
-function typeToPb (t: MessageType): pb.MessageType {
+function typeToPbSlow (t: MessageType): pb.MessageType {
   const name = MessageType[t]
   // MsgAppResp -> MSG_APP_RESP
   const snake = name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase() as keyof typeof pb.MessageType
@@ -34,8 +34,17 @@ function typeToPb (t: MessageType): pb.MessageType {
 }
 
 const PB_TO_TYPE = new Map<string, MessageType>()
+/** core type -> protobuf enum, computed once (the name mapping is a regex: too slow per message) */
+const TYPE_TO_PB: pb.MessageType[] = []
 for (const v of Object.values(MessageType)) {
-  if (typeof v === 'number') PB_TO_TYPE.set(typeToPb(v), v)
+  if (typeof v === 'number') {
+    PB_TO_TYPE.set(typeToPbSlow(v), v)
+    TYPE_TO_PB[v] = typeToPbSlow(v)
+  }
+}
+
+function typeToPb (t: MessageType): pb.MessageType {
+  return TYPE_TO_PB[t]
 }
 
 function confToPb (cs: ConfState): pb.ConfState {

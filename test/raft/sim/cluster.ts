@@ -30,6 +30,13 @@ export interface SimOptions {
    * before persisting, and a crash loses the not-yet-persisted writes.
    */
   brokenDriver?: boolean
+  /**
+   * The production driver's leaderPersistsAsync mode: a leader's Ready sends
+   * its messages at once and its write lands 0-3 steps later (the node takes
+   * no other Ready meanwhile); then the leader reports it durable. A crash
+   * loses a write still in flight.
+   */
+  asyncLeader?: boolean
 }
 
 export interface SimResult {
@@ -89,6 +96,8 @@ interface SimNode {
   readsWaiting: Array<{ index: number, op: PendingOp }>
   /** broken-driver mode: ready output not yet persisted */
   unsynced: Ready[]
+  /** asyncLeader mode: the leader's Ready whose write is in flight (messages already sent) */
+  inflight?: { rd: Ready, term: number, due: number }
 }
 
 interface InFlight {
@@ -186,6 +195,7 @@ export class Simulation {
       checkQuorum: true,
       maxSizePerMsg: this.maxSizePerMsg,
       maxInflightMsgs: this.maxInflight,
+      leaderPersistsAsync: this.opts.asyncLeader === true,
       randomSeed: (this.opts.seed * 7919 + n.incarnation) >>> 0
     })
   }
@@ -199,6 +209,7 @@ export class Simulation {
     n.pendingReads.clear()
     n.readsWaiting = []
     n.unsynced = []
+    n.inflight = undefined
   }
 
   // ---------------------------------------------------------------- driver
@@ -214,13 +225,37 @@ export class Simulation {
     const raw = n.raw
     if (raw === undefined || !raw.hasReady()) return false
     const rd = raw.ready()
+    if (this.opts.asyncLeader === true && raw.canSendBeforePersist(rd)) {
+      for (const m of rd.messages) this.send(n, m)
+      n.inflight = { rd, term: raw.raft.term, due: this.now + this.rng.int(0, 3) }
+      return true
+    }
     if (this.opts.brokenDriver === true) {
       // BUG on purpose: messages leave before the write is durable
       n.unsynced.push(rd)
     } else {
       this.persist(n, rd)
+      // asyncLeader mode: a leader's entries written before sending count it too
+      if (this.opts.asyncLeader === true && rd.entries.length > 0) raw.leaderAppendDurable(rd.entries[rd.entries.length - 1].index, raw.raft.term)
     }
     for (const m of rd.messages) this.send(n, m)
+    return this.finishReady(n, rd)
+  }
+
+  /** asyncLeader mode: the in-flight write of `n` lands; then apply, advance and report it durable */
+  private landWrite (n: SimNode): boolean {
+    const f = n.inflight
+    const raw = n.raw
+    if (f === undefined || raw === undefined || f.due > this.now) return false
+    n.inflight = undefined
+    this.persist(n, f.rd)
+    const done = this.finishReady(n, f.rd)
+    if (f.rd.entries.length > 0) n.raw?.leaderAppendDurable(f.rd.entries[f.rd.entries.length - 1].index, f.term)
+    return done
+  }
+
+  private finishReady (n: SimNode, rd: Ready): boolean {
+    const raw = n.raw!
     if (rd.snapshot !== undefined) {
       n.kv = KvStore.deserialize(rd.snapshot.data)
       n.applied = rd.snapshot.metadata.index
@@ -623,6 +658,7 @@ export class Simulation {
         this.deliver()
         for (let round = 0; round < 4; round++) {
           let any = false
+          for (const n of this.live()) if (this.landWrite(n)) any = true
           for (const n of this.live()) if (this.processReady(n)) any = true
           if (!any) break
         }

@@ -13,14 +13,14 @@ export type Operation =
 interface State { value: string | null, rev: number }
 
 /** Applies `op` to `s`; undefined when the observed output is impossible from `s`. */
-function stepModel (s: State, op: Operation): State | undefined {
+function stepModel (s: State, op: Operation, revs: boolean): State | undefined {
   switch (op.kind) {
     case 'get':
       if (op.out === undefined) return s
-      return op.out.value === s.value && op.out.rev === s.rev ? s : undefined
+      return op.out.value === s.value && (!revs || op.out.rev === s.rev) ? s : undefined
     case 'put': {
       const next = { value: op.value, rev: s.rev + 1 }
-      if (op.out !== undefined && (!op.out.ok || op.out.rev !== next.rev)) return undefined
+      if (op.out !== undefined && (!op.out.ok || (revs && op.out.rev !== next.rev))) return undefined
       return next
     }
     case 'cas': {
@@ -53,7 +53,8 @@ export interface CheckResult {
 }
 
 /** Checks one key's history. */
-export function checkKeyHistory (ops: Operation[], maxSteps = 2_000_000): boolean | undefined {
+export function checkKeyHistory (ops: Operation[], maxSteps = 2_000_000, options: CheckOptions = {}): boolean | undefined {
+  const revs = options.perKeyRevisions !== false
   // reads with unknown outcome constrain nothing
   ops = ops.filter(o => !(o.kind === 'get' && o.out === undefined))
   const events: Ev[] = []
@@ -107,7 +108,7 @@ export function checkKeyHistory (ops: Operation[], maxSteps = 2_000_000): boolea
     if (++steps > maxSteps) return undefined
     if (entry !== undefined && entry.isCall) {
       const op = ops[entry.op]
-      const next = stepModel(state, op)
+      const next = stepModel(state, op, revs)
       if (next !== undefined) {
         const bits = linearized | (1n << BigInt(entry.op))
         const key = bits.toString(36) + '|' + stateKey(next)
@@ -137,7 +138,17 @@ export function checkKeyHistory (ops: Operation[], maxSteps = 2_000_000): boolea
 }
 
 /** Checks a whole history, key by key. */
-export function checkHistory (ops: Operation[], maxStepsPerKey?: number): CheckResult {
+export interface CheckOptions {
+  /**
+   * true (default): `rev` is the key's own write count (the simulator's
+   * store). false: revisions are not part of the per-key model (a store with
+   * one global revision counter, like the strong KV service and etcd): only
+   * values and put success are checked.
+   */
+  perKeyRevisions?: boolean
+}
+
+export function checkHistory (ops: Operation[], maxStepsPerKey?: number, options: CheckOptions = {}): CheckResult {
   const byKey = new Map<string, Operation[]>()
   for (const o of ops) {
     let l = byKey.get(o.key)
@@ -147,7 +158,7 @@ export function checkHistory (ops: Operation[], maxStepsPerKey?: number): CheckR
   const badKeys: string[] = []
   const undecidedKeys: string[] = []
   for (const [k, l] of [...byKey].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    const r = checkKeyHistory(l, maxStepsPerKey)
+    const r = checkKeyHistory(l, maxStepsPerKey, options)
     if (r === false) badKeys.push(k)
     else if (r === undefined) undecidedKeys.push(k)
   }

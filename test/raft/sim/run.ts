@@ -23,6 +23,7 @@ const num = (name: string, d: number): number => {
 
 const verbose = process.argv.includes('--verbose')
 const broken = process.argv.includes('--broken-driver')
+const asyncLeader = process.argv.includes('--async-leader')
 const single = arg('seed')
 const start = single !== undefined ? num('seed', 0) : num('start', 1)
 const seeds = single !== undefined ? 1 : num('seeds', 100)
@@ -38,7 +39,7 @@ let confChanges = 0
 let snapshots = 0
 let undecided = 0
 for (let s = start; s < start + seeds; s++) {
-  const sim = new Simulation({ seed: s, steps, verbose, brokenDriver: broken, log: (l) => { console.error(l) } })
+  const sim = new Simulation({ seed: s, steps, verbose, brokenDriver: broken, asyncLeader, log: (l) => { console.error(l) } })
   const r: SimResult = sim.run()
   ops += r.ops
   completed += r.completedOps
