@@ -115,7 +115,7 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
             type: 'http',
             scheme: 'bearer',
             bearerFormat: 'JWT',
-            description: 'EdDSA JWT issued by a DID the peer\'s policy lists, aud = the peer\'s DID (dcis token issue). Required on every call that is not a read.'
+            description: 'EdDSA JWT issued by a DID the peer\'s policy lists, aud = the peer\'s DID (dcis token issue). Required on every call that is not a read, and on reads of service data (unless the service is public).'
           }
         }
       }
@@ -147,7 +147,8 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
         response[status] = errorResponse(description)
       }
     }
-    const secured = methods.some(m => !OPEN_METHODS.has(m.toUpperCase())) || (route.config as { authenticate?: boolean } | undefined)?.authenticate === true
+    const routeConfig = route.config as { authenticate?: boolean, read?: boolean } | undefined
+    const secured = methods.some(m => !OPEN_METHODS.has(m.toUpperCase())) || routeConfig?.authenticate === true || routeConfig?.read === true
     route.schema = {
       ...schema,
       response,

@@ -60,9 +60,10 @@ function buildSchema (full: boolean): TSchema {
       host: opt(Type.String({ minLength: 1, maxLength: 253 })),
       port: opt(Type.Integer({ minimum: 0, maximum: 65535 })),
       trustLoopback: opt(Type.Boolean()),
+      openInfo: opt(Type.Boolean()),
       policy: opt(Type.Array(obj({
         did: Type.String({ pattern: '^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$', errorText: 'must be a did:key (did:key:z6Mk...)' }),
-        roles: Type.Array(Type.Union([Type.Literal('deploy'), Type.Literal('allocate'), Type.Literal('services'), Type.Literal('admin')], { errorText: 'must be one of deploy, allocate, services, admin' }), { minItems: 1, maxItems: 4, uniqueItems: true })
+        roles: Type.Array(Type.Union([Type.Literal('read'), Type.Literal('deploy'), Type.Literal('allocate'), Type.Literal('services'), Type.Literal('admin')], { errorText: 'must be one of read, deploy, allocate, services, admin' }), { minItems: 1, maxItems: 5, uniqueItems: true })
       }), { maxItems: 1024 }))
     })),
     credentials: opt(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 4 })),
@@ -110,7 +111,7 @@ export interface DcisConfig {
   listen: string[]
   /** multiaddrs announced instead of the listen addresses (e.g. behind NAT) */
   announce: string[]
-  api: { host: string, port: number, trustLoopback: boolean, policy: Array<{ did: string, roles: Array<'deploy' | 'allocate' | 'services' | 'admin'> }> }
+  api: { host: string, port: number, trustLoopback: boolean, /** false: health, metrics, OpenAPI, node and registry reads need a token */ openInfo: boolean, policy: Array<{ did: string, roles: Array<'read' | 'deploy' | 'allocate' | 'services' | 'admin'> }> }
   /** files holding federation credentials (VC-JWTs) to attach to this peer's END */
   credentials: string[]
   /** trust anchors file; '' = bootstrap/<federation>/trust-anchors.json */

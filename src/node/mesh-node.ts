@@ -276,7 +276,13 @@ export class MeshNode implements ApiNode {
         this.api = createApiServer({ node: this, metrics: this.metrics, logger: this.init.logger }, {
           host: this.config.api.host,
           port: this.config.api.port,
-          auth: new ApiAuth({ nodeDid: identity.did, policy: this.config.api.policy, trustLoopback: this.config.api.trustLoopback }),
+          auth: new ApiAuth({
+            nodeDid: identity.did,
+            policy: this.config.api.policy,
+            trustLoopback: this.config.api.trustLoopback,
+            openInfo: this.config.api.openInfo,
+            isPublicService: async (name) => await this.services.isPublic(name, { signal: AbortSignal.timeout(5000) })
+          }),
           routes: [
             ...capabilityRoutes({
               libp2p: () => this.libp2p,

@@ -95,7 +95,7 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
       }, async (req, reply) => services().status(req.params.name, { signal: ctx.requestSignal(reply) }))
 
       app.delete<{ Params: { name: string } }>('/v1/services/:name', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Delete a service mesh-wide (either mode): its replicas stop and drop their data, reservations are released',
           operationId: 'deleteService',
@@ -116,6 +116,7 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
       const kvParams = { type: 'object', required: ['name', 'key'], additionalProperties: false, properties: { name: nameParam, key: keyParam } } as const
 
       app.get<{ Params: { name: string, key: string } }>('/v1/services/:name/kv/:key', {
+        config: { read: true, target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Read a key (linearizable for strong services)',
           operationId: 'getKey',
@@ -125,7 +126,7 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
       }, async (req, reply) => services().get(req.params.name, req.params.key, { signal: ctx.requestSignal(reply), token: req.caller?.token }))
 
       app.put<{ Params: { name: string, key: string }, Querystring: { ifRevision?: number }, Body: string }>('/v1/services/:name/kv/:key', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         bodyLimit: MAX_VALUE_BYTES,
         schema: {
           summary: 'Write a key; the body is the value (text). ?ifRevision=N: compare-and-set (0 = only if absent)',
@@ -141,7 +142,7 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
       })
 
       app.delete<{ Params: { name: string, key: string }, Querystring: { ifRevision?: number } }>('/v1/services/:name/kv/:key', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Delete a key (gets a new revision too)',
           operationId: 'deleteKey',
@@ -153,6 +154,7 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
 
       const counter = { type: 'object', required: ['value'], additionalProperties: false, properties: { value: { type: 'number' } } } as const
       app.get<{ Params: { name: string, key: string } }>('/v1/services/:name/counters/:key', {
+        config: { read: true, target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'A counter\'s value (0 if never written)',
           operationId: 'getCounter',
@@ -162,7 +164,7 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
       }, async (req, reply) => services().counter(req.params.name, req.params.key, { signal: ctx.requestSignal(reply) }))
 
       app.post<{ Params: { name: string, key: string }, Body: { delta: number } }>('/v1/services/:name/counters/:key', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Add to a counter (negative deltas allowed: PN-counter)',
           operationId: 'addCounter',

@@ -14,6 +14,8 @@ export interface ServiceSpec {
   maxStalenessMs: number
   /** strong: voters within this RTT radius */
   latencyRadiusMs: number
+  /** true: the manifest says `access: public`, reads of its data need no token */
+  public?: boolean
 }
 
 export interface ReplicaStatus {

@@ -312,7 +312,7 @@ export function functionRoutes (sources: FunctionRouteSources, init: FunctionRou
       })
 
       app.post<{ Params: { id: string }, Body: Buffer | undefined }>('/v1/functions/:id', {
-        config: { role: 'deploy' },
+        config: { role: 'deploy', target: { kind: 'function', param: 'id' } },
         bodyLimit: maxInput,
         schema: {
           summary: 'Invoke a function (by name or CID): the request body is its input, the response body its output. Runs here when this peer has room, else on the nearest capable peer.',

@@ -108,8 +108,18 @@ export async function runStart (opts: StartOptions): Promise<void> {
   if (config.api.trustLoopback) {
     logger.warn('api.trustLoopback is on: loopback clients may act without a token')
   }
+  if (!apiHostIsLoopback(config.api.host)) {
+    const line = `WARNING: the API listens on ${config.api.host}:${config.api.port} beyond loopback over plain HTTP: bearer tokens and service data cross the network in clear. Put TLS in front of it or bind it to 127.0.0.1 (docs/security.md).`
+    logger.warn({ host: config.api.host }, line)
+    process.stderr.write(`dcis: ${line}\n`)
+  }
   if (opts.writeBootstrap != null) await writeBootstrapFile(opts.writeBootstrap, node)
   const info = node.info()
   process.stdout.write(`dcis: peer ${info.peerId} (${info.region}/${info.zone}) up; API ${node.api?.url ?? 'off'}; libp2p ${info.multiaddrs.join(' ')}\n`)
 }
 
+
+/** Whether an API bind address reaches loopback clients only. */
+export function apiHostIsLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.')
+}

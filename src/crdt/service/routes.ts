@@ -29,6 +29,7 @@ export function crdtSetRoutes (backend: () => CrdtBackend): ApiRoutes {
     register (app, ctx) {
       const params = { type: 'object', required: ['name', 'key'], additionalProperties: false, properties: { name: nameParam, key: keyParam } } as const
       app.get<{ Params: { name: string, key: string } }>('/v1/services/:name/sets/:key', {
+        config: { read: true, target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Members of a set (empty if never written)',
           operationId: 'getSetMembers',
@@ -38,7 +39,7 @@ export function crdtSetRoutes (backend: () => CrdtBackend): ApiRoutes {
       }, async (req, reply) => ({ key: req.params.key, ...(await backend().members(req.params.name, req.params.key, { signal: ctx.requestSignal(reply) })) }))
 
       app.post<{ Params: { name: string, key: string }, Body: { member: string } }>('/v1/services/:name/sets/:key', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Add a member to a set',
           operationId: 'addSetMember',
@@ -49,7 +50,7 @@ export function crdtSetRoutes (backend: () => CrdtBackend): ApiRoutes {
       }, async (req, reply) => ({ key: req.params.key, ...(await backend().addMember(req.params.name, req.params.key, req.body.member, { signal: ctx.requestSignal(reply), token: req.caller?.token })) }))
 
       app.delete<{ Params: { name: string, key: string, member: string } }>('/v1/services/:name/sets/:key/members/:member', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Remove a member from a set (the adds this replica has seen)',
           operationId: 'removeSetMember',
