@@ -21,7 +21,8 @@
  * 401 UNAUTHENTICATED: no token, or a token that fails verification.
  * 403 FORBIDDEN: a valid token whose issuer lacks the role or the scope.
  */
-import { verifyJwt, JwtVerificationError, MAX_JWT_LENGTH } from '../identity/index.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { didFromPeerId, verifyJwt, JwtVerificationError, MAX_JWT_LENGTH } from '../identity/index.js'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 export const ROLES = ['read', 'deploy', 'allocate', 'services', 'admin'] as const
@@ -276,6 +277,58 @@ export class ApiAuth {
       if (role !== 'per-request') this.authorize(caller, role, target)
       else if (caller.scope !== undefined) throw new ForbiddenError('a scoped token may only touch the services, functions or allocations it names')
     })
+  }
+}
+
+/**
+ * A forwarded service call (crdt-rpc, raft-kv) re-authorised by this peer:
+ * reads need `read`, writes `services`, on the named service. A refusal is
+ * logged at debug with its reason and answered false (the backend replies
+ * FORBIDDEN).
+ */
+export function serviceForwardAuthorizer (auth: ApiAuth, onRefused?: (info: { service: string, remotePeer: string, reason: string }) => void): (request: { access: 'read' | 'write', service: string, token?: string, remotePeer: string }) => Promise<boolean> {
+  return async (request) => {
+    try {
+      await auth.authorizeForwarded({
+        ...(request.token !== undefined ? { token: request.token } : {}),
+        viaDid: didFromPeerId(peerIdFromString(request.remotePeer)),
+        role: request.access === 'read' ? 'read' : 'services',
+        target: { kind: 'service', name: request.service }
+      })
+      return true
+    } catch (err) {
+      if (err instanceof UnauthenticatedError || err instanceof ForbiddenError) {
+        onRefused?.({ service: request.service, remotePeer: request.remotePeer, reason: err.message })
+        return false
+      }
+      throw err
+    }
+  }
+}
+
+/**
+ * A forwarded function invocation re-authorised by this peer: the caller
+ * needs `deploy` (the role invocations need through the API) and, with a
+ * scoped token, the function's name or id in its scope.
+ */
+export function invokeForwardAuthorizer (auth: ApiAuth, onRefused?: (info: { name: string, remotePeer: string, reason: string }) => void): (request: { token?: string, remotePeer: string, name: string, id: string }) => Promise<boolean> {
+  return async (request) => {
+    const viaDid = didFromPeerId(peerIdFromString(request.remotePeer))
+    const token = request.token !== undefined ? { token: request.token } : {}
+    let reason = ''
+    for (const name of [request.name, request.id]) {
+      try {
+        await auth.authorizeForwarded({ ...token, viaDid, role: 'deploy', target: { kind: 'function', name } })
+        return true
+      } catch (err) {
+        if (!(err instanceof UnauthenticatedError || err instanceof ForbiddenError)) throw err
+        reason = err.message
+        // an unverifiable token fails the same way for the id: do not verify it twice
+        if (err instanceof UnauthenticatedError) break
+      }
+    }
+    onRefused?.({ name: request.name, remotePeer: request.remotePeer, reason })
+    return false
   }
 }
 

@@ -1,5 +1,5 @@
 import { createApiServer } from '../api/index.js'
-import { ApiAuth } from '../api/auth.js'
+import { ApiAuth, invokeForwardAuthorizer, serviceForwardAuthorizer } from '../api/auth.js'
 import { readFile } from 'node:fs/promises'
 import { loadTrustAnchors, RevocationStore, TrustPolicy } from '../identity/federation/index.js'
 import { createRegistry, endSelector, endValidator, END_NAMESPACE } from '../registry/index.js'
@@ -205,8 +205,20 @@ export class MeshNode implements ApiNode {
       // service replicas reserve their capacity through /dcis/alloc/1.0.0
       const reservations = new ServiceReservations(this.alloc)
 
+      // the API's authorisation, also used to re-authorise calls other peers forward here
+      const apiAuth = new ApiAuth({
+        nodeDid: identity.did,
+        policy: this.config.api.policy,
+        trustLoopback: this.config.api.trustLoopback,
+        openInfo: this.config.api.openInfo,
+        isPublicService: async (name) => await this.services.isPublic(name, { signal: AbortSignal.timeout(5000) })
+      })
+      const authLog = forComponent(this.init.logger, 'dcis:auth')
+      const authorizeForwarded = serviceForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded call refused') })
+
       // strong services: latency-aware Raft groups over /dcis/raft/1.0.0
       const raft = createRaftBackend({
+        authorizeForwarded: async (r) => await authorizeForwarded({ access: r.op === 'get' ? 'read' : 'write', service: r.name, remotePeer: r.remotePeer, ...(r.token !== undefined ? { token: r.token } : {}) }),
         libp2p: this.libp2p,
         registry: this.registry,
         datastore: this.stores.datastore,
@@ -234,7 +246,8 @@ export class MeshNode implements ApiNode {
         logger: forComponent(this.init.logger, 'dcis:crdt'),
         metrics: this.metrics,
         rtt: (p) => this.latency?.rttMs(p) ?? undefined,
-        reservations
+        reservations,
+        authorizeForwarded
       }, { repairGraceMs: this.config.services.repairGraceMs })
       this.services.addBackend(this.crdt)
       this.stopHooks.push(async () => {
@@ -254,6 +267,7 @@ export class MeshNode implements ApiNode {
 
       // Wasm functions: store in helia, invoke routing, health checks with rollback
       this.functions = createFunctionService({
+        authorizeCall: invokeForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded invocation refused') }),
         libp2p: this.libp2p,
         helia: this.helia,
         datastore: this.stores.datastore,
@@ -276,13 +290,7 @@ export class MeshNode implements ApiNode {
         this.api = createApiServer({ node: this, metrics: this.metrics, logger: this.init.logger }, {
           host: this.config.api.host,
           port: this.config.api.port,
-          auth: new ApiAuth({
-            nodeDid: identity.did,
-            policy: this.config.api.policy,
-            trustLoopback: this.config.api.trustLoopback,
-            openInfo: this.config.api.openInfo,
-            isPublicService: async (name) => await this.services.isPublic(name, { signal: AbortSignal.timeout(5000) })
-          }),
+          auth: apiAuth,
           routes: [
             ...capabilityRoutes({
               libp2p: () => this.libp2p,

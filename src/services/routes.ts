@@ -161,7 +161,7 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
           params: kvParams,
           response: { 200: { description: 'value', ...counter }, 404: notFound }
         }
-      }, async (req, reply) => services().counter(req.params.name, req.params.key, { signal: ctx.requestSignal(reply) }))
+      }, async (req, reply) => services().counter(req.params.name, req.params.key, { signal: ctx.requestSignal(reply), token: req.caller?.token }))
 
       app.post<{ Params: { name: string, key: string }, Body: { delta: number } }>('/v1/services/:name/counters/:key', {
         config: { role: 'services', target: { kind: 'service', param: 'name' } },

@@ -337,7 +337,8 @@ export function functionRoutes (sources: FunctionRouteSources, init: FunctionRou
         const input = req.body == null ? new Uint8Array(0) : new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength)
         const r = await sources.invoker().invoke(req.params.id, input, {
           signal: ctx.requestSignal(reply, invokeTimeoutMs),
-          caller: req.caller?.did ?? req.socket.remoteAddress ?? 'unknown'
+          caller: req.caller?.did ?? req.socket.remoteAddress ?? 'unknown',
+          ...(req.caller?.token !== undefined ? { token: req.caller.token } : {})
         })
         void reply
           .header('content-type', 'application/octet-stream')

@@ -36,7 +36,7 @@ export function crdtSetRoutes (backend: () => CrdtBackend): ApiRoutes {
           params,
           response: { 200: { description: 'members', ...membersResponse }, 404: notFound, 503: unavailable }
         }
-      }, async (req, reply) => ({ key: req.params.key, ...(await backend().members(req.params.name, req.params.key, { signal: ctx.requestSignal(reply) })) }))
+      }, async (req, reply) => ({ key: req.params.key, ...(await backend().members(req.params.name, req.params.key, { signal: ctx.requestSignal(reply), token: req.caller?.token })) }))
 
       app.post<{ Params: { name: string, key: string }, Body: { member: string } }>('/v1/services/:name/sets/:key', {
         config: { role: 'services', target: { kind: 'service', param: 'name' } },

@@ -19,7 +19,12 @@ export interface RpcRequest {
   delta?: number
   member?: string
   ifRevision?: number
+  /** the original caller's bearer token: the replica re-authorises the call itself */
+  token?: string
 }
+
+/** a token longer than this is refused before any parsing (as MAX_JWT_LENGTH) */
+const MAX_TOKEN_CHARS = 64 * 1024
 
 export type RpcResponse =
   | { v: 1, ok: true, result: unknown }
@@ -81,6 +86,8 @@ export function decodeRpcRequest (bytes: Uint8Array): RpcRequest {
   if (member != null) req.member = member
   const ifRevision = optInt(o, 'ifRevision', 0, Number.MAX_SAFE_INTEGER)
   if (ifRevision != null) req.ifRevision = ifRevision
+  const token = optString(o, 'token', MAX_TOKEN_CHARS)
+  if (token != null) req.token = token
   return req
 }
 

@@ -51,6 +51,8 @@ export interface FunctionServiceComponents {
   catalogue?: Catalogue
   /** a runtime built elsewhere (it is then started and stopped by its owner) */
   runtime?: WasmRuntime
+  /** re-authorises invocations other peers forward here (the caller's token) */
+  authorizeCall?: InvokerComponents['authorizeCall']
 }
 
 export interface FunctionServiceInit {
@@ -94,6 +96,7 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
     ...(registry != null ? { candidates: () => registry.list().map(e => ({ peerId: e.end.peerId, runtimes: e.end.runtimes })) } : {}),
     ...(c.rttMs != null ? { rttMs: c.rttMs } : {}),
     mayServe: (id, name) => rollouts.mayServe(id, name),
+    ...(c.authorizeCall != null ? { authorizeCall: c.authorizeCall } : {}),
     observe: (name, id, ms, ok) => { rollouts.observe(name, id, ms, ok) },
     logger: child(c.logger, 'dcis:wasm:routing'),
     metrics

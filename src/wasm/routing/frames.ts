@@ -23,7 +23,12 @@ export interface InvokeRequestHeader {
   id: string
   name: string
   spec: RuntimeSpecFields
+  /** the original caller's bearer token: the serving peer re-authorises the call itself */
+  token?: string
 }
+
+/** longest token a request header carries (the header itself is at most MAX_HEADER_BYTES) */
+const MAX_TOKEN_CHARS = 8 * 1024
 
 export type InvokeResponseHeader =
   | { v: 1, ok: true, ranOn: string, durationMs: number, coldStart: boolean }
@@ -90,10 +95,14 @@ export function decodeRequestHeader (bytes: Uint8Array): InvokeRequestHeader {
   if (s.warmPoolSize !== undefined && (typeof s.warmPoolSize !== 'number' || !Number.isInteger(s.warmPoolSize))) {
     throw new InvalidInvokeFrameError('spec.warmPoolSize', 'must be an integer')
   }
+  if (v.token !== undefined && (typeof v.token !== 'string' || v.token.length === 0 || v.token.length > MAX_TOKEN_CHARS || !/^[A-Za-z0-9_.-]+$/.test(v.token))) {
+    throw new InvalidInvokeFrameError('token', `must be a compact JWT of at most ${MAX_TOKEN_CHARS} characters`)
+  }
   return {
     v: 1,
     id: v.id,
     name: v.name,
+    ...(v.token !== undefined ? { token: v.token } : {}),
     spec: {
       abi: s.abi,
       ...(limits != null ? { limits } : {}),
