@@ -20,7 +20,8 @@ export function defaultConfig (): DcisConfig {
     simulation: {},
     resources: {},
     services: { repairGraceMs: 15_000 },
-    scheduler: { minReserveTrust: 0 }
+    scheduler: { minReserveTrust: 0 },
+    storage: { encryption: { enabled: true, provider: 'identity' } }
   }
 }
 

@@ -93,6 +93,17 @@ function buildSchema (full: boolean): TSchema {
     })),
     scheduler: opt(obj({
       minReserveTrust: opt(Type.Integer({ minimum: 0, maximum: 1000 }))
+    })),
+    storage: opt(obj({
+      encryption: opt(obj({
+        enabled: opt(Type.Boolean()),
+        provider: opt(Type.Union([Type.Literal('identity'), Type.Literal('passphrase'), Type.Literal('transit')], { errorText: 'must be one of identity, passphrase, transit' })),
+        transit: Type.Optional(obj({
+          url: Type.String({ pattern: '^https?://[!-~]{1,2000}$', errorText: 'must be an http(s) URL' }),
+          key: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$', errorText: 'must be 1-128 of A-Z a-z 0-9 _ . -' }),
+          mount: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$' }))
+        }))
+      }))
     }))
   })
 }
@@ -137,4 +148,6 @@ export interface DcisConfig {
   services: { repairGraceMs: number }
   /** allocations: the least trust level a federation member needs to reserve on this peer */
   scheduler: { minReserveTrust: number }
+  /** encryption at rest (docs/security.md) */
+  storage: { encryption: { enabled: boolean, provider: 'identity' | 'passphrase' | 'transit', transit?: { url: string, key: string, mount?: string } } }
 }

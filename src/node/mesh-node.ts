@@ -7,6 +7,8 @@ import { StatefulServices } from '../services/index.js'
 import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
+import { openProtection, SealedDatastore, walCipherFor } from '../protection/index.js'
+import type { Protection } from '../protection/index.js'
 import { createMetricsRegistry, forComponent, TrafficMeter } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
@@ -67,6 +69,8 @@ export class MeshNode implements ApiNode {
   helia!: HeliaOnLibp2p
   api?: ApiServer
   private stores?: NodeStores
+  /** the keyring and sealer of encryption at rest (absent when it is off) */
+  protection?: Protection
   latency?: LatencyService
   alloc?: AllocationService
   crdt?: CrdtBackend
@@ -109,8 +113,18 @@ export class MeshNode implements ApiNode {
       this.identity = identity
       this.logger.info({ peerId: identity.peerId.toString(), did: identity.did, created }, 'identity loaded')
 
+      // encryption at rest: the keyring opens (or is created) first; a wrong key stops the start here
+      if (this.config.storage.encryption.enabled) {
+        this.protection = await openProtection(this.config.dataDir, this.config.storage.encryption, identity.privateKey.raw)
+        const st = this.protection.keyring.status()
+        this.logger.info({ provider: st.provider, activeKey: st.active, keys: st.keys.length }, 'keyring opened: service data is sealed at rest (AES-256-GCM)')
+      } else {
+        this.logger.warn('storage.encryption.enabled is false: service data is stored in clear')
+      }
       this.stores = await openStores(this.config.dataDir)
       this.stopHooks.push(async () => { await this.stores?.close() })
+      // what the peer stores for services and users is sealed; libp2p's own records (peer store, DHT) and content-addressed blocks stay clear
+      const dataStore = this.protection != null ? new SealedDatastore(this.stores.datastore, this.protection.sealer) : this.stores.datastore
 
       const linkFaults = await this.startLinkFaults()
       this.libp2p = await createMeshLibp2p({
@@ -194,7 +208,7 @@ export class MeshNode implements ApiNode {
       const own = this.registry.self()?.end
       this.alloc = createAllocationService({
         libp2p: this.libp2p,
-        datastore: this.stores.datastore,
+        datastore: dataStore,
         registry: this.registry,
         oracle: this.latency.oracle(),
         logger: forComponent(this.init.logger, 'dcis:scheduler'),
@@ -218,10 +232,11 @@ export class MeshNode implements ApiNode {
 
       // strong services: latency-aware Raft groups over /dcis/raft/1.0.0
       const raft = createRaftBackend({
+        ...(this.protection != null ? { walCipherFor: (group: string) => walCipherFor((this.protection as Protection).sealer, group) } : {}),
         authorizeForwarded: async (r) => await authorizeForwarded({ access: r.op === 'get' ? 'read' : 'write', service: r.name, remotePeer: r.remotePeer, ...(r.token !== undefined ? { token: r.token } : {}) }),
         libp2p: this.libp2p,
         registry: this.registry,
-        datastore: this.stores.datastore,
+        datastore: dataStore,
         dataDir: this.config.dataDir,
         logger: forComponent(this.init.logger, 'dcis:raft'),
         metrics: this.metrics,
@@ -242,7 +257,7 @@ export class MeshNode implements ApiNode {
       this.crdt = await createCrdtBackend({
         libp2p: this.libp2p,
         registry: this.registry,
-        datastore: this.stores.datastore,
+        datastore: dataStore,
         logger: forComponent(this.init.logger, 'dcis:crdt'),
         metrics: this.metrics,
         rtt: (p) => this.latency?.rttMs(p) ?? undefined,
@@ -261,7 +276,7 @@ export class MeshNode implements ApiNode {
         registry: this.registry,
         logger: forComponent(this.init.logger, 'dcis:catalogue'),
         metrics: this.metrics
-      }, { dir: join(this.config.dataDir, 'catalogue'), checkSpec: manifestSpecCheck })
+      }, { dir: join(this.config.dataDir, 'catalogue'), checkSpec: manifestSpecCheck, ...(this.protection != null ? { sealer: this.protection.sealer } : {}) })
       await this.catalogue.start()
       this.stopHooks.push(async () => { await this.catalogue?.stop() })
 
@@ -270,7 +285,7 @@ export class MeshNode implements ApiNode {
         authorizeCall: invokeForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded invocation refused') }),
         libp2p: this.libp2p,
         helia: this.helia,
-        datastore: this.stores.datastore,
+        datastore: dataStore,
         catalogue: this.catalogue,
         registry: this.registry,
         rttMs: (p) => this.latency?.rttMs(p) ?? null,

@@ -34,7 +34,15 @@ export class LogIndex {
   private cacheFrom = 1
   private cached = 0
 
+  /** opens entry data read back from disk (encryption at rest); none = stored in clear */
+  opener?: (sealed: Uint8Array, index: number, term: number) => Uint8Array
+
   constructor (private readonly cacheLimit: number) {}
+
+  private readData (s: { source: { read: (offset: number, length: number) => Uint8Array }, offset: number, length: number, term: number }, index: number): Uint8Array {
+    const bytes = s.source.read(s.offset, s.length)
+    return this.opener === undefined ? bytes : this.opener(bytes, index, s.term)
+  }
 
   firstIndex (): number { return this.dummyIndex + 1 }
   lastIndex (): number { return this.dummyIndex + this.slots.length }
@@ -59,7 +67,7 @@ export class LogIndex {
       const s = this.slots[i - this.dummyIndex - 1]
       if (out.length > 0 && bytes + s.length > maxBytes) break
       bytes += s.length
-      out.push({ term: s.term, index: i, type: s.type, data: s.data ?? s.source.read(s.offset, s.length) })
+      out.push({ term: s.term, index: i, type: s.type, data: s.data ?? this.readData(s, i) })
     }
     return out
   }
