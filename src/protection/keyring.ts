@@ -21,7 +21,9 @@ export const KEYRING_DIR = 'keys'
 export const KEYRING_FILE = 'keyring.json'
 const MAX_KEYRING_BYTES = 1024 * 1024
 const MAX_KEYS = 1000
-const ID = /^k[0-9]{1,6}$/
+/** key ids are fixed-width (k000001): every sealed record has the same overhead */
+const ID = /^k[0-9]{6}$/
+const keyId = (n: number): string => `k${String(n).padStart(6, '0')}`
 
 export interface KeyringFileKey {
   id: string
@@ -71,7 +73,7 @@ export async function readKeyringFile (file: string): Promise<KeyringFile | unde
   const ids = new Set<string>()
   for (const k of o.keys) {
     if (k == null || typeof k !== 'object' || typeof k.id !== 'string' || !ID.test(k.id) || typeof k.created !== 'string' || typeof k.wrapped !== 'string') {
-      throw new KeyringError(`${file}: every key needs id (k<n>), created and wrapped`)
+      throw new KeyringError(`${file}: every key needs id (k000001...), created and wrapped`)
     }
     if (ids.has(k.id)) throw new KeyringError(`${file}: key ${k.id} appears twice`)
     ids.add(k.id)
@@ -139,8 +141,8 @@ export class Keyring implements SealingKeys {
         v: 1,
         provider: provider.kind,
         ...(options.salt !== undefined ? { salt: Buffer.from(options.salt).toString('base64') } : {}),
-        active: 'k1',
-        keys: [{ id: 'k1', created: new Date().toISOString(), wrapped: await provider.wrap(key, 'k1') }]
+        active: keyId(1),
+        keys: [{ id: keyId(1), created: new Date().toISOString(), wrapped: await provider.wrap(key, keyId(1)) }]
       }
       await writeAtomic(file, JSON.stringify(doc, null, 2) + '\n')
     }
@@ -156,7 +158,7 @@ export class Keyring implements SealingKeys {
 
   /** Adds a fresh key and makes it active; the previous keys stay for opening. Durable before it returns. */
   async rotate (): Promise<string> {
-    const next = `k${Math.max(...this.doc.keys.map(k => Number(k.id.slice(1)))) + 1}`
+    const next = keyId(Math.max(...this.doc.keys.map(k => Number(k.id.slice(1)))) + 1)
     const key = new Uint8Array(randomBytes(32))
     const doc: KeyringFile = { ...this.doc, active: next, keys: [...this.doc.keys, { id: next, created: new Date().toISOString(), wrapped: await this.provider.wrap(key, next) }] }
     await writeAtomic(this.file, JSON.stringify(doc, null, 2) + '\n')

@@ -111,7 +111,7 @@ export class TransitKeyProvider implements KeyProvider {
     return data
   }
 
-  async wrap (key: Uint8Array, id: string): Promise<string> {
+  async wrap (key: Uint8Array, _id: string): Promise<string> {
     const data = await this.call('encrypt', { plaintext: Buffer.from(key).toString('base64') })
     if (typeof data.ciphertext !== 'string') throw new KeyProviderError('transit encrypt: no ciphertext in the answer')
     return data.ciphertext

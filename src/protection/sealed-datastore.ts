@@ -40,9 +40,9 @@ export class SealedDatastore extends BaseDatastore {
   }
 
   override async * putMany (source: Iterable<Pair> | AsyncIterable<Pair>, options?: AbortOptions): AsyncGenerator<Key> {
-    const self = this
+    const seal = (key: Key, value: Uint8Array): Uint8Array => this.sealed(key, value)
     async function * sealedPairs (): AsyncGenerator<Pair> {
-      for await (const p of source) yield { key: p.key, value: self.sealed(p.key, p.value) }
+      for await (const p of source) yield { key: p.key, value: seal(p.key, p.value) }
     }
     yield * this.inner.putMany(sealedPairs(), options)
   }

@@ -43,6 +43,11 @@ export class Sealer {
     return this.keys.activeId
   }
 
+  /** bytes a sealed record adds to its plaintext under the active key (constant for the keyring's fixed-width ids) */
+  get overhead (): number {
+    return 3 + encoder.encode(this.keys.activeId).byteLength + NONCE_BYTES + TAG_BYTES
+  }
+
   /** Seals `plain` for the record `context` (its identity: a key, a group+index, ...). */
   seal (plain: Uint8Array, context: string | Uint8Array): Uint8Array {
     const kid = this.keys.activeId

@@ -43,7 +43,7 @@ export interface RaftGroupInit<R> {
   accept?: (peer: string) => boolean
   logger: Logger
   walMetrics?: WalMetrics
-  /** encryption at rest of this group's WAL entries and snapshots */
+  /** encryption at rest of this group's WAL entries and snapshots (src/protection/wal.ts) */
   walCipher?: WalCipher
   tickMs?: number
   electionTick?: number

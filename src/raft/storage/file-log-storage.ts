@@ -117,7 +117,10 @@ export class FileLogStorage implements FileLogStorageApi {
     try {
       const wal = await recoverWal(fs, join(dir, 'wal'), cacheBytes, log)
       const cipher = options.cipher
-      if (cipher !== undefined) wal.index.opener = (sealed, index, term) => cipher.openEntry(sealed, index, term)
+      if (cipher !== undefined) {
+        wal.index.opener = (sealed, index, term) => cipher.openEntry(sealed, index, term)
+        wal.index.sealedOverhead = cipher.overhead
+      }
       const snapshots = new SnapshotStore(fs, join(dir, 'snap'), log, cipher)
       let snap: Snapshot
       try {

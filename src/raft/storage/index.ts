@@ -106,6 +106,8 @@ export interface FileLogStorageOptions {
  * unchanged; opening throws on any record that fails authentication.
  */
 export interface WalCipher {
+  /** bytes sealing adds to each entry's data (constant: maxBytes limits count the data itself) */
+  readonly overhead: number
   sealEntry (data: Uint8Array, index: number, term: number): Uint8Array
   openEntry (sealed: Uint8Array, index: number, term: number): Uint8Array
   sealSnapshot (bytes: Uint8Array, index: number, term: number): Uint8Array

@@ -36,6 +36,8 @@ export class LogIndex {
 
   /** opens entry data read back from disk (encryption at rest); none = stored in clear */
   opener?: (sealed: Uint8Array, index: number, term: number) => Uint8Array
+  /** bytes sealing adds to each stored entry (0 in clear) */
+  sealedOverhead = 0
 
   constructor (private readonly cacheLimit: number) {}
 
@@ -65,8 +67,9 @@ export class LogIndex {
     let bytes = 0
     for (let i = lo; i < hi; i++) {
       const s = this.slots[i - this.dummyIndex - 1]
-      if (out.length > 0 && bytes + s.length > maxBytes) break
-      bytes += s.length
+      const size = s.length - this.sealedOverhead
+      if (out.length > 0 && bytes + size > maxBytes) break
+      bytes += size
       out.push({ term: s.term, index: i, type: s.type, data: s.data ?? this.readData(s, i) })
     }
     return out
