@@ -271,8 +271,11 @@ export class ApiAuth {
       if (open && !hasToken) return
       const caller = await this.authenticate(request.headers.authorization, request.socket.remoteAddress)
       request.caller = caller
-      // an info read (open, or closed by openInfo: false): any authenticated caller
-      if (read) return
+      // an info read (open, or closed by openInfo: false): any authenticated caller, unless the route names a role
+      if (read) {
+        if (config?.authenticate === true && config.role !== undefined && config.role !== 'per-request') this.authorize(caller, config.role, target)
+        return
+      }
       const role = config?.role ?? 'admin'
       if (role !== 'per-request') this.authorize(caller, role, target)
       else if (caller.scope !== undefined) throw new ForbiddenError('a scoped token may only touch the services, functions or allocations it names')

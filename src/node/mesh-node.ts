@@ -7,7 +7,7 @@ import { StatefulServices } from '../services/index.js'
 import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
-import { openProtection, SealedDatastore, walCipherFor } from '../protection/index.js'
+import { keyRoutes, openProtection, SealedDatastore, walCipherFor } from '../protection/index.js'
 import type { Protection } from '../protection/index.js'
 import { createMetricsRegistry, forComponent, TrafficMeter } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
@@ -320,6 +320,7 @@ export class MeshNode implements ApiNode {
               functions: () => this.functions as FunctionService,
               catalogue: () => this.catalogue as Catalogue
             }),
+            keyRoutes(() => this.protection?.keyring),
             ...(this.init.routes ?? [])
           ]
         })

@@ -15,3 +15,4 @@ export { WrongKeyError, KeyringError, UnknownKeyError, TamperedRecordError, KeyP
 export { openProtection } from './open.js'
 export type { ProtectionConfig, Protection } from './open.js'
 export { walCipherFor } from './wal.js'
+export { keyRoutes, EncryptionDisabledError } from './routes.js'

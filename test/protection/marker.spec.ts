@@ -15,6 +15,7 @@ import { pino } from 'pino'
 import { defaultConfig } from '../../src/config/index.js'
 import { createMeshNode } from '../../src/node/index.js'
 import { WrongKeyError } from '../../src/protection/index.js'
+import { runCli } from '../helpers/cli.js'
 import { waitFor } from '../helpers/wait.js'
 import type { DcisConfig } from '../../src/config/index.js'
 import type { MeshNode } from '../../src/node/index.js'
@@ -137,6 +138,52 @@ describe('protection: nothing a service stores is on disk in clear', function ()
         const got = await call(nodes[1], 'GET', `/v1/services/${name}/kv/secret`)
         return got.status === 200 && JSON.parse(got.text).value === `value ${marker} end`
       }, { timeoutMs: 60_000, intervalMs: 200 })
+    }
+    await stopAll()
+  })
+
+  it('key rotation while writing (API and dcis keys), then a restart: every value reads back', async function () {
+    this.timeout(180_000)
+    await startAll()
+    const written: string[] = []
+    let writing = true
+    const writer = (async () => {
+      for (let i = 0; writing || i < 30; i++) {
+        for (const name of ['ev', 'st']) {
+          const r = await call(nodes[0], 'PUT', `/v1/services/${name}/kv/r${i}`, `${name}-${i}`)
+          assert.equal(r.status, 200, r.text)
+          written.push(`${name}/r${i}`)
+        }
+      }
+    })()
+    try {
+      for (let k = 0; k < 3; k++) {
+        const r = await call(nodes[k % 2], 'POST', '/v1/keys/rotate')
+        assert.equal(r.status, 200, r.text)
+        await waitFor('writes after the rotation', () => written.length >= (k + 1) * 8, { timeoutMs: 30_000, intervalMs: 10 })
+      }
+      const cli = await runCli(['keys', 'rotate', '--api', nodes[1].api?.url ?? '', '--json'])
+      assert.equal(cli.code, 0, cli.stderr)
+      const st = await runCli(['keys', 'status', '--api', nodes[1].api?.url ?? ''])
+      assert.equal(st.code, 0, st.stderr)
+      assert.match(st.stdout, /encryption at rest: on, provider passphrase, active key k00000\d/)
+      assert.match(st.stdout, /retired/)
+    } finally {
+      writing = false
+      await writer
+    }
+    const keys0 = JSON.parse((await call(nodes[0], 'GET', '/v1/keys')).text) as { keys: Array<{ state: string }> }
+    assert.ok(keys0.keys.filter(k => k.state === 'retired').length >= 1)
+    await stopAll()
+    await startAll()
+    for (const n of nodes) {
+      for (const path of written) {
+        const [name, key] = path.split('/')
+        await waitFor(`${path} on ${n.libp2p.peerId.toString()}`, async () => {
+          const got = await call(n, 'GET', `/v1/services/${name}/kv/${key}`)
+          return got.status === 200 && JSON.parse(got.text).value === `${name}-${key.slice(1)}`
+        }, { timeoutMs: 30_000, intervalMs: 100 })
+      }
     }
     await stopAll()
   })
