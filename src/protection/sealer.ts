@@ -11,7 +11,8 @@
  * another place, sealed under another key id, or altered in any bit fails
  * to open. Nothing that fails authentication is ever returned.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createSecretKey, randomFillSync } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import { TamperedRecordError, UnknownKeyError } from './errors.js'
 
 export const SEAL_MAGIC = 0xd5
@@ -21,7 +22,6 @@ const TAG_BYTES = 16
 const KEY_BYTES = 32
 const AAD_PREFIX = Buffer.from('dcis-seal/1\0')
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
 
 /** The keys a sealer uses: one active for new records, all for opening. */
 export interface SealingKeys {
@@ -36,8 +36,46 @@ export function looksSealed (bytes: Uint8Array): boolean {
   return bytes.byteLength >= 3 && bytes[0] === SEAL_MAGIC && bytes[1] === SEAL_VERSION
 }
 
+/** nonces are drawn from the CSPRNG in blocks (one syscall per NONCE_POOL nonces), each used once */
+const NONCE_POOL = 1024
+const KID = /^[\x21-\x7e]{1,64}$/
+
 export class Sealer {
+  private readonly kidBytes = new Map<string, Buffer>()
+  /** imported keys by id (importing a raw key on every call costs more than the cipher) */
+  private readonly imported = new Map<string, { raw: Uint8Array, key: KeyObject }>()
+  private pool = Buffer.alloc(0)
+  private poolAt = 0
+
   constructor (private readonly keys: SealingKeys) {}
+
+  private kid (id: string): Buffer {
+    let b = this.kidBytes.get(id)
+    if (b === undefined) {
+      if (!KID.test(id)) throw new TypeError(`a key id is 1-64 printable ASCII characters (got ${JSON.stringify(id).slice(0, 80)})`)
+      b = Buffer.from(id, 'latin1')
+      this.kidBytes.set(id, b)
+    }
+    return b
+  }
+
+  private keyObject (id: string, raw: Uint8Array): KeyObject {
+    const hit = this.imported.get(id)
+    if (hit !== undefined && hit.raw === raw) return hit.key
+    const key = createSecretKey(raw)
+    this.imported.set(id, { raw, key })
+    return key
+  }
+
+  private nonce (): Buffer {
+    if (this.poolAt + NONCE_BYTES > this.pool.byteLength) {
+      this.pool = randomFillSync(Buffer.allocUnsafe(NONCE_POOL * NONCE_BYTES))
+      this.poolAt = 0
+    }
+    const n = this.pool.subarray(this.poolAt, this.poolAt + NONCE_BYTES)
+    this.poolAt += NONCE_BYTES
+    return n
+  }
 
   get activeKeyId (): string {
     return this.keys.activeId
@@ -45,7 +83,7 @@ export class Sealer {
 
   /** bytes a sealed record adds to its plaintext under the active key (constant for the keyring's fixed-width ids) */
   get overhead (): number {
-    return 3 + encoder.encode(this.keys.activeId).byteLength + NONCE_BYTES + TAG_BYTES
+    return 3 + this.kid(this.keys.activeId).byteLength + NONCE_BYTES + TAG_BYTES
   }
 
   /** Seals `plain` for the record `context` (its identity: a key, a group+index, ...). */
@@ -53,9 +91,9 @@ export class Sealer {
     const kid = this.keys.activeId
     const key = this.keys.key(kid)
     if (key === undefined || key.byteLength !== KEY_BYTES) throw new UnknownKeyError(kid, contextText(context))
-    const kidBytes = encoder.encode(kid)
-    const nonce = randomBytes(NONCE_BYTES)
-    const cipher = createCipheriv('aes-256-gcm', key, nonce)
+    const kidBytes = this.kid(kid)
+    const nonce = this.nonce()
+    const cipher = createCipheriv('aes-256-gcm', this.keyObject(kid, key), nonce)
     cipher.setAAD(aad(kidBytes, context))
     const head = 3 + kidBytes.byteLength
     const out = new Uint8Array(head + NONCE_BYTES + plain.byteLength + TAG_BYTES)
@@ -76,12 +114,10 @@ export class Sealer {
   keyIdOf (sealed: Uint8Array, context: string | Uint8Array = ''): string {
     if (!looksSealed(sealed)) throw new TamperedRecordError(contextText(context), 'not a sealed record')
     const kidLen = sealed[2]
-    if (kidLen === 0 || sealed.byteLength < 3 + kidLen + NONCE_BYTES + TAG_BYTES) throw new TamperedRecordError(contextText(context), 'truncated')
-    try {
-      return decoder.decode(sealed.subarray(3, 3 + kidLen))
-    } catch {
-      throw new TamperedRecordError(contextText(context), 'the key id is not UTF-8')
-    }
+    if (kidLen === 0 || kidLen > 64 || sealed.byteLength < 3 + kidLen + NONCE_BYTES + TAG_BYTES) throw new TamperedRecordError(contextText(context), 'truncated')
+    const id = Buffer.from(sealed.buffer, sealed.byteOffset + 3, kidLen).toString('latin1')
+    if (!KID.test(id)) throw new TamperedRecordError(contextText(context), 'the key id is not printable ASCII')
+    return id
   }
 
   /** Opens a record sealed for `context`; throws TamperedRecordError / UnknownKeyError. */
@@ -93,7 +129,8 @@ export class Sealer {
     const nonce = sealed.subarray(head, head + NONCE_BYTES)
     const tag = sealed.subarray(sealed.byteLength - TAG_BYTES)
     const body = sealed.subarray(head + NONCE_BYTES, sealed.byteLength - TAG_BYTES)
-    const decipher = createDecipheriv('aes-256-gcm', key, nonce)
+    if (key.byteLength !== KEY_BYTES) throw new UnknownKeyError(kid, contextText(context))
+    const decipher = createDecipheriv('aes-256-gcm', this.keyObject(kid, key), nonce)
     decipher.setAAD(aad(sealed.subarray(3, head), context))
     decipher.setAuthTag(tag)
     try {
@@ -107,8 +144,14 @@ export class Sealer {
 }
 
 function aad (kid: Uint8Array, context: string | Uint8Array): Buffer {
-  const ctx = typeof context === 'string' ? encoder.encode(context) : context
-  return Buffer.concat([AAD_PREFIX, kid, Buffer.from([0]), ctx])
+  const ctxLen = typeof context === 'string' ? Buffer.byteLength(context) : context.byteLength
+  const out = Buffer.allocUnsafe(AAD_PREFIX.byteLength + kid.byteLength + 1 + ctxLen)
+  AAD_PREFIX.copy(out, 0)
+  out.set(kid, AAD_PREFIX.byteLength)
+  out[AAD_PREFIX.byteLength + kid.byteLength] = 0
+  if (typeof context === 'string') out.write(context, AAD_PREFIX.byteLength + kid.byteLength + 1, 'utf8')
+  else out.set(context, AAD_PREFIX.byteLength + kid.byteLength + 1)
+  return out
 }
 
 function contextText (context: string | Uint8Array): string {
