@@ -20,7 +20,7 @@ import type { ErrorStatusTable } from './errors.js'
 import type { ApiMetrics } from './metrics.js'
 import type { ValidationIssue } from './validation.js'
 import type { Duplex } from 'node:stream'
-import type { ApiAuthHook, ApiComponents, ApiRouteContext, ApiRoutes } from './index.js'
+import type { ApiAuthHook, ApiComponents, ApiRouteContext, ApiRoutes, ApiTls } from './index.js'
 import type { Logger } from '../telemetry/index.js'
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, FastifyServerOptions, RouteOptions } from 'fastify'
 
@@ -35,6 +35,8 @@ export interface AppInit {
   table: ErrorStatusTable
   /** aborted when the server stops */
   signal: AbortSignal
+  /** HTTPS (and optional mutual TLS) */
+  https?: ApiTls
 }
 
 const ERROR_RESPONSES = {
@@ -77,6 +79,9 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
   }
 
   const app = fastify({
+    ...(init.https !== undefined
+      ? { https: { key: init.https.key, cert: init.https.cert, minVersion: 'TLSv1.2' as const, ...(init.https.ca !== undefined ? { ca: init.https.ca, requestCert: true, rejectUnauthorized: true } : {}) } }
+      : {}),
     loggerInstance: log as FastifyBaseLogger,
     // request lines are logged once, at debug, by the onResponse hook below
     logController: new LogController({ disableRequestLogging: true }),

@@ -61,6 +61,12 @@ function buildSchema (full: boolean): TSchema {
       port: opt(Type.Integer({ minimum: 0, maximum: 65535 })),
       trustLoopback: opt(Type.Boolean()),
       openInfo: opt(Type.Boolean()),
+      tls: Type.Optional(obj({
+        enabled: Type.Boolean(),
+        cert: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+        key: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+        clientCa: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 }))
+      })),
       policy: opt(Type.Array(obj({
         did: Type.String({ pattern: '^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$', errorText: 'must be a did:key (did:key:z6Mk...)' }),
         roles: Type.Array(Type.Union([Type.Literal('read'), Type.Literal('deploy'), Type.Literal('allocate'), Type.Literal('services'), Type.Literal('admin')], { errorText: 'must be one of read, deploy, allocate, services, admin' }), { minItems: 1, maxItems: 5, uniqueItems: true })
@@ -122,7 +128,7 @@ export interface DcisConfig {
   listen: string[]
   /** multiaddrs announced instead of the listen addresses (e.g. behind NAT) */
   announce: string[]
-  api: { host: string, port: number, trustLoopback: boolean, /** false: health, metrics, OpenAPI, node and registry reads need a token */ openInfo: boolean, policy: Array<{ did: string, roles: Array<'read' | 'deploy' | 'allocate' | 'services' | 'admin'> }> }
+  api: { host: string, port: number, trustLoopback: boolean, /** false: health, metrics, OpenAPI, node and registry reads need a token */ openInfo: boolean, /** HTTPS: cert+key files, or self-signed with the peer key; clientCa = mutual TLS */ tls?: { enabled: boolean, cert?: string, key?: string, clientCa?: string }, policy: Array<{ did: string, roles: Array<'read' | 'deploy' | 'allocate' | 'services' | 'admin'> }> }
   /** files holding federation credentials (VC-JWTs) to attach to this peer's END */
   credentials: string[]
   /** trust anchors file; '' = bootstrap/<federation>/trust-anchors.json */

@@ -7,7 +7,8 @@ import { StatefulServices } from '../services/index.js'
 import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
-import { keyRoutes, openProtection, SealedDatastore, walCipherFor } from '../protection/index.js'
+import { keyRoutes, openProtection, SealedDatastore, selfSignedCertificate, walCipherFor } from '../protection/index.js'
+import type { ApiTls } from '../api/index.js'
 import type { Protection } from '../protection/index.js'
 import { createMetricsRegistry, forComponent, TrafficMeter } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
@@ -302,7 +303,9 @@ export class MeshNode implements ApiNode {
 
 
       if (this.init.api !== false) {
+        const https = await apiTls(this.config, identity)
         this.api = createApiServer({ node: this, metrics: this.metrics, logger: this.init.logger }, {
+          ...(https !== undefined ? { https } : {}),
           host: this.config.api.host,
           port: this.config.api.port,
           auth: apiAuth,
@@ -413,4 +416,21 @@ export class MeshNode implements ApiNode {
     out.sort((a, b) => a.peerId.localeCompare(b.peerId))
     return out
   }
+}
+
+/**
+ * The API's TLS from `api.tls`: the operator's certificate and key files, or
+ * (none given) a self-signed certificate whose key is the peer's own
+ * identity key; `clientCa` turns on mutual TLS. Undefined = plain HTTP.
+ */
+async function apiTls (config: DcisConfig, identity: NodeIdentity): Promise<ApiTls | undefined> {
+  const tls = config.api.tls
+  if (tls === undefined || !tls.enabled) return undefined
+  const ca = tls.clientCa !== undefined ? { ca: await readFile(tls.clientCa) } : {}
+  if (tls.cert !== undefined || tls.key !== undefined) {
+    if (tls.cert === undefined || tls.key === undefined) throw new Error('api.tls: give both cert and key, or neither (self-signed with the peer key)')
+    return { cert: await readFile(tls.cert), key: await readFile(tls.key), ...ca }
+  }
+  const self = selfSignedCertificate({ ed25519Raw: identity.privateKey.raw, did: identity.did, hosts: [config.api.host] })
+  return { cert: self.cert, key: self.key, ...ca }
 }

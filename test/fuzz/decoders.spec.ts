@@ -33,7 +33,7 @@ interface Target {
   valid: Uint8Array[]
 }
 
-const types = SERVICE_SECTIONS.types
+const types = SERVICE_SECTIONS
 const allocId = makeAllocationId('12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN', randomSuffix((n) => new Uint8Array(n).fill(7)))
 const targets: Target[] = [
   {

@@ -108,7 +108,7 @@ export async function runStart (opts: StartOptions): Promise<void> {
   if (config.api.trustLoopback) {
     logger.warn('api.trustLoopback is on: loopback clients may act without a token')
   }
-  if (!apiHostIsLoopback(config.api.host)) {
+  if (!apiHostIsLoopback(config.api.host) && config.api.tls?.enabled !== true) {
     const line = `WARNING: the API listens on ${config.api.host}:${config.api.port} beyond loopback over plain HTTP: bearer tokens and service data cross the network in clear. Put TLS in front of it or bind it to 127.0.0.1 (docs/security.md).`
     logger.warn({ host: config.api.host }, line)
     process.stderr.write(`dcis: ${line}\n`)
