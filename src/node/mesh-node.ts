@@ -321,7 +321,8 @@ export class MeshNode implements ApiNode {
               alloc: () => this.alloc as AllocationService,
               crdt: () => this.crdt as CrdtBackend,
               functions: () => this.functions as FunctionService,
-              catalogue: () => this.catalogue as Catalogue
+              catalogue: () => this.catalogue as Catalogue,
+              provenance: () => this.identity
             }),
             keyRoutes(() => this.protection?.keyring),
             ...(this.init.routes ?? [])

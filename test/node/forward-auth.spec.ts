@@ -116,6 +116,26 @@ describe('node: forwarded calls are re-authorised by the peer that serves them',
     })
   }
 
+  for (const name of ['ev', 'st']) {
+    it(`${name}: ?provenance=true says who wrote, when, via which peer, signed by that peer`, async () => {
+      const put = await call(a, 'PUT', `/v1/services/${name}/kv/prov`, await tokenFor(both, a), 'with provenance')
+      assert.equal(put.status, 200, put.text)
+      const got = await call(b, 'GET', `/v1/services/${name}/kv/prov?provenance=true`, await tokenFor(both, b))
+      assert.equal(got.status, 200, got.text)
+      const p = (got.json() as unknown as { provenance: { writer: string, via: string, verified: boolean, stale: boolean, rev: number, at: string } | null, revision: number }).provenance
+      assert.ok(p != null, got.text)
+      assert.equal(p.writer, both.did)
+      assert.equal(p.via, a.identity.did)
+      assert.equal(p.verified, true)
+      assert.equal(p.stale, false)
+      assert.ok(Date.now() - Date.parse(p.at) < 120_000)
+      // without the flag the answer is the plain entry; the reserved key space is not writable
+      assert.equal((got.json() as unknown as Record<string, unknown>).value, 'with provenance')
+      assert.equal('provenance' in (await call(b, 'GET', `/v1/services/${name}/kv/prov`, await tokenFor(both, b))).json(), false)
+      assert.equal((await call(a, 'PUT', `/v1/services/${name}/kv/%00prov%2Fprov`, await tokenFor(both, a), 'forged')).status, 400)
+    })
+  }
+
   it('a token scoped to service ev gets 403 on st, on A and through the forward', async () => {
     const scoped = await tokenFor(both, a, { scope: { services: ['ev'] } })
     assert.equal((await call(a, 'GET', '/v1/services/ev/kv/k', scoped)).status, 200)

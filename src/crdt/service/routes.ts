@@ -4,7 +4,7 @@ import type { CrdtBackend } from './backend.js'
 import type { ApiRoutes } from '../../api/index.js'
 
 const nameParam = { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' } as const
-const keyParam = { type: 'string', minLength: 1, maxLength: 512 } as const
+const keyParam = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[^\\u0000]', description: 'any text not starting with NUL (reserved for provenance records)' } as const
 const memberSchema = { type: 'string', minLength: 1, maxLength: 4096 } as const
 const membersResponse = {
   type: 'object',
