@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
@@ -194,5 +194,16 @@ describe('protection: nothing a service stores is on disk in clear', function ()
     await assert.rejects(n.start(), (err: Error) => err instanceof WrongKeyError && !err.message.includes('\n'))
     await n.stop()
     process.env.DCIS_KEY_PASSPHRASE = 'correct horse battery staple'
+  })
+
+  it('dcis start with a wrong passphrase exits 1 with one line on stderr', async function () {
+    this.timeout(60_000)
+    const file = join(dir, 'wrong-key.yaml')
+    await writeFile(file, `dataDir: ${join(dir, 'peer-1')}\nlisten: [/ip4/127.0.0.1/tcp/0]\napi: { host: 127.0.0.1, port: 0 }\nstorage: { encryption: { enabled: true, provider: passphrase } }\n`)
+    const r = await runCli(['start', '--config', file, '--log-level', 'silent'], { env: { DCIS_KEY_PASSPHRASE: 'not the passphrase at all', DCIS_NO_REEXEC: '1' }, timeoutMs: 50_000 })
+    assert.equal(r.code, 1, r.stderr)
+    const lines = r.stderr.trim().split('\n')
+    assert.equal(lines.length, 1, r.stderr)
+    assert.match(lines[0], /^dcis: key k000001 does not unwrap with the passphrase key/)
   })
 })

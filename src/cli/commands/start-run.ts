@@ -104,7 +104,13 @@ export async function runStart (opts: StartOptions): Promise<void> {
   process.on('SIGINT', () => { shutdown('SIGINT') })
   process.on('SIGTERM', () => { shutdown('SIGTERM') })
 
-  await node.start()
+  try {
+    await node.start()
+  } catch (err) {
+    // one line (e.g. a wrong key), and exit: a failed start must not leave a process behind
+    process.stderr.write(`dcis: ${((err as Error).message ?? String(err)).split('\n')[0]}\n`)
+    process.exit(1)
+  }
   if (config.api.trustLoopback) {
     logger.warn('api.trustLoopback is on: loopback clients may act without a token')
   }
