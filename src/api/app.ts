@@ -21,7 +21,7 @@ import type { ErrorStatusTable } from './errors.js'
 import type { ApiMetrics } from './metrics.js'
 import type { ValidationIssue } from './validation.js'
 import type { Duplex } from 'node:stream'
-import type { ApiAuthHook, ApiComponents, ApiRouteContext, ApiRoutes } from './index.js'
+import type { ApiAuthHook, ApiComponents, ApiRouteContext, ApiRoutes, ApiTls } from './index.js'
 import type { Logger } from '../telemetry/index.js'
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, FastifyServerOptions, RouteOptions } from 'fastify'
 
@@ -36,6 +36,8 @@ export interface AppInit {
   table: ErrorStatusTable
   /** aborted when the server stops */
   signal: AbortSignal
+  /** HTTPS (and optional mutual TLS) */
+  https?: ApiTls
 }
 
 const ERROR_RESPONSES = {
@@ -78,6 +80,9 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
   }
 
   const app = fastify({
+    ...(init.https !== undefined
+      ? { https: { key: init.https.key, cert: init.https.cert, minVersion: 'TLSv1.2' as const, ...(init.https.ca !== undefined ? { ca: init.https.ca, requestCert: true, rejectUnauthorized: true } : {}) } }
+      : {}),
     loggerInstance: log as FastifyBaseLogger,
     // request lines are logged once, at debug, by the onResponse hook below
     logController: new LogController({ disableRequestLogging: true }),
@@ -116,7 +121,7 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
             type: 'http',
             scheme: 'bearer',
             bearerFormat: 'JWT',
-            description: 'EdDSA JWT issued by a DID the peer\'s policy lists, aud = the peer\'s DID (dcis token issue). Required on every call that is not a read.'
+            description: 'EdDSA JWT issued by a DID the peer\'s policy lists, aud = the peer\'s DID (dcis token issue). Required on every call that is not a read, and on reads of service data (unless the service is public).'
           }
         }
       }
@@ -148,7 +153,8 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
         response[status] = errorResponse(description)
       }
     }
-    const secured = methods.some(m => !OPEN_METHODS.has(m.toUpperCase())) || (route.config as { authenticate?: boolean } | undefined)?.authenticate === true
+    const routeConfig = route.config as { authenticate?: boolean, read?: boolean } | undefined
+    const secured = methods.some(m => !OPEN_METHODS.has(m.toUpperCase())) || routeConfig?.authenticate === true || routeConfig?.read === true
     route.schema = {
       ...schema,
       response,

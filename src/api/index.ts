@@ -101,6 +101,15 @@ export interface ApiServerInit {
   handlerTimeoutMs?: number
   /** whole-request timeout (slow clients), default 60 s */
   requestTimeoutMs?: number
+  /** serve HTTPS with this key and certificate (PEM); with `ca`, clients must present a certificate it signed (mutual TLS) */
+  https?: ApiTls
+}
+
+export interface ApiTls {
+  key: string | Buffer
+  cert: string | Buffer
+  /** client CA (PEM): mutual TLS, a client without a certificate it signed is refused at the handshake */
+  ca?: string | Buffer
 }
 
 export interface ApiServer {

@@ -82,7 +82,7 @@ export class ApiHttpServer implements ApiServer {
     if (host === '0.0.0.0') host = '127.0.0.1'
     if (host === '::' || host === '[::]') host = '::1'
     if (host.includes(':') && !host.startsWith('[')) host = `[${host}]`
-    return `http://${host}:${this.port}`
+    return `${this.init.https !== undefined ? 'https' : 'http'}://${host}:${this.port}`
   }
 
   registerErrorStatus (name: string, status: number): void {
@@ -122,7 +122,8 @@ export class ApiHttpServer implements ApiServer {
         auth: this.init.auth,
         metrics: this.metrics,
         table: this.table,
-        signal: shutdown.signal
+        signal: shutdown.signal,
+        ...(this.init.https !== undefined ? { https: this.init.https } : {})
       })
       await app.listen({ host: this.host, port: this.requestedPort, listenTextResolver: () => '' })
       const address = app.server.address() as AddressInfo | null

@@ -44,7 +44,7 @@ function sortKeys (v: unknown): unknown {
 
 export class FederationCatalogue implements Catalogue {
   private readonly c: CatalogueComponents
-  private readonly init: Required<Omit<CatalogueInit, 'dir' | 'datastore' | 'checkSpec'>> & Pick<CatalogueInit, 'checkSpec'>
+  private readonly init: Required<Omit<CatalogueInit, 'dir' | 'datastore' | 'checkSpec' | 'sealer'>> & Pick<CatalogueInit, 'checkSpec'>
   private readonly metrics?: CatalogueMetrics
   private readonly self: string
   private state: ORMap = emptyState()
@@ -81,7 +81,7 @@ export class FederationCatalogue implements Catalogue {
       ...(init.checkSpec != null ? { checkSpec: init.checkSpec } : {})
     }
     this.metrics = components.metrics != null ? createCatalogueMetrics(components.metrics) : undefined
-    if (init.dir != null) this.file = new SnapshotFile(init.dir)
+    if (init.dir != null) this.file = new SnapshotFile(init.dir, init.sealer)
     else if (init.datastore != null) this.file = new DatastoreSnapshot(init.datastore)
     if (this.net != null) this.sync = new CatalogueSync({
       libp2p: this.net,

@@ -47,9 +47,13 @@ export interface CatalogueComponents {
   now?: () => number
 }
 
+import type { Sealer } from '../protection/sealer.js'
+
 export interface CatalogueInit {
   /** where the snapshot file lives (written with fsync) */
   dir?: string
+  /** seals the snapshot file at rest (AES-256-GCM, src/protection); none = clear */
+  sealer?: Pick<Sealer, 'seal' | 'open'>
   /** without `dir`: keep the snapshot in this datastore instead; neither = memory only */
   datastore?: Datastore
   /** periodic anti-entropy (ms, jittered ±25%); default 30 000 */

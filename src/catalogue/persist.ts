@@ -13,6 +13,7 @@ import type { Hlc } from '../crdt/index.js'
 import { Key } from 'interface-datastore'
 import type { Datastore } from 'interface-datastore'
 import { CatalogueStorageError } from './errors.js'
+import type { Sealer } from '../protection/sealer.js'
 
 export const SNAPSHOT_FILE = 'catalogue.snapshot'
 export const SNAPSHOT_KEY = '/dcis/catalogue/snapshot'
@@ -87,10 +88,13 @@ export class SnapshotFile implements SnapshotStore {
   private readonly dir: string
   private readonly file: string
   private readonly coalesced = new Coalesced()
+  private readonly sealer?: Pick<Sealer, 'seal' | 'open'>
 
-  constructor (dir: string) {
+  /** with a sealer, the file is one AES-256-GCM record (identity: catalogue.snapshot) */
+  constructor (dir: string, sealer?: Pick<Sealer, 'seal' | 'open'>) {
     this.dir = dir
     this.file = join(dir, SNAPSHOT_FILE)
+    if (sealer !== undefined) this.sealer = sealer
   }
 
   /** the persisted state, or undefined when there is none; CatalogueStorageError when it is damaged */
@@ -103,8 +107,9 @@ export class SnapshotFile implements SnapshotStore {
       throw new CatalogueStorageError(`cannot read ${this.file}: ${(err as Error).message}`, { cause: err })
     }
     try {
-      return decodeSnapshot(bytes, CATALOGUE_SECTIONS)
+      return decodeSnapshot(this.sealer !== undefined ? this.sealer.open(bytes, SNAPSHOT_FILE) : bytes, CATALOGUE_SECTIONS)
     } catch (err) {
+      if ((err as Error).name === 'UnknownKeyError') throw err
       throw new CatalogueStorageError(`${this.file} is damaged: ${(err as Error).message}`, { cause: err })
     }
   }
@@ -120,7 +125,8 @@ export class SnapshotFile implements SnapshotStore {
   async write (get: () => { state: SectionedState, clock: Hlc }): Promise<void> {
     await this.coalesced.write(async () => {
       const { state, clock } = get()
-      await this.writeNow(encodeSnapshot(state, clock))
+      const plain = encodeSnapshot(state, clock)
+      await this.writeNow(this.sealer !== undefined ? this.sealer.seal(plain, SNAPSHOT_FILE) : plain)
     })
   }
 

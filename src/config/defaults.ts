@@ -8,7 +8,7 @@ export function defaultConfig (): DcisConfig {
     zone: 'local-a',
     listen: ['/ip4/0.0.0.0/tcp/4001'],
     announce: [],
-    api: { host: '127.0.0.1', port: 8080, trustLoopback: false, policy: [] },
+    api: { host: '127.0.0.1', port: 8080, trustLoopback: false, openInfo: true, policy: [] },
     credentials: [],
     trustAnchors: '',
     bootstrap: [],
@@ -21,7 +21,8 @@ export function defaultConfig (): DcisConfig {
     resources: {},
     services: { repairGraceMs: 15_000 },
     scheduler: { minReserveTrust: 0 },
-    telemetry: { tracing: false, logSampling: {} }
+    telemetry: { tracing: false, logSampling: {} },
+    storage: { encryption: { enabled: true, provider: 'identity' } }
   }
 }
 

@@ -60,9 +60,16 @@ function buildSchema (full: boolean): TSchema {
       host: opt(Type.String({ minLength: 1, maxLength: 253 })),
       port: opt(Type.Integer({ minimum: 0, maximum: 65535 })),
       trustLoopback: opt(Type.Boolean()),
+      openInfo: opt(Type.Boolean()),
+      tls: Type.Optional(obj({
+        enabled: Type.Boolean(),
+        cert: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+        key: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+        clientCa: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 }))
+      })),
       policy: opt(Type.Array(obj({
         did: Type.String({ pattern: '^did:key:z[1-9A-HJ-NP-Za-km-z]{40,60}$', errorText: 'must be a did:key (did:key:z6Mk...)' }),
-        roles: Type.Array(Type.Union([Type.Literal('deploy'), Type.Literal('allocate'), Type.Literal('services'), Type.Literal('admin')], { errorText: 'must be one of deploy, allocate, services, admin' }), { minItems: 1, maxItems: 4, uniqueItems: true })
+        roles: Type.Array(Type.Union([Type.Literal('read'), Type.Literal('deploy'), Type.Literal('allocate'), Type.Literal('services'), Type.Literal('admin')], { errorText: 'must be one of read, deploy, allocate, services, admin' }), { minItems: 1, maxItems: 5, uniqueItems: true })
       }), { maxItems: 1024 }))
     })),
     credentials: opt(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 4 })),
@@ -110,6 +117,17 @@ function buildSchema (full: boolean): TSchema {
         maxFileBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1 << 40 })),
         keepFiles: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 }))
       }))
+    })),
+    storage: opt(obj({
+      encryption: opt(obj({
+        enabled: opt(Type.Boolean()),
+        provider: opt(Type.Union([Type.Literal('identity'), Type.Literal('passphrase'), Type.Literal('transit')], { errorText: 'must be one of identity, passphrase, transit' })),
+        transit: Type.Optional(obj({
+          url: Type.String({ pattern: '^https?://[!-~]{1,2000}$', errorText: 'must be an http(s) URL' }),
+          key: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$', errorText: 'must be 1-128 of A-Z a-z 0-9 _ . -' }),
+          mount: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$' }))
+        }))
+      }))
     }))
   })
 }
@@ -128,7 +146,7 @@ export interface DcisConfig {
   listen: string[]
   /** multiaddrs announced instead of the listen addresses (e.g. behind NAT) */
   announce: string[]
-  api: { host: string, port: number, trustLoopback: boolean, policy: Array<{ did: string, roles: Array<'deploy' | 'allocate' | 'services' | 'admin'> }> }
+  api: { host: string, port: number, trustLoopback: boolean, /** false: health, metrics, OpenAPI, node and registry reads need a token */ openInfo: boolean, /** HTTPS: cert+key files, or self-signed with the peer key; clientCa = mutual TLS */ tls?: { enabled: boolean, cert?: string, key?: string, clientCa?: string }, policy: Array<{ did: string, roles: Array<'read' | 'deploy' | 'allocate' | 'services' | 'admin'> }> }
   /** files holding federation credentials (VC-JWTs) to attach to this peer's END */
   credentials: string[]
   /** trust anchors file; '' = bootstrap/<federation>/trust-anchors.json */
@@ -156,6 +174,8 @@ export interface DcisConfig {
   scheduler: { minReserveTrust: number }
   /** traces, log sampling and export (docs/observability.md); OTEL_* variables override */
   telemetry: TelemetryConfig
+  /** encryption at rest (docs/security.md) */
+  storage: { encryption: { enabled: boolean, provider: 'identity' | 'passphrase' | 'transit', transit?: { url: string, key: string, mount?: string } } }
 }
 
 export interface TelemetryConfig {

@@ -1,5 +1,6 @@
 import { registryRoutes } from '../registry/routes.js'
 import { serviceRoutes } from '../services/index.js'
+import type { JwtSigningIdentity } from '../identity/index.js'
 import { manifestRoutes } from '../services/manifests/index.js'
 import { meshRoutes } from './routes.js'
 import type { PubsubInbox } from './pubsub-inbox.js'
@@ -41,6 +42,8 @@ export interface CapabilityRouteSources {
   catalogue: () => Catalogue
   sinks: () => SinkService
   caches: () => CacheService
+  /** the peer identity that signs provenance records of service writes */
+  provenance?: () => JwtSigningIdentity | undefined
 }
 
 /**
@@ -53,7 +56,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     meshRoutes({ libp2p: s.libp2p, helia: s.helia, inbox: s.inbox }),
     registryRoutes(s.registry),
     manifestRoutes(s.manifests),
-    serviceRoutes(s.services),
+    serviceRoutes(s.services, s.provenance),
     latencyRoutes({
       get selfId () { return s.latency().selfId },
       map: () => s.latency().map(),

@@ -1,5 +1,5 @@
 import { createApiServer } from '../api/index.js'
-import { ApiAuth } from '../api/auth.js'
+import { ApiAuth, invokeForwardAuthorizer, serviceForwardAuthorizer } from '../api/auth.js'
 import { readFile } from 'node:fs/promises'
 import { loadTrustAnchors, RevocationStore, TrustPolicy } from '../identity/federation/index.js'
 import { createRegistry, endSelector, endValidator, END_NAMESPACE } from '../registry/index.js'
@@ -7,6 +7,9 @@ import { StatefulServices } from '../services/index.js'
 import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
+import { keyRoutes, openProtection, SealedDatastore, selfSignedCertificate, walCipherFor } from '../protection/index.js'
+import type { ApiTls } from '../api/index.js'
+import type { Protection } from '../protection/index.js'
 import { createMetricsRegistry, forComponent, telemetryContract, TrafficMeter } from '../telemetry/index.js'
 import { startTracing } from '../telemetry/tracing/index.js'
 import { createMeshLibp2p } from './libp2p.js'
@@ -73,6 +76,8 @@ export class MeshNode implements ApiNode {
   helia!: HeliaOnLibp2p
   api?: ApiServer
   private stores?: NodeStores
+  /** the keyring and sealer of encryption at rest (absent when it is off) */
+  protection?: Protection
   latency?: LatencyService
   alloc?: AllocationService
   crdt?: CrdtBackend
@@ -132,8 +137,18 @@ export class MeshNode implements ApiNode {
         this.logger.info({ url: tracing.settings.url, protocol: tracing.settings.protocol, sampleRatio: tracing.settings.sampler.ratio, domain: tracing.settings.domain }, 'tracing on')
       }
 
+      // encryption at rest: the keyring opens (or is created) first; a wrong key stops the start here
+      if (this.config.storage.encryption.enabled) {
+        this.protection = await openProtection(this.config.dataDir, this.config.storage.encryption, identity.privateKey.raw)
+        const st = this.protection.keyring.status()
+        this.logger.info({ provider: st.provider, activeKey: st.active, keys: st.keys.length }, 'keyring opened: service data is sealed at rest (AES-256-GCM)')
+      } else {
+        this.logger.warn('storage.encryption.enabled is false: service data is stored in clear')
+      }
       this.stores = await openStores(this.config.dataDir)
       this.stopHooks.push(async () => { await this.stores?.close() })
+      // what the peer stores for services and users is sealed; libp2p's own records (peer store, DHT) and content-addressed blocks stay clear
+      const dataStore = this.protection != null ? new SealedDatastore(this.stores.datastore, this.protection.sealer) : this.stores.datastore
 
       const linkFaults = await this.startLinkFaults()
       this.libp2p = await createMeshLibp2p({
@@ -217,7 +232,7 @@ export class MeshNode implements ApiNode {
       const own = this.registry.self()?.end
       this.alloc = createAllocationService({
         libp2p: this.libp2p,
-        datastore: this.stores.datastore,
+        datastore: dataStore,
         registry: this.registry,
         oracle: this.latency.oracle(),
         logger: forComponent(this.init.logger, 'dcis:scheduler'),
@@ -228,11 +243,24 @@ export class MeshNode implements ApiNode {
       // service replicas reserve their capacity through /dcis/alloc/1.0.0
       const reservations = new ServiceReservations(this.alloc)
 
+      // the API's authorisation, also used to re-authorise calls other peers forward here
+      const apiAuth = new ApiAuth({
+        nodeDid: identity.did,
+        policy: this.config.api.policy,
+        trustLoopback: this.config.api.trustLoopback,
+        openInfo: this.config.api.openInfo,
+        isPublicService: async (name) => await this.services.isPublic(name, { signal: AbortSignal.timeout(5000) })
+      })
+      const authLog = forComponent(this.init.logger, 'dcis:auth')
+      const authorizeForwarded = serviceForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded call refused') })
+
       // strong services: latency-aware Raft groups over /dcis/raft/1.0.0
       const raft = createRaftBackend({
+        ...(this.protection != null ? { walCipherFor: (group: string) => walCipherFor((this.protection as Protection).sealer, group) } : {}),
+        authorizeForwarded: async (r) => await authorizeForwarded({ access: r.op === 'get' ? 'read' : 'write', service: r.name, remotePeer: r.remotePeer, ...(r.token !== undefined ? { token: r.token } : {}) }),
         libp2p: this.libp2p,
         registry: this.registry,
-        datastore: this.stores.datastore,
+        datastore: dataStore,
         dataDir: this.config.dataDir,
         logger: forComponent(this.init.logger, 'dcis:raft'),
         metrics: this.metrics,
@@ -253,11 +281,12 @@ export class MeshNode implements ApiNode {
       this.crdt = await createCrdtBackend({
         libp2p: this.libp2p,
         registry: this.registry,
-        datastore: this.stores.datastore,
+        datastore: dataStore,
         logger: forComponent(this.init.logger, 'dcis:crdt'),
         metrics: this.metrics,
         rtt: (p) => this.latency?.rttMs(p) ?? undefined,
-        reservations
+        reservations,
+        authorizeForwarded
       }, { repairGraceMs: this.config.services.repairGraceMs })
       this.services.addBackend(this.crdt)
       this.stopHooks.push(async () => {
@@ -271,15 +300,16 @@ export class MeshNode implements ApiNode {
         registry: this.registry,
         logger: forComponent(this.init.logger, 'dcis:catalogue'),
         metrics: this.metrics
-      }, { dir: join(this.config.dataDir, 'catalogue'), checkSpec: manifestSpecCheck })
+      }, { dir: join(this.config.dataDir, 'catalogue'), checkSpec: manifestSpecCheck, ...(this.protection != null ? { sealer: this.protection.sealer } : {}) })
       await this.catalogue.start()
       this.stopHooks.push(async () => { await this.catalogue?.stop() })
 
       // Wasm functions: store in helia, invoke routing, health checks with rollback
       this.functions = createFunctionService({
+        authorizeCall: invokeForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded invocation refused') }),
         libp2p: this.libp2p,
         helia: this.helia,
-        datastore: this.stores.datastore,
+        datastore: dataStore,
         catalogue: this.catalogue,
         registry: this.registry,
         rttMs: (p) => this.latency?.rttMs(p) ?? null,
@@ -321,10 +351,12 @@ export class MeshNode implements ApiNode {
 
 
       if (this.init.api !== false) {
+        const https = await apiTls(this.config, identity)
         this.api = createApiServer({ node: this, metrics: this.metrics, logger: this.init.logger }, {
+          ...(https !== undefined ? { https } : {}),
           host: this.config.api.host,
           port: this.config.api.port,
-          auth: new ApiAuth({ nodeDid: identity.did, policy: this.config.api.policy, trustLoopback: this.config.api.trustLoopback }),
+          auth: apiAuth,
           routes: [
             ...capabilityRoutes({
               libp2p: () => this.libp2p,
@@ -339,8 +371,10 @@ export class MeshNode implements ApiNode {
               functions: () => this.functions as FunctionService,
               catalogue: () => this.catalogue as Catalogue,
               sinks: () => this.sinks as SinkService,
-              caches: () => this.caches as CacheService
+              caches: () => this.caches as CacheService,
+              provenance: () => this.identity
             }),
+            keyRoutes(() => this.protection?.keyring),
             ...(this.init.routes ?? [])
           ]
         })
@@ -433,4 +467,21 @@ export class MeshNode implements ApiNode {
     out.sort((a, b) => a.peerId.localeCompare(b.peerId))
     return out
   }
+}
+
+/**
+ * The API's TLS from `api.tls`: the operator's certificate and key files, or
+ * (none given) a self-signed certificate whose key is the peer's own
+ * identity key; `clientCa` turns on mutual TLS. Undefined = plain HTTP.
+ */
+async function apiTls (config: DcisConfig, identity: NodeIdentity): Promise<ApiTls | undefined> {
+  const tls = config.api.tls
+  if (tls === undefined || !tls.enabled) return undefined
+  const ca = tls.clientCa !== undefined ? { ca: await readFile(tls.clientCa) } : {}
+  if (tls.cert !== undefined || tls.key !== undefined) {
+    if (tls.cert === undefined || tls.key === undefined) throw new Error('api.tls: give both cert and key, or neither (self-signed with the peer key)')
+    return { cert: await readFile(tls.cert), key: await readFile(tls.key), ...ca }
+  }
+  const self = selfSignedCertificate({ ed25519Raw: identity.privateKey.raw, did: identity.did, hosts: [config.api.host] })
+  return { cert: self.cert, key: self.key, ...ca }
 }

@@ -176,7 +176,7 @@ export function allocationRoutes (ref: ServiceRef): ApiRoutes {
       }, async (request, reply) => svc().get(request.params.id, { signal: ctx.requestSignal(reply) }))
 
       app.delete<{ Params: { id: string } }>('/v1/allocations/:id', {
-        config: { role: 'allocate' },
+        config: { role: 'allocate', target: { kind: 'allocation', param: 'id' } },
         schema: {
           summary: 'Release an allocation on every node (through its owning peer)',
           operationId: 'deleteAllocation',
@@ -186,7 +186,7 @@ export function allocationRoutes (ref: ServiceRef): ApiRoutes {
       }, async (request, reply) => svc().release(request.params.id, { signal: ctx.requestSignal(reply) }))
 
       app.post<{ Params: { id: string }, Body: { leaseMs?: number } }>('/v1/allocations/:id/renew', {
-        config: { role: 'allocate' },
+        config: { role: 'allocate', target: { kind: 'allocation', param: 'id' } },
         schema: {
           summary: 'Extend the lease of an allocation on every node',
           operationId: 'renewAllocation',

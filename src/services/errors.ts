@@ -57,6 +57,16 @@ export class OperationNotSupportedError extends Error {
   }
 }
 
+/** The peer that holds the data refused a forwarded call: the caller's token lacks the right there. */
+export class ForwardForbiddenError extends Error {
+  static readonly code = 'FORBIDDEN'
+  readonly code = ForwardForbiddenError.code
+  constructor (message: string) {
+    super(message)
+    this.name = 'ForwardForbiddenError'
+  }
+}
+
 /** The service could not answer in time (no leader, no reachable replica). */
 export class ServiceUnavailableError extends Error {
   static readonly code = 'SERVICE_UNAVAILABLE'
@@ -74,5 +84,7 @@ export const SERVICE_ERROR_STATUS: Readonly<Record<string, number>> = {
   BackendUnavailableError: 422,
   ServiceConflictError: 409,
   OperationNotSupportedError: 422,
-  ServiceUnavailableError: 503
+  ServiceUnavailableError: 503,
+  ForwardForbiddenError: 403,
+  RaftForbiddenError: 403
 }

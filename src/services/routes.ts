@@ -1,10 +1,13 @@
 import { errorResponse } from '../api/schemas.js'
-import { SERVICE_ERROR_STATUS } from './errors.js'
+import { KeyNotFoundError, SERVICE_ERROR_STATUS } from './errors.js'
+import { provenanceKey, readProvenance, signProvenance } from './provenance.js'
+import type { ProvenanceView } from './provenance.js'
+import type { JwtSigningIdentity } from '../identity/index.js'
 import type { StatefulServices } from './stateful.js'
 import type { ApiRoutes } from '../api/index.js'
 
 const nameParam = { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' } as const
-const keyParam = { type: 'string', minLength: 1, maxLength: 512 } as const
+const keyParam = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[^\\u0000]', description: 'any text not starting with NUL (reserved for provenance records)' } as const
 const MAX_VALUE_BYTES = 1024 * 1024
 
 const kvEntry = {
@@ -62,7 +65,28 @@ const serviceStatus = {
 const notFound = errorResponse('no such service (SERVICE_NOT_FOUND) or key (KEY_NOT_FOUND)')
 
 /** The data API of stateful services (DESIGN.md): status, KV with CAS, counters. */
-export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
+const provenanceSchema = {
+  type: ['object', 'null'],
+  description: 'who wrote this value, when, through which peer, signed by that peer (null: no record, e.g. a trusted loopback writer)',
+  required: ['writer', 'at', 'via', 'rev', 'verified', 'stale', 'jwt'],
+  additionalProperties: false,
+  properties: {
+    writer: { type: 'string', description: 'the caller\'s DID' },
+    at: { type: 'string', description: 'ISO 8601' },
+    via: { type: 'string', description: 'the DID of the peer that took the write and signed this record' },
+    rev: { type: 'integer', description: 'the revision the record attests' },
+    verified: { type: 'boolean' },
+    stale: { type: 'boolean', description: 'the record attests another revision than the current one (a later write had no provenance)' },
+    jwt: { type: 'string', description: 'the signed record (EdDSA JWT, iss = via)' }
+  }
+} as const
+
+/**
+ * The data API of stateful services (DESIGN.md): status, KV with CAS, counters.
+ * With `provenance` (the peer's identity), a write by a caller identified by
+ * a token also stores a signed provenance record (src/services/provenance.ts).
+ */
+export function serviceRoutes (services: () => StatefulServices, provenance?: () => JwtSigningIdentity | undefined): ApiRoutes {
   return {
     name: 'services',
     description: 'Stateful services: status, key/value with revisions and compare-and-set, counters',
@@ -95,7 +119,7 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
       }, async (req, reply) => services().status(req.params.name, { signal: ctx.requestSignal(reply) }))
 
       app.delete<{ Params: { name: string } }>('/v1/services/:name', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Delete a service mesh-wide (either mode): its replicas stop and drop their data, reservations are released',
           operationId: 'deleteService',
@@ -115,17 +139,31 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
 
       const kvParams = { type: 'object', required: ['name', 'key'], additionalProperties: false, properties: { name: nameParam, key: keyParam } } as const
 
-      app.get<{ Params: { name: string, key: string } }>('/v1/services/:name/kv/:key', {
+      app.get<{ Params: { name: string, key: string }, Querystring: { provenance?: boolean } }>('/v1/services/:name/kv/:key', {
+        config: { read: true, target: { kind: 'service', param: 'name' } },
         schema: {
-          summary: 'Read a key (linearizable for strong services)',
+          summary: 'Read a key (linearizable for strong services); ?provenance=true adds who wrote it, when, via which peer (signed)',
           operationId: 'getKey',
           params: kvParams,
-          response: { 200: { description: 'the value', ...kvEntry }, 404: notFound }
+          querystring: { type: 'object', additionalProperties: false, properties: { provenance: { type: 'boolean' } } },
+          response: { 200: { description: 'the value', ...kvEntry, properties: { ...kvEntry.properties, provenance: provenanceSchema } }, 404: notFound }
         }
-      }, async (req, reply) => services().get(req.params.name, req.params.key, { signal: ctx.requestSignal(reply), token: req.caller?.token }))
+      }, async (req, reply) => {
+        const options = { signal: ctx.requestSignal(reply), token: req.caller?.token }
+        const entry = await services().get(req.params.name, req.params.key, options)
+        if (req.query.provenance !== true) return entry
+        let record: ProvenanceView | null = null
+        try {
+          const p = await services().get(req.params.name, provenanceKey(req.params.key), options)
+          record = await readProvenance(p.value, req.params.name, req.params.key, entry.revision)
+        } catch (err) {
+          if (!(err instanceof KeyNotFoundError)) throw err
+        }
+        return { ...entry, provenance: record === null ? null : { writer: record.writer, at: record.at, via: record.via, rev: record.rev, verified: record.verified, stale: record.stale, jwt: record.jwt } }
+      })
 
       app.put<{ Params: { name: string, key: string }, Querystring: { ifRevision?: number }, Body: string }>('/v1/services/:name/kv/:key', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         bodyLimit: MAX_VALUE_BYTES,
         schema: {
           summary: 'Write a key; the body is the value (text). ?ifRevision=N: compare-and-set (0 = only if absent)',
@@ -137,11 +175,20 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
         }
       }, async (req, reply) => {
         const value = typeof req.body === 'string' ? req.body : JSON.stringify(req.body ?? '')
-        return services().put(req.params.name, req.params.key, value, { ifRevision: req.query.ifRevision, signal: ctx.requestSignal(reply), token: req.caller?.token })
+        const signal = ctx.requestSignal(reply)
+        const written = await services().put(req.params.name, req.params.key, value, { ifRevision: req.query.ifRevision, signal, token: req.caller?.token })
+        const peer = provenance?.()
+        const caller = req.caller
+        if (peer !== undefined && caller !== undefined && caller.did !== 'loopback') {
+          // the record names the revision it attests; written after the value, through the same path
+          const jwt = await signProvenance(peer, { svc: req.params.name, key: req.params.key, rev: written.revision, writer: caller.did })
+          await services().put(req.params.name, provenanceKey(req.params.key), jwt, { signal, token: caller.token })
+        }
+        return written
       })
 
       app.delete<{ Params: { name: string, key: string }, Querystring: { ifRevision?: number } }>('/v1/services/:name/kv/:key', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Delete a key (gets a new revision too)',
           operationId: 'deleteKey',
@@ -153,16 +200,17 @@ export function serviceRoutes (services: () => StatefulServices): ApiRoutes {
 
       const counter = { type: 'object', required: ['value'], additionalProperties: false, properties: { value: { type: 'number' } } } as const
       app.get<{ Params: { name: string, key: string } }>('/v1/services/:name/counters/:key', {
+        config: { read: true, target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'A counter\'s value (0 if never written)',
           operationId: 'getCounter',
           params: kvParams,
           response: { 200: { description: 'value', ...counter }, 404: notFound }
         }
-      }, async (req, reply) => services().counter(req.params.name, req.params.key, { signal: ctx.requestSignal(reply) }))
+      }, async (req, reply) => services().counter(req.params.name, req.params.key, { signal: ctx.requestSignal(reply), token: req.caller?.token }))
 
       app.post<{ Params: { name: string, key: string }, Body: { delta: number } }>('/v1/services/:name/counters/:key', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Add to a counter (negative deltas allowed: PN-counter)',
           operationId: 'addCounter',

@@ -6,6 +6,7 @@ interface EssSpec {
   replicas: number
   runtime?: string
   crdtEngine?: 'delta-crdts' | 'automerge'
+  access?: 'private' | 'public'
   dataSharding?: { strategy: string, zones?: string[] }
   consistency: { mode: 'eventual' | 'strong', maxStalenessMs?: number, latencyRadiusMs?: number }
   logs?: { retention?: { maxAgeMs?: number, maxEntries?: number } }
@@ -24,7 +25,8 @@ export function specFromManifest (m: Manifest): ServiceSpec {
     zones: s.dataSharding?.strategy === 'geographic' ? (s.dataSharding.zones ?? []) : [],
     maxStalenessMs: s.consistency.maxStalenessMs ?? 1000,
     latencyRadiusMs: s.consistency.latencyRadiusMs ?? 20,
-    ...(s.logs?.retention != null ? { logRetention: { ...s.logs.retention } } : {})
+    ...(s.logs?.retention != null ? { logRetention: { ...s.logs.retention } } : {}),
+    ...(s.access === 'public' ? { public: true } : {})
   }
 }
 
@@ -74,6 +76,17 @@ export class StatefulServices {
       if (b.has(name)) return b
     }
     throw new ServiceNotFoundError(name)
+  }
+
+  /** whether the service's manifest marks it public (false for unknown services) */
+  async isPublic (name: string, options?: ReadOptions): Promise<boolean> {
+    let backend: ServiceBackend
+    try {
+      backend = this.owner(name)
+    } catch {
+      return false
+    }
+    return (await backend.status(name, options)).spec.public === true
   }
 
   list (): Array<{ name: string, mode: 'eventual' | 'strong' }> {

@@ -16,6 +16,8 @@ export interface ServiceSpec {
   latencyRadiusMs: number
   /** eventual: retention of the service's append-only logs (absent = keep everything) */
   logRetention?: LogRetention
+  /** true: the manifest says `access: public`, reads of its data need no token */
+  public?: boolean
 }
 
 export interface LogRetention {
@@ -100,3 +102,10 @@ export interface ServiceBackend {
   counter? (name: string, key: string, options?: ReadOptions): Promise<{ value: number }>
   addCounter? (name: string, key: string, delta: number, options?: WriteOptions): Promise<{ value: number }>
 }
+
+/**
+ * Re-authorisation of a call another peer forwarded: the receiving peer
+ * checks the original caller's token itself (src/api/auth.ts
+ * authorizeForwarded). Resolves true when allowed.
+ */
+export type ForwardAuthorizer = (request: { access: 'read' | 'write', service: string, token?: string, remotePeer: string }) => Promise<boolean>

@@ -316,7 +316,7 @@ export function functionRoutes (sources: FunctionRouteSources, init: FunctionRou
       })
 
       app.post<{ Params: { id: string }, Body: Buffer | undefined }>('/v1/functions/:id', {
-        config: { role: 'deploy' },
+        config: { role: 'deploy', target: { kind: 'function', param: 'id' } },
         bodyLimit: maxInput,
         schema: {
           summary: 'Invoke a function (by name or CID): the request body is its input, the response body its output. Runs here when this peer has room, else on the nearest capable peer.',
@@ -341,7 +341,8 @@ export function functionRoutes (sources: FunctionRouteSources, init: FunctionRou
         const input = req.body == null ? new Uint8Array(0) : new Uint8Array(req.body.buffer, req.body.byteOffset, req.body.byteLength)
         const r = await sources.invoker().invoke(req.params.id, input, {
           signal: ctx.requestSignal(reply, invokeTimeoutMs),
-          caller: req.caller?.did ?? req.socket.remoteAddress ?? 'unknown'
+          caller: req.caller?.did ?? req.socket.remoteAddress ?? 'unknown',
+          ...(req.caller?.token !== undefined ? { token: req.caller.token } : {})
         })
         void reply
           .header('content-type', 'application/octet-stream')

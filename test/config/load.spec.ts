@@ -41,7 +41,7 @@ describe('config: loadConfig', () => {
     assert.equal(config.region, 'local')
     assert.equal(config.zone, 'local-a')
     assert.deepEqual(config.listen, ['/ip4/0.0.0.0/tcp/4001'])
-    assert.deepEqual(config.api, { host: '127.0.0.1', port: 8080, trustLoopback: false, policy: [] })
+    assert.deepEqual(config.api, { host: '127.0.0.1', port: 8080, trustLoopback: false, openInfo: true, policy: [] })
     assert.equal(config.logLevel, 'info')
     assert.deepEqual(config.dht, { clientMode: false, passthroughMapper: true })
     assert.equal(config.gossip.endRepublishIntervalMs, 300000)
@@ -74,13 +74,13 @@ describe('config: loadConfig', () => {
     const fileOnly = await loadConfig({ file, env: {}, cwd: dir })
     assert.equal(fileOnly.region, 'eu-west')
     assert.equal(fileOnly.zone, 'eu-west-a')
-    assert.deepEqual(fileOnly.api, { host: '0.0.0.0', port: 9000, trustLoopback: false, policy: [] })
+    assert.deepEqual(fileOnly.api, { host: '0.0.0.0', port: 9000, trustLoopback: false, openInfo: true, policy: [] })
     assert.deepEqual(fileOnly.listen, ['/ip4/0.0.0.0/tcp/5001'])
     assert.equal(fileOnly.logLevel, 'debug')
 
     const withEnv = await loadConfig({ file, env, cwd: dir })
     assert.equal(withEnv.region, 'us-east')
-    assert.deepEqual(withEnv.api, { host: '127.0.0.2', port: 9100, trustLoopback: true, policy: [] })
+    assert.deepEqual(withEnv.api, { host: '127.0.0.2', port: 9100, trustLoopback: true, openInfo: true, policy: [] })
     assert.deepEqual(withEnv.listen, ['/ip4/127.0.0.1/tcp/6001', '/ip4/127.0.0.1/tcp/6002'])
     assert.equal(withEnv.logLevel, 'debug') // only the file set it
     assert.equal(withEnv.federation, 'fed-file')
@@ -88,7 +88,7 @@ describe('config: loadConfig', () => {
     const all = await loadConfig({ file, env, flags, cwd: dir })
     assert.equal(all.region, 'ap-south')
     assert.equal(all.zone, 'ap-south-a')
-    assert.deepEqual(all.api, { host: '127.0.0.3', port: 9200, trustLoopback: true, policy: [] }) // trustLoopback from env
+    assert.deepEqual(all.api, { host: '127.0.0.3', port: 9200, trustLoopback: true, openInfo: true, policy: [] }) // trustLoopback from env
     assert.deepEqual(all.listen, withEnv.listen)
 
     const flagsWin = await loadConfig({ file, env, flags: { ...flags, trustLoopback: false, logLevel: 'warn' }, cwd: dir })
@@ -132,7 +132,7 @@ region: eu-west
 zone: eu-west-b
 listen: [/ip4/0.0.0.0/tcp/4001, /ip6/::/tcp/4001]
 announce: [/dns4/edge-1.example.net/tcp/4001]
-api: { host: localhost, port: 0, trustLoopback: true, policy: [] }
+api: { host: localhost, port: 0, trustLoopback: true, openInfo: true, policy: [] }
 bootstrap: [/ip4/10.0.0.1/tcp/4001/p2p/${peer}]
 federation: acme
 logLevel: trace
@@ -181,7 +181,7 @@ resources: { cpu: 2.5, memoryMb: 2048, arch: x86_64, accelerators: [nvidia-t4], 
       await rejectsConfig(loadConfig({ env: { DCIS_API: ':80' }, cwd: dir }), { field: 'api.host' })
       await rejectsConfig(loadConfig({ env: { DCIS_API: 'bad_host!:80' }, cwd: dir }), { field: 'api.host', source: 'env DCIS_API' })
       const ok = await loadConfig({ env: { DCIS_API: '[::1]:8081' }, cwd: dir })
-      assert.deepEqual(ok.api, { host: '::1', port: 8081, trustLoopback: false, policy: [] })
+      assert.deepEqual(ok.api, { host: '::1', port: 8081, trustLoopback: false, openInfo: true, policy: [] })
     })
 
     it('bad multiaddr', async () => {

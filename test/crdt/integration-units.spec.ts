@@ -265,6 +265,8 @@ describe('crdt replication: placement and catalogue', function () {
 describe('crdt replication: rpc frames', function () {
   it('accepts good requests and names the bad field', function () {
     assert.deepEqual(decodeRpcRequest(encodeJson({ v: 1, op: 'addCounter', service: 's', key: 'k', delta: -3 })), { v: 1, op: 'addCounter', service: 's', key: 'k', delta: -3 })
+    // the caller's token rides along for re-authorisation on the replica
+    assert.deepEqual(decodeRpcRequest(encodeJson({ v: 1, op: 'get', service: 's', key: 'k', token: 'a.b.c' })), { v: 1, op: 'get', service: 's', key: 'k', token: 'a.b.c' })
     const bad: Array<[unknown, string]> = [
       [{ v: 2, op: 'get', service: 's', key: 'k' }, 'v'],
       [{ v: 1, op: 'drop', service: 's', key: 'k' }, 'op'],
@@ -278,6 +280,8 @@ describe('crdt replication: rpc frames', function () {
       [{ v: 1, op: 'logAppend', service: 's', key: 'k', values: [3] }, 'values[0]'],
       [{ v: 1, op: 'logRead', service: 's', key: 'k', range: { limit: 0 } }, 'limit'],
       [{ v: 1, op: 'logRead', service: 's', key: 'k', range: { after: { ts: { wall: 1 } } } }, 'range.after'],
+      [{ v: 1, op: 'get', service: 's', key: 'k', token: 7 }, 'token'],
+      [{ v: 1, op: 'get', service: 's', key: 'k', token: 'x'.repeat(64 * 1024 + 1) }, 'token'],
       [[1], 'frame']
     ]
     for (const [req, field] of bad) {

@@ -20,6 +20,7 @@ import { createCrdtBackend, RPC_PROTOCOL, SYNC_PROTOCOL } from '../../src/crdt/s
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
 import { objectKey } from '../../src/crdt/service/object.js'
 import { createMeshNode } from '../../src/node/index.js'
+import { signJwt } from '../../src/identity/index.js'
 import type { MeshNode } from '../../src/node/index.js'
 import { parseManifests } from '../../src/services/manifests/index.js'
 import { createLogger, forComponent } from '../../src/telemetry/index.js'
@@ -376,13 +377,17 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     }, { timeoutMs: 20_000, intervalMs: 50 })
   })
 
-  it('serves the data API and the set routes over HTTP (mutations need the services role)', async function () {
+  it('serves the data API and the set routes over HTTP (reads need the read right, mutations the services role)', async function () {
     const url = peers[2].node.api?.url
     assert.ok(url != null)
-    const members = await api(`${url}/v1/services/leaderboard/sets/regions`)
+    // reads of service data need a token too (docs/security.md); the peer's own DID is admin
+    assert.equal((await api(`${url}/v1/services/leaderboard/sets/regions`)).status, 401)
+    const id = peers[2].node.identity
+    const auth = { headers: { authorization: `Bearer ${await signJwt(id, {}, { audience: id.did, expiresInSeconds: 300 })}` } }
+    const members = await api(`${url}/v1/services/leaderboard/sets/regions`, auth)
     assert.equal(members.status, 200)
     assert.deepEqual(members.body, { key: 'regions', members: ['ap', 'eu'] })
-    const counter = await api(`${url}/v1/services/leaderboard/counters/bob`)
+    const counter = await api(`${url}/v1/services/leaderboard/counters/bob`, auth)
     assert.deepEqual(counter.body, { value: 7 })
     const status = await api(`${url}/v1/services/leaderboard`)
     assert.equal(status.status, 200)
@@ -390,9 +395,9 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     assert.equal(typeof status.body.stalenessMs, 'number')
     const add = await api(`${url}/v1/services/leaderboard/sets/regions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ member: 'us' }) })
     assert.equal(add.status, 401)
-    const bad = await api(`${url}/v1/services/leaderboard/sets/regions`, { method: 'GET' })
+    const bad = await api(`${url}/v1/services/leaderboard/sets/regions`, { method: 'GET', ...auth })
     assert.equal(bad.status, 200)
-    const missing = await api(`${url}/v1/services/nope/sets/regions`)
+    const missing = await api(`${url}/v1/services/nope/sets/regions`, auth)
     assert.equal(missing.status, 404)
     const spec = await api(`${url}/openapi.json`)
     if (spec.status === 200) assert.ok(JSON.stringify(spec.body).includes('addSetMember'))

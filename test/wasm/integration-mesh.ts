@@ -24,7 +24,7 @@ import { createHeliaOn, openStores } from '../../src/storage/index.js'
 import { createFunctionService } from '../../src/wasm/functions/index.js'
 import type { ApiAuthHook, ApiNode, ApiServer } from '../../src/api/index.js'
 import type { HeliaOnLibp2p, NodeStores } from '../../src/storage/index.js'
-import type { FunctionService, FunctionServiceInit } from '../../src/wasm/functions/index.js'
+import type { FunctionService, FunctionServiceComponents, FunctionServiceInit } from '../../src/wasm/functions/index.js'
 import type { Logger } from '../../src/telemetry/index.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 
@@ -54,6 +54,8 @@ export interface FnPeerInit extends FunctionServiceInit {
   dir?: string
   key?: PrivateKey
   auth?: ApiAuthHook
+  /** re-authorises invocations forwarded to this peer */
+  authorizeCall?: FunctionServiceComponents['authorizeCall']
 }
 
 export async function startFnPeer (init: FnPeerInit): Promise<FnPeer> {
@@ -83,7 +85,8 @@ export async function startFnPeer (init: FnPeerInit): Promise<FnPeer> {
     rttMs: (p) => rtt.get(p) ?? null,
     manifests,
     logger: silent,
-    metrics
+    metrics,
+    ...(init.authorizeCall != null ? { authorizeCall: init.authorizeCall } : {})
   }, { runtime: { workers: 1, ...init.runtime }, ...(init.store != null ? { store: init.store } : {}), ...(init.invoker != null ? { invoker: init.invoker } : {}), ...(init.routes != null ? { routes: init.routes } : {}) })
   await fns.start()
   const node: ApiNode = {

@@ -2,9 +2,9 @@ import { stat } from 'node:fs/promises'
 import { identityFromPrivateKey, loadIdentity, signJwt } from '../../identity/index.js'
 import { issueCredential, issueRevocationList } from '../../identity/federation/index.js'
 import { readKeyFile } from '../../identity/key-file.js'
-import { apiRequest, apiUrlFrom } from '../client.js'
+import { apiRequest, apiUrlFrom, bearer } from '../client.js'
 import { CliError } from '../errors.js'
-import type { CredentialIssueOptions, CredentialRevokeOptions, TokenOptions } from './keys.js'
+import type { CredentialIssueOptions, CredentialRevokeOptions, KeysOptions, TokenOptions } from './keys.js'
 import type { NodeIdentity } from '../../identity/index.js'
 
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
@@ -31,16 +31,39 @@ async function keyFrom (path: string): Promise<NodeIdentity> {
 export async function runTokenIssue (opts: TokenOptions): Promise<void> {
   const ttl = parseDuration('--ttl', opts.ttl)
   if (ttl > 3600) throw new CliError('--ttl: API tokens live at most 1h')
-  if (opts.role != null && !['deploy', 'allocate', 'services', 'admin'].includes(opts.role)) throw new CliError(`--role: one of deploy, allocate, services, admin (got ${opts.role})`)
+  if (opts.role != null && !['read', 'deploy', 'allocate', 'services', 'admin'].includes(opts.role)) throw new CliError(`--role: one of read, deploy, allocate, services, admin (got ${opts.role})`)
   let id: NodeIdentity
   try {
     id = await loadIdentity(opts.dataDir)
   } catch (err) {
     throw new CliError(`--data-dir ${opts.dataDir}: ${(err as Error).message.split('\n')[0]}`)
   }
-  const token = await signJwt(id, opts.role != null ? { role: opts.role } : {}, { audience: opts.audience ?? id.did, expiresInSeconds: ttl })
+  const scope = {
+    ...(opts.service != null ? { services: opts.service } : {}),
+    ...(opts.function != null ? { functions: opts.function } : {}),
+    ...(opts.allocation != null ? { allocations: opts.allocation } : {})
+  }
+  const claims = { ...(opts.role != null ? { role: opts.role } : {}), ...(Object.keys(scope).length > 0 ? { scope } : {}) }
+  const token = await signJwt(id, claims, { audience: opts.audience ?? id.did, expiresInSeconds: ttl })
   const exp = Math.floor(Date.now() / 1000) + ttl
   process.stdout.write(opts.json === true ? JSON.stringify({ token, did: id.did, exp }) + '\n' : token + '\n')
+}
+
+interface KeyringView { enabled: boolean, provider?: string, active?: string, keys?: Array<{ id: string, created: string, state: string }> }
+
+export async function runKeys (op: 'status' | 'rotate', opts: KeysOptions): Promise<void> {
+  const res = await apiRequest<KeyringView>(apiUrlFrom(opts.api), op === 'status' ? '/v1/keys' : '/v1/keys/rotate', { method: op === 'status' ? 'GET' : 'POST', headers: bearer(opts.token) })
+  if (opts.json === true) {
+    process.stdout.write(JSON.stringify(res) + '\n')
+    return
+  }
+  if (!res.enabled) {
+    process.stdout.write('encryption at rest: off (storage.encryption.enabled: false)\n')
+    return
+  }
+  const lines = [`encryption at rest: on, provider ${res.provider ?? '?'}, active key ${res.active ?? '?'}`]
+  for (const k of res.keys ?? []) lines.push(`  ${k.id}  ${k.state.padEnd(7)}  created ${k.created}`)
+  process.stdout.write(lines.join('\n') + '\n')
 }
 
 export async function runCredentialIssue (opts: CredentialIssueOptions): Promise<void> {

@@ -117,12 +117,28 @@ export async function runStart (opts: StartOptions): Promise<void> {
   process.on('SIGINT', () => { shutdown('SIGINT') })
   process.on('SIGTERM', () => { shutdown('SIGTERM') })
 
-  await node.start()
+  try {
+    await node.start()
+  } catch (err) {
+    // one line (e.g. a wrong key), and exit: a failed start must not leave a process behind
+    process.stderr.write(`dcis: ${((err as Error).message ?? String(err)).split('\n')[0]}\n`)
+    process.exit(1)
+  }
   if (config.api.trustLoopback) {
     logger.warn('api.trustLoopback is on: loopback clients may act without a token')
+  }
+  if (!apiHostIsLoopback(config.api.host) && config.api.tls?.enabled !== true) {
+    const line = `WARNING: the API listens on ${config.api.host}:${config.api.port} beyond loopback over plain HTTP: bearer tokens and service data cross the network in clear. Put TLS in front of it or bind it to 127.0.0.1 (docs/security.md).`
+    logger.warn({ host: config.api.host }, line)
+    process.stderr.write(`dcis: ${line}\n`)
   }
   if (opts.writeBootstrap != null) await writeBootstrapFile(opts.writeBootstrap, node)
   const info = node.info()
   process.stdout.write(`dcis: peer ${info.peerId} (${info.region}/${info.zone}) up; API ${node.api?.url ?? 'off'}; libp2p ${info.multiaddrs.join(' ')}\n`)
 }
 
+
+/** Whether an API bind address reaches loopback clients only. */
+export function apiHostIsLoopback (host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.')
+}

@@ -40,6 +40,11 @@ function int (v: unknown, field: string, min: number, max: number): number {
   return v
 }
 
+function publicFlag (v: unknown, field: string): boolean {
+  if (v !== undefined && typeof v !== 'boolean') fail(field, 'must be a boolean')
+  return v === true
+}
+
 /** Validates a spec (eventual services only). */
 export function checkSpec (v: unknown, field = 'spec'): ServiceSpec {
   if (v == null || typeof v !== 'object' || Array.isArray(v)) fail(field, 'must be an object')
@@ -68,7 +73,8 @@ export function checkSpec (v: unknown, field = 'spec'): ServiceSpec {
     zones,
     maxStalenessMs: int(s.maxStalenessMs, `${field}.maxStalenessMs`, 0, 86_400_000),
     latencyRadiusMs: int(s.latencyRadiusMs, `${field}.latencyRadiusMs`, 0, 86_400_000),
-    ...(logRetention != null ? { logRetention } : {})
+    ...(logRetention != null ? { logRetention } : {}),
+    ...(publicFlag(s.public, `${field}.public`) ? { public: true } : {})
   }
 }
 

@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client'
 import type { Registry } from 'prom-client'
 
-export const REJECT_REASONS = ['unsigned', 'oversized', 'malformed', 'not-replica', 'unknown-service', 'clock-drift', 'not-local', 'unverified-peer'] as const
+export const REJECT_REASONS = ['unsigned', 'oversized', 'malformed', 'not-replica', 'unknown-service', 'clock-drift', 'not-local', 'unverified-peer', 'forbidden'] as const
 export type RejectReason = typeof REJECT_REASONS[number]
 
 export interface CrdtMetrics {

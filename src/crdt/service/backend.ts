@@ -21,9 +21,9 @@ import {
 } from '../replication/index.js'
 import type { CatalogueEntry, CrdtMetrics, RejectReason, SectionDelta, SyncPart } from '../replication/index.js'
 import {
-  KeyNotFoundError, OperationNotSupportedError, RevisionMismatchError, ServiceNotFoundError, ServiceUnavailableError
+  ForwardForbiddenError, KeyNotFoundError, OperationNotSupportedError, RevisionMismatchError, ServiceNotFoundError, ServiceUnavailableError
 } from '../../services/errors.js'
-import type { KvEntry, ReadOptions, ReplicaStatus, ServiceBackend, ServiceSpec, ServiceStatus, WriteOptions } from '../../services/types.js'
+import type { ForwardAuthorizer, KvEntry, ReadOptions, ReplicaStatus, ServiceBackend, ServiceSpec, ServiceStatus, WriteOptions } from '../../services/types.js'
 import { DEFAULT_REPAIR_GRACE_MS, PeerLiveness } from '../../services/liveness.js'
 import { eligible, emptyZones, unservedZones } from '../../services/residency.js'
 import { serviceConditions } from '../../services/conditions.js'
@@ -88,6 +88,8 @@ export interface CrdtBackendComponents {
   now?: () => number
   /** capacity reservations of replicas over /dcis/alloc/1.0.0 (src/scheduler/client.ts); none = unreserved */
   reservations?: ReplicaReservations
+  /** re-authorises a forwarded call (the caller's token) on this peer; none = any verified mesh peer is trusted */
+  authorizeForwarded?: ForwardAuthorizer
 }
 
 export interface CrdtBackendInit {
@@ -114,6 +116,11 @@ export interface CrdtBackendInit {
    * stream (write) this long moves on to the next replica (ms); default 1500
    */
   forwardAttemptMs?: number
+}
+
+/** the caller's token for a forwarded frame, when it has one */
+function tokenOf (options: ReadOptions): { token?: string } {
+  return options.token !== undefined && options.token !== '' ? { token: options.token } : {}
 }
 
 /** a replica that failed a forwarded call is tried after the others this long (ms) */
@@ -386,7 +393,7 @@ export class CrdtBackend implements ServiceBackend {
       return { key, value, revision: amDoc.revision(doc.doc, key) }
     }
     const obj = this.local.get(name)
-    if (obj == null) return await this.forward({ v: 1, op: 'get', service: name, key }, options) as KvEntry
+    if (obj == null) return await this.forward({ v: 1, op: 'get', service: name, key, ...tokenOf(options) }, options) as KvEntry
     const cur = kvGet(obj.state, key)
     if (cur == null) throw new KeyNotFoundError(name, key)
     return { key, value: cur.value, revision: revisionOf(cur.ts) }
@@ -407,7 +414,7 @@ export class CrdtBackend implements ServiceBackend {
       return { revision: amDoc.revision(doc.doc, key) }
     }
     const obj = this.local.get(name)
-    if (obj == null) return await this.forward({ v: 1, op: 'put', service: name, key, value, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}) }, options) as { revision: number }
+    if (obj == null) return await this.forward({ v: 1, op: 'put', service: name, key, value, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}), ...tokenOf(options) }, options) as { revision: number }
     this.checkRevision(obj, key, options.ifRevision)
     const ts = nextStamp(obj.state, key, obj.clock, this.now())
     await this.mutate(obj, (s) => kvPut(s, this.self, key, ts, value), ts)
@@ -423,7 +430,7 @@ export class CrdtBackend implements ServiceBackend {
       return { revision: amDoc.revision(doc.doc, key) }
     }
     const obj = this.local.get(name)
-    if (obj == null) return await this.forward({ v: 1, op: 'delete', service: name, key, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}) }, options) as { revision: number }
+    if (obj == null) return await this.forward({ v: 1, op: 'delete', service: name, key, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}), ...tokenOf(options) }, options) as { revision: number }
     if (kvGet(obj.state, key) == null) throw new KeyNotFoundError(name, key)
     this.checkRevision(obj, key, options.ifRevision)
     const ts = nextStamp(obj.state, key, obj.clock, this.now())
@@ -435,7 +442,7 @@ export class CrdtBackend implements ServiceBackend {
     const doc = this.docs.get(name)
     if (doc != null) return { value: amDoc.counter(doc.doc, key) }
     const obj = this.local.get(name)
-    if (obj == null) return await this.forward({ v: 1, op: 'counter', service: name, key }, options) as { value: number }
+    if (obj == null) return await this.forward({ v: 1, op: 'counter', service: name, key, ...tokenOf(options) }, options) as { value: number }
     return { value: counterValue(obj.state, key) }
   }
 
@@ -449,7 +456,7 @@ export class CrdtBackend implements ServiceBackend {
       return { value: amDoc.counter(doc.doc, key) }
     }
     const obj = this.local.get(name)
-    if (obj == null) return await this.forward({ v: 1, op: 'addCounter', service: name, key, delta }, options) as { value: number }
+    if (obj == null) return await this.forward({ v: 1, op: 'addCounter', service: name, key, delta, ...tokenOf(options) }, options) as { value: number }
     await this.mutate(obj, (s) => addCounter(s, this.self, key, delta))
     return { value: counterValue(obj.state, key) }
   }
@@ -477,7 +484,7 @@ export class CrdtBackend implements ServiceBackend {
     const doc = this.docs.get(name)
     if (doc != null) return { members: amDoc.members(doc.doc, key) }
     const obj = this.local.get(name)
-    if (obj == null) return await this.forward({ v: 1, op: 'members', service: name, key }, options) as { members: string[] }
+    if (obj == null) return await this.forward({ v: 1, op: 'members', service: name, key, ...tokenOf(options) }, options) as { members: string[] }
     return { members: setMembers(obj.state, key) }
   }
 
@@ -489,7 +496,7 @@ export class CrdtBackend implements ServiceBackend {
       return { members: amDoc.members(doc.doc, key) }
     }
     const obj = this.local.get(name)
-    if (obj == null) return await this.forward({ v: 1, op: 'setAdd', service: name, key, member }, options) as { members: string[] }
+    if (obj == null) return await this.forward({ v: 1, op: 'setAdd', service: name, key, member, ...tokenOf(options) }, options) as { members: string[] }
     await this.mutate(obj, (s) => setAdd(s, this.self, key, member))
     return { members: setMembers(obj.state, key) }
   }
@@ -502,7 +509,7 @@ export class CrdtBackend implements ServiceBackend {
       return { members: amDoc.members(doc.doc, key) }
     }
     const obj = this.local.get(name)
-    if (obj == null) return await this.forward({ v: 1, op: 'setRemove', service: name, key, member }, options) as { members: string[] }
+    if (obj == null) return await this.forward({ v: 1, op: 'setRemove', service: name, key, member, ...tokenOf(options) }, options) as { members: string[] }
     await this.mutate(obj, (s) => setRemove(s, key, member))
     return { members: setMembers(obj.state, key) }
   }
@@ -1245,10 +1252,11 @@ export class CrdtBackend implements ServiceBackend {
       if (e.name === 'RevisionMismatchError') throw new RevisionMismatchError(req.key ?? '', req.ifRevision ?? 0, e.actual ?? 0)
       if (e.name === 'ServiceNotFoundError') throw new ServiceNotFoundError(req.service)
       if (e.name === 'OperationNotSupportedError') throw new OperationNotSupportedError(e.message)
+      if (e.name === 'ForwardForbiddenError') throw new ForwardForbiddenError(`replica ${peer}: ${e.message}`)
       throw new ServiceUnavailableError(`replica ${peer}: ${e.message}`)
     }
     const definitive = (err: unknown): boolean => err instanceof KeyNotFoundError || err instanceof RevisionMismatchError ||
-      err instanceof ServiceNotFoundError || err instanceof OperationNotSupportedError
+      err instanceof ServiceNotFoundError || err instanceof OperationNotSupportedError || err instanceof ForwardForbiddenError
     if (read) {
       // hedged: attempt i starts when attempt i-1 failed or has not answered within forwardAttemptMs
       const attempts = new AbortController()
@@ -1415,10 +1423,15 @@ export class CrdtBackend implements ServiceBackend {
       let res: RpcResponse
       try {
         const req = decodeRpcRequest((await lp.read({ signal })).subarray())
-        // the caller was authorised by the forwarding peer's API; only verified mesh peers may forward
+        // only verified mesh peers may forward, and the caller's own rights to the data are checked here again (status is info, open)
         if (!this.knownPeer(remote)) {
           this.metrics.rejected.inc({ reason: 'unverified-peer' })
           throw new ServiceUnavailableError('forwarded calls are accepted from verified mesh peers only')
+        }
+        const authorize = this.c.authorizeForwarded
+        if (authorize !== undefined && req.op !== 'status' && !await authorize({ access: READ_OPS.has(req.op) ? 'read' : 'write', service: req.service, remotePeer: remote, ...(req.token !== undefined ? { token: req.token } : {}) })) {
+          this.metrics.rejected.inc({ reason: 'forbidden' })
+          throw new ForwardForbiddenError(`the caller may not ${READ_OPS.has(req.op) ? 'read' : 'write'} ${req.service} on ${this.self}`)
         }
         const incoming = incomingTrace(req)
         res = { v: 1, ok: true, result: await inSpan(`dcis.crdt.rpc.serve.${req.op}`, { kind: SpanKind.SERVER, parent: incoming.parent, links: incoming.links, attributes: { 'dcis.service': req.service, 'dcis.peer.caller': peerAttr(remote, incoming.crossed) } }, async () => await this.execute(req, signal)) }

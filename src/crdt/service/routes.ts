@@ -6,7 +6,7 @@ import { parseCursor } from '../replication/index.js'
 import type { ApiRoutes } from '../../api/index.js'
 
 const nameParam = { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' } as const
-const keyParam = { type: 'string', minLength: 1, maxLength: 512 } as const
+const keyParam = { type: 'string', minLength: 1, maxLength: 512, pattern: '^[^\\u0000]', description: 'any text not starting with NUL (reserved for provenance records)' } as const
 const memberSchema = { type: 'string', minLength: 1, maxLength: 4096 } as const
 const membersResponse = {
   type: 'object',
@@ -31,16 +31,17 @@ export function crdtSetRoutes (backend: () => CrdtBackend): ApiRoutes {
     register (app, ctx) {
       const params = { type: 'object', required: ['name', 'key'], additionalProperties: false, properties: { name: nameParam, key: keyParam } } as const
       app.get<{ Params: { name: string, key: string } }>('/v1/services/:name/sets/:key', {
+        config: { read: true, target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Members of a set (empty if never written)',
           operationId: 'getSetMembers',
           params,
           response: { 200: { description: 'members', ...membersResponse }, 404: notFound, 503: unavailable }
         }
-      }, async (req, reply) => ({ key: req.params.key, ...(await backend().members(req.params.name, req.params.key, { signal: ctx.requestSignal(reply) })) }))
+      }, async (req, reply) => ({ key: req.params.key, ...(await backend().members(req.params.name, req.params.key, { signal: ctx.requestSignal(reply), token: req.caller?.token })) }))
 
       app.post<{ Params: { name: string, key: string }, Body: { member: string } }>('/v1/services/:name/sets/:key', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Add a member to a set',
           operationId: 'addSetMember',
@@ -51,7 +52,7 @@ export function crdtSetRoutes (backend: () => CrdtBackend): ApiRoutes {
       }, async (req, reply) => ({ key: req.params.key, ...(await backend().addMember(req.params.name, req.params.key, req.body.member, { signal: ctx.requestSignal(reply), token: req.caller?.token })) }))
 
       app.delete<{ Params: { name: string, key: string, member: string } }>('/v1/services/:name/sets/:key/members/:member', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Remove a member from a set (the adds this replica has seen)',
           operationId: 'removeSetMember',
@@ -98,6 +99,7 @@ export function crdtLogRoutes (backend: () => CrdtBackend): ApiRoutes {
     register (app, ctx) {
       const params = { type: 'object', required: ['name', 'key'], additionalProperties: false, properties: { name: nameParam, key: keyParam } } as const
       app.get<{ Params: { name: string, key: string }, Querystring: { after?: string, fromMs?: number, toMs?: number, limit?: number } }>('/v1/services/:name/logs/:key', {
+        config: { read: true, target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Entries of an append-only log in order (this replica\'s view; empty if never written)',
           operationId: 'readLog',
@@ -143,7 +145,7 @@ export function crdtLogRoutes (backend: () => CrdtBackend): ApiRoutes {
       })
 
       app.post<{ Params: { name: string, key: string }, Body: { entries: string[] } }>('/v1/services/:name/logs/:key', {
-        config: { role: 'services' },
+        config: { role: 'services', target: { kind: 'service', param: 'name' } },
         schema: {
           summary: 'Append entries to a log (in order; any replica accepts appends)',
           operationId: 'appendLog',

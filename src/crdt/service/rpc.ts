@@ -29,7 +29,12 @@ export interface RpcRequest extends TraceFields {
   entries?: Array<[string, number]>
   /** logRead: the range */
   range?: { after?: { ts: { wall: number, logical: number }, replica: string, counter: number }, fromMs?: number, toMs?: number, limit?: number }
+  /** the original caller's bearer token: the replica re-authorises the call itself */
+  token?: string
 }
+
+/** a token longer than this is refused before any parsing (as MAX_JWT_LENGTH) */
+const MAX_TOKEN_CHARS = 64 * 1024
 
 export type RpcResponse =
   | { v: 1, ok: true, result: unknown }
@@ -109,6 +114,8 @@ export function decodeRpcRequest (bytes: Uint8Array): RpcRequest {
       return [e[0], e[1]] as [string, number]
     })
   }
+  const token = optString(o, 'token', MAX_TOKEN_CHARS)
+  if (token != null) req.token = token
   return { ...req, ...checkTraceFields(o, (field, reason) => new ReplicationFrameError(field, reason)) }
 }
 

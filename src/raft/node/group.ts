@@ -10,7 +10,7 @@ import { ConfChangeTransition, ConfChangeType, createRaft, decodeAnyConfChange, 
 import type { ConfChangeSingle } from '../core/index.js'
 import type { ConfState, Message, RawNode, Ready } from '../core/index.js'
 import { openFileLogStorage } from '../storage/index.js'
-import type { FileLogStorageApi, WalMetrics } from '../storage/index.js'
+import type { FileLogStorageApi, WalCipher, WalMetrics } from '../storage/index.js'
 import type { RaftTransport } from '../transport/index.js'
 import { RaftGroupStoppedError, RaftNotLeaderError, RaftStorageFailedError, RaftTimeoutError } from './errors.js'
 import { frameProposal, unframeProposal } from './proposal.js'
@@ -44,6 +44,8 @@ export interface RaftGroupInit<R> {
   accept?: (peer: string) => boolean
   logger: Logger
   walMetrics?: WalMetrics
+  /** encryption at rest of this group's WAL entries and snapshots (src/protection/wal.ts) */
+  walCipher?: WalCipher
   tickMs?: number
   electionTick?: number
   heartbeatTick?: number
@@ -164,7 +166,7 @@ export class RaftGroup<R = unknown> {
   async start (): Promise<void> {
     if (this.running) return
     const init = this.init
-    const storage = await openFileLogStorage(init.dir, { logger: init.logger, metrics: init.walMetrics, group: init.group })
+    const storage = await openFileLogStorage(init.dir, { logger: init.logger, metrics: init.walMetrics, group: init.group, ...(init.walCipher !== undefined ? { cipher: init.walCipher } : {}) })
     try {
       if (init.join !== true && storage.lastIndex() === 0 && storage.snapshot().metadata.index === 0) {
         // fresh replica: every member bootstraps the same initial configuration at index 1

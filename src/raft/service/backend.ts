@@ -25,7 +25,7 @@ import { serviceConditions } from '../../services/conditions.js'
 import type { ReplicaReservations } from '../../scheduler/client.js'
 import type { LatencyOracle, PlacementCandidate } from '../placement/index.js'
 import { createWalMetrics } from '../storage/index.js'
-import type { WalMetrics } from '../storage/index.js'
+import type { WalCipher, WalMetrics } from '../storage/index.js'
 import { createRaftTransport, createTransportMetrics, dialPeer } from '../transport/index.js'
 import type { RaftTransport } from '../transport/index.js'
 import { bootstrapOf, epochOf, groupIdOf, isNewer, membersOf, SERVICE_NAME_RE, validateDescriptor } from './descriptor.js'
@@ -76,6 +76,8 @@ export interface RaftBackendInit {
    * it is served; default: any peer listed in the verified registry is trusted
    */
   authorizeForwarded?: (request: { op: 'get' | 'put' | 'del', name: string, key: string, token?: string, remotePeer: string }) => Promise<boolean> | boolean
+  /** seals WAL entries and snapshots at rest (src/protection); none = clear */
+  walCipherFor?: (group: string) => WalCipher
   /** a member whose peer has been unreachable this long is replaced by the leader (ms, default 15 s) */
   repairGraceMs?: number
   /** how often leaders check their groups for repair and resize (ms, default 2000) */
@@ -444,6 +446,7 @@ export class RaftKvBackend implements ServiceBackend {
       accept: (peer) => named.has(peer),
       logger: this.init.logger,
       walMetrics: this.walMetrics,
+      ...(this.init.walCipherFor !== undefined ? { walCipher: this.init.walCipherFor(d.group) } : {}),
       tickMs: this.init.tickMs,
       electionTick: this.init.electionTick,
       quiesce: this.init.quiesce,

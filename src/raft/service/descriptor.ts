@@ -119,5 +119,6 @@ export function validateDescriptor (d: unknown): GroupDescriptor {
   }
   if (!Array.isArray(s.zones) || !s.zones.every(z => typeof z === 'string' && z.length < 128)) throw new InvalidDescriptorError('spec.zones', 'must be an array of strings')
   if (typeof s.latencyRadiusMs !== 'number' || !(s.latencyRadiusMs > 0)) throw new InvalidDescriptorError('spec.latencyRadiusMs', 'must be a positive number')
+  if (s.public !== undefined && typeof s.public !== 'boolean') throw new InvalidDescriptorError('spec.public', 'must be a boolean')
   return d as GroupDescriptor
 }

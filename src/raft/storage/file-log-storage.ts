@@ -32,7 +32,7 @@ import type { ConfState, Entry, HardState, Snapshot } from '../core/types.js'
 import { InvalidEntriesError, StorageClosedError, StorageFailedError } from './errors.js'
 import { nodeWalFs } from './fs.js'
 import type { WalFs } from './fs.js'
-import type { FileLogStorageApi, FileLogStorageOptions, WalStats, WriteOptions } from './index.js'
+import type { FileLogStorageApi, FileLogStorageOptions, WalCipher, WalStats, WriteOptions } from './index.js'
 import { acquireLock } from './lock.js'
 import type { LogIndex } from './log-index.js'
 import type { WalMetrics } from './metrics.js'
@@ -74,6 +74,8 @@ function emptySnapshot (): Snapshot {
 
 export class FileLogStorage implements FileLogStorageApi {
   private readonly queue: Op[] = []
+  /** encryption at rest of entry data (set once by open) */
+  private cipher?: WalCipher
   private pumping?: Promise<void>
   private closed = false
   private closing?: Promise<void>
@@ -114,7 +116,12 @@ export class FileLogStorage implements FileLogStorageApi {
     const unlock = await acquireLock(dir)
     try {
       const wal = await recoverWal(fs, join(dir, 'wal'), cacheBytes, log)
-      const snapshots = new SnapshotStore(fs, join(dir, 'snap'), log)
+      const cipher = options.cipher
+      if (cipher !== undefined) {
+        wal.index.opener = (sealed, index, term) => cipher.openEntry(sealed, index, term)
+        wal.index.sealedOverhead = cipher.overhead
+      }
+      const snapshots = new SnapshotStore(fs, join(dir, 'snap'), log, cipher)
       let snap: Snapshot
       try {
         await snapshots.init()
@@ -125,6 +132,7 @@ export class FileLogStorage implements FileLogStorageApi {
       }
       const storage = new FileLogStorage(dir, fs, wal.index, wal.hardState, snap, wal.segments, snapshots,
         { segmentBytes, keepSnapshots, groupCommit: options.groupCommit ?? true }, unlock, log, options.metrics, options.group)
+      storage.cipher = cipher
       log?.info({ firstIndex: storage.firstIndex(), lastIndex: storage.lastIndex(), snapshotIndex: snap.metadata.index, segments: wal.segments.length },
         'WAL recovered')
       return storage
@@ -411,9 +419,10 @@ export class FileLogStorage implements FileLogStorageApi {
     this.index.truncateAfter(entries[from].index - 1)
     for (let k = from; k < entries.length; k++) {
       const e = entries[k]
-      const at = enc.entry(e.index, e.term, e.type, e.data)
+      const stored = this.cipher === undefined ? e.data : this.cipher.sealEntry(e.data, e.index, e.term)
+      const at = enc.entry(e.index, e.term, e.type, stored)
       // cache a private copy: the caller may reuse its buffer
-      this.index.push({ term: e.term, type: e.type, source: seg, offset: seg.size + at, length: e.data.length, data: e.data.slice() })
+      this.index.push({ term: e.term, type: e.type, source: seg, offset: seg.size + at, length: stored.length, data: e.data.slice() })
     }
     return entries.length - from
   }

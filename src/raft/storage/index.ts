@@ -95,6 +95,23 @@ export interface FileLogStorageOptions {
   groupCommit?: boolean
   /** file-system operations (tests inject faults); default node:fs */
   fs?: WalFs
+  /** encryption at rest of entry data and snapshots (src/protection/wal.ts); none = clear */
+  cipher?: WalCipher
+}
+
+/**
+ * Seals what a WAL stores for its users at the record boundary: the data of
+ * each entry (bound to its index and term) and each snapshot file (bound to
+ * its index and term). Record framing, checksums, batching and fsync are
+ * unchanged; opening throws on any record that fails authentication.
+ */
+export interface WalCipher {
+  /** bytes sealing adds to each entry's data (constant: maxBytes limits count the data itself) */
+  readonly overhead: number
+  sealEntry (data: Uint8Array, index: number, term: number): Uint8Array
+  openEntry (sealed: Uint8Array, index: number, term: number): Uint8Array
+  sealSnapshot (bytes: Uint8Array, index: number, term: number): Uint8Array
+  openSnapshot (sealed: Uint8Array, index: number, term: number): Uint8Array
 }
 
 export interface WalStats {

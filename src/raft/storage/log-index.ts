@@ -34,7 +34,17 @@ export class LogIndex {
   private cacheFrom = 1
   private cached = 0
 
+  /** opens entry data read back from disk (encryption at rest); none = stored in clear */
+  opener?: (sealed: Uint8Array, index: number, term: number) => Uint8Array
+  /** bytes sealing adds to each stored entry (0 in clear) */
+  sealedOverhead = 0
+
   constructor (private readonly cacheLimit: number) {}
+
+  private readData (s: { source: { read: (offset: number, length: number) => Uint8Array }, offset: number, length: number, term: number }, index: number): Uint8Array {
+    const bytes = s.source.read(s.offset, s.length)
+    return this.opener === undefined ? bytes : this.opener(bytes, index, s.term)
+  }
 
   firstIndex (): number { return this.dummyIndex + 1 }
   lastIndex (): number { return this.dummyIndex + this.slots.length }
@@ -57,9 +67,10 @@ export class LogIndex {
     let bytes = 0
     for (let i = lo; i < hi; i++) {
       const s = this.slots[i - this.dummyIndex - 1]
-      if (out.length > 0 && bytes + s.length > maxBytes) break
-      bytes += s.length
-      out.push({ term: s.term, index: i, type: s.type, data: s.data ?? s.source.read(s.offset, s.length) })
+      const size = s.length - this.sealedOverhead
+      if (out.length > 0 && bytes + size > maxBytes) break
+      bytes += size
+      out.push({ term: s.term, index: i, type: s.type, data: s.data ?? this.readData(s, i) })
     }
     return out
   }

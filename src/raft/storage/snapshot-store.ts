@@ -5,6 +5,7 @@
 import { join } from 'node:path'
 import type { Logger } from '../../telemetry/index.js'
 import type { Snapshot } from '../core/types.js'
+import type { WalCipher } from './index.js'
 import { SnapshotCorruptionError } from './errors.js'
 import type { WalFs } from './fs.js'
 import { decodeSnapshot, encodeSnapshot, parseSnapshotFileName, snapshotFileName, SnapshotFormatError } from './snapshot-file.js'
@@ -16,7 +17,8 @@ export class SnapshotStore {
   constructor (
     private readonly fs: WalFs,
     readonly dir: string,
-    private readonly log?: Logger
+    private readonly log?: Logger,
+    private readonly cipher?: WalCipher
   ) {}
 
   /** create the directory and remove temp files left by a crash mid-write */
@@ -44,7 +46,17 @@ export class SnapshotStore {
   }
 
   private async read (file: string, index: number, term: number): Promise<Snapshot> {
-    const snapshot = decodeSnapshot(await this.fs.readFile(file))
+    const raw = await this.fs.readFile(file)
+    let bytes = raw
+    if (this.cipher !== undefined) {
+      try {
+        bytes = this.cipher.openSnapshot(raw, index, term)
+      } catch (err) {
+        if ((err as Error).name === 'UnknownKeyError') throw err
+        throw new SnapshotFormatError(`sealed snapshot does not open: ${(err as Error).message}`)
+      }
+    }
+    const snapshot = decodeSnapshot(bytes)
     if (snapshot.metadata.index !== index || snapshot.metadata.term !== term) {
       throw new SnapshotFormatError('file name does not match metadata')
     }
@@ -107,7 +119,8 @@ export class SnapshotStore {
     const name = snapshotFileName(snap.metadata.index, snap.metadata.term)
     const final = join(this.dir, name)
     const tmp = final + TMP_SUFFIX
-    const bytes = encodeSnapshot(snap)
+    const plain = encodeSnapshot(snap)
+    const bytes = this.cipher === undefined ? plain : this.cipher.sealSnapshot(plain, snap.metadata.index, snap.metadata.term)
     const fh = await this.fs.open(tmp, 'create')
     try {
       await fh.write(bytes, 0)

@@ -53,6 +53,8 @@ export interface FunctionServiceComponents {
   runtime?: WasmRuntime
   /** what functions reach through the host interface (kv, counters, logs, sinks, caches); read per call */
   host?: () => HostInterface | undefined
+  /** re-authorises invocations other peers forward here (the caller's token) */
+  authorizeCall?: InvokerComponents['authorizeCall']
 }
 
 export interface FunctionServiceInit {
@@ -96,6 +98,7 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
     ...(registry != null ? { candidates: () => registry.list().map(e => ({ peerId: e.end.peerId, runtimes: e.end.runtimes })) } : {}),
     ...(c.rttMs != null ? { rttMs: c.rttMs } : {}),
     mayServe: (id, name) => rollouts.mayServe(id, name),
+    ...(c.authorizeCall != null ? { authorizeCall: c.authorizeCall } : {}),
     observe: (name, id, ms, ok) => { rollouts.observe(name, id, ms, ok) },
     logger: child(c.logger, 'dcis:wasm:routing'),
     metrics

@@ -48,11 +48,22 @@ export class RemoteFunctionError extends Error {
   }
 }
 
+/** The serving peer refused a forwarded invocation: the caller's token lacks the right there. */
+export class InvokeForbiddenError extends Error {
+  static readonly code = 'FORBIDDEN'
+  readonly code = InvokeForbiddenError.code
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvokeForbiddenError'
+  }
+}
+
 export const ROUTING_ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   ...WASM_ERROR_STATUS,
   ...FUNCTION_STORE_ERROR_STATUS,
   InvalidInvokeFrameError: 400,
   NoCapablePeerError: 503,
   ForwardFailedError: 502,
-  RemoteFunctionError: 502
+  RemoteFunctionError: 502,
+  InvokeForbiddenError: 403
 })

@@ -28,7 +28,12 @@ export interface InvokeRequestHeader extends TraceFields {
   id: string
   name: string
   spec: RuntimeSpecFields
+  /** the original caller's bearer token: the serving peer re-authorises the call itself */
+  token?: string
 }
+
+/** longest token a request header carries (the header itself is at most MAX_HEADER_BYTES) */
+const MAX_TOKEN_CHARS = 8 * 1024
 
 export type InvokeResponseHeader =
   /** traceDomain: the serving peer's trace domain tag, when it traces (the caller hashes its id across a boundary) */
@@ -107,11 +112,15 @@ export function decodeRequestHeader (bytes: Uint8Array): InvokeRequestHeader {
     throw new InvalidInvokeFrameError('spec.warmPoolSize', 'must be an integer')
   }
   const trace = checkTraceFields(v, (field, reason) => new InvalidInvokeFrameError(field, reason))
+  if (v.token !== undefined && (typeof v.token !== 'string' || v.token.length === 0 || v.token.length > MAX_TOKEN_CHARS || !/^[A-Za-z0-9_.-]+$/.test(v.token))) {
+    throw new InvalidInvokeFrameError('token', `must be a compact JWT of at most ${MAX_TOKEN_CHARS} characters`)
+  }
   return {
     v: 1,
     id: v.id,
     name: v.name,
     ...trace,
+    ...(v.token !== undefined ? { token: v.token } : {}),
     spec: {
       abi: s.abi,
       ...(limits != null ? { limits } : {}),

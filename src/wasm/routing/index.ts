@@ -30,6 +30,8 @@ export interface InvokerComponents {
   rttMs?: (peerId: string) => number | null
   /** may this remote peer have functions run here? (default: any peer) */
   authorize?: (peerId: string) => boolean
+  /** re-authorises a forwarded invocation: the original caller's token, checked by this peer (default: not checked) */
+  authorizeCall?: (request: { token?: string, remotePeer: string, name: string, id: string }) => Promise<boolean>
   /** may this peer run version `id` of `name` now? (rollouts: a canary only inside its cohort; default yes) */
   mayServe?: (id: string, name: string) => boolean
   /** told about every invocation run here: duration and whether it succeeded (rollout figures) */
@@ -57,6 +59,8 @@ export interface InvokeRequestOptions {
   signal?: AbortSignal
   /** who asks (for the runtime's per-caller limit) */
   caller?: string
+  /** the caller's bearer token, sent along when the call is forwarded */
+  token?: string
 }
 
 export interface ResolvedFunction {

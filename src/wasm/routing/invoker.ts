@@ -12,7 +12,7 @@ import { InputTooLargeError, OverloadedError } from '../errors.js'
 import { parseModuleCid } from '../store/cid.js'
 import { UnknownFunctionError } from '../store/errors.js'
 import { decodeRequestHeader, decodeResponseHeader, encodeHeader, MAX_HEADER_BYTES } from './frames.js'
-import { ForwardFailedError, InvalidInvokeFrameError, NoCapablePeerError, RemoteFunctionError } from './errors.js'
+import { ForwardFailedError, InvalidInvokeFrameError, InvokeForbiddenError, NoCapablePeerError, RemoteFunctionError } from './errors.js'
 import { functionAttr, incomingTrace, inSpan, isOtherDomain, ownDomainTag, peerAttr, SpanKind, traceFields } from '../../telemetry/tracing/spans.js'
 import type { FunctionInvoker, InvokeOutcome, InvokerComponents, InvokerInit, InvokeRequestOptions, ResolvedFunction } from './index.js'
 import type { InvokeResponseHeader } from './frames.js'
@@ -211,7 +211,7 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
     let output: Uint8Array = new Uint8Array(0)
     try {
       const lp = lpStream(stream, { maxDataLength: Math.max(this.maxOutput, this.maxInput, MAX_HEADER_BYTES) })
-      await lp.write(encodeHeader({ v: 1, id: fn.id, name: fn.name, spec: fn.spec, ...traceFields() }), { signal })
+      await lp.write(encodeHeader({ v: 1, id: fn.id, name: fn.name, spec: fn.spec, ...traceFields(), ...(options.token !== undefined && options.token !== '' ? { token: options.token } : {}) }), { signal })
       await lp.write(input, { signal })
       header = decodeResponseHeader((await lp.read({ signal })).subarray())
       if (header.ok) output = (await lp.read({ signal })).subarray()
@@ -236,6 +236,9 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
         const req = decodeRequestHeader(headerBytes)
         if (this.c.authorize != null && !this.c.authorize(remote)) {
           throw new OverloadedError('caller', `peer ${remote} may not invoke functions here`)
+        }
+        if (this.c.authorizeCall != null && !await this.c.authorizeCall({ remotePeer: remote, name: req.name, id: req.id, ...(req.token !== undefined ? { token: req.token } : {}) })) {
+          throw new InvokeForbiddenError(`the caller may not invoke ${req.name} on ${this.selfId}`)
         }
         const input = (await lp.read({ signal })).subarray()
         if (!this.localExecution) throw new OverloadedError('peer', 'this peer does not run functions')

@@ -1,0 +1,145 @@
+/**
+ * Re-authorised forwarding between two real MeshNodes (real libp2p over
+ * loopback, no trusted loopback): peer A holds no replica of the services,
+ * peer B holds them. A caller whose token A's policy accepts but B's policy
+ * does not is refused by B (403 at A's API) for eventual (crdt-rpc) and
+ * strong (raft-kv) services; a caller both peers accept is served. Reads of
+ * service data need a token; a token scoped to service `a` gets 403 on `b`.
+ */
+import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { pino } from 'pino'
+import { defaultConfig } from '../../src/config/index.js'
+import { identityFromPrivateKey, signJwt } from '../../src/identity/index.js'
+import { createMeshNode } from '../../src/node/index.js'
+import { waitFor } from '../helpers/wait.js'
+import type { DcisConfig } from '../../src/config/index.js'
+import type { NodeIdentity } from '../../src/identity/index.js'
+import type { MeshNode } from '../../src/node/index.js'
+
+interface Reply { value?: string, local?: boolean, replicas: Array<{ peerId: string }>, error: { code: string } }
+
+describe('node: forwarded calls are re-authorised by the peer that serves them', function () {
+  this.timeout(120_000)
+  let dir: string
+  let a: MeshNode
+  let b: MeshNode
+  let both: NodeIdentity
+  let onlyA: NodeIdentity
+  let reader: NodeIdentity
+
+  async function node (name: string, zone: string, policy: DcisConfig['api']['policy'], bootstrap: MeshNode | undefined): Promise<MeshNode> {
+    const c = defaultConfig()
+    const n = createMeshNode({
+      config: { ...c, dataDir: join(dir, name), region: 'eu-west', zone, listen: ['/ip4/127.0.0.1/tcp/0'], api: { ...c.api, host: '127.0.0.1', port: 0, trustLoopback: false, policy } },
+      bootstrapPeers: bootstrap == null ? [] : bootstrap.libp2p.getMultiaddrs(),
+      logger: pino({ level: 'silent' })
+    })
+    await n.start()
+    return n
+  }
+
+  async function call (peer: MeshNode, method: string, path: string, token?: string, body?: string, type = 'text/plain'): Promise<{ status: number, json: () => Reply, text: string }> {
+    const res = await fetch(`${peer.api?.url ?? ''}${path}`, {
+      method,
+      headers: { ...(token != null ? { authorization: `Bearer ${token}` } : {}), ...(body != null ? { 'content-type': type } : {}) },
+      ...(body != null ? { body } : {})
+    })
+    const text = await res.text()
+    return { status: res.status, text, json: () => JSON.parse(text) as Reply }
+  }
+
+  const tokenFor = async (who: NodeIdentity, peer: MeshNode, claims: Record<string, unknown> = {}): Promise<string> => signJwt(who, claims, { audience: peer.identity.did, expiresInSeconds: 600 })
+
+  before(async function () {
+    this.timeout(120_000)
+    dir = await mkdtemp(join(tmpdir(), 'dcis-fwd-auth-'))
+    both = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    onlyA = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    reader = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    b = await node('b', 'eu-west-b', [{ did: both.did, roles: ['services', 'admin'] }, { did: reader.did, roles: ['read'] }], undefined)
+    a = await node('a', 'eu-west-a', [{ did: both.did, roles: ['services', 'admin'] }, { did: onlyA.did, roles: ['services'] }, { did: reader.did, roles: ['read'] }], b)
+    const has = (n: MeshNode, m: MeshNode): boolean => n.registry.list().some(e => e.end.peerId === m.libp2p.peerId.toString())
+    await waitFor('both peers verified each other', () => has(a, b) && has(b, a), { timeoutMs: 30_000, intervalMs: 20 })
+    // both services live on B only (its zone); A forwards every data call
+    for (const [name, mode] of [['ev', 'eventual'], ['st', 'strong']] as const) {
+      const manifest = { apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name }, spec: { replicas: 1, dataSharding: { strategy: 'geographic', zones: ['eu-west-b'] }, consistency: mode === 'strong' ? { mode, latencyRadiusMs: 50 } : { mode } } }
+      const res = await call(a, 'POST', '/v1/manifests', await tokenFor(both, a), JSON.stringify(manifest), 'application/json')
+      assert.equal(res.status, 201, res.text)
+    }
+    const self = b.libp2p.peerId.toString()
+    await waitFor('the services are placed on B and known to A', async () => {
+      for (const name of ['ev', 'st']) {
+        const s = await call(a, 'GET', `/v1/services/${name}`)
+        if (s.status !== 200 || s.json().local === true || !s.json().replicas.some(r => r.peerId === self)) return false
+      }
+      return true
+    }, { timeoutMs: 60_000, intervalMs: 100 })
+  })
+
+  after(async function () {
+    this.timeout(60_000)
+    await a?.stop()
+    await b?.stop()
+    if (dir != null) await rm(dir, { recursive: true, force: true })
+  })
+
+  for (const name of ['ev', 'st']) {
+    it(`${name}: a caller both peers accept writes and reads through A`, async () => {
+      const t = await tokenFor(both, a)
+      await waitFor(`a write to ${name} through A`, async () => (await call(a, 'PUT', `/v1/services/${name}/kv/k`, t, 'v1')).status === 200, { timeoutMs: 30_000, intervalMs: 200 })
+      const got = await call(a, 'GET', `/v1/services/${name}/kv/k`, t)
+      assert.equal(got.status, 200, got.text)
+      assert.equal(got.json().value, 'v1')
+    })
+
+    it(`${name}: a caller only A accepts is refused by B (403), though A's API let it through`, async () => {
+      const t = await tokenFor(onlyA, a)
+      const put = await call(a, 'PUT', `/v1/services/${name}/kv/k`, t, 'evil')
+      assert.equal(put.status, 403, put.text)
+      assert.equal(put.json().error.code, 'FORBIDDEN')
+      const got = await call(a, 'GET', `/v1/services/${name}/kv/k`, t)
+      assert.equal(got.status, 403, got.text)
+      // B's value is untouched
+      assert.equal((await call(a, 'GET', `/v1/services/${name}/kv/k`, await tokenFor(both, a))).json().value, 'v1')
+    })
+
+    it(`${name}: reads need a token (401 without); a read-only token reads through A but cannot write`, async () => {
+      assert.equal((await call(a, 'GET', `/v1/services/${name}/kv/k`)).status, 401)
+      assert.equal((await call(b, 'GET', `/v1/services/${name}/kv/k`)).status, 401)
+      const r = await tokenFor(reader, a)
+      assert.equal((await call(a, 'GET', `/v1/services/${name}/kv/k`, r)).status, 200)
+      assert.equal((await call(a, 'PUT', `/v1/services/${name}/kv/k`, r, 'x')).status, 403)
+    })
+  }
+
+  for (const name of ['ev', 'st']) {
+    it(`${name}: ?provenance=true says who wrote, when, via which peer, signed by that peer`, async () => {
+      const put = await call(a, 'PUT', `/v1/services/${name}/kv/prov`, await tokenFor(both, a), 'with provenance')
+      assert.equal(put.status, 200, put.text)
+      const got = await call(b, 'GET', `/v1/services/${name}/kv/prov?provenance=true`, await tokenFor(both, b))
+      assert.equal(got.status, 200, got.text)
+      const p = (got.json() as unknown as { provenance: { writer: string, via: string, verified: boolean, stale: boolean, rev: number, at: string } | null, revision: number }).provenance
+      assert.ok(p != null, got.text)
+      assert.equal(p.writer, both.did)
+      assert.equal(p.via, a.identity.did)
+      assert.equal(p.verified, true)
+      assert.equal(p.stale, false)
+      assert.ok(Date.now() - Date.parse(p.at) < 120_000)
+      // without the flag the answer is the plain entry; the reserved key space is not writable
+      assert.equal((got.json() as unknown as Record<string, unknown>).value, 'with provenance')
+      assert.equal('provenance' in (await call(b, 'GET', `/v1/services/${name}/kv/prov`, await tokenFor(both, b))).json(), false)
+      assert.equal((await call(a, 'PUT', `/v1/services/${name}/kv/%00prov%2Fprov`, await tokenFor(both, a), 'forged')).status, 400)
+    })
+  }
+
+  it('a token scoped to service ev gets 403 on st, on A and through the forward', async () => {
+    const scoped = await tokenFor(both, a, { scope: { services: ['ev'] } })
+    assert.equal((await call(a, 'GET', '/v1/services/ev/kv/k', scoped)).status, 200)
+    assert.equal((await call(a, 'GET', '/v1/services/st/kv/k', scoped)).status, 403)
+    assert.equal((await call(a, 'PUT', '/v1/services/st/kv/k', scoped, 'x')).status, 403)
+  })
+})
