@@ -20,7 +20,20 @@ export function defaultConfig (): DcisConfig {
     simulation: {},
     resources: {},
     services: { repairGraceMs: 15_000 },
-    scheduler: { minReserveTrust: 0 }
+    scheduler: { minReserveTrust: 0 },
+    nat: {
+      reachability: 'auto',
+      reservations: 2,
+      autonat: true,
+      holePunching: true,
+      upnp: false,
+      relayServer: false,
+      relayMaxReservations: 64,
+      relayMaxCircuits: 256,
+      relayCircuitDurationMs: 3_600_000,
+      relayCircuitBytes: 256 * 1024 * 1024,
+      relayBytesPerHour: 0
+    }
   }
 }
 

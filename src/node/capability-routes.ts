@@ -2,6 +2,8 @@ import { registryRoutes } from '../registry/routes.js'
 import { serviceRoutes } from '../services/index.js'
 import { manifestRoutes } from '../services/manifests/index.js'
 import { meshRoutes } from './routes.js'
+import { natRoutes } from './nat-routes.js'
+import type { NatMonitor } from './nat.js'
 import type { PubsubInbox } from './pubsub-inbox.js'
 import type { ApiRoutes } from '../api/index.js'
 import type { EndRegistry } from '../registry/index.js'
@@ -34,6 +36,7 @@ export interface CapabilityRouteSources {
   crdt: () => CrdtBackend
   functions: () => FunctionService
   catalogue: () => Catalogue
+  nat: () => NatMonitor
 }
 
 /**
@@ -56,6 +59,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     crdtSetRoutes(s.crdt),
     functionRoutes({ store: () => s.functions().store, invoker: () => s.functions().invoker, health: () => s.functions().health, rollouts: () => s.functions().rollouts }),
     rolloutRoutes({ rollouts: () => s.functions().rollouts, store: () => s.functions().store }),
-    catalogueRoutes(s.catalogue)
+    catalogueRoutes(s.catalogue),
+    natRoutes(() => s.nat().view())
   ]
 }

@@ -10,6 +10,8 @@ import { openStores, createHeliaOn } from '../storage/index.js'
 import { createMetricsRegistry, forComponent, TrafficMeter } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
+import { NatMonitor } from './nat.js'
+import type { RelayBudget } from './relay-budget.js'
 import { createLatencyService } from '../latency/service/index.js'
 import { LinkFaults, LinkFaultsFile } from '../latency/emulator/index.js'
 import { createAllocationService, ServiceReservations } from '../scheduler/index.js'
@@ -74,6 +76,8 @@ export class MeshNode implements ApiNode {
   /** the federation catalogue: functions, versions, rollbacks, applied manifests */
   catalogue?: Catalogue
   private inbox?: PubsubInbox
+  /** NAT traversal state (docs/nat.md) */
+  nat?: NatMonitor
   registry!: EndRegistry
   /** capabilities register the manifest kinds they own here */
   readonly manifests = new ManifestDispatcher()
@@ -113,6 +117,7 @@ export class MeshNode implements ApiNode {
       this.stopHooks.push(async () => { await this.stores?.close() })
 
       const linkFaults = await this.startLinkFaults()
+      const relayBudget: { current?: RelayBudget } = {}
       this.libp2p = await createMeshLibp2p({
         config: this.config,
         privateKey: identity.privateKey,
@@ -129,8 +134,10 @@ export class MeshNode implements ApiNode {
             signatures: () => this.registry?.signatures
           })
         },
-        dhtSelectors: { [END_NAMESPACE]: endSelector() }
+        dhtSelectors: { [END_NAMESPACE]: endSelector() },
+        relayBudget
       })
+      this.nat = new NatMonitor(this.libp2p, { config: this.config.nat, announced: this.config.announce.length > 0, relayBudget, logger: forComponent(this.init.logger, 'dcis:nat') })
       this.libp2p.addEventListener('peer:connect', (evt) => {
         this.markBootstrapped(evt.detail.toString())
       })
@@ -186,10 +193,13 @@ export class MeshNode implements ApiNode {
         credentials,
         trust,
         latencySummary: () => this.latency?.latencySummary() ?? null,
-        unreserved: () => this.alloc?.free() ?? null
+        unreserved: () => this.alloc?.free() ?? null,
+        reachability: () => this.nat?.reachability() ?? null
       })
       await this.registry.start()
       this.stopHooks.push(async () => { await this.registry.stop() })
+      this.nat.start(this.registry)
+      this.stopHooks.push(() => { this.nat?.stop() })
 
       const own = this.registry.self()?.end
       this.alloc = createAllocationService({
@@ -289,7 +299,8 @@ export class MeshNode implements ApiNode {
               alloc: () => this.alloc as AllocationService,
               crdt: () => this.crdt as CrdtBackend,
               functions: () => this.functions as FunctionService,
-              catalogue: () => this.catalogue as Catalogue
+              catalogue: () => this.catalogue as Catalogue,
+              nat: () => this.nat as NatMonitor
             }),
             ...(this.init.routes ?? [])
           ]

@@ -89,7 +89,7 @@ export class RaftTransport {
     this.shutdown = new AbortController()
     await this.init.libp2p.handle(RAFT_PROTOCOL, async (stream, connection) => {
       await this.readLoop(stream, connection.remotePeer.toString())
-    }, { maxInboundStreams: 256 })
+    }, { maxInboundStreams: 256, runOnLimitedConnection: true })
     this.running = true
   }
 
