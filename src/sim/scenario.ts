@@ -18,6 +18,10 @@ export interface SiteSpec {
   region: string
   zone?: string
   nat?: boolean
+  /** peers serve as circuit relays (nat.relayServer) */
+  relay?: boolean
+  /** nat sites: relays each peer reserves a slot on */
+  reservations?: number
   peers: number
   joinAt?: number
   bandwidth?: string
