@@ -194,10 +194,26 @@ describe('nat-sites lab: NAT traversal through circuit relays (namespace lab)', 
         if (e.relayedRttMs != null) relayed.push(e.relayedRttMs)
         if (e.rttMs != null) direct.push(e.rttMs)
       }
-      rows.push({ peer: p.plan.name, status: v?.reachability.status, reservations: v?.reservations.length, connections: v?.connections, upgradedToDirect: v?.upgradedToDirect, relayServerReservations: v?.relayServer.reservations })
+      // DCUtR attempts: bytes on the /libp2p/dcutr protocol in the peer's libp2p metrics
+      const m = await call(p, 'GET', '/metrics')
+      const dcutrBytes = m.text.split('\n').filter(l => l.includes('dcutr') && !l.startsWith('#')).reduce((sum, l) => sum + (Number(l.split(' ').pop()) || 0), 0)
+      rows.push({ dcutrBytes, peer: p.plan.name, status: v?.reachability.status, reservations: v?.reservations.length, connections: v?.connections, upgradedToDirect: v?.upgradedToDirect, relayServerReservations: v?.relayServer.reservations })
     }
+    // what relaying costs at rest: bytes the relays move on the hop/stop protocols over 30 s
+    const relayBytes = async (): Promise<number> => {
+      let sum = 0
+      for (const r of relays()) {
+        const m = await call(r, 'GET', '/metrics')
+        sum += m.text.split('\n').filter(l => l.startsWith('libp2p_data_transfer_bytes_total') && /circuit\/relay/.test(l)).reduce((a, l) => a + (Number(l.split(' ').pop()) || 0), 0)
+      }
+      return sum
+    }
+    const b0 = await relayBytes()
+    const t0 = performance.now()
+    await new Promise(resolve => setTimeout(resolve, 30_000))
+    const relayedBytesPerS = Math.round((await relayBytes() - b0) / ((performance.now() - t0) / 1000))
     const median = (xs: number[]): number | null => xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-    const report = { peers: rows, upgradedToDirect: rows.reduce((s, r) => s + Number(r.upgradedToDirect ?? 0), 0), latency: { directMedianMs: median(direct), directSamples: direct.length, relayedMedianMs: median(relayed), relayedSamples: relayed.length } }
+    const report = { relayedBytesPerSAtRest: relayedBytesPerS, peers: rows, upgradedToDirect: rows.reduce((s, r) => s + Number(r.upgradedToDirect ?? 0), 0), latency: { directMedianMs: median(direct), directSamples: direct.length, relayedMedianMs: median(relayed), relayedSamples: relayed.length } }
     console.log(`      nat report: ${JSON.stringify(report)}`)
     // each NAT'd peer reached the others through a relay at least once
     assert.ok(rows.filter(r => r.status === 'relayed').length === natted().length, JSON.stringify(rows))
