@@ -157,7 +157,7 @@ export interface DcisConfig {
  * NAT traversal (docs/nat.md). `reachability`: `private` = this peer is
  * behind NAT: it reserves slots on `reservations` circuit relays and runs
  * the DHT in client mode; `public` = directly dialable; `auto` = AutoNAT
- * decides what the END says, no reservations. A relay server (opt-in)
+ * (when `autonat`) decides what the END says, no reservations. A relay server (opt-in)
  * caps every circuit at `relayCircuitDurationMs` and `relayCircuitBytes`
  * (both directions together) and admits new circuits only while the sum of
  * the byte caps of the circuits opened in the last hour stays within

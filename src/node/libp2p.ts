@@ -101,7 +101,9 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     : undefined
   if (init.relayBudget != null) init.relayBudget.current = budget
   const natServices: Record<string, unknown> = {}
-  if (nat.autonat) natServices.autonat = autoNAT({ startupDelay: 5_000 })
+  // AutoNAT only where the operator left reachability to it (`auto`): a
+  // declared public or private peer has nothing to find out
+  if (nat.autonat && nat.reachability === 'auto') natServices.autonat = autoNAT({ startupDelay: 5_000 })
   if (nat.holePunching) natServices.dcutr = dcutr()
   if (nat.upnp) natServices.upnp = uPnPNAT()
   if (nat.relayServer) {
