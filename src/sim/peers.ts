@@ -74,6 +74,7 @@ export class PeerSet {
       // others are directly dialable (the lab's 10.x addresses are private
       // ones, which AutoNAT does not test, so the runner says so)
       if (plan.site.nat === true) config.nat = { reachability: 'private', reservations: plan.site.reservations ?? 2 }
+      if (this.init.network.endpoint(plan).noListen === true) config.listen = []
       else config.nat = { reachability: 'public', relayServer: plan.site.relay === true }
       await writeFile(join(dataDir, 'config.yaml'), toYaml(config))
       this.peers.push({ plan, peerId: id.peerId.toString(), did: id.did, dataDir, logFile: join(dataDir, 'node.log'), endpoint: this.init.network.endpoint(plan), up: false, spawns: 0 })
@@ -96,7 +97,7 @@ export class PeerSet {
       'start',
       '--config', join(peer.dataDir, 'config.yaml'),
       '--data-dir', peer.dataDir,
-      '--listen', `/ip4/${e.bindHost}/tcp/${e.libp2pPort}`,
+      ...(e.noListen === true ? [] : ['--listen', `/ip4/${e.bindHost}/tcp/${e.libp2pPort}`]),
       '--api', `${e.bindHost}:${e.apiPort}`,
       ...this.bootstrapFor(peer).flatMap(b => ['--bootstrap', b]),
       ...this.init.extraArgs(peer.plan)
