@@ -1,6 +1,6 @@
 import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
-import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { RELAY_V2_STOP_CODEC, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
@@ -96,8 +96,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
   // re-reserves elsewhere when a relay goes away
   const listen = [...config.listen, ...(natted ? Array.from({ length: nat.reservations }, () => CIRCUIT_LISTEN) : [])]
   const maxCircuits = nat.relayMaxCircuits
-  const budget = nat.relayServer && nat.relayBytesPerHour > 0
-    ? new RelayBudget({ bytesPerHour: nat.relayBytesPerHour, circuitBytes: nat.relayCircuitBytes })
+  const budget = nat.relayServer
+    ? new RelayBudget({ bytesPerHour: nat.relayBytesPerHour, circuitBytes: nat.relayCircuitBytes, maxOpen: maxCircuits })
     : undefined
   if (init.relayBudget != null) init.relayBudget.current = budget
   const natServices: Record<string, unknown> = {}
@@ -119,7 +119,7 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     })
   }
 
-  return createLibp2p({
+  const node = await createLibp2p({
     privateKey: init.privateKey,
     datastore: init.datastore,
     start: false,
@@ -182,4 +182,11 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       ...natServices
     }
   }) as unknown as MeshLibp2p
+  // open circuits = this relay's outbound stop streams, over all connections
+  budget?.setOpenCounter(() => {
+    let n = 0
+    for (const c of node.getConnections()) for (const st of c.streams) if (st.protocol === RELAY_V2_STOP_CODEC && st.direction === 'outbound') n++
+    return n
+  })
+  return node
 }

@@ -5,12 +5,18 @@
  * beyond that), so a new circuit is admitted only while the caps of the
  * circuits opened within the last hour, plus its own, stay within
  * `nat.relayBytesPerHour`. The relay can then never move more than that
- * per hour, whatever the circuits carry. Used as libp2p's connection
- * gater hook `denyOutboundRelayedConnection`.
+ * per hour, whatever the circuits carry. It also caps the circuits open
+ * at once over all peers (`nat.relayMaxCircuits`; libp2p's own stream
+ * limits are per connection). Used as libp2p's connection gater hook
+ * `denyOutboundRelayedConnection`.
  */
 export interface RelayBudgetInit {
   /** bytes per rolling hour; 0 = no cap */
   bytesPerHour: number
+  /** circuits open at once, all peers together (default: no cap) */
+  maxOpen?: number
+  /** how many circuits are open now (set once libp2p exists) */
+  open?: () => number
   /** the byte cap of one circuit */
   circuitBytes: number
   now?: () => number
@@ -37,8 +43,14 @@ export class RelayBudget {
     return this.opened.length * this.init.circuitBytes
   }
 
+  /** counts open circuits; set after libp2p is created */
+  setOpenCounter (open: () => number): void {
+    this.init.open = open
+  }
+
   /** true = admit a new circuit (and count it), false = refuse */
   admit (): boolean {
+    if (this.init.maxOpen != null && this.init.open != null && this.init.open() >= this.init.maxOpen) { this.refused++; return false }
     if (this.init.bytesPerHour <= 0) { this.admitted++; return true }
     if (this.committed() + this.init.circuitBytes > this.init.bytesPerHour) { this.refused++; return false }
     this.opened.push(this.now())

@@ -135,6 +135,20 @@ describe('node/nat: relays on loopback (in process)', function () {
     assert.equal(budget.refused, 1)
   })
 
+  it('relayMaxCircuits caps the circuits open at once over all peers', async () => {
+    const relay = await peer({ reachability: 'public', relayServer: true, relayMaxCircuits: 1 }, ['/ip4/127.0.0.1/tcp/0'])
+    nodes.push(relay)
+    const boot = relay.getMultiaddrs().filter(x => !isRelayed(x))
+    const [t1, t2] = await Promise.all([0, 1].map(async () => peer({ reachability: 'private', reservations: 1 }, [], boot)))
+    const a = await peer({ reachability: 'public' }, ['/ip4/127.0.0.1/tcp/0'], boot)
+    nodes.push(t1, t2, a)
+    await waitFor('both targets hold a reservation', () => relayedAddr(t1) != null && relayedAddr(t2) != null, { timeoutMs: 30_000 })
+    const c1 = await a.dial(relayedAddr(t1)!)
+    await assert.rejects(a.dial(relayedAddr(t2)!), 'a second circuit while the first is open')
+    await c1.close()
+    await waitFor('the second circuit once the first closed', async () => { try { await a.dial(relayedAddr(t2)!); return true } catch { return false } }, { timeoutMs: 15_000, intervalMs: 250 })
+  })
+
   it('a peer whose relay goes away reserves on another and its END reachability follows', async () => {
     const r1 = await peer({ reachability: 'public', relayServer: true }, ['/ip4/127.0.0.1/tcp/0'])
     const r2 = await peer({ reachability: 'public', relayServer: true }, ['/ip4/127.0.0.1/tcp/0'])
@@ -176,6 +190,12 @@ describe('node/nat: pure parts', () => {
     assert.equal(b.admit(), true)
     assert.equal(new RelayBudget({ bytesPerHour: 0, circuitBytes: 4 }).admit(), true)
     assert.equal(b.refused, 1)
+    let open = 0
+    const capped = new RelayBudget({ bytesPerHour: 0, circuitBytes: 4, maxOpen: 2, open: () => open })
+    open = 2
+    assert.equal(capped.admit(), false)
+    open = 1
+    assert.equal(capped.admit(), true)
   })
 
   it('the END schema takes an optional reachability and refuses a bad one', async () => {
