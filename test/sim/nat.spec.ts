@@ -84,7 +84,7 @@ describe('nat-sites lab: NAT traversal through circuit relays (namespace lab)', 
       dir,
       network,
       command: [process.execPath, DIST_CLI],
-      logLevel: 'info',
+      logLevel: process.env.DCIS_TEST_LOG_LEVEL ?? 'info',
       runnerDid: runner.did,
       extraArgs: (p) => ['--rtt-matrix', matrixFile, '--site', p.name],
       now: () => performance.now()
