@@ -7,6 +7,7 @@
  * holds fewer reservations than configured. `GET /v1/nat` shows it.
  */
 import { repeatingTask, isPrivate } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { NatConfig } from '../config/index.js'
 import type { EndReachability, ReachabilityStatus } from '../registry/descriptor.js'
@@ -42,6 +43,8 @@ export interface NatView {
   connections: { direct: number, relayed: number }
   /** relayed connections followed by a direct one to the same peer while the relayed one was open */
   upgradedToDirect: number
+  /** times the peer store's addresses of a relayed peer were set to its END's */
+  relayedPeersRefreshed: number
   relayServer: { enabled: boolean, reservations: number | null, circuitsAdmitted: number | null, circuitsRefused: number | null }
   events: NatEvent[]
 }
@@ -67,6 +70,8 @@ export class NatMonitor {
   private held = new Set<string>()
   private readonly events: NatEvent[] = []
   private upgrades = 0
+  /** peer store entries of relayed peers set to their END's addresses */
+  private refreshed = 0
   private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.opened(evt.detail) }
   private readonly onUpdate = (): void => { this.refreshReservations() }
 
@@ -131,6 +136,7 @@ export class NatMonitor {
       wantedReservations: this.init.config.reachability === 'private' ? this.init.config.reservations : 0,
       connections: { direct, relayed },
       upgradedToDirect: this.upgrades,
+      relayedPeersRefreshed: this.refreshed,
       relayServer: {
         enabled: this.init.config.relayServer,
         reservations: server?.reservations.size ?? null,
@@ -170,6 +176,35 @@ export class NatMonitor {
   }
 
   /**
+   * A peer reached through relays changes its relayed addresses when a relay
+   * goes away; we learn the new ones from its signed END (gossip, within
+   * seconds), but libp2p dials from the peer store, which still holds the
+   * dead relay's address until identify runs again — over a connection that
+   * can no longer be made. So for relayed peers we are not connected to,
+   * the peer store's addresses follow the END's.
+   */
+  private async refreshRelayedPeers (signal?: AbortSignal): Promise<void> {
+    if (this.registry == null) return
+    const self = this.libp2p.peerId.toString()
+    const connected = new Set(this.libp2p.getPeers().map(p => p.toString()))
+    for (const e of this.registry.list()) {
+      if (signal?.aborted === true) return
+      const end = e.end
+      if (end.peerId === self || end.reachability?.status !== 'relayed' || connected.has(end.peerId)) continue
+      try {
+        const id = peerIdFromString(end.peerId)
+        const want = end.multiaddrs.map(a => multiaddr(a))
+        const have = await this.libp2p.peerStore.get(id).then(p => p.addresses.map(a => a.multiaddr.toString()), () => [] as string[])
+        if (have.length === want.length && want.every(a => have.includes(a.toString()))) continue
+        await this.libp2p.peerStore.patch(id, { multiaddrs: want })
+        this.refreshed++
+      } catch (err) {
+        this.init.logger.debug({ peer: end.peerId, err: (err as Error).message }, 'could not refresh a relayed peer\'s addresses')
+      }
+    }
+  }
+
+  /**
    * Behind NAT with fewer reservations than wanted: connect to relays the
    * registry lists (END reachability.relay) that we are not connected to;
    * the relay transport reserves on connected peers that speak the hop
@@ -177,6 +212,7 @@ export class NatMonitor {
    */
   private async tick (signal?: AbortSignal): Promise<void> {
     this.refreshReservations()
+    await this.refreshRelayedPeers(signal)
     const want = this.init.config.reachability === 'private' ? this.init.config.reservations : 0
     if (this.held.size >= want || this.registry == null) return
     const connected = new Set(this.libp2p.getPeers().map(p => p.toString()))

@@ -73,9 +73,10 @@ export class PeerSet {
       // NAT traversal (docs/nat.md): NAT'd peers reserve on relays; the
       // others are directly dialable (the lab's 10.x addresses are private
       // ones, which AutoNAT does not test, so the runner says so)
-      if (plan.site.nat === true) config.nat = { reachability: 'private', reservations: plan.site.reservations ?? 2 }
+      config.nat = plan.site.nat === true
+        ? { reachability: 'private', reservations: plan.site.reservations ?? 2 }
+        : { reachability: 'public', relayServer: plan.site.relay === true }
       if (this.init.network.endpoint(plan).noListen === true) config.listen = []
-      else config.nat = { reachability: 'public', relayServer: plan.site.relay === true }
       await writeFile(join(dataDir, 'config.yaml'), toYaml(config))
       this.peers.push({ plan, peerId: id.peerId.toString(), did: id.did, dataDir, logFile: join(dataDir, 'node.log'), endpoint: this.init.network.endpoint(plan), up: false, spawns: 0 })
     }

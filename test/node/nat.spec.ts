@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryDatastore } from 'datastore-core'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
@@ -176,6 +177,35 @@ describe('node/nat: relays on loopback (in process)', function () {
       assert.deepEqual(kinds, ['reserved:r1', 'lost:r1', 'reserved:r2'])
     } finally {
       mon.stop()
+    }
+  })
+})
+
+describe('node/nat: address refresh', function () {
+  this.timeout(60_000)
+  it('the peer store of a relayed peer we are not connected to follows its END (stale relay addresses dropped)', async () => {
+    const o = await peer({ reachability: 'public' }, ['/ip4/127.0.0.1/tcp/0'])
+    const other = await peer({ reachability: 'public' }, ['/ip4/127.0.0.1/tcp/0'])
+    try {
+      const id = other.peerId
+      const stale = `/ip4/127.0.0.1/tcp/1/p2p/${o.peerId.toString()}/p2p-circuit`
+      await o.peerStore.merge(id, { multiaddrs: [multiaddr(stale)] })
+      const fresh = [`/ip4/127.0.0.1/tcp/2/p2p/${o.peerId.toString()}/p2p-circuit`]
+      const registry = { list: () => [{ end: { peerId: id.toString(), multiaddrs: fresh, reachability: { status: 'relayed', relays: fresh } } }] }
+      const mon = new NatMonitor(o, { config: defaultConfig().nat, announced: false, logger: silent, intervalMs: 100 })
+      mon.start(registry as never)
+      try {
+        await waitFor('the peer store follows the END', async () => {
+          const addrs = (await o.peerStore.get(id)).addresses.map(a => a.multiaddr.toString())
+          return addrs.length === 1 && addrs[0] === fresh[0]
+        }, { timeoutMs: 10_000 })
+        assert.ok(mon.view().relayedPeersRefreshed >= 1)
+      } finally {
+        mon.stop()
+      }
+    } finally {
+      await o.stop()
+      await other.stop()
     }
   })
 })
