@@ -74,6 +74,10 @@ export class NatMonitor {
   private refreshed = 0
   private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.opened(evt.detail) }
   private readonly onUpdate = (): void => { this.refreshReservations() }
+  /** a lost connection to a relayed peer: set its addresses right away, not at the next tick */
+  private readonly onDisconnect = (): void => {
+    this.refreshRelayedPeers().catch((err: Error) => { this.init.logger.debug({ err: err.message }, 'refreshing relayed peers failed') })
+  }
 
   constructor (libp2p: Libp2p, init: NatMonitorInit) {
     this.libp2p = libp2p
@@ -85,6 +89,7 @@ export class NatMonitor {
     this.registry = registry
     this.libp2p.addEventListener('connection:open', this.onOpen)
     this.libp2p.addEventListener('self:peer:update', this.onUpdate)
+    this.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.refreshReservations()
     this.task = repeatingTask(async (options) => { await this.tick(options?.signal) }, this.init.intervalMs ?? 10_000, { timeout: 20_000 })
     this.task.start()
@@ -95,6 +100,7 @@ export class NatMonitor {
     this.task = undefined
     this.libp2p.removeEventListener('connection:open', this.onOpen)
     this.libp2p.removeEventListener('self:peer:update', this.onUpdate)
+    this.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
   }
 
   /** relayed addresses of this peer (`/p2p/<relay>/p2p-circuit/p2p/<self>`) */
@@ -180,8 +186,13 @@ export class NatMonitor {
    * goes away; we learn the new ones from its signed END (gossip, within
    * seconds), but libp2p dials from the peer store, which still holds the
    * dead relay's address until identify runs again — over a connection that
-   * can no longer be made. So for relayed peers we are not connected to,
-   * the peer store's addresses follow the END's.
+   * can no longer be made. Worse, its private LAN addresses: a TCP dial to
+   * another site's private address is not refused, it hangs (the SYN is
+   * retried on ICMP unreachable) until the dial times out, and libp2p dials
+   * a peer's addresses one after the other, relayed ones last. So for
+   * relayed peers we are not connected to, the peer store holds the END's
+   * relayed addresses, plus its direct ones only where they are on one of
+   * our own subnets (the same LAN).
    */
   private async refreshRelayedPeers (signal?: AbortSignal): Promise<void> {
     if (this.registry == null) return
@@ -193,7 +204,7 @@ export class NatMonitor {
       if (end.peerId === self || end.reachability?.status !== 'relayed' || connected.has(end.peerId)) continue
       try {
         const id = peerIdFromString(end.peerId)
-        const want = end.multiaddrs.map(a => multiaddr(a))
+        const want = dialableOf(end.multiaddrs, this.ownSubnets()).map(a => multiaddr(a))
         const have = await this.libp2p.peerStore.get(id).then(p => p.addresses.map(a => a.multiaddr.toString()), () => [] as string[])
         if (have.length === want.length && want.every(a => have.includes(a.toString()))) continue
         await this.libp2p.peerStore.patch(id, { multiaddrs: want })
@@ -202,6 +213,17 @@ export class NatMonitor {
         this.init.logger.debug({ peer: end.peerId, err: (err as Error).message }, 'could not refresh a relayed peer\'s addresses')
       }
     }
+  }
+
+  /** /24 prefixes ("10.1.2.") of this peer's own IPv4 addresses */
+  private ownSubnets (): Set<string> {
+    const out = new Set<string>()
+    for (const ma of this.libp2p.getMultiaddrs()) {
+      if (isRelayed(ma)) continue
+      const m = ma.toString().match(/^\/ip4\/(\d+\.\d+\.\d+\.)\d+\//)
+      if (m != null) out.add(m[1])
+    }
+    return out
   }
 
   /**
@@ -229,4 +251,17 @@ export class NatMonitor {
       }
     }
   }
+}
+
+/**
+ * The addresses worth dialling for a peer reached through relays: its
+ * relayed ones, and its direct IPv4 ones only on one of `subnets` (/24
+ * prefixes of our own addresses: the same LAN).
+ */
+export function dialableOf (addrs: string[], subnets: Set<string>): string[] {
+  return addrs.filter(a => {
+    if (isRelayed(a)) return true
+    const m = a.match(/^\/ip4\/(\d+\.\d+\.\d+\.)\d+\//)
+    return m != null && subnets.has(m[1])
+  })
 }

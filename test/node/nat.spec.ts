@@ -17,7 +17,7 @@ import { Registry } from 'prom-client'
 import { loadConfig } from '../../src/config/index.js'
 import { defaultConfig } from '../../src/config/defaults.js'
 import { createMeshLibp2p } from '../../src/node/libp2p.js'
-import { NatMonitor, isRelayed } from '../../src/node/nat.js'
+import { NatMonitor, dialableOf, isRelayed } from '../../src/node/nat.js'
 import { RelayBudget } from '../../src/node/relay-budget.js'
 import { checkDescriptorSchema } from '../../src/registry/schema.js'
 import { scoreCandidate } from '../../src/scheduler/placement.js'
@@ -191,13 +191,14 @@ describe('node/nat: address refresh', function () {
       const stale = `/ip4/127.0.0.1/tcp/1/p2p/${o.peerId.toString()}/p2p-circuit`
       await o.peerStore.merge(id, { multiaddrs: [multiaddr(stale)] })
       const fresh = [`/ip4/127.0.0.1/tcp/2/p2p/${o.peerId.toString()}/p2p-circuit`]
-      const registry = { list: () => [{ end: { peerId: id.toString(), multiaddrs: fresh, reachability: { status: 'relayed', relays: fresh } } }] }
+      // another LAN's private address is dropped (a dial to it would hang); one on our own subnet stays
+      const registry = { list: () => [{ end: { peerId: id.toString(), multiaddrs: [...fresh, '/ip4/10.9.9.9/tcp/4001', '/ip4/127.0.0.1/tcp/3'], reachability: { status: 'relayed', relays: fresh } } }] }
       const mon = new NatMonitor(o, { config: defaultConfig().nat, announced: false, logger: silent, intervalMs: 100 })
       mon.start(registry as never)
       try {
         await waitFor('the peer store follows the END', async () => {
           const addrs = (await o.peerStore.get(id)).addresses.map(a => a.multiaddr.toString())
-          return addrs.length === 1 && addrs[0] === fresh[0]
+          return addrs.length === 2 && addrs.includes(fresh[0]) && addrs.includes('/ip4/127.0.0.1/tcp/3')
         }, { timeoutMs: 10_000 })
         assert.ok(mon.view().relayedPeersRefreshed >= 1)
       } finally {
@@ -211,6 +212,12 @@ describe('node/nat: address refresh', function () {
 })
 
 describe('node/nat: pure parts', () => {
+  it('dialableOf keeps relayed addresses and direct ones on our own /24 only', () => {
+    const relayed = '/ip4/1.2.3.4/tcp/4001/p2p/12D3KooWA/p2p-circuit'
+    assert.deepEqual(dialableOf([relayed, '/ip4/192.168.1.7/tcp/4001', '/ip4/10.0.5.2/tcp/4001', '/ip6/::1/tcp/4001'], new Set(['10.0.5.'])), [relayed, '/ip4/10.0.5.2/tcp/4001'])
+    assert.deepEqual(dialableOf(['/ip4/192.168.1.7/tcp/4001'], new Set()), [])
+  })
+
   it('RelayBudget admits circuits while their caps fit the hour, then refuses until the window moves', () => {
     let now = 0
     const b = new RelayBudget({ bytesPerHour: 10, circuitBytes: 4, now: () => now })
