@@ -187,8 +187,9 @@ export class NatMonitor {
    * seconds), but libp2p dials from the peer store, which still holds the
    * dead relay's address until identify runs again — over a connection that
    * can no longer be made. Worse, its private LAN addresses: a TCP dial to
-   * another site's private address is not refused, it hangs (the SYN is
-   * retried on ICMP unreachable) until the dial times out, and libp2p dials
+   * another site's private address is rarely refused at once (on the
+   * internet the SYN is dropped; in the lab the router's ICMP unreachable
+   * is rate-limited), it waits until the dial times out, and libp2p dials
    * a peer's addresses one after the other, relayed ones last. So for
    * relayed peers we are not connected to, the peer store holds the END's
    * relayed addresses, plus its direct ones only where they are on one of
