@@ -29,7 +29,7 @@ class NotServingError extends Error {
 const notServing = (): never => { throw new NotServingError() }
 
 /** The capability routes MeshNode serves, from the same list (src/node/capability-routes.ts). */
-export const DOCUMENTED_ROUTES: ApiRoutes[] = capabilityRoutes({ libp2p: notServing, helia: notServing, inbox: notServing, registry: notServing, manifests: notServing, services: notServing, latency: notServing, alloc: notServing, crdt: notServing, functions: notServing, catalogue: notServing, sinks: notServing, caches: notServing })
+export const DOCUMENTED_ROUTES: ApiRoutes[] = capabilityRoutes({ libp2p: notServing, helia: notServing, inbox: notServing, registry: notServing, manifests: notServing, services: notServing, latency: notServing, alloc: notServing, crdt: notServing, functions: notServing, catalogue: notServing, sinks: notServing, caches: notServing, nat: notServing })
 
 export async function renderOpenApiYaml (routes: ApiRoutes[] = DOCUMENTED_ROUTES): Promise<string> {
   const doc = await buildOpenApiDocument({ routes })

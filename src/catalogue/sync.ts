@@ -51,7 +51,7 @@ export class CatalogueSync {
 
   async start (): Promise<void> {
     this.shutdown = new AbortController()
-    await this.c.libp2p.handle(PROTOCOL, async (stream, connection) => { await this.serve(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 16 })
+    await this.c.libp2p.handle(PROTOCOL, async (stream, connection) => { await this.serve(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 16, runOnLimitedConnection: true })
   }
 
   async stop (): Promise<void> {
@@ -82,7 +82,7 @@ export class CatalogueSync {
     this.inflight.add(id)
     let stream: Stream | undefined
     try {
-      stream = await this.c.libp2p.dialProtocol(peer, PROTOCOL, { signal })
+      stream = await this.c.libp2p.dialProtocol(peer, PROTOCOL, { signal, runOnLimitedConnection: true })
       const lp = lpStream(stream, { maxDataLength: this.maxBytes })
       await lp.write(encodeSyncFrame({ kind: 'digest', object: OBJECT, digests: [digest(this.c.state())] }), { signal })
       const reply = decodeSyncFrame((await lp.read({ signal })).subarray(), (o) => this.typesOf(o), this.maxBytes)

@@ -22,7 +22,20 @@ export function defaultConfig (): DcisConfig {
     services: { repairGraceMs: 15_000 },
     scheduler: { minReserveTrust: 0 },
     telemetry: { tracing: false, logSampling: {} },
-    storage: { encryption: { enabled: true, provider: 'identity' } }
+    storage: { encryption: { enabled: true, provider: 'identity' } },
+    nat: {
+      reachability: 'auto',
+      reservations: 2,
+      autonat: true,
+      holePunching: true,
+      upnp: false,
+      relayServer: false,
+      relayMaxReservations: 64,
+      relayMaxCircuits: 256,
+      relayCircuitDurationMs: 3_600_000,
+      relayCircuitBytes: 256 * 1024 * 1024,
+      relayBytesPerHour: 0
+    }
   }
 }
 

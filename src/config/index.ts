@@ -9,7 +9,7 @@
  * const peers = await resolveBootstrap(config.bootstrap, { cwd: process.cwd() })
  * ```
  */
-export type { DcisConfig, RttMatrix, MeasuredRttMatrix, ConfigLogLevel, TelemetryConfig } from './schema.js'
+export type { DcisConfig, RttMatrix, MeasuredRttMatrix, ConfigLogLevel, TelemetryConfig, NatConfig } from './schema.js'
 export { DcisConfigSchema, LOG_LEVELS, NAME_PATTERN } from './schema.js'
 export type { LoadConfigOptions } from './load.js'
 export { loadConfig } from './load.js'

@@ -71,7 +71,10 @@ export const INPUTS: readonly InputSpec[] = [
   { path: ['latency', 'probeIntervalMs'], kind: 'int', env: 'DCIS_LATENCY_PROBE_MS' },
   { path: ['latency', 'gossipIntervalMs'], kind: 'int', env: 'DCIS_LATENCY_GOSSIP_MS' },
   { path: ['services', 'repairGraceMs'], kind: 'int', env: 'DCIS_REPAIR_GRACE_MS' },
-  { path: ['scheduler', 'minReserveTrust'], kind: 'int', env: 'DCIS_MIN_RESERVE_TRUST' }
+  { path: ['scheduler', 'minReserveTrust'], kind: 'int', env: 'DCIS_MIN_RESERVE_TRUST' },
+  { path: ['nat', 'reachability'], kind: 'string', env: 'DCIS_NAT_REACHABILITY' },
+  { path: ['nat', 'relayServer'], kind: 'bool', env: 'DCIS_RELAY_SERVER' },
+  { path: ['nat', 'upnp'], kind: 'bool', env: 'DCIS_UPNP' }
 ]
 
 const FLAG_KEYS = new Set<string>(['config', ...INPUTS.flatMap(s => s.flag != null ? [s.flag.key] : [])])

@@ -23,7 +23,7 @@ export interface ConfigLayer {
 }
 
 /** Sections merged key by key; everything else (lists, rtt matrix) is replaced whole. */
-const SECTIONS = new Set(['api', 'dht', 'gossip', 'simulation', 'resources', 'latency', 'services', 'scheduler', 'telemetry'])
+const SECTIONS = new Set(['api', 'dht', 'gossip', 'simulation', 'resources', 'latency', 'services', 'scheduler', 'telemetry', 'nat'])
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
 

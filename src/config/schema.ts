@@ -128,6 +128,19 @@ function buildSchema (full: boolean): TSchema {
           mount: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$' }))
         }))
       }))
+    })),
+    nat: opt(obj({
+      reachability: opt(Type.Union([Type.Literal('auto'), Type.Literal('public'), Type.Literal('private')], { errorText: 'must be one of auto, public, private' })),
+      reservations: opt(Type.Integer({ minimum: 0, maximum: 8 })),
+      autonat: opt(Type.Boolean()),
+      holePunching: opt(Type.Boolean()),
+      upnp: opt(Type.Boolean()),
+      relayServer: opt(Type.Boolean()),
+      relayMaxReservations: opt(Type.Integer({ minimum: 1, maximum: 10_000 })),
+      relayMaxCircuits: opt(Type.Integer({ minimum: 1, maximum: 10_000 })),
+      relayCircuitDurationMs: opt(Type.Integer({ minimum: 1000, maximum: 86_400_000 })),
+      relayCircuitBytes: opt(Type.Integer({ minimum: 65_536, maximum: 2 ** 40 })),
+      relayBytesPerHour: opt(Type.Integer({ minimum: 0, maximum: 2 ** 50 }))
     }))
   })
 }
@@ -176,6 +189,8 @@ export interface DcisConfig {
   telemetry: TelemetryConfig
   /** encryption at rest (docs/security.md) */
   storage: { encryption: { enabled: boolean, provider: 'identity' | 'passphrase' | 'transit', transit?: { url: string, key: string, mount?: string } } }
+  /** NAT traversal (docs/nat.md) */
+  nat: NatConfig
 }
 
 export interface TelemetryConfig {
@@ -197,4 +212,29 @@ export interface TelemetryConfig {
   logSampling: Partial<Record<'error' | 'warn' | 'info' | 'debug' | 'trace', number>>
   /** batched, gzipped log files: <file>.<n>.gz every intervalMs, the buffer bounded by maxBufferBytes */
   logExport?: { file: string, intervalMs?: number, maxBufferBytes?: number, maxFileBytes?: number, keepFiles?: number }
+}
+
+/**
+ * NAT traversal (docs/nat.md). `reachability`: `private` = this peer is
+ * behind NAT: it reserves slots on `reservations` circuit relays and runs
+ * the DHT in client mode; `public` = directly dialable; `auto` = AutoNAT
+ * (when `autonat`) decides what the END says, no reservations. A relay server (opt-in)
+ * caps every circuit at `relayCircuitDurationMs` and `relayCircuitBytes`
+ * (both directions together) and admits new circuits only while the sum of
+ * the byte caps of the circuits opened in the last hour stays within
+ * `relayBytesPerHour` (0 = no hourly cap): a hard upper bound on what it
+ * relays.
+ */
+export interface NatConfig {
+  reachability: 'auto' | 'public' | 'private'
+  reservations: number
+  autonat: boolean
+  holePunching: boolean
+  upnp: boolean
+  relayServer: boolean
+  relayMaxReservations: number
+  relayMaxCircuits: number
+  relayCircuitDurationMs: number
+  relayCircuitBytes: number
+  relayBytesPerHour: number
 }

@@ -3,6 +3,8 @@ import { serviceRoutes } from '../services/index.js'
 import type { JwtSigningIdentity } from '../identity/index.js'
 import { manifestRoutes } from '../services/manifests/index.js'
 import { meshRoutes } from './routes.js'
+import { natRoutes } from './nat-routes.js'
+import type { NatMonitor } from './nat.js'
 import type { PubsubInbox } from './pubsub-inbox.js'
 import type { ApiRoutes } from '../api/index.js'
 import type { EndRegistry } from '../registry/index.js'
@@ -44,6 +46,7 @@ export interface CapabilityRouteSources {
   caches: () => CacheService
   /** the peer identity that signs provenance records of service writes */
   provenance?: () => JwtSigningIdentity | undefined
+  nat: () => NatMonitor
 }
 
 /**
@@ -70,6 +73,7 @@ export function capabilityRoutes (s: CapabilityRouteSources): ApiRoutes[] {
     catalogueRoutes(s.catalogue),
     uiRoutes(),
     sinkRoutes(s.sinks),
-    cacheRoutes(s.caches)
+    cacheRoutes(s.caches),
+    natRoutes(() => s.nat().view())
   ]
 }

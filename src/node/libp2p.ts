@@ -1,4 +1,7 @@
+import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
+import { RELAY_V2_STOP_CODEC, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
@@ -6,10 +9,12 @@ import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
+import { uPnPNAT } from '@libp2p/upnp-nat'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp } from '../latency/emulator/index.js'
 import { gossipMessageId } from '../registry/gossip-id.js'
+import { RelayBudget } from './relay-budget.js'
 import type { DcisConfig } from '../config/index.js'
 import type { LinkFaults } from '../latency/emulator/index.js'
 import type { Logger } from '../telemetry/index.js'
@@ -51,14 +56,32 @@ export interface MeshLibp2pInit {
   /** DHT record validators and selectors by key namespace (e.g. dcis-end) */
   dhtValidators?: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>
   dhtSelectors?: Record<string, (key: Uint8Array, records: Uint8Array[]) => number>
+  /** filled with the relay server's byte budget when this peer relays */
+  relayBudget?: { current?: RelayBudget }
 }
+
+/** The listen address that asks the circuit relay transport for one reservation. */
+export const CIRCUIT_LISTEN = '/p2p-circuit'
+
+/**
+ * Options every dcis protocol handler and dial passes: our protocols also
+ * run over limited (relayed) connections, so a peer behind NAT can be
+ * reached through a relay. The relay's per-circuit caps still hold: when
+ * one is reached the relay resets the circuit and the next dial opens a
+ * new one (long-lived replication prefers a direct connection once DCUtR
+ * or a direct dial has one).
+ */
+export const ON_LIMITED = { runOnLimitedConnection: true } as const
 
 /**
  * The node's single libp2p instance: TCP (or the user-space link emulator
  * when `simulation.rtt`, `.site` or `.faultsFile` is configured), Noise, yamux, identify, ping, our own
  * kad-dht (`/dcis/kad/1.0.0`, server mode) and gossipsub with strict
- * signing. No mDNS, UPnP, AutoTLS, relays or public bootstrap: a peer only
- * talks to the federation it was given.
+ * signing. NAT traversal (docs/nat.md): the circuit relay v2 transport
+ * (always: any peer can dial a relayed address), reservations on relays
+ * when `nat.reachability` is `private`, an opt-in relay server with caps,
+ * AutoNAT, DCUtR hole punching and opt-in UPnP. No mDNS, AutoTLS or public
+ * bootstrap: a peer only talks to the federation it was given.
  */
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
   const { config } = init
@@ -66,19 +89,50 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
   const transport = rtt != null || site != null || init.linkFaults != null
     ? emulatedTcp({ region: config.region, matrix: rtt, site, faults: init.linkFaults, logger: init.logger })
     : tcp()
+  const nat = config.nat
+  const natted = nat.reachability === 'private'
+  // one `/p2p-circuit` listen address per relay to hold a reservation on;
+  // the transport finds relays among connected peers that speak the hop
+  // protocol (bootstrap peers, registry peers the keeper dials) and
+  // re-reserves elsewhere when a relay goes away
+  const listen = [...config.listen, ...(natted ? Array.from({ length: nat.reservations }, () => CIRCUIT_LISTEN) : [])]
+  const maxCircuits = nat.relayMaxCircuits
+  const budget = nat.relayServer
+    ? new RelayBudget({ bytesPerHour: nat.relayBytesPerHour, circuitBytes: nat.relayCircuitBytes, maxOpen: maxCircuits })
+    : undefined
+  if (init.relayBudget != null) init.relayBudget.current = budget
+  const natServices: Record<string, unknown> = {}
+  // AutoNAT only where the operator left reachability to it (`auto`): a
+  // declared public or private peer has nothing to find out
+  if (nat.autonat && nat.reachability === 'auto') natServices.autonat = autoNAT({ startupDelay: 5_000 })
+  if (nat.holePunching) natServices.dcutr = dcutr()
+  if (nat.upnp) natServices.upnp = uPnPNAT()
+  if (nat.relayServer) {
+    natServices.relay = circuitRelayServer({
+      maxInboundHopStreams: maxCircuits,
+      maxOutboundStopStreams: maxCircuits,
+      reservations: {
+        maxReservations: nat.relayMaxReservations,
+        applyDefaultLimit: true,
+        defaultDurationLimit: nat.relayCircuitDurationMs,
+        defaultDataLimit: BigInt(nat.relayCircuitBytes)
+      }
+    })
+  }
 
-  return createLibp2p({
+  const node = await createLibp2p({
     privateKey: init.privateKey,
     datastore: init.datastore,
     start: false,
     addresses: {
-      listen: config.listen,
+      listen,
       announce: config.announce
     },
     nodeInfo: {
       userAgent: init.agentVersion
     },
-    transports: [transport],
+    transports: [transport, circuitRelayTransport({ reservationCompletionTimeout: 10_000, maxInboundStopStreams: maxCircuits, maxOutboundStopStreams: maxCircuits })],
+    connectionGater: budget != null ? { denyOutboundRelayedConnection: () => !budget.admit() } : {},
     connectionMonitor: {
       // a busy small box answers pings late; only a really dead link is cut.
       // One ping per connection every 15 s (libp2p's default is 10 s): the
@@ -110,10 +164,11 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       // collide, the monitor's ping fails with TooManyOutboundProtocolStreams
       // and it aborts a healthy connection (every ~10 s on an idle mesh: a
       // redial, identify, registry sync, gossip re-graft each time)
-      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8, runOnLimitedConnection: true }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
-        clientMode: config.dht.clientMode,
+        // a peer behind NAT cannot answer DHT queries from others
+        clientMode: config.dht.clientMode || natted,
         // loopback and LAN federations need private addresses in the DHT
         peerInfoMapper: config.dht.passthroughMapper ? passthroughMapper : removePrivateAddressesMapper,
         validators: init.dhtValidators ?? {},
@@ -126,8 +181,18 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         // ...and re-publishing one already seen is a no-op, not an error
         ignoreDuplicatePublishError: true,
         allowPublishToZeroTopicPeers: true,
-        emitSelf: false
-      })
+        emitSelf: false,
+        // the registry and latency gossip reach a peer behind NAT through its relay too
+        runOnLimitedConnection: true
+      }),
+      ...natServices
     }
   }) as unknown as MeshLibp2p
+  // open circuits = this relay's outbound stop streams, over all connections
+  budget?.setOpenCounter(() => {
+    let n = 0
+    for (const c of node.getConnections()) for (const st of c.streams) if (st.protocol === RELAY_V2_STOP_CODEC && st.direction === 'outbound') n++
+    return n
+  })
+  return node
 }

@@ -14,6 +14,8 @@ import { createMetricsRegistry, forComponent, telemetryContract, TrafficMeter } 
 import { startTracing } from '../telemetry/tracing/index.js'
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
+import { NatMonitor } from './nat.js'
+import type { RelayBudget } from './relay-budget.js'
 import { createLatencyService } from '../latency/service/index.js'
 import { LinkFaults, LinkFaultsFile } from '../latency/emulator/index.js'
 import { createAllocationService, ServiceReservations } from '../scheduler/index.js'
@@ -95,6 +97,8 @@ export class MeshNode implements ApiNode {
   /** the federation catalogue: functions, versions, rollbacks, applied manifests */
   catalogue?: Catalogue
   private inbox?: PubsubInbox
+  /** NAT traversal state (docs/nat.md) */
+  nat?: NatMonitor
   registry!: EndRegistry
   /** capabilities register the manifest kinds they own here */
   readonly manifests = new ManifestDispatcher()
@@ -151,6 +155,7 @@ export class MeshNode implements ApiNode {
       const dataStore = this.protection != null ? new SealedDatastore(this.stores.datastore, this.protection.sealer) : this.stores.datastore
 
       const linkFaults = await this.startLinkFaults()
+      const relayBudget: { current?: RelayBudget } = {}
       this.libp2p = await createMeshLibp2p({
         config: this.config,
         privateKey: identity.privateKey,
@@ -167,8 +172,10 @@ export class MeshNode implements ApiNode {
             signatures: () => this.registry?.signatures
           })
         },
-        dhtSelectors: { [END_NAMESPACE]: endSelector() }
+        dhtSelectors: { [END_NAMESPACE]: endSelector() },
+        relayBudget
       })
+      this.nat = new NatMonitor(this.libp2p, { config: this.config.nat, announced: this.config.announce.length > 0, relayBudget, logger: forComponent(this.init.logger, 'dcis:nat') })
       this.libp2p.addEventListener('peer:connect', (evt) => {
         this.markBootstrapped(evt.detail.toString())
       })
@@ -224,10 +231,13 @@ export class MeshNode implements ApiNode {
         credentials,
         trust,
         latencySummary: () => this.latency?.latencySummary() ?? null,
-        unreserved: () => this.alloc?.free() ?? null
+        unreserved: () => this.alloc?.free() ?? null,
+        reachability: () => this.nat?.reachability() ?? null
       })
       await this.registry.start()
       this.stopHooks.push(async () => { await this.registry.stop() })
+      this.nat.start(this.registry)
+      this.stopHooks.push(() => { this.nat?.stop() })
 
       const own = this.registry.self()?.end
       this.alloc = createAllocationService({
@@ -372,7 +382,8 @@ export class MeshNode implements ApiNode {
               catalogue: () => this.catalogue as Catalogue,
               sinks: () => this.sinks as SinkService,
               caches: () => this.caches as CacheService,
-              provenance: () => this.identity
+              provenance: () => this.identity,
+              nat: () => this.nat as NatMonitor
             }),
             keyRoutes(() => this.protection?.keyring),
             ...(this.init.routes ?? [])

@@ -43,6 +43,22 @@ export interface EdgeNodeDescriptor {
   software: { name: string, version: string }
   issuedAt: string
   expiresAt: string
+  /**
+   * how others reach this peer (optional; docs/nat.md): 'public' = directly
+   * dialable, 'relayed' = only through the circuit relays in `relays`,
+   * 'unknown' = not determined. Absent in descriptors of older peers.
+   */
+  reachability?: EndReachability
+}
+
+export type ReachabilityStatus = 'public' | 'relayed' | 'unknown'
+
+export interface EndReachability {
+  status: ReachabilityStatus
+  /** this peer's relayed addresses (`.../p2p/<relay>/p2p-circuit`), at most 8 */
+  relays: string[]
+  /** this peer serves as a circuit relay (config nat.relayServer) */
+  relay?: boolean
 }
 
 export interface ResourceOverrides {
@@ -279,6 +295,7 @@ export function materiallyChanged (a: EdgeNodeDescriptor, b: EdgeNodeDescriptor)
   if (a.region !== b.region || a.zone !== b.zone) return true
   if (a.multiaddrs.join(',') !== b.multiaddrs.join(',')) return true
   if (a.credentials.join(',') !== b.credentials.join(',')) return true
+  if (a.reachability?.status !== b.reachability?.status || (a.reachability?.relays ?? []).join(',') !== (b.reachability?.relays ?? []).join(',')) return true
   if (a.tee.available !== b.tee.available || a.cpu.cores !== b.cpu.cores || a.memory.totalMb !== b.memory.totalMb) return true
   if (Math.abs(a.capacity.cpu - b.capacity.cpu) > Math.max(0.5, a.cpu.cores * 0.25)) return true
   if (Math.abs(a.capacity.memoryMb - b.capacity.memoryMb) > a.memory.totalMb * 0.1) return true

@@ -9,7 +9,7 @@ import { createRegistryMetrics } from './metrics.js'
 import { RegistryCache } from './cache.js'
 import { MAX_DESCRIPTOR_BYTES, SignatureCache, signDescriptor, verifyDescriptor } from './vc.js'
 import type { DescriptorSource, RegistryEntry, RegistryFilter } from './cache.js'
-import type { EdgeNodeDescriptor, ResourceOverrides } from './descriptor.js'
+import type { EdgeNodeDescriptor, EndReachability, ResourceOverrides } from './descriptor.js'
 import type { RejectReason } from './errors.js'
 import type { RegistryMetrics } from './metrics.js'
 import { CredentialRejectedError, REVOCATION_TOPIC, verifyRevocationList } from '../identity/federation/index.js'
@@ -63,6 +63,8 @@ export interface RegistryInit {
   latencySummary?: () => Record<string, unknown> | null
   /** capacity not yet promised to allocations (the scheduler's ledger); the END advertises the lesser of this and what load leaves free */
   unreserved?: () => { cpu: number, memoryMb: number } | null
+  /** how others reach this peer (NAT traversal, docs/nat.md), called at each signing; absent = the END carries no reachability */
+  reachability?: () => EndReachability | null
 }
 
 /**
@@ -137,7 +139,7 @@ export class EndRegistry {
     if (this.started) return
     this.started = true
     const { libp2p } = this.c
-    await libp2p.handle(END_SYNC_PROTOCOL, async (stream) => { await this.serveSync(stream) }, { maxInboundStreams: 8 })
+    await libp2p.handle(END_SYNC_PROTOCOL, async (stream) => { await this.serveSync(stream) }, { maxInboundStreams: 8, runOnLimitedConnection: true })
     libp2p.services.pubsub.topicValidators.set(END_TOPIC, async (peer, msg) => this.validateGossip(peer, msg))
     libp2p.services.pubsub.subscribe(END_TOPIC)
     libp2p.services.pubsub.topicValidators.set(REVOCATION_TOPIC, async (_peer, msg) => this.validateRevocation(msg))
@@ -340,6 +342,8 @@ export class EndRegistry {
         memoryMb: Math.max(0, Math.min(end.capacity.memoryMb, Math.floor(unreserved.memoryMb)))
       }
     }
+    const reach = this.init.reachability?.()
+    if (reach != null) end.reachability = reach
     return end
   }
 
@@ -497,7 +501,7 @@ export class EndRegistry {
     let stream: Stream | undefined
     let accepted = 0
     try {
-      stream = await this.c.libp2p.dialProtocol(peer, END_SYNC_PROTOCOL, options)
+      stream = await this.c.libp2p.dialProtocol(peer, END_SYNC_PROTOCOL, { ...options, runOnLimitedConnection: true })
       const lp = lpStream(stream, { maxDataLength: MAX_DESCRIPTOR_BYTES })
       for (let i = 0; i < MAX_SYNC_DESCRIPTORS; i++) {
         let buf

@@ -23,6 +23,8 @@ export interface Candidate {
   freeMemoryMb: number
   /** 1-minute load average per core */
   load: number
+  /** reachable only through a circuit relay (END reachability.status 'relayed') */
+  relayed?: boolean
 }
 
 export interface LatencyView {
@@ -97,7 +99,8 @@ export function candidateFromEntry (entry: RegistryEntry): Candidate {
     trust: entry.trustLevel,
     freeCpu: end.capacity.cpu,
     freeMemoryMb: end.capacity.memoryMb,
-    load: end.load.cpu
+    load: end.load.cpu,
+    relayed: end.reachability?.status === 'relayed'
   }
 }
 
@@ -144,6 +147,12 @@ const W_PRESSURE = 0.25
 /** latency term of a candidate with no estimate: as if at the reference RTT, or past the limit when one was asked (it must be probed) */
 const UNKNOWN_LATENCY_TERM = 1
 const UNKNOWN_UNDER_LIMIT_TERM = 2
+/**
+ * latency-critical work (a latency limit was asked) prefers directly
+ * reachable peers: a relayed one pays a reference RTT more (its traffic
+ * takes two hops and the relay's caps); it still counts for capacity
+ */
+const W_RELAYED = 1
 
 export function scoreCandidate (c: Candidate, latency: LatencyView | null, k: ParsedConstraints): number {
   const ref = k.latencyMs ?? REFERENCE_RTT_MS
@@ -152,7 +161,8 @@ export function scoreCandidate (c: Candidate, latency: LatencyView | null, k: Pa
   // how much of the peer's free capacity this request would take
   const cpuShare = k.cpu != null && c.freeCpu > 0 ? k.cpu / c.freeCpu : 0
   const memShare = k.memoryMb != null && c.freeMemoryMb > 0 ? k.memoryMb / c.freeMemoryMb : 0
-  return W_LATENCY * lat + W_LOAD * load + W_PRESSURE * Math.max(cpuShare, memShare)
+  const relayed = c.relayed === true && k.latencyMs != null ? W_RELAYED : 0
+  return W_LATENCY * lat + W_LOAD * load + W_PRESSURE * Math.max(cpuShare, memShare) + relayed
 }
 
 function byScore (a: ScoredCandidate, b: ScoredCandidate): number {

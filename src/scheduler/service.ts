@@ -85,7 +85,7 @@ export class AllocationService {
       this.updateGauges()
       await this.c.libp2p.handle(ALLOC_PROTOCOL, async (stream, connection) => {
         await this.serve(stream, connection.remotePeer.toString())
-      }, { maxInboundStreams: this.maxInboundStreams })
+      }, { maxInboundStreams: this.maxInboundStreams, runOnLimitedConnection: true })
       // sweep() catches and logs its own failures
       this.sweepTimer = setInterval(() => { this.sweep().catch(() => {}) }, this.sweepIntervalMs)
       this.sweepTimer.unref?.()
@@ -414,13 +414,13 @@ export class AllocationService {
   private async dial (peer: string, signal: AbortSignal): Promise<Stream> {
     const pid = peerIdFromString(peer)
     try {
-      return await this.c.libp2p.dialProtocol(pid, ALLOC_PROTOCOL, { signal })
+      return await this.c.libp2p.dialProtocol(pid, ALLOC_PROTOCOL, { signal, runOnLimitedConnection: true })
     } catch (err) {
       // not in the peer store: the verified descriptor has its addresses
       const entry = this.c.registry.list().find(e => e.end.peerId === peer)
       if (entry == null || entry.end.multiaddrs.length === 0 || signal.aborted) throw err
       const addrs = entry.end.multiaddrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`))
-      return this.c.libp2p.dialProtocol(addrs, ALLOC_PROTOCOL, { signal })
+      return this.c.libp2p.dialProtocol(addrs, ALLOC_PROTOCOL, { signal, runOnLimitedConnection: true })
     }
   }
 

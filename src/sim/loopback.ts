@@ -34,7 +34,7 @@ export class LoopbackNetwork implements LabNetwork {
 
   constructor (reason: string) {
     this.limits = [
-      `loopback network (${reason}): no network namespaces, so no NAT sites (nat: true peers are ordinary loopback peers) and no bandwidth limits (tc tbf)`,
+      `loopback network (${reason}): no network namespaces, so no router NAT and no bandwidth limits (tc tbf); nat: true peers stand in by having no listening socket (reached only through circuit relays)`,
       'partitions and one-way loss are link-emulator block rules (--link-faults): they hold bytes between emulated peers, not packets'
     ]
   }
@@ -46,6 +46,8 @@ export class LoopbackNetwork implements LabNetwork {
   endpoint (peer: PeerPlan): PeerEndpoint {
     const libp2pPort = this.base + 1000 + peer.index
     const apiPort = this.base + peer.index
+    // a NAT'd peer: no listening socket, so nobody can dial it directly (docs/nat.md)
+    if (peer.site.nat === true) return { bindHost: '127.0.0.1', libp2pPort, apiPort, apiUrl: `http://127.0.0.1:${apiPort}`, dialAddr: null, noListen: true }
     return { bindHost: '127.0.0.1', libp2pPort, apiPort, apiUrl: `http://127.0.0.1:${apiPort}`, dialAddr: `/ip4/127.0.0.1/tcp/${libp2pPort}` }
   }
 

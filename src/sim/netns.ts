@@ -6,7 +6,8 @@
  *   peer ns:   eth0 10.X.(1+k/250).(1+k%250)/17, no default route
  *   NAT site:  router ns with eth0 10.X.100.(1+j)/17 on the bridge and br0
  *              10.X.(128+j).1/24 inside; its peers at 10.X.(128+j).(2+i)
- *              route via the router, which masquerades them (nft) and
+ *              route via the router, which masquerades them (nft; the
+ *              site's natMapping: port-preserving or fully-random) and
  *              drops new inbound connections except from the runner
  *              (the host reaches their APIs through a route via the router)
  *
@@ -111,7 +112,7 @@ export class NetnsNetwork implements LabNetwork {
     }
     const sites = [...new Set(peers.map(p => p.site))]
     for (const [j, site] of sites.entries()) {
-      if (site.nat === true) await this.addRouter(j)
+      if (site.nat === true) await this.addRouter(j, site.natMapping ?? 'preserving')
     }
     let k = 0
     for (const p of peers) {
@@ -139,7 +140,7 @@ export class NetnsNetwork implements LabNetwork {
     }
   }
 
-  private async addRouter (j: number): Promise<void> {
+  private async addRouter (j: number, mapping: 'preserving' | 'random'): Promise<void> {
     const o = this.octet
     const ns = `${NS_PREFIX}${this.id}-r${j}`
     await this.addNs(ns)
@@ -152,7 +153,10 @@ export class NetnsNetwork implements LabNetwork {
     await sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1'])
     await this.nft(ns, [
       'table ip nat {',
-      '  chain post { type nat hook postrouting priority 100; oifname "eth0" ip saddr ' + subnet + ' masquerade; }',
+      // preserving: Linux keeps the source port when it is free (endpoint-independent
+      // mapping); random: a random port per connection (address- and port-dependent
+      // mapping, a symmetric NAT). Filtering is endpoint-dependent either way.
+      '  chain post { type nat hook postrouting priority 100; oifname "eth0" ip saddr ' + subnet + ` masquerade${mapping === 'random' ? ' fully-random' : ''}; }`,
       '}',
       'table inet dcis {',
       '  chain out { type filter hook output priority 0; policy accept; }',

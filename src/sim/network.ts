@@ -13,6 +13,11 @@ export interface PeerEndpoint {
   apiUrl: string
   /** the libp2p address other peers dial (without /p2p); null = not dialable (behind NAT) */
   dialAddr: string | null
+  /**
+   * no libp2p listening socket at all (loopback stand-in for NAT): the peer
+   * dials out and is reached only through circuit relays (docs/nat.md)
+   */
+  noListen?: boolean
 }
 
 /** A one-way cut: bytes from `from` to `to` are dropped (silently, TCP keeps retrying). */

@@ -70,6 +70,13 @@ export class PeerSet {
         api: { policy: [{ did: this.init.runnerDid, roles: ['admin'] }] }
       }
       if (plan.site.resources != null) config.resources = plan.site.resources
+      // NAT traversal (docs/nat.md): NAT'd peers reserve on relays; the
+      // others are directly dialable (the lab's 10.x addresses are private
+      // ones, which AutoNAT does not test, so the runner says so)
+      config.nat = plan.site.nat === true
+        ? { reachability: 'private', reservations: plan.site.reservations ?? 2 }
+        : { reachability: 'public', relayServer: plan.site.relay === true }
+      if (this.init.network.endpoint(plan).noListen === true) config.listen = []
       await writeFile(join(dataDir, 'config.yaml'), toYaml(config))
       this.peers.push({ plan, peerId: id.peerId.toString(), did: id.did, dataDir, logFile: join(dataDir, 'node.log'), endpoint: this.init.network.endpoint(plan), up: false, spawns: 0 })
     }
@@ -91,7 +98,7 @@ export class PeerSet {
       'start',
       '--config', join(peer.dataDir, 'config.yaml'),
       '--data-dir', peer.dataDir,
-      '--listen', `/ip4/${e.bindHost}/tcp/${e.libp2pPort}`,
+      ...(e.noListen === true ? [] : ['--listen', `/ip4/${e.bindHost}/tcp/${e.libp2pPort}`]),
       '--api', `${e.bindHost}:${e.apiPort}`,
       ...this.bootstrapFor(peer).flatMap(b => ['--bootstrap', b]),
       ...this.init.extraArgs(peer.plan)

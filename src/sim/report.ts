@@ -37,6 +37,17 @@ export interface SimReport {
   resources: { samples: Observations['resources'], perPeer: Array<{ peer: string, cpuPct: Summary, rssMb: Summary }>, total: { cpuPctMedian: number | null, rssMbMedian: number | null } }
   setupErrors: string[]
   checks: Check[]
+  /** NAT traversal at the end of the run (scenarios with nat or relay sites; docs/nat.md) */
+  nat?: NatReport
+}
+
+export interface NatReport {
+  peers: Array<{ name: string, status: string | null, reservations: number | null, direct: number | null, relayed: number | null, upgradedToDirect: number | null, reservationEvents: Array<{ kind: string, peer: string }> }>
+  /** relayed connections followed by a direct one (DCUtR or a direct dial), summed over peers */
+  upgradedToDirect: number
+  /** medians of the peers' ping windows: through a relay vs direct (ms) */
+  relayedRttMs: Summary
+  directRttMs: Summary
 }
 
 function availability (ops: OpRecord[], bucketMs = 5000): Array<{ t: number, ok: number, total: number }> {
@@ -137,6 +148,13 @@ export function buildReport (rec: RunRecord): SimReport {
   })
   const med = (xs: Array<number | null>): number | null => { const s = xs.filter((v): v is number => v != null).sort((a, b) => a - b); return s.length === 0 ? null : s[Math.floor(s.length / 2)] }
 
+  const nat = rec.nat != null ? natReport(rec) : undefined
+  if (nat != null) {
+    const natted = rec.peers.filter(p => p.plan.site.nat === true).map(p => p.plan.name)
+    const holding = nat.peers.filter(p => natted.includes(p.name) && (p.reservations ?? 0) > 0)
+    checks.push({ name: 'nat: every NAT\'d peer holds a relay reservation at the end', ok: holding.length === natted.length, detail: `${holding.length}/${natted.length}` })
+  }
+
   return {
     format: 'dcis-sim-report/1',
     scenario: { name: spec.name, file: scenario.file, text: scenario.text, seed: spec.seed, duration: spec.duration },
@@ -158,8 +176,35 @@ export function buildReport (rec: RunRecord): SimReport {
     pipeline,
     resources: { samples: rec.obs.resources.map(r => ({ ...r, t: r1(r.t), cpuPct: r.cpuPct == null ? null : r1(r.cpuPct), rssMb: r1(r.rssMb) })), perPeer, total: { cpuPctMedian: med(perPeer.map(p => p.cpuPct.p50)), rssMbMedian: med(perPeer.map(p => p.rssMb.p50)) } },
     setupErrors: res.setupErrors,
-    checks
+    checks,
+    ...(nat != null ? { nat } : {})
   }
+}
+
+interface NatJson { reachability?: { status?: string }, reservations?: string[], connections?: { direct?: number, relayed?: number }, upgradedToDirect?: number, events?: Array<{ kind: string, peer: string }> }
+interface LatencyJson { peers?: Array<{ rttMs?: number | null, relayedRttMs?: number }> }
+
+function natReport (rec: RunRecord): NatReport {
+  const name = new Map(rec.peers.map(p => [p.peerId, p.plan.name]))
+  const relayed: number[] = []
+  const direct: number[] = []
+  const peers = (rec.nat ?? []).map(s => {
+    const n = s.nat as NatJson | null
+    for (const e of (s.latency as LatencyJson | null)?.peers ?? []) {
+      if (typeof e.relayedRttMs === 'number') relayed.push(e.relayedRttMs)
+      if (typeof e.rttMs === 'number') direct.push(e.rttMs)
+    }
+    return {
+      name: s.peer,
+      status: n?.reachability?.status ?? null,
+      reservations: n?.reservations?.length ?? null,
+      direct: n?.connections?.direct ?? null,
+      relayed: n?.connections?.relayed ?? null,
+      upgradedToDirect: n?.upgradedToDirect ?? null,
+      reservationEvents: (n?.events ?? []).filter(e => e.kind !== 'upgraded').map(e => ({ kind: e.kind, peer: name.get(e.peer) ?? e.peer }))
+    }
+  })
+  return { peers, upgradedToDirect: peers.reduce((a, p) => a + (p.upgradedToDirect ?? 0), 0), relayedRttMs: summarize(relayed), directRttMs: summarize(direct) }
 }
 
 export function readReport (dir: string): SimReport {
@@ -193,6 +238,10 @@ export function summaryTable (r: SimReport): string {
   if (r.functions != null) rows.push(['invocations ok / p50 / p99', `${r.functions.ok}/${r.functions.invocations} / ${fmt(r.functions.latency.p50, ' ms')} / ${fmt(r.functions.latency.p99, ' ms')}`])
   if (r.allocations != null) rows.push(['allocations ok / p50', `${r.allocations.ok}/${r.allocations.requests} / ${fmt(r.allocations.latency.p50, ' ms')}`])
   if (r.pipeline != null) rows.push(['pipeline batches ok / mismatches', `${r.pipeline.ok}/${r.pipeline.invocations} / ${r.pipeline.filterMismatches}`])
+  if (r.nat != null) {
+    rows.push(['nat: relayed connections followed by a direct one (DCUtR or a direct dial)', String(r.nat.upgradedToDirect)])
+    rows.push(['nat: ping p50 through a relay / direct', `${fmt(r.nat.relayedRttMs.p50, ' ms')} (${r.nat.relayedRttMs.n}) / ${fmt(r.nat.directRttMs.p50, ' ms')} (${r.nat.directRttMs.n})`])
+  }
   rows.push(['per-peer CPU (median) / RSS (median)', `${fmt(r.resources.total.cpuPctMedian, ' %')} / ${fmt(r.resources.total.rssMbMedian, ' MiB')}`])
   const checks: string[][] = [['CHECK', 'RESULT', 'DETAIL'], ...r.checks.map(c => [c.name, c.ok ? 'ok' : 'FAIL', c.detail])]
   return `${table(rows)}\n\n${table(checks)}\n`

@@ -61,7 +61,11 @@ export interface RunRecord {
   settledMs: number | null
   emulator: { linkFaults: boolean, rtt: boolean }
   versions: Record<string, string>
+  /** GET /v1/nat and /v1/latency of every peer at the end (scenarios with nat or relay sites) */
+  nat?: NatSample[]
 }
+
+export interface NatSample { peer: string, nat: unknown, latency: unknown }
 
 function emulatorFlags (command: string[]): { site: boolean } {
   const [cmd, ...rest] = command
@@ -247,9 +251,11 @@ export async function runScenario (scenario: Scenario, opts: RunOptions): Promis
     log(settledMs != null ? `settled ${(settledMs / 1000).toFixed(1)} s after the end` : 'did not settle within the settle time')
     sampled = true
     await sampling
+    const natSites = spec.sites.some(s => s.nat === true || s.relay === true)
+    const nat = natSites ? await Promise.all(peers.peers.filter(p => p.up).map(async p => sampleNat(client, p))) : undefined
 
     const record: RunRecord = {
-      scenario, network, peers: peers.peers, t0Wall: Date.now() - now(), readyMs, events, windows, obs, workload, finalCounters, settledMs, emulator,
+      scenario, network, peers: peers.peers, t0Wall: Date.now() - now(), readyMs, events, windows, obs, workload, finalCounters, settledMs, emulator, nat,
       versions: { dcis: VERSION, node: spawnSync(opts.command[0], ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? process.version, runnerNode: process.version, platform: `${process.platform} ${process.arch}`, kernel: spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout?.trim() ?? '' }
     }
     const report = buildReport(record)
@@ -274,6 +280,11 @@ async function registryOf (client: LabClient, peer: SimPeer): Promise<Set<string
   const r = await client.call(peer, 'GET', '/v1/registry/nodes', undefined, undefined, 5000)
   if (!ok(r)) return null
   return new Set(((r.json as { nodes?: Array<{ peerId: string }> })?.nodes ?? []).map(n => n.peerId))
+}
+
+async function sampleNat (client: LabClient, peer: SimPeer): Promise<NatSample> {
+  const [n, l] = await Promise.all([client.call(peer, 'GET', '/v1/nat', undefined, undefined, 5000), client.call(peer, 'GET', '/v1/latency', undefined, undefined, 5000)])
+  return { peer: peer.plan.name, nat: ok(n) ? n.json : null, latency: ok(l) ? l.json : null }
 }
 
 function counterKeys (w: Workload): Array<{ service: string, key: string }> {

@@ -18,6 +18,12 @@ export interface SiteSpec {
   region: string
   zone?: string
   nat?: boolean
+  /** nat sites: the router's port mapping (default preserving) */
+  natMapping?: 'preserving' | 'random'
+  /** peers serve as circuit relays (nat.relayServer) */
+  relay?: boolean
+  /** nat sites: relays each peer reserves a slot on */
+  reservations?: number
   peers: number
   joinAt?: number
   bandwidth?: string

@@ -33,5 +33,7 @@ export function createHeliaOn (init: HeliaOnInit): HeliaOnLibp2p {
   }) as unknown as HeliaOnLibp2p
   // bitswap reads `helia.libp2p` when it starts
   Object.defineProperty(helia, 'libp2p', { value: init.libp2p, enumerable: true })
-  return withBitswap(helia as never) as unknown as HeliaOnLibp2p
+  // blocks also travel over limited (relayed) connections: a peer behind NAT
+  // fetches a module from a peer it only reaches through a relay (docs/nat.md)
+  return withBitswap(helia as never, { runOnLimitedConnections: true }) as unknown as HeliaOnLibp2p
 }

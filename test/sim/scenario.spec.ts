@@ -87,7 +87,7 @@ describe('sim scenario format', () => {
     this.timeout(240_000)
     const v = await runCli(['sim', 'validate', 'simulations/nat-sites.yaml'], { timeoutMs: 100_000 })
     assert.equal(v.code, 0, v.stderr)
-    assert.match(v.stdout, /nat-sites: valid; 7 peers/)
+    assert.match(v.stdout, /nat-sites: valid; 6 peers/)
     assert.match(v.stdout, /home-1\s+home\s+eu-west\s+eu-west-b\s+yes/)
     const bad = await runCli(['sim', 'simulations/nope.yaml'], { timeoutMs: 100_000 })
     assert.equal(bad.code, 1)

@@ -201,9 +201,9 @@ export class CrdtBackend implements ServiceBackend {
     } catch (err) {
       this.log.error({ err }, 'persisted catalogue is unreadable: starting empty, anti-entropy refills it')
     }
-    await libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => { await this.serveSync(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 32 })
-    await libp2p.handle(AUTOMERGE_SYNC_PROTOCOL, async (stream, connection) => { await this.serveAutomerge(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 32 })
-    await libp2p.handle(RPC_PROTOCOL, async (stream, connection) => { await this.serveRpc(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 64 })
+    await libp2p.handle(SYNC_PROTOCOL, async (stream, connection) => { await this.serveSync(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 32, runOnLimitedConnection: true })
+    await libp2p.handle(AUTOMERGE_SYNC_PROTOCOL, async (stream, connection) => { await this.serveAutomerge(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 32, runOnLimitedConnection: true })
+    await libp2p.handle(RPC_PROTOCOL, async (stream, connection) => { await this.serveRpc(stream, connection.remotePeer.toString()) }, { maxInboundStreams: 64, runOnLimitedConnection: true })
     libp2p.services.pubsub.topicValidators.set(CATALOGUE_TOPIC, async (_p, msg) => this.validate(this.catalogue, msg))
     libp2p.services.pubsub.subscribe(CATALOGUE_TOPIC)
     libp2p.addEventListener('peer:connect', this.onConnect)
@@ -1080,7 +1080,7 @@ export class CrdtBackend implements ServiceBackend {
     this.inflight.add(key)
     let stream: Stream | undefined
     try {
-      stream = await this.c.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal })
+      stream = await this.c.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
       const lp = lpStream(stream, { maxDataLength: this.init.maxMessageBytes })
       const hello = encodeSyncFrame({ kind: 'digest', object: obj.name, digests: obj.state.sections.map(m => digest(m)) })
       await lp.write(hello, { signal })
@@ -1164,7 +1164,7 @@ export class CrdtBackend implements ServiceBackend {
     this.inflight.add(key)
     let stream: Stream | undefined
     try {
-      stream = await this.c.libp2p.dialProtocol(peer, AUTOMERGE_SYNC_PROTOCOL, { signal })
+      stream = await this.c.libp2p.dialProtocol(peer, AUTOMERGE_SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
       const lp = lpStream(stream, { maxDataLength: this.init.maxMessageBytes })
       await lp.write(new TextEncoder().encode(doc.name), { signal })
       if (await doc.initiate(lp, { signal })) this.afterDocChange(doc)
@@ -1399,7 +1399,7 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   private async callOnce (peer: string, req: RpcRequest, signal: AbortSignal, openSignal: AbortSignal, onOpen?: () => void): Promise<RpcResponse> {
-    const stream = await raceSignal(this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal: openSignal }), openSignal)
+    const stream = await raceSignal(this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal: openSignal, runOnLimitedConnection: true }), openSignal)
     onOpen?.()
     let sent = false
     try {

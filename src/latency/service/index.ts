@@ -114,6 +114,12 @@ export interface PeerLatencyView {
   source: 'measured' | 'estimated' | null
   confidence: number | null
   connected: boolean
+  /**
+   * median of the recent pings that went through a circuit relay (ms);
+   * absent if none. Those are not direct RTTs: they never feed rttMs,
+   * the estimator or the coordinates (docs/nat.md)
+   */
+  relayedRttMs?: number
 }
 
 export interface LatencyMapView {

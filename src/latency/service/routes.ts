@@ -46,7 +46,8 @@ const peerSchema = {
     errorMs: { ...nullableNumber, description: 'error bound of estimatedMs (ms)' },
     source: { type: ['string', 'null'], enum: ['measured', 'estimated', null] },
     confidence: { ...nullableNumber, description: '0..1' },
-    connected: { type: 'boolean' }
+    connected: { type: 'boolean' },
+    relayedRttMs: { type: 'number', description: 'median of the recent pings through a circuit relay (ms); not a direct RTT, never in rttMs or the estimates' }
   }
 } as const
 

@@ -59,6 +59,8 @@ export class LatencyServiceImpl implements LatencyService {
   private readonly prng: Prng
   private readonly metrics: LatencyMetrics
   private readonly windows: RttWindows
+  /** pings that went through a circuit relay: kept apart, never taken as direct RTTs */
+  private readonly relayedWindows: RttWindows
   private readonly heard: LruMap<string, Heard>
   private readonly limiter: SenderRateLimiter
   private readonly cfg: Required<Pick<LatencyServiceInit, 'probeIntervalMs' | 'maxProbesPerRound' | 'probeConcurrency' | 'probeTimeoutMs' | 'gossipIntervalMs' | 'jitter' | 'maxMessageBytes' | 'stateTtlMs' | 'maxPeers'>>
@@ -120,6 +122,7 @@ export class LatencyServiceImpl implements LatencyService {
     const windowSize = positiveInt(init.windowSize ?? 20, 'windowSize')
     if (windowSize < this.minOf) throw new LatencyConfigError('windowSize', `must be >= minOfPings (${this.minOf}), got ${windowSize}`)
     this.windows = new RttWindows(windowSize, this.cfg.maxPeers)
+    this.relayedWindows = new RttWindows(windowSize, this.cfg.maxPeers)
     this.heard = new LruMap(this.cfg.maxPeers)
     this.limiter = new SenderRateLimiter({
       burst: positiveInt(init.rateLimit?.burst ?? 3, 'rateLimit.burst'),
@@ -248,7 +251,12 @@ export class LatencyServiceImpl implements LatencyService {
     this.counts.probesOk++
     this.metrics.probes.inc({ result: 'ok' })
     const ms = Math.max(MIN_RTT_MS, rtt)
-    if (this._status === 'started') this.record(key, ms)
+    // a ping over a relayed connection measures two hops and the relay:
+    // it is marked relayed and kept out of the direct RTTs and the map
+    const conns = this.c.libp2p.getConnections(id)
+    const relayed = conns.length > 0 && conns.every(c => c.remoteAddr.toString().includes('/p2p-circuit'))
+    if (relayed) this.relayedWindows.push(key, ms)
+    else if (this._status === 'started') this.record(key, ms)
     return ms
   }
 
@@ -273,7 +281,8 @@ export class LatencyServiceImpl implements LatencyService {
         errorMs: est?.errorMs ?? null,
         source: est?.source ?? null,
         confidence: est?.confidence ?? null,
-        connected: connected.has(peerId)
+        connected: connected.has(peerId),
+        ...relayedMedian(this.relayedWindows, peerId)
       }
     })
     return { self: { peerId: this.selfId, coordinate: this.estimator.publicState().coord }, peers }
@@ -456,6 +465,7 @@ export class LatencyServiceImpl implements LatencyService {
 
   private dropWindow (peerId: string): void {
     this.windows.delete(peerId)
+    this.relayedWindows.delete(peerId)
     this.removeSeries(peerId)
   }
 
@@ -488,4 +498,9 @@ function positive (x: number, field: string): number {
 function positiveInt (x: number, field: string): number {
   if (!Number.isInteger(x) || x < 1) throw new LatencyConfigError(field, `must be a positive integer, got ${x}`)
   return x
+}
+
+function relayedMedian (w: RttWindows, peerId: string): { relayedRttMs?: number } {
+  const q = w.quantiles(peerId)
+  return q == null ? {} : { relayedRttMs: q.p50 }
 }

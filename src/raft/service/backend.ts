@@ -136,7 +136,7 @@ export class RaftKvBackend implements ServiceBackend {
     await this.transport.start()
     await this.init.libp2p.handle(RAFT_KV_PROTOCOL, async (stream, connection) => {
       await this.serve(stream, connection.remotePeer.toString())
-    }, { maxInboundStreams: 256 })
+    }, { maxInboundStreams: 256, runOnLimitedConnection: true })
     this.liveness = new PeerLiveness(this.init.libp2p, this.init.repairGraceMs ?? DEFAULT_REPAIR_GRACE_MS)
     this.liveness.start()
     this.running = true

@@ -124,7 +124,7 @@ export class RaftTransport {
     this.shutdown = new AbortController()
     await this.init.libp2p.handle(RAFT_PROTOCOL, async (stream, connection) => {
       await this.readLoop(stream, connection.remotePeer.toString())
-    }, { maxInboundStreams: 256 })
+    }, { maxInboundStreams: 256, runOnLimitedConnection: true })
     this.init.libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
     this.running = true
   }

@@ -68,7 +68,7 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
     if (this.started) return
     await this.c.libp2p.handle(INVOKE_PROTOCOL, async (stream, connection) => {
       await this.serve(stream, connection.remotePeer.toString())
-    }, { maxInboundStreams: 64 })
+    }, { maxInboundStreams: 64, runOnLimitedConnection: true })
     this.started = true
   }
 
@@ -203,7 +203,7 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
     ])
     let stream: Stream
     try {
-      stream = await this.c.libp2p.dialProtocol(peerIdFromString(peer), INVOKE_PROTOCOL, { signal })
+      stream = await this.c.libp2p.dialProtocol(peerIdFromString(peer), INVOKE_PROTOCOL, { signal, runOnLimitedConnection: true })
     } catch (err) {
       throw new ForwardFailedError(peer, `dial: ${(err as Error).message}`, { cause: err })
     }
