@@ -7,7 +7,7 @@ import { StatefulServices } from '../services/index.js'
 import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
-import { keyRoutes, openProtection, SealedDatastore, selfSignedCertificate, walCipherFor } from '../protection/index.js'
+import { keyRoutes, migrateLegacyClear, openProtection, recheckLegacyClear, SealedDatastore, selfSignedCertificate, walCipherFor } from '../protection/index.js'
 import type { ApiTls } from '../api/index.js'
 import type { Protection } from '../protection/index.js'
 import { createMetricsRegistry, forComponent, telemetryContract, TrafficMeter } from '../telemetry/index.js'
@@ -122,6 +122,30 @@ export class MeshNode implements ApiNode {
     return faults
   }
 
+  /**
+   * An upgraded data dir (written in clear before its keyring): re-seal the
+   * datastore and catalogue now (before any service store opens: no write
+   * races it), then drop the legacy flag once the listed Raft files are
+   * compacted away (checked every minute). docs/security.md.
+   */
+  private async migrateLegacyClear (protection: Protection): Promise<void> {
+    const stores = this.stores
+    if (stores == null) return
+    const r = await migrateLegacyClear(this.config.dataDir, protection.keyring, protection.sealer, stores.datastore)
+    this.logger.info(r, r.done ? 'upgraded data dir re-sealed: clear records are refused from now on' : 'upgraded data dir re-sealed except legacy Raft files (accepted in clear until compacted away)')
+    if (r.done) return
+    const timer = setInterval(() => {
+      recheckLegacyClear(this.config.dataDir, protection.keyring).then(c => {
+        if (c.done) {
+          clearInterval(timer)
+          this.logger.info('legacy Raft files compacted away: clear records are refused from now on')
+        }
+      }).catch((err: Error) => { this.logger.warn({ err: err.message }, 'legacy clear recheck failed') })
+    }, 60_000)
+    timer.unref()
+    this.stopHooks.push(async () => { clearInterval(timer) })
+  }
+
   async start (): Promise<void> {
     if (this.status === 'started' || this.status === 'starting') return
     this.status = 'starting'
@@ -149,6 +173,7 @@ export class MeshNode implements ApiNode {
       this.stopHooks.push(async () => { await this.stores?.close() })
       // what the peer stores for services and users is sealed; libp2p's own records (peer store, DHT) and content-addressed blocks stay clear
       const dataStore = this.protection != null ? new SealedDatastore(this.stores.datastore, this.protection.sealer) : this.stores.datastore
+      if (this.protection?.keyring.legacyClear !== undefined) await this.migrateLegacyClear(this.protection)
 
       const linkFaults = await this.startLinkFaults()
       this.libp2p = await createMeshLibp2p({
