@@ -16,6 +16,7 @@ import { defaultConfig } from '../../src/config/index.js'
 import { identityFromPrivateKey, signJwt } from '../../src/identity/index.js'
 import { createMeshNode } from '../../src/node/index.js'
 import { waitFor } from '../helpers/wait.js'
+import { buildExamples, cidOf, example } from '../wasm/helpers.js'
 import type { DcisConfig } from '../../src/config/index.js'
 import type { NodeIdentity } from '../../src/identity/index.js'
 import type { MeshNode } from '../../src/node/index.js'
@@ -141,5 +142,52 @@ describe('node: forwarded calls are re-authorised by the peer that serves them',
     assert.equal((await call(a, 'GET', '/v1/services/ev/kv/k', scoped)).status, 200)
     assert.equal((await call(a, 'GET', '/v1/services/st/kv/k', scoped)).status, 403)
     assert.equal((await call(a, 'PUT', '/v1/services/st/kv/k', scoped, 'x')).status, 403)
+  })
+
+  describe('host calls of a function on A reach the services on B with the invoking caller\'s authority', () => {
+    let id: string
+    const probe = async (token: string | undefined, cmds: string): Promise<string[]> => {
+      const runtime = a.functions?.runtime
+      assert.ok(runtime != null)
+      const r = await runtime.invoke(id, new TextEncoder().encode(cmds), token !== undefined ? { token } : {})
+      return new TextDecoder().decode(r.output).trim().split('\n')
+    }
+
+    before(async function () {
+      this.timeout(240_000)
+      await buildExamples()
+      const bytes = await example('host-probe')
+      id = await cidOf(bytes)
+      const runtime = a.functions?.runtime
+      assert.ok(runtime != null)
+      // grants: both services read-write (the function's own least privilege)
+      await runtime.load({ id, name: 'probe', abi: 'reactor', bytes, grants: { services: { ev: 'read-write', st: 'read-write' } } })
+    })
+
+    for (const name of ['ev', 'st']) {
+      it(`${name}: a caller B accepts: the host calls are served by B`, async () => {
+        const t = await tokenFor(both, a)
+        // (strong services have no counters)
+        const out = await probe(t, `kv_put ${name} hk from-host\nkv_get ${name} hk${name === 'ev' ? `\ncounter_add ${name} hc 3` : ''}`)
+        assert.deepEqual(out, ['ok ', 'ok from-host', ...(name === 'ev' ? ['ok 3'] : [])])
+        const got = await call(b, 'GET', `/v1/services/${name}/kv/hk`, await tokenFor(both, b))
+        assert.equal(got.json().value, 'from-host')
+      })
+
+      it(`${name}: a caller only A accepts, or no token at all: B refuses the host calls (grants alone do not pass)`, async () => {
+        for (const t of [await tokenFor(onlyA, a), undefined]) {
+          const out = await probe(t, `kv_put ${name} hk evil\nkv_get ${name} hk`)
+          assert.equal(out.length, 2)
+          for (const line of out) assert.match(line, /^err -/, `${t === undefined ? 'no token' : 'onlyA'}: ${line}`)
+        }
+        assert.equal((await call(b, 'GET', `/v1/services/${name}/kv/hk`, await tokenFor(both, b))).json().value, 'from-host')
+      })
+
+      it(`${name}: a read-only caller reads through the host interface but cannot write`, async () => {
+        const out = await probe(await tokenFor(reader, a), `kv_get ${name} hk\nkv_put ${name} hk x`)
+        assert.equal(out[0], 'ok from-host')
+        assert.match(out[1], /^err -/)
+      })
+    }
   })
 })
