@@ -1,5 +1,5 @@
 import { createApiServer } from '../api/index.js'
-import { ApiAuth, invokeForwardAuthorizer, serviceForwardAuthorizer } from '../api/auth.js'
+import { allocForwardAuthorizer, ApiAuth, invokeForwardAuthorizer, serviceForwardAuthorizer } from '../api/auth.js'
 import { readFile } from 'node:fs/promises'
 import { loadTrustAnchors, RevocationStore, TrustPolicy } from '../identity/federation/index.js'
 import { createRegistry, endSelector, endValidator, END_NAMESPACE } from '../registry/index.js'
@@ -255,6 +255,8 @@ export class MeshNode implements ApiNode {
       this.stopHooks.push(async () => { await this.registry.stop() })
 
       const own = this.registry.self()?.end
+      // forwarded allocation calls are re-authorised with the API's policy (bound below, once it exists; refused until then)
+      let allocAuth: ((r: { token?: string, remotePeer: string, op: string, id: string }) => Promise<boolean>) | undefined
       this.alloc = createAllocationService({
         libp2p: this.libp2p,
         datastore: dataStore,
@@ -262,7 +264,7 @@ export class MeshNode implements ApiNode {
         oracle: this.latency.oracle(),
         logger: forComponent(this.init.logger, 'dcis:scheduler'),
         metrics: this.metrics
-      }, { capacity: { cpu: own?.cpu.cores ?? 1, memoryMb: own?.memory.totalMb ?? 1024 }, minTrust: this.config.scheduler.minReserveTrust })
+      }, { capacity: { cpu: own?.cpu.cores ?? 1, memoryMb: own?.memory.totalMb ?? 1024 }, minTrust: this.config.scheduler.minReserveTrust, authorizeCall: async (r) => allocAuth !== undefined && await allocAuth(r) })
       await this.alloc.start()
       this.stopHooks.push(async () => { await this.alloc?.stop() })
       // service replicas reserve their capacity through /dcis/alloc/1.0.0
@@ -278,6 +280,7 @@ export class MeshNode implements ApiNode {
       })
       const authLog = forComponent(this.init.logger, 'dcis:auth')
       const authorizeForwarded = serviceForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded call refused') })
+      allocAuth = allocForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded allocation call refused') })
 
       // strong services: latency-aware Raft groups over /dcis/raft/1.0.0
       const raft = createRaftBackend({

@@ -31,6 +31,9 @@ describe('node: forwarded calls are re-authorised by the peer that serves them',
   let both: NodeIdentity
   let onlyA: NodeIdentity
   let reader: NodeIdentity
+  /** may allocate on A only / on B only */
+  let allocA: NodeIdentity
+  let allocB: NodeIdentity
 
   async function node (name: string, zone: string, policy: DcisConfig['api']['policy'], bootstrap: MeshNode | undefined): Promise<MeshNode> {
     const c = defaultConfig()
@@ -61,8 +64,10 @@ describe('node: forwarded calls are re-authorised by the peer that serves them',
     both = identityFromPrivateKey(await generateKeyPair('Ed25519'))
     onlyA = identityFromPrivateKey(await generateKeyPair('Ed25519'))
     reader = identityFromPrivateKey(await generateKeyPair('Ed25519'))
-    b = await node('b', 'eu-west-b', [{ did: both.did, roles: ['services', 'admin'] }, { did: reader.did, roles: ['read'] }], undefined)
-    a = await node('a', 'eu-west-a', [{ did: both.did, roles: ['services', 'admin'] }, { did: onlyA.did, roles: ['services'] }, { did: reader.did, roles: ['read'] }], b)
+    allocA = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    allocB = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    b = await node('b', 'eu-west-b', [{ did: both.did, roles: ['services', 'admin'] }, { did: reader.did, roles: ['read'] }, { did: allocB.did, roles: ['allocate'] }], undefined)
+    a = await node('a', 'eu-west-a', [{ did: both.did, roles: ['services', 'admin'] }, { did: onlyA.did, roles: ['services'] }, { did: reader.did, roles: ['read'] }, { did: allocA.did, roles: ['allocate'] }], b)
     const has = (n: MeshNode, m: MeshNode): boolean => n.registry.list().some(e => e.end.peerId === m.libp2p.peerId.toString())
     await waitFor('both peers verified each other', () => has(a, b) && has(b, a), { timeoutMs: 30_000, intervalMs: 20 })
     // both services live on B only (its zone); A forwards every data call
@@ -189,5 +194,37 @@ describe('node: forwarded calls are re-authorised by the peer that serves them',
         assert.match(out[1], /^err -/)
       })
     }
+  })
+
+  describe('allocation frames carry the caller\'s token and the peer holding the allocation re-checks it', () => {
+    const allocate = async (peer: MeshNode, token: string): Promise<{ status: number, text: string }> =>
+      await call(peer, 'POST', '/v1/allocations', token, JSON.stringify({ replicas: 2, leaseMs: 60_000 }), 'application/json')
+
+    it('a caller only A lets allocate cannot reserve on B: 403 at A', async () => {
+      const r = await allocate(a, await tokenFor(allocA, a))
+      assert.equal(r.status, 403, r.text)
+      assert.equal((JSON.parse(r.text) as Reply).error.code, 'FORBIDDEN')
+    })
+
+    it('a caller both peers accept allocates on both; a renew or release forwarded to the owner is re-checked there', async () => {
+      const r = await allocate(a, await tokenFor(both, a))
+      assert.equal(r.status, 201, r.text)
+      const view = JSON.parse(r.text) as { id: string, nodes: Array<{ peerId: string }> }
+      assert.equal(view.nodes.length, 2)
+      const owner = view.id.slice(0, view.id.indexOf('.'))
+      // enter at the peer that does not own it, with a caller only that peer lets allocate: the owner refuses
+      const [entry, who, other] = owner === b.libp2p.peerId.toString() ? [a, allocA, b] : [b, allocB, a]
+      const renew = await call(entry, 'POST', `/v1/allocations/${view.id}/renew`, await tokenFor(who, entry), JSON.stringify({ leaseMs: 60_000 }), 'application/json')
+      assert.equal(renew.status, 403, renew.text)
+      assert.equal((JSON.parse(renew.text) as Reply).error.code, 'FORBIDDEN')
+      const release = await call(entry, 'DELETE', `/v1/allocations/${view.id}`, await tokenFor(who, entry))
+      assert.equal(release.status, 403, release.text)
+      // reading an allocation is info (open), not re-checked; a caller both accept releases it through the same entry
+      assert.equal((await call(entry, 'GET', `/v1/allocations/${view.id}`, await tokenFor(who, entry))).status, 200)
+      const ok = await call(entry, 'GET', `/v1/allocations/${view.id}`, await tokenFor(both, entry))
+      assert.equal(ok.status, 200, ok.text)
+      assert.equal((await call(entry, 'DELETE', `/v1/allocations/${view.id}`, await tokenFor(both, entry))).status, 200)
+      assert.equal((await call(other, 'GET', `/v1/allocations/${view.id}`, await tokenFor(both, other))).status, 404)
+    })
   })
 })
