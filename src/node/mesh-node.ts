@@ -256,7 +256,7 @@ export class MeshNode implements ApiNode {
 
       const own = this.registry.self()?.end
       // forwarded allocation calls are re-authorised with the API's policy (bound below, once it exists; refused until then)
-      let allocAuth: ((r: { token?: string, remotePeer: string, op: string, id: string }) => Promise<boolean>) | undefined
+      const allocAuth: { check?: (r: { token?: string, remotePeer: string, op: string, id: string }) => Promise<boolean> } = {}
       this.alloc = createAllocationService({
         libp2p: this.libp2p,
         datastore: dataStore,
@@ -264,7 +264,7 @@ export class MeshNode implements ApiNode {
         oracle: this.latency.oracle(),
         logger: forComponent(this.init.logger, 'dcis:scheduler'),
         metrics: this.metrics
-      }, { capacity: { cpu: own?.cpu.cores ?? 1, memoryMb: own?.memory.totalMb ?? 1024 }, minTrust: this.config.scheduler.minReserveTrust, authorizeCall: async (r) => allocAuth !== undefined && await allocAuth(r) })
+      }, { capacity: { cpu: own?.cpu.cores ?? 1, memoryMb: own?.memory.totalMb ?? 1024 }, minTrust: this.config.scheduler.minReserveTrust, authorizeCall: async (r) => allocAuth.check !== undefined && await allocAuth.check(r) })
       await this.alloc.start()
       this.stopHooks.push(async () => { await this.alloc?.stop() })
       // service replicas reserve their capacity through /dcis/alloc/1.0.0
@@ -280,7 +280,7 @@ export class MeshNode implements ApiNode {
       })
       const authLog = forComponent(this.init.logger, 'dcis:auth')
       const authorizeForwarded = serviceForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded call refused') })
-      allocAuth = allocForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded allocation call refused') })
+      allocAuth.check = allocForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded allocation call refused') })
 
       // strong services: latency-aware Raft groups over /dcis/raft/1.0.0
       const raft = createRaftBackend({
