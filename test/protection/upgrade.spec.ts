@@ -107,6 +107,8 @@ describe('protection: upgrading a data dir written in clear', function () {
     assert.ok(ring?.legacyClear !== undefined, 'the keyring created for a data dir with data records legacyClear')
     assert.ok(!Number.isNaN(Date.parse(ring.legacyClear.since)))
     assert.ok(ring.legacyClear.raftFiles.some(f => f.endsWith('.seg')), 'the strong service\'s WAL segments are listed')
+    const keys = JSON.parse((await call(n, 'GET', '/v1/keys')).text) as { legacyClear?: { since: string, raftFiles: number } }
+    assert.equal(keys.legacyClear?.raftFiles, ring.legacyClear.raftFiles.length)
     for (const name of ['ev', 'st']) {
       await waitFor(`${name} reads back after the upgrade`, async () => {
         const got = await call(n, 'GET', `/v1/services/${name}/kv/secret`)
