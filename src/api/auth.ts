@@ -79,7 +79,8 @@ export interface ForwardedCheck {
   /** the DID of the peer that forwarded the request (Noise-authenticated) */
   viaDid: string
   role: Role
-  target: Target
+  /** none: a request with no target (a new allocation); a scoped token is refused */
+  target?: Target
 }
 
 const SCOPE_FIELDS: Record<TargetKind, keyof TokenScope> = { service: 'services', function: 'functions', allocation: 'allocations' }
@@ -332,6 +333,33 @@ export function invokeForwardAuthorizer (auth: ApiAuth, onRefused?: (info: { nam
     }
     onRefused?.({ name: request.name, remotePeer: request.remotePeer, reason })
     return false
+  }
+}
+
+/**
+ * A forwarded allocation call (/dcis/alloc/1.0.0) re-authorised by this
+ * peer: the caller needs `allocate`; a release or renew names the
+ * allocation (a scoped token must list it), a reserve or commit places a new
+ * one (no target: a scoped token is refused, as at the API). Without a token
+ * it passes only on a peer that trusts loopback.
+ */
+export function allocForwardAuthorizer (auth: ApiAuth, onRefused?: (info: { op: string, id: string, remotePeer: string, reason: string }) => void): (request: { token?: string, remotePeer: string, op: string, id: string }) => Promise<boolean> {
+  return async (request) => {
+    try {
+      await auth.authorizeForwarded({
+        ...(request.token !== undefined ? { token: request.token } : {}),
+        viaDid: didFromPeerId(peerIdFromString(request.remotePeer)),
+        role: 'allocate',
+        ...(request.op === 'reserve' || request.op === 'commit' ? {} : { target: { kind: 'allocation' as const, name: request.id } })
+      })
+      return true
+    } catch (err) {
+      if (err instanceof UnauthenticatedError || err instanceof ForbiddenError) {
+        onRefused?.({ op: request.op, id: request.id, remotePeer: request.remotePeer, reason: err.message })
+        return false
+      }
+      throw err
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { createApiServer } from '../api/index.js'
-import { ApiAuth, invokeForwardAuthorizer, serviceForwardAuthorizer } from '../api/auth.js'
+import { allocForwardAuthorizer, ApiAuth, invokeForwardAuthorizer, serviceForwardAuthorizer } from '../api/auth.js'
 import { readFile } from 'node:fs/promises'
 import { loadTrustAnchors, RevocationStore, TrustPolicy } from '../identity/federation/index.js'
 import { createRegistry, endSelector, endValidator, END_NAMESPACE } from '../registry/index.js'
@@ -7,7 +7,7 @@ import { StatefulServices } from '../services/index.js'
 import { ManifestDispatcher } from '../services/manifests/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { openStores, createHeliaOn } from '../storage/index.js'
-import { keyRoutes, openProtection, SealedDatastore, selfSignedCertificate, walCipherFor } from '../protection/index.js'
+import { keyRoutes, migrateLegacyClear, openProtection, recheckLegacyClear, SealedDatastore, selfSignedCertificate, walCipherFor } from '../protection/index.js'
 import type { ApiTls } from '../api/index.js'
 import type { Protection } from '../protection/index.js'
 import { createMetricsRegistry, forComponent, telemetryContract, TrafficMeter } from '../telemetry/index.js'
@@ -126,6 +126,30 @@ export class MeshNode implements ApiNode {
     return faults
   }
 
+  /**
+   * An upgraded data dir (written in clear before its keyring): re-seal the
+   * datastore and catalogue now (before any service store opens: no write
+   * races it), then drop the legacy flag once the listed Raft files are
+   * compacted away (checked every minute). docs/security.md.
+   */
+  private async migrateLegacyClear (protection: Protection): Promise<void> {
+    const stores = this.stores
+    if (stores == null) return
+    const r = await migrateLegacyClear(this.config.dataDir, protection.keyring, protection.sealer, stores.datastore)
+    this.logger.info(r, r.done ? 'upgraded data dir re-sealed: clear records are refused from now on' : 'upgraded data dir re-sealed except legacy Raft files (accepted in clear until compacted away)')
+    if (r.done) return
+    const timer = setInterval(() => {
+      recheckLegacyClear(this.config.dataDir, protection.keyring).then(c => {
+        if (c.done) {
+          clearInterval(timer)
+          this.logger.info('legacy Raft files compacted away: clear records are refused from now on')
+        }
+      }).catch((err: Error) => { this.logger.warn({ err: err.message }, 'legacy clear recheck failed') })
+    }, 60_000)
+    timer.unref()
+    this.stopHooks.push(async () => { clearInterval(timer) })
+  }
+
   async start (): Promise<void> {
     if (this.status === 'started' || this.status === 'starting') return
     this.status = 'starting'
@@ -153,6 +177,7 @@ export class MeshNode implements ApiNode {
       this.stopHooks.push(async () => { await this.stores?.close() })
       // what the peer stores for services and users is sealed; libp2p's own records (peer store, DHT) and content-addressed blocks stay clear
       const dataStore = this.protection != null ? new SealedDatastore(this.stores.datastore, this.protection.sealer) : this.stores.datastore
+      if (this.protection?.keyring.legacyClear !== undefined) await this.migrateLegacyClear(this.protection)
 
       const linkFaults = await this.startLinkFaults()
       const relayBudget: { current?: RelayBudget } = {}
@@ -240,6 +265,8 @@ export class MeshNode implements ApiNode {
       this.stopHooks.push(() => { this.nat?.stop() })
 
       const own = this.registry.self()?.end
+      // forwarded allocation calls are re-authorised with the API's policy (bound below, once it exists; refused until then)
+      const allocAuth: { check?: (r: { token?: string, remotePeer: string, op: string, id: string }) => Promise<boolean> } = {}
       this.alloc = createAllocationService({
         libp2p: this.libp2p,
         datastore: dataStore,
@@ -247,7 +274,7 @@ export class MeshNode implements ApiNode {
         oracle: this.latency.oracle(),
         logger: forComponent(this.init.logger, 'dcis:scheduler'),
         metrics: this.metrics
-      }, { capacity: { cpu: own?.cpu.cores ?? 1, memoryMb: own?.memory.totalMb ?? 1024 }, minTrust: this.config.scheduler.minReserveTrust })
+      }, { capacity: { cpu: own?.cpu.cores ?? 1, memoryMb: own?.memory.totalMb ?? 1024 }, minTrust: this.config.scheduler.minReserveTrust, authorizeCall: async (r) => allocAuth.check !== undefined && await allocAuth.check(r) })
       await this.alloc.start()
       this.stopHooks.push(async () => { await this.alloc?.stop() })
       // service replicas reserve their capacity through /dcis/alloc/1.0.0
@@ -263,6 +290,7 @@ export class MeshNode implements ApiNode {
       })
       const authLog = forComponent(this.init.logger, 'dcis:auth')
       const authorizeForwarded = serviceForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded call refused') })
+      allocAuth.check = allocForwardAuthorizer(apiAuth, (info) => { authLog.info(info, 'forwarded allocation call refused') })
 
       // strong services: latency-aware Raft groups over /dcis/raft/1.0.0
       const raft = createRaftBackend({

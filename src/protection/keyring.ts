@@ -37,6 +37,20 @@ export interface KeyringFile {
   salt?: string
   active: string
   keys: KeyringFileKey[]
+  /**
+   * Set when the keyring was created for a data dir that already held data
+   * written in clear by an older dcis (or with encryption off): clear records
+   * are accepted only while it is set; the migration pass re-seals them and
+   * clears it. A keyring created for an empty data dir never has it.
+   */
+  legacyClear?: LegacyClear
+}
+
+export interface LegacyClear {
+  /** when the keyring was created (records in clear predate it) */
+  since: string
+  /** Raft WAL segments and snapshots (relative to the data dir) that existed then, possibly in clear */
+  raftFiles: string[]
 }
 
 export interface KeyringStatus {
@@ -44,6 +58,8 @@ export interface KeyringStatus {
   provider: string
   active: string
   keys: Array<{ id: string, created: string, state: 'active' | 'retired' }>
+  /** present while records written in clear before the keyring may remain (raftFiles: how many legacy Raft files remain listed) */
+  legacyClear?: { since: string, raftFiles: number }
 }
 
 export function keyringPath (dataDir: string): string {
@@ -79,6 +95,13 @@ export async function readKeyringFile (file: string): Promise<KeyringFile | unde
     ids.add(k.id)
   }
   if (typeof o.active !== 'string' || !ids.has(o.active)) throw new KeyringError(`${file}: active must name one of its keys`)
+  if (o.legacyClear !== undefined) {
+    const l = o.legacyClear as Partial<LegacyClear> | null
+    if (l == null || typeof l !== 'object' || typeof l.since !== 'string' || Number.isNaN(Date.parse(l.since)) ||
+      !Array.isArray(l.raftFiles) || l.raftFiles.length > 1_000_000 || !l.raftFiles.every(f => typeof f === 'string' && f.length > 0 && f.length < 4096 && !f.startsWith('/') && !f.split('/').includes('..'))) {
+      throw new KeyringError(`${file}: legacyClear must be {since: ISO time, raftFiles: [relative paths]}`)
+    }
+  }
   return o as KeyringFile
 }
 
@@ -131,7 +154,7 @@ export class Keyring implements SealingKeys {
    * Opens the keyring of `dataDir`, creating it (one fresh key) when absent.
    * Every key must unwrap: a wrong provider key throws WrongKeyError.
    */
-  static async open (dataDir: string, provider: KeyProvider, options: { salt?: Uint8Array, create?: boolean } = {}): Promise<Keyring> {
+  static async open (dataDir: string, provider: KeyProvider, options: { salt?: Uint8Array, create?: boolean, legacy?: { raftFiles: string[] } } = {}): Promise<Keyring> {
     const file = keyringPath(dataDir)
     let doc = await readKeyringFile(file)
     if (doc === undefined) {
@@ -142,7 +165,8 @@ export class Keyring implements SealingKeys {
         provider: provider.kind,
         ...(options.salt !== undefined ? { salt: Buffer.from(options.salt).toString('base64') } : {}),
         active: keyId(1),
-        keys: [{ id: keyId(1), created: new Date().toISOString(), wrapped: await provider.wrap(key, keyId(1)) }]
+        keys: [{ id: keyId(1), created: new Date().toISOString(), wrapped: await provider.wrap(key, keyId(1)) }],
+        ...(options.legacy !== undefined ? { legacyClear: { since: new Date().toISOString(), raftFiles: [...options.legacy.raftFiles].sort() } } : {})
       }
       await writeAtomic(file, JSON.stringify(doc, null, 2) + '\n')
     }
@@ -167,12 +191,45 @@ export class Keyring implements SealingKeys {
     return next
   }
 
+  /** the legacy-clear state (records written in clear before this keyring) or undefined */
+  get legacyClear (): LegacyClear | undefined {
+    return this.doc.legacyClear
+  }
+
+  /** once the datastore and catalogue are re-sealed (this process), only Raft records may still be clear */
+  private onlyRaftClear = false
+
+  /**
+   * Clear records are accepted (read as they are) only while the legacy flag
+   * is set, and after the start-up pass only for Raft WAL entries and
+   * snapshots (record identities `wal/...`, `snap/...`).
+   */
+  acceptsClear (context: string | Uint8Array): boolean {
+    if (this.doc.legacyClear === undefined) return false
+    if (!this.onlyRaftClear) return true
+    return typeof context === 'string' && (context.startsWith('wal/') || context.startsWith('snap/'))
+  }
+
+  /** the datastore and catalogue are re-sealed: from now on only Raft records may be clear */
+  narrowLegacyToRaft (): void {
+    this.onlyRaftClear = true
+  }
+
+  /** Clears the legacy flag (every record is sealed now); durable before it returns. From then on a clear record is tampering. */
+  async endLegacy (): Promise<void> {
+    if (this.doc.legacyClear === undefined) return
+    const { legacyClear: _, ...doc } = this.doc
+    await writeAtomic(this.file, JSON.stringify(doc, null, 2) + '\n')
+    this.doc = doc
+  }
+
   status (): KeyringStatus {
     return {
       file: this.file,
       provider: this.doc.provider,
       active: this.doc.active,
-      keys: this.doc.keys.map(k => ({ id: k.id, created: k.created, state: k.id === this.doc.active ? 'active' : 'retired' }))
+      keys: this.doc.keys.map(k => ({ id: k.id, created: k.created, state: k.id === this.doc.active ? 'active' : 'retired' })),
+      ...(this.doc.legacyClear !== undefined ? { legacyClear: { since: this.doc.legacyClear.since, raftFiles: this.doc.legacyClear.raftFiles.length } } : {})
     }
   }
 }

@@ -3,7 +3,8 @@
  * (created on first start) and the sealer. A wrong or missing key throws
  * WrongKeyError / KeyringError with one line that says what to fix.
  */
-import { Keyring } from './keyring.js'
+import { Keyring, keyringPath, readKeyringFile } from './keyring.js'
+import { holdsLegacyData, raftFilesOf } from './migrate.js'
 import { identityKeyProvider, passphraseKeyProvider, TransitKeyProvider } from './providers.js'
 import { Sealer } from './sealer.js'
 import { WrongKeyError } from './errors.js'
@@ -40,6 +41,11 @@ export async function openProtection (dataDir: string, config: ProtectionConfig,
     if (token == null || token === '') throw new WrongKeyError('storage.encryption.provider is transit but DCIS_TRANSIT_TOKEN is not set')
     provider = new TransitKeyProvider({ url: t.url, key: t.key, token, ...(t.mount !== undefined ? { mount: t.mount } : {}) })
   }
-  const keyring = await Keyring.open(dataDir, provider, salt !== undefined ? { salt } : {})
+  // a keyring created for a data dir an older dcis (or encryption off) wrote: accept its clear records until re-sealed
+  const legacy = (await readKeyringFile(keyringPath(dataDir))) === undefined && await holdsLegacyData(dataDir)
+  const keyring = await Keyring.open(dataDir, provider, {
+    ...(salt !== undefined ? { salt } : {}),
+    ...(legacy ? { legacy: { raftFiles: await raftFilesOf(dataDir) } } : {})
+  })
   return { keyring, sealer: new Sealer(keyring) }
 }

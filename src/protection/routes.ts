@@ -23,6 +23,13 @@ const status = {
         additionalProperties: false,
         properties: { id: { type: 'string' }, created: { type: 'string' }, state: { type: 'string', enum: ['active', 'retired'] } }
       }
+    },
+    legacyClear: {
+      type: 'object',
+      required: ['since', 'raftFiles'],
+      additionalProperties: false,
+      description: 'present while an upgraded data dir may still hold records written in clear (docs/security.md)',
+      properties: { since: { type: 'string', description: 'when the keyring was created' }, raftFiles: { type: 'integer', description: 'legacy Raft WAL segments and snapshots listed (until compacted away)' } }
     }
   }
 } as const
@@ -41,7 +48,7 @@ export function keyRoutes (keyring: () => Keyring | undefined): ApiRoutes {
     const k = keyring()
     if (k === undefined) return { enabled: false }
     const s = k.status()
-    return { enabled: true, provider: s.provider, active: s.active, keys: s.keys }
+    return { enabled: true, provider: s.provider, active: s.active, keys: s.keys, ...(s.legacyClear !== undefined ? { legacyClear: s.legacyClear } : {}) }
   }
   return {
     name: 'keys',

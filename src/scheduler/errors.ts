@@ -82,6 +82,16 @@ export class SchedulerNotStartedError extends Error {
   }
 }
 
+/** The peer holding the allocation refused the caller's token (re-authorised there; docs/security.md). */
+export class AllocationForbiddenError extends Error {
+  static readonly code = 'FORBIDDEN'
+  readonly code = AllocationForbiddenError.code
+  constructor (readonly peerId: string, message: string) {
+    super(`peer ${peerId} refused: ${message}`)
+    this.name = 'AllocationForbiddenError'
+  }
+}
+
 /** Error name -> HTTP status for the allocation routes. */
 export const SCHEDULER_ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   InvalidConstraintsError: 400,
@@ -89,5 +99,6 @@ export const SCHEDULER_ERROR_STATUS: Readonly<Record<string, number>> = Object.f
   NoPlacementError: 409,
   AllocationNotFoundError: 404,
   AllocationPeerError: 502,
+  AllocationForbiddenError: 403,
   SchedulerNotStartedError: 503
 })

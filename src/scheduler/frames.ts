@@ -19,8 +19,12 @@ export const MAX_FRAME_BYTES = 16 * 1024
 export const MAX_NODES = 16
 const MAX_MEMORY_MB = MAX_MEMORY_BYTES / 2 ** 20
 
-/** every request may carry the caller's W3C trace context (optional `traceparent`, `tracestate`) */
-export type AllocRequest = TraceFields & (
+/**
+ * every request may carry the caller's W3C trace context (optional
+ * `traceparent`, `tracestate`) and the original caller's bearer token
+ * (optional `token`: the serving peer re-authorises the call itself)
+ */
+export type AllocRequest = TraceFields & { token?: string } & (
   | { v: 1, op: 'reserve', id: string, cpu: number, memoryMb: number, leaseMs: number, constraints: Constraints, nodes?: AllocationNode[] }
   | { v: 1, op: 'commit', id: string, nodes: AllocationNode[] }
   | { v: 1, op: 'get', id: string }
@@ -36,6 +40,9 @@ export type AllocResponse =
 const REASONS = new Set<RefusalReason>(['capacity', 'duplicate', 'full', 'not-found', 'bad-request', 'forbidden', 'internal'])
 const PEER = /^[1-9A-HJ-NP-Za-km-z]{16,128}$/
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/
+/** longest token a frame carries (a compact JWT) */
+export const MAX_TOKEN_CHARS = 8 * 1024
+const JWT_CHARS = /^[A-Za-z0-9_.-]+$/
 
 function isRecord (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -104,9 +111,12 @@ export function encodeFrame (frame: AllocRequest | AllocResponse): Uint8Array {
 export function decodeRequest (bytes: Uint8Array): AllocRequest {
   const frame = parseJson(bytes)
   if (!isRecord(frame)) throw new InvalidAllocFrameError('frame', 'must be an object')
-  const { traceparent, tracestate, ...f } = frame
+  const { traceparent, tracestate, token, ...f } = frame
   const trace = checkTraceFields({ traceparent, tracestate }, (field, reason) => new InvalidAllocFrameError(field, reason))
-  return { ...decodeOp(f), ...trace }
+  if (token !== undefined && (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_CHARS || !JWT_CHARS.test(token))) {
+    throw new InvalidAllocFrameError('token', `must be a compact JWT of at most ${MAX_TOKEN_CHARS} characters`)
+  }
+  return { ...decodeOp(f), ...trace, ...(token !== undefined ? { token } : {}) }
 }
 
 function decodeOp (f: Record<string, unknown>): AllocRequest {

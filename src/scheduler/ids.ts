@@ -36,3 +36,13 @@ export function isAllocationId (id: unknown): id is string {
     return false
   }
 }
+
+/**
+ * Whether `id` names a service replica's reservation (src/scheduler/client.ts
+ * reservationId: suffix `w` + 32 base64url characters of a hash of the
+ * workload) rather than a caller's allocation (16 random base64url characters).
+ */
+export function isWorkloadReservationId (id: string): boolean {
+  const dot = id.indexOf('.')
+  return dot > 0 && id.length - dot - 1 === 33 && id[dot + 1] === 'w'
+}

@@ -69,6 +69,14 @@ export interface SchedulerInit {
    */
   authorize?: (remotePeer: string, op: AllocRequest['op']) => boolean
   /**
+   * Re-authorises a forwarded request on the original caller's behalf
+   * (src/api/auth.ts allocForwardAuthorizer): called with the frame's token
+   * when it carries one, and without a token for a get/release/renew of an
+   * allocation the remote peer neither owns nor placed. None: not checked
+   * (membership alone, as `authorize` says). docs/security.md.
+   */
+  authorizeCall?: (request: { token?: string, remotePeer: string, op: AllocRequest['op'], id: string }) => Promise<boolean>
+  /**
    * With the default `authorize`: the least trust level (of the caller's
    * verified descriptor) a federation member needs to use this peer's
    * ledger (default 0: any verified member)

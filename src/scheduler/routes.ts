@@ -138,7 +138,7 @@ export function allocationRoutes (ref: ServiceRef): ApiRoutes {
         }
       }, async (request, reply) => {
         const parsed = parseAllocationRequest(request.body)
-        const view = await svc().allocate(parsed, { signal: ctx.requestSignal(reply), explain: request.query.explain === true })
+        const view = await svc().allocate(parsed, { signal: ctx.requestSignal(reply), explain: request.query.explain === true, ...callerToken(request) })
         return reply.code(201).send(view)
       })
 
@@ -173,7 +173,7 @@ export function allocationRoutes (ref: ServiceRef): ApiRoutes {
           params: idParams,
           response: { 200: { description: 'the allocation', ...allocationSchema } }
         }
-      }, async (request, reply) => svc().get(request.params.id, { signal: ctx.requestSignal(reply) }))
+      }, async (request, reply) => svc().get(request.params.id, { signal: ctx.requestSignal(reply), ...callerToken(request) }))
 
       app.delete<{ Params: { id: string } }>('/v1/allocations/:id', {
         config: { role: 'allocate', target: { kind: 'allocation', param: 'id' } },
@@ -183,7 +183,7 @@ export function allocationRoutes (ref: ServiceRef): ApiRoutes {
           params: idParams,
           response: { 200: { description: 'the released allocation', ...allocationSchema } }
         }
-      }, async (request, reply) => svc().release(request.params.id, { signal: ctx.requestSignal(reply) }))
+      }, async (request, reply) => svc().release(request.params.id, { signal: ctx.requestSignal(reply), ...callerToken(request) }))
 
       app.post<{ Params: { id: string }, Body: { leaseMs?: number } }>('/v1/allocations/:id/renew', {
         config: { role: 'allocate', target: { kind: 'allocation', param: 'id' } },
@@ -198,7 +198,13 @@ export function allocationRoutes (ref: ServiceRef): ApiRoutes {
           },
           response: { 200: { description: 'the renewed allocation', ...allocationSchema } }
         }
-      }, async (request, reply) => svc().renew(request.params.id, request.body?.leaseMs, { signal: ctx.requestSignal(reply) }))
+      }, async (request, reply) => svc().renew(request.params.id, request.body?.leaseMs, { signal: ctx.requestSignal(reply), ...callerToken(request) }))
     }
   }
+}
+
+/** the API caller's bearer token, sent along to the peers that hold the allocation (re-authorised there) */
+function callerToken (request: { caller?: { token?: string } }): { token?: string } {
+  const t = request.caller?.token
+  return t !== undefined && t !== '' ? { token: t } : {}
 }

@@ -8,10 +8,10 @@ import { randomBytes as nodeRandomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
-import { InvalidConstraintsError, InvalidAllocationIdError, AllocationNotFoundError, AllocationPeerError, InvalidAllocFrameError, NoPlacementError, SchedulerNotStartedError } from './errors.js'
+import { InvalidConstraintsError, InvalidAllocationIdError, AllocationForbiddenError, AllocationNotFoundError, AllocationPeerError, InvalidAllocFrameError, NoPlacementError, SchedulerNotStartedError } from './errors.js'
 import { MAX_LEASE_MS, MIN_LEASE_MS, publicConstraints } from './constraints.js'
 import { ALLOC_PROTOCOL, MAX_FRAME_BYTES, decodeRequest, decodeResponse, encodeFrame } from './frames.js'
-import { makeAllocationId, parseAllocationId, randomSuffix } from './ids.js'
+import { isWorkloadReservationId, makeAllocationId, parseAllocationId, randomSuffix } from './ids.js'
 import { ReservationLedger } from './ledger.js'
 import { createSchedulerMetrics } from './metrics.js'
 import { SpreadSelector, candidateFromEntry, planPlacement, summarizeExplanation } from './placement.js'
@@ -46,6 +46,7 @@ export class AllocationService {
   private readonly now: () => number
   private readonly maxInboundStreams: number
   private readonly authorize: (remotePeer: string, op: AllocRequest['op']) => boolean
+  private readonly authorizeCall?: SchedulerInit['authorizeCall']
   private shutdown = new AbortController()
   /**
    * candidate views per registry entry, computed once; an entry's END is
@@ -69,6 +70,7 @@ export class AllocationService {
     this.randomBytes = init.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)))
     this.maxInboundStreams = init.maxInboundStreams ?? 64
     const minTrust = init.minTrust ?? 0
+    if (init.authorizeCall !== undefined) this.authorizeCall = init.authorizeCall
     this.authorize = init.authorize ?? ((remote) => remote === this.selfId || this.c.registry.list().some(e => e.end.peerId === remote && e.trustLevel >= minTrust))
   }
 
@@ -131,7 +133,7 @@ export class AllocationService {
    * chosen peers (a refusal moves on to the next candidate), record the node
    * list on the owning peer. Throws InvalidConstraintsError, NoPlacementError.
    */
-  async allocate (request: AllocationRequest, options: AbortOptions & { explain?: boolean } = {}): Promise<AllocationView> {
+  async allocate (request: AllocationRequest, options: AbortOptions & { explain?: boolean, token?: string } = {}): Promise<AllocationView> {
     return await inSpan('dcis.alloc.allocate', {}, async (span) => {
       const view = await this.place(request, options)
       span.setAttributes({ 'dcis.alloc.id': view.id, 'dcis.alloc.nodes': view.nodes.length })
@@ -139,9 +141,12 @@ export class AllocationService {
     })
   }
 
-  private async place (request: AllocationRequest, options: AbortOptions & { explain?: boolean }): Promise<AllocationView> {
+  private async place (request: AllocationRequest, options: AbortOptions & { explain?: boolean, token?: string }): Promise<AllocationView> {
     this.assertStarted()
     const signal = this.signal(options.signal)
+    // the caller's token goes with every frame sent on its behalf: each peer re-authorises it
+    const token = options.token !== undefined && options.token !== '' ? { token: options.token } : {}
+    let forbidden: { peer: string, message: string } | undefined
     const k = request.constraints
     const self = this.selfId
     const entries = this.c.registry.list()
@@ -186,7 +191,7 @@ export class AllocationService {
           s.latency = { ms: rtt, errorMs: 0, source: 'measured' }
         }
         const attemptId = id ?? makeAllocationId(peer, suffix)
-        const reserve: AllocRequest = { v: 1, op: 'reserve', id: attemptId, cpu, memoryMb, leaseMs, constraints }
+        const reserve: AllocRequest = { v: 1, op: 'reserve', id: attemptId, cpu, memoryMb, leaseMs, constraints, ...token }
         // a single replica: the node list is known now, so no separate commit round trip
         if (request.replicas === 1) reserve.nodes = [nodeOf(s)]
         let res: AllocResponse
@@ -202,6 +207,7 @@ export class AllocationService {
           continue
         }
         if (!res.ok) {
+          if (res.error === 'forbidden') forbidden = { peer, message: res.message }
           ex.refused++
           selector.refuse(s)
           continue
@@ -218,6 +224,8 @@ export class AllocationService {
 
     if (id == null || chosen.length < request.replicas) {
       await this.releaseAll(id, chosen.map(x => x.s.candidate.peerId))
+      // the caller's rights were refused somewhere: that is the answer, not "no room"
+      if (forbidden !== undefined) throw new AllocationForbiddenError(forbidden.peer, forbidden.message)
       fail(`only ${chosen.length} of ${request.replicas} replicas could be reserved`)
     }
     const allocationId = id as string
@@ -226,7 +234,8 @@ export class AllocationService {
     let committed: Reservation = chosen[0].r
     try {
       if (request.replicas > 1) {
-        const res = await this.call(owner, { v: 1, op: 'commit', id: allocationId, nodes }, signal)
+        const res = await this.call(owner, { v: 1, op: 'commit', id: allocationId, nodes, ...token }, signal)
+        if (!res.ok && res.error === 'forbidden') throw new AllocationForbiddenError(owner, res.message)
         if (!res.ok) throw new AllocationPeerError(owner, `commit refused: ${res.message}`)
         committed = res.reservation
       }
@@ -234,7 +243,7 @@ export class AllocationService {
     } catch (err) {
       await this.releaseAll(allocationId, nodes.map(n => n.peerId))
       this.metrics?.placements.inc({ result: 'error' })
-      throw err instanceof AllocationPeerError ? err : new AllocationPeerError(owner, `commit failed: ${(err as Error).message}`)
+      throw err instanceof AllocationPeerError || err instanceof AllocationForbiddenError ? err : new AllocationPeerError(owner, `commit failed: ${(err as Error).message}`)
     }
     this.metrics?.placements.inc({ result: 'placed' })
     this.log.info({ id: allocationId, nodes: nodes.map(n => n.peerId), refused: ex.refused, probed: ex.borderline }, 'allocation placed')
@@ -247,26 +256,26 @@ export class AllocationService {
   }
 
   /** The allocation as its owning peer holds it (forwarded when that is another peer). */
-  async get (id: string, options: AbortOptions = {}): Promise<AllocationView> {
+  async get (id: string, options: AbortOptions & { token?: string } = {}): Promise<AllocationView> {
     this.assertStarted()
     const owner = ownerOf(id)
-    const res = await this.ownerCall(owner, { v: 1, op: 'get', id }, options)
+    const res = await this.ownerCall(owner, { v: 1, op: 'get', id, ...tokenOf(options) }, options)
     return toView(res)
   }
 
   /** Releases the allocation on its owner, which releases the other replicas. */
-  async release (id: string, options: AbortOptions = {}): Promise<AllocationView> {
+  async release (id: string, options: AbortOptions & { token?: string } = {}): Promise<AllocationView> {
     this.assertStarted()
     const owner = ownerOf(id)
-    const res = await this.ownerCall(owner, { v: 1, op: 'release', id }, options)
+    const res = await this.ownerCall(owner, { v: 1, op: 'release', id, ...tokenOf(options) }, options)
     return toView(res)
   }
 
   /** Extends the allocation's lease on every replica (through its owner). */
-  async renew (id: string, leaseMs?: number, options: AbortOptions = {}): Promise<AllocationView> {
+  async renew (id: string, leaseMs?: number, options: AbortOptions & { token?: string } = {}): Promise<AllocationView> {
     this.assertStarted()
     const owner = ownerOf(id)
-    const req: AllocRequest = { v: 1, op: 'renew', id }
+    const req: AllocRequest = { v: 1, op: 'renew', id, ...tokenOf(options) }
     if (leaseMs != null) req.leaseMs = Math.min(this.maxLeaseMs, leaseMs)
     const res = await this.ownerCall(owner, req, options)
     return toView(res)
@@ -294,6 +303,12 @@ export class AllocationService {
     if (remote !== self && !this.authorize(remote, req.op)) {
       this.metrics?.reservations.inc({ result: 'forbidden' })
       return { v: 1, ok: false, error: 'forbidden', message: 'this peer serves federation members only (no verified descriptor for the caller)' }
+    }
+    const refusal = remote === self ? undefined : await this.reauthorize(req, remote)
+    if (refusal !== undefined) {
+      this.metrics?.reservations.inc({ result: 'forbidden' })
+      this.log.info({ op: req.op, id: req.id, remotePeer: remote, reason: refusal }, 'forwarded allocation call refused')
+      return { v: 1, ok: false, error: 'forbidden', message: refusal }
     }
     switch (req.op) {
       case 'reserve': {
@@ -335,6 +350,30 @@ export class AllocationService {
         return { v: 1, ok: true, reservation: r }
       }
     }
+  }
+
+  /**
+   * The serving peer's own check of a request another peer sent (never the
+   * sender's word alone; a get is info and not checked): a frame with the caller's token is re-authorised
+   * against this peer's policy (`allocate`, scoped to the allocation); a
+   * frame without one is the sending peer's own operation, accepted for a
+   * reserve (it is recorded as the placer), a commit by the placer, a
+   * get/release/renew by the allocation's owner or placer, and any call on a
+   * service replica's reservation (the mesh's own placement); any other
+   * tokenless call passes only if the authorizer says so (a peer that trusts
+   * loopback). undefined = accepted, else the reason.
+   */
+  private async reauthorize (req: AllocRequest, remote: string): Promise<string | undefined> {
+    // reading an allocation is info (open at the API unless api.openInfo is false), like a service's status
+    if (this.authorizeCall === undefined || req.op === 'get') return undefined
+    if (req.token !== undefined) {
+      return await this.authorizeCall({ token: req.token, remotePeer: remote, op: req.op, id: req.id }) ? undefined : 'the caller\'s token lacks the allocate right on this peer (or its scope)'
+    }
+    if (req.op === 'reserve' || req.op === 'commit') return undefined
+    if (ownerOf(req.id) === remote || this.ledger.get(req.id)?.placer === remote) return undefined
+    // a service replica's reservation: the mesh's own placement of a service applied through an authorised manifest
+    if (isWorkloadReservationId(req.id)) return undefined
+    return await this.authorizeCall({ remotePeer: remote, op: req.op, id: req.id }) ? undefined : 'a call on another peer\'s allocation needs the caller\'s token'
   }
 
   /** Drops expired reservations now (also runs every sweepIntervalMs). */
@@ -436,6 +475,7 @@ export class AllocationService {
     }
     if (res.ok) return res.reservation
     if (res.error === 'not-found') throw new AllocationNotFoundError(req.id)
+    if (res.error === 'forbidden') throw new AllocationForbiddenError(owner, res.message)
     throw new AllocationPeerError(owner, `${res.error}: ${res.message}`)
   }
 
@@ -562,4 +602,8 @@ export function toView (r: Reservation): AllocationView {
     cpu: r.cpu,
     memoryMb: r.memoryMb
   }
+}
+
+function tokenOf (options: { token?: string }): { token?: string } {
+  return options.token !== undefined && options.token !== '' ? { token: options.token } : {}
 }

@@ -79,19 +79,25 @@ export class HostCallError extends Error {
  * (src/wasm/host-services.ts) over the stateful services, sinks and caches;
  * a missing method answers UNSUPPORTED.
  */
+/** the authority of the invocation a host call runs for (docs/security.md, "Host calls") */
+export interface HostCallAuth {
+  /** the invoking caller's bearer token (none: a trusted loopback caller) */
+  token?: string
+}
+
 export interface HostInterface {
-  kvGet?: (service: string, key: string, signal: AbortSignal) => Promise<string | undefined>
-  kvPut?: (service: string, key: string, value: string, signal: AbortSignal) => Promise<void>
-  counterAdd?: (service: string, key: string, delta: number, signal: AbortSignal) => Promise<number>
-  counterGet?: (service: string, key: string, signal: AbortSignal) => Promise<number>
+  kvGet?: (service: string, key: string, signal: AbortSignal, auth?: HostCallAuth) => Promise<string | undefined>
+  kvPut?: (service: string, key: string, value: string, signal: AbortSignal, auth?: HostCallAuth) => Promise<void>
+  counterAdd?: (service: string, key: string, delta: number, signal: AbortSignal, auth?: HostCallAuth) => Promise<number>
+  counterGet?: (service: string, key: string, signal: AbortSignal, auth?: HostCallAuth) => Promise<number>
   /** many counters in one write (one delta, one persist) */
-  countersAdd?: (service: string, entries: Array<[string, number]>, signal: AbortSignal) => Promise<void>
+  countersAdd?: (service: string, entries: Array<[string, number]>, signal: AbortSignal, auth?: HostCallAuth) => Promise<void>
   /** resolves with the entry's cursor */
-  logAppend?: (service: string, key: string, value: string, signal: AbortSignal) => Promise<string>
+  logAppend?: (service: string, key: string, value: string, signal: AbortSignal, auth?: HostCallAuth) => Promise<string>
   /** many entries in one write, in order; resolves with the last entry's cursor */
-  logAppendMany?: (service: string, key: string, values: string[], signal: AbortSignal) => Promise<string>
-  sinkEmit?: (sink: string, record: string, signal: AbortSignal) => Promise<void>
-  cacheGet?: (cache: string, key: string, signal: AbortSignal) => Promise<Uint8Array | undefined>
+  logAppendMany?: (service: string, key: string, values: string[], signal: AbortSignal, auth?: HostCallAuth) => Promise<string>
+  sinkEmit?: (sink: string, record: string, signal: AbortSignal, auth?: HostCallAuth) => Promise<void>
+  cacheGet?: (cache: string, key: string, signal: AbortSignal, auth?: HostCallAuth) => Promise<Uint8Array | undefined>
 }
 
 /** worker -> main: run this call for the invocation `job` */

@@ -4,29 +4,31 @@
  * mode; a call is forwarded to a remote replica or leader when this peer
  * holds none), logs through the eventual backend, sinks and caches through
  * their registries when the node has them. Grants are checked by the
- * runtime before any of this runs.
+ * runtime before any of this runs; the invoking caller's token goes with
+ * every data call, so a replica on another peer re-authorises it like any
+ * forwarded call (docs/security.md, "Host calls").
  */
 import { KeyNotFoundError } from '../services/errors.js'
-import type { HostInterface } from './host-calls.js'
+import type { HostCallAuth, HostInterface } from './host-calls.js'
 
 export interface HostServicesSources {
   /** the stateful services front (StatefulServices) */
   services: () => {
-    get: (name: string, key: string, options?: { signal?: AbortSignal }) => Promise<{ value: string }>
-    put: (name: string, key: string, value: string, options?: { signal?: AbortSignal }) => Promise<unknown>
-    counter: (name: string, key: string, options?: { signal?: AbortSignal }) => Promise<{ value: number }>
-    addCounter: (name: string, key: string, delta: number, options?: { signal?: AbortSignal }) => Promise<{ value: number }>
+    get: (name: string, key: string, options?: { signal?: AbortSignal, token?: string }) => Promise<{ value: string }>
+    put: (name: string, key: string, value: string, options?: { signal?: AbortSignal, token?: string }) => Promise<unknown>
+    counter: (name: string, key: string, options?: { signal?: AbortSignal, token?: string }) => Promise<{ value: number }>
+    addCounter: (name: string, key: string, delta: number, options?: { signal?: AbortSignal, token?: string }) => Promise<{ value: number }>
   } | undefined
   /** the eventual backend's log API (CrdtBackend) */
   logs?: () => {
     has: (name: string) => boolean
-    appendLog: (name: string, key: string, values: string[], options?: { signal?: AbortSignal }) => Promise<{ first: string, last: string }>
-    addCounters: (name: string, entries: Array<[string, number]>, options?: { signal?: AbortSignal }) => Promise<unknown>
+    appendLog: (name: string, key: string, values: string[], options?: { signal?: AbortSignal, token?: string }) => Promise<{ first: string, last: string }>
+    addCounters: (name: string, entries: Array<[string, number]>, options?: { signal?: AbortSignal, token?: string }) => Promise<unknown>
   } | undefined
   /** sinks: emit one record */
-  sinks?: () => { emit: (sink: string, record: string, options?: { signal?: AbortSignal }) => Promise<void> } | undefined
+  sinks?: () => { emit: (sink: string, record: string, options?: { signal?: AbortSignal, token?: string }) => Promise<void> } | undefined
   /** edge caches: read through */
-  caches?: () => { read: (cache: string, key: string, options?: { signal?: AbortSignal }) => Promise<Uint8Array | undefined> } | undefined
+  caches?: () => { read: (cache: string, key: string, options?: { signal?: AbortSignal, token?: string }) => Promise<Uint8Array | undefined> } | undefined
 }
 
 class NotWiredError extends Error {
@@ -42,30 +44,35 @@ function need<T> (v: T | undefined, what: string): T {
   return v
 }
 
+/** the call's options: its signal, and the invoking caller's token for a peer that serves the data (re-authorised there) */
+function opts (signal: AbortSignal, auth: HostCallAuth | undefined): { signal: AbortSignal, token?: string } {
+  return auth?.token !== undefined ? { signal, token: auth.token } : { signal }
+}
+
 export function createHostServices (s: HostServicesSources): HostInterface {
   return {
-    kvGet: async (service, key, signal) => {
+    kvGet: async (service, key, signal, auth) => {
       try {
-        return (await need(s.services(), 'stateful services').get(service, key, { signal })).value
+        return (await need(s.services(), 'stateful services').get(service, key, opts(signal, auth))).value
       } catch (err) {
         if (err instanceof KeyNotFoundError) return undefined
         throw err
       }
     },
-    kvPut: async (service, key, value, signal) => { await need(s.services(), 'stateful services').put(service, key, value, { signal }) },
-    counterAdd: async (service, key, delta, signal) => (await need(s.services(), 'stateful services').addCounter(service, key, delta, { signal })).value,
-    countersAdd: async (service, entries, signal) => {
+    kvPut: async (service, key, value, signal, auth) => { await need(s.services(), 'stateful services').put(service, key, value, opts(signal, auth)) },
+    counterAdd: async (service, key, delta, signal, auth) => (await need(s.services(), 'stateful services').addCounter(service, key, delta, opts(signal, auth))).value,
+    countersAdd: async (service, entries, signal, auth) => {
       const eventual = s.logs?.()
       if (eventual?.has(service) === true) {
-        await eventual.addCounters(service, entries, { signal })
+        await eventual.addCounters(service, entries, opts(signal, auth))
         return
       }
       const front = need(s.services(), 'stateful services')
-      for (const [key, delta] of entries) await front.addCounter(service, key, delta, { signal })
+      for (const [key, delta] of entries) await front.addCounter(service, key, delta, opts(signal, auth))
     },
-    counterGet: async (service, key, signal) => (await need(s.services(), 'stateful services').counter(service, key, { signal })).value,
-    logAppend: async (service, key, value, signal) => (await need(s.logs?.(), 'logs').appendLog(service, key, [value], { signal })).first,
-    logAppendMany: async (service, key, values, signal) => (await need(s.logs?.(), 'logs').appendLog(service, key, values, { signal })).last,
+    counterGet: async (service, key, signal, auth) => (await need(s.services(), 'stateful services').counter(service, key, opts(signal, auth))).value,
+    logAppend: async (service, key, value, signal, auth) => (await need(s.logs?.(), 'logs').appendLog(service, key, [value], opts(signal, auth))).first,
+    logAppendMany: async (service, key, values, signal, auth) => (await need(s.logs?.(), 'logs').appendLog(service, key, values, opts(signal, auth))).last,
     sinkEmit: async (sink, record, signal) => { await need(s.sinks?.(), 'sinks').emit(sink, record, { signal }) },
     cacheGet: async (cache, key, signal) => need(s.caches?.(), 'edge caches').read(cache, key, { signal })
   }

@@ -54,6 +54,12 @@ export interface InvokeOptions {
   signal?: AbortSignal
   /** who asks (e.g. the remote peer id of a forwarded call), for maxPerCaller */
   caller?: string
+  /**
+   * the invoking caller's bearer token: host calls carry it to the peer that
+   * serves the data (re-authorised there like any forwarded call; never sent
+   * to the worker)
+   */
+  token?: string
 }
 
 export interface InvokeResult {

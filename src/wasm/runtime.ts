@@ -13,7 +13,7 @@ import { normalizeSpec } from './spec.js'
 import { DEFAULT_MAX_STDERR_BYTES } from './host-io.js'
 import { validateModule } from './validate.js'
 import { HostCallError } from './host-calls.js'
-import type { HostCall, HostInterface } from './host-calls.js'
+import type { HostCall, HostCallAuth, HostInterface } from './host-calls.js'
 import type { DataGrants, FunctionSpec, NormalizedSpec } from './spec.js'
 import type { Capacity, InvokeOptions, InvokeResult, LoadInfo, RuntimeStats, WasmRuntime, WasmRuntimeInit, FunctionStats } from './index.js'
 import type { WasmMetrics } from './metrics.js'
@@ -35,6 +35,8 @@ interface Pending {
   fn: LoadedFn
   input: Uint8Array
   signal?: AbortSignal
+  /** the caller's token, for the invocation's host calls */
+  token?: string
   onAbort?: () => void
   enqueuedAt: number
   resolve: (r: InvokeResult) => void
@@ -127,7 +129,7 @@ export class Runtime implements WasmRuntime {
       })),
       onReplaced: () => { this.metrics?.workerReplacements.inc() },
       resourceLimits: init.workerResourceLimits,
-      hostCall: async (id, call, signal) => this.hostCall(id, call, signal)
+      hostCall: async (id, call, signal, auth) => this.hostCall(id, call, signal, auth)
     })
   }
 
@@ -192,7 +194,7 @@ export class Runtime implements WasmRuntime {
    * of its spec (least privilege: nothing that is not granted), then run on
    * the node's host interface. Errors reach the function as a status.
    */
-  private async hostCall (id: string, call: HostCall, signal: AbortSignal): Promise<Uint8Array> {
+  private async hostCall (id: string, call: HostCall, signal: AbortSignal, auth: HostCallAuth = {}): Promise<Uint8Array> {
     const fn = this.functions.get(id)
     if (fn === undefined) throw new HostCallError('FAILED', `function ${id} is not loaded`)
     try {
@@ -208,19 +210,19 @@ export class Runtime implements WasmRuntime {
     try {
       switch (call.op) {
         case 'kv_get': {
-          const v = await (host?.kvGet ?? missing)(call.service, call.key, signal)
+          const v = await (host?.kvGet ?? missing)(call.service, call.key, signal, auth)
           if (v === undefined) throw new HostCallError('NOT_FOUND', `no key ${JSON.stringify(call.key)} in service ${call.service}`)
           return enc.encode(v)
         }
-        case 'kv_put': await (host?.kvPut ?? missing)(call.service, call.key, call.value, signal); return EMPTY
-        case 'counter_add': return enc.encode(String(await (host?.counterAdd ?? missing)(call.service, call.key, call.delta, signal)))
-        case 'counter_get': return enc.encode(String(await (host?.counterGet ?? missing)(call.service, call.key, signal)))
-        case 'counters_add': await (host?.countersAdd ?? missing)(call.service, call.entries, signal); return EMPTY
-        case 'log_append': return enc.encode(await (host?.logAppend ?? missing)(call.service, call.key, call.value, signal))
-        case 'log_append_many': return enc.encode(await (host?.logAppendMany ?? missing)(call.service, call.key, call.values, signal))
-        case 'sink_emit': await (host?.sinkEmit ?? missing)(call.sink, call.record, signal); return EMPTY
+        case 'kv_put': await (host?.kvPut ?? missing)(call.service, call.key, call.value, signal, auth); return EMPTY
+        case 'counter_add': return enc.encode(String(await (host?.counterAdd ?? missing)(call.service, call.key, call.delta, signal, auth)))
+        case 'counter_get': return enc.encode(String(await (host?.counterGet ?? missing)(call.service, call.key, signal, auth)))
+        case 'counters_add': await (host?.countersAdd ?? missing)(call.service, call.entries, signal, auth); return EMPTY
+        case 'log_append': return enc.encode(await (host?.logAppend ?? missing)(call.service, call.key, call.value, signal, auth))
+        case 'log_append_many': return enc.encode(await (host?.logAppendMany ?? missing)(call.service, call.key, call.values, signal, auth))
+        case 'sink_emit': await (host?.sinkEmit ?? missing)(call.sink, call.record, signal, auth); return EMPTY
         case 'cache_get': {
-          const v = await (host?.cacheGet ?? missing)(call.cache, call.key, signal)
+          const v = await (host?.cacheGet ?? missing)(call.cache, call.key, signal, auth)
           if (v === undefined) throw new HostCallError('NOT_FOUND', `no entry ${JSON.stringify(call.key)} in cache ${call.cache}`)
           return v
         }
@@ -356,7 +358,7 @@ export class Runtime implements WasmRuntime {
         resolve = (r) => { release(); outerResolve(r) }
         reject = (e) => { release(); outerReject(e) }
       }
-      const p: Pending = { fn, input, signal: options.signal, enqueuedAt: performance.now(), resolve, reject }
+      const p: Pending = { fn, input, signal: options.signal, ...(options.token !== undefined ? { token: options.token } : {}), enqueuedAt: performance.now(), resolve, reject }
       if (fn.inflight < fn.spec.maxConcurrency) {
         const slot = this.pool.idleSlot()
         if (slot !== undefined && this.queue.length === 0) {
@@ -414,7 +416,7 @@ export class Runtime implements WasmRuntime {
     const { fn } = p
     fn.inflight++
     const queuedMs = performance.now() - p.enqueuedAt
-    this.pool.run(slot, { type: 'invoke', id: fn.spec.id, input: p.input }, fn.spec.timeoutMs, `invoke ${fn.spec.id}`, p.signal)
+    this.pool.run(slot, { type: 'invoke', id: fn.spec.id, input: p.input }, fn.spec.timeoutMs, `invoke ${fn.spec.id}`, p.signal, p.token !== undefined ? { token: p.token } : {})
       .then(r => {
         this.finish(fn, p, r, queuedMs)
         // a slot may have gone idle before this function's count dropped

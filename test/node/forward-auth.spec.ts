@@ -16,6 +16,7 @@ import { defaultConfig } from '../../src/config/index.js'
 import { identityFromPrivateKey, signJwt } from '../../src/identity/index.js'
 import { createMeshNode } from '../../src/node/index.js'
 import { waitFor } from '../helpers/wait.js'
+import { buildExamples, cidOf, example } from '../wasm/helpers.js'
 import type { DcisConfig } from '../../src/config/index.js'
 import type { NodeIdentity } from '../../src/identity/index.js'
 import type { MeshNode } from '../../src/node/index.js'
@@ -30,6 +31,9 @@ describe('node: forwarded calls are re-authorised by the peer that serves them',
   let both: NodeIdentity
   let onlyA: NodeIdentity
   let reader: NodeIdentity
+  /** may allocate on A only / on B only */
+  let allocA: NodeIdentity
+  let allocB: NodeIdentity
 
   async function node (name: string, zone: string, policy: DcisConfig['api']['policy'], bootstrap: MeshNode | undefined): Promise<MeshNode> {
     const c = defaultConfig()
@@ -60,8 +64,10 @@ describe('node: forwarded calls are re-authorised by the peer that serves them',
     both = identityFromPrivateKey(await generateKeyPair('Ed25519'))
     onlyA = identityFromPrivateKey(await generateKeyPair('Ed25519'))
     reader = identityFromPrivateKey(await generateKeyPair('Ed25519'))
-    b = await node('b', 'eu-west-b', [{ did: both.did, roles: ['services', 'admin'] }, { did: reader.did, roles: ['read'] }], undefined)
-    a = await node('a', 'eu-west-a', [{ did: both.did, roles: ['services', 'admin'] }, { did: onlyA.did, roles: ['services'] }, { did: reader.did, roles: ['read'] }], b)
+    allocA = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    allocB = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+    b = await node('b', 'eu-west-b', [{ did: both.did, roles: ['services', 'admin'] }, { did: reader.did, roles: ['read'] }, { did: allocB.did, roles: ['allocate'] }], undefined)
+    a = await node('a', 'eu-west-a', [{ did: both.did, roles: ['services', 'admin'] }, { did: onlyA.did, roles: ['services'] }, { did: reader.did, roles: ['read'] }, { did: allocA.did, roles: ['allocate'] }], b)
     const has = (n: MeshNode, m: MeshNode): boolean => n.registry.list().some(e => e.end.peerId === m.libp2p.peerId.toString())
     await waitFor('both peers verified each other', () => has(a, b) && has(b, a), { timeoutMs: 30_000, intervalMs: 20 })
     // both services live on B only (its zone); A forwards every data call
@@ -141,5 +147,84 @@ describe('node: forwarded calls are re-authorised by the peer that serves them',
     assert.equal((await call(a, 'GET', '/v1/services/ev/kv/k', scoped)).status, 200)
     assert.equal((await call(a, 'GET', '/v1/services/st/kv/k', scoped)).status, 403)
     assert.equal((await call(a, 'PUT', '/v1/services/st/kv/k', scoped, 'x')).status, 403)
+  })
+
+  describe('host calls of a function on A reach the services on B with the invoking caller\'s authority', () => {
+    let id: string
+    const probe = async (token: string | undefined, cmds: string): Promise<string[]> => {
+      const runtime = a.functions?.runtime
+      assert.ok(runtime != null)
+      const r = await runtime.invoke(id, new TextEncoder().encode(cmds), token !== undefined ? { token } : {})
+      return new TextDecoder().decode(r.output).trim().split('\n')
+    }
+
+    before(async function () {
+      this.timeout(240_000)
+      await buildExamples()
+      const bytes = await example('host-probe')
+      id = await cidOf(bytes)
+      const runtime = a.functions?.runtime
+      assert.ok(runtime != null)
+      // grants: both services read-write (the function's own least privilege)
+      await runtime.load({ id, name: 'probe', abi: 'reactor', bytes, grants: { services: { ev: 'read-write', st: 'read-write' } } })
+    })
+
+    for (const name of ['ev', 'st']) {
+      it(`${name}: a caller B accepts: the host calls are served by B`, async () => {
+        const t = await tokenFor(both, a)
+        // (strong services have no counters)
+        const out = await probe(t, `kv_put ${name} hk from-host\nkv_get ${name} hk${name === 'ev' ? `\ncounter_add ${name} hc 3` : ''}`)
+        assert.deepEqual(out, ['ok ', 'ok from-host', ...(name === 'ev' ? ['ok 3'] : [])])
+        const got = await call(b, 'GET', `/v1/services/${name}/kv/hk`, await tokenFor(both, b))
+        assert.equal(got.json().value, 'from-host')
+      })
+
+      it(`${name}: a caller only A accepts, or no token at all: B refuses the host calls (grants alone do not pass)`, async () => {
+        for (const t of [await tokenFor(onlyA, a), undefined]) {
+          const out = await probe(t, `kv_put ${name} hk evil\nkv_get ${name} hk`)
+          assert.equal(out.length, 2)
+          for (const line of out) assert.match(line, /^err -/, `${t === undefined ? 'no token' : 'onlyA'}: ${line}`)
+        }
+        assert.equal((await call(b, 'GET', `/v1/services/${name}/kv/hk`, await tokenFor(both, b))).json().value, 'from-host')
+      })
+
+      it(`${name}: a read-only caller reads through the host interface but cannot write`, async () => {
+        const out = await probe(await tokenFor(reader, a), `kv_get ${name} hk\nkv_put ${name} hk x`)
+        assert.equal(out[0], 'ok from-host')
+        assert.match(out[1], /^err -/)
+      })
+    }
+  })
+
+  describe('allocation frames carry the caller\'s token and the peer holding the allocation re-checks it', () => {
+    const allocate = async (peer: MeshNode, token: string): Promise<{ status: number, text: string }> =>
+      await call(peer, 'POST', '/v1/allocations', token, JSON.stringify({ replicas: 2, leaseMs: 60_000 }), 'application/json')
+
+    it('a caller only A lets allocate cannot reserve on B: 403 at A', async () => {
+      const r = await allocate(a, await tokenFor(allocA, a))
+      assert.equal(r.status, 403, r.text)
+      assert.equal((JSON.parse(r.text) as Reply).error.code, 'FORBIDDEN')
+    })
+
+    it('a caller both peers accept allocates on both; a renew or release forwarded to the owner is re-checked there', async () => {
+      const r = await allocate(a, await tokenFor(both, a))
+      assert.equal(r.status, 201, r.text)
+      const view = JSON.parse(r.text) as { id: string, nodes: Array<{ peerId: string }> }
+      assert.equal(view.nodes.length, 2)
+      const owner = view.id.slice(0, view.id.indexOf('.'))
+      // enter at the peer that does not own it, with a caller only that peer lets allocate: the owner refuses
+      const [entry, who, other] = owner === b.libp2p.peerId.toString() ? [a, allocA, b] : [b, allocB, a]
+      const renew = await call(entry, 'POST', `/v1/allocations/${view.id}/renew`, await tokenFor(who, entry), JSON.stringify({ leaseMs: 60_000 }), 'application/json')
+      assert.equal(renew.status, 403, renew.text)
+      assert.equal((JSON.parse(renew.text) as Reply).error.code, 'FORBIDDEN')
+      const release = await call(entry, 'DELETE', `/v1/allocations/${view.id}`, await tokenFor(who, entry))
+      assert.equal(release.status, 403, release.text)
+      // reading an allocation is info (open), not re-checked; a caller both accept releases it through the same entry
+      assert.equal((await call(entry, 'GET', `/v1/allocations/${view.id}`, await tokenFor(who, entry))).status, 200)
+      const ok = await call(entry, 'GET', `/v1/allocations/${view.id}`, await tokenFor(both, entry))
+      assert.equal(ok.status, 200, ok.text)
+      assert.equal((await call(entry, 'DELETE', `/v1/allocations/${view.id}`, await tokenFor(both, entry))).status, 200)
+      assert.equal((await call(other, 'GET', `/v1/allocations/${view.id}`, await tokenFor(both, other))).status, 404)
+    })
   })
 })

@@ -40,6 +40,16 @@ describe('scheduler alloc frames', () => {
     badField(() => decodeRequest(enc({ v: 1, op: 'get', id: ID, tracestate: 5 })), 'tracestate')
   })
 
+  it('carries the caller\'s token (optional) in any request; a malformed one is a bad field', () => {
+    const token = 'eyJhbGciOiJFZERTQSJ9.eyJpc3MiOiJ4In0.c2ln'
+    for (const r of [
+      { v: 1, op: 'release', id: ID, token },
+      { v: 1, op: 'renew', id: ID, leaseMs: 5000, token },
+      { v: 1, op: 'reserve', id: ID, cpu: 1, memoryMb: 1, leaseMs: 1000, constraints: {}, token }
+    ] as AllocRequest[]) assert.deepEqual(decodeRequest(encodeFrame(r)), r)
+    for (const bad of ['', 5, 'has space', 'a'.repeat(8 * 1024 + 1), ['x']]) badField(() => decodeRequest(enc({ v: 1, op: 'get', id: ID, token: bad })), 'token')
+  })
+
   it('names the bad field', () => {
     const base = { v: 1, op: 'reserve', id: ID, cpu: 1, memoryMb: 1, leaseMs: 1000, constraints: {} }
     badField(() => decodeRequest(enc({ ...base, cpu: -1 })), 'cpu')

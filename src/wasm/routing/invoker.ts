@@ -151,7 +151,7 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
       let r
       const t0 = performance.now()
       try {
-        r = await this.c.runtime.invoke(fn.id, input, { ...(options.signal != null ? { signal: options.signal } : {}), ...(options.caller != null ? { caller: options.caller } : {}) })
+        r = await this.c.runtime.invoke(fn.id, input, { ...(options.signal != null ? { signal: options.signal } : {}), ...(options.caller != null ? { caller: options.caller } : {}), ...(options.token != null ? { token: options.token } : {}) })
       } catch (err) {
         // the function's own failures count against its version; refusals (overload, shutdown, the caller's abort) do not
         if (!NOT_THE_FUNCTIONS_FAULT.has((err as Error).name) && options.signal?.aborted !== true) this.c.observe?.(fn.name, fn.id, performance.now() - t0, false)
@@ -249,7 +249,7 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
           parent: incoming.parent,
           links: incoming.links,
           attributes: { 'dcis.peer.caller': peerAttr(remote, incoming.crossed), 'dcis.function.name': functionAttr(req.name, incoming.crossed), ...(incoming.crossed ? { 'dcis.trace.crossed_domain': true } : {}) }
-        }, async () => await this.runLocal({ id: req.id, name: req.name, spec: req.spec }, input, { signal, caller: remote }, 'served', incoming.crossed))
+        }, async () => await this.runLocal({ id: req.id, name: req.name, spec: req.spec }, input, { signal, caller: remote, ...(req.token !== undefined ? { token: req.token } : {}) }, 'served', incoming.crossed))
         if (r.output.byteLength > this.maxOutput) throw new InvalidInvokeFrameError('body', `output larger than ${this.maxOutput} bytes`)
         const domain = ownDomainTag()
         response = { v: 1, ok: true, ranOn: r.ranOn, durationMs: r.durationMs, coldStart: r.coldStart, ...(domain != null ? { traceDomain: domain } : {}) }
