@@ -39,3 +39,39 @@ export function decodeSnapshot (bytes: Uint8Array, types: SectionedState['types'
   for (let i = n; i < types.length; i++) sections.push(ormap.bottom(types[i]))
   return { state: { types, sections }, clock }
 }
+
+/**
+ * One record of an object's on-disk delta log (see service/object.ts):
+ * ver:u8(=2) wall logical mask per present section: bytes(encodeCrdt(ormap)).
+ * The clock is the object's HLC after the delta; replaying a record joins
+ * the delta (idempotent) and advances the clock to at least it.
+ */
+export function encodeDeltaRecord (delta: ReadonlyArray<ORMap | null>, clock: Hlc): Uint8Array {
+  const w = new Writer()
+  w.byte(2)
+  w.varint(clock.wall)
+  w.varint(clock.logical)
+  let mask = 0
+  delta.forEach((d, i) => { if (d != null) mask |= 1 << i })
+  w.varint(mask)
+  for (const d of delta) if (d != null) w.bytes(encodeCrdt(d))
+  return w.finish()
+}
+
+export function decodeDeltaRecord (bytes: Uint8Array, types: SectionedState['types']): { delta: Array<ORMap | null>, clock: Hlc } {
+  const r = new Reader(bytes, { ...DEFAULT_LIMITS, maxBytes: MAX_SNAPSHOT_BYTES })
+  const v = r.byte('version')
+  if (v !== 2) throw new ReplicationFrameError('version', `unsupported delta record version ${v}`)
+  const clock = { wall: r.varint('clock.wall'), logical: r.varint('clock.logical') }
+  const mask = r.varint('mask')
+  if (mask === 0 || mask >= 1 << types.length) throw new ReplicationFrameError('mask', `bad section mask ${mask}`)
+  const delta: Array<ORMap | null> = types.map(() => null)
+  for (let i = 0; i < types.length; i++) {
+    if ((mask & (1 << i)) === 0) continue
+    const m = decodeCrdt(r.rawBytes(`sections[${i}]`, MAX_SNAPSHOT_BYTES), { maxBytes: MAX_SNAPSHOT_BYTES, maxElements: 50_000_000 })
+    if (!fitsSection(types, i, m)) throw new ReplicationFrameError(`sections[${i}]`, 'not an ormap of the section\'s value type')
+    delta[i] = m
+  }
+  r.end()
+  return { delta, clock }
+}
