@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
-import { addCounter, counterValue, decodeDeltaRecord, encodeDeltaRecord, logAppend, logLength, ReplicationFrameError, SERVICE_SECTIONS } from '../../src/crdt/replication/index.js'
+import { addCounter, counterValue, decodeDeltaRecord, encodeDeltaRecord, encodeGossip, logAppend, logLength, ReplicationFrameError, SERVICE_SECTIONS } from '../../src/crdt/replication/index.js'
 import { deltaPrefix, objectKey, ReplicatedObject } from '../../src/crdt/service/object.js'
 
 const SEED = Number(process.env.CRDT_SEED ?? 1818)
@@ -132,6 +132,18 @@ describe('crdt: object persistence (snapshot + delta log)', function () {
     await assert.rejects(new ReplicatedObject('fleet', SERVICE_SECTIONS, ds).load(), (err: unknown) => err instanceof ReplicationFrameError || (err as Error).name === 'CrdtDecodeError')
     await ds.put(new Key(k), Uint8Array.of(9, 1, 1))
     await assert.rejects(new ReplicatedObject('fleet', SERVICE_SECTIONS, ds).load(), { name: 'ReplicationFrameError' })
+  })
+
+  it('a received gossip delta is logged as it arrived and replays', async function () {
+    const obj = new ReplicatedObject('fleet', SERVICE_SECTIONS, ds)
+    const d = addCounter(obj.state, 'peer-b', 'k', 4)
+    obj.apply(d)
+    await obj.persist(d, encodeGossip({ kind: 'delta', seq: 1, hlc: { wall: 77, logical: 0 }, delta: d }))
+    const again = new ReplicatedObject('fleet', SERVICE_SECTIONS, ds)
+    await again.load()
+    assert.equal(counterValue(again.state, 'k'), 4)
+    assert.deepEqual(again.clock, { wall: 77, logical: 0 })
+    assert.throws(() => decodeDeltaRecord(encodeGossip({ kind: 'heartbeat', seq: 1, hlc: { wall: 1, logical: 0 } }), SERVICE_SECTIONS), { name: 'ReplicationFrameError', field: 'kind' })
   })
 
   it('delta records round-trip and reject a bad section mask', function () {

@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS, Reader, Writer } from '../codec-io.js'
 import { ReplicationFrameError } from './errors.js'
 import { fitsSection } from './state.js'
 import type { SectionedState } from './state.js'
+import { decodeGossip, WIRE_VERSION } from './wire.js'
 
 const MAX_SNAPSHOT_BYTES = 256 * 1024 * 1024
 
@@ -42,7 +43,8 @@ export function decodeSnapshot (bytes: Uint8Array, types: SectionedState['types'
 
 /**
  * One record of an object's on-disk delta log (see service/object.ts):
- * ver:u8(=2) wall logical mask per present section: bytes(encodeCrdt(ormap)).
+ * ver:u8(=2) wall logical mask per present section: bytes(encodeCrdt(ormap)),
+ * or a received gossip delta message as it arrived (wire.ts, ver:u8(=1)).
  * The clock is the object's HLC after the delta; replaying a record joins
  * the delta (idempotent) and advances the clock to at least it.
  */
@@ -59,6 +61,12 @@ export function encodeDeltaRecord (delta: ReadonlyArray<ORMap | null>, clock: Hl
 }
 
 export function decodeDeltaRecord (bytes: Uint8Array, types: SectionedState['types']): { delta: Array<ORMap | null>, clock: Hlc } {
+  // a received gossip delta is logged as it arrived (wire version 1): not encoded twice
+  if (bytes.length > 0 && bytes[0] === WIRE_VERSION) {
+    const m = decodeGossip(bytes, types, MAX_SNAPSHOT_BYTES)
+    if (m.kind !== 'delta') throw new ReplicationFrameError('kind', 'a logged gossip message must be a delta')
+    return { delta: [...m.delta], clock: m.hlc }
+  }
   const r = new Reader(bytes, { ...DEFAULT_LIMITS, maxBytes: MAX_SNAPSHOT_BYTES })
   const v = r.byte('version')
   if (v !== 2) throw new ReplicationFrameError('version', `unsupported delta record version ${v}`)

@@ -750,7 +750,7 @@ export class CrdtBackend implements ServiceBackend {
     this.metrics.messages.inc({ kind: m.kind, direction: 'in' })
     this.metrics.bytes.inc({ channel: 'gossip', direction: 'in' }, msg.data.byteLength)
     obj.tracker.observe(from, { seq: m.seq, wallMs: m.hlc.wall }, now)
-    if (m.kind === 'delta') this.ingest(obj, m.delta)
+    if (m.kind === 'delta') this.ingest(obj, m.delta, false, msg.data)
     else if (obj !== this.catalogue) this.updateStaleness(obj)
     return TopicValidatorResult.Accept
   }
@@ -759,11 +759,11 @@ export class CrdtBackend implements ServiceBackend {
    * joins received state into a local object; persisted as a delta record,
    * or as a new snapshot when `full` (a sync part carrying a whole section)
    */
-  private ingest (obj: ReplicatedObject, delta: SectionDelta, full = false): void {
+  private ingest (obj: ReplicatedObject, delta: SectionDelta, full = false, gossip?: Uint8Array): void {
     if (delta.every(d => d == null)) return
     this.exchanged = true
     obj.apply(delta)
-    obj.persist(full ? undefined : delta).catch((err: Error) => { this.log.warn({ object: obj.name, err }, 'persisting received state failed') })
+    obj.persist(full ? undefined : delta, gossip).catch((err: Error) => { this.log.warn({ object: obj.name, err }, 'persisting received state failed') })
     if (obj === this.catalogue) {
       this.refreshEntries()
       this.background('reconcile', this.reconcile())

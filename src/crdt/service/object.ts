@@ -218,12 +218,15 @@ export class ReplicatedObject {
 
   /**
    * Makes the state durable: with `delta` (already applied) by appending it
-   * to the delta log, without by writing a whole snapshot. Calls made while
+   * to the delta log (`encoded`: the record's bytes when the caller has
+   * them, i.e. a received gossip delta message, which decodeDeltaRecord
+   * reads too), without by writing a whole snapshot. Calls made while
    * a commit is queued share it (group commit). Resolves once a commit that
    * started after this call is durable.
    */
-  async persist (delta?: SectionDelta): Promise<void> {
+  async persist (delta?: SectionDelta, encoded?: Uint8Array): Promise<void> {
     if (delta == null) this.snapshotWanted = true
+    else if (encoded != null) this.queuedRecords.push(encoded)
     else if (delta.some(d => d != null)) this.queuedRecords.push(encodeDeltaRecord(delta, this.clock))
     return this.writer.write()
   }
