@@ -60,6 +60,15 @@ export interface InvokeOptions {
    * to the worker)
    */
   token?: string
+  /**
+   * the grants of the function name being invoked (its manifest's
+   * `grants`; only services, caches and sinks are used): host calls of this
+   * invocation are checked against them, so two names deployed with the
+   * same bytes keep their own data grants. Default: the grants of the spec
+   * the module was last loaded with. env, clock and random stay per loaded
+   * module (they shape the instance).
+   */
+  grants?: Record<string, unknown>
 }
 
 export interface InvokeResult {

@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads'
 import { AbortedError, FunctionTimeoutError, RuntimeStoppedError, WorkerCrashedError } from './errors.js'
 import { HOST_HEADER_BYTES, HOST_RESULT_BYTES, HOST_STATUS, writeHostAnswer } from './host-calls.js'
 import type { HostCall, HostCallAuth, HostCallMessage } from './host-calls.js'
+import type { DataGrants } from './spec.js'
 import type { InvokeFailure, InvokeSuccess, LoadRequest, WorkerMessage, WorkerRequest } from './messages.js'
 import type { Logger } from '../telemetry/index.js'
 
@@ -31,6 +32,8 @@ interface Job {
   label: string
   /** the invocation's authority for its host calls (stays on the main thread) */
   auth?: HostCallAuth
+  /** the invocation's own data grants (checked by the host call handler) */
+  grants?: DataGrants
 }
 
 export interface Slot {
@@ -54,7 +57,8 @@ export interface Slot {
  * bytes, rejects with a HostCallError (its status goes to the function) or
  * any error (FAILED).
  */
-export type HostCallHandler = (functionId: string, call: HostCall, signal: AbortSignal, auth: HostCallAuth) => Promise<Uint8Array>
+/** `auth`: the invocation's authority; `grants`: the data grants the invocation was started with (runtime.invoke's options.grants, normalized), if any */
+export type HostCallHandler = (functionId: string, call: HostCall, signal: AbortSignal, auth: HostCallAuth, grants?: DataGrants) => Promise<Uint8Array>
 
 const MAX_START_FAILURES = 3
 
@@ -136,11 +140,12 @@ export class WorkerPool {
   }
 
   /** run an invocation on an idle slot */
-  run (slot: Slot, request: NewRequest, timeoutMs: number, label: string, signal?: AbortSignal, auth?: HostCallAuth): Promise<JobResult> {
+  run (slot: Slot, request: NewRequest, timeoutMs: number, label: string, signal?: AbortSignal, auth?: HostCallAuth, grants?: DataGrants): Promise<JobResult> {
     if (slot.state !== 'idle') throw new Error('slot is not idle')
     return new Promise((resolve, reject) => {
       const job = this.makeJob(request, timeoutMs, label, resolve, reject, signal)
       if (auth !== undefined) job.auth = auth
+      if (grants !== undefined) job.grants = grants
       this.begin(slot, job)
     })
   }
@@ -264,7 +269,7 @@ export class WorkerPool {
       return
     }
     const signal = AbortSignal.any([AbortSignal.timeout(job.timeoutMs), ...(job.signal != null ? [job.signal] : [])])
-    handler(job.request.id, msg.call, signal, job.auth ?? {}).then(
+    handler(job.request.id, msg.call, signal, job.auth ?? {}, job.grants).then(
       (body) => { answer(HOST_STATUS.OK, body) },
       (err: unknown) => {
         const status = typeof (err as { status?: unknown })?.status === 'number' ? (err as { status: number }).status : HOST_STATUS.FAILED

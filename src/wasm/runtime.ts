@@ -9,7 +9,7 @@ import { AbortedError, InputTooLargeError, FunctionFailedError, FunctionNotFound
 import { createWasmMetrics } from './metrics.js'
 import { ModuleCache } from './module-cache.js'
 import { WorkerPool } from './pool.js'
-import { normalizeSpec } from './spec.js'
+import { normalizeDataGrants, normalizeSpec } from './spec.js'
 import { DEFAULT_MAX_STDERR_BYTES } from './host-io.js'
 import { validateModule } from './validate.js'
 import { HostCallError } from './host-calls.js'
@@ -39,6 +39,8 @@ interface Pending {
   token?: string
   onAbort?: () => void
   enqueuedAt: number
+  /** the invoked name's data grants (options.grants), else the loaded spec's apply */
+  grants?: DataGrants
   resolve: (r: InvokeResult) => void
   reject: (e: Error) => void
 }
@@ -129,7 +131,7 @@ export class Runtime implements WasmRuntime {
       })),
       onReplaced: () => { this.metrics?.workerReplacements.inc() },
       resourceLimits: init.workerResourceLimits,
-      hostCall: async (id, call, signal, auth) => this.hostCall(id, call, signal, auth)
+      hostCall: async (id, call, signal, auth, grants) => this.hostCall(id, call, signal, auth, grants)
     })
   }
 
@@ -194,11 +196,11 @@ export class Runtime implements WasmRuntime {
    * of its spec (least privilege: nothing that is not granted), then run on
    * the node's host interface. Errors reach the function as a status.
    */
-  private async hostCall (id: string, call: HostCall, signal: AbortSignal, auth: HostCallAuth = {}): Promise<Uint8Array> {
+  private async hostCall (id: string, call: HostCall, signal: AbortSignal, auth: HostCallAuth = {}, grants?: DataGrants): Promise<Uint8Array> {
     const fn = this.functions.get(id)
     if (fn === undefined) throw new HostCallError('FAILED', `function ${id} is not loaded`)
     try {
-      checkGrant(fn.spec.data, call)
+      checkGrant(grants ?? fn.spec.data, call)
     } catch (err) {
       this.metrics?.hostCallErrors.inc({ op: call.op })
       throw err
@@ -336,6 +338,14 @@ export class Runtime implements WasmRuntime {
     if (input.byteLength > this.maxInputBytes) return Promise.reject(new InputTooLargeError(input.byteLength, this.maxInputBytes))
     if (options.signal?.aborted === true) return Promise.reject(new AbortedError())
     if (this.pool.live() === 0) return Promise.reject(new WorkerCrashedError('no worker is running (they keep failing to start)'))
+    let grants: DataGrants | undefined
+    if (options.grants !== undefined) {
+      try {
+        grants = normalizeDataGrants(options.grants)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
     const caller = options.caller
     if (caller !== undefined && (this.callers.get(caller) ?? 0) >= this.maxPerCaller) {
       fn.stats.overloads++
@@ -358,7 +368,7 @@ export class Runtime implements WasmRuntime {
         resolve = (r) => { release(); outerResolve(r) }
         reject = (e) => { release(); outerReject(e) }
       }
-      const p: Pending = { fn, input, signal: options.signal, ...(options.token !== undefined ? { token: options.token } : {}), enqueuedAt: performance.now(), resolve, reject }
+      const p: Pending = { fn, input, signal: options.signal, ...(options.token !== undefined ? { token: options.token } : {}), enqueuedAt: performance.now(), resolve, reject, ...(grants !== undefined ? { grants } : {}) }
       if (fn.inflight < fn.spec.maxConcurrency) {
         const slot = this.pool.idleSlot()
         if (slot !== undefined && this.queue.length === 0) {
@@ -416,7 +426,7 @@ export class Runtime implements WasmRuntime {
     const { fn } = p
     fn.inflight++
     const queuedMs = performance.now() - p.enqueuedAt
-    this.pool.run(slot, { type: 'invoke', id: fn.spec.id, input: p.input }, fn.spec.timeoutMs, `invoke ${fn.spec.id}`, p.signal, p.token !== undefined ? { token: p.token } : {})
+    this.pool.run(slot, { type: 'invoke', id: fn.spec.id, input: p.input }, fn.spec.timeoutMs, `invoke ${fn.spec.id}`, p.signal, p.token !== undefined ? { token: p.token } : {}, p.grants)
       .then(r => {
         this.finish(fn, p, r, queuedMs)
         // a slot may have gone idle before this function's count dropped

@@ -15,10 +15,10 @@ import { digest, encodeCrdt, ormap, ccounter } from '../../src/crdt/index.js'
 import { lpStream } from '@libp2p/utils'
 import type { Message } from '@libp2p/gossipsub'
 import type { CCounter } from '../../src/crdt/index.js'
-import { applyDelta, bottomState, decodeSnapshot, decodeSyncFrame, encodeGossip, encodeSyncFrame, SERVICE_SECTIONS, counterValue } from '../../src/crdt/replication/index.js'
+import { applyDelta, bottomState, decodeSyncFrame, encodeGossip, encodeSyncFrame, SERVICE_SECTIONS, counterValue } from '../../src/crdt/replication/index.js'
 import { createCrdtBackend, RPC_PROTOCOL, SYNC_PROTOCOL } from '../../src/crdt/service/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
-import { objectKey } from '../../src/crdt/service/object.js'
+import { ReplicatedObject } from '../../src/crdt/service/object.js'
 import { createMeshNode } from '../../src/node/index.js'
 import { signJwt } from '../../src/identity/index.js'
 import type { MeshNode } from '../../src/node/index.js'
@@ -344,7 +344,9 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     const ds = new LevelDatastore(join(mesh.dir, 'crdt-2'))
     await ds.open()
     try {
-      const snap = decodeSnapshot(await ds.get(objectKey('leaderboard')), SERVICE_SECTIONS)
+      // recovery = snapshot (if any) + replay of the delta log
+      const snap = new ReplicatedObject('leaderboard', SERVICE_SECTIONS, ds)
+      assert.ok(await snap.load(), 'state of leaderboard on disk')
       assert.equal(counterValue(snap.state, 'carol'), totalBefore)
       const saved = A.load<ServiceDoc>(await ds.get(new Key('/dcis/crdt/automerge/docs')))
       assert.deepEqual(amDoc.members(saved, 'tags'), ['a'])

@@ -163,3 +163,42 @@ describe('wasm/host-calls: the host interface', function () {
     assert.throws(() => { checkGrant(none.data, { op: 'kv_get', service: 'fleet', key: 'k' }) }, (err: unknown) => err instanceof HostCallError && err.status === HOST_STATUS.DENIED)
   })
 })
+
+describe('wasm/host-calls: grants per invocation (one module, several names)', function () {
+  this.timeout(60_000)
+  let rt: WasmRuntime
+  let id: string
+  const host: HostInterface = { counterGet: async () => 7 }
+
+  before(async function () {
+    await buildExamples()
+    rt = createWasmRuntime({ workers: 1, host: () => host })
+    await rt.start()
+    const bytes = await example('host-probe')
+    id = await cidOf(bytes)
+    // loaded last with no data grants, as a second name with the same bytes would
+    await rt.load({ id, name: 'probe-none', abi: 'reactor', bytes, limits: { timeoutMs: 2000 } })
+  })
+
+  after(async function () {
+    await rt?.stop()
+  })
+
+  async function run (grants?: Record<string, unknown>): Promise<string> {
+    const r = await rt.invoke(id, enc.encode('counter_get fleet k'), grants !== undefined ? { grants } : {})
+    return dec.decode(r.output).trim()
+  }
+
+  it('host calls are checked against the grants of the invocation, else those of the loaded spec', async function () {
+    assert.match(await run(), /^err -1 counter_get: the function has no read grant on service fleet/)
+    assert.equal(await run({ services: { fleet: 'read' } }), 'ok 7')
+    assert.match(await run({}), /^err -1 /)
+    // interleaved, concurrently: each invocation keeps its own grants
+    const outs = await Promise.all(Array.from({ length: 20 }, async (_, i) => run(i % 2 === 0 ? { services: { fleet: 'read-write' } } : { services: { other: 'read' } })))
+    outs.forEach((o, i) => { if (i % 2 === 0) assert.equal(o, 'ok 7'); else assert.match(o, /^err -1 /) })
+  })
+
+  it('bad invocation grants are refused before running, with the field named', async function () {
+    await assert.rejects(rt.invoke(id, enc.encode('counter_get fleet k'), { grants: { services: { fleet: 'admin' } } }), { field: 'grants.services.fleet' })
+  })
+})

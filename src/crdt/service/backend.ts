@@ -639,7 +639,7 @@ export class CrdtBackend implements ServiceBackend {
     obj.apply(delta)
     const tick = hlcTick(obj.clock, this.now())
     obj.clock = ts != null && compareHlc(ts, tick) > 0 ? ts : tick
-    await obj.persist()
+    await obj.persist(delta)
     obj.queue(delta)
     if (obj.pendingOps >= this.init.maxBatchOps) {
       this.background('delta flush', this.flush(obj))
@@ -757,17 +757,20 @@ export class CrdtBackend implements ServiceBackend {
     this.metrics.messages.inc({ kind: m.kind, direction: 'in' })
     this.metrics.bytes.inc({ channel: 'gossip', direction: 'in' }, msg.data.byteLength)
     obj.tracker.observe(from, { seq: m.seq, wallMs: m.hlc.wall }, now)
-    if (m.kind === 'delta') this.ingest(obj, m.delta)
+    if (m.kind === 'delta') this.ingest(obj, m.delta, false, msg.data)
     else if (obj !== this.catalogue) this.updateStaleness(obj)
     return TopicValidatorResult.Accept
   }
 
-  /** joins received state into a local object */
-  private ingest (obj: ReplicatedObject, delta: SectionDelta): void {
+  /**
+   * joins received state into a local object; persisted as a delta record,
+   * or as a new snapshot when `full` (a sync part carrying a whole section)
+   */
+  private ingest (obj: ReplicatedObject, delta: SectionDelta, full = false, gossip?: Uint8Array): void {
     if (delta.every(d => d == null)) return
     this.exchanged = true
     obj.apply(delta)
-    obj.persist().catch((err: Error) => { this.log.warn({ object: obj.name, err }, 'persisting received state failed') })
+    obj.persist(full ? undefined : delta, gossip).catch((err: Error) => { this.log.warn({ object: obj.name, err }, 'persisting received state failed') })
     if (obj === this.catalogue) {
       this.refreshEntries()
       this.background('reconcile', this.reconcile())
@@ -1093,7 +1096,7 @@ export class CrdtBackend implements ServiceBackend {
         return
       }
       if (reply.kind !== 'reply') throw new ReplicationFrameError('kind', `expected a reply, got ${reply.kind}`)
-      this.ingest(obj, reply.parts.map(p => p.mode === 'none' ? null : p.state))
+      this.ingest(obj, reply.parts.map(p => p.mode === 'none' ? null : p.state), reply.parts.some(p => p.mode === 'full'))
       const parts = obj.state.sections.map((m, i) => this.plan(m, reply.digests[i]))
       if (parts.some(p => p.mode !== 'none')) this.exchanged = true
       const push = encodeSyncFrame({ kind: 'push', object: obj.name, parts })
@@ -1146,7 +1149,7 @@ export class CrdtBackend implements ServiceBackend {
       this.metrics.bytes.inc({ channel: 'sync', direction: 'in' }, pushBuf.length)
       const push = decodeSyncFrame(pushBuf, (o) => o === obj.name ? obj.state.types : undefined, this.init.maxMessageBytes)
       if (push.kind !== 'push') throw new ReplicationFrameError('kind', `expected a push, got ${push.kind}`)
-      this.ingest(obj, push.parts.map(p => p.mode === 'none' ? null : p.state))
+      this.ingest(obj, push.parts.map(p => p.mode === 'none' ? null : p.state), push.parts.some(p => p.mode === 'full'))
       await stream.close({ signal })
     } catch (err) {
       if (err instanceof ReplicationFrameError || (err as Error).name === 'CrdtDecodeError' || (err as Error).name === 'InvalidDataLengthError') {

@@ -151,7 +151,8 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
       let r
       const t0 = performance.now()
       try {
-        r = await this.c.runtime.invoke(fn.id, input, { ...(options.signal != null ? { signal: options.signal } : {}), ...(options.caller != null ? { caller: options.caller } : {}), ...(options.token != null ? { token: options.token } : {}) })
+        // the grants of the name invoked (two names with the same bytes keep their own)
+        r = await this.c.runtime.invoke(fn.id, input, { grants: (fn.spec.grants ?? {}) as Record<string, unknown>, ...(options.signal != null ? { signal: options.signal } : {}), ...(options.caller != null ? { caller: options.caller } : {}), ...(options.token != null ? { token: options.token } : {}) })
       } catch (err) {
         // the function's own failures count against its version; refusals (overload, shutdown, the caller's abort) do not
         if (!NOT_THE_FUNCTIONS_FAULT.has((err as Error).name) && options.signal?.aborted !== true) this.c.observe?.(fn.name, fn.id, performance.now() - t0, false)
