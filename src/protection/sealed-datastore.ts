@@ -10,6 +10,17 @@ import type { Sealer } from './sealer.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Batch, Datastore, Key, KeyQuery, Pair, Query } from 'interface-datastore'
 
+type LevelOp = { type: 'put', key: string, value: Uint8Array } | { type: 'del', key: string }
+
+/** the durable-write part of a LevelDatastore's `db` (classic-level) */
+interface LevelHandle {
+  put: (key: string, value: Uint8Array, options: { sync: boolean }) => Promise<void>
+  del: (key: string, options: { sync: boolean }) => Promise<void>
+  batch: (ops: LevelOp[], options: { sync: boolean }) => Promise<void>
+}
+
+export type SealedLevelHandle = LevelHandle
+
 export class SealedDatastore extends BaseDatastore {
   constructor (private readonly inner: Datastore, private readonly sealer: Sealer) {
     super()
@@ -53,6 +64,27 @@ export class SealedDatastore extends BaseDatastore {
 
   override async * deleteMany (source: Iterable<Key> | AsyncIterable<Key>, options?: AbortOptions): AsyncGenerator<Key> {
     yield * this.inner.deleteMany(source, options)
+  }
+
+  /**
+   * The inner LevelDB handle's durable writes (`put`/`del`/`batch` with
+   * `{ sync }`), values sealed. Stores that fsync through a LevelDatastore's
+   * `db` (the reservation ledger, CRDT objects' group commit) find it here
+   * too, so wrapping a store for encryption never silently drops an fsync.
+   * Undefined when the inner store has no such handle.
+   */
+  get db (): SealedLevelHandle | undefined {
+    const db = (this.inner as { db?: Partial<LevelHandle> }).db
+    if (db == null || typeof db.put !== 'function' || typeof db.del !== 'function' || typeof db.batch !== 'function') return undefined
+    const level = db as LevelHandle
+    const seal = (key: string, value: Uint8Array): Uint8Array => this.sealer.seal(value, key)
+    return {
+      put: async (key, value, options) => { await level.put(key, seal(key, value), options) },
+      del: async (key, options) => { await level.del(key, options) },
+      batch: async (ops, options) => {
+        await level.batch(ops.map(o => o.type === 'put' ? { type: 'put' as const, key: o.key, value: seal(o.key, o.value) } : o), options)
+      }
+    }
   }
 
   override batch (): Batch {
