@@ -1,7 +1,8 @@
 /**
  * One Raft replica of one group: ticks from the process-wide ticker (ticker.ts), owns the WAL
  * (<dataDir>/raft/<group>) and its slot on the shared transport. The Ready
- * loop persists (fsync) before sending, then applies committed entries to the
+ * loop persists (fsync) before sending (a leader's append: sends first and
+ * does not wait for its own write, see handleReady), then applies committed entries to the
  * state machine, answers reads whose ReadIndex is applied, and takes a
  * snapshot + compacts every `snapshotEvery` applied entries.
  */
