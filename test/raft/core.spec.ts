@@ -5,6 +5,8 @@ import {
 } from '../../src/raft/core/index.js'
 import type { Message, RawNode } from '../../src/raft/core/index.js'
 import { applyConfChangeTo, confStateFromMembership, membershipFromConfState } from '../../src/raft/core/confchange.js'
+import { Unstable } from '../../src/raft/core/unstable.js'
+import type { Entry } from '../../src/raft/core/index.js'
 
 function bootstrapped (voters: string[]): MemoryLogStorage {
   const s = new MemoryLogStorage()
@@ -97,6 +99,73 @@ describe('raft core', () => {
       assert.equal(n.status().hardState.commit, last)
       n.step(makeMessage({ type: MessageType.MsgAppResp, from: '2', to: '1', term, index: rd2.entries[0].index }))
       assert.equal(n.status().hardState.commit, rd2.entries[0].index, 'two followers are a quorum without the leader')
+    })
+
+    it('entries in flight (advance({ entriesInFlight })) stay readable, are not handed out again, and commit on two follower acks before the leader\'s write lands', () => {
+      const { n, s } = asyncLeader(['1', '2', '3'])
+      const rd = n.ready()
+      const term = n.status().hardState.term
+      const first = rd.entries[rd.entries.length - 1]
+      // the driver sends, starts the write, and advances without waiting for it
+      n.advance({ entriesInFlight: true })
+      assert.equal(n.hasReady(), false, 'the in-flight entries are not handed out again')
+      n.propose(new Uint8Array([7]))
+      const rd2 = n.ready()
+      assert.deepEqual(rd2.entries.map(e => e.index), [first.index + 1], 'only the new entry is to be written')
+      const second = rd2.entries[0]
+      n.advance({ entriesInFlight: true })
+      assert.equal(s.lastIndex(), 1, 'nothing written to storage yet')
+      // both followers ack: committed (durable on two of three) although the leader's writes are in flight
+      for (const f of ['2', '3']) n.step(makeMessage({ type: MessageType.MsgAppResp, from: f, to: '1', term, index: second.index }))
+      assert.equal(n.status().hardState.commit, second.index)
+      const rd3 = n.ready()
+      assert.deepEqual(rd3.committedEntries.map(e => e.index), [first.index, second.index], 'committed entries are read from the unstable log')
+      assert.equal(rd3.entries.length, 0)
+      n.advance()
+      // the writes land in order
+      s.append(rd.entries)
+      n.entriesDurable(first.index, first.term)
+      n.leaderAppendDurable(first.index, term)
+      s.append(rd2.entries)
+      n.entriesDurable(second.index, second.term)
+      n.leaderAppendDurable(second.index, term)
+      assert.equal(n.hasReady(), false)
+      // a durable report for entries that were replaced meanwhile is ignored
+      n.entriesDurable(second.index, second.term + 5)
+      assert.equal(n.status().lastIndex, second.index)
+    })
+
+    it('in-flight entries replaced by a new leader are handed out again (Unstable.offsetInProgress)', () => {
+      const e = (index: number, term: number): Entry => ({ index, term, type: EntryType.Normal, data: new Uint8Array() })
+      const u = new Unstable(5)
+      u.truncateAndAppend([e(5, 2), e(6, 2), e(7, 2)])
+      u.markInProgress(7, 2)
+      assert.equal(u.hasEntriesToPersist(), false)
+      // a new leader of term 3 overwrites from index 6: 6.. must be written again
+      u.truncateAndAppend([e(6, 3)])
+      assert.deepEqual(u.entriesToPersist().map(x => [x.index, x.term]), [[6, 3]])
+      // the old write of 5..7 lands: only 5 (still the same entry) becomes stable
+      u.stableTo(7, 2)
+      assert.equal(u.offset, 5, 'a report for a replaced entry is ignored')
+      u.stableTo(5, 2)
+      assert.equal(u.offset, 6)
+      assert.deepEqual(u.entriesToPersist().map(x => [x.index, x.term]), [[6, 3]])
+      // replaced from before the offset: everything is to be written
+      u.markInProgress(6, 3)
+      u.truncateAndAppend([e(4, 4)])
+      assert.deepEqual(u.entriesToPersist().map(x => [x.index, x.term]), [[4, 4]])
+      // a snapshot resets it
+      u.restore({ metadata: { index: 9, term: 4, confState: emptyConfState() }, data: new Uint8Array() })
+      assert.equal(u.hasEntriesToPersist(), false)
+      assert.equal(u.offsetInProgress, 10)
+    })
+
+    it('advance({ entriesInFlight }) needs leaderPersistsAsync', () => {
+      const s = bootstrapped(['1'])
+      const n = createRaft({ id: '1', storage: s, electionTick: 10, heartbeatTick: 1 })
+      n.campaign()
+      n.ready()
+      assert.throws(() => { n.advance({ entriesInFlight: true }) }, (err: unknown) => err instanceof RaftUsageError)
     })
 
     it('a Ready that changes term or vote must be persisted before sending', () => {

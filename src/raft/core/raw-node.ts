@@ -147,6 +147,15 @@ export class RawNode {
   }
 
   /**
+   * An in-flight write (advance({ entriesInFlight: true })) is durable up to
+   * the entry (index, entryTerm): those entries leave the unstable log (a
+   * no-op if they were replaced meanwhile). Call leaderAppendDurable too.
+   */
+  entriesDurable (index: number, entryTerm: number): void {
+    this.raft.raftLog.unstable.stableTo(index, entryTerm)
+  }
+
+  /**
    * leaderPersistsAsync mode: the entries of a Ready up to `index`, taken
    * while leader of `term`, are durable in stable storage. The leader may
    * send a Ready's messages before its own write completes (Raft thesis
@@ -196,7 +205,7 @@ export class RawNode {
     const hs = r.hardState()
     if (!hardStateEqual(hs, this.prevHard)) return true
     if (r.raftLog.hasPendingSnapshot()) return true
-    if (r.msgs.length > 0 || r.raftLog.unstable.entries.length > 0 || r.raftLog.hasNextCommittedEnts()) return true
+    if (r.msgs.length > 0 || r.raftLog.unstable.hasEntriesToPersist() || r.raftLog.hasNextCommittedEnts()) return true
     return r.readStates.length > 0
   }
 
@@ -205,7 +214,7 @@ export class RawNode {
     if (this.pending !== undefined) throw new RaftUsageError('ready() called again before advance()')
     const r = this.raft
     const rd: Ready = {
-      entries: r.raftLog.unstable.entries.slice(),
+      entries: r.raftLog.unstable.entriesToPersist(),
       committedEntries: r.raftLog.nextCommittedEnts(r.maxCommittedSize),
       messages: r.msgs,
       readStates: r.readStates,
@@ -244,15 +253,27 @@ export class RawNode {
     return this.raft.leaderPersistsAsync && this.raft.state === StateType.Leader && !rd.termOrVoteChanged && rd.snapshot === undefined
   }
 
-  /** The Ready returned by ready() is persisted, sent and applied. */
-  advance (): void {
+  /**
+   * The Ready returned by ready() is persisted, sent and applied.
+   * `entriesInFlight` (leaderPersistsAsync mode, a Ready for which
+   * canSendBeforePersist held): its entries are still being written; they
+   * stay in the unstable log (readable, not handed out again) until the
+   * driver calls entriesDurable(), so the driver can go on with the next
+   * Ready (a commit by the followers' acks) while its own fsync runs.
+   */
+  advance (options: { entriesInFlight?: boolean } = {}): void {
     const rd = this.pending
     if (rd === undefined) throw new RaftUsageError('advance() without a ready()')
     this.pending = undefined
     const log = this.raft.raftLog
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1]
-      log.unstable.stableTo(last.index, last.term)
+      if (options.entriesInFlight === true) {
+        if (!this.raft.leaderPersistsAsync) throw new RaftUsageError('entriesInFlight needs leaderPersistsAsync')
+        log.unstable.markInProgress(last.index, last.term)
+      } else {
+        log.unstable.stableTo(last.index, last.term)
+      }
     }
     if (rd.snapshot !== undefined) {
       log.unstable.stableSnapTo(rd.snapshot.metadata.index)

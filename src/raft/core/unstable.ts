@@ -8,9 +8,32 @@ export class Unstable {
   snapshot: Snapshot | undefined
   entries: Entry[] = []
   offset: number
+  /**
+   * entries from `offset` up to here were handed to the driver, which is
+   * writing them (leaderPersistsAsync: the leader's Ready does not wait for
+   * its write); they stay here, readable, until stableTo. Always >= offset.
+   */
+  offsetInProgress: number
 
   constructor (offset: number) {
     this.offset = offset
+    this.offsetInProgress = offset
+  }
+
+  /** whether some entries were not yet handed to the driver for writing */
+  hasEntriesToPersist (): boolean {
+    return this.offsetInProgress < this.offset + this.entries.length
+  }
+
+  /** the entries not yet handed to the driver for writing */
+  entriesToPersist (): Entry[] {
+    return this.entries.slice(this.offsetInProgress - this.offset)
+  }
+
+  /** the driver is writing the entries up to (i, t): not handed out again; no-op if they were replaced meanwhile */
+  markInProgress (i: number, t: number): void {
+    if (this.maybeTerm(i) !== t || i < this.offset) return
+    this.offsetInProgress = Math.max(this.offsetInProgress, i + 1)
   }
 
   maybeFirstIndex (): number | undefined {
@@ -39,6 +62,7 @@ export class Unstable {
     if (gt === undefined || gt !== t || i < this.offset) return
     this.entries = this.entries.slice(i + 1 - this.offset)
     this.offset = i + 1
+    this.offsetInProgress = Math.max(this.offsetInProgress, this.offset)
   }
 
   stableSnapTo (i: number): void {
@@ -47,6 +71,7 @@ export class Unstable {
 
   restore (s: Snapshot): void {
     this.offset = s.metadata.index + 1
+    this.offsetInProgress = this.offset
     this.entries = []
     this.snapshot = s
   }
@@ -59,9 +84,12 @@ export class Unstable {
     } else if (after <= this.offset) {
       // replace everything unstable; the driver overwrites storage from `after`
       this.offset = after
+      this.offsetInProgress = after
       this.entries = ents.slice()
     } else {
       this.entries = this.entries.slice(0, after - this.offset).concat(ents)
+      // the replaced tail must be written again (over whatever write was in progress)
+      this.offsetInProgress = Math.min(this.offsetInProgress, after)
     }
   }
 

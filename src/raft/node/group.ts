@@ -1,7 +1,8 @@
 /**
  * One Raft replica of one group: ticks from the process-wide ticker (ticker.ts), owns the WAL
  * (<dataDir>/raft/<group>) and its slot on the shared transport. The Ready
- * loop persists (fsync) before sending, then applies committed entries to the
+ * loop persists (fsync) before sending (a leader's append: sends first and
+ * does not wait for its own write, see handleReady), then applies committed entries to the
  * state machine, answers reads whose ReadIndex is applied, and takes a
  * snapshot + compacts every `snapshotEvery` applied entries.
  */
@@ -148,6 +149,8 @@ export class RaftGroup<R = unknown> {
   /** woken after every Ready that applied entries (membership changes wait on it) */
   private readonly confWaiters: Array<() => void> = []
   private readonly leaderWaiters: Array<() => void> = []
+  /** WAL writes in flight that handleReady does not wait for (track()); they settle without rejecting */
+  private readonly writes = new Set<Promise<void>>()
   private stopping?: Promise<void>
   /** quiesced: no tick timer, no heartbeats, until traffic wakes the group */
   private quiesced = false
@@ -271,7 +274,7 @@ export class RaftGroup<R = unknown> {
 
   private driverIdle (): boolean {
     return this.proposals.size === 0 && this.outbox.length === 0 && this.reads.size === 0 && this.readQueue.length === 0 && this.waitingForLeader.length === 0 &&
-      this.confWaiters.length === 0 && this.leaderWaiters.length === 0 && !this.looping && !this.raft!.hasReady()
+      this.confWaiters.length === 0 && this.leaderWaiters.length === 0 && this.writes.size === 0 && !this.looping && !this.raft!.hasReady()
   }
 
   private enterQuiesce (): void {
@@ -309,6 +312,7 @@ export class RaftGroup<R = unknown> {
       this.reads.clear()
       // let an in-flight Ready finish its write before closing the WAL
       await this.loopDone
+      await Promise.all(this.writes)
       await this.storage?.close()
       this.storage = undefined
     })()
@@ -672,6 +676,12 @@ export class RaftGroup<R = unknown> {
     this.reads.clear()
   }
 
+  /** a WAL write handleReady does not wait for: a failure stops the replica; stop() waits for it */
+  private track (write: Promise<void>): void {
+    const w: Promise<void> = write.catch((err: unknown) => { if (this.running) this.fail(err) }).finally(() => { this.writes.delete(w) })
+    this.writes.add(w)
+  }
+
   private send (messages: Message[]): void {
     const raft = this.raft!
     for (const m of messages) {
@@ -714,15 +724,28 @@ export class RaftGroup<R = unknown> {
     }
     // a Ready that only moves the commit index (no entries, term or vote) needs
     // no fsync and nothing below depends on it: write it while sending/applying
-    let pendingWrite: Promise<void> | undefined
-    if (rd.entries.length > 0 || rd.mustSync) {
+    let inFlight = false
+    if (early && rd.entries.length > 0 && rd.snapshot === undefined) {
+      // the leader's own write runs while this loop goes on: a commit by the
+      // followers' acks (or this write landing) is the next Ready. The core
+      // keeps the entries readable until entriesDurable; the WAL queue is
+      // FIFO, so any later write (awaited) lands after this one.
+      inFlight = true
+      const last = rd.entries[rd.entries.length - 1]
+      this.track(storage.append(rd.entries, rd.hardState, { sync: true }).then(() => {
+        if (!this.running) return
+        raft.entriesDurable(last.index, last.term)
+        raft.leaderAppendDurable(last.index, term)
+        this.schedule()
+      }))
+    } else if (rd.entries.length > 0 || rd.mustSync) {
       await storage.append(rd.entries, rd.hardState, { sync: true })
       // every durable write of a leader's entries counts it (also a Ready that
       // had to persist first: the one that made it leader, or a single voter's)
       if (rd.entries.length > 0) raft.leaderAppendDurable(rd.entries[rd.entries.length - 1].index, term)
     } else if (rd.hardState !== undefined) {
-      pendingWrite = storage.append([], rd.hardState, { sync: false })
-      pendingWrite.catch(() => {}) // awaited below; avoid an unhandled rejection meanwhile
+      // not awaited either: the WAL queue is FIFO, so a later write lands after it
+      this.track(storage.append([], rd.hardState, { sync: false }))
     }
     // 2. send
     if (!early) this.send(rd.messages)
@@ -770,8 +793,7 @@ export class RaftGroup<R = unknown> {
         }
       }
     }
-    if (pendingWrite !== undefined) await pendingWrite
-    raft.advance()
+    raft.advance({ entriesInFlight: inFlight })
     // 5. snapshot + compaction; also right after a member was added: the
     // core sends a newcomer only a snapshot whose configuration names it
     const every = this.init.snapshotEvery ?? 10_000

@@ -32,11 +32,20 @@ export interface SimOptions {
   brokenDriver?: boolean
   /**
    * The production driver's leaderPersistsAsync mode: a leader's Ready sends
-   * its messages at once and its write lands 0-3 steps later (the node takes
-   * no other Ready meanwhile); then the leader reports it durable. A crash
-   * loses a write still in flight.
+   * its messages at once, its write is queued behind the earlier ones and
+   * lands 0-30 steps later, and the Ready is applied and advanced at once
+   * (advance({ entriesInFlight: true })), so the leader goes on taking
+   * Readies (commits by its followers' acks) meanwhile; a write that must be
+   * durable before sending (a follower's, a vote) and a snapshot wait for the
+   * in-flight ones (FIFO, as the WAL queue). Once a write lands the leader
+   * reports it durable. A crash loses every write still in flight.
    */
   asyncLeader?: boolean
+  /**
+   * With asyncLeader: a deliberately broken leader that counts itself toward
+   * the commit quorum as soon as its write is queued (testing the checks).
+   */
+  brokenLeaderCount?: boolean
 }
 
 export interface SimResult {
@@ -97,7 +106,8 @@ interface SimNode {
   /** broken-driver mode: ready output not yet persisted */
   unsynced: Ready[]
   /** asyncLeader mode: the leader's Ready whose write is in flight (messages already sent) */
-  inflight?: { rd: Ready, term: number, due: number }
+  /** asyncLeader mode: the leader's writes in flight, landing in order (the WAL queue is FIFO) */
+  inflight: Array<{ rd: Ready, term: number, due: number }>
 }
 
 interface InFlight {
@@ -173,7 +183,7 @@ export class Simulation {
     }
     const n: SimNode = {
       id, storage, applied: 0, confState, incarnation: 0, everMember: voters.length > 0, removed: false,
-      pendingWrites: new Map(), pendingReads: new Map(), readsWaiting: [], unsynced: []
+      pendingWrites: new Map(), pendingReads: new Map(), readsWaiting: [], unsynced: [], inflight: []
     }
     this.nodes.set(id, n)
     this.start(n)
@@ -209,7 +219,7 @@ export class Simulation {
     n.pendingReads.clear()
     n.readsWaiting = []
     n.unsynced = []
-    n.inflight = undefined
+    n.inflight = []
   }
 
   // ---------------------------------------------------------------- driver
@@ -226,10 +236,19 @@ export class Simulation {
     if (raw === undefined || !raw.hasReady()) return false
     const rd = raw.ready()
     if (this.opts.asyncLeader === true && raw.canSendBeforePersist(rd)) {
+      // the production driver: messages leave, the write is queued behind
+      // the earlier ones, and the Ready is applied and advanced at once (its
+      // entries stay in the core's unstable log until they land)
       for (const m of rd.messages) this.send(n, m)
-      n.inflight = { rd, term: raw.raft.term, due: this.now + this.rng.int(0, 3) }
-      return true
+      const prevDue = n.inflight.length > 0 ? n.inflight[n.inflight.length - 1].due : this.now
+      n.inflight.push({ rd, term: raw.raft.term, due: Math.max(prevDue, this.now + this.rng.int(0, 30)) })
+      // BUG on purpose (brokenLeaderCount): counted before durable
+      if (this.opts.brokenLeaderCount === true && rd.entries.length > 0) raw.leaderAppendDurable(rd.entries[rd.entries.length - 1].index, raw.raft.term)
+
+      return this.finishReady(n, rd, rd.entries.length > 0)
     }
+    // any other write is queued behind the in-flight ones: they land first
+    while (n.inflight.length > 0) this.landWrite(n, true)
     if (this.opts.brokenDriver === true) {
       // BUG on purpose: messages leave before the write is durable
       n.unsynced.push(rd)
@@ -242,19 +261,22 @@ export class Simulation {
     return this.finishReady(n, rd)
   }
 
-  /** asyncLeader mode: the in-flight write of `n` lands; then apply, advance and report it durable */
-  private landWrite (n: SimNode): boolean {
-    const f = n.inflight
+  /** asyncLeader mode: the oldest in-flight write of `n` lands (when due, or `force`d by a later write); report it durable */
+  private landWrite (n: SimNode, force = false): boolean {
+    const f = n.inflight[0]
     const raw = n.raw
-    if (f === undefined || raw === undefined || f.due > this.now) return false
-    n.inflight = undefined
+    if (f === undefined || raw === undefined || (!force && f.due > this.now)) return false
+    n.inflight.shift()
     this.persist(n, f.rd)
-    const done = this.finishReady(n, f.rd)
-    if (f.rd.entries.length > 0) n.raw?.leaderAppendDurable(f.rd.entries[f.rd.entries.length - 1].index, f.term)
-    return done
+    if (f.rd.entries.length > 0) {
+      const last = f.rd.entries[f.rd.entries.length - 1]
+      raw.entriesDurable(last.index, last.term)
+      raw.leaderAppendDurable(last.index, f.term)
+    }
+    return true
   }
 
-  private finishReady (n: SimNode, rd: Ready): boolean {
+  private finishReady (n: SimNode, rd: Ready, entriesInFlight = false): boolean {
     const raw = n.raw!
     if (rd.snapshot !== undefined) {
       n.kv = KvStore.deserialize(rd.snapshot.data)
@@ -270,7 +292,7 @@ export class Simulation {
       n.pendingReads.delete(key)
       n.readsWaiting.push({ index: rs.index, op })
     }
-    raw.advance()
+    raw.advance({ entriesInFlight })
     this.serveReads(n)
     if (n.removed) {
       this.log(`${n.id} applied its own removal: shutting down`)
@@ -340,8 +362,11 @@ export class Simulation {
   private maybeSnapshot (n: SimNode, force: boolean): void {
     if (n.kv === undefined) return
     const snapIndex = n.storage.snapshot().metadata.index
-    if (n.applied <= snapIndex || n.applied > n.storage.lastIndex()) return
+    if (n.applied <= snapIndex) return
     if (!force && n.applied - snapIndex < SNAP_EVERY) return
+    // the snapshot is queued behind the leader's in-flight writes (FIFO, as the WAL does)
+    if (n.applied > n.storage.lastIndex()) while (n.inflight.length > 0) this.landWrite(n, true)
+    if (n.applied > n.storage.lastIndex()) return
     n.storage.createSnapshot(n.applied, n.confState, n.kv.serialize())
     const compactTo = n.applied - KEEP_AFTER_SNAP
     if (compactTo > n.storage.firstIndex() - 1) n.storage.compact(compactTo)
