@@ -186,6 +186,17 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     assert.ok(w2.revision > w1.revision)
     await assert.rejects(b.crdt.put('leaderboard', 'title', 'x', { ifRevision: w1.revision }), { name: 'RevisionMismatchError' })
     await assert.rejects(b.crdt.put('leaderboard', 'fresh', 'x', { ifRevision: 5 }), { name: 'RevisionMismatchError' })
+    // every replica holds w2 before the next write: otherwise a replica that
+    // has not seen it yet may take the forwarded write below, w2 stays
+    // concurrent with it, and a's delete (which removes only what a has
+    // seen) leaves w2 to reappear when it arrives: add-wins, as designed
+    await waitFor('w2 on every replica', async () => {
+      for (const p of peers.slice(0, 3)) {
+        const e = await p.crdt.get('leaderboard', 'title').catch(() => undefined)
+        if (e?.value !== 'Best players') return false
+      }
+      return true
+    }, { timeoutMs: 30_000, intervalMs: 20 })
     // forwarded write from the non-replica, then read back
     const w3 = await peers[3].crdt.put('leaderboard', 'title', 'Hall of fame')
     const r3 = await waitFor('forwarded title on a', async () => {

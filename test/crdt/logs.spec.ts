@@ -157,7 +157,14 @@ describe('crdt logs: append-only logs of an eventual service', function () {
   })
 
   it('size retention trims the oldest entries on every replica and keeps the order', async function () {
-    for (let i = 0; i < 8; i++) await crdt(i % 2).appendLog('telemetry', 'sensor', Array.from({ length: 20 }, (_, j) => `r${i % 2}-${i}-${j}`))
+    // each batch is seen by the other replica before it appends the next: the
+    // order by HLC is then the causal one (two replicas appending without
+    // having heard each other interleave by clock, as designed)
+    for (let i = 0; i < 8; i++) {
+      await crdt(i % 2).appendLog('telemetry', 'sensor', Array.from({ length: 20 }, (_, j) => `r${i % 2}-${i}-${j}`))
+      const last = `r${i % 2}-${i}-19`
+      await waitFor(`batch ${i} on the other replica`, async () => (await crdt((i + 1) % 2).readLog('telemetry', 'sensor')).entries.some(e => e.value === last), { timeoutMs: 30_000, intervalMs: 20 })
+    }
     const entries = await waitFor('both replicas trimmed to the same newest 50 or fewer', async () => {
       const [x, y] = await Promise.all([crdt(0).readLog('telemetry', 'sensor'), crdt(1).readLog('telemetry', 'sensor')])
       if (x.entries.length > 50 || x.entries.length === 0 || JSON.stringify(x.entries) !== JSON.stringify(y.entries)) return undefined

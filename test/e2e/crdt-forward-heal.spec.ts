@@ -28,6 +28,8 @@ import type { HealMesh } from './heal-helpers.js'
 const SPLIT_MS = 12_000
 /** the faults file is polled every 200 ms: well past two polls */
 const RULES_APPLY_MS = 1000
+/** the bounds below are the issue's (8 s to reach the live replica, 15 s after a heal); the machine may be shared, so allow slack (DCIS_TEST_SLACK, as in test/e2e/catalogue.spec.ts); the measured times are printed */
+const SLACK = Number(process.env.DCIS_TEST_SLACK ?? 3)
 const NAME = 'fwd-heal'
 
 describe('e2e: a non-replica forwards again right after a heal (link faults)', function () {
@@ -67,7 +69,7 @@ describe('e2e: a non-replica forwards again right after a heal (link faults)', f
       await waitFor(`peer-${x.index} reads through peer-${reachable} (the only reachable replica)`, async () => {
         const r = await tryHttp(x.apiUrl, 'GET', url, undefined, undefined, 3000)
         return r.status === 200 && r.json.value === 5
-      }, { timeoutMs: 8_000, intervalMs: 250 })
+      }, { timeoutMs: 8_000 * SLACK, intervalMs: 250 })
       cutMs.push(Math.round(performance.now() - t0))
       await partition(faults, [])
     }
@@ -88,7 +90,7 @@ describe('e2e: a non-replica forwards again right after a heal (link faults)', f
         await waitFor(`peer-${p.index} (non-replica) forwards a read after the heal`, async () => {
           const r = await tryHttp(p.apiUrl, 'GET', url, undefined, undefined, 3000)
           return r.status === 200 && r.json.value === 5
-        }, { timeoutMs: 15_000, intervalMs: 250 })
+        }, { timeoutMs: 15_000 * SLACK, intervalMs: 250 })
         ms.push(Math.round(performance.now() - healed))
       }))
     } finally {
