@@ -78,17 +78,14 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       userAgent: init.agentVersion
     },
     transports: [transport],
-    connectionMonitor: {
-      // a busy small box answers pings late; only a really dead link is cut.
-      // One ping per connection every 15 s (libp2p's default is 10 s): the
-      // cost is per connection, and the latency service measures RTTs itself.
-      // Not longer: a silent partition (no RST) is noticed only by this ping,
-      // and self-healing counts its grace period from the lost connection
-      pingInterval: 15_000,
-      pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
-    },
+    // libp2p's connection monitor opens an /ipfs/ping stream per connection
+    // every round (a multistream exchange and a peer-store write on both
+    // sides each time); LinkMonitor (link-monitor.ts, started by MeshNode)
+    // does the same job with the muxer's PING frame
+    connectionMonitor: { enabled: false },
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // LinkMonitor pings every connection: yamux's own keep-alive would only add frames
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     peerDiscovery: init.bootstrapPeers.length > 0
       ? [bootstrap({ list: init.bootstrapPeers.map(ma => ma.toString()), timeout: 0 })]
       : [],

@@ -10,6 +10,7 @@ import { openStores, createHeliaOn } from '../storage/index.js'
 import { createMetricsRegistry, forComponent, TrafficMeter } from '../telemetry/index.js'
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
+import { LinkMonitor } from './link-monitor.js'
 import { createLatencyService } from '../latency/service/index.js'
 import { LinkFaults, LinkFaultsFile } from '../latency/emulator/index.js'
 import { createAllocationService, ServiceReservations } from '../scheduler/index.js'
@@ -136,6 +137,10 @@ export class MeshNode implements ApiNode {
       })
       await this.libp2p.start()
       this.stopHooks.push(async () => { await this.libp2p.stop() })
+      // dead-link detection (libp2p's own monitor is off: see libp2p.ts)
+      const links = new LinkMonitor(this.libp2p, forComponent(this.init.logger, 'dcis:links'))
+      links.start()
+      this.stopHooks.push(() => { links.stop() })
       const traffic = new TrafficMeter(this.metrics)
       traffic.start()
       this.stopHooks.push(() => { traffic.stop() })
