@@ -11,6 +11,7 @@ import { createMetricsRegistry, forComponent, TrafficMeter } from '../telemetry/
 import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
 import { LinkMonitor } from './link-monitor.js'
+import { memoizeProtocolMerges } from './peer-store-memo.js'
 import { createLatencyService } from '../latency/service/index.js'
 import { LinkFaults, LinkFaultsFile } from '../latency/emulator/index.js'
 import { createAllocationService, ServiceReservations } from '../scheduler/index.js'
@@ -135,6 +136,9 @@ export class MeshNode implements ApiNode {
       this.libp2p.addEventListener('peer:connect', (evt) => {
         this.markBootstrapped(evt.detail.toString())
       })
+      // no peer-store write per stream opened for a protocol already on record
+      const unmemo = memoizeProtocolMerges(this.libp2p)
+      this.stopHooks.push(unmemo)
       await this.libp2p.start()
       this.stopHooks.push(async () => { await this.libp2p.stop() })
       // dead-link detection (libp2p's own monitor is off: see libp2p.ts)
