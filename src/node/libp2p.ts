@@ -117,7 +117,18 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         // ...and re-publishing one already seen is a no-op, not an error
         ignoreDuplicatePublishError: true,
         allowPublishToZeroTopicPeers: true,
-        emitSelf: false
+        emitSelf: false,
+        // a smaller mesh than gossipsub's 6 (4..12): every message reaches a
+        // peer once per mesh neighbour that has it, and in an idle federation
+        // these copies were most of the bytes and of the CPU that scaled with
+        // N. Four still reaches 50 peers in ~3 hops; an END is flood-published
+        // by its owner to every connected peer first (registry)
+        D: 4,
+        Dlo: 3,
+        Dhi: 8,
+        Dout: 2,
+        Dscore: 2,
+        Dlazy: 4
       })
     }
   }) as unknown as MeshLibp2p

@@ -320,7 +320,12 @@ export class LatencyServiceImpl implements LatencyService {
     options.signal?.throwIfAborted()
     const state = this.estimator.publicState()
     const bytes = new TextEncoder().encode(JSON.stringify(state))
-    await this.c.libp2p.services.pubsub.publish(LATENCY_TOPIC, bytes)
+    // to the gossip mesh only, not flooded to every connected peer: a state
+    // is background data refreshed every round, and each extra first-hop
+    // copy is forwarded again by its receiver (most of an idle peer's bytes)
+    // (gossipsub's publish takes options; its interface type does not say so)
+    const pubsub = this.c.libp2p.services.pubsub as unknown as { publish: (topic: string, data: Uint8Array, opts?: { floodPublish?: boolean }) => Promise<unknown> }
+    await pubsub.publish(LATENCY_TOPIC, bytes, { floodPublish: false })
     this.lastPublished = { at: this.now(), vec: [...state.coord.vec], height: state.coord.height, peers: peersOf(state) }
     this.counts.published++
     this.metrics.published.inc()
