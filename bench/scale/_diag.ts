@@ -16,4 +16,12 @@ for (let i = 0; i < 15; i++) {
   if (rows.every(r => r.startsWith(`${n}/`))) break
   await sleep(10000)
 }
+// who misses whom: peer index -> missing peer indexes, and its connections
+const ids = await Promise.all(b.mesh.peers.map(async p => ((await (await fetch(`${p.apiUrl}/v1/node`)).json()) as { peerId: string }).peerId))
+for (const [i, p] of b.mesh.peers.entries()) {
+  const reg = await (await fetch(`${p.apiUrl}/v1/registry/nodes`)).json() as { nodes: Array<{ peerId?: string, end?: { sub?: string } }> }
+  const have = new Set(JSON.stringify(reg.nodes).match(/12D3Koo[1-9A-HJ-NP-Za-km-z]+/g) ?? [])
+  const missing = ids.flatMap((id, j) => have.has(id) ? [] : [j])
+  if (missing.length > 0) process.stdout.write(`peer ${i} misses ${missing.join(',')}\n`)
+}
 await b.close()
