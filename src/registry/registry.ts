@@ -131,7 +131,10 @@ export class EndRegistry {
     if (this.antiEntropyRunning || now < this.nextAntiEntropy) return
     const base = this.init.antiEntropyIntervalMs ?? 10_000
     const max = this.init.maxAntiEntropyIntervalMs ?? 300_000
-    const peers = this.c.libp2p.services.pubsub.getSubscribers(END_TOPIC)
+    // gossip neighbours first; else any connected peer (a connection whose
+    // identify failed has no gossip stream, and a pull is then its only way in)
+    let peers = this.c.libp2p.services.pubsub.getSubscribers(END_TOPIC)
+    if (peers.length === 0) peers = this.c.libp2p.getPeers()
     if (peers.length === 0) {
       this.nextAntiEntropy = now + base
       return
