@@ -56,7 +56,7 @@ export interface RegistryInit {
   resyncIntervalMs?: number
   /**
    * anti-entropy: a pull from one random neighbour after this long (default
-   * 10 s), doubling while pulls bring nothing new up to
+   * 30 s), doubling while pulls bring nothing new up to
    * maxAntiEntropyIntervalMs (default 300 s); news or a new neighbour resets
    * it. Catches what gossip missed (a peer not yet in the gossip mesh when a
    * descriptor went round) without waiting for the owner's republish.
@@ -116,12 +116,12 @@ export class EndRegistry {
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     this.pullOnce(evt.detail)
     // a new neighbour may be a joiner: others may learn of it late, look again soon
-    this.antiEntropyWaitMs = this.init.antiEntropyIntervalMs ?? 10_000
+    this.antiEntropyWaitMs = this.init.antiEntropyIntervalMs ?? 30_000
     this.nextAntiEntropy = Math.min(this.nextAntiEntropy, Date.now() + this.antiEntropyWaitMs)
   }
 
   /** anti-entropy state (see RegistryInit.antiEntropyIntervalMs) */
-  private antiEntropyWaitMs = 10_000
+  private antiEntropyWaitMs = 30_000
   private nextAntiEntropy = 0
   private antiEntropyRunning = false
 
@@ -129,7 +129,7 @@ export class EndRegistry {
   private antiEntropy (): void {
     const now = Date.now()
     if (this.antiEntropyRunning || now < this.nextAntiEntropy) return
-    const base = this.init.antiEntropyIntervalMs ?? 10_000
+    const base = this.init.antiEntropyIntervalMs ?? 30_000
     const max = this.init.maxAntiEntropyIntervalMs ?? 300_000
     // gossip neighbours first; else any connected peer (a connection whose
     // identify failed has no gossip stream, and a pull is then its only way in)
@@ -206,7 +206,7 @@ export class EndRegistry {
       }, Math.round(interval * (0.8 + Math.random() * 0.4)))
     }
     schedule()
-    this.antiEntropyWaitMs = this.init.antiEntropyIntervalMs ?? 10_000
+    this.antiEntropyWaitMs = this.init.antiEntropyIntervalMs ?? 30_000
     this.nextAntiEntropy = Date.now() + this.antiEntropyWaitMs
     this.check = repeatingTask(async () => {
       this.cache.expire()

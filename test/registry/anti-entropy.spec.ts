@@ -6,7 +6,7 @@ import { signedEnd } from './fixtures.js'
 import { counterValue, TestMesh } from './mesh.js'
 
 describe('registry: anti-entropy pulls what gossip missed', function () {
-  this.timeout(120_000)
+  this.timeout(180_000)
   const mesh = new TestMesh()
 
   before(async () => {
@@ -30,8 +30,8 @@ describe('registry: anti-entropy pulls what gossip missed', function () {
     assert.equal(result, 'added')
     assert.equal(node1.registry.cache.get(peerId), undefined)
     const connections = node1.libp2p.getConnections().map(c => c.id).sort()
-    // node 1's first anti-entropy pull is due ~10 s after start, then backs off
-    await waitFor('node 1 holds the descriptor', () => node1.registry.cache.get(peerId) != null, { timeoutMs: 60_000, intervalMs: 100 })
+    // node 1's first anti-entropy pull is due ~30 s after start (or after its last new connection), then backs off
+    await waitFor('node 1 holds the descriptor', () => node1.registry.cache.get(peerId) != null, { timeoutMs: 100_000, intervalMs: 100 })
     assert.equal(node1.registry.cache.get(peerId)?.jwt, jwt)
     assert.deepEqual(node1.libp2p.getConnections().map(c => c.id).sort(), connections, 'no new connection was needed')
     const pulls = counterValue(await node1.metrics.metrics(), 'dcis_registry_anti_entropy_pulls_total', { result: 'news' })
