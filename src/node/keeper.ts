@@ -24,7 +24,7 @@ export interface FederationKeeperInit {
 }
 
 /** a connection this old whose peer has no recorded protocol is identified again */
-const IDENTIFY_GRACE_MS = 15_000
+const IDENTIFY_GRACE_MS = 45_000
 /** ...at most this many times (a peer that speaks no protocol at all stays as it is) */
 const MAX_REIDENTIFY = 3
 
@@ -102,7 +102,8 @@ export class FederationKeeper {
 
   /**
    * Connections over which identify never completed (the peer store records
-   * no protocol for the peer after IDENTIFY_GRACE_MS) are identified again.
+   * no protocol for the peer after IDENTIFY_GRACE_MS, longer than identify's
+   * own 30 s timeout) are identified again.
    * libp2p does not retry a failed identify (e.g. timed out on a loaded box),
    * and without it no topology (gossipsub, kad-dht) ever uses the
    * connection: a peer whose only link is such a connection learnt nothing,

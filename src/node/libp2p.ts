@@ -95,7 +95,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       preserveExistingMetrics: false
     }),
     services: {
-      identify: identify(),
+      // libp2p's 5 s: a peer starting on a loaded small box answered later,
+      // and a failed identify is never retried by libp2p (no gossipsub, no
+      // kad-dht over that connection; the keeper retries after 45 s)
+      identify: identify({ timeout: 30_000 }),
       // ping allows one outbound stream per connection by default: the
       // latency service's probe and the connection monitor's heartbeat then
       // collide, the monitor's ping fails with TooManyOutboundProtocolStreams
