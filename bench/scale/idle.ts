@@ -10,7 +10,9 @@
  *   the peer's own dcis_traffic_bytes_per_second gauge at the end
  * Prints one JSON object; every row carries the load average it ran under.
  *   node --import tsx bench/scale/idle.ts --nodes 5,10,20 --settle 30 --window 60
- * `--cpu-prof DIR` runs the peers under `node --cpu-prof` (profiles in DIR).
+ * `--cpu-prof DIR` runs the peers under `node --cpu-prof` (profiles in DIR;
+ * `--cpu-prof-interval US` sampling period, default 10 000 µs), read them
+ * with prof-top.ts.
  */
 import { allReady, arg, cpuSeconds, load, numbers, registriesComplete, rssMiB, sleep, startMesh, summary, until } from './_mesh.js'
 
@@ -35,10 +37,12 @@ const sizes = numbers(arg('nodes', '5,10,20'))
 const settleS = Number(arg('settle', '30'))
 const windowS = Number(arg('window', '60'))
 const profDir = arg('cpu-prof', '')
+// sampling every 1 ms (V8's default) costs an idle peer more than its own work
+const profIntervalUs = arg('cpu-prof-interval', '10000')
 const rows: unknown[] = []
 
 for (const n of sizes) {
-  const nodeArgs = profDir !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profDir}/n${n}`] : []
+  const nodeArgs = profDir !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profDir}/n${n}`, `--cpu-prof-interval=${profIntervalUs}`] : []
   const t0 = performance.now()
   const bench = await startMesh(n, { nodeArgs })
   try {

@@ -15,7 +15,7 @@ import { metricsRoutes } from './routes/metrics.js'
 import { nodeRoutes } from './routes/node.js'
 import { openapiRoutes } from './routes/openapi.js'
 import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
-import { buildValidator, formatValidationError } from './validation.js'
+import { formatValidationError, lazyBuildValidator } from './validation.js'
 import { installHttpTracing } from '../telemetry/tracing/http.js'
 import type { ErrorStatusTable } from './errors.js'
 import type { ApiMetrics } from './metrics.js'
@@ -79,6 +79,8 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     return reply.code(result.status).type('application/json; charset=utf-8').send(result.envelope)
   }
 
+  // route validators compile on first use, and in the background once listening (below)
+  const validators = lazyBuildValidator()
   const app = fastify({
     ...(init.https !== undefined
       ? { https: { key: init.https.key, cert: init.https.cert, minVersion: 'TLSv1.2' as const, ...(init.https.ca !== undefined ? { ca: init.https.ca, requestCert: true, rejectUnauthorized: true } : {}) } }
@@ -95,7 +97,7 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     // strict JSON bodies, coerced params/query/headers (see validation.ts)
     schemaController: {
       compilersFactory: {
-        buildValidator: buildValidator as unknown as NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']
+        buildValidator: validators as unknown as NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']
       }
     },
     schemaErrorFormatter: (errors, dataVar) => formatValidationError(errors as ValidationIssue[], dataVar),
@@ -129,6 +131,24 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
     }
+  })
+
+  // once listening, the validators not used yet compile one per macrotask
+  // (a request in between compiles its own on the spot): start-up does not
+  // wait for ~100 ajv compilations, and a bad schema still shows soon
+  let closing = false
+  app.addHook('onClose', async () => { closing = true })
+  app.addHook('onListen', async () => {
+    const step = (): void => {
+      if (closing) return
+      try {
+        if (validators.compileNext()) setImmediate(step)
+      } catch (err) {
+        log.error({ err }, 'a route schema does not compile')
+        setImmediate(step)
+      }
+    }
+    setImmediate(step)
   })
 
   // every route: a schema is mandatory, the error envelope is added, and the route is indexed for 405s

@@ -57,6 +57,62 @@ export interface ValidatorRouteSchema {
   httpPart?: string
 }
 
+/**
+ * A validator compiled on its first call (ajv compiles ~100 route schemas
+ * in a few hundred ms of CPU: most of a peer's start-up) or by
+ * `compileAll()`, which the server runs in the background once it listens.
+ * It behaves as ajv's own function: `errors` after a call, and `schemaEnv`
+ * set so fastify passes the parent object (ajv then coerces and fills
+ * defaults in a root value too).
+ */
+function lazyValidator (compile: () => ValidateFunction, pending: Set<() => void>): ValidateFunction {
+  let fn: ValidateFunction | undefined
+  const ensure = (): ValidateFunction => {
+    if (fn === undefined) {
+      // out of the background queue first: a schema that does not compile is tried again only by a request (a 500)
+      pending.delete(ensure)
+      fn = compile()
+    }
+    return fn
+  }
+  const wrapper = ((data: unknown, ctx?: unknown) => {
+    const f = ensure()
+    const ok = (f as (d: unknown, c?: unknown) => boolean)(data, ctx)
+    wrapper.errors = f.errors
+    return ok
+  }) as ValidateFunction
+  ;(wrapper as { schemaEnv?: unknown }).schemaEnv = {}
+  pending.add(ensure)
+  return wrapper
+}
+
+export interface LazyValidatorFactory {
+  (externalSchemas?: Record<string, unknown>): (route: ValidatorRouteSchema) => ValidateFunction
+  /** compiles every validator not compiled yet (a bad schema throws here) */
+  compileAll: () => void
+  /** compiles one validator not compiled yet; false when none is left */
+  compileNext: () => boolean
+}
+
+/** fastify `schemaController.compilersFactory.buildValidator`, compiling lazily (see lazyValidator) */
+export function lazyBuildValidator (): LazyValidatorFactory {
+  const pending = new Set<() => void>()
+  const factory = ((externalSchemas: Record<string, unknown> = {}) => {
+    const build = buildValidator(externalSchemas)
+    return (route: ValidatorRouteSchema) => lazyValidator(() => build(route), pending)
+  }) as LazyValidatorFactory
+  factory.compileAll = () => {
+    for (const ensure of [...pending]) ensure()
+  }
+  factory.compileNext = () => {
+    const next = pending.values().next()
+    if (next.done === true) return false
+    next.value()
+    return true
+  }
+  return factory
+}
+
 /** fastify `schemaController.compilersFactory.buildValidator` */
 export function buildValidator (externalSchemas: Record<string, unknown> = {}): (route: ValidatorRouteSchema) => ValidateFunction {
   const strict = makeAjv(false, externalSchemas)

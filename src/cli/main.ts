@@ -10,6 +10,8 @@
  * young generation: V8 sizes the semi-spaces from the machine's memory, and
  * on a 24 GiB box an idle peer otherwise keeps ~128 MiB of mostly empty
  * new space resident. DCIS_NO_REEXEC=1 turns this off.
+ *
+ * Commands other than `start` run with Node's on-disk compile cache.
  */
 const REQUIRED_MAJOR = 22
 const SEMI_SPACE_FLAG = '--max-semi-space-size=8'
@@ -32,6 +34,19 @@ if (!(major >= REQUIRED_MAJOR)) {
       execve(process.execPath, [process.execPath, SEMI_SPACE_FLAG, ...process.execArgv, ...process.argv.slice(1)], process.env)
     } catch {
       // not possible here (e.g. a sandbox): run as we are
+    }
+  }
+  // short-lived commands use V8's on-disk compile cache (os.tmpdir()/node-compile-cache;
+  // NODE_COMPILE_CACHE moves it, NODE_DISABLE_COMPILE_CACHE=1 turns it off):
+  // ~20 % less CPU loading their modules. Not `dcis start`: the cache
+  // materialises the bytecode of every function the last run compiled, and a
+  // long-running peer kept ~15 MiB more resident for a ~0.2 s faster start
+  if (process.argv[2] !== 'start') {
+    const { enableCompileCache } = await import('node:module')
+    try {
+      enableCompileCache?.()
+    } catch {
+      // a read-only or missing temporary directory: run without the cache
     }
   }
   const { main } = await import('./program.js')

@@ -1,5 +1,6 @@
 import { repeatingTask } from '@libp2p/utils'
 import type { Logger } from '../telemetry/index.js'
+import type { Identify } from '@libp2p/identify'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -22,6 +23,11 @@ export interface FederationKeeperInit {
   maxLookupIntervalMs?: number
 }
 
+/** a connection this old whose peer has no recorded protocol is identified again */
+const IDENTIFY_GRACE_MS = 45_000
+/** ...at most this many times (a peer that speaks no protocol at all stays as it is) */
+const MAX_REIDENTIFY = 3
+
 /** addresses whose back-off the keeper remembers (oldest forgotten first) */
 const MAX_BACKOFF_ENTRIES = 1024
 
@@ -43,6 +49,9 @@ export class FederationKeeper {
   private lookupWaitMs = 0
   private lastConnected = 0
   private lastKnown = 0
+  /** connections whose peer's protocols are on record (see reidentify) */
+  private readonly identified = new WeakSet<object>()
+  private readonly reidentified = new WeakMap<object, number>()
   /** nothing to do before this (unless a connection is lost): skips the peer-store scan */
   private quietUntil = 0
 
@@ -91,6 +100,43 @@ export class FederationKeeper {
     while (this.backoff.size > MAX_BACKOFF_ENTRIES) this.backoff.delete(this.backoff.keys().next().value as string)
   }
 
+  /**
+   * Connections over which identify never completed (the peer store records
+   * no protocol for the peer after IDENTIFY_GRACE_MS, longer than identify's
+   * own 30 s timeout) are identified again.
+   * libp2p does not retry a failed identify (e.g. timed out on a loaded box),
+   * and without it no topology (gossipsub, kad-dht) ever uses the
+   * connection: a peer whose only link is such a connection learnt nothing,
+   * forever. Runs only while below the connection target.
+   */
+  private async reidentify (signal?: AbortSignal): Promise<void> {
+    const identify = (this.libp2p as Libp2p<{ identify?: Identify }>).services.identify
+    if (identify == null) return
+    const now = Date.now()
+    for (const conn of this.libp2p.getConnections()) {
+      const tries = this.reidentified.get(conn) ?? 0
+      if (this.identified.has(conn) || tries >= MAX_REIDENTIFY || conn.status !== 'open' || now - conn.timeline.open < IDENTIFY_GRACE_MS) continue
+      let known = 0
+      try {
+        known = (await this.libp2p.peerStore.get(conn.remotePeer, { signal })).protocols.length
+      } catch {
+        // not in the peer store at all: identify never ran
+      }
+      if (known > 0) {
+        // checked once per connection: no peer-store read at every tick
+        this.identified.add(conn)
+        continue
+      }
+      this.reidentified.set(conn, tries + 1)
+      try {
+        await identify.identify(conn, { signal: AbortSignal.any([signal ?? new AbortController().signal, AbortSignal.timeout(10_000)]) })
+        this.log.info({ peer: conn.remotePeer.toString() }, 'identified a connection again (its first identify had failed)')
+      } catch (err) {
+        this.log.debug({ peer: conn.remotePeer.toString(), err: (err as Error).message }, 'identify again failed')
+      }
+    }
+  }
+
   /** the wait before the next self lookup (exposed for tests) */
   get lookupIntervalMs (): number {
     return Math.max(this.lookupWaitMs, this.init.lookupIntervalMs ?? 15_000)
@@ -106,6 +152,7 @@ export class FederationKeeper {
     }
     this.lastConnected = connected.size
     if (connected.size >= target) return
+    await this.reidentify(signal)
     if (Date.now() < this.quietUntil) return
     const self = this.libp2p.peerId.toString()
     const now = Date.now()

@@ -133,17 +133,14 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
     },
     transports: [transport, circuitRelayTransport({ reservationCompletionTimeout: 10_000, maxInboundStopStreams: maxCircuits, maxOutboundStopStreams: maxCircuits })],
     connectionGater: budget != null ? { denyOutboundRelayedConnection: () => !budget.admit() } : {},
-    connectionMonitor: {
-      // a busy small box answers pings late; only a really dead link is cut.
-      // One ping per connection every 15 s (libp2p's default is 10 s): the
-      // cost is per connection, and the latency service measures RTTs itself.
-      // Not longer: a silent partition (no RST) is noticed only by this ping,
-      // and self-healing counts its grace period from the lost connection
-      pingInterval: 15_000,
-      pingTimeout: { minTimeout: 10_000, maxTimeout: 60_000 }
-    },
+    // libp2p's connection monitor opens an /ipfs/ping stream per connection
+    // every round (a multistream exchange and a peer-store write on both
+    // sides each time); LinkMonitor (link-monitor.ts, started by MeshNode)
+    // does the same job with the muxer's PING frame
+    connectionMonitor: { enabled: false },
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // LinkMonitor pings every connection: yamux's own keep-alive would only add frames
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     peerDiscovery: init.bootstrapPeers.length > 0
       ? [bootstrap({ list: init.bootstrapPeers.map(ma => ma.toString()), timeout: 0 })]
       : [],
@@ -153,7 +150,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       preserveExistingMetrics: false
     }),
     services: {
-      identify: identify(),
+      // libp2p's 5 s: a peer starting on a loaded small box answered later,
+      // and a failed identify is never retried by libp2p (no gossipsub, no
+      // kad-dht over that connection; the keeper retries after 45 s)
+      identify: identify({ timeout: 30_000 }),
       // protocols registered after start (helia's bitswap, our services)
       // reach peers that identified us earlier only through a push: without
       // it their registrar never tells bitswap's topology about us, their
@@ -183,7 +183,18 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         // the registry and latency gossip reach a peer behind NAT through its relay too
-        runOnLimitedConnection: true
+        runOnLimitedConnection: true,
+        // a smaller mesh than gossipsub's 6 (4..12): every message reaches a
+        // peer once per mesh neighbour that has it, and in an idle federation
+        // these copies were most of the bytes and of the CPU that scaled with
+        // N. Four still reaches 50 peers in ~3 hops; an END is flood-published
+        // by its owner to every connected peer first (registry)
+        D: 4,
+        Dlo: 3,
+        Dhi: 8,
+        Dout: 2,
+        Dscore: 2,
+        Dlazy: 4
       }),
       ...natServices
     }

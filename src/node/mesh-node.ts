@@ -16,6 +16,8 @@ import { createMeshLibp2p } from './libp2p.js'
 import { FederationKeeper } from './keeper.js'
 import { NatMonitor } from './nat.js'
 import type { RelayBudget } from './relay-budget.js'
+import { LinkMonitor } from './link-monitor.js'
+import { memoizeProtocolMerges } from './peer-store-memo.js'
 import { createLatencyService } from '../latency/service/index.js'
 import { LinkFaults, LinkFaultsFile } from '../latency/emulator/index.js'
 import { createAllocationService, ServiceReservations } from '../scheduler/index.js'
@@ -204,8 +206,15 @@ export class MeshNode implements ApiNode {
       this.libp2p.addEventListener('peer:connect', (evt) => {
         this.markBootstrapped(evt.detail.toString())
       })
+      // no peer-store write per stream opened for a protocol already on record
+      const unmemo = memoizeProtocolMerges(this.libp2p)
+      this.stopHooks.push(unmemo)
       await this.libp2p.start()
       this.stopHooks.push(async () => { await this.libp2p.stop() })
+      // dead-link detection (libp2p's own monitor is off: see libp2p.ts)
+      const links = new LinkMonitor(this.libp2p, forComponent(this.init.logger, 'dcis:links'))
+      links.start()
+      this.stopHooks.push(() => { links.stop() })
       const traffic = new TrafficMeter(this.metrics)
       traffic.start()
       this.stopHooks.push(() => { traffic.stop() })

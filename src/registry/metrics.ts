@@ -8,6 +8,7 @@ export interface RegistryMetrics {
   entries: Gauge
   published: Counter<'channel'>
   credentialsRejected: Counter<'reason'>
+  antiEntropyPulls: Counter<'result'>
 }
 
 export function createRegistryMetrics (registry: Registry): RegistryMetrics {
@@ -36,6 +37,12 @@ export function createRegistryMetrics (registry: Registry): RegistryMetrics {
       name: 'dcis_registry_credentials_rejected_total',
       help: 'Federation credentials and revocation lists not believed, by reason',
       labelNames: ['reason'] as const,
+      registers: [registry]
+    }),
+    antiEntropyPulls: new Counter({
+      name: 'dcis_registry_anti_entropy_pulls_total',
+      help: 'Registry pulls from a random neighbour (anti-entropy), by whether they brought news',
+      labelNames: ['result'] as const,
       registers: [registry]
     }),
     published: new Counter({

@@ -55,6 +55,15 @@ export interface RegistryInit {
   republishIntervalMs?: number
   /** least time between two registry pulls from the same neighbour on (re)connect, default 60 s */
   resyncIntervalMs?: number
+  /**
+   * anti-entropy: a pull from one random neighbour after this long (default
+   * 30 s), doubling while pulls bring nothing new up to
+   * maxAntiEntropyIntervalMs (default 300 s); news or a new neighbour resets
+   * it. Catches what gossip missed (a peer not yet in the gossip mesh when a
+   * descriptor went round) without waiting for the owner's republish.
+   */
+  antiEntropyIntervalMs?: number
+  maxAntiEntropyIntervalMs?: number
   /** how often capacity is re-measured for change detection, default 5 s */
   checkIntervalMs?: number
   /** the federation's trust policy: anchors, revocations; absent = everything self-asserted */
@@ -109,6 +118,44 @@ export class EndRegistry {
   private relayTimer?: ReturnType<typeof setTimeout>
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     this.pullOnce(evt.detail)
+    // a new neighbour may be a joiner: others may learn of it late, look again soon
+    this.antiEntropyWaitMs = this.init.antiEntropyIntervalMs ?? 30_000
+    this.nextAntiEntropy = Math.min(this.nextAntiEntropy, Date.now() + this.antiEntropyWaitMs)
+  }
+
+  /** anti-entropy state (see RegistryInit.antiEntropyIntervalMs) */
+  private antiEntropyWaitMs = 30_000
+  private nextAntiEntropy = 0
+  private antiEntropyRunning = false
+
+  /** one pull from a random neighbour when due; the wait doubles while pulls bring nothing new */
+  private antiEntropy (): void {
+    const now = Date.now()
+    if (this.antiEntropyRunning || now < this.nextAntiEntropy) return
+    const base = this.init.antiEntropyIntervalMs ?? 30_000
+    const max = this.init.maxAntiEntropyIntervalMs ?? 300_000
+    // gossip neighbours first; else any connected peer (a connection whose
+    // identify failed has no gossip stream, and a pull is then its only way in)
+    let peers = this.c.libp2p.services.pubsub.getSubscribers(END_TOPIC)
+    if (peers.length === 0) peers = this.c.libp2p.getPeers()
+    if (peers.length === 0) {
+      this.nextAntiEntropy = now + base
+      return
+    }
+    const peer = peers[Math.floor(Math.random() * peers.length)]
+    const stats = { news: 0 }
+    this.antiEntropyRunning = true
+    this.pullFrom(peer, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) }, stats)
+      .then(() => {
+        this.metrics.antiEntropyPulls.inc({ result: stats.news > 0 ? 'news' : 'nothing' })
+        this.antiEntropyWaitMs = stats.news > 0 ? base : Math.min(max, this.antiEntropyWaitMs * 2)
+      })
+      .catch((err) => { this.log.debug({ err }, 'anti-entropy pull failed') })
+      .finally(() => {
+        this.antiEntropyRunning = false
+        // jittered so peers that started together do not pull in step
+        this.nextAntiEntropy = Date.now() + Math.round(this.antiEntropyWaitMs * (0.8 + Math.random() * 0.4))
+      })
   }
 
   /** pulls a neighbour's registry unless a pull from it succeeded within resyncIntervalMs */
@@ -162,9 +209,12 @@ export class EndRegistry {
       }, Math.round(interval * (0.8 + Math.random() * 0.4)))
     }
     schedule()
+    this.antiEntropyWaitMs = this.init.antiEntropyIntervalMs ?? 30_000
+    this.nextAntiEntropy = Date.now() + this.antiEntropyWaitMs
     this.check = repeatingTask(async () => {
       this.cache.expire()
       this.metrics.entries.set(this.cache.size)
+      this.antiEntropy()
       await this.publishSelf(false, false)
     }, this.init.checkIntervalMs ?? 5_000)
     this.check.start()
@@ -497,7 +547,7 @@ export class EndRegistry {
   }
 
   /** Pulls a neighbour's registry view (each descriptor verified here); the number accepted, -1 when the pull failed. */
-  async pullFrom (peer: PeerId, options: AbortOptions = {}): Promise<number> {
+  async pullFrom (peer: PeerId, options: AbortOptions = {}, stats?: { news: number }): Promise<number> {
     let stream: Stream | undefined
     let accepted = 0
     try {
@@ -517,7 +567,10 @@ export class EndRegistry {
           // news to us (a joiner's own descriptor pulled when it connected, or
           // one its gossip never brought us): relay it. Content ids make every
           // relay of one descriptor one message, so peers that have it drop it
-          if (result === 'added' || result === 'updated') this.relay(entry.jwt)
+          if (result === 'added' || result === 'updated') {
+            this.relay(entry.jwt)
+            if (stats != null) stats.news++
+          }
         } catch (err) {
           if (!(err instanceof DescriptorRejectedError)) throw err
         }

@@ -21,6 +21,8 @@ class FakeLibp2p extends EventTarget {
   readonly subscriptions = new Set<string>()
   constructor (readonly peerId: PeerId) { super() }
   getPeers (): PeerId[] { return this.connected }
+  // no connection with a muxer that pings: probes use the ping service above
+  getConnections (): [] { return [] }
   readonly services = {
     ping: { ping: async (peer: PeerId, options: { signal?: AbortSignal } = {}) => { this.pingCalls++; return await this.pingImpl(peer, options) } },
     pubsub: {

@@ -15,6 +15,8 @@ class FakeLibp2p {
   dials = 0
   constructor (readonly peerId: PeerId) {}
   getPeers (): PeerId[] { return this.connected }
+  getConnections (): [] { return [] }
+  readonly services = {}
   readonly peerStore = {
     all: async () => { this.scans++; return this.known.map(id => ({ id, addresses: [{ multiaddr: '/ip4/127.0.0.1/tcp/1' }] })) }
   }
@@ -75,4 +77,41 @@ describe('node/keeper', function () {
       keeper.stop()
     }
   })
+
+  it('identifies a connection again when its first identify never recorded a protocol, and checks a good one only once', async () => {
+    const self = await newPeerId()
+    const bare = await newPeerId()
+    const good = await newPeerId()
+    const conn = (peer: PeerId): unknown => ({ remotePeer: peer, status: 'open', timeline: { open: Date.now() - 60_000 } })
+    const conns = [conn(bare), conn(good)]
+    let reads = 0
+    const identified: string[] = []
+    const fake = {
+      peerId: self,
+      getPeers: () => [bare, good],
+      getConnections: () => conns,
+      peerStore: {
+        all: async () => [],
+        get: async (id: PeerId) => { reads++; return { protocols: id.equals(good) ? ['/meshsub/1.2.0'] : [] } }
+      },
+      peerRouting: { getClosestPeers: () => (async function * () {})() },
+      dial: async () => {},
+      services: { identify: { identify: async (c: { remotePeer: PeerId }) => { identified.push(c.remotePeer.toString()) } } }
+    }
+    const keeper = new FederationKeeper(fake as never, pino({ level: 'silent' }), { bootstrap: [], intervalMs: 10, lookupIntervalMs: 60_000 })
+    keeper.start()
+    try {
+      await waitFor('the bare connection identified again', () => identified.length >= 2, { intervalMs: 5, timeoutMs: 10_000 })
+      assert.ok(identified.every(p => p === bare.toString()), `identified ${identified.join(',')}`)
+      // the good connection's record was read once; the bare one at each tick until identify records protocols
+      const goodReads = reads - identified.length
+      assert.ok(goodReads <= 2, `reads of the good peer's record: ${goodReads}`)
+      // a peer that never records a protocol is tried a bounded number of times
+      await new Promise(resolve => setTimeout(resolve, 200))
+      assert.equal(identified.length, 3)
+    } finally {
+      keeper.stop()
+    }
+  })
 })
+

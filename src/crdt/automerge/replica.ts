@@ -20,7 +20,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
-export const AUTOMERGE_SYNC_PROTOCOL = '/dcis/crdt-automerge-sync/1.0.0'
+export { AUTOMERGE_SYNC_PROTOCOL } from './protocol.js'
 export const MAX_ROUNDS = 64
 
 /** the subset of @libp2p/utils' lpStream a session uses */

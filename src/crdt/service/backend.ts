@@ -30,7 +30,10 @@ import { serviceConditions } from '../../services/conditions.js'
 import type { ReplicaReservations } from '../../scheduler/client.js'
 import type { Logger, MetricsRegistry } from '../../telemetry/index.js'
 import { CATALOGUE_OBJECT, ReplicatedObject } from './object.js'
-import { amDoc, AUTOMERGE_SYNC_PROTOCOL, AutomergeReplica } from '../automerge/index.js'
+import { AUTOMERGE_SYNC_PROTOCOL } from '../automerge/protocol.js'
+import { loadAutomerge, loadedAutomerge } from '../automerge/lazy.js'
+import type { AutomergeEngine } from '../automerge/lazy.js'
+import type { AutomergeReplica } from '../automerge/replica.js'
 import type { StalenessTracker } from '../replication/index.js'
 import { decodeRpcRequest, decodeRpcResponse, encodeJson, MAX_RPC_BYTES, RPC_PROTOCOL } from './rpc.js'
 import type { RpcRequest, RpcResponse } from './rpc.js'
@@ -38,6 +41,20 @@ import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { incomingTrace, inSpan, peerAttr, SpanKind, traceFields } from '../../telemetry/tracing/spans.js'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
+
+
+/** doc.ts of the automerge engine: only called with an AutomergeReplica in hand, so it is loaded */
+function am (): AutomergeEngine['amDoc'] {
+  const engine = loadedAutomerge()
+  if (engine === undefined) throw new Error('automerge used before it was loaded')
+  return engine.amDoc
+}
+
+/** an automerge document (else a delta-CRDT object); none exists before automerge is loaded */
+function isDoc (obj: object): obj is AutomergeReplica {
+  const engine = loadedAutomerge()
+  return engine !== undefined && obj instanceof engine.AutomergeReplica
+}
 
 /** forwarded operations that change nothing: safe to retry on another replica */
 const READ_OPS: ReadonlySet<string> = new Set(['status', 'get', 'counter', 'members', 'logRead'])
@@ -388,9 +405,9 @@ export class CrdtBackend implements ServiceBackend {
   async get (name: string, key: string, options: ReadOptions = {}): Promise<KvEntry> {
     const doc = this.docs.get(name)
     if (doc != null) {
-      const value = amDoc.getValue(doc.doc, key)
+      const value = am().getValue(doc.doc, key)
       if (value == null) throw new KeyNotFoundError(name, key)
-      return { key, value, revision: amDoc.revision(doc.doc, key) }
+      return { key, value, revision: am().revision(doc.doc, key) }
     }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'get', service: name, key, ...tokenOf(options) }, options) as KvEntry
@@ -410,8 +427,8 @@ export class CrdtBackend implements ServiceBackend {
         throw new OperationNotSupportedError(`service ${name} holds automerge documents: the value must be JSON`)
       }
       this.checkAmRevision(doc, key, options.ifRevision)
-      await this.changeDoc(doc, (d) => amDoc.put(d, this.self, key, json, this.now()))
-      return { revision: amDoc.revision(doc.doc, key) }
+      await this.changeDoc(doc, (d) => am().put(d, this.self, key, json, this.now()))
+      return { revision: am().revision(doc.doc, key) }
     }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'put', service: name, key, value, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}), ...tokenOf(options) }, options) as { revision: number }
@@ -424,10 +441,10 @@ export class CrdtBackend implements ServiceBackend {
   async delete (name: string, key: string, options: WriteOptions = {}): Promise<{ revision: number }> {
     const doc = this.docs.get(name)
     if (doc != null) {
-      if (amDoc.getValue(doc.doc, key) == null) throw new KeyNotFoundError(name, key)
+      if (am().getValue(doc.doc, key) == null) throw new KeyNotFoundError(name, key)
       this.checkAmRevision(doc, key, options.ifRevision)
-      await this.changeDoc(doc, (d) => amDoc.remove(d, this.self, key, this.now()))
-      return { revision: amDoc.revision(doc.doc, key) }
+      await this.changeDoc(doc, (d) => am().remove(d, this.self, key, this.now()))
+      return { revision: am().revision(doc.doc, key) }
     }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'delete', service: name, key, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}), ...tokenOf(options) }, options) as { revision: number }
@@ -440,7 +457,7 @@ export class CrdtBackend implements ServiceBackend {
 
   async counter (name: string, key: string, options: ReadOptions = {}): Promise<{ value: number }> {
     const doc = this.docs.get(name)
-    if (doc != null) return { value: amDoc.counter(doc.doc, key) }
+    if (doc != null) return { value: am().counter(doc.doc, key) }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'counter', service: name, key, ...tokenOf(options) }, options) as { value: number }
     return { value: counterValue(obj.state, key) }
@@ -450,10 +467,10 @@ export class CrdtBackend implements ServiceBackend {
     const doc = this.docs.get(name)
     if (doc != null) {
       this.checkAmKey(key)
-      const next = amDoc.counter(doc.doc, key) + delta
+      const next = am().counter(doc.doc, key) + delta
       if (!Number.isSafeInteger(next)) throw new OperationNotSupportedError('counter would leave the safe integer range')
-      await this.changeDoc(doc, (d) => amDoc.add(d, this.self, key, delta, this.now()))
-      return { value: amDoc.counter(doc.doc, key) }
+      await this.changeDoc(doc, (d) => am().add(d, this.self, key, delta, this.now()))
+      return { value: am().counter(doc.doc, key) }
     }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'addCounter', service: name, key, delta, ...tokenOf(options) }, options) as { value: number }
@@ -482,7 +499,7 @@ export class CrdtBackend implements ServiceBackend {
   /** sets: members of the add-wins set `key` (sorted) */
   async members (name: string, key: string, options: ReadOptions = {}): Promise<{ members: string[] }> {
     const doc = this.docs.get(name)
-    if (doc != null) return { members: amDoc.members(doc.doc, key) }
+    if (doc != null) return { members: am().members(doc.doc, key) }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'members', service: name, key, ...tokenOf(options) }, options) as { members: string[] }
     return { members: setMembers(obj.state, key) }
@@ -492,8 +509,8 @@ export class CrdtBackend implements ServiceBackend {
     const doc = this.docs.get(name)
     if (doc != null) {
       this.checkAmKey(key)
-      await this.changeDoc(doc, (d) => amDoc.setAdd(d, this.self, key, member, this.now()))
-      return { members: amDoc.members(doc.doc, key) }
+      await this.changeDoc(doc, (d) => am().setAdd(d, this.self, key, member, this.now()))
+      return { members: am().members(doc.doc, key) }
     }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'setAdd', service: name, key, member, ...tokenOf(options) }, options) as { members: string[] }
@@ -505,8 +522,8 @@ export class CrdtBackend implements ServiceBackend {
     const doc = this.docs.get(name)
     if (doc != null) {
       this.checkAmKey(key)
-      await this.changeDoc(doc, (d) => amDoc.setRemove(d, this.self, key, member, this.now()))
-      return { members: amDoc.members(doc.doc, key) }
+      await this.changeDoc(doc, (d) => am().setRemove(d, this.self, key, member, this.now()))
+      return { members: am().members(doc.doc, key) }
     }
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'setRemove', service: name, key, member, ...tokenOf(options) }, options) as { members: string[] }
@@ -602,7 +619,7 @@ export class CrdtBackend implements ServiceBackend {
 
   private checkAmRevision (doc: AutomergeReplica, key: string, ifRevision: number | undefined): void {
     if (ifRevision == null) return
-    const actual = amDoc.getValue(doc.doc, key) == null ? 0 : amDoc.revision(doc.doc, key)
+    const actual = am().getValue(doc.doc, key) == null ? 0 : am().revision(doc.doc, key)
     if (actual !== ifRevision) throw new RevisionMismatchError(key, ifRevision, actual)
   }
 
@@ -682,8 +699,8 @@ export class CrdtBackend implements ServiceBackend {
 
   private heartbeat (obj: ReplicatedObject | AutomergeReplica): void {
     if (this.state !== 'started') return
-    const msg = obj instanceof AutomergeReplica
-      ? { kind: 'heartbeat' as const, seq: amDoc.seqOf(obj.doc, this.self), hlc: { wall: this.now(), logical: 0 } }
+    const msg = isDoc(obj)
+      ? { kind: 'heartbeat' as const, seq: am().seqOf(obj.doc, this.self), hlc: { wall: this.now(), logical: 0 } }
       : { kind: 'heartbeat' as const, seq: seqOf(obj.state, this.self), hlc: obj.clock }
     this.background('heartbeat', this.publish(obj.topic, encodeGossip(msg), 'heartbeat'))
     this.updateStaleness(obj)
@@ -780,7 +797,7 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   private updateStaleness (obj: { name: string, tracker: StalenessTracker, overBound: boolean } & (ReplicatedObject | AutomergeReplica)): number {
-    const seen = obj instanceof AutomergeReplica ? (o: string) => amDoc.seqOf(obj.doc, o) : (o: string) => seqOf(obj.state, o)
+    const seen = isDoc(obj) ? (o: string) => am().seqOf(obj.doc, o) : (o: string) => seqOf(obj.state, o)
     const s = obj.tracker.staleness(seen, this.now())
     this.metrics.staleness.set({ service: obj.name }, s / 1000)
     const bound = this.entries.get(obj.name)?.spec.maxStalenessMs
@@ -920,6 +937,8 @@ export class CrdtBackend implements ServiceBackend {
 
   private async openDoc (e: CatalogueEntry): Promise<void> {
     const name = e.spec.name
+    const { AutomergeReplica } = await loadAutomerge()
+    if (this.state !== 'started') return
     const doc = new AutomergeReplica(name, this.self, this.c.datastore)
     try {
       await doc.load()

@@ -14,6 +14,7 @@ import { createLatencyMetrics } from './metrics.js'
 import { Periodic, jittered } from './periodic.js'
 import { forEachLimited, pickProbeTargets, seedFromString } from './probe-targets.js'
 import { latencyRoutes } from './routes.js'
+import { muxerOf, muxerPing } from '../muxer-ping.js'
 import { RttWindows } from './rtt-window.js'
 import { SenderRateLimiter } from './token-bucket.js'
 import { LATENCY_TOPIC } from './topic.js'
@@ -236,7 +237,10 @@ export class LatencyServiceImpl implements LatencyService {
     let rtt: number | undefined
     for (let attempt = 0; rtt === undefined; attempt++) {
       try {
-        rtt = await this.c.libp2p.services.ping.ping(id, { signal })
+        // over an open connection: the muxer's PING frame (no stream, no
+        // peer-store write); else /ipfs/ping, which dials if need be
+        const conn = this.c.libp2p.getConnections(id).find(c => c.status === 'open' && muxerOf(c) !== undefined)
+        rtt = (conn !== undefined ? await muxerPing(conn, { signal }) : undefined) ?? await this.c.libp2p.services.ping.ping(id, { signal })
       } catch (err) {
         // another user of ping (e.g. libp2p's connection monitor) holds the one stream: retry shortly
         if ((err as Error).name === 'TooManyOutboundProtocolStreamsError' && attempt < BUSY_RETRIES && !signal.aborted) {
@@ -325,7 +329,12 @@ export class LatencyServiceImpl implements LatencyService {
     options.signal?.throwIfAborted()
     const state = this.estimator.publicState()
     const bytes = new TextEncoder().encode(JSON.stringify(state))
-    await this.c.libp2p.services.pubsub.publish(LATENCY_TOPIC, bytes)
+    // to the gossip mesh only, not flooded to every connected peer: a state
+    // is background data refreshed every round, and each extra first-hop
+    // copy is forwarded again by its receiver (most of an idle peer's bytes)
+    // (gossipsub's publish takes options; its interface type does not say so)
+    const pubsub = this.c.libp2p.services.pubsub as unknown as { publish: (topic: string, data: Uint8Array, opts?: { floodPublish?: boolean }) => Promise<unknown> }
+    await pubsub.publish(LATENCY_TOPIC, bytes, { floodPublish: false })
     this.lastPublished = { at: this.now(), vec: [...state.coord.vec], height: state.coord.height, peers: peersOf(state) }
     this.counts.published++
     this.metrics.published.inc()

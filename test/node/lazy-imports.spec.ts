@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+
+/** in a fresh Node process: import `module` and list every module URL it resolved */
+async function resolvedBy (module: string): Promise<string[]> {
+  const script = `
+    import { registerHooks } from 'node:module'
+    const seen = []
+    registerHooks({ resolve (s, c, next) { const r = next(s, c); seen.push(r.url); return r } })
+    await import(process.argv[1])
+    process.stdout.write(JSON.stringify(seen))
+  `
+  const path = fileURLToPath(new URL(module, import.meta.url))
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, path], { maxBuffer: 64 * 1024 * 1024 })
+  return JSON.parse(stdout) as string[]
+}
+
+describe('node: capabilities an idle peer does not use are not loaded with it', function () {
+  this.timeout(120_000)
+
+  it('the whole peer (mesh-node) does not load automerge; its engine module does', async () => {
+    const peer = await resolvedBy('../../src/node/mesh-node.ts')
+    assert.ok(peer.length > 100, `only ${peer.length} modules: the probe is broken`)
+    assert.deepEqual(peer.filter(u => u.includes('@automerge/')), [])
+    // the check can fail: the lazily loaded engine does resolve automerge
+    const engine = await resolvedBy('../../src/crdt/automerge/engine.ts')
+    assert.ok(engine.some(u => u.includes('@automerge/')))
+  })
+})
