@@ -21,6 +21,8 @@
 /** the result area of one worker's shared buffer */
 export const HOST_RESULT_BYTES = 1024 * 1024
 export const HOST_HEADER_BYTES = 16
+/** how long past the invocation's deadline a worker still waits for the host (the runtime terminates it first) */
+export const HOST_WAIT_GRACE_MS = 30_000
 /** host calls one invocation may make */
 export const DEFAULT_MAX_HOST_CALLS = 100_000
 
@@ -129,7 +131,7 @@ export function writeHostAnswer (sab: SharedArrayBuffer, seq: number, status: nu
 /**
  * Worker side: posts a call and blocks until the answer with the same
  * sequence number is in the shared buffer, or `deadline` (performance.now())
- * passes.
+ * plus HOST_WAIT_GRACE_MS passes (the runtime's time limit ends it first).
  */
 export class HostBridge {
   private readonly ctl: Int32Array
@@ -146,7 +148,13 @@ export class HostBridge {
     for (;;) {
       const cur = Atomics.load(this.ctl, 0)
       if (cur === seq) break
-      const left = deadline - now()
+      // the runtime's wall-clock limit (main thread) is the authority: past
+      // the invocation's deadline the worker keeps waiting so that limit
+      // terminates it and the invocation fails with FUNCTION_TIMEOUT. Handing
+      // the function a TIMEOUT status at the same moment raced that timer,
+      // and a function that won the race returned normally after its time.
+      // The grace only bounds the wait if the terminate never comes.
+      const left = deadline + HOST_WAIT_GRACE_MS - now()
       if (left <= 0) return { status: HOST_STATUS.TIMEOUT, body: enc.encode('the invocation\'s time ran out waiting for the host') }
       Atomics.wait(this.ctl, 0, cur, left)
     }
