@@ -10,7 +10,6 @@
  *   npx tsx bench/raft/idle.ts [--groups N] [--seconds S] [--cpu-prof DIR] [--no-quiesce]
  */
 import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -20,6 +19,7 @@ import { fileURLToPath } from 'node:url'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { waitFor } from '../../test/helpers/wait.js'
+import { Proc } from './proc.js'
 
 const args = process.argv.slice(2)
 const arg = (name: string, dflt: number): number => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : dflt }
@@ -38,25 +38,6 @@ async function freePort (): Promise<number> {
     srv.once('error', reject)
     srv.listen(0, '127.0.0.1', () => { const p = (srv.address() as { port: number }).port; srv.close(() => { resolve(p) }) })
   })
-}
-
-class Proc {
-  private seq = 0
-  private readonly pending = new Map<number, (m: { ok: boolean, result?: unknown, message?: string }) => void>()
-  constructor (readonly child: ChildProcess) {
-    child.on('message', (m: { id?: number, ok: boolean, result?: unknown, message?: string }) => {
-      if (m.id === undefined) return
-      this.pending.get(m.id)?.(m)
-      this.pending.delete(m.id)
-    })
-  }
-
-  async call<T> (op: string, ...a: unknown[]): Promise<T> {
-    const id = this.seq++
-    const r = await new Promise<{ ok: boolean, result?: unknown, message?: string }>(resolve => { this.pending.set(id, resolve); this.child.send({ id, op, args: a }) })
-    if (!r.ok) throw new Error(r.message)
-    return r.result as T
-  }
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }

@@ -27,6 +27,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { waitFor } from '../../test/helpers/wait.js'
 import { checkHistory } from '../../test/raft/sim/linearizability.js'
 import type { Operation } from '../../test/raft/sim/linearizability.js'
+import { Proc } from './proc.js'
 
 const args = process.argv.slice(2)
 const secIdx = args.indexOf('--seconds')
@@ -121,25 +122,6 @@ async function exited (child: ChildProcess, ms: number): Promise<void> {
     const t = setTimeout(resolve, ms)
     child.once('exit', () => { clearTimeout(t); resolve() })
   })
-}
-
-class Proc {
-  private seq = 0
-  private readonly pending = new Map<number, (m: { ok: boolean, result?: unknown, message?: string }) => void>()
-  constructor (readonly child: ChildProcess) {
-    child.on('message', (m: { id?: number, ok: boolean, result?: unknown, message?: string }) => {
-      if (m.id === undefined) return
-      this.pending.get(m.id)?.(m)
-      this.pending.delete(m.id)
-    })
-  }
-
-  async call<T> (op: string, ...a: unknown[]): Promise<T> {
-    const id = this.seq++
-    const r = await new Promise<{ ok: boolean, result?: unknown, message?: string }>(resolve => { this.pending.set(id, resolve); this.child.send({ id, op, args: a }) })
-    if (!r.ok) throw new Error(r.message)
-    return r.result as T
-  }
 }
 
 async function benchDcis (): Promise<Record<string, unknown>> {

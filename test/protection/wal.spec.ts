@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { openFileLogStorage, SnapshotCorruptionError } from '../../src/raft/storage/index.js'
 import { Sealer, TamperedRecordError, walCipherFor } from '../../src/protection/index.js'
 import { EntryType } from '../../src/raft/core/types.js'
-import { runLogStorageCompliance } from '../raft/storage/compliance.js'
+import { fileSubject, runLogStorageCompliance } from '../raft/storage/compliance.js'
 import { tempDir } from '../raft/storage/helpers.js'
 import type { FileLogStorageOptions } from '../../src/raft/storage/index.js'
 import type { ComplianceSubject } from '../raft/storage/compliance.js'
@@ -20,23 +20,7 @@ const key = new Uint8Array(randomBytes(32))
 const sealer = new Sealer({ activeId: 'k1', key: (id) => id === 'k1' ? key : undefined })
 
 async function sealedSubject (dir: string, options: FileLogStorageOptions, onClose: () => Promise<void>): Promise<ComplianceSubject> {
-  const f = await openFileLogStorage(dir, { ...options, cipher: walCipherFor(sealer, 'g1') })
-  return {
-    storage: f,
-    append: async (entries, hs) => { await f.append(entries, hs) },
-    setHardState: async (hs) => { await f.setHardState(hs) },
-    compact: async (i) => { await f.compact(i) },
-    applySnapshot: async (s) => { await f.applySnapshot(s) },
-    createSnapshot: async (i, cs, data) => await f.createSnapshot(i, cs, data),
-    reopen: async () => {
-      await f.close()
-      return await sealedSubject(dir, options, onClose)
-    },
-    close: async () => {
-      await f.close()
-      await onClose()
-    }
-  }
+  return await fileSubject(dir, { ...options, cipher: walCipherFor(sealer, 'g1') }, onClose)
 }
 
 runLogStorageCompliance('FileLogStorage sealed (1 KiB segments, no cache)', async () => {

@@ -3,9 +3,8 @@
  * MemoryLogStorage and the durable FileLogStorage.
  */
 import { MemoryLogStorage } from '../../../src/raft/core/memory-storage.js'
-import { MemoryDurableLogStorage, openFileLogStorage } from '../../../src/raft/storage/index.js'
-import type { FileLogStorageOptions } from '../../../src/raft/storage/index.js'
-import { runLogStorageCompliance } from './compliance.js'
+import { MemoryDurableLogStorage } from '../../../src/raft/storage/index.js'
+import { fileSubject, runLogStorageCompliance } from './compliance.js'
 import type { ComplianceSubject } from './compliance.js'
 import { tempDir } from './helpers.js'
 
@@ -19,26 +18,6 @@ function memorySubject (): ComplianceSubject {
     async applySnapshot (s) { m.applySnapshot(s) },
     async createSnapshot (i, cs, data) { return m.createSnapshot(i, cs, data) },
     async close () {}
-  }
-}
-
-async function fileSubject (dir: string, options: FileLogStorageOptions, onClose: () => Promise<void>): Promise<ComplianceSubject> {
-  const f = await openFileLogStorage(dir, options)
-  return {
-    storage: f,
-    append: async (entries, hs) => { await f.append(entries, hs) },
-    setHardState: async (hs) => { await f.setHardState(hs) },
-    compact: async (i) => { await f.compact(i) },
-    applySnapshot: async (s) => { await f.applySnapshot(s) },
-    createSnapshot: async (i, cs, data) => await f.createSnapshot(i, cs, data),
-    reopen: async () => {
-      await f.close()
-      return await fileSubject(dir, options, onClose)
-    },
-    close: async () => {
-      await f.close()
-      await onClose()
-    }
   }
 }
 

@@ -9,6 +9,8 @@
 import assert from 'node:assert/strict'
 import { CompactedError, SnapshotOutOfDateError, UnavailableError } from '../../../src/raft/core/errors.js'
 import { emptyConfState } from '../../../src/raft/core/types.js'
+import { openFileLogStorage } from '../../../src/raft/storage/index.js'
+import type { FileLogStorageOptions } from '../../../src/raft/storage/index.js'
 import type { ConfState, Entry, HardState, LogStorage, Snapshot } from '../../../src/raft/core/types.js'
 import { dataFor, describeEntries, ent, ents, prng, sameEntries } from './helpers.js'
 
@@ -26,6 +28,27 @@ export interface ComplianceSubject {
 }
 
 export type SubjectFactory = () => Promise<ComplianceSubject>
+
+/** a FileLogStorage in `dir` as a compliance subject (`options` may carry a WAL cipher); reopen keeps the dir */
+export async function fileSubject (dir: string, options: FileLogStorageOptions, onClose: () => Promise<void>): Promise<ComplianceSubject> {
+  const f = await openFileLogStorage(dir, options)
+  return {
+    storage: f,
+    append: async (entries, hs) => { await f.append(entries, hs) },
+    setHardState: async (hs) => { await f.setHardState(hs) },
+    compact: async (i) => { await f.compact(i) },
+    applySnapshot: async (s) => { await f.applySnapshot(s) },
+    createSnapshot: async (i, cs, data) => await f.createSnapshot(i, cs, data),
+    reopen: async () => {
+      await f.close()
+      return await fileSubject(dir, options, onClose)
+    },
+    close: async () => {
+      await f.close()
+      await onClose()
+    }
+  }
+}
 
 function conf (...voters: string[]): ConfState {
   return { ...emptyConfState(), voters }
