@@ -533,7 +533,8 @@ export class SinkService {
         } catch (err) {
           this.c.logger.warn({ sink: s.spec.name, err: (err as Error).message }, 'replacing a malformed sink mark')
         }
-        const doc = joinDocs(own, { v: 1, window: h.window as number, logs: h.marks })
+        // the spooled header is validated like any mark (a damaged spool file must not write a bad mark)
+        const doc = joinDocs(own, parseMarkDoc(JSON.stringify({ v: 1, window: h.window, logs: h.marks })))
         await b.put(service, key, JSON.stringify(doc))
       }
       for (const [log, cursor] of Object.entries(h.cursors ?? {})) {
