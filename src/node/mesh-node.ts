@@ -388,6 +388,7 @@ export class MeshNode implements ApiNode {
         self: this.libp2p.peerId.toString(),
         dir: join(this.config.dataDir, 'sinks'),
         manifests: () => catalogue.manifests('Sink').map(m => ({ name: m.name, spec: m.spec, appliedAt: m.appliedAt })),
+        onManifestsChange: (listener) => catalogue.onChange(listener),
         backend: () => this.crdt,
         parseCursor,
         logger: forComponent(this.init.logger, 'dcis:sinks'),
