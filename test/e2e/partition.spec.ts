@@ -24,7 +24,7 @@ import { createPrng } from '../../src/latency/prng.js'
 import { waitFor } from '../helpers/wait.js'
 import { checkRevisionHistory } from '../raft/integration/history.js'
 import type { HistOp } from '../raft/integration/history.js'
-import { apply, byId, http, partition, startHealMesh, status } from './heal-helpers.js'
+import { apply, byId, http, killHard, partition, startHealMesh, status } from './heal-helpers.js'
 import type { HealMesh } from './heal-helpers.js'
 
 const SEED = Number(process.env.PARTITION_SEED ?? 7)
@@ -240,5 +240,53 @@ describe(`e2e: a partition longer than the repair grace period (seed ${SEED})`, 
     await waitFor('the removed peer stopped its replica', async () => (await status(cut, NAME))?.local === false, { timeoutMs: 90_000 })
     const r = await waitFor('the removed peer reads the latest value (forwarded)', async () => { const x = await http(cut, 'GET', `/v1/services/${NAME}/kv/k`); return x.status === 200 ? x : undefined }, { timeoutMs: 60_000 })
     assert.equal(r.json.value, last)
+  })
+
+  // last in this mesh: it kills a peer
+  it('an even split re-places on both sides; the newcomer of the side whose placement lost hands its writes over too', async () => {
+    const { mesh } = m!
+    const NAME = 'even-split'
+    const spec = { replicas: 2, consistency: { mode: 'eventual', maxStalenessMs: 200 } }
+    await apply(mesh.peers[0], { apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name: NAME }, spec })
+    const st = await waitFor('placed', async () => { const s = await status(mesh.peers[0], NAME); return s?.replicas.length === 2 ? s : undefined }, { timeoutMs: 30_000 })
+    const [a, b] = st.replicas.map((r: { peerId: string }) => byId(mesh, r.peerId))
+    await waitFor('both replicas open', async () => (await status(a, NAME))?.local === true && (await status(b, NAME))?.local === true, { timeoutMs: 30_000 })
+    const rest = mesh.peers.filter(p => p !== a && p !== b)
+    const prng = createPrng(SEED + 3)
+    let total = 0
+    const add = async (via: typeof a, n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const delta = Math.floor(prng.next() * 9) + 1
+        const r = await http(via, 'POST', `/v1/services/${NAME}/counters/c`, JSON.stringify({ delta }))
+        assert.equal(r.status, 200, JSON.stringify(r.json))
+        total += delta
+      }
+    }
+    await add(a, 3)
+    // 1 of 2 replicas live on each side: both sides re-place
+    await partition(faults, [[a.index, rest[0].index], [b.index, rest[1].index, rest[2].index]], mesh.peers)
+    const placedOn = async (observer: typeof a, gone: typeof a): Promise<typeof a | undefined> => {
+      const ids: string[] = (await status(observer, NAME))?.replicas.map((r: { peerId: string }) => r.peerId) ?? []
+      const added = ids.find(id => id !== observer.peerId && id !== gone.peerId)
+      return ids.length === 2 && !ids.includes(gone.peerId) && added !== undefined ? byId(mesh, added) : undefined
+    }
+    const x = await waitFor('side A re-placed', async () => placedOn(a, b), { timeoutMs: 60_000, intervalMs: 250 })
+    const y = await waitFor('side B re-placed', async () => placedOn(b, a), { timeoutMs: 60_000, intervalMs: 250 })
+    await waitFor('the newcomers open', async () => (await status(x, NAME))?.local === true && (await status(y, NAME))?.local === true, { timeoutMs: 30_000 })
+    await add(x, 5)
+    await add(y, 5)
+    // side B's writes now live on y (and b); b dies, and side A's placement is made the later one (a spec
+    // change), so it wins the catalogue merge: y is neither a replica nor retired there
+    await killHard(b)
+    await apply(a, { apiVersion: 'edge/v1', kind: 'EdgeStatefulService', metadata: { name: NAME }, spec: { ...spec, consistency: { mode: 'eventual', maxStalenessMs: 250 } } })
+    const live = mesh.peers.filter(p => p !== b)
+    await partition(faults, [], live)
+    const winners = [a.peerId, x.peerId].sort().join()
+    await waitFor('y learns that side A\'s placement won', async () => (await status(y, NAME))?.replicas.map((r: { peerId: string }) => r.peerId).sort().join() === winners, { timeoutMs: 60_000, intervalMs: 250 })
+    await waitFor('exact convergence on the winning replicas, y\'s writes included', async () => {
+      const v = await Promise.all([a, x].map(async p => (await http(p, 'GET', `/v1/services/${NAME}/counters/c`)).json?.value))
+      return v.every((n: unknown) => n === total)
+    }, { timeoutMs: 90_000, intervalMs: 250 })
+    await waitFor('y closed its replica', async () => (await status(y, NAME))?.local === false, { timeoutMs: 60_000 })
   })
 })

@@ -163,6 +163,8 @@ export class CrdtBackend implements ServiceBackend {
   private repairing = false
   /** service -> when this peer last re-placed it (one repair per grace period) */
   private readonly lastRepair = new Map<string, number>()
+  /** replaced replicas kept open because no current replica has taken their state yet (retried by repair) */
+  private readonly retiring = new Set<string>()
   private state: Status = 'stopped'
   private self = ''
   private catalogue!: ReplicatedObject
@@ -267,6 +269,11 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   /** whether this peer holds a replica of `name` */
+  /** the local replica that takes writes: none while a replaced replica hands its state over (writes go to a current replica) */
+  private writable<T> (from: Map<string, T>, name: string): T | undefined {
+    return this.retiring.has(name) ? undefined : from.get(name)
+  }
+
   isLocal (name: string): boolean {
     return this.local.has(name) || this.docs.has(name)
   }
@@ -298,14 +305,19 @@ export class CrdtBackend implements ServiceBackend {
 
   /** writes a catalogue entry (CLWW), opens/closes local replicas, pushes the catalogue to the replicas */
   private async writeEntry (entry: CatalogueEntry, options: AbortOptions = {}): Promise<void> {
+    await this.putEntry(entry)
+    await this.reconcile()
+    await this.pushCatalogue(entry.replicas, options)
+  }
+
+  /** writes a catalogue entry (CLWW) without acting on it */
+  private async putEntry (entry: CatalogueEntry): Promise<void> {
     const name = entry.spec.name
     // after the clock and after the entry's current winner (it may have come by anti-entropy, which carries no clock)
     const cur = clwwRegister.winner(ormap.get<CLWWRegister>(this.catalogue.state.sections[0], name))?.ts
     const ts = hlcTick(cur != null && compareHlc(cur, this.catalogue.clock) > 0 ? cur : this.catalogue.clock, this.now())
     await this.mutate(this.catalogue, (s) => [ormap.update<CLWWRegister>(s.sections[0], name, (r) => clwwRegister.set(r, this.self, ts, encodeEntry(entry)))], ts)
     this.refreshEntries()
-    await this.reconcile()
-    await this.pushCatalogue(entry.replicas, options)
   }
 
   /** agree: push the catalogue to these peers (those reachable now) */
@@ -417,7 +429,7 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   async put (name: string, key: string, value: string, options: WriteOptions = {}): Promise<{ revision: number }> {
-    const doc = this.docs.get(name)
+    const doc = this.writable(this.docs, name)
     if (doc != null) {
       this.checkAmKey(key)
       let json: unknown
@@ -430,7 +442,7 @@ export class CrdtBackend implements ServiceBackend {
       await this.changeDoc(doc, (d) => am().put(d, this.self, key, json, this.now()))
       return { revision: am().revision(doc.doc, key) }
     }
-    const obj = this.local.get(name)
+    const obj = this.writable(this.local, name)
     if (obj == null) return await this.forward({ v: 1, op: 'put', service: name, key, value, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}), ...tokenOf(options) }, options) as { revision: number }
     this.checkRevision(obj, key, options.ifRevision)
     const ts = nextStamp(obj.state, key, obj.clock, this.now())
@@ -439,14 +451,14 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   async delete (name: string, key: string, options: WriteOptions = {}): Promise<{ revision: number }> {
-    const doc = this.docs.get(name)
+    const doc = this.writable(this.docs, name)
     if (doc != null) {
       if (am().getValue(doc.doc, key) == null) throw new KeyNotFoundError(name, key)
       this.checkAmRevision(doc, key, options.ifRevision)
       await this.changeDoc(doc, (d) => am().remove(d, this.self, key, this.now()))
       return { revision: am().revision(doc.doc, key) }
     }
-    const obj = this.local.get(name)
+    const obj = this.writable(this.local, name)
     if (obj == null) return await this.forward({ v: 1, op: 'delete', service: name, key, ...(options.ifRevision != null ? { ifRevision: options.ifRevision } : {}), ...tokenOf(options) }, options) as { revision: number }
     if (kvGet(obj.state, key) == null) throw new KeyNotFoundError(name, key)
     this.checkRevision(obj, key, options.ifRevision)
@@ -464,7 +476,7 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   async addCounter (name: string, key: string, delta: number, options: WriteOptions = {}): Promise<{ value: number }> {
-    const doc = this.docs.get(name)
+    const doc = this.writable(this.docs, name)
     if (doc != null) {
       this.checkAmKey(key)
       const next = am().counter(doc.doc, key) + delta
@@ -472,7 +484,7 @@ export class CrdtBackend implements ServiceBackend {
       await this.changeDoc(doc, (d) => am().add(d, this.self, key, delta, this.now()))
       return { value: am().counter(doc.doc, key) }
     }
-    const obj = this.local.get(name)
+    const obj = this.writable(this.local, name)
     if (obj == null) return await this.forward({ v: 1, op: 'addCounter', service: name, key, delta, ...tokenOf(options) }, options) as { value: number }
     await this.mutate(obj, (s) => addCounter(s, this.self, key, delta))
     return { value: counterValue(obj.state, key) }
@@ -490,7 +502,7 @@ export class CrdtBackend implements ServiceBackend {
       for (const [key, delta] of entries) values.push((await this.addCounter(name, key, delta, options)).value)
       return { values }
     }
-    const obj = this.local.get(name)
+    const obj = this.writable(this.local, name)
     if (obj == null) return await this.forward({ v: 1, op: 'addCounters', service: name, entries }, options) as { values: number[] }
     await this.mutate(obj, (s) => addCounters(s, this.self, entries))
     return { values: entries.map(([key]) => counterValue(obj.state, key)) }
@@ -506,26 +518,26 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   async addMember (name: string, key: string, member: string, options: WriteOptions = {}): Promise<{ members: string[] }> {
-    const doc = this.docs.get(name)
+    const doc = this.writable(this.docs, name)
     if (doc != null) {
       this.checkAmKey(key)
       await this.changeDoc(doc, (d) => am().setAdd(d, this.self, key, member, this.now()))
       return { members: am().members(doc.doc, key) }
     }
-    const obj = this.local.get(name)
+    const obj = this.writable(this.local, name)
     if (obj == null) return await this.forward({ v: 1, op: 'setAdd', service: name, key, member, ...tokenOf(options) }, options) as { members: string[] }
     await this.mutate(obj, (s) => setAdd(s, this.self, key, member))
     return { members: setMembers(obj.state, key) }
   }
 
   async removeMember (name: string, key: string, member: string, options: WriteOptions = {}): Promise<{ members: string[] }> {
-    const doc = this.docs.get(name)
+    const doc = this.writable(this.docs, name)
     if (doc != null) {
       this.checkAmKey(key)
       await this.changeDoc(doc, (d) => am().setRemove(d, this.self, key, member, this.now()))
       return { members: am().members(doc.doc, key) }
     }
-    const obj = this.local.get(name)
+    const obj = this.writable(this.local, name)
     if (obj == null) return await this.forward({ v: 1, op: 'setRemove', service: name, key, member, ...tokenOf(options) }, options) as { members: string[] }
     await this.mutate(obj, (s) => setRemove(s, key, member))
     return { members: setMembers(obj.state, key) }
@@ -539,7 +551,7 @@ export class CrdtBackend implements ServiceBackend {
   async appendLog (name: string, key: string, values: string[], options: WriteOptions = {}): Promise<{ appended: number, first: string, last: string, length: number }> {
     if (values.length === 0 || values.length > MAX_LOG_APPEND) throw new OperationNotSupportedError(`an append carries 1..${MAX_LOG_APPEND} entries`)
     if (this.docs.has(name)) throw new OperationNotSupportedError(`service ${name} holds automerge documents: logs need crdtEngine delta-crdts`)
-    const obj = this.local.get(name)
+    const obj = this.writable(this.local, name)
     if (obj == null) return await this.forward({ v: 1, op: 'logAppend', service: name, key, values }, options) as { appended: number, first: string, last: string, length: number }
     const ts = logStamps(obj.state, key, obj.clock, this.now(), values.length)
     // the first dot of this append (mutate applies the delta synchronously, so nothing comes between)
@@ -845,6 +857,8 @@ export class CrdtBackend implements ServiceBackend {
     if (this.state !== 'started' || this.repairing) return
     this.repairing = true
     try {
+      // replaced replicas still holding state nobody took: try the hand-over again
+      if (this.retiring.size > 0) await this.reconcile()
       const connected = this.liveness.snapshot()
       // log retention (age and size): swept by the lowest live replica id, the trim replicates as a delta
       for (const obj of [...this.local.values()]) {
@@ -908,8 +922,22 @@ export class CrdtBackend implements ServiceBackend {
     }
     for (const name of [...this.local.keys(), ...this.docs.keys()]) {
       const e = this.entries.get(name)
-      if (e != null && !e.replicas.includes(this.self)) await this.handOff(name, e)
-      if (e == null || !e.replicas.includes(this.self)) await this.close(name, e == null)
+      if (e != null && e.replicas.includes(this.self)) {
+        this.retiring.delete(name)
+        continue
+      }
+      // replaced: the state goes to a current replica before the replica closes; until one takes it, it stays
+      // open and takes no writes (they go to a current replica)
+      if (e != null && this.state === 'started') {
+        const first = !this.retiring.has(name)
+        this.retiring.add(name)
+        if (!(await this.handOff(name, e))) {
+          if (first) this.log.warn({ event: 'hand-off-pending', service: name, replicas: e.replicas }, 'replaced replica stays open until a current replica takes its state')
+          continue
+        }
+      }
+      await this.close(name, e == null)
+      this.retiring.delete(name)
     }
   }
 
@@ -977,21 +1005,38 @@ export class CrdtBackend implements ServiceBackend {
    * before closing, sync once with the current replicas it can reach, so the
    * writes it acknowledged meanwhile are not lost.
    */
-  private async handOff (name: string, e: CatalogueEntry): Promise<void> {
+  private async handOff (name: string, e: CatalogueEntry): Promise<boolean> {
+    const others = e.replicas.filter(p => p !== this.self)
+    if (others.length === 0) return true
     const connected = new Set(this.c.libp2p.getPeers().map(String))
+    const reachable = others.filter(p => connected.has(p))
+    if (reachable.length === 0) return false
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)])
+    if (e.retired?.includes(this.self) !== true) {
+      // the placement that won was made without this replica (both sides of an even split re-placed the
+      // service; the catalogue kept the other side's entry): the current replicas refuse state from a peer
+      // they do not know, so list this peer as retired first and tell them
+      try {
+        await this.putEntry({ ...e, retired: [...(e.retired ?? []), this.self].slice(-MAX_RETIRED) })
+        await this.pushCatalogue(reachable, { signal })
+      } catch (err) {
+        this.log.warn({ service: name, err: (err as Error).message }, 'listing the replaced replica as retired failed')
+        return false
+      }
+    }
     const obj = this.local.get(name)
     const doc = this.docs.get(name)
-    for (const r of e.replicas.filter(p => connected.has(p))) {
+    for (const r of reachable) {
       try {
-        if (obj != null) await this.syncObject(peerIdFromString(r), obj, signal)
-        if (doc != null) await this.syncDoc(peerIdFromString(r), doc, signal)
+        if (obj != null && !(await this.syncObject(peerIdFromString(r), obj, signal))) continue
+        if (doc != null && !(await this.syncDoc(peerIdFromString(r), doc, signal))) continue
         this.log.info({ service: name, to: r }, 'replaced replica handed its state over')
-        return
+        return true
       } catch {
         // try the next replica
       }
     }
+    return false
   }
 
   private async close (name: string, discard = false): Promise<void> {
@@ -1064,7 +1109,7 @@ export class CrdtBackend implements ServiceBackend {
       known[i] = known[j]
       known[j] = t
     }
-    const jobs: Array<Promise<void>> = known.slice(0, CATALOGUE_FANOUT).map(async p => this.syncObject(p, this.catalogue, signal))
+    const jobs: Array<Promise<boolean>> = known.slice(0, CATALOGUE_FANOUT).map(async p => this.syncObject(p, this.catalogue, signal))
     for (const [name, obj] of this.local) {
       for (const r of this.entries.get(name)?.replicas ?? []) {
         const p = byId.get(r)
@@ -1111,9 +1156,10 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   /** push-pull anti-entropy of one object with one peer (three frames) */
-  async syncObject (peer: PeerId, obj: ReplicatedObject, signal: AbortSignal): Promise<void> {
+  /** one anti-entropy exchange; true when the remote took this replica's state (false: refused, or one already running) */
+  async syncObject (peer: PeerId, obj: ReplicatedObject, signal: AbortSignal): Promise<boolean> {
     const key = `${peer.toString()}\n${obj.name}`
-    if (this.inflight.has(key) || this.state !== 'started') return
+    if (this.inflight.has(key) || this.state !== 'started') return false
     this.inflight.add(key)
     let stream: Stream | undefined
     try {
@@ -1127,7 +1173,7 @@ export class CrdtBackend implements ServiceBackend {
       if (reply.kind === 'refuse') {
         this.metrics.syncs.inc({ result: 'refused' })
         await stream.close({ signal }).catch(() => {})
-        return
+        return false
       }
       if (reply.kind !== 'reply') throw new ReplicationFrameError('kind', `expected a reply, got ${reply.kind}`)
       this.ingest(obj, reply.parts.map(p => p.mode === 'none' ? null : p.state), reply.parts.some(p => p.mode === 'full'))
@@ -1138,6 +1184,7 @@ export class CrdtBackend implements ServiceBackend {
       await lp.write(push, { signal })
       await stream.close({ signal }).catch(() => {})
       this.metrics.syncs.inc({ result: 'ok' })
+      return true
     } catch (err) {
       stream?.abort(err as Error)
       if (err instanceof ReplicationFrameError || (err as Error).name === 'CrdtDecodeError') this.metrics.rejected.inc({ reason: 'malformed' })
@@ -1195,9 +1242,9 @@ export class CrdtBackend implements ServiceBackend {
   }
 
   /** one automerge sync session with a co-replica */
-  async syncDoc (peer: PeerId, doc: AutomergeReplica, signal: AbortSignal): Promise<void> {
+  async syncDoc (peer: PeerId, doc: AutomergeReplica, signal: AbortSignal): Promise<boolean> {
     const key = `${peer.toString()}\n${doc.name}\nam`
-    if (this.inflight.has(key) || this.state !== 'started') return
+    if (this.inflight.has(key) || this.state !== 'started') return false
     this.inflight.add(key)
     let stream: Stream | undefined
     try {
@@ -1207,6 +1254,7 @@ export class CrdtBackend implements ServiceBackend {
       if (await doc.initiate(lp, { signal })) this.afterDocChange(doc)
       await stream.close({ signal }).catch(() => {})
       this.metrics.syncs.inc({ result: 'ok' })
+      return true
     } catch (err) {
       stream?.abort(err as Error)
       if ((err as Error).name === 'AutomergeFrameError') this.metrics.rejected.inc({ reason: 'malformed' })
@@ -1488,7 +1536,7 @@ export class CrdtBackend implements ServiceBackend {
   /** a forwarded call, answered only from a local replica (never forwarded again) */
   private async execute (req: RpcRequest, signal: AbortSignal): Promise<unknown> {
     this.entry(req.service)
-    if (!this.isLocal(req.service)) throw new ServiceUnavailableError(`this peer holds no replica of ${req.service}`)
+    if (!this.isLocal(req.service) || this.retiring.has(req.service)) throw new ServiceUnavailableError(`this peer holds no replica of ${req.service}`)
     const key = req.key ?? ''
     const w = { signal, ...(req.ifRevision != null ? { ifRevision: req.ifRevision } : {}) }
     switch (req.op) {
