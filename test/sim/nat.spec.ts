@@ -48,6 +48,7 @@ interface NatView {
   reservations: string[]
   connections: { direct: number, relayed: number }
   upgradedToDirect: number
+  relayedConnectionsOpened: number
   relayServer: { reservations: number | null }
   events: Array<{ at: number, kind: string, peer: string }>
 }
@@ -209,7 +210,7 @@ describe('nat-sites lab: NAT traversal through circuit relays (namespace lab)', 
       // DCUtR attempts: bytes on the /libp2p/dcutr protocol in the peer's libp2p metrics
       const m = await call(p, 'GET', '/metrics')
       const dcutrBytes = m.text.split('\n').filter(l => l.startsWith('libp2p_data_transfer_bytes_total') && l.includes('dcutr')).reduce((sum, l) => sum + (Number(l.split(' ').pop()) || 0), 0)
-      rows.push({ dcutrBytes, peer: p.plan.name, status: v?.reachability.status, reservations: v?.reservations.length, connections: v?.connections, upgradedToDirect: v?.upgradedToDirect, relayServerReservations: v?.relayServer.reservations })
+      rows.push({ dcutrBytes, peer: p.plan.name, status: v?.reachability.status, reservations: v?.reservations.length, connections: v?.connections, relayedConnectionsOpened: v?.relayedConnectionsOpened, upgradedToDirect: v?.upgradedToDirect, relayServerReservations: v?.relayServer.reservations })
     }
     // what relaying costs at rest: bytes the relays move on the hop/stop protocols over 30 s
     const relayBytes = async (): Promise<number> => {
