@@ -9,7 +9,8 @@
  *   - a function deployed on a home peer is invoked through a shop peer
  *     (the module comes over a relayed connection: only home-0 has it);
  *   - a strong service with voters behind both NATs commits writes;
- *   - the report: DCUtR upgrades, relayed vs direct latency (printed);
+ *   - the report: DCUtR upgrades per NAT type (port-preserving, random),
+ *     relayed vs direct latency (printed);
  *   - killing the relay the NAT'd peers reserved on: they re-reserve on the
  *     other within 30 s and stay reachable (a write through each site).
  * Needs root, ip and nft (the namespace lab) and a built dist/: skipped
@@ -150,18 +151,7 @@ describe('nat-sites lab: NAT traversal through circuit relays (namespace lab)', 
     assert.equal(last!.text, input)
   })
 
-  // set once the strong service below committed writes: the relay-kill test
-  // then also writes through it
-  let strongReady = false
-
-  // KNOWN FLAKY (issue 19 stays open): writes forwarded to the leader through
-  // a relay timed out for 120 s in 1 of 2 CI runs (and 2 of 7 earlier runs);
-  // opt-in until fixed: DCIS_NAT_STRONG_TEST=1
   it('a strong service with a voter behind each NAT commits writes', async function () {
-    if (process.env.DCIS_NAT_STRONG_TEST !== '1') {
-      console.log('      skipped: known flaky (issue 19), DCIS_NAT_STRONG_TEST=1 runs it')
-      this.skip()
-    }
     const manifest = {
       apiVersion: 'edge/v1',
       kind: 'EdgeStatefulService',
@@ -192,15 +182,16 @@ describe('nat-sites lab: NAT traversal through circuit relays (namespace lab)', 
     const g = await call(by('shop-1'), 'GET', '/v1/services/nat-ledger/kv/k3', undefined, undefined, 30_000)
     assert.ok(ok(g), `read: ${g.status} ${g.text}`)
     assert.equal((g.json as { value: string }).value, 'v3')
-    strongReady = true
   })
 
   it('reports DCUtR upgrades and relayed vs direct latency', async () => {
     const rows: Array<Record<string, unknown>> = []
+    const views = new Map<string, NatView | null>()
     const relayed: number[] = []
     const direct: number[] = []
     for (const p of peers!.peers) {
       const v = await nat(p)
+      views.set(p.plan.name, v)
       const lat = await call(p, 'GET', '/v1/latency')
       const map = ok(lat) ? (lat.json as { peers: Array<{ peerId: string, rttMs: number | null, relayedRttMs?: number }> }).peers : []
       for (const e of map) {
@@ -226,7 +217,24 @@ describe('nat-sites lab: NAT traversal through circuit relays (namespace lab)', 
     await new Promise(resolve => setTimeout(resolve, 30_000))
     const relayedBytesPerS = Math.round((await relayBytes() - b0) / ((performance.now() - t0) / 1000))
     const median = (xs: number[]): number | null => xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-    const report = { relayedBytesPerSAtRest: relayedBytesPerS, peers: rows, upgradedToDirect: rows.reduce((s, r) => s + Number(r.upgradedToDirect ?? 0), 0), latency: { directMedianMs: median(direct), directSamples: direct.length, relayedMedianMs: median(relayed), relayedSamples: relayed.length } }
+    // per NAT type (the site's natMapping): a direct connection between peers
+    // behind two different NATs can only come from a DCUtR hole punch (no
+    // other dial gets through the routers), so `upgraded` events whose
+    // remote sits behind another site's NAT count as punches
+    const siteOf = new Map(peers!.peers.map(p => [p.peerId, p.plan.site]))
+    const byType: Record<string, { peers: string[], relayedOpen: number, relayedOpened: number, dcutrBytes: number, punched: number }> = {}
+    for (const p of natted()) {
+      const type = p.plan.site.natMapping ?? 'preserving'
+      const v = views.get(p.plan.name)
+      const row = rows.find(r => r.peer === p.plan.name)!
+      const t = byType[type] ??= { peers: [], relayedOpen: 0, relayedOpened: 0, dcutrBytes: 0, punched: 0 }
+      t.peers.push(p.plan.name)
+      t.relayedOpen += v?.connections.relayed ?? 0
+      t.relayedOpened += v?.relayedConnectionsOpened ?? 0
+      t.dcutrBytes += Number(row.dcutrBytes)
+      t.punched += (v?.events ?? []).filter(e => e.kind === 'upgraded' && siteOf.get(e.peer)?.nat === true && siteOf.get(e.peer) !== p.plan.site).length
+    }
+    const report = { relayedBytesPerSAtRest: relayedBytesPerS, peers: rows, byNatType: byType, upgradedToDirect: rows.reduce((s, r) => s + Number(r.upgradedToDirect ?? 0), 0), latency: { directMedianMs: median(direct), directSamples: direct.length, relayedMedianMs: median(relayed), relayedSamples: relayed.length } }
     console.log(`      nat report: ${JSON.stringify(report)}`)
     // each NAT'd peer reached the others through a relay at least once
     assert.ok(rows.filter(r => r.status === 'relayed').length === natted().length, JSON.stringify(rows))
@@ -252,7 +260,7 @@ describe('nat-sites lab: NAT traversal through circuit relays (namespace lab)', 
     }))
     console.log(`      re-reservation after killing ${victim.plan.name} (ms): ${JSON.stringify(took)}`)
     // still reachable: Raft writes need both NAT sites' voters through the remaining relay
-    for (const [i, p] of (strongReady ? ['home-0', 'shop-1'] : []).entries()) {
+    for (const [i, p] of ['home-0', 'shop-1'].entries()) {
       let w: Reply | undefined
       await until(async () => {
         w = await call(by(p), 'PUT', `/v1/services/nat-ledger/kv/after-kill-${i}`, `a${i}`, 'text/plain', 30_000)
