@@ -26,10 +26,12 @@ import { LabClient, ok } from '../../src/sim/client.js'
 import { dropState } from '../../src/sim/labstate.js'
 import { NetnsNetwork, netnsProblem } from '../../src/sim/netns.js'
 import { PeerSet } from '../../src/sim/peers.js'
+import { natTypes } from '../../src/sim/report.js'
 import { loadScenario } from '../../src/sim/scenario.js'
 import { REPO_ROOT } from '../helpers/cli.js'
 import { waitFor } from '../helpers/wait.js'
 import type { Reply } from '../../src/sim/client.js'
+import type { NatJson } from '../../src/sim/report.js'
 import type { SimPeer } from '../../src/sim/peers.js'
 
 const DIST_CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js')
@@ -217,23 +219,8 @@ describe('nat-sites lab: NAT traversal through circuit relays (namespace lab)', 
     await new Promise(resolve => setTimeout(resolve, 30_000))
     const relayedBytesPerS = Math.round((await relayBytes() - b0) / ((performance.now() - t0) / 1000))
     const median = (xs: number[]): number | null => xs.length === 0 ? null : [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-    // per NAT type (the site's natMapping): a direct connection between peers
-    // behind two different NATs can only come from a DCUtR hole punch (no
-    // other dial gets through the routers), so `upgraded` events whose
-    // remote sits behind another site's NAT count as punches
-    const siteOf = new Map(peers!.peers.map(p => [p.peerId, p.plan.site]))
-    const byType: Record<string, { peers: string[], relayedOpen: number, relayedOpened: number, dcutrBytes: number, punched: number }> = {}
-    for (const p of natted()) {
-      const type = p.plan.site.natMapping ?? 'preserving'
-      const v = views.get(p.plan.name)
-      const row = rows.find(r => r.peer === p.plan.name)!
-      const t = byType[type] ??= { peers: [], relayedOpen: 0, relayedOpened: 0, dcutrBytes: 0, punched: 0 }
-      t.peers.push(p.plan.name)
-      t.relayedOpen += v?.connections.relayed ?? 0
-      t.relayedOpened += v?.relayedConnectionsOpened ?? 0
-      t.dcutrBytes += Number(row.dcutrBytes)
-      t.punched += (v?.events ?? []).filter(e => e.kind === 'upgraded' && siteOf.get(e.peer)?.nat === true && siteOf.get(e.peer) !== p.plan.site).length
-    }
+    // per NAT type (the site's natMapping): DCUtR punches, circuits, dcutr bytes
+    const byType = natTypes(peers!.peers, n => views.get(n) as NatJson | null).map(t => ({ ...t, dcutrBytes: rows.filter(r => t.peers.includes(String(r.peer))).reduce((a, r) => a + Number(r.dcutrBytes), 0) }))
     const report = { relayedBytesPerSAtRest: relayedBytesPerS, peers: rows, byNatType: byType, upgradedToDirect: rows.reduce((s, r) => s + Number(r.upgradedToDirect ?? 0), 0), latency: { directMedianMs: median(direct), directSamples: direct.length, relayedMedianMs: median(relayed), relayedSamples: relayed.length } }
     console.log(`      nat report: ${JSON.stringify(report)}`)
     // each NAT'd peer reached the others through a relay at least once
