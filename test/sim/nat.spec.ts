@@ -181,9 +181,14 @@ describe('nat-sites lab: NAT traversal through circuit relays (namespace lab)', 
         return ok(w)
       }, { timeoutMs: 120_000, intervalMs: 2000, message: () => `write through ${p}: ${w?.status} ${w?.text.slice(0, 300)}` })
     }
-    const g = await call(by('shop-1'), 'GET', '/v1/services/nat-ledger/kv/k3', undefined, undefined, 30_000)
-    assert.ok(ok(g), `read: ${g.status} ${g.text}`)
-    assert.equal((g.json as { value: string }).value, 'v3')
+    // a linearizable read through a voter behind the other NAT (a ReadIndex
+    // round to the leader through the relay), retried like the writes
+    let g: Reply | undefined
+    await until(async () => {
+      g = await call(by('shop-1'), 'GET', '/v1/services/nat-ledger/kv/k3', undefined, undefined, 30_000)
+      return ok(g)
+    }, { timeoutMs: 120_000, intervalMs: 2000, message: () => `read through shop-1: ${g?.status} ${g?.text.slice(0, 300)}` })
+    assert.equal((g!.json as { value: string }).value, 'v3')
   })
 
   it('reports DCUtR upgrades and relayed vs direct latency', async () => {
