@@ -14,6 +14,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp } from '../latency/emulator/index.js'
 import { gossipMessageId } from '../registry/gossip-id.js'
+import { directFirstAddressSorter, reuseLimitedConnections } from './nat.js'
 import { RelayBudget } from './relay-budget.js'
 import type { DcisConfig } from '../config/index.js'
 import type { LinkFaults } from '../latency/emulator/index.js'
@@ -132,6 +133,10 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       userAgent: init.agentVersion
     },
     transports: [transport, circuitRelayTransport({ reservationCompletionTimeout: 10_000, maxInboundStopStreams: maxCircuits, maxOutboundStopStreams: maxCircuits })],
+    // direct addresses before relayed ones (a relay through a public peer
+    // counts as public for libp2p's default order: same-LAN peers behind
+    // one NAT then talked through the relay)
+    connectionManager: { addressSorter: directFirstAddressSorter },
     connectionGater: budget != null ? { denyOutboundRelayedConnection: () => !budget.admit() } : {},
     // libp2p's connection monitor opens an /ipfs/ping stream per connection
     // every round (a multistream exchange and a peer-store write on both
@@ -199,6 +204,9 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
       ...natServices
     }
   }) as unknown as MeshLibp2p
+  // a peer reached only through a relay: new streams go over the open
+  // relayed connection instead of a new circuit per dial (docs/nat.md)
+  reuseLimitedConnections(node)
   // open circuits = this relay's outbound stop streams, over all connections
   budget?.setOpenCounter(() => {
     let n = 0

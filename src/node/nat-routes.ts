@@ -20,7 +20,7 @@ export function natRoutes (view: () => NatView): ApiRoutes {
               description: 'NAT traversal state',
               type: 'object',
               additionalProperties: false,
-              required: ['configured', 'reachability', 'reservations', 'wantedReservations', 'connections', 'upgradedToDirect', 'relayedPeersRefreshed', 'relayServer', 'events'],
+              required: ['configured', 'reachability', 'reservations', 'wantedReservations', 'connections', 'upgradedToDirect', 'relayedConnectionsOpened', 'relayedPeersRefreshed', 'relayServer', 'events'],
               properties: {
                 configured: { type: 'string', enum: ['auto', 'public', 'private'] },
                 reachability: {
@@ -38,6 +38,7 @@ export function natRoutes (view: () => NatView): ApiRoutes {
                   properties: { direct: { type: 'integer' }, relayed: { type: 'integer' } }
                 },
                 upgradedToDirect: { type: 'integer', description: 'relayed connections followed by a direct one to the same peer (DCUtR or a direct dial)' },
+                relayedConnectionsOpened: { type: 'integer', description: 'relayed connections opened since start, both directions (each one is a circuit on a relay)' },
                 relayedPeersRefreshed: { type: 'integer', description: 'times the peer store\'s addresses of a relayed peer were set to those of its END (a relay went away)' },
                 relayServer: {
                   type: 'object',

@@ -1,15 +1,23 @@
 /**
  * The namespace lab (root only): one network namespace per peer on a Linux
- * bridge the run creates, addresses in a private 10.X.0.0/16 picked per run.
+ * bridge the run creates, addresses in a 10.X.0.0/16 picked per run.
  *
- *   host ns:   bridge dcisb<id> 10.X.127.254/17 (the runner talks to APIs here)
- *   peer ns:   eth0 10.X.(1+k/250).(1+k%250)/17, no default route
- *   NAT site:  router ns with eth0 10.X.100.(1+j)/17 on the bridge and br0
+ *   host ns:   bridge dcisb<id> P.X.127.254/17 (the runner talks to APIs here)
+ *   peer ns:   eth0 P.X.(1+k/250).(1+k%250)/17, no default route
+ *   NAT site:  router ns with eth0 P.X.100.(1+j)/17 on the bridge and br0
  *              10.X.(128+j).1/24 inside; its peers at 10.X.(128+j).(2+i)
  *              route via the router, which masquerades them (nft; the
  *              site's natMapping: port-preserving or fully-random) and
  *              drops new inbound connections except from the runner
  *              (the host reaches their APIs through a route via the router)
+ *
+ * P is 10 (private) unless the scenario has a NAT'd site: then the "public"
+ * side (the bridge, public peers, the routers' outside addresses) is
+ * P = LAB_PUBLIC_OCTET, a range libp2p does not classify as private
+ * (@libp2p/utils isPrivate: not RFC 1918, CGNAT, documentation or benchmark
+ * space), so DCUtR and identify treat them as public addresses, as on the
+ * internet. It never leaves the run's namespaces and bridge: the host
+ * holds one route for P.X.0.0/17 to the bridge while the run lasts.
  *
  * Cuts are nft drop rules: in the sender's namespace (output) for a public
  * destination, in the destination's router (forward) for a NAT'd one.
@@ -26,6 +34,12 @@ import type { PeerPlan } from './scenario.js'
 
 export const NS_PREFIX = 'dcis-'
 export const BRIDGE_PREFIX = 'dcisb'
+/**
+ * First octet of the "public" side of a lab with NAT'd sites: 11.0.0.0/8 is
+ * not in libp2p's private list (10/8 and the documentation ranges are), and
+ * the lab's range inside it is only routed to the run's own bridge.
+ */
+export const LAB_PUBLIC_OCTET = 11
 
 /** Whether this process can build the namespace lab, or why not. */
 export async function netnsProblem (): Promise<string | null> {
@@ -49,10 +63,12 @@ export class NetnsNetwork implements LabNetwork {
   readonly state: LabState
   private readonly id: string
   private octet = 0
+  /** first octet of the public side: 10, or LAB_PUBLIC_OCTET with NAT'd sites */
+  private pub = 10
   private readonly byPeer = new Map<string, NsPeer>()
   private readonly routers = new Map<number, { ns: string, addr: string, subnet: string }>()
   private readonly applied = new Map<string, string>()
-  private readonly hostAddr = (): string => `10.${this.octet}.127.254`
+  private readonly hostAddr = (): string => `${this.pub}.${this.octet}.127.254`
 
   constructor (runId = randomBytes(3).toString('hex')) {
     this.id = runId.slice(0, 6)
@@ -66,7 +82,7 @@ export class NetnsNetwork implements LabNetwork {
     const start = parseInt(this.id.slice(0, 4), 16)
     for (let i = 0; i < 100; i++) {
       const o = 100 + ((start + i) % 100)
-      if (!routes.includes(`10.${o}.`)) return o
+      if (!routes.includes(`10.${o}.`) && !routes.includes(`${LAB_PUBLIC_OCTET}.${o}.`)) return o
     }
     throw new LabNetworkError('no free 10.X.0.0/16 range for the lab bridge')
   }
@@ -99,6 +115,8 @@ export class NetnsNetwork implements LabNetwork {
   async setup (peers: PeerPlan[]): Promise<void> {
     this.octet = await this.pickOctet()
     const o = this.octet
+    this.pub = peers.some(p => p.site.nat === true) ? LAB_PUBLIC_OCTET : 10
+    const pub = this.pub
     this.state.bridge = this.bridge
     saveState(this.state)
     await sh(['ip', 'link', 'add', this.bridge, 'type', 'bridge'])
@@ -128,7 +146,7 @@ export class NetnsNetwork implements LabNetwork {
         await sh(['ip', '-n', ns, 'route', 'add', 'default', 'via', `10.${o}.${128 + j}.1`])
         this.byPeer.set(p.name, { ns, addr, natSite: j })
       } else {
-        const addr = `10.${o}.${1 + Math.floor(k / 250)}.${1 + (k % 250)}`
+        const addr = `${pub}.${o}.${1 + Math.floor(k / 250)}.${1 + (k % 250)}`
         k++
         await this.veth(vname, ns, `${addr}/17`, null, this.bridge)
         this.byPeer.set(p.name, { ns, addr })
@@ -144,7 +162,7 @@ export class NetnsNetwork implements LabNetwork {
     const o = this.octet
     const ns = `${NS_PREFIX}${this.id}-r${j}`
     await this.addNs(ns)
-    const addr = `10.${o}.100.${1 + j}`
+    const addr = `${this.pub}.${o}.100.${1 + j}`
     const subnet = `10.${o}.${128 + j}.0/24`
     await this.veth(`d${this.id}r${j}`, ns, `${addr}/17`, null, this.bridge)
     await sh(['ip', '-n', ns, 'link', 'add', 'br0', 'type', 'bridge'])

@@ -12,6 +12,7 @@ import type { FaultWindow, Observations, RunRecord } from './runner.js'
 import type { Summary } from './stats.js'
 import { counterBounds } from './workload.js'
 import type { OpRecord } from './workload.js'
+import type { SimPeer } from './peers.js'
 
 export interface Check { name: string, ok: boolean, detail: string }
 
@@ -45,6 +46,8 @@ export interface NatReport {
   peers: Array<{ name: string, status: string | null, reservations: number | null, direct: number | null, relayed: number | null, upgradedToDirect: number | null, reservationEvents: Array<{ kind: string, peer: string }> }>
   /** relayed connections followed by a direct one (DCUtR or a direct dial), summed over peers */
   upgradedToDirect: number
+  /** per NAT type of the NAT'd sites: relayed connections, circuits opened, DCUtR punches */
+  byNatType: NatTypeRow[]
   /** medians of the peers' ping windows: through a relay vs direct (ms) */
   relayedRttMs: Summary
   directRttMs: Summary
@@ -181,7 +184,41 @@ export function buildReport (rec: RunRecord): SimReport {
   }
 }
 
-interface NatJson { reachability?: { status?: string }, reservations?: string[], connections?: { direct?: number, relayed?: number }, upgradedToDirect?: number, events?: Array<{ kind: string, peer: string }> }
+export interface NatJson { reachability?: { status?: string }, reservations?: string[], connections?: { direct?: number, relayed?: number }, upgradedToDirect?: number, relayedConnectionsOpened?: number, events?: Array<{ kind: string, peer: string }> }
+
+export interface NatTypeRow {
+  /** the sites' natMapping: preserving (endpoint-independent mapping) or random (symmetric) */
+  natType: string
+  peers: string[]
+  /** relayed connections open at the sample */
+  relayedOpen: number
+  /** relayed connections (circuits) the peers opened since start */
+  relayedOpened: number
+  /** relayed connections to a peer behind another site's NAT followed by a direct one: DCUtR punches */
+  punched: number
+}
+
+/**
+ * DCUtR by NAT type. A direct connection between peers behind two different
+ * NATs can only come from a hole punch (every router drops new inbound
+ * connections), so a NAT'd peer's `upgraded` events whose remote sits behind
+ * another site's NAT count as punches.
+ */
+export function natTypes (peers: SimPeer[], natOf: (name: string) => NatJson | null | undefined): NatTypeRow[] {
+  const site = new Map(peers.map(p => [p.peerId, p.plan.site]))
+  const rows = new Map<string, NatTypeRow>()
+  for (const p of peers.filter(q => q.plan.site.nat === true)) {
+    const natType = p.plan.site.natMapping ?? 'preserving'
+    const n = natOf(p.plan.name)
+    let r = rows.get(natType)
+    if (r === undefined) { r = { natType, peers: [], relayedOpen: 0, relayedOpened: 0, punched: 0 }; rows.set(natType, r) }
+    r.peers.push(p.plan.name)
+    r.relayedOpen += n?.connections?.relayed ?? 0
+    r.relayedOpened += n?.relayedConnectionsOpened ?? 0
+    r.punched += (n?.events ?? []).filter(e => e.kind === 'upgraded' && site.get(e.peer)?.nat === true && site.get(e.peer) !== p.plan.site).length
+  }
+  return [...rows.values()]
+}
 interface LatencyJson { peers?: Array<{ rttMs?: number | null, relayedRttMs?: number }> }
 
 function natReport (rec: RunRecord): NatReport {
@@ -204,7 +241,8 @@ function natReport (rec: RunRecord): NatReport {
       reservationEvents: (n?.events ?? []).filter(e => e.kind !== 'upgraded').map(e => ({ kind: e.kind, peer: name.get(e.peer) ?? e.peer }))
     }
   })
-  return { peers, upgradedToDirect: peers.reduce((a, p) => a + (p.upgradedToDirect ?? 0), 0), relayedRttMs: summarize(relayed), directRttMs: summarize(direct) }
+  const byName = new Map((rec.nat ?? []).map(s => [s.peer, s.nat as NatJson | null]))
+  return { peers, upgradedToDirect: peers.reduce((a, p) => a + (p.upgradedToDirect ?? 0), 0), byNatType: natTypes(rec.peers, n => byName.get(n)), relayedRttMs: summarize(relayed), directRttMs: summarize(direct) }
 }
 
 export function readReport (dir: string): SimReport {
@@ -240,6 +278,7 @@ export function summaryTable (r: SimReport): string {
   if (r.pipeline != null) rows.push(['pipeline batches ok / mismatches', `${r.pipeline.ok}/${r.pipeline.invocations} / ${r.pipeline.filterMismatches}`])
   if (r.nat != null) {
     rows.push(['nat: relayed connections followed by a direct one (DCUtR or a direct dial)', String(r.nat.upgradedToDirect)])
+    for (const t of r.nat.byNatType ?? []) rows.push([`nat: ${t.natType} NAT: DCUtR punches / circuits opened / relayed open`, `${t.punched} / ${t.relayedOpened} / ${t.relayedOpen} (${t.peers.join(', ')})`])
     rows.push(['nat: ping p50 through a relay / direct', `${fmt(r.nat.relayedRttMs.p50, ' ms')} (${r.nat.relayedRttMs.n}) / ${fmt(r.nat.directRttMs.p50, ' ms')} (${r.nat.directRttMs.n})`])
   }
   rows.push(['per-peer CPU (median) / RSS (median)', `${fmt(r.resources.total.cpuPctMedian, ' %')} / ${fmt(r.resources.total.rssMbMedian, ' MiB')}`])

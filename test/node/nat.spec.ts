@@ -17,7 +17,7 @@ import { Registry } from 'prom-client'
 import { loadConfig } from '../../src/config/index.js'
 import { defaultConfig } from '../../src/config/defaults.js'
 import { createMeshLibp2p } from '../../src/node/libp2p.js'
-import { NatMonitor, dialableOf, isRelayed } from '../../src/node/nat.js'
+import { NatMonitor, dialableOf, directFirstAddressSorter, isRelayed, limitedConnectionToReuse } from '../../src/node/nat.js'
 import { RelayBudget } from '../../src/node/relay-budget.js'
 import { checkDescriptorSchema } from '../../src/registry/schema.js'
 import { scoreCandidate } from '../../src/scheduler/placement.js'
@@ -26,7 +26,7 @@ import { makeEnd, newIdentity } from '../registry/fixtures.js'
 import type { DcisConfig, NatConfig } from '../../src/config/index.js'
 import type { MeshLibp2p } from '../../src/node/libp2p.js'
 import type { Candidate } from '../../src/scheduler/placement.js'
-import type { Stream } from '@libp2p/interface'
+import type { Connection, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const silent = pino({ level: 'silent' })
@@ -110,6 +110,43 @@ describe('node/nat: relays on loopback (in process)', function () {
     const big = await a.dialProtocol(relayedAddr(b)!, '/dcis-test/echo/1.0.0', { runOnLimitedConnection: true })
     const got = await roundTrip(big, 4 * 1024 * 1024).catch(() => -1)
     assert.ok(got < 4 * 1024 * 1024, `the circuit carried ${got} bytes past its cap`)
+  })
+
+  it('streams to a peer reached only through a relay reuse the open relayed connection (no new circuit per dial)', async () => {
+    const relay = await peer({ reachability: 'public', relayServer: true }, ['/ip4/127.0.0.1/tcp/0'])
+    nodes.push(relay)
+    const boot = relay.getMultiaddrs().filter(a => !isRelayed(a))
+    const a = await peer({ reachability: 'private', reservations: 1 }, [], boot)
+    const b = await peer({ reachability: 'private', reservations: 1 }, [], boot)
+    nodes.push(a, b)
+    await waitFor('both hold a reservation', () => relayedAddr(a) != null && relayedAddr(b) != null, { timeoutMs: 30_000 })
+    await b.handle('/dcis-test/echo/1.0.0', async (s) => { await echo(s) }, { runOnLimitedConnection: true })
+    const first = await a.dialProtocol(relayedAddr(b)!, '/dcis-test/echo/1.0.0', { runOnLimitedConnection: true })
+    assert.equal(await roundTrip(first, 16 * 1024), 16 * 1024)
+    const conn = a.getConnections(b.peerId).find(c => c.limits != null)
+    assert.ok(conn != null, 'a relayed connection to b')
+    // libp2p alone dials a new circuit for each of these (it reuses only
+    // unlimited connections): a hop CONNECT the relay admits, and b sees a
+    // new inbound connection (when its upgrade finishes before the dialler
+    // drops it as a duplicate, or the Noise handshake times out)
+    const budget = (relay as unknown as { relayBudget: { current?: RelayBudget } }).relayBudget.current!
+    const circuits = budget.admitted
+    let opened = 0
+    const onOpen = (evt: CustomEvent<Connection>): void => { if (evt.detail.remotePeer.equals(a.peerId)) opened++ }
+    b.addEventListener('connection:open', onOpen)
+    try {
+      for (let i = 0; i < 5; i++) {
+        const s = await a.dialProtocol(b.peerId, '/dcis-test/echo/1.0.0', { runOnLimitedConnection: true, signal: AbortSignal.timeout(10_000) })
+        assert.equal(await roundTrip(s, 16 * 1024), 16 * 1024)
+      }
+    } finally {
+      b.removeEventListener('connection:open', onOpen)
+    }
+    assert.equal(budget.admitted - circuits, 0, 'the relay admitted new circuits instead of the open one being reused')
+    assert.equal(opened, 0, 'new relayed connections were opened instead of reusing the open one')
+    assert.ok(conn.status === 'open' && a.getConnections(b.peerId).includes(conn))
+    // without the opt-in, a limited connection is still not used
+    await assert.rejects(a.dialProtocol(b.peerId, '/dcis-test/echo/1.0.0', { signal: AbortSignal.timeout(10_000) }))
   })
 
   it('the hourly byte budget refuses circuits beyond it', async () => {
@@ -212,6 +249,19 @@ describe('node/nat: address refresh', function () {
 })
 
 describe('node/nat: pure parts', () => {
+  it('addresses are dialled direct before relayed, public before private; a limited connection is reused only when no unlimited one is open', () => {
+    const addr = (a: string, isCertified = false): { multiaddr: Multiaddr, isCertified: boolean } => ({ multiaddr: multiaddr(a), isCertified })
+    const relayedPublic = '/ip4/11.0.0.1/tcp/4001/p2p/12D3KooWRelay1111111111111111111111111111111111111111/p2p-circuit'
+    const sorted = [addr(relayedPublic), addr('/ip4/10.0.5.2/tcp/4001'), addr('/ip4/127.0.0.1/tcp/4001'), addr('/ip4/11.0.0.9/tcp/4001')]
+      .sort(directFirstAddressSorter).map(a => a.multiaddr.toString())
+    assert.deepEqual(sorted, ['/ip4/11.0.0.9/tcp/4001', '/ip4/10.0.5.2/tcp/4001', relayedPublic, '/ip4/127.0.0.1/tcp/4001'])
+    const conn = (open: number, limited: boolean, status = 'open'): Connection => ({ status, limits: limited ? {} : undefined, timeline: { open } }) as unknown as Connection
+    const older = conn(1, true)
+    assert.equal(limitedConnectionToReuse([conn(5, true), older, conn(0, true, 'closing')]), older)
+    assert.equal(limitedConnectionToReuse([older, conn(9, false)]), undefined)
+    assert.equal(limitedConnectionToReuse([]), undefined)
+  })
+
   it('dialableOf keeps relayed addresses and direct ones on our own /24 only', () => {
     const relayed = '/ip4/1.2.3.4/tcp/4001/p2p/12D3KooWA/p2p-circuit'
     assert.deepEqual(dialableOf([relayed, '/ip4/192.168.1.7/tcp/4001', '/ip4/10.0.5.2/tcp/4001', '/ip6/::1/tcp/4001'], new Set(['10.0.5.'])), [relayed, '/ip4/10.0.5.2/tcp/4001'])
