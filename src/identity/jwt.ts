@@ -5,7 +5,7 @@
  * did-jwt checks the signature; the claims (exp, nbf, iat, aud) are checked
  * here so each failure gets a typed reason without parsing library messages.
  */
-import { createJWT, EdDSASigner, JWT_ERROR, verifyJWT } from 'did-jwt'
+import type * as DidJwt from 'did-jwt'
 import type { JWTPayload } from 'did-jwt'
 import { base64url } from 'multiformats/bases/base64'
 import { peerIdFromDid } from './did-key.js'
@@ -16,6 +16,18 @@ import { InvalidDidError, JwtVerificationError, errorText } from './errors.js'
 import type { Ed25519PeerId, Ed25519PrivateKey } from '@libp2p/interface'
 
 export type { JWTPayload }
+
+/**
+ * did-jwt (and its secp256k1/P-256 curves, resolvers and codecs: ~25 ES
+ * modules and a few MiB of heap) is loaded on first use: a peer that only
+ * verifies did:key tokens (the default resolver, checked on Node's native
+ * Ed25519) never loads it; signing and custom resolvers do (issue 13).
+ */
+let didJwt: Promise<typeof DidJwt> | undefined
+async function loadDidJwt (): Promise<typeof DidJwt> {
+  didJwt ??= import('did-jwt')
+  return await didJwt
+}
 
 export interface SignJwtOptions {
   /** `aud` claim: the DID (or URL) of the intended recipient(s) */
@@ -83,6 +95,7 @@ export async function signJwt (identity: JwtSigningIdentity, payload: Record<str
   }
   if (options.audience != null) claims.aud = options.audience
   if (options.subject != null) claims.sub = options.subject
+  const { createJWT, EdDSASigner } = await loadDidJwt()
   // the libp2p Ed25519 private key is seed (32) || public key (32); EdDSASigner takes either form
   const signer = EdDSASigner(identity.privateKey.raw)
   const didUrl = `${identity.did}#${identity.did.slice('did:key:'.length)}`
@@ -126,6 +139,7 @@ export async function verifyJwt (jwt: string, options: VerifyJwtOptions = {}): P
     const vm = didKeyDocument(issuer).verificationMethod?.[0]
     signer = { id: vm?.id ?? issuer, type: vm?.type ?? 'Multikey', controller: vm?.controller ?? issuer }
   } else {
+    const { verifyJWT, JWT_ERROR } = await loadDidJwt()
     let verified: Awaited<ReturnType<typeof verifyJWT>>
     try {
       verified = await verifyJWT(jwt, {
@@ -134,7 +148,7 @@ export async function verifyJwt (jwt: string, options: VerifyJwtOptions = {}): P
         policies: { nbf: false, iat: false, exp: false, aud: false }
       })
     } catch (err) {
-      throw classifyLibraryError(err)
+      throw classifyLibraryError(err, JWT_ERROR)
     }
     signer = { id: verified.signer.id, type: verified.signer.type, controller: verified.signer.controller }
   }
@@ -196,7 +210,7 @@ function decodeJsonPart (part: string, what: string): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
-function classifyLibraryError (err: unknown): JwtVerificationError {
+function classifyLibraryError (err: unknown, JWT_ERROR: typeof DidJwt.JWT_ERROR): JwtVerificationError {
   const message = err instanceof Error ? err.message : String(err)
   // did-jwt documents these prefixes (JWT_ERROR) as its error contract
   if (message.startsWith(JWT_ERROR.INVALID_SIGNATURE)) {
