@@ -16,6 +16,7 @@ import { nodeRoutes } from './routes/node.js'
 import { openapiRoutes } from './routes/openapi.js'
 import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
 import { formatValidationError, lazyBuildValidator } from './validation.js'
+import { lazyBuildSerializer } from './serialization.js'
 import { installHttpTracing } from '../telemetry/tracing/http.js'
 import type { ErrorStatusTable } from './errors.js'
 import type { ApiMetrics } from './metrics.js'
@@ -97,7 +98,9 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     // strict JSON bodies, coerced params/query/headers (see validation.ts)
     schemaController: {
       compilersFactory: {
-        buildValidator: validators as unknown as NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']
+        buildValidator: validators as unknown as NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator'],
+        // response serializers compile on first use (serialization.ts)
+        buildSerializer: lazyBuildSerializer() as unknown as NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildSerializer']
       }
     },
     schemaErrorFormatter: (errors, dataVar) => formatValidationError(errors as ValidationIssue[], dataVar),

@@ -33,12 +33,12 @@ describe('telemetry: memory trim (issue 13)', function () {
     assert.ok(r.rssAfter < r.rssBefore, `RSS ${r.rssBefore} -> ${r.rssAfter}: nothing given back`)
   })
 
-  it('trims again only after RSS grew past the threshold and the back-off passed; counts in metrics', async () => {
+  it('trims again only after RSS grew past the threshold and the minimum interval passed; counts in metrics', async () => {
     let rss = 100 * MiB
     const calls: unknown[] = []
     const gc: GcFunction = (o) => { calls.push(o); rss -= 20 * MiB }
     const metrics = createMetricsRegistry({ processMetrics: false })
-    const trimmer = new MemoryTrimmer({ logger, metrics, gc, rss: () => rss, growthBytes: 10 * MiB })
+    const trimmer = new MemoryTrimmer({ logger, metrics, gc, rss: () => rss, growthBytes: 10 * MiB, minIntervalMs: 60_000 })
     const first = trimmer.trim('after start')
     assert.deepEqual(first, { rssBefore: 100 * MiB, rssAfter: 80 * MiB, ms: first?.ms })
     assert.deepEqual(calls, [{ type: 'major', execution: 'sync', flavor: 'last-resort' }])
@@ -46,7 +46,7 @@ describe('telemetry: memory trim (issue 13)', function () {
     rss = 85 * MiB
     assert.equal(trimmer.due(t + 60_000), false, 'grew 5 MiB < 10 MiB')
     rss = 95 * MiB
-    assert.equal(trimmer.due(t + 1_000), false, 'within the back-off')
+    assert.equal(trimmer.due(t + 1_000), false, 'within the minimum interval')
     assert.equal(trimmer.due(t + 60_000), true)
     const text = await metrics.metrics()
     assert.match(text, /^dcis_memory_trims_total 1$/m)
@@ -54,16 +54,24 @@ describe('telemetry: memory trim (issue 13)', function () {
     assert.match(text, new RegExp(`^dcis_memory_trim_rss_after_bytes ${80 * MiB}$`, 'm'))
   })
 
-  it('runs the first trim after start on a timer and stops cleanly', async () => {
+  it('runs the settling trims on timers, then growth checks, and stops cleanly', async () => {
     let n = 0
-    const trimmer = new MemoryTrimmer({ logger, gc: () => { n++ }, rss: () => 50 * MiB, firstTrimMs: 10, checkEveryMs: 10 })
-    trimmer.start()
+    let rss = 50 * MiB
+    const trimmer = new MemoryTrimmer({ logger, gc: () => { n++ }, rss: () => rss, settleTrimsMs: [20, 5], checkEveryMs: 5, growthBytes: MiB, minIntervalMs: 0 })
     try {
-      await waitFor('first trim', async () => n > 0, { timeoutMs: 10_000, intervalMs: 5 })
+      trimmer.start()
+      await waitFor('two settling trims', async () => n >= 2, { timeoutMs: 10_000, intervalMs: 5 })
+      // RSS does not grow: the checks do not trim
+      await new Promise(resolve => setTimeout(resolve, 50))
+      assert.equal(n, 2)
+      rss += 2 * MiB
+      await waitFor('a growth trim', async () => n >= 3, { timeoutMs: 10_000, intervalMs: 5 })
     } finally {
       trimmer.stop()
     }
-    assert.equal(n, 1)
+    const after = n
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.equal(n, after, 'no trim after stop')
   })
 
   it('a gc that throws is logged, not thrown', () => {
