@@ -13,7 +13,8 @@
  *   node --import tsx bench/scale/idle.ts --nodes 5,10,20 --settle 30 --window 60
  * `--cpu-prof DIR` runs the peers under `node --cpu-prof` (profiles in DIR;
  * `--cpu-prof-interval US` sampling period, default 10 000 µs), read them
- * with prof-top.ts.
+ * with prof-top.ts. `--cli FILE` runs another build's CLI (e.g. a checkout
+ * of main built with tsc) to compare before/after on the same machine.
  */
 import { readFile } from 'node:fs/promises'
 import { allReady, arg, cpuSeconds, load, numbers, registriesComplete, rssMiB, sleep, startMesh, summary, until } from './_mesh.js'
