@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LocalMesh } from '../../src/cli/local-mesh.js'
 import { freePortBlock } from '../../test/helpers/ports.js'
@@ -15,8 +15,13 @@ import { waitFor } from '../../test/helpers/wait.js'
 
 const dist = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
 
-/** the CLI as the benches run it: dist/ when built (what users run), else the sources */
+/**
+ * the CLI as the benches run it: `--cli FILE` (another build, e.g. a checkout
+ * of main to compare with), else dist/ when built (what users run), else the sources
+ */
 export function cliCommand (nodeArgs: string[] = []): string[] {
+  const other = arg('cli', '')
+  if (other !== '') return [process.execPath, ...nodeArgs, resolve(other)]
   return existsSync(dist)
     ? [process.execPath, ...nodeArgs, dist]
     : [process.execPath, ...nodeArgs, '--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))]

@@ -4,7 +4,8 @@
  * until every peer is ready and every registry is complete, let them settle
  * (--settle seconds), then measure over --window seconds:
  * - CPU: utime+stime from /proc/<pid>/stat, as % of one core, per peer
- * - RSS (VmRSS) per peer at the end of the window
+ * - RSS (VmRSS) and PSS (smaps_rollup) per peer at the end of the window,
+ *   and the V8 heap used from each peer's /metrics
  * - background traffic: libp2p's byte counters (all connections, in + out)
  *   from each peer's /metrics, delta over the window, bytes/s per peer; and
  *   the peer's own dcis_traffic_bytes_per_second gauge at the end
@@ -12,8 +13,10 @@
  *   node --import tsx bench/scale/idle.ts --nodes 5,10,20 --settle 30 --window 60
  * `--cpu-prof DIR` runs the peers under `node --cpu-prof` (profiles in DIR;
  * `--cpu-prof-interval US` sampling period, default 10 000 µs), read them
- * with prof-top.ts.
+ * with prof-top.ts. `--cli FILE` runs another build's CLI (e.g. a checkout
+ * of main built with tsc) to compare before/after on the same machine.
  */
+import { readFile } from 'node:fs/promises'
 import { allReady, arg, cpuSeconds, load, numbers, registriesComplete, rssMiB, sleep, startMesh, summary, until } from './_mesh.js'
 
 async function backgroundBytes (apiUrl: string): Promise<number | null> {
@@ -28,6 +31,23 @@ async function backgroundBytes (apiUrl: string): Promise<number | null> {
       }
     }
     return seen ? total : null
+  } catch {
+    return null
+  }
+}
+
+/** proportional set size: shared pages (the Node binary, libraries) divided among the processes mapping them */
+async function pssMiB (pid: number): Promise<number> {
+  const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8')
+  return Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? NaN) / 1024
+}
+
+/** V8 heap used, from the peer's own /metrics (MiB) */
+async function heapUsedMiB (apiUrl: string): Promise<number | null> {
+  try {
+    const text = await (await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+    const line = text.split('\n').find(l => l.startsWith('dcis_nodejs_heap_size_used_bytes '))
+    return line != null ? Number(line.slice(line.lastIndexOf(' ') + 1)) / 1048576 : null
   } catch {
     return null
   }
@@ -61,6 +81,8 @@ for (const n of sizes) {
     const bytes1 = await Promise.all(bench.mesh.peers.map(async p => backgroundBytes(p.apiUrl)))
     const elapsed = (performance.now() - w0) / 1000
     const rss = await Promise.all(pids.map(rssMiB))
+    const pss = await Promise.all(pids.map(pssMiB))
+    const heap = (await Promise.all(bench.mesh.peers.map(async p => heapUsedMiB(p.apiUrl)))).filter((h): h is number => h != null)
     const cpuPct = cpu1.map((c, i) => 100 * (c - cpu0[i]) / elapsed)
     const bps = bytes1.flatMap((b, i) => b != null && bytes0[i] != null ? [(b - (bytes0[i] as number)) / elapsed] : [])
     rows.push({
@@ -70,6 +92,8 @@ for (const n of sizes) {
       windowS: Math.round(elapsed),
       cpuPctOfCorePerPeer: summary(cpuPct),
       rssMiB: summary(rss),
+      pssMiB: summary(pss),
+      heapUsedMiB: heap.length > 0 ? summary(heap) : null,
       backgroundBytesPerSecPerPeer: bps.length > 0 ? summary(bps) : null,
       loadAvgBefore: loadBefore,
       loadAvgAfter: load()

@@ -16,6 +16,7 @@ import { nodeRoutes } from './routes/node.js'
 import { openapiRoutes } from './routes/openapi.js'
 import { SHARED_SCHEMAS, errorResponse } from './schemas.js'
 import { formatValidationError, lazyBuildValidator } from './validation.js'
+import { lazyBuildSerializer } from './serialization.js'
 import { installHttpTracing } from '../telemetry/tracing/http.js'
 import type { ErrorStatusTable } from './errors.js'
 import type { ApiMetrics } from './metrics.js'
@@ -46,6 +47,8 @@ const ERROR_RESPONSES = {
 } as const
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH'])
+/** route validators a request has not compiled yet compile in the background this long after the API listens (after start-up) */
+export const BACKGROUND_COMPILE_DELAY_MS = 3000
 export const BEARER_SCHEME = 'bearerAuth'
 
 export async function buildApp (components: ApiComponents, init: AppInit): Promise<FastifyInstance> {
@@ -97,7 +100,9 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     // strict JSON bodies, coerced params/query/headers (see validation.ts)
     schemaController: {
       compilersFactory: {
-        buildValidator: validators as unknown as NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']
+        buildValidator: validators as unknown as NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator'],
+        // response serializers compile on first use (serialization.ts)
+        buildSerializer: lazyBuildSerializer() as unknown as NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildSerializer']
       }
     },
     schemaErrorFormatter: (errors, dataVar) => formatValidationError(errors as ValidationIssue[], dataVar),
@@ -133,11 +138,17 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
     }
   })
 
-  // once listening, the validators not used yet compile one per macrotask
-  // (a request in between compiles its own on the spot): start-up does not
-  // wait for ~100 ajv compilations, and a bad schema still shows soon
+  // BACKGROUND_COMPILE_DELAY_MS after listening, the validators not used yet
+  // compile one per macrotask (a request in between compiles its own on the
+  // spot): start-up does not wait for ~100 ajv compilations (nor for the
+  // first one's Ajv instances, ~0.1 s, which competed with the first
+  // /readyz polls when this began at listen), and a bad schema still shows soon
   let closing = false
-  app.addHook('onClose', async () => { closing = true })
+  let backgroundTimer: NodeJS.Timeout | undefined
+  app.addHook('onClose', async () => {
+    closing = true
+    clearTimeout(backgroundTimer)
+  })
   app.addHook('onListen', async () => {
     const step = (): void => {
       if (closing) return
@@ -148,7 +159,8 @@ export async function buildApp (components: ApiComponents, init: AppInit): Promi
         setImmediate(step)
       }
     }
-    setImmediate(step)
+    backgroundTimer = setTimeout(step, BACKGROUND_COMPILE_DELAY_MS)
+    backgroundTimer.unref()
   })
 
   // every route: a schema is mandatory, the error envelope is added, and the route is indexed for 405s

@@ -92,15 +92,36 @@ export interface LazyValidatorFactory {
   compileAll: () => void
   /** compiles one validator not compiled yet; false when none is left */
   compileNext: () => boolean
+  /** how many Ajv pairs were made (one per distinct set of external schemas, on its first compile) */
+  builders: () => number
 }
 
 /** fastify `schemaController.compilersFactory.buildValidator`, compiling lazily (see lazyValidator) */
 export function lazyBuildValidator (): LazyValidatorFactory {
   const pending = new Set<() => void>()
+  // fastify asks for a validator builder per encapsulated plugin context,
+  // mostly with the same shared schemas: the two Ajv instances (each
+  // compiles its meta-schema and ajv-formats: ~0.25 s of a peer's start
+  // when built eagerly per context) are made on the first compile and shared
+  // by every context with the same external schemas
+  const builders: Array<{ schemas: unknown[], build: ReturnType<typeof buildValidator> }> = []
+  const builderFor = (externalSchemas: Record<string, unknown>): ReturnType<typeof buildValidator> => {
+    const schemas = Object.values(externalSchemas)
+    let entry = builders.find(b => b.schemas.length === schemas.length && b.schemas.every((x, i) => x === schemas[i]))
+    if (entry === undefined) {
+      entry = { schemas, build: buildValidator(externalSchemas) }
+      builders.push(entry)
+    }
+    return entry.build
+  }
   const factory = ((externalSchemas: Record<string, unknown> = {}) => {
-    const build = buildValidator(externalSchemas)
-    return (route: ValidatorRouteSchema) => lazyValidator(() => build(route), pending)
+    let build: ReturnType<typeof buildValidator> | undefined
+    return (route: ValidatorRouteSchema) => lazyValidator(() => {
+      build ??= builderFor(externalSchemas)
+      return build(route)
+    }, pending)
   }) as LazyValidatorFactory
+  factory.builders = () => builders.length
   factory.compileAll = () => {
     for (const ensure of [...pending]) ensure()
   }

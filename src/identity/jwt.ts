@@ -5,7 +5,8 @@
  * did-jwt checks the signature; the claims (exp, nbf, iat, aud) are checked
  * here so each failure gets a typed reason without parsing library messages.
  */
-import { createJWT, EdDSASigner, JWT_ERROR, verifyJWT } from 'did-jwt'
+import { createPrivateKey, sign } from 'node:crypto'
+import type * as DidJwt from 'did-jwt'
 import type { JWTPayload } from 'did-jwt'
 import { base64url } from 'multiformats/bases/base64'
 import { peerIdFromDid } from './did-key.js'
@@ -16,6 +17,18 @@ import { InvalidDidError, JwtVerificationError, errorText } from './errors.js'
 import type { Ed25519PeerId, Ed25519PrivateKey } from '@libp2p/interface'
 
 export type { JWTPayload }
+
+/**
+ * did-jwt (and its secp256k1/P-256 curves, resolvers and codecs: ~25 ES
+ * modules, a few MiB of heap and ~70 ms of a peer's start) is loaded only
+ * for a custom resolver: signing and did:key verification run on Node's
+ * native Ed25519 (issue 13).
+ */
+let didJwt: Promise<typeof DidJwt> | undefined
+async function loadDidJwt (): Promise<typeof DidJwt> {
+  didJwt ??= import('did-jwt')
+  return await didJwt
+}
 
 export interface SignJwtOptions {
   /** `aud` claim: the DID (or URL) of the intended recipient(s) */
@@ -83,10 +96,31 @@ export async function signJwt (identity: JwtSigningIdentity, payload: Record<str
   }
   if (options.audience != null) claims.aud = options.audience
   if (options.subject != null) claims.sub = options.subject
-  // the libp2p Ed25519 private key is seed (32) || public key (32); EdDSASigner takes either form
-  const signer = EdDSASigner(identity.privateKey.raw)
   const didUrl = `${identity.did}#${identity.did.slice('did:key:'.length)}`
-  return createJWT(claims, { issuer: identity.did, signer }, { alg: ALG, typ: 'JWT', kid: didUrl })
+  return signCompactEd25519(identity, claims, { alg: ALG, typ: 'JWT', kid: didUrl })
+}
+
+/**
+ * The compact JWS did-jwt's `createJWT(claims, { issuer, signer:
+ * EdDSASigner(key) }, header)` makes, byte for byte (the same JSON member
+ * order; Ed25519 signatures are deterministic), signed on Node's native
+ * Ed25519 instead of did-jwt's JavaScript: a peer signs its END at start
+ * and did-jwt is then not loaded at all (test/identity/jwt.spec.ts compares
+ * the two).
+ */
+function signCompactEd25519 (identity: JwtSigningIdentity, claims: Partial<JWTPayload>, header: Record<string, unknown>): string {
+  // the libp2p Ed25519 private key is seed (32) || public key (32)
+  const raw = identity.privateKey.raw
+  const d = Buffer.from(raw.buffer, raw.byteOffset, 32).toString('base64url')
+  const x = Buffer.from(identity.privateKey.publicKey.raw).toString('base64url')
+  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d, x }, format: 'jwk' })
+  const payload = { iat: Math.floor(Date.now() / 1000), exp: undefined, ...claims, iss: identity.did }
+  const input = `${base64urlJson(header)}.${base64urlJson(payload)}`
+  return `${input}.${sign(null, Buffer.from(input, 'ascii'), key).toString('base64url')}`
+}
+
+function base64urlJson (value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url')
 }
 
 /**
@@ -126,6 +160,7 @@ export async function verifyJwt (jwt: string, options: VerifyJwtOptions = {}): P
     const vm = didKeyDocument(issuer).verificationMethod?.[0]
     signer = { id: vm?.id ?? issuer, type: vm?.type ?? 'Multikey', controller: vm?.controller ?? issuer }
   } else {
+    const { verifyJWT, JWT_ERROR } = await loadDidJwt()
     let verified: Awaited<ReturnType<typeof verifyJWT>>
     try {
       verified = await verifyJWT(jwt, {
@@ -134,7 +169,7 @@ export async function verifyJwt (jwt: string, options: VerifyJwtOptions = {}): P
         policies: { nbf: false, iat: false, exp: false, aud: false }
       })
     } catch (err) {
-      throw classifyLibraryError(err)
+      throw classifyLibraryError(err, JWT_ERROR)
     }
     signer = { id: verified.signer.id, type: verified.signer.type, controller: verified.signer.controller }
   }
@@ -196,7 +231,7 @@ function decodeJsonPart (part: string, what: string): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
-function classifyLibraryError (err: unknown): JwtVerificationError {
+function classifyLibraryError (err: unknown, JWT_ERROR: typeof DidJwt.JWT_ERROR): JwtVerificationError {
   const message = err instanceof Error ? err.message : String(err)
   // did-jwt documents these prefixes (JWT_ERROR) as its error contract
   if (message.startsWith(JWT_ERROR.INVALID_SIGNATURE)) {

@@ -9,7 +9,6 @@ import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
-import { uPnPNAT } from '@libp2p/upnp-nat'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp } from '../latency/emulator/index.js'
@@ -107,7 +106,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
   // declared public or private peer has nothing to find out
   if (nat.autonat && nat.reachability === 'auto') natServices.autonat = autoNAT({ startupDelay: 5_000 })
   if (nat.holePunching) natServices.dcutr = dcutr()
-  if (nat.upnp) natServices.upnp = uPnPNAT()
+  // loaded only when on (off by default): UPnP's SSDP, XML and port-mapper stack is ~45 modules (issue 13)
+  if (nat.upnp) natServices.upnp = (await import('@libp2p/upnp-nat')).uPnPNAT()
   if (nat.relayServer) {
     natServices.relay = circuitRelayServer({
       maxInboundHopStreams: maxCircuits,

@@ -9,6 +9,7 @@ import {
   JwtVerificationError
 } from '../../src/identity/index.js'
 import type { JwtFailureReason, NodeIdentity } from '../../src/identity/index.js'
+import { didKeyResolver } from '../../src/identity/did-resolver.js'
 
 async function rejectsWith (p: Promise<unknown>, reason: JwtFailureReason): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -31,6 +32,28 @@ describe('identity: JWT', () => {
   before(async () => {
     alice = identityFromPrivateKey(await generateKeyPair('Ed25519'))
     bob = identityFromPrivateKey(await generateKeyPair('Ed25519'))
+  })
+
+  it('signs on native Ed25519 exactly what did-jwt\'s createJWT signs (byte for byte), and did-jwt verifies it', async () => {
+    const { verifyJWT } = await import('did-jwt')
+    const cases: Array<[Record<string, unknown>, Parameters<typeof signJwt>[2]]> = [
+      [{ role: 'admin', n: 1, nested: { a: [1, 'é', null] } }, { issuedAt: T0, subject: alice.did, expiresInSeconds: 300, audience: bob.did }],
+      [{ iss: 'did:key:zOther', exp: 5, x: 'y' }, { issuedAt: T0 }],
+      [{}, { issuedAt: T0 + 1 }]
+    ]
+    for (const [payload, options] of cases) {
+      const ours = await signJwt(alice, payload, options)
+      const claims: Record<string, unknown> = { ...payload, iat: options?.issuedAt }
+      if (options?.expiresInSeconds != null) claims.exp = (options.issuedAt as number) + options.expiresInSeconds
+      if (options?.audience != null) claims.aud = options.audience
+      if (options?.subject != null) claims.sub = options.subject
+      const kid = `${alice.did}#${alice.did.slice('did:key:'.length)}`
+      const theirs = await createJWT(claims, { issuer: alice.did, signer: EdDSASigner(alice.privateKey.raw) }, { alg: 'EdDSA', typ: 'JWT', kid })
+      assert.equal(ours, theirs)
+    }
+    const jwt = await signJwt(alice, { k: 1 }, { issuedAt: Math.floor(Date.now() / 1000) })
+    const verified = await verifyJWT(jwt, { resolver: didKeyResolver() })
+    assert.equal(verified.issuer, alice.did)
   })
 
   it('a signed JWT verifies and names its issuer', async () => {

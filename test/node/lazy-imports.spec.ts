@@ -30,4 +30,12 @@ describe('node: capabilities an idle peer does not use are not loaded with it', 
     const engine = await resolvedBy('../../src/crdt/automerge/engine.ts')
     assert.ok(engine.some(u => u.includes('@automerge/')))
   })
+
+  it('the whole peer does not load did-jwt (signing only) nor UPnP (off by default); the modules that use them do', async () => {
+    const peer = await resolvedBy('../../src/node/mesh-node.ts')
+    assert.deepEqual(peer.filter(u => u.includes('/did-jwt/') || u.includes('@libp2p/upnp-nat') || u.includes('nat-port-mapper')), [])
+    // the check can fail: did-jwt itself is found by the same probe
+    const jwt = await resolvedBy('../../node_modules/did-jwt/lib.esm/index.js')
+    assert.ok(jwt.some(u => u.includes('/did-jwt/')))
+  })
 })

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { loadConfig, resolveBootstrap } from '../../config/index.js'
 import { createMeshNode } from '../../node/index.js'
 import { createLogger, createProcessFaultMetrics, forComponent, GzipLogExporter, installProcessFaultHandlers, unhandledRejectionsMode } from '../../telemetry/index.js'
+import { MemoryTrimmer } from '../../telemetry/memory-trim.js'
 import { pino } from 'pino'
 import type { ConfigFlags, DcisConfig } from '../../config/index.js'
 import type { MeshNode } from '../../node/index.js'
@@ -101,10 +102,15 @@ export async function runStart (opts: StartOptions): Promise<void> {
   installProcessFaultHandlers({ logger: processLog, metrics: createProcessFaultMetrics(node.metrics) })
   processLog.info({ pid: process.pid, unhandledRejections: unhandledRejectionsMode() }, 'process fault handlers installed')
 
+  // start-up garbage and the grown young generation go back to the system
+  // once the peer is up (docs/performance.md "Memory budget"); DCIS_MEMORY_TRIM=0 turns it off
+  const trimmer = process.env.DCIS_MEMORY_TRIM === '0' ? undefined : new MemoryTrimmer({ logger: forComponent(logger, 'dcis:memory'), metrics: node.metrics })
+
   let stopping: Promise<void> | undefined
   const shutdown = (signal: string): void => {
     if (stopping != null) return
     logger.info({ signal }, 'stopping')
+    trimmer?.stop()
     stopping = node.stop().then(async () => {
       await exporter?.stop()
       process.exit(0)
@@ -124,6 +130,7 @@ export async function runStart (opts: StartOptions): Promise<void> {
     process.stderr.write(`dcis: ${((err as Error).message ?? String(err)).split('\n')[0]}\n`)
     process.exit(1)
   }
+  trimmer?.start()
   if (config.api.trustLoopback) {
     logger.warn('api.trustLoopback is on: loopback clients may act without a token')
   }
