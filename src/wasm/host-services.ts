@@ -74,6 +74,11 @@ export function createHostServices (s: HostServicesSources): HostInterface {
     logAppend: async (service, key, value, signal, auth) => (await need(s.logs?.(), 'logs').appendLog(service, key, [value], opts(signal, auth))).first,
     logAppendMany: async (service, key, values, signal, auth) => (await need(s.logs?.(), 'logs').appendLog(service, key, values, opts(signal, auth))).last,
     sinkEmit: async (sink, record, signal) => { await need(s.sinks?.(), 'sinks').emit(sink, record, { signal }) },
-    cacheGet: async (cache, key, signal) => need(s.caches?.(), 'edge caches').read(cache, key, { signal })
+    cacheGet: async (cache, key, signal) => need(s.caches?.(), 'edge caches').read(cache, key, { signal }),
+    // concurrent reads: hits answer at once, misses share the cache's single-flight
+    cacheGetMany: async (cache, keys, signal) => {
+      const caches = need(s.caches?.(), 'edge caches')
+      return Promise.all(keys.map(async k => caches.read(cache, k, { signal })))
+    }
   }
 }

@@ -1,0 +1,78 @@
+/**
+ * One regional peer of the IoT case study in its own process (forked by
+ * bench/iot/peers.ts, driven over IPC with bench/raft/proc.ts's protocol:
+ * `{ id, op, args }` -> `{ id, ok, result | message }`). The same
+ * configuration as the in-process mesh (examples/iot/mesh.ts iotPeerConfig).
+ * Waits (counter, alert) run here, next to the replica, and answer the
+ * moment they saw it as epoch milliseconds (performance.timeOrigin + now()),
+ * so the parent compares them with its own send time on the same clock.
+ */
+import { createMeshNode } from '../../src/node/index.js'
+import type { MeshNode } from '../../src/node/index.js'
+import type { CrdtBackend } from '../../src/crdt/service/index.js'
+import { createLogger } from '../../src/telemetry/index.js'
+import { deployIot, iotPeerConfig, iotReady, threeRegionRtt } from '../../examples/iot/mesh.js'
+import { WAIT_MS } from './peers.js'
+
+let node: MeshNode | undefined
+let fleetEverywhere = false
+const epochNow = (): number => performance.timeOrigin + performance.now()
+const crdt = (): CrdtBackend => node?.crdt as CrdtBackend
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const ops: Record<string, (...a: any[]) => Promise<unknown>> = {
+  async start (i: number, dir: string, emulateRtt: boolean, bootstrap: string[]) {
+    const { multiaddr } = await import('@multiformats/multiaddr')
+    const rtt = emulateRtt ? await threeRegionRtt() : undefined
+    node = createMeshNode({ config: iotPeerConfig(i, dir, rtt), bootstrapPeers: bootstrap.map(a => multiaddr(a)), logger: createLogger({ level: 'silent' }) })
+    await node.start()
+    return { api: node.api?.url, addrs: node.libp2p.getMultiaddrs().map(String) }
+  },
+  /** this process's CPU time (user + system, ms; worker threads included) */
+  async cpuMs () { const u = process.cpuUsage(); return (u.user + u.system) / 1000 },
+  async peers () { return node?.registry.list().length ?? 0 },
+  async ready () { return node == null ? { fleet: false, rest: false } : iotReady(node) },
+  async deploy (o: { coreUrl: string, metadataUrl: string, maxStalenessMs?: number, sinkIntervalMs?: number }) {
+    if (node == null) throw new Error('not started')
+    // the parent polls every peer's readiness and says so with `fleetEverywhere`
+    return deployIot(node, o, () => fleetEverywhere)
+  },
+  async fleetEverywhere () { fleetEverywhere = true; return null },
+  async counter (key: string) { return (await crdt().counter('fleet', key)).value },
+  /** resolves with the epoch ms at which the counter first exceeded `above` */
+  async waitCounter (key: string, above: number) {
+    const give = epochNow() + WAIT_MS
+    while ((await crdt().counter('fleet', key)).value <= above) {
+      if (epochNow() > give) return -1
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    return epochNow()
+  },
+  /** resolves with the epoch ms at which an alert containing `marker` was first in this replica's alerts log */
+  async waitAlert (marker: string) {
+    const give = epochNow() + WAIT_MS
+    for (;;) {
+      if (epochNow() > give) return -1
+      const { entries } = await crdt().readLog('fleet', 'alerts', { fromMs: Date.now() - 60_000 })
+      if (entries.some(e => e.value.includes(marker))) return epochNow()
+      await new Promise(resolve => setTimeout(resolve, 1))
+    }
+  },
+  async crdtBytesOut () {
+    const m = await node?.metrics.getSingleMetric('dcis_crdt_bytes_total')?.get()
+    let total = 0
+    for (const v of m?.values ?? []) if (v.labels.direction === 'out') total += v.value
+    return total
+  },
+  async stop () { await node?.stop(); node = undefined; return null }
+}
+
+process.on('message', (m: { id: number, op: string, args: unknown[] }) => {
+  const fn = ops[m.op]
+  if (fn == null) { process.send?.({ id: m.id, ok: false, message: `unknown op ${m.op}` }); return }
+  fn(...m.args).then(
+    result => process.send?.({ id: m.id, ok: true, result }),
+    (err: Error) => process.send?.({ id: m.id, ok: false, message: err.message })
+  )
+})
+process.on('disconnect', () => { void node?.stop().finally(() => process.exit(0)) })
