@@ -52,11 +52,17 @@ export class Writer {
   }
 
   byte (b: number): void {
-    this.ensure(1)
+    if (this.len >= this.buf.length) this.ensure(1)
     this.buf[this.len++] = b
   }
 
   varint (n: number): void {
+    if (n >= 0 && n < 0x80 && Number.isInteger(n)) {
+      // one byte: most counts, lengths and counters
+      if (this.len >= this.buf.length) this.ensure(1)
+      this.buf[this.len++] = n
+      return
+    }
     if (!Number.isSafeInteger(n) || n < 0) throw new CrdtArgumentError('varint', `cannot encode ${n}: not a non-negative safe integer`)
     this.ensure(8)
     while (n >= 0x80) {
@@ -80,17 +86,25 @@ export class Writer {
   }
 
   string (s: string, field: string): void {
-    // Fast path: ASCII is its own UTF-8.
-    if (s.length < 128) {
-      let ascii = true
-      for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) { ascii = false; break }
-      if (ascii) {
-        this.ensure(1 + s.length)
-        this.buf[this.len++] = s.length
-        for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i)
-        return
-      }
+    // Fast path: ASCII is its own UTF-8 (written straight into the buffer, any length).
+    const n = s.length
+    this.ensure(8 + n)
+    const lenAt = this.len
+    let at = lenAt + (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 8)
+    let ascii = true
+    const buf = this.buf
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) { ascii = false; break }
+      buf[at++] = c
     }
+    if (ascii && n < 0x200000) {
+      this.varint(n)
+      // the varint took exactly the bytes reserved for it
+      this.len = at
+      return
+    }
+    this.len = lenAt
     if (LONE_SURROGATE.test(s)) throw new CrdtArgumentError(field, 'string is not well-formed UTF-16 (lone surrogate)')
     this.bytes(this.enc.encode(s))
   }

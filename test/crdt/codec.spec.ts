@@ -218,3 +218,31 @@ describe('crdt codec', () => {
     rejects(() => decodeCrdt(msg(1, 0, 1, 0, 1, 1)), 'INVALID_VALUE')
   })
 })
+
+describe('crdt codec-io strings', () => {
+  it('round-trips ASCII and non-ASCII strings across the varint length boundaries; a lone surrogate is refused', async () => {
+    const { Reader, Writer, DEFAULT_LIMITS } = await import('../../src/crdt/codec-io.js')
+    const lengths = [0, 1, 127, 128, 129, 16_383, 16_384, 65_535]
+    for (const n of lengths) {
+      for (const tail of ['', 'é', '\u{1F600}']) {
+        const s = 'a'.repeat(Math.max(0, n - tail.length)) + tail
+        const w = new Writer()
+        w.byte(7)
+        w.string(s, 'f')
+        w.varint(300)
+        const bytes = w.finish()
+        const utf8 = new TextEncoder().encode(s)
+        const r = new Reader(bytes, DEFAULT_LIMITS)
+        assert.equal(r.byte('b'), 7)
+        assert.equal(r.string('f', 1 << 20), s, `length ${n} tail ${JSON.stringify(tail)}`)
+        assert.equal(r.varint('v'), 300)
+        r.end()
+        // canonical: length varint then the UTF-8 bytes
+        const rr = new Reader(bytes, DEFAULT_LIMITS)
+        rr.byte('b')
+        assert.equal(rr.varint('len'), utf8.length)
+      }
+    }
+    assert.throws(() => { new Writer().string('x'.repeat(200) + '\uD800', 'f') }, /lone surrogate/)
+  })
+})
