@@ -46,6 +46,17 @@ try {
   }
   // warm up: metadata in the cache, instances warm
   for (let v = 0; v < 20; v++) await post(event(v, 'speed', 50))
+  const r2 = (x: number): number => Math.round(x * 100) / 100
+  const loopOf = async (): Promise<Record<string, { p50: number, p99: number, max: number }>> => {
+    const out: Record<string, { p50: number, p99: number, max: number }> = {}
+    const names = ['euWest', 'usEast', 'apSouth']
+    for (let i = 0; i < iot.peers.length; i++) {
+      const d = await iot.peers[i].loopDelay()
+      out[names[i]] = { p50: r2(d.p50), p99: r2(d.p99), max: r2(d.max) }
+    }
+    return out
+  }
+  await loopOf()
   const filter: number[] = []
   let failed = 0
   let lost = 0
@@ -67,6 +78,7 @@ try {
     if (at < 0) lost++
     else filter.push(at - t0)
   }
+  const loopFilter = await loopOf()
   const alertUs: number[] = []
   const alertAp: number[] = []
   for (let i = 0; i < N; i++) {
@@ -80,6 +92,7 @@ try {
     if (atUs >= 0) alertUs.push(atUs - t0)
     if (atAp >= 0) alertAp.push(atAp - t0)
   }
+  const loopAlert = await loopOf()
   console.log(JSON.stringify({
     bench: 'iot-latency',
     peers: iot.mode,
@@ -89,6 +102,8 @@ try {
     filterMs: summary(filter),
     alertToUsEastMs: summary(alertUs),
     alertToApSouthMs: summary(alertAp),
+    // event-loop delay of the peers' processes (ms) during each phase: stalls show here
+    eventLoopDelayMs: { filter: loopFilter, alert: loopAlert },
     oneWayFloorMs: values['no-rtt'] ? null : { usEast: 40, apSouth: 70 },
     cpus: cpus().length,
     loadavgBefore: loadBefore,

@@ -7,6 +7,7 @@
  * moment they saw it as epoch milliseconds (performance.timeOrigin + now()),
  * so the parent compares them with its own send time on the same clock.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createMeshNode } from '../../src/node/index.js'
 import type { MeshNode } from '../../src/node/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
@@ -15,6 +16,9 @@ import { deployIot, iotPeerConfig, iotReady, threeRegionRtt } from '../../exampl
 import { WAIT_MS } from './peers.js'
 
 let node: MeshNode | undefined
+// event-loop delay of this peer's process (the p99 tail: what stalls the loop)
+const loop = monitorEventLoopDelay({ resolution: 1 })
+loop.enable()
 let fleetEverywhere = false
 const epochNow = (): number => performance.timeOrigin + performance.now()
 const crdt = (): CrdtBackend => node?.crdt as CrdtBackend
@@ -30,6 +34,12 @@ const ops: Record<string, (...a: any[]) => Promise<unknown>> = {
   },
   /** this process's CPU time (user + system, ms; worker threads included) */
   async cpuMs () { const u = process.cpuUsage(); return (u.user + u.system) / 1000 },
+  /** event-loop delay since the last call (ms), then reset */
+  async loopDelay () {
+    const r = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 }
+    loop.reset()
+    return r
+  },
   async peers () { return node?.registry.list().length ?? 0 },
   async ready () { return node == null ? { fleet: false, rest: false } : iotReady(node) },
   async deploy (o: { coreUrl: string, metadataUrl: string, maxStalenessMs?: number, sinkIntervalMs?: number }) {

@@ -7,6 +7,7 @@
  * performance.now(): comparable across processes on this machine).
  */
 import { fork } from 'node:child_process'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -25,6 +26,8 @@ export interface IotPeer {
   crdtBytesOut: () => Promise<number>
   /** CPU time of the peer's process so far (ms, user + system, its worker threads included; in one process: all three peers and the load generator) */
   cpuMs: () => Promise<number>
+  /** the event-loop delay of the peer's process since the last call (ms; in one process: shared), then reset */
+  loopDelay: () => Promise<{ p50: number, p99: number, max: number }>
   /** the process's pid */
   pid: number
 }
@@ -47,13 +50,21 @@ export async function startPeers (o: PeersOptions): Promise<IotPeers> {
 }
 
 async function startInProcess (o: PeersOptions): Promise<IotPeers> {
+  const loop = monitorEventLoopDelay({ resolution: 1 })
+  loop.enable()
   const iot = await startIotMesh({ emulateRtt: o.emulateRtt, maxStalenessMs: o.maxStalenessMs, vehicles: o.vehicles })
-  const peers = iot.nodes.map((n): IotPeer => {
+  const peers = iot.nodes.map((n, i): IotPeer => {
     const crdt = n.crdt as CrdtBackend
     return {
       api: n.api?.url as string,
       pid: process.pid,
       cpuMs: async () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 },
+      loopDelay: async () => {
+        const r = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 }
+        // one loop for all three: reset once the last peer has read it
+        if (i === iot.nodes.length - 1) loop.reset()
+        return r
+      },
       counter: async key => (await crdt.counter('fleet', key)).value,
       waitCounter: async (key, above) => {
         const give = epochNow() + WAIT_MS
@@ -80,7 +91,7 @@ async function startInProcess (o: PeersOptions): Promise<IotPeers> {
       }
     }
   })
-  return { mode: 'one process', peers, close: iot.close }
+  return { mode: 'one process', peers, close: async () => { loop.disable(); await iot.close() } }
 }
 
 async function startProcs (o: PeersOptions): Promise<IotPeers> {
@@ -119,6 +130,7 @@ async function startProcs (o: PeersOptions): Promise<IotPeers> {
       api: started[i].api,
       pid: p.child.pid ?? 0,
       cpuMs: async () => p.call<number>('cpuMs'),
+      loopDelay: async () => p.call<{ p50: number, p99: number, max: number }>('loopDelay'),
       counter: async key => p.call<number>('counter', key),
       waitCounter: async (key, above) => p.call<number>('waitCounter', key, above),
       waitAlert: async marker => p.call<number>('waitAlert', marker),
