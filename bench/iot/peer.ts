@@ -7,7 +7,7 @@
  * moment they saw it as epoch milliseconds (performance.timeOrigin + now()),
  * so the parent compares them with its own send time on the same clock.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { createMeshNode } from '../../src/node/index.js'
 import type { MeshNode } from '../../src/node/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
@@ -19,6 +19,11 @@ let node: MeshNode | undefined
 // event-loop delay of this peer's process (the p99 tail: what stalls the loop)
 const loop = monitorEventLoopDelay({ resolution: 1 })
 loop.enable()
+// GC pauses of this process (a stall the loop delay cannot tell from the OS not scheduling us)
+let gc = { count: 0, totalMs: 0, maxMs: 0 }
+new PerformanceObserver(list => {
+  for (const e of list.getEntries()) { gc.count++; gc.totalMs += e.duration; gc.maxMs = Math.max(gc.maxMs, e.duration) }
+}).observe({ entryTypes: ['gc'] })
 let fleetEverywhere = false
 const epochNow = (): number => performance.timeOrigin + performance.now()
 const crdt = (): CrdtBackend => node?.crdt as CrdtBackend
@@ -36,8 +41,9 @@ const ops: Record<string, (...a: any[]) => Promise<unknown>> = {
   async cpuMs () { const u = process.cpuUsage(); return (u.user + u.system) / 1000 },
   /** event-loop delay since the last call (ms), then reset */
   async loopDelay () {
-    const r = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 }
+    const r = { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6, gcPauses: gc.count, gcTotalMs: gc.totalMs, gcMaxMs: gc.maxMs }
     loop.reset()
+    gc = { count: 0, totalMs: 0, maxMs: 0 }
     return r
   },
   async peers () { return node?.registry.list().length ?? 0 },

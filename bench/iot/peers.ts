@@ -27,10 +27,13 @@ export interface IotPeer {
   /** CPU time of the peer's process so far (ms, user + system, its worker threads included; in one process: all three peers and the load generator) */
   cpuMs: () => Promise<number>
   /** the event-loop delay of the peer's process since the last call (ms; in one process: shared), then reset */
-  loopDelay: () => Promise<{ p50: number, p99: number, max: number }>
+  loopDelay: () => Promise<LoopDelay>
   /** the process's pid */
   pid: number
 }
+
+/** event-loop delay (ms) and, with --procs, the GC pauses in the same period */
+export interface LoopDelay { p50: number, p99: number, max: number, gcPauses?: number, gcTotalMs?: number, gcMaxMs?: number }
 
 export interface IotPeers {
   mode: 'one process' | 'one process per peer'
@@ -130,7 +133,7 @@ async function startProcs (o: PeersOptions): Promise<IotPeers> {
       api: started[i].api,
       pid: p.child.pid ?? 0,
       cpuMs: async () => p.call<number>('cpuMs'),
-      loopDelay: async () => p.call<{ p50: number, p99: number, max: number }>('loopDelay'),
+      loopDelay: async () => p.call<LoopDelay>('loopDelay'),
       counter: async key => p.call<number>('counter', key),
       waitCounter: async (key, above) => p.call<number>('waitCounter', key, above),
       waitAlert: async marker => p.call<number>('waitAlert', marker),
