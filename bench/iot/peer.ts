@@ -13,7 +13,7 @@ import type { MeshNode } from '../../src/node/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
 import { createLogger } from '../../src/telemetry/index.js'
 import { deployIot, iotPeerConfig, iotReady, threeRegionRtt } from '../../examples/iot/mesh.js'
-import { WAIT_MS } from './peers.js'
+import { fleetDigest, WAIT_MS } from './peers.js'
 
 let node: MeshNode | undefined
 // event-loop delay of this peer's process (the p99 tail: what stalls the loop)
@@ -83,6 +83,8 @@ const ops: Record<string, (...a: any[]) => Promise<unknown>> = {
       await new Promise(resolve => setTimeout(resolve, 1))
     }
   },
+  /** what this replica holds of the fleet service: the sum of its counters and the lengths of its logs (equal on every replica once replication caught up) */
+  async fleetDigest () { return fleetDigest(crdt()) },
   async crdtBytesOut () {
     const m = await node?.metrics.getSingleMetric('dcis_crdt_bytes_total')?.get()
     let total = 0

@@ -24,6 +24,8 @@ export interface IotPeer {
   /** epoch ms when an alert containing `marker` is in this replica's alerts log; -1 after WAIT_MS */
   waitAlert: (marker: string) => Promise<number>
   crdtBytesOut: () => Promise<number>
+  /** the sum of this replica's fleet counters and the lengths of its logs raw and alerts (equal on every replica once replication caught up) */
+  fleetDigest: () => Promise<string>
   /** CPU time of the peer's process so far (ms, user + system, its worker threads included; in one process: all three peers and the load generator) */
   cpuMs: () => Promise<number>
   /** the event-loop delay of the peer's process since the last call (ms; in one process: shared), then reset */
@@ -47,6 +49,13 @@ export const WAIT_MS = 30_000
 export const epochNow = (): number => performance.timeOrigin + performance.now()
 
 export interface PeersOptions { procs: boolean, emulateRtt?: boolean, maxStalenessMs?: number, vehicles?: number, execArgv?: string[] }
+
+export async function fleetDigest (crdt: CrdtBackend): Promise<string> {
+  const counters = Object.values(crdt.localCounters('fleet') ?? {}).reduce((a, b) => a + b, 0)
+  const raw = (await crdt.readLog('fleet', 'raw', { limit: 1 })).length
+  const alerts = (await crdt.readLog('fleet', 'alerts', { limit: 1 })).length
+  return `${counters}/${raw}/${alerts}`
+}
 
 export async function startPeers (o: PeersOptions): Promise<IotPeers> {
   return o.procs ? await startProcs(o) : await startInProcess(o)
@@ -89,6 +98,7 @@ async function startInProcess (o: PeersOptions): Promise<IotPeers> {
           await new Promise(resolve => setTimeout(resolve, 1))
         }
       },
+      fleetDigest: async () => fleetDigest(crdt),
       crdtBytesOut: async () => {
         const m = await n.metrics.getSingleMetric('dcis_crdt_bytes_total')?.get()
         let total = 0
@@ -140,7 +150,8 @@ async function startProcs (o: PeersOptions): Promise<IotPeers> {
       counter: async key => p.call<number>('counter', key),
       waitCounter: async (key, above) => p.call<number>('waitCounter', key, above),
       waitAlert: async marker => p.call<number>('waitAlert', marker),
-      crdtBytesOut: async () => p.call<number>('crdtBytesOut')
+      crdtBytesOut: async () => p.call<number>('crdtBytesOut'),
+      fleetDigest: async () => p.call<string>('fleetDigest')
     }))
     return { mode: 'one process per peer', peers, close }
   } catch (err) {
