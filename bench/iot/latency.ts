@@ -81,12 +81,14 @@ try {
   const loopFilter = await loopOf()
   const alertUs: number[] = []
   const alertAp: number[] = []
+  // until eu-west answered the POST: the function ran and the alert is on eu-west's disk (it leaves then)
+  const alertAck: number[] = []
   for (let i = 0; i < N; i++) {
     const v = 1 + (i % 9) // vans: threshold 350
     const marker = 600 + i + 0.5
     const waits = [us.waitAlert(`"value":${marker}`), ap.waitAlert(`"value":${marker}`)]
     const t0 = epochNow()
-    await post(event(v, 'brake_temp', marker)).catch((err: Error) => { failed++; console.error(err.message) })
+    await post(event(v, 'brake_temp', marker)).then(() => { alertAck.push(epochNow() - t0) }, (err: Error) => { failed++; console.error(err.message) })
     const [atUs, atAp] = await Promise.all(waits)
     if (atUs < 0 || atAp < 0) lost++
     if (atUs >= 0) alertUs.push(atUs - t0)
@@ -100,6 +102,7 @@ try {
     notSeenWithin30s: lost,
     rtt: values['no-rtt'] ? 'none (loopback)' : 'simulations/rtt/three-regions.json',
     filterMs: summary(filter),
+    alertAckedByEuWestMs: summary(alertAck),
     alertToUsEastMs: summary(alertUs),
     alertToApSouthMs: summary(alertAp),
     // event-loop delay of the peers' processes (ms) during each phase: stalls show here

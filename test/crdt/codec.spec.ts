@@ -246,3 +246,36 @@ describe('crdt codec-io strings', () => {
     assert.throws(() => { new Writer().string('x'.repeat(200) + '\uD800', 'f') }, /lone surrogate/)
   })
 })
+
+describe('crdt codec-io buffer reuse', () => {
+  it('a finished Writer\'s bytes stay intact while later and nested Writers reuse its buffer', async () => {
+    const { Reader, Writer, DEFAULT_LIMITS } = await import('../../src/crdt/codec-io.js')
+    const write = (fill: number, n: number): Uint8Array => {
+      const w = new Writer()
+      for (let i = 0; i < n; i++) w.byte(fill)
+      return w.finish()
+    }
+    const big = write(1, 300_000)
+    const outer = new Writer()
+    outer.byte(9)
+    // nested: the inner Writer is finished while the outer one is still open
+    const inner = write(2, 200_000)
+    outer.bytes(inner)
+    outer.bytes(write(3, 10))
+    const nested = outer.finish()
+    const small = write(4, 5)
+    assert.ok(big.every(b => b === 1) && big.length === 300_000, 'the first output was not overwritten')
+    assert.ok(inner.every(b => b === 2) && small.every(b => b === 4) && small.length === 5)
+    const r = new Reader(nested, { ...DEFAULT_LIMITS, maxBytes: 1 << 20 })
+    assert.equal(r.byte('b'), 9)
+    assert.deepEqual(r.rawBytes('inner', 1 << 20), inner)
+    assert.deepEqual(r.rawBytes('tail', 100), new Uint8Array(10).fill(3))
+    r.end()
+    // a finished Writer can be written again: it starts empty
+    const w = new Writer()
+    w.byte(5)
+    assert.deepEqual(w.finish(), new Uint8Array([5]))
+    w.byte(6)
+    assert.deepEqual(w.finish(), new Uint8Array([6]))
+  })
+})
