@@ -37,14 +37,43 @@ export const DEFAULT_LIMITS: CodecLimits = Object.freeze({
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
+/**
+ * Spare buffers, handed from finished Writers to the next ones: a large
+ * delta (a batch of 5,000 log entries is ~0.5 MB) is then encoded into a
+ * buffer that already has the room, instead of growing one from 256 bytes
+ * (eleven doublings, their copies and their garbage) every time. Two, since
+ * a Writer is nested in another (a section inside a gossip message or a
+ * delta record); encoding is synchronous, so a buffer is never shared. At
+ * most 2 x MAX_SPARE bytes stay allocated.
+ */
+const spares: Uint8Array[] = []
+const MAX_SPARES = 2
+/** a buffer larger than this is not kept */
+const MAX_SPARE = 1024 * 1024
+const EMPTY = new Uint8Array(0)
+
+function release (buf: Uint8Array): void {
+  if (buf.length > MAX_SPARE || buf.length === 0) return
+  if (spares.length < MAX_SPARES) { spares.push(buf); return }
+  // keep the larger ones
+  let min = 0
+  for (let i = 1; i < spares.length; i++) if (spares[i].length < spares[min].length) min = i
+  if (spares[min].length < buf.length) spares[min] = buf
+}
+
+const ENC = new TextEncoder()
+
 export class Writer {
-  private buf = new Uint8Array(256)
+  private buf: Uint8Array
   private len = 0
-  private readonly enc = new TextEncoder()
+
+  constructor () {
+    this.buf = spares.pop() ?? new Uint8Array(256)
+  }
 
   private ensure (n: number): void {
     if (this.len + n <= this.buf.length) return
-    let size = this.buf.length * 2
+    let size = Math.max(256, this.buf.length * 2)
     while (size < this.len + n) size *= 2
     const next = new Uint8Array(size)
     next.set(this.buf.subarray(0, this.len))
@@ -52,11 +81,17 @@ export class Writer {
   }
 
   byte (b: number): void {
-    this.ensure(1)
+    if (this.len >= this.buf.length) this.ensure(1)
     this.buf[this.len++] = b
   }
 
   varint (n: number): void {
+    if (n >= 0 && n < 0x80 && Number.isInteger(n)) {
+      // one byte: most counts, lengths and counters
+      if (this.len >= this.buf.length) this.ensure(1)
+      this.buf[this.len++] = n
+      return
+    }
     if (!Number.isSafeInteger(n) || n < 0) throw new CrdtArgumentError('varint', `cannot encode ${n}: not a non-negative safe integer`)
     this.ensure(8)
     while (n >= 0x80) {
@@ -80,23 +115,36 @@ export class Writer {
   }
 
   string (s: string, field: string): void {
-    // Fast path: ASCII is its own UTF-8.
-    if (s.length < 128) {
-      let ascii = true
-      for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) { ascii = false; break }
-      if (ascii) {
-        this.ensure(1 + s.length)
-        this.buf[this.len++] = s.length
-        for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i)
-        return
-      }
+    // Fast path: ASCII is its own UTF-8 (written straight into the buffer, any length).
+    const n = s.length
+    this.ensure(8 + n)
+    const lenAt = this.len
+    let at = lenAt + (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 8)
+    let ascii = true
+    const buf = this.buf
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i)
+      if (c >= 0x80) { ascii = false; break }
+      buf[at++] = c
     }
+    if (ascii && n < 0x200000) {
+      this.varint(n)
+      // the varint took exactly the bytes reserved for it
+      this.len = at
+      return
+    }
+    this.len = lenAt
     if (LONE_SURROGATE.test(s)) throw new CrdtArgumentError(field, 'string is not well-formed UTF-16 (lone surrogate)')
-    this.bytes(this.enc.encode(s))
+    this.bytes(ENC.encode(s))
   }
 
+  /** the bytes written; the Writer is empty afterwards (its buffer goes to the next Writer) */
   finish (): Uint8Array {
-    return this.buf.slice(0, this.len)
+    const out = this.buf.slice(0, this.len)
+    release(this.buf)
+    this.buf = EMPTY
+    this.len = 0
+    return out
   }
 }
 

@@ -49,6 +49,8 @@ export const DCIS_FUNCTIONS: ReadonlyMap<string, { params: ValType[], results: V
   ['sink_emit', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
   /** (cache, key) -> the cached value */
   ['cache_get', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
+  /** (cache, batch of keys, one per line) -> per key `<byte length>:<bytes>` or `-1:` when absent */
+  ['cache_get_many', { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] }],
   /** (ptr, len) -> bytes of the last result (or error message) copied to [ptr, ptr+len) */
   ['result_read', { params: ['i32', 'i32'], results: ['i32'] }]
 ])

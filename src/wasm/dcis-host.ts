@@ -4,7 +4,7 @@
  * (host-calls.ts). Runs inside a worker.
  */
 import { performance } from 'node:perf_hooks'
-import { DEFAULT_MAX_HOST_CALLS, HOST_STATUS } from './host-calls.js'
+import { DEFAULT_MAX_HOST_CALLS, HOST_STATUS, MAX_CACHE_GET_MANY } from './host-calls.js'
 import { memBytes } from './host-io.js'
 import type { HostBridge, HostCall } from './host-calls.js'
 import type { WasiContext } from './wasi-host.js'
@@ -135,6 +135,13 @@ export function createDcisImports (ctx: DcisContext): Record<string, (...args: n
     cache_get: (np: I32, nl: I32, kp: I32, kl: I32) => run('cache_get', () => {
       const [cache, key] = names('cache_get', np, nl, kp, kl, 'cache')
       return { op: 'cache_get', cache, key }
+    }),
+    /** (cache, batch of keys, one per non-empty line): one round trip for many reads */
+    cache_get_many: (np: I32, nl: I32, bp: I32, bl: I32) => run('cache_get_many', () => {
+      const cache = text(np, nl, 'cache_get_many', 'cache name')
+      const keys = text(bp, bl, 'cache_get_many', 'batch').split('\n').filter(k => k !== '')
+      if (keys.length === 0 || keys.length > MAX_CACHE_GET_MANY) throw new BadArgument(`dcis.cache_get_many: a batch carries 1..${MAX_CACHE_GET_MANY} keys`)
+      return { op: 'cache_get_many', cache, keys }
     }),
     /** copies the last host call's result (or error message) to [ptr, ptr+len); returns the bytes copied */
     result_read: (ptr: I32, len: I32) => {

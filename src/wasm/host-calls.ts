@@ -61,8 +61,11 @@ export type HostCall =
   | { op: 'log_append_many', service: string, key: string, values: string[] }
   | { op: 'sink_emit', sink: string, record: string }
   | { op: 'cache_get', cache: string, key: string }
+  | { op: 'cache_get_many', cache: string, keys: string[] }
 
-export const HOST_OPS: ReadonlyArray<HostCall['op']> = ['kv_get', 'kv_put', 'counter_add', 'counter_get', 'counters_add', 'log_append_many', 'log_append', 'sink_emit', 'cache_get']
+const enc = new TextEncoder()
+
+export const HOST_OPS: ReadonlyArray<HostCall['op']> = ['kv_get', 'kv_put', 'counter_add', 'counter_get', 'counters_add', 'log_append_many', 'log_append', 'sink_emit', 'cache_get', 'cache_get_many']
 
 /** A host call failed; `status` is what the function sees. */
 export class HostCallError extends Error {
@@ -100,6 +103,27 @@ export interface HostInterface {
   logAppendMany?: (service: string, key: string, values: string[], signal: AbortSignal, auth?: HostCallAuth) => Promise<string>
   sinkEmit?: (sink: string, record: string, signal: AbortSignal, auth?: HostCallAuth) => Promise<void>
   cacheGet?: (cache: string, key: string, signal: AbortSignal, auth?: HostCallAuth) => Promise<Uint8Array | undefined>
+  /** many keys in one call (one round trip for the worker); undefined where the backend has none */
+  cacheGetMany?: (cache: string, keys: string[], signal: AbortSignal, auth?: HostCallAuth) => Promise<Array<Uint8Array | undefined>>
+}
+
+/** most keys one cache_get_many carries */
+export const MAX_CACHE_GET_MANY = 10_000
+
+/**
+ * The result of cache_get_many: per key, in order, `<byte length>:<bytes>`,
+ * or `-1:` when the cache's backend has no such entry.
+ */
+export function encodeCacheMany (values: Array<Uint8Array | undefined>): Uint8Array {
+  const heads = values.map(v => enc.encode(v === undefined ? '-1:' : `${v.length}:`))
+  const out = new Uint8Array(heads.reduce((n, h, i) => n + h.length + (values[i]?.length ?? 0), 0))
+  let at = 0
+  values.forEach((v, i) => {
+    out.set(heads[i], at)
+    at += heads[i].length
+    if (v !== undefined) { out.set(v, at); at += v.length }
+  })
+  return out
 }
 
 /** worker -> main: run this call for the invocation `job` */
@@ -109,8 +133,6 @@ export interface HostCallMessage {
   seq: number
   call: HostCall
 }
-
-const enc = new TextEncoder()
 
 /** Writes an answer into a worker's shared buffer and wakes it (main thread). */
 export function writeHostAnswer (sab: SharedArrayBuffer, seq: number, status: number, body: Uint8Array): void {

@@ -49,6 +49,9 @@ function opts (signal: AbortSignal, auth: HostCallAuth | undefined): { signal: A
   return auth?.token !== undefined ? { signal, token: auth.token } : { signal }
 }
 
+/** cache reads one cache_get_many runs at a time (its misses go to the cache's backend) */
+export const CACHE_GET_MANY_CONCURRENCY = 16
+
 export function createHostServices (s: HostServicesSources): HostInterface {
   return {
     kvGet: async (service, key, signal, auth) => {
@@ -74,6 +77,27 @@ export function createHostServices (s: HostServicesSources): HostInterface {
     logAppend: async (service, key, value, signal, auth) => (await need(s.logs?.(), 'logs').appendLog(service, key, [value], opts(signal, auth))).first,
     logAppendMany: async (service, key, values, signal, auth) => (await need(s.logs?.(), 'logs').appendLog(service, key, values, opts(signal, auth))).last,
     sinkEmit: async (sink, record, signal) => { await need(s.sinks?.(), 'sinks').emit(sink, record, { signal }) },
-    cacheGet: async (cache, key, signal) => need(s.caches?.(), 'edge caches').read(cache, key, { signal })
+    cacheGet: async (cache, key, signal) => need(s.caches?.(), 'edge caches').read(cache, key, { signal }),
+    // CACHE_GET_MANY_CONCURRENCY reads at a time: hits answer at once, misses share the
+    // cache's single-flight; a cold cache is filled a few keys at a time, not with a
+    // thousand requests to its backend at once (which, on a loaded peer, took longer
+    // than the invocation's time limit: nothing got cached and every batch timed out)
+    cacheGetMany: async (cache, keys, signal) => {
+      const caches = need(s.caches?.(), 'edge caches')
+      const out: Array<Uint8Array | undefined> = new Array(keys.length)
+      let next = 0
+      await Promise.all(Array.from({ length: Math.min(CACHE_GET_MANY_CONCURRENCY, keys.length) }, async () => {
+        while (next < keys.length) {
+          const i = next++
+          try {
+            out[i] = await caches.read(cache, keys[i], { signal })
+          } catch (err) {
+            next = keys.length // the call fails with this key's error: the other lanes stop
+            throw err
+          }
+        }
+      }))
+      return out
+    }
   }
 }

@@ -12,7 +12,7 @@ import { WorkerPool } from './pool.js'
 import { normalizeDataGrants, normalizeSpec } from './spec.js'
 import { DEFAULT_MAX_STDERR_BYTES } from './host-io.js'
 import { validateModule } from './validate.js'
-import { HostCallError } from './host-calls.js'
+import { encodeCacheMany, HostCallError } from './host-calls.js'
 import type { HostCall, HostCallAuth, HostInterface } from './host-calls.js'
 import type { DataGrants, FunctionSpec, NormalizedSpec } from './spec.js'
 import type { Capacity, InvokeOptions, InvokeResult, LoadInfo, RuntimeStats, WasmRuntime, WasmRuntimeInit, FunctionStats } from './index.js'
@@ -69,7 +69,8 @@ export function checkGrant (grants: DataGrants, call: HostCall): void {
       if (!grants.sinks.includes(call.sink)) throw new HostCallError('DENIED', `sink_emit: the function has no grant on sink ${call.sink}`)
       return
     case 'cache_get':
-      if (!grants.caches.includes(call.cache)) throw new HostCallError('DENIED', `cache_get: the function has no grant on cache ${call.cache}`)
+    case 'cache_get_many':
+      if (!grants.caches.includes(call.cache)) throw new HostCallError('DENIED', `${call.op}: the function has no grant on cache ${call.cache}`)
   }
 }
 
@@ -227,6 +228,14 @@ export class Runtime implements WasmRuntime {
           const v = await (host?.cacheGet ?? missing)(call.cache, call.key, signal, auth)
           if (v === undefined) throw new HostCallError('NOT_FOUND', `no entry ${JSON.stringify(call.key)} in cache ${call.cache}`)
           return v
+        }
+        case 'cache_get_many': {
+          const many = host?.cacheGetMany
+          const one = host?.cacheGet
+          const values = many != null
+            ? await many(call.cache, call.keys, signal, auth)
+            : await Promise.all(call.keys.map(async k => (one ?? missing)(call.cache, k, signal, auth)))
+          return encodeCacheMany(values)
         }
       }
     } catch (err) {

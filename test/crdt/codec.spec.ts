@@ -218,3 +218,64 @@ describe('crdt codec', () => {
     rejects(() => decodeCrdt(msg(1, 0, 1, 0, 1, 1)), 'INVALID_VALUE')
   })
 })
+
+describe('crdt codec-io strings', () => {
+  it('round-trips ASCII and non-ASCII strings across the varint length boundaries; a lone surrogate is refused', async () => {
+    const { Reader, Writer, DEFAULT_LIMITS } = await import('../../src/crdt/codec-io.js')
+    const lengths = [0, 1, 127, 128, 129, 16_383, 16_384, 65_535]
+    for (const n of lengths) {
+      for (const tail of ['', 'é', '\u{1F600}']) {
+        const s = 'a'.repeat(Math.max(0, n - tail.length)) + tail
+        const w = new Writer()
+        w.byte(7)
+        w.string(s, 'f')
+        w.varint(300)
+        const bytes = w.finish()
+        const utf8 = new TextEncoder().encode(s)
+        const r = new Reader(bytes, DEFAULT_LIMITS)
+        assert.equal(r.byte('b'), 7)
+        assert.equal(r.string('f', 1 << 20), s, `length ${n} tail ${JSON.stringify(tail)}`)
+        assert.equal(r.varint('v'), 300)
+        r.end()
+        // canonical: length varint then the UTF-8 bytes
+        const rr = new Reader(bytes, DEFAULT_LIMITS)
+        rr.byte('b')
+        assert.equal(rr.varint('len'), utf8.length)
+      }
+    }
+    assert.throws(() => { new Writer().string('x'.repeat(200) + '\uD800', 'f') }, /lone surrogate/)
+  })
+})
+
+describe('crdt codec-io buffer reuse', () => {
+  it('a finished Writer\'s bytes stay intact while later and nested Writers reuse its buffer', async () => {
+    const { Reader, Writer, DEFAULT_LIMITS } = await import('../../src/crdt/codec-io.js')
+    const write = (fill: number, n: number): Uint8Array => {
+      const w = new Writer()
+      for (let i = 0; i < n; i++) w.byte(fill)
+      return w.finish()
+    }
+    const big = write(1, 300_000)
+    const outer = new Writer()
+    outer.byte(9)
+    // nested: the inner Writer is finished while the outer one is still open
+    const inner = write(2, 200_000)
+    outer.bytes(inner)
+    outer.bytes(write(3, 10))
+    const nested = outer.finish()
+    const small = write(4, 5)
+    assert.ok(big.every(b => b === 1) && big.length === 300_000, 'the first output was not overwritten')
+    assert.ok(inner.every(b => b === 2) && small.every(b => b === 4) && small.length === 5)
+    const r = new Reader(nested, { ...DEFAULT_LIMITS, maxBytes: 1 << 20 })
+    assert.equal(r.byte('b'), 9)
+    assert.deepEqual(r.rawBytes('inner', 1 << 20), inner)
+    assert.deepEqual(r.rawBytes('tail', 100), new Uint8Array(10).fill(3))
+    r.end()
+    // a finished Writer can be written again: it starts empty
+    const w = new Writer()
+    w.byte(5)
+    assert.deepEqual(w.finish(), new Uint8Array([5]))
+    w.byte(6)
+    assert.deepEqual(w.finish(), new Uint8Array([6]))
+  })
+})

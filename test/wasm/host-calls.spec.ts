@@ -87,6 +87,18 @@ describe('wasm/host-calls: the host interface', function () {
     assert.deepEqual(emitted, ['core:rec1'])
   })
 
+  it('cache_get_many reads many keys in one host call, in order, absent ones marked; a denied or empty batch is a status', async function () {
+    const out = await run([
+      'cache_get_many vehicles v1,missing,véhicule-2',
+      'cache_get_many secrets v1',
+      'cache_get_many vehicles ,'
+    ])
+    assert.equal(out[0], 'ok vehicles:v1:meta|-|vehicles:véhicule-2:meta')
+    assert.match(out[1], /^err -1 cache_get_many: the function has no grant on cache secrets/)
+    assert.match(out[2], /^err -4 dcis.cache_get_many: a batch carries 1\.\.10000 keys/)
+    assert.equal(rt.stats().workers.total, 2)
+  })
+
   it('denied calls are an error status inside the function; the function and the worker carry on', async function () {
     const out = await run([
       'kv_put meta k x', // read-only grant

@@ -1,10 +1,11 @@
 // host-probe: exercises the host interface (tests, docs/wasm-abi.md). A
 // reactor; the request is lines of space-separated commands:
 //   kv_get S K | kv_put S K V | counter_add S K N | counter_get S K |
-//   log_append S K V | sink_emit SINK V | cache_get C K
+//   log_append S K V | sink_emit SINK V | cache_get C K |
+//   cache_get_many C K1,K2,... (answers the values joined by '|', '-' for an absent one)
 // and the response one line per command: "ok <result>" or "err <status> <message>".
 import { write_output } from './lib/dcis'
-import { cacheGet, counterAdd, counterGet, countersAdd, hostError, hostStatus, kvGet, kvPut, logAppend, sinkEmit } from './lib/host'
+import { cacheGet, cacheGetMany, counterAdd, counterGet, countersAdd, hostError, hostStatus, kvGet, kvPut, logAppend, sinkEmit } from './lib/host'
 
 export function alloc (len: usize): usize {
   return heap.alloc(len > 0 ? len : 1)
@@ -43,6 +44,13 @@ export function handle_event (ptr: usize, len: usize): i32 {
     else if (op === 'log_append') { const r = logAppend(a, b, c); answer(r === null ? '' : r) }
     else if (op === 'sink_emit') { sinkEmit(a, b); answer('') }
     else if (op === 'cache_get') { const r = cacheGet(a, b); answer(r === null ? '' : r) }
+    else if (op === 'cache_get_many') {
+      const r = cacheGetMany(a, b.split(','))
+      if (r === null) { answer(''); continue }
+      const parts: string[] = []
+      for (let j = 0; j < r.length; j++) { const v = r[j]; parts.push(v === null ? '-' : v) }
+      answer(parts.join('|'))
+    }
     else emit('err bad command ' + op)
   }
   return 0

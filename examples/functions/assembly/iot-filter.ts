@@ -9,7 +9,8 @@
 //   - adds each vehicle's accepted events to the counter `<vehicle>` of the
 //     service `fleet` (one counters_add per batch: one replicated delta);
 //   - flags alerts: brake_temp above the vehicle's `maxBrakeTemp` from its
-//     metadata, read through the edge cache `vehicles` (default 350 when the
+//     metadata, read through the edge cache `vehicles` (one cache_get_many
+//     per batch for the vehicles with brake readings; default 350 when the
 //     cache has none), appended to the log `alerts` of `fleet` (one
 //     log_append_many per batch, before the counters) and emitted to the
 //     sink `core` at once as one record {"alerts":[...]} (critical alerts
@@ -17,7 +18,7 @@
 // and answers {"accepted":N,"dropped":N,"alerts":N,"errors":N}. A host
 // call that fails (e.g. not granted) is counted in "errors" and logged.
 import { log, write_output } from './lib/dcis'
-import { cacheGet, countersAdd, hostError, hostStatus, logAppendMany, sinkEmit } from './lib/host'
+import { cacheGetMany, countersAdd, hostError, hostStatus, logAppendMany, sinkEmit } from './lib/host'
 
 export function alloc (len: usize): usize {
   return heap.alloc(len > 0 ? len : 1)
@@ -74,18 +75,25 @@ function plausible (sensor: string, v: f64): bool {
 
 const thresholds = new Map<string, f64>()
 
-function maxBrakeTemp (vehicle: string): f64 {
-  if (thresholds.has(vehicle)) return thresholds.get(vehicle)
-  let t: f64 = 350
-  const meta = cacheGet('vehicles', vehicle)
-  if (meta !== null) {
-    const m = numField(meta, 'maxBrakeTemp')
-    if (isFinite(m)) t = m
-  } else if (hostStatus() !== -2) {
-    note('cache_get ' + vehicle)
+/**
+ * every listed vehicle's maxBrakeTemp from its metadata, read through the
+ * edge cache in one host call per batch (default 350 when the cache has none)
+ */
+function loadThresholds (vehicles: string[]): void {
+  if (vehicles.length === 0) return
+  const metas = cacheGetMany('vehicles', vehicles)
+  if (metas === null) note('cache_get_many')
+  for (let i = 0; i < vehicles.length; i++) {
+    let t: f64 = 350
+    if (metas !== null && i < metas.length) {
+      const meta = metas[i]
+      if (meta !== null) {
+        const m = numField(meta, 'maxBrakeTemp')
+        if (isFinite(m)) t = m
+      }
+    }
+    thresholds.set(vehicles[i], t)
   }
-  thresholds.set(vehicle, t)
-  return t
 }
 
 export function handle_event (ptr: usize, len: usize): i32 {
@@ -99,6 +107,11 @@ export function handle_event (ptr: usize, len: usize): i32 {
   let dropped: i32 = 0
   let alerts: i32 = 0
   const alertLines: string[] = []
+  // brake readings wait for their vehicle's threshold: one cache call for the batch
+  const brakeLines: string[] = []
+  const brakeVehicles: string[] = []
+  const brakeValues: f64[] = []
+  const wanted: string[] = []
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]
     if (line.length === 0) continue
@@ -112,9 +125,19 @@ export function handle_event (ptr: usize, len: usize): i32 {
     accepted++
     if (!counts.has(vehicle)) { counts.set(vehicle, 0); order.push(vehicle) }
     counts.set(vehicle, counts.get(vehicle) + 1)
-    if (sensor === 'brake_temp' && value > maxBrakeTemp(vehicle)) {
+    if (sensor === 'brake_temp') {
+      if (!thresholds.has(vehicle)) { thresholds.set(vehicle, 350); wanted.push(vehicle) }
+      brakeLines.push(line)
+      brakeVehicles.push(vehicle)
+      brakeValues.push(value)
+    }
+  }
+  loadThresholds(wanted)
+  for (let i = 0; i < brakeLines.length; i++) {
+    const value = brakeValues[i]
+    if (value > thresholds.get(brakeVehicles[i])) {
       alerts++
-      alertLines.push('{"vehicle":"' + vehicle + '","sensor":"brake_temp","value":' + value.toString() + ',"event":' + line + '}')
+      alertLines.push('{"vehicle":"' + brakeVehicles[i] + '","sensor":"brake_temp","value":' + value.toString() + ',"event":' + brakeLines[i] + '}')
     }
   }
   if (alertLines.length > 0) {

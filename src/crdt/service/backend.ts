@@ -685,10 +685,23 @@ export class CrdtBackend implements ServiceBackend {
     obj.clock = ts != null && compareHlc(ts, tick) > 0 ? ts : tick
     await obj.persist(delta)
     obj.queue(delta)
-    if (obj.pendingOps >= this.init.maxBatchOps) {
+    this.scheduleFlush(obj)
+  }
+
+  /**
+   * Ships the queued local deltas: at once when the batch is full or when
+   * nothing was shipped for flushDelayMs (a lone write, e.g. a critical
+   * alert, leaves the moment it is durable instead of waiting a flush
+   * interval), else when flushDelayMs has passed since the last flush
+   * (a burst of writes is still batched into one gossip message per interval).
+   */
+  private scheduleFlush (obj: ReplicatedObject): void {
+    if (obj.flushTimer != null && obj.pendingOps < this.init.maxBatchOps) return
+    const wait = obj.lastFlushAt + this.init.flushDelayMs - performance.now()
+    if (obj.pendingOps >= this.init.maxBatchOps || wait <= 0) {
       this.background('delta flush', this.flush(obj))
-    } else if (obj.flushTimer == null) {
-      obj.flushTimer = setTimeout(() => { this.background('delta flush', this.flush(obj)) }, this.init.flushDelayMs)
+    } else {
+      obj.flushTimer = setTimeout(() => { this.background('delta flush', this.flush(obj)) }, wait)
     }
   }
 
@@ -702,6 +715,7 @@ export class CrdtBackend implements ServiceBackend {
     obj.flushTimer = undefined
     const delta = obj.takePending()
     if (delta == null || this.state !== 'started') return
+    obj.lastFlushAt = performance.now()
     const bytes = encodeGossip({ kind: 'delta', seq: seqOf(obj.state, this.self), hlc: obj.clock, delta })
     // gossip carries no trace context (messages are deduplicated); the span records the shipping
     await inSpan('dcis.crdt.delta.publish', { kind: SpanKind.PRODUCER, attributes: { 'dcis.service': obj.name, 'messaging.message.body.size': bytes.length } }, async () => { await this.publish(obj.topic, bytes, 'delta') })

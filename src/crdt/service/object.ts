@@ -72,6 +72,8 @@ export class ReplicatedObject {
   pending: Array<ORMap | null>
   pendingOps = 0
   flushTimer?: ReturnType<typeof setTimeout>
+  /** when the local deltas were last shipped (performance.now()) */
+  lastFlushAt = -Infinity
   /** when staleness last exceeded the bound (for logging once per episode) */
   overBound = false
   private readonly datastore: Datastore

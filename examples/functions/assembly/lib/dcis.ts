@@ -29,5 +29,7 @@ export declare function log_append_many (sp: usize, sl: usize, kp: usize, kl: us
 export declare function sink_emit (np: usize, nl: usize, rp: usize, rl: usize): i32
 /** (cache, key) -> the value */
 export declare function cache_get (np: usize, nl: usize, kp: usize, kl: usize): i32
+/** (cache, keys one per line) -> per key `<byte length>:<bytes>`, or `-1:` when absent */
+export declare function cache_get_many (np: usize, nl: usize, bp: usize, bl: usize): i32
 /** copies the last result (or error message) to [ptr, ptr+len); returns the bytes copied */
 export declare function result_read (ptr: usize, len: usize): i32

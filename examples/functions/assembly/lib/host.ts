@@ -3,7 +3,7 @@
 // its error message in hostError(). Every call is checked against the
 // Function manifest's grants; a denied call returns HOST_DENIED here, it
 // never traps.
-import { cache_get, counter_add, counter_get, counters_add, kv_get, kv_put, log_append, log_append_many, result_read, sink_emit } from './dcis'
+import { cache_get, cache_get_many, counter_add, counter_get, counters_add, kv_get, kv_put, log_append, log_append_many, result_read, sink_emit } from './dcis'
 
 export const HOST_OK: i32 = 0
 export const HOST_DENIED: i32 = -1
@@ -103,4 +103,35 @@ export function sinkEmit (sink: string, record: string): bool {
 export function cacheGet (cache: string, key: string): string | null {
   const n = String.UTF8.encode(cache); const k = String.UTF8.encode(key)
   return settle(cache_get(p(n), l(n), p(k), l(k)))
+}
+
+/**
+ * reads many keys through an edge cache in one host call (one round trip
+ * instead of one per key): the values in the order of `keys`, null where
+ * the backend has none; null altogether on error (see hostStatus)
+ */
+export function cacheGetMany (cache: string, keys: string[]): Array<string | null> | null {
+  const n = String.UTF8.encode(cache); const k = String.UTF8.encode(keys.join('\n'))
+  const r = cache_get_many(p(n), l(n), p(k), l(k))
+  if (r < 0) { settle(r); return null }
+  lastStatus = HOST_OK
+  lastError = ''
+  const buf = new ArrayBuffer(r)
+  if (r > 0) result_read(changetype<usize>(buf), <usize>r)
+  const bytes = Uint8Array.wrap(buf)
+  const out = new Array<string | null>()
+  let at = 0
+  while (at < r && out.length < keys.length) {
+    // `<len>:` or `-1:`
+    let len: i32 = 0
+    let absent = false
+    if (bytes[at] === 45) { absent = true; at += 3 } else {
+      while (at < r && bytes[at] !== 58) { len = len * 10 + (<i32>bytes[at] - 48); at++ }
+      at++
+    }
+    if (absent) { out.push(null); continue }
+    out.push(String.UTF8.decode(buf.slice(at, at + len)))
+    at += len
+  }
+  return out
 }
