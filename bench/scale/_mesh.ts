@@ -114,3 +114,33 @@ export async function registriesComplete (mesh: LocalMesh): Promise<number> {
 }
 
 export const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+/**
+ * Gossip health of every peer, scraped from /metrics: the END topic's mesh
+ * size and subscribed neighbours, and neighbours below gossipsub's graylist
+ * / publish thresholds (summed over peers). Where it cannot be read, null.
+ */
+export async function gossipHealth (mesh: LocalMesh, topic = 'dcis/end/1'): Promise<{ meshPeers: ReturnType<typeof summary>, topicPeers: ReturnType<typeof summary>, belowPublish: number, belowGraylist: number } | null> {
+  const per = await Promise.all(mesh.peers.map(async p => {
+    try {
+      const text = await (await fetch(`${p.apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+      const g = (name: string, label: string): number => Number(new RegExp(`^${name}\\{${label}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+      return {
+        mesh: g('dcis_gossip_mesh_peers', `topic="${topic}"`),
+        topic: g('dcis_gossip_topic_peers', `topic="${topic}"`),
+        publish: g('dcis_gossip_peers_below_threshold', 'threshold="publish"'),
+        graylist: g('dcis_gossip_peers_below_threshold', 'threshold="graylist"')
+      }
+    } catch {
+      return null
+    }
+  }))
+  const ok = per.filter((x): x is NonNullable<typeof x> => x != null && !Number.isNaN(x.mesh))
+  if (ok.length === 0) return null
+  return {
+    meshPeers: summary(ok.map(x => x.mesh)),
+    topicPeers: summary(ok.map(x => x.topic)),
+    belowPublish: ok.reduce((a, x) => a + x.publish, 0),
+    belowGraylist: ok.reduce((a, x) => a + x.graylist, 0)
+  }
+}

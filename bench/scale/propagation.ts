@@ -16,7 +16,7 @@
  *   node --import tsx bench/scale/propagation.ts --nodes 10,20 --runs 2
  */
 import { createPrng } from '../../src/latency/prng.js'
-import { allReady, arg, load, numbers, registriesComplete, sleep, startMesh, summary, until } from './_mesh.js'
+import { allReady, arg, gossipHealth, load, numbers, registriesComplete, sleep, startMesh, summary, until } from './_mesh.js'
 import type { LocalPeer } from '../../src/cli/local-mesh.js'
 
 const sizes = numbers(arg('nodes', '10,20'))
@@ -88,6 +88,7 @@ for (const n of sizes) {
       }, 120_000 + n * 5000, 500)
       await sleep(5000)
       const loadBefore = load()
+      const gossipBefore = await gossipHealth(mesh)
 
       // 1. join
       const spawned = performance.now()
@@ -97,8 +98,18 @@ for (const n of sizes) {
       // peers that already hold it at t0 (the joiner's API starts after its registry published) count as 0 ms
       const join = await spread(others, t0, async p => (await getJson(`${p.apiUrl}/v1/registry/nodes/${joiner.peerId}`, 2000)).status === 200, 60_000)
       const atT0 = join.filter(t => t != null && t < pollMs).length
+      process.stderr.write(JSON.stringify({ nodes: n, run, join: reach(join), gossip: await gossipHealth(mesh) }) + '\n')
       await until('all ready', async () => allReady(mesh), 60_000, 250)
-      await until('complete registries', async () => (await registriesComplete(mesh)) === n, 60_000, 500)
+      // the change below is measured on a complete federation; when it does not
+      // complete (the propagation problem itself) the run says so and goes on
+      const tc = performance.now()
+      let completeAfterJoinMs: number | null = null
+      try {
+        await until('complete registries', async () => (await registriesComplete(mesh)) === n, 180_000, 500)
+        completeAfterJoinMs = Math.round(performance.now() - tc)
+      } catch {
+        process.stderr.write(`registries not complete ${Math.round((performance.now() - tc) / 1000)} s after the join\n`)
+      }
 
       // 2. a descriptor change (an allocation reserves a core on some peer)
       let change: ReturnType<typeof reach> | { error: string } = { error: 'no allocation placed' }
@@ -143,10 +154,13 @@ for (const n of sizes) {
       rows.push({
         nodes: n,
         run,
+        completeAfterJoinMs,
         join: { ...reach(join), heldAtFirstPoll: atT0, joinerSpawnToEndMs: Math.round(t0 - spawned) },
         change,
         dhtLookupMs: lookupMs.length > 0 ? summary(lookupMs) : null,
         dhtLookupFailed: failed,
+        gossipBefore,
+        gossipAfter: await gossipHealth(mesh),
         pollMs,
         loadAvgBefore: loadBefore,
         loadAvgAfter: load()

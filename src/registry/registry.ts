@@ -5,13 +5,13 @@ import { buildDescriptor, detectResources, materiallyChanged } from './descripto
 import { endKey } from './dht.js'
 import { END_TOPIC } from './gossip-id.js'
 import { DescriptorNotFoundError, DescriptorRejectedError } from './errors.js'
-import { createRegistryMetrics } from './metrics.js'
+import { createGossipMetrics, createRegistryMetrics } from './metrics.js'
 import { RegistryCache } from './cache.js'
 import { MAX_DESCRIPTOR_BYTES, SignatureCache, signDescriptor, verifyDescriptor } from './vc.js'
 import type { DescriptorSource, RegistryEntry, RegistryFilter } from './cache.js'
 import type { EdgeNodeDescriptor, EndReachability, ResourceOverrides } from './descriptor.js'
 import type { RejectReason } from './errors.js'
-import type { RegistryMetrics } from './metrics.js'
+import type { GossipView, RegistryMetrics } from './metrics.js'
 import { CredentialRejectedError, REVOCATION_TOPIC, verifyRevocationList } from '../identity/federation/index.js'
 import type { TrustPolicy } from '../identity/federation/index.js'
 import type { NodeIdentity } from '../identity/index.js'
@@ -180,6 +180,7 @@ export class EndRegistry {
     this.init = init
     this.log = components.logger
     this.metrics = createRegistryMetrics(components.metrics)
+    createGossipMetrics(components.metrics, () => components.libp2p.services.pubsub as unknown as GossipView | undefined)
   }
 
   async start (): Promise<void> {
