@@ -72,8 +72,12 @@ export interface BenchMesh {
   close: () => Promise<void>
 }
 
-/** N peers on loopback, started one after another; resolves once spawned */
-export async function startMesh (nodes: number, opts: { nodeArgs?: string[], extraArgs?: string[], regions?: string[], hold?: number } = {}): Promise<BenchMesh> {
+/**
+ * N peers on loopback, started one after another (`stagger` ms apart: a
+ * small machine starting 50 peers at once spends minutes at a load of 50+);
+ * resolves once spawned
+ */
+export async function startMesh (nodes: number, opts: { nodeArgs?: string[], extraArgs?: string[], regions?: string[], hold?: number, stagger?: number } = {}): Promise<BenchMesh> {
   const dir = await mkdtemp(join(tmpdir(), 'dcis-scale-'))
   const mesh = new LocalMesh({
     nodes,
@@ -86,7 +90,10 @@ export async function startMesh (nodes: number, opts: { nodeArgs?: string[], ext
   })
   await mesh.prepare()
   // the last `hold` peers are prepared (keys, ports) but left for the caller to spawn
-  for (const peer of mesh.peers.slice(0, nodes - (opts.hold ?? 0))) await mesh.spawnPeer(peer)
+  for (const [i, peer] of mesh.peers.slice(0, nodes - (opts.hold ?? 0)).entries()) {
+    if (i > 0 && (opts.stagger ?? 0) > 0) await sleep(opts.stagger as number)
+    await mesh.spawnPeer(peer)
+  }
   return {
     mesh,
     dir,

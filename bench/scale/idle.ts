@@ -10,11 +10,12 @@
  *   the peer's own dcis_traffic_bytes_per_second gauge at the end
  * Prints one JSON object; every row carries the load average it ran under.
  *   node --import tsx bench/scale/idle.ts --nodes 5,10,20 --settle 30 --window 60
+ * (`--stagger MS` starts the peers MS apart; the 50-peer run uses it)
  * `--cpu-prof DIR` runs the peers under `node --cpu-prof` (profiles in DIR;
  * `--cpu-prof-interval US` sampling period, default 10 000 µs), read them
  * with prof-top.ts.
  */
-import { allReady, arg, cpuSeconds, load, numbers, registriesComplete, rssMiB, sleep, startMesh, summary, until } from './_mesh.js'
+import { allReady, arg, cpuSeconds, gossipHealth, load, numbers, registriesComplete, rssMiB, sleep, startMesh, summary, until } from './_mesh.js'
 
 async function backgroundBytes (apiUrl: string): Promise<number | null> {
   try {
@@ -37,6 +38,8 @@ const sizes = numbers(arg('nodes', '5,10,20'))
 const settleS = Number(arg('settle', '30'))
 const windowS = Number(arg('window', '60'))
 const profDir = arg('cpu-prof', '')
+// ms between two peer starts (0: all at once)
+const stagger = Number(arg('stagger', '0'))
 // sampling every 1 ms (V8's default) costs an idle peer more than its own work
 const profIntervalUs = arg('cpu-prof-interval', '10000')
 const rows: unknown[] = []
@@ -44,7 +47,7 @@ const rows: unknown[] = []
 for (const n of sizes) {
   const nodeArgs = profDir !== '' ? ['--cpu-prof', `--cpu-prof-dir=${profDir}/n${n}`, `--cpu-prof-interval=${profIntervalUs}`] : []
   const t0 = performance.now()
-  const bench = await startMesh(n, { nodeArgs })
+  const bench = await startMesh(n, { nodeArgs, stagger })
   try {
     await until('all peers ready', async () => allReady(bench.mesh), 60_000 + n * 5000, 250)
     const readyS = (performance.now() - t0) / 1000
@@ -71,6 +74,8 @@ for (const n of sizes) {
       cpuPctOfCorePerPeer: summary(cpuPct),
       rssMiB: summary(rss),
       backgroundBytesPerSecPerPeer: bps.length > 0 ? summary(bps) : null,
+      // gossip mesh and neighbours per peer (topicPeers ~ connections)
+      gossip: await gossipHealth(bench.mesh),
       loadAvgBefore: loadBefore,
       loadAvgAfter: load()
     })

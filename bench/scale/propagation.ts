@@ -23,6 +23,9 @@ const sizes = numbers(arg('nodes', '10,20'))
 const runs = Number(arg('runs', '1'))
 const pollMs = Number(arg('poll', '100'))
 const lookups = Number(arg('lookups', '40'))
+// ms between two peer starts, and the settle time before the join (s)
+const stagger = Number(arg('stagger', '0'))
+const settleS = Number(arg('settle', '5'))
 const seed = Number(arg('seed', String(Date.now() % 2 ** 31)))
 const rng = createPrng(seed)
 process.stderr.write(`propagation bench seed ${seed}\n`)
@@ -73,7 +76,7 @@ const rows: unknown[] = []
 for (const n of sizes) {
   for (let run = 0; run < runs; run++) {
     // the last peer is held back: N-1 start first
-    const bench = await startMesh(n, { hold: 1 })
+    const bench = await startMesh(n, { hold: 1, stagger })
     const { mesh } = bench
     try {
       const joiner = mesh.peers[n - 1]
@@ -86,14 +89,14 @@ for (const n of sizes) {
         const counts = await Promise.all(others.map(async p => ((await getJson<{ nodes: unknown[] }>(`${p.apiUrl}/v1/registry/nodes`)).body?.nodes.length ?? 0)))
         return counts.every(c => c >= n - 1)
       }, 120_000 + n * 5000, 500)
-      await sleep(5000)
+      await sleep(settleS * 1000)
       const loadBefore = load()
       const gossipBefore = await gossipHealth(mesh)
 
       // 1. join
       const spawned = performance.now()
       await mesh.spawnPeer(joiner)
-      await until('the joiner serves its END', async () => (await getJson<{ endJwt: string | null }>(`${joiner.apiUrl}/v1/node`, 1000)).body?.endJwt != null, 60_000, 20)
+      await until('the joiner serves its END', async () => (await getJson<{ endJwt: string | null }>(`${joiner.apiUrl}/v1/node`, 1000)).body?.endJwt != null, 180_000, 20)
       const t0 = performance.now()
       // peers that already hold it at t0 (the joiner's API starts after its registry published) count as 0 ms
       const join = await spread(others, t0, async p => (await getJson(`${p.apiUrl}/v1/registry/nodes/${joiner.peerId}`, 2000)).status === 200, 60_000)
