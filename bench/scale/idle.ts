@@ -17,21 +17,39 @@
  */
 import { allReady, arg, cpuSeconds, gossipHealth, load, numbers, registriesComplete, rssMiB, sleep, startMesh, summary, until } from './_mesh.js'
 
-async function backgroundBytes (apiUrl: string): Promise<number | null> {
+/** libp2p's byte counters of one peer by label ("global sent", "/meshsub/1.2.0 received", ...); null when unreadable */
+async function transferBytes (apiUrl: string): Promise<Map<string, number> | null> {
   try {
     const text = await (await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
-    let total = 0
-    let seen = false
-    for (const line of text.split('\n')) {
-      if (line.startsWith('libp2p_data_transfer_bytes_total{protocol="global ')) {
-        total += Number(line.slice(line.lastIndexOf(' ') + 1))
-        seen = true
-      }
-    }
-    return seen ? total : null
+    const out = new Map<string, number>()
+    for (const m of text.matchAll(/^libp2p_data_transfer_bytes_total\{protocol="([^"]+)"\} (\S+)$/gm)) out.set(m[1], Number(m[2]))
+    return out.size > 0 ? out : null
   } catch {
     return null
   }
+}
+
+/** all connections, in + out (the muxer-level "global" counters) */
+function backgroundBytes (t: Map<string, number> | null): number | null {
+  if (t == null || !t.has('global sent')) return null
+  return (t.get('global sent') ?? 0) + (t.get('global received') ?? 0)
+}
+
+/** bytes/s per peer by protocol (sent + received, mean over peers), largest first */
+function byProtocol (t0: Array<Map<string, number> | null>, t1: Array<Map<string, number> | null>, seconds: number): Record<string, number> {
+  const sum = new Map<string, number>()
+  let peers = 0
+  t1.forEach((m, i) => {
+    const b = t0[i]
+    if (m == null || b == null) return
+    peers++
+    for (const [k, v] of m) {
+      const proto = k.replace(/ (sent|received)$/, '')
+      if (proto === 'global') continue
+      sum.set(proto, (sum.get(proto) ?? 0) + v - (b.get(k) ?? 0))
+    }
+  })
+  return Object.fromEntries([...sum].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round(v / Math.max(1, peers) / seconds)]))
 }
 
 const sizes = numbers(arg('nodes', '5,10,20'))
@@ -57,11 +75,13 @@ for (const n of sizes) {
     const pids = bench.mesh.peers.map(p => p.process?.pid as number)
     const loadBefore = load()
     const cpu0 = await Promise.all(pids.map(cpuSeconds))
-    const bytes0 = await Promise.all(bench.mesh.peers.map(async p => backgroundBytes(p.apiUrl)))
+    const t0s = await Promise.all(bench.mesh.peers.map(async p => transferBytes(p.apiUrl)))
+    const bytes0 = t0s.map(backgroundBytes)
     const w0 = performance.now()
     await sleep(windowS * 1000)
     const cpu1 = await Promise.all(pids.map(cpuSeconds))
-    const bytes1 = await Promise.all(bench.mesh.peers.map(async p => backgroundBytes(p.apiUrl)))
+    const t1s = await Promise.all(bench.mesh.peers.map(async p => transferBytes(p.apiUrl)))
+    const bytes1 = t1s.map(backgroundBytes)
     const elapsed = (performance.now() - w0) / 1000
     const rss = await Promise.all(pids.map(rssMiB))
     const cpuPct = cpu1.map((c, i) => 100 * (c - cpu0[i]) / elapsed)
@@ -74,6 +94,7 @@ for (const n of sizes) {
       cpuPctOfCorePerPeer: summary(cpuPct),
       rssMiB: summary(rss),
       backgroundBytesPerSecPerPeer: bps.length > 0 ? summary(bps) : null,
+      bytesPerSecPerPeerByProtocol: byProtocol(t0s, t1s, elapsed),
       // gossip mesh and neighbours per peer (topicPeers ~ connections)
       gossip: await gossipHealth(bench.mesh),
       loadAvgBefore: loadBefore,

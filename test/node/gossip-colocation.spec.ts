@@ -17,6 +17,7 @@ import { defaultConfig } from '../../src/config/defaults.js'
 import { createMeshLibp2p } from '../../src/node/libp2p.js'
 import { waitFor } from '../helpers/wait.js'
 import type { MeshLibp2p } from '../../src/node/libp2p.js'
+import type { GossipView } from '../../src/registry/metrics.js'
 
 const N = 13
 const TOPIC = 'dcis/test-colocation/1'
@@ -51,7 +52,8 @@ describe('gossip with many peers on one address', function () {
     for (let i = 1; i < N; i++) {
       for (let j = 0; j < i; j++) await waitFor(`${i} connected to ${j}`, async () => nodes[i].dial(nodes[j].getMultiaddrs()[0]), { timeoutMs: 30_000, intervalMs: 250 })
     }
-    const pubsubs = nodes.map(n => n.services.pubsub)
+    // the implementation's mesh and score accessors (not on the GossipSub interface type)
+    const pubsubs = nodes.map(n => n.services.pubsub as unknown as GossipView)
     await waitFor('every peer knows all others subscribed', () => pubsubs.every(p => p.getSubscribers(TOPIC).length === N - 1), { timeoutMs: 90_000 })
     // a few heartbeats (1 s each) score the neighbours and graft the meshes
     await waitFor('every mesh formed (>= Dlo 3 peers)', () => pubsubs.every(p => p.getMeshPeers(TOPIC).length >= 3), { timeoutMs: 60_000 })
