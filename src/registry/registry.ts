@@ -34,6 +34,22 @@ const MAX_TRACKED_PEERS = 1_024
 const MAX_RELAYS_PER_FLUSH = 64
 /** relays are coalesced over this window */
 const RELAY_FLUSH_MS = 50
+/** up to this many descriptors held, our own END keeps its configured lifetime and republish period */
+export const END_SCALE_PEERS = 50
+/** the most they grow (a 600 s lifetime to at most 6 h) */
+export const MAX_END_SCALE = 36
+
+/**
+ * How much longer than configured our own descriptor lives and waits between
+ * republications, given how many descriptors this peer holds: 1 up to
+ * END_SCALE_PEERS, then in proportion. Every peer re-signs its END at half
+ * its lifetime and every END reaches every peer, so with a fixed lifetime
+ * each peer would receive N refreshes per period; scaled, the refreshes a
+ * peer receives per second stay about constant as the federation grows.
+ */
+export function endScale (held: number): number {
+  return Math.min(MAX_END_SCALE, Math.max(1, held / END_SCALE_PEERS))
+}
 
 export interface RegistryComponents {
   libp2p: Libp2p<{ pubsub: GossipSub, dht: KadDHT }>
@@ -49,9 +65,9 @@ export interface RegistryInit {
   overrides?: ResourceOverrides
   credentials?: string[]
   software: { name: string, version: string }
-  /** descriptor lifetime, default 600 s */
+  /** descriptor lifetime, default 600 s (longer in a federation of more than END_SCALE_PEERS: endScale) */
   ttlSeconds?: number
-  /** gossip republish period of an unchanged descriptor (jittered ±20%), default 300 s */
+  /** gossip republish period of an unchanged descriptor (jittered ±20%), default 300 s (scaled like the lifetime: endScale) */
   republishIntervalMs?: number
   /** least time between two registry pulls from the same neighbour on (re)connect, default 60 s */
   resyncIntervalMs?: number
@@ -207,7 +223,7 @@ export class EndRegistry {
     const schedule = (): void => {
       this.republishTimer = setTimeout(() => {
         this.background('republish', this.publishSelf(false, true).finally(() => { if (this.started) schedule() }))
-      }, Math.round(interval * (0.8 + Math.random() * 0.4)))
+      }, Math.round(interval * endScale(this.cache.size) * (0.8 + Math.random() * 0.4)))
     }
     schedule()
     this.antiEntropyWaitMs = this.init.antiEntropyIntervalMs ?? 30_000
@@ -259,7 +275,7 @@ export class EndRegistry {
   async publishSelf (force: boolean, announce = false): Promise<void> {
     const run = async (): Promise<void> => {
       const now = Math.floor(Date.now() / 1000)
-      const ttl = this.init.ttlSeconds ?? 600
+      const ttl = Math.round((this.init.ttlSeconds ?? 600) * endScale(this.cache.size))
       const next = this.build(now, ttl)
       const cur = this.current
       const stale = cur == null || now - cur.iat >= ttl / 2
