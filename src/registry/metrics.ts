@@ -9,6 +9,7 @@ export interface RegistryMetrics {
   published: Counter<'channel'>
   credentialsRejected: Counter<'reason'>
   antiEntropyPulls: Counter<'result'>
+  connectPulls: Counter<'result'>
 }
 
 export function createRegistryMetrics (registry: Registry): RegistryMetrics {
@@ -42,6 +43,12 @@ export function createRegistryMetrics (registry: Registry): RegistryMetrics {
     antiEntropyPulls: new Counter({
       name: 'dcis_registry_anti_entropy_pulls_total',
       help: 'Registry pulls from a random neighbour (anti-entropy), by whether they brought news',
+      labelNames: ['result'] as const,
+      registers: [registry]
+    }),
+    connectPulls: new Counter({
+      name: 'dcis_registry_connect_pulls_total',
+      help: 'New connections: registry pulled (a newcomer on either side) or skipped (both already knew each other)',
       labelNames: ['result'] as const,
       registers: [registry]
     }),

@@ -8,11 +8,12 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identityFromPrivateKey } from '../../src/identity/index.js'
 import { END_SCALE_PEERS, endScale } from '../../src/registry/index.js'
+import { waitFor } from '../helpers/wait.js'
 import { signedEnd } from './fixtures.js'
-import { TestMesh } from './mesh.js'
+import { counterValue, TestMesh } from './mesh.js'
 
 describe('registry: own descriptor lifetime scales with the federation', function () {
-  this.timeout(120_000)
+  this.timeout(240_000)
 
   it('endScale: 1 up to END_SCALE_PEERS, then in proportion, capped', () => {
     assert.equal(endScale(0), 1)
@@ -41,6 +42,28 @@ describe('registry: own descriptor lifetime scales with the federation', functio
       const self1 = node.registry.self()
       assert.ok(self1 != null && self1.iat > self0.iat)
       assert.equal(self1.exp - self1.iat, Math.round(600 * (2 * END_SCALE_PEERS + 1) / END_SCALE_PEERS))
+    })
+  })
+
+  describe('registry pulls on connect', () => {
+    const mesh = new TestMesh()
+    before(async () => { await mesh.init() })
+    after(async () => { await mesh.close() })
+
+    const pulls = async (i: number, result: string): Promise<number> => counterValue(await mesh.nodes[i].metrics.metrics(), 'dcis_registry_connect_pulls_total', { result })
+
+    it('a newcomer is pulled from; a reconnection between peers that know each other pulls nothing', async () => {
+      await mesh.add({ region: 'eu-west' })
+      await mesh.add({ region: 'us-east' })
+      const [a, b] = mesh.nodes
+      await waitFor('both registries hold both', () => mesh.nodes.every(n => n.registry.list().length === 2), { timeoutMs: 60_000 })
+      assert.ok(await pulls(0, 'pulled') >= 1, 'the first connection pulled (b was a newcomer to a)')
+      // a has completed a pull (on connect, or its first anti-entropy pull when b was not serving yet)
+      await waitFor('a pulled from b once', async () => counterValue(await a.metrics.metrics(), 'dcis_registry_descriptors_accepted_total', { source: 'sync' }) > 0, { timeoutMs: 90_000 })
+      const skipped = await pulls(0, 'skipped')
+      await a.libp2p.hangUp(b.libp2p.peerId)
+      await waitFor('b reconnected (its keeper redials its bootstrap peer)', () => a.libp2p.getPeers().some(p => p.equals(b.libp2p.peerId)), { timeoutMs: 60_000 })
+      await waitFor('the reconnection was counted as skipped', async () => (await pulls(0, 'skipped')) > skipped, { timeoutMs: 30_000 })
     })
   })
 })
