@@ -143,3 +143,37 @@ export function expired (s: ALog, retention: Retention, nowMs: number): Dot[] {
   }
   return sorted.slice(0, cut).map((e) => e.dot)
 }
+
+/** What `readUncovered` returns. */
+export interface UncoveredRead {
+  /** the uncovered entries inside the range, in order (at most `limit`) */
+  readonly entries: LogEntry[]
+  /** replica -> the smallest dot counter of an uncovered entry left out (past `toMs` or the limit) */
+  readonly held: Map<ReplicaId, number>
+  /** replica -> every dot 1..n of it has been seen here (the context's contiguous part) */
+  readonly seen: ReadonlyMap<ReplicaId, number>
+}
+
+/**
+ * A consumer that tracks what it read by dot (not by position): the entries
+ * `covered` rejects (by dot, or position), whatever their HLC, so an entry that arrives
+ * after later ones were read is still found. `held` and `seen` let the
+ * consumer advance a compact per-replica mark: a dot seen here that is
+ * neither read nor held is not (or no longer, after retention) an entry of
+ * this log.
+ */
+export function readUncovered (s: ALog, covered: (p: LogPosition) => boolean, range: { toMs?: number, limit?: number } = {}): UncoveredRead {
+  const limit = range.limit ?? Number.POSITIVE_INFINITY
+  const out: LogEntry[] = []
+  const held = new Map<ReplicaId, number>()
+  const open = s.store.filter((e) => !covered({ ts: e.value.ts, replica: e.dot.replica, counter: e.dot.counter })).sort(compareLogEntries)
+  for (const e of open) {
+    if (out.length < limit && (range.toMs == null || e.value.ts.wall < range.toMs)) {
+      out.push({ ts: e.value.ts, replica: e.dot.replica, counter: e.dot.counter, value: e.value.value })
+    } else {
+      const h = held.get(e.dot.replica)
+      if (h == null || e.dot.counter < h) held.set(e.dot.replica, e.dot.counter)
+    }
+  }
+  return { entries: out, held, seen: s.ctx.vv }
+}

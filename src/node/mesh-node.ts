@@ -10,6 +10,7 @@ import { openStores, createHeliaOn } from '../storage/index.js'
 import { keyRoutes, migrateLegacyClear, openProtection, recheckLegacyClear, SealedDatastore, selfSignedCertificate, walCipherFor } from '../protection/index.js'
 import type { ApiTls } from '../api/index.js'
 import type { Protection } from '../protection/index.js'
+import { Gauge } from 'prom-client'
 import { createMetricsRegistry, forComponent, telemetryContract, TrafficMeter } from '../telemetry/index.js'
 import { startTracing } from '../telemetry/tracing/index.js'
 import { createMeshLibp2p } from './libp2p.js'
@@ -125,6 +126,18 @@ export class MeshNode implements ApiNode {
     const file = new LinkFaultsFile({ path, faults, log: forComponent(this.init.logger, 'dcis:latency:emulator') })
     await file.start()
     this.stopHooks.push(async () => { await file.stop() })
+    // the rules in force, by digest (linkFaultsDigest): tests and the lab wait on it instead of sleeping
+    new Gauge({
+      name: 'dcis_link_faults_rules',
+      help: 'Link fault rules in force on this peer, labelled with their digest',
+      labelNames: ['digest'] as const,
+      registers: [this.metrics],
+      collect () {
+        this.reset()
+        this.set({ digest: faults.digest }, faults.size)
+      }
+    })
+    this.stopHooks.push(() => { this.metrics.removeSingleMetric('dcis_link_faults_rules') })
     return faults
   }
 
@@ -375,6 +388,7 @@ export class MeshNode implements ApiNode {
         self: this.libp2p.peerId.toString(),
         dir: join(this.config.dataDir, 'sinks'),
         manifests: () => catalogue.manifests('Sink').map(m => ({ name: m.name, spec: m.spec, appliedAt: m.appliedAt })),
+        onManifestsChange: (listener) => catalogue.onChange(listener),
         backend: () => this.crdt,
         parseCursor,
         logger: forComponent(this.init.logger, 'dcis:sinks'),

@@ -29,8 +29,19 @@ export class SinkRecordError extends Error {
   }
 }
 
+/** A sink mark in the service's kv is malformed (it is ignored: the entries it covered ship again under their keys). */
+export class SinkMarkError extends Error {
+  static readonly code = 'SINK_MARK_INVALID'
+  readonly code = SinkMarkError.code
+  constructor (message: string) {
+    super(message)
+    this.name = 'SinkMarkError'
+  }
+}
+
 export const SINK_ERROR_STATUS: Readonly<Record<string, number>> = {
   SinkNotFoundError: 404,
   RegionConsentError: 422,
-  SinkRecordError: 400
+  SinkRecordError: 400,
+  SinkMarkError: 500
 }

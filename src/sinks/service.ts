@@ -9,18 +9,24 @@
  * Exactly one replica ships each snapshot: the live replica of the source
  * service with the lowest peer id takes window W (= the last complete
  * interval) unless the service's replicated kv says W was shipped
- * (`_sink/<sink>/shipped`). The mark (and the log cursors,
- * `_sink/<sink>/cursor/<log>`) is written only after the window's last
- * batch was delivered, so a shipper killed in between is replaced by the
- * next lowest live replica, which ships W again under the same keys: the
- * receiver keeps one copy. In a partition both sides may ship; the keys
- * make that harmless too.
+ * (`_sink/<sink>/shipped`, and the shippers' mark documents). Log entries
+ * are tracked by dot (src/sinks/marks.ts): every entry no mark covers ships
+ * under the next window whatever its HLC, so an entry that arrives late
+ * (acked by a replica killed before it replicated) still ships, once. The
+ * marks are written only after the window's last batch was delivered, so a
+ * shipper killed in between is replaced by the next lowest live replica,
+ * which ships W again under the same keys: the receiver keeps one copy. In
+ * a partition both sides may ship; each writes its own mark document
+ * (`_sink/<sink>/marks/<peer>`, listed in the add-wins set
+ * `_sink/<sink>/shippers`) and readers join them all.
  */
 import { join } from 'node:path'
 import { Counter, Gauge } from 'prom-client'
 import { DeliveryError, deliver } from './deliver.js'
 import { SinkNotFoundError, SinkRecordError } from './errors.js'
 import { checkRegionPolicy, sinkSpecOf } from './spec.js'
+import { advanceMark, covers, emptyDoc, joinDocs, joinMarks, parseMarkDoc } from './marks.js'
+import type { LogMark, MarkDoc } from './marks.js'
 import { Spool } from './spool.js'
 import type { SinkSpec } from './spec.js'
 import type { BatchHeader } from './spool.js'
@@ -32,9 +38,12 @@ export interface SinkSourceBackend {
   isLocal: (name: string) => boolean
   status: (name: string) => Promise<{ spec: { zones: string[], maxStalenessMs?: number }, liveReplicas: Array<{ peerId: string }> }>
   localCounters: (name: string) => Record<string, number> | undefined
-  readLog: (name: string, key: string, range?: { after?: { ts: { wall: number, logical: number }, replica: string, counter: number }, toMs?: number, limit?: number }) => Promise<{ entries: Array<{ cursor: string, ts: { wall: number, logical: number }, replica: string, value: string }> }>
+  /** a local replica's log entries no mark covers, by dot (CrdtBackend.readLogUncovered) */
+  readLogUncovered: (name: string, key: string, covered: (p: { ts: { wall: number, logical: number }, replica: string, counter: number }) => boolean, range: { toMs?: number, limit?: number }) => { entries: Array<{ cursor: string, ts: { wall: number, logical: number }, replica: string, counter: number, value: string }>, held: ReadonlyMap<string, number>, seen: ReadonlyMap<string, number> }
   get: (name: string, key: string) => Promise<{ value: string }>
   put: (name: string, key: string, value: string) => Promise<unknown>
+  members: (name: string, key: string) => Promise<{ members: string[] }>
+  addMember: (name: string, key: string, member: string) => Promise<unknown>
 }
 
 export interface SinkServiceComponents {
@@ -44,6 +53,12 @@ export interface SinkServiceComponents {
   dir: string
   /** the applied Sink manifests (the federation catalogue's) */
   manifests: () => Array<{ name: string, spec: Record<string, unknown>, appliedAt?: string }>
+  /**
+   * calls the listener when the manifests may have changed (the catalogue's
+   * onChange); with it the service keeps no timer while there is no sink.
+   * Without it the manifests are polled every tickMs.
+   */
+  onManifestsChange?: (listener: () => void) => () => void
   backend: () => SinkSourceBackend | undefined
   /** parses a log cursor (src/crdt/replication parseCursor) */
   parseCursor: (c: string) => { ts: { wall: number, logical: number }, replica: string, counter: number } | undefined
@@ -68,13 +83,18 @@ const MAX_LOG_ENTRIES_PER_WINDOW = 200_000
 /** complete windows a new shipper catches up on (the newest; older ones were lost with their shipper) */
 const MAX_BACKFILL = 10
 
+type Position = { ts: { wall: number, logical: number }, replica: string, counter: number }
+
+function comparePositions (x: Position, y: Position): number {
+  return x.ts.wall - y.ts.wall || x.ts.logical - y.ts.logical || (x.replica < y.replica ? -1 : x.replica > y.replica ? 1 : 0) || x.counter - y.counter
+}
+
 function laterCursor (parse: SinkServiceComponents['parseCursor'], a: string, b: string): string {
   const x = parse(a)
   const y = parse(b)
   if (x == null) return b
   if (y == null) return a
-  const c = x.ts.wall - y.ts.wall || x.ts.logical - y.ts.logical || (x.replica < y.replica ? -1 : x.replica > y.replica ? 1 : 0) || x.counter - y.counter
-  return c >= 0 ? a : b
+  return comparePositions(x, y) >= 0 ? a : b
 }
 
 interface SinkMetrics {
@@ -120,8 +140,12 @@ interface SinkState {
   emitWaiters: Array<{ resolve: () => void, reject: (e: Error) => void }>
   emitTimer?: ReturnType<typeof setTimeout>
   emitSeq: number
-  /** log key -> cursor of the last entry spooled by this peer */
+  /** log key -> the latest position spooled (the legacy cursor mark, for peers that read only it) */
   cursors: Record<string, string>
+  /** log key -> what this peer spooled, by dot (joined with the service's marks before each snapshot) */
+  marks: Record<string, LogMark>
+  /** batches may wait in the spool (set when one is written or a delivery failed) */
+  dirty: boolean
 }
 
 export class SinkService {
@@ -132,6 +156,7 @@ export class SinkService {
   private readonly now: () => number
   private readonly boot = Date.now().toString(36)
   private timer?: ReturnType<typeof setInterval>
+  private unsubscribe?: () => void
   private running = false
   private ticking = false
   private shutdown = new AbortController()
@@ -147,15 +172,39 @@ export class SinkService {
     if (this.running) return
     this.running = true
     this.shutdown = new AbortController()
-    this.timer = setInterval(() => { this.tick() }, this.init.tickMs)
-    this.timer.unref?.()
+    if (this.c.onManifestsChange != null) {
+      // no polling: the catalogue says when a manifest changed; the tick runs only while sinks exist
+      this.unsubscribe = this.c.onManifestsChange(() => { this.refresh(); this.schedule() })
+      this.refresh()
+    }
+    this.schedule()
     this.tick()
+  }
+
+  /** the periodic tick runs while this peer knows a sink (or, without change events, always) */
+  private schedule (): void {
+    const want = this.running && (this.c.onManifestsChange == null || this.sinks.size > 0)
+    if (want && this.timer == null) {
+      this.timer = setInterval(() => { this.tick() }, this.init.tickMs)
+      this.timer.unref?.()
+    } else if (!want && this.timer != null) {
+      clearInterval(this.timer)
+      this.timer = undefined
+    }
+  }
+
+  /** whether the periodic tick is running (tests: no timer without sinks) */
+  get hasTimer (): boolean {
+    return this.timer != null
   }
 
   async stop (): Promise<void> {
     if (!this.running) return
     this.running = false
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
     if (this.timer != null) clearInterval(this.timer)
+    this.timer = undefined
     for (const s of this.sinks.values()) {
       if (s.emitTimer != null) clearTimeout(s.emitTimer)
       await this.flushEmitted(s).catch(() => {})
@@ -226,6 +275,7 @@ export class SinkService {
 
   private async spoolPut (s: SinkState, header: BatchHeader, records: string[]): Promise<void> {
     const dropped = await s.spool.put(header, records)
+    s.dirty = true
     if (dropped > 0) {
       this.metrics?.dropped.inc({ sink: s.spec.name }, dropped)
       this.c.logger.warn({ sink: s.spec.name, dropped }, 'sink buffer full: dropped the oldest batches')
@@ -256,9 +306,12 @@ export class SinkService {
       const firstWindow = Number.isFinite(applied) ? Math.floor(applied / spec.intervalMs) : 0
       const state: SinkState = cur != null
         ? { ...cur, spec, specJson, spool, firstWindow }
-        : { spec, specJson, spool, spooledWindow: -1, firstWindow, delivering: false, kick: false, backoff: 0, retryAt: 0, emitted: [], emitWaiters: [], emitSeq: 0, cursors: {} }
+        : { spec, specJson, spool, spooledWindow: -1, firstWindow, delivering: false, kick: false, backoff: 0, retryAt: 0, emitted: [], emitWaiters: [], emitSeq: 0, cursors: {}, marks: {}, dirty: true }
       this.sinks.set(m.name, state)
-      if (cur == null || spool !== cur.spool) this.background('sink spool init', spool.init().then(() => { this.kick(state) }))
+      if (cur == null || spool !== cur.spool) {
+        state.dirty = true
+        this.background('sink spool init', spool.init().then(() => { this.kick(state) }))
+      }
     }
     for (const name of [...this.sinks.keys()]) {
       if (!seen.has(name)) {
@@ -268,6 +321,7 @@ export class SinkService {
         this.sinks.delete(name)
       }
     }
+    this.schedule()
   }
 
   private tick (): void {
@@ -281,8 +335,8 @@ export class SinkService {
     for (const s of this.sinks.values()) {
       if (!this.running) return
       if (s.spec.service != null) await this.maybeSnapshot(s).catch((err: Error) => { this.c.logger.warn({ sink: s.spec.name, err: err.message }, 'sink snapshot failed') })
-      this.kick(s)
-      this.metrics?.buffered.set({ sink: s.spec.name }, await s.spool.bytes().catch(() => 0))
+      // the spool is listed only when something may wait in it
+      if (s.dirty) this.kick(s)
     }
   }
 
@@ -317,7 +371,8 @@ export class SinkService {
     const live = st.liveReplicas.map(r => r.peerId).sort()
     if (live[0] !== this.c.self) return
     const shippedText = await this.readMark(b, service, this.markKey(s.spec.name, 'shipped'))
-    const shipped = shippedText != null && /^\d+$/.test(shippedText) ? Number(shippedText) : -1
+    const doc = await this.readMarkDocs(b, s, service)
+    const shipped = Math.max(shippedText != null && /^\d+$/.test(shippedText) ? Number(shippedText) : -1, doc.window)
     try {
       checkRegionPolicy(s.spec, st.spec.zones)
     } catch (err) {
@@ -325,17 +380,46 @@ export class SinkService {
       s.spooledWindow = window
       return
     }
-    // log positions: the later of what this peer spooled and what the service says was delivered
+    // what was shipped of each log: the join of every shipper's mark and what this peer spooled.
+    // Legacy: a log no dot mark covers yet honours the old position mark
+    // (`cursor/<log>`): entries at or before it count as shipped (they were
+    // shipped, or were late entries the old code skipped: we cannot tell)
+    const legacy: Record<string, Position> = {}
     for (const log of s.spec.logs) {
       const mark = await this.readMark(b, service, this.markKey(s.spec.name, `cursor/${log}`))
       if (mark != null && (s.cursors[log] == null || laterCursor(this.c.parseCursor, mark, s.cursors[log]) === mark)) s.cursors[log] = mark
+      const known = doc.logs[log]
+      if (known != null) s.marks[log] = s.marks[log] != null ? joinMarks(s.marks[log], known) : known
+      const pos = s.marks[log] == null && s.cursors[log] != null ? this.c.parseCursor(s.cursors[log]) : undefined
+      if (pos != null) legacy[log] = pos
     }
     const first = Math.max(shipped + 1, s.spooledWindow + 1, window - MAX_BACKFILL + 1, s.firstWindow)
-    for (let w = first; w <= window; w++) await this.snapshot(s, b, service, w, now)
+    for (let w = first; w <= window; w++) await this.snapshot(s, b, service, w, now, legacy)
     s.spooledWindow = window
   }
 
-  private async snapshot (s: SinkState, b: SinkSourceBackend, service: string, window: number, now: number): Promise<void> {
+  /** the join of every shipper's mark document (malformed ones are logged and ignored: their entries ship again) */
+  private async readMarkDocs (b: SinkSourceBackend, s: SinkState, service: string): Promise<MarkDoc> {
+    let doc = emptyDoc()
+    let shippers: string[] = []
+    try {
+      shippers = (await b.members(service, this.markKey(s.spec.name, 'shippers'))).members
+    } catch {
+      // no shipper recorded yet
+    }
+    for (const peer of shippers) {
+      const text = await this.readMark(b, service, this.markKey(s.spec.name, `marks/${peer}`))
+      if (text == null) continue
+      try {
+        doc = joinDocs(doc, parseMarkDoc(text))
+      } catch (err) {
+        this.c.logger.warn({ sink: s.spec.name, shipper: peer, err: (err as Error).message }, 'ignoring a malformed sink mark')
+      }
+    }
+    return doc
+  }
+
+  private async snapshot (s: SinkState, b: SinkSourceBackend, service: string, window: number, now: number, legacy: Record<string, Position>): Promise<void> {
     const windowStart = window * s.spec.intervalMs
     const windowEnd = windowStart + s.spec.intervalMs
     const base = { sink: s.spec.name, service, window, windowStart, windowEnd, takenAt: now, takenBy: this.c.self }
@@ -349,23 +433,23 @@ export class SinkService {
       this.metrics?.records.inc({ sink: s.spec.name, type: 'counter' }, keys.length)
     }
     const cursors: Record<string, string> = {}
+    const marks: Record<string, LogMark> = {}
     let logEntries = 0
     for (const log of s.spec.logs) {
-      let after = s.cursors[log] != null ? this.c.parseCursor(s.cursors[log]) : undefined
-      let n = 0
-      for (;;) {
-        const page = await b.readLog(service, log, { ...(after != null ? { after } : {}), toMs: windowEnd, limit: 10_000 })
-        for (const e of page.entries) {
-          records.push(JSON.stringify({ key: `${s.spec.name}/${service}/l/${log}/${e.cursor}`, type: 'log', ...base, log, cursor: e.cursor, ts: e.ts, replica: e.replica, value: e.value }))
-        }
-        n += page.entries.length
-        if (page.entries.length === 0) break
-        cursors[log] = page.entries[page.entries.length - 1].cursor
-        after = this.c.parseCursor(cursors[log])
-        if (page.entries.length < 10_000 || n >= MAX_LOG_ENTRIES_PER_WINDOW) break
+      // every entry of the window (or older) no mark covers, whatever its HLC: late entries too
+      const mark = s.marks[log] ?? { upTo: {}, x: {} }
+      const old = legacy[log]
+      const covered = (p: Position): boolean => covers(mark, p.replica, p.counter) || (old != null && comparePositions(p, old) <= 0)
+      const r = b.readLogUncovered(service, log, covered, { toMs: windowEnd, limit: MAX_LOG_ENTRIES_PER_WINDOW })
+      let last = s.cursors[log]
+      for (const e of r.entries) {
+        records.push(JSON.stringify({ key: `${s.spec.name}/${service}/l/${log}/${e.cursor}`, type: 'log', ...base, log, cursor: e.cursor, ts: e.ts, replica: e.replica, value: e.value }))
+        last = last == null ? e.cursor : laterCursor(this.c.parseCursor, e.cursor, last)
       }
-      logEntries += n
-      this.metrics?.records.inc({ sink: s.spec.name, type: 'log' }, n)
+      marks[log] = advanceMark(mark, r.entries, r.seen, r.held)
+      if (last != null) cursors[log] = last
+      logEntries += r.entries.length
+      this.metrics?.records.inc({ sink: s.spec.name, type: 'log' }, r.entries.length)
     }
     // a header record makes every window visible to the core, an empty one too
     records.unshift(JSON.stringify({ key: `${s.spec.name}/${service}/w${window}/snapshot`, type: 'snapshot', ...base, counters, logEntries }))
@@ -373,9 +457,12 @@ export class SinkService {
     for (let i = 0; i < batches; i++) {
       const part = records.slice(i * s.spec.maxBatchRecords, (i + 1) * s.spec.maxBatchRecords)
       const final = i === batches - 1
-      await this.spoolPut(s, { id: `${s.spec.name}/${service}/w${window}/${i}`, sink: s.spec.name, service, window, ...(final ? { final: true, cursors } : {}) }, part)
+      await this.spoolPut(s, { id: `${s.spec.name}/${service}/w${window}/${i}`, sink: s.spec.name, service, window, ...(final ? { final: true, cursors, marks } : {}) }, part)
     }
     Object.assign(s.cursors, cursors)
+    Object.assign(s.marks, marks)
+    // the legacy position mark is folded into the dot marks now
+    for (const log of Object.keys(marks)) delete legacy[log]
     this.metrics?.snapshots.inc({ sink: s.spec.name })
     this.c.logger.info({ sink: s.spec.name, service, window, records: records.length, batches }, 'sink snapshot spooled')
   }
@@ -393,8 +480,17 @@ export class SinkService {
 
   /** delivers spooled batches in order; on a failure backs off (the next tick after retryAt tries again) */
   private async deliverAll (s: SinkState): Promise<void> {
+    s.dirty = false
+    try {
+      await this.deliverSpooled(s)
+    } finally {
+      this.metrics?.buffered.set({ sink: s.spec.name }, await s.spool.bytes().catch(() => 0))
+    }
+  }
+
+  private async deliverSpooled (s: SinkState): Promise<void> {
     for (const file of await s.spool.list()) {
-      if (!this.running || this.sinks.get(s.spec.name) !== s) return
+      if (!this.running || this.sinks.get(s.spec.name) !== s) { s.dirty = true; return }
       const batch = await s.spool.read(file)
       if (batch == null) continue
       try {
@@ -409,6 +505,7 @@ export class SinkService {
         // jitter: 50-100 % of the back-off
         s.retryAt = this.now() + Math.round(s.backoff * (0.5 + Math.random() / 2))
         this.c.logger.info({ sink: s.spec.name, err: (err as Error).message, retryInMs: s.retryAt - this.now(), retryable: err instanceof DeliveryError ? err.retryable : true }, 'sink delivery failed: retrying later')
+        s.dirty = true
         return
       }
       if (batch.header.final === true && batch.header.service != null && batch.header.window != null) await this.markShipped(s, batch.header)
@@ -416,13 +513,34 @@ export class SinkService {
     }
   }
 
-  /** records a delivered window (and the log cursors) in the service's replicated kv */
+  /**
+   * records a delivered window in the service's replicated kv: this
+   * shipper's mark document (joined with what it held), the legacy window
+   * and cursor marks (for peers that read only those)
+   */
   private async markShipped (s: SinkState, h: BatchHeader): Promise<void> {
     const b = this.c.backend()
     const service = h.service as string
     if (b == null || !b.has(service)) return
     try {
-      for (const [log, cursor] of Object.entries(h.cursors ?? {})) await b.put(service, this.markKey(s.spec.name, `cursor/${log}`), cursor)
+      if (h.marks != null) {
+        await b.addMember(service, this.markKey(s.spec.name, 'shippers'), this.c.self)
+        const key = this.markKey(s.spec.name, `marks/${this.c.self}`)
+        const text = await this.readMark(b, service, key)
+        let own = emptyDoc()
+        try {
+          if (text != null) own = parseMarkDoc(text)
+        } catch (err) {
+          this.c.logger.warn({ sink: s.spec.name, err: (err as Error).message }, 'replacing a malformed sink mark')
+        }
+        // the spooled header is validated like any mark (a damaged spool file must not write a bad mark)
+        const doc = joinDocs(own, parseMarkDoc(JSON.stringify({ v: 1, window: h.window, logs: h.marks })))
+        await b.put(service, key, JSON.stringify(doc))
+      }
+      for (const [log, cursor] of Object.entries(h.cursors ?? {})) {
+        const cur = await this.readMark(b, service, this.markKey(s.spec.name, `cursor/${log}`))
+        if (cur == null || (cursor !== cur && laterCursor(this.c.parseCursor, cursor, cur) === cursor)) await b.put(service, this.markKey(s.spec.name, `cursor/${log}`), cursor)
+      }
       const cur = Number(await this.readMark(b, service, this.markKey(s.spec.name, 'shipped')) ?? -1)
       if (!(cur >= (h.window as number))) await b.put(service, this.markKey(s.spec.name, 'shipped'), String(h.window))
     } catch (err) {

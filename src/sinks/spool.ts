@@ -8,6 +8,7 @@
  */
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { LogMark } from './marks.js'
 
 export interface BatchHeader {
   /** the batch's idempotency key (also its file name, after a sortable prefix) */
@@ -18,8 +19,10 @@ export interface BatchHeader {
   service?: string
   /** the window's last batch: delivering it marks the window shipped (and advances the log cursors) */
   final?: boolean
-  /** log key -> cursor of the last entry shipped (final batches) */
+  /** log key -> the latest position shipped (final batches; the legacy cursor mark) */
   cursors?: Record<string, string>
+  /** log key -> what is shipped once this window is delivered, by dot (final batches; src/sinks/marks.ts) */
+  marks?: Record<string, LogMark>
 }
 
 export interface SpooledBatch {

@@ -154,10 +154,8 @@ describe('e2e: the federation catalogue on a 3-process mesh', function () {
     await writeLinkFaults(faults, [
       { from: ['peer-0'], to: ['peer-1', 'peer-2'], action: 'block' },
       { from: ['peer-1', 'peer-2'], to: ['peer-0'], action: 'block' }
-    ])
+    ], peers)
     try {
-      // the emulator polls the file every ~200 ms
-      await new Promise(resolve => setTimeout(resolve, 1000))
       // two different echo modules: both pass the article's /healthz probe (no rollback churn while converging)
       const a = await fixture('echo')
       const b = new Uint8Array(await readFile(join(REPO_ROOT, 'examples/functions/build/echo.wasm')))

@@ -213,7 +213,7 @@ describe('e2e chaos: aborted clients never crash a peer (issue 10)', function ()
     await writeLinkFaults(faults, [
       { from: [site(survivor)], to: doomed.map(site), action: 'block' },
       { from: doomed.map(site), to: [site(survivor)], action: 'block' }
-    ])
+    ], [survivor, ...doomed])
     const unreachable = await chaosRound(rng, survivor, [...probes.map(p => () => p), manifestProbe('blocked')])
     await assertSurvived(survivor, unreachable, 'unreachable')
     await writeLinkFaults(faults, [])

@@ -26,8 +26,6 @@ import { apply, byId, http, partition, startHealMesh, status } from './heal-help
 import type { HealMesh } from './heal-helpers.js'
 
 const SPLIT_MS = 12_000
-/** the faults file is polled every 200 ms: well past two polls */
-const RULES_APPLY_MS = 1000
 /** the bounds below are the issue's (8 s to reach the live replica, 15 s after a heal); the machine may be shared, so allow slack (DCIS_TEST_SLACK, as in test/e2e/catalogue.spec.ts); the measured times are printed */
 const SLACK = Number(process.env.DCIS_TEST_SLACK ?? 3)
 const NAME = 'fwd-heal'
@@ -62,9 +60,8 @@ describe('e2e: a non-replica forwards again right after a heal (link faults)', f
     // 1. X cut from 2 of the 3 replicas, each replica in turn the reachable one
     const cutMs: number[] = []
     for (const reachable of replicas) {
-      await partition(faults, [[x.index], replicas.filter(r => r !== reachable)])
-      // peers poll the faults file every 200 ms (docs/link-faults.md); nothing to observe before the rules apply
-      await new Promise(resolve => setTimeout(resolve, RULES_APPLY_MS))
+      // nothing to observe before every peer applies the rules
+      await partition(faults, [[x.index], replicas.filter(r => r !== reachable)], mesh.peers)
       const t0 = performance.now()
       await waitFor(`peer-${x.index} reads through peer-${reachable} (the only reachable replica)`, async () => {
         const r = await tryHttp(x.apiUrl, 'GET', url, undefined, undefined, 3000)
@@ -76,7 +73,7 @@ describe('e2e: a non-replica forwards again right after a heal (link faults)', f
     console.log(`      reads through the one reachable replica answered ${cutMs.join(' ms, ')} ms after each cut`)
 
     // 2. split: the non-replicas from every replica; readers keep calling through them (3 s client timeout)
-    await partition(faults, [others, replicas])
+    await partition(faults, [others, replicas], mesh.peers)
     let stop = false
     const readers = [x, y].map(async p => {
       while (!stop) await tryHttp(p.apiUrl, 'GET', url, undefined, undefined, 3000)

@@ -53,8 +53,9 @@ export async function startHealMesh (nodes: number, graceMs: number, regions: st
 }
 
 /** cuts `groups` of peers (by index: site `peer-i`) from each other through the link-faults file; [] heals */
-export async function partition (file: string, groups: number[][]): Promise<void> {
-  await writeLinkFaults(file, partitionRules(groups.map(g => g.map(i => `peer-${i}`))))
+/** Cuts the groups of peer indexes from each other (`[]` heals); with `peers`, returns once they all apply the rules. */
+export async function partition (file: string, groups: number[][], peers: LocalPeer[] = []): Promise<void> {
+  await writeLinkFaults(file, partitionRules(groups.map(g => g.map(i => `peer-${i}`))), peers)
 }
 
 export async function http (peer: LocalPeer, method: string, path: string, body?: string, contentType?: string): Promise<{ status: number, json: Json }> {

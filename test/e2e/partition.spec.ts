@@ -137,9 +137,7 @@ describe(`e2e: partitions between real processes (link faults, seed ${SEED})`, f
       }
     }
     await write(lone, 10, 'before')
-    await partition(faults, [[lone.index, ...rest.slice(0, 1)], [...pair.map((p: { index: number }) => p.index), ...rest.slice(1)]])
-    // the peers poll the rules file every ~200 ms
-    await new Promise(resolve => setTimeout(resolve, 1000))
+    await partition(faults, [[lone.index, ...rest.slice(0, 1)], [...pair.map((p: { index: number }) => p.index), ...rest.slice(1)]], mesh.peers)
     // both sides accept writes during the split (writes go straight to a replica)
     await Promise.all([write(lone, 25, 'lone'), write(pair[0], 15, 'pa'), write(pair[1], 15, 'pb')])
     await new Promise(resolve => setTimeout(resolve, 1000))
@@ -193,8 +191,7 @@ describe(`e2e: a partition longer than the repair grace period (seed ${SEED})`, 
       }
     }
     await add(lone, 5)
-    await partition(faults, [[lone.index, rest[0].index], [...pair.map((p: typeof lone) => p.index), rest[1].index]])
-    await new Promise(resolve => setTimeout(resolve, 1000))
+    await partition(faults, [[lone.index, rest[0].index], [...pair.map((p: typeof lone) => p.index), rest[1].index]], mesh.peers)
     await add(lone, 10)
     await add(pair[0], 10)
     // past the grace period the pair's side replaces the lone replica (with rest[1], the only eligible peer it reaches)
@@ -227,8 +224,7 @@ describe(`e2e: a partition longer than the repair grace period (seed ${SEED})`, 
     const leader = byId(mesh, st.leader)
     const others = mesh.peers.filter(p => !voters.includes(p.peerId))
     const majority = [...voters.filter(v => v !== cut.peerId).map(v => byId(mesh, v).index), others[0].index]
-    await partition(faults, [majority, [cut.index, others[1].index]])
-    await new Promise(resolve => setTimeout(resolve, 1000))
+    await partition(faults, [majority, [cut.index, others[1].index]], mesh.peers)
     let n = 0
     const healed = await waitFor('the cut-off voter replaced', async () => {
       const w = await http(leader, 'PUT', `/v1/services/${NAME}/kv/k`, `v${n}`)

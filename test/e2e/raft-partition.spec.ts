@@ -99,13 +99,12 @@ describe('e2e: raft partition {3} | {2} of a 5-replica strong service', function
     const leaderBefore = status.leader as string
     console.log(`      majority ${majority.map(p => p.index).join(',')} | minority ${minority.map(p => p.index).join(',')}; leader before on the ${majority.some(p => p.peerId === leaderBefore) ? 'majority' : 'minority'} side (seed ${SEED})`)
 
+    // returns once every peer applies the rules: writes started after it are inside the partition
     await writeLinkFaults(faults, [
       { from: majority.map(site), to: minority.map(site), action: 'block' },
       { from: minority.map(site), to: majority.map(site), action: 'block' }
-    ])
+    ], peers)
     const partitionedAt = Date.now()
-    // the rules are polled every ~200 ms: writes started after this grace are inside the partition
-    await new Promise(resolve => setTimeout(resolve, 1000))
 
     const majorityAcks: string[] = []
     const minorityStatuses: number[] = []

@@ -10,7 +10,7 @@ import { multiaddrConnectionPair } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
 import {
-  decodePreamble, emulatedTcp, encodePreamble, LinkEmulatorConfigError, LinkFaults, LinkFaultsFile, parseLinkFaults,
+  decodePreamble, emulatedTcp, encodePreamble, LinkEmulatorConfigError, LinkFaults, LinkFaultsFile, linkFaultsDigest, parseLinkFaults,
   PREAMBLE_VERSION, PREAMBLE_VERSION_SITE
 } from '../../src/latency/emulator/index.js'
 import { EmulatedLinkConnection } from '../../src/latency/emulator/link-connection.js'
@@ -28,6 +28,23 @@ function block (from: string[], to: string[]): LinkFaultSet['rules'][number] {
 
 describe('latency/emulator: link faults', () => {
   describe('rules', () => {
+    it('a digest names the rules in force: same rules, same digest; any change, another', () => {
+      const a = { rules: [block(['a'], ['b'])] }
+      const faults = new LinkFaults()
+      const empty = faults.digest
+      assert.match(empty, /^[0-9a-f]{16}$/)
+      assert.equal(empty, linkFaultsDigest({ rules: [] }))
+      faults.set(a)
+      assert.equal(faults.digest, linkFaultsDigest(JSON.parse(JSON.stringify(a))))
+      assert.equal(faults.size, 1)
+      assert.notEqual(faults.digest, empty)
+      assert.notEqual(linkFaultsDigest({ rules: [block(['a'], ['c'])] }), faults.digest)
+      assert.notEqual(linkFaultsDigest({ rules: [{ from: ['a'], to: ['b'], action: 'delay', delayMs: 5 }] }), faults.digest)
+      faults.set({ rules: [] })
+      assert.equal(faults.digest, empty)
+      assert.throws(() => linkFaultsDigest({ rules: [{ from: [], to: ['b'], action: 'block' }] }), LinkEmulatorConfigError)
+    })
+
     it('parses block and delay rules and answers per direction', () => {
       const faults = new LinkFaults(parseLinkFaults({
         rules: [

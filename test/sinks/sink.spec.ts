@@ -14,6 +14,7 @@ import type { MeshNode } from '../../src/node/index.js'
 import { parseManifests } from '../../src/services/manifests/index.js'
 import { createLogger } from '../../src/telemetry/index.js'
 import type { CrdtBackend } from '../../src/crdt/service/index.js'
+import { parseMarkDoc } from '../../src/sinks/index.js'
 import { CoreReceiver } from '../../examples/iot/core-receiver.js'
 import { TestMesh } from '../registry/mesh.js'
 import { waitFor } from '../helpers/wait.js'
@@ -130,6 +131,12 @@ spec:
     // windows: consecutive, each once (the keys make re-shipments duplicates)
     const ws = windows()
     for (let i = 1; i < ws.length; i++) assert.equal(ws[i], ws[i - 1] + 1, `window ${ws[i - 1] + 1} is missing (${ws.join(',')})`)
+    // the survivor's mark (by dot) in the replicated kv: compact, the shippers listed in the add-wins set
+    const me = survivor.libp2p.peerId.toString()
+    const doc = await waitFor('the survivor\'s mark', async () => parseMarkDoc((await crdt(survivor).get('fleet', `_sink/core/marks/${me}`)).value))
+    assert.ok(doc.window >= ws[ws.length - 3], `mark window ${doc.window}`)
+    assert.ok(Object.keys(doc.logs.alerts.upTo).length >= 1)
+    assert.ok((await crdt(survivor).members('fleet', '_sink/core/shippers')).members.includes(me))
     console.log(`      ${ws.length} windows, ${got.length} log entries of ${appended} appends, ${core.duplicates} duplicate records dropped by the core`)
   })
 

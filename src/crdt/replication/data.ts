@@ -128,6 +128,11 @@ export function logRead (s: SectionedState, key: string, range: LogRange): LogEn
   return alog.read(ormap.get<ALog>(s.sections[SECTION_LOGS], key), range)
 }
 
+/** The entries of `key` whose dot `covered` rejects (a consumer tracking what it read by dot: alog.readUncovered). */
+export function logReadUncovered (s: SectionedState, key: string, covered: (p: { ts: { wall: number, logical: number }, replica: string, counter: number }) => boolean, range: { toMs?: number, limit?: number }): alog.UncoveredRead {
+  return alog.readUncovered(ormap.get<ALog>(s.sections[SECTION_LOGS], key), covered, range)
+}
+
 export function logLength (s: SectionedState, key: string): number {
   return alog.length(ormap.get<ALog>(s.sections[SECTION_LOGS], key))
 }

@@ -17,7 +17,7 @@ import {
   addCounter, CATALOGUE_SECTIONS, checkSpec, counterValue, decodeGossip, decodeSyncFrame, encodeEntry, encodeGossip,
   encodeSyncFrame, kvDelete, kvGet, kvPut, MAX_FRAME_BYTES, nextStamp, parseEntry, place, ReplicationFrameError,
   MAX_RETIRED, placeMore, revisionOf, sameSpec, SERVICE_SECTIONS, seqOf, setAdd, setMembers, setRemove, createCrdtMetrics,
-  addCounters, counterKeys, encodeCursor, logAppend, logLength, logRead, logRetain, logStamps, SECTION_LOGS
+  addCounters, counterKeys, encodeCursor, logAppend, logLength, logRead, logReadUncovered, logRetain, logStamps, SECTION_LOGS
 } from '../replication/index.js'
 import type { CatalogueEntry, CrdtMetrics, RejectReason, SectionDelta, SyncPart } from '../replication/index.js'
 import {
@@ -568,6 +568,21 @@ export class CrdtBackend implements ServiceBackend {
     }))
     const last = entries[entries.length - 1]
     return { entries, next: last?.cursor ?? (range.after != null ? encodeCursor(range.after) : null), length: logLength(obj.state, key) }
+  }
+
+  /**
+   * logs, for a consumer that tracks what it read by dot (the core sink):
+   * the entries of `key` on this peer's replica whose dot `covered` rejects,
+   * in order, whatever their HLC (alog.readUncovered). Local replicas only.
+   */
+  readLogUncovered (name: string, key: string, covered: (p: { ts: { wall: number, logical: number }, replica: string, counter: number }) => boolean, range: { toMs?: number, limit?: number } = {}): { entries: Array<LogRecord & { counter: number }>, held: Map<string, number>, seen: ReadonlyMap<string, number> } {
+    const obj = this.local.get(name)
+    if (obj == null) throw new OperationNotSupportedError(`service ${name} has no replica on this peer`)
+    const r = logReadUncovered(obj.state, key, covered, range)
+    const entries = r.entries.map(e => ({
+      cursor: encodeCursor(e), ts: { wall: e.ts.wall, logical: e.ts.logical }, replica: e.replica, counter: e.counter, value: typeof e.value === 'string' ? e.value : new TextDecoder().decode(e.value)
+    }))
+    return { entries, held: r.held, seen: r.seen }
   }
 
   /** every counter of a local replica (this replica's view), keys sorted; undefined when this peer holds no replica */

@@ -28,6 +28,7 @@
  * file is logged and the previous rules stay). Pure apart from the file
  * watcher: no clock inside the rules.
  */
+import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { LinkEmulatorConfigError } from './errors.js'
 import { regionProblem } from './preamble.js'
@@ -114,6 +115,16 @@ export function parseLinkFaults (value: unknown, field = 'faults'): LinkFaultSet
   }
 }
 
+/**
+ * A short digest of a fault set as validated (16 hex chars of SHA-256 over
+ * its JSON): peers report the digest of the rules in force
+ * (`dcis_link_faults_rules{digest}`), so a test or the simulation lab can
+ * wait until every peer applies a new file instead of sleeping.
+ */
+export function linkFaultsDigest (set: LinkFaultSet): string {
+  return createHash('sha256').update(JSON.stringify(parseLinkFaults(set).rules)).digest('hex').slice(0, 16)
+}
+
 /** What the rules say for bytes sent from one site to another. */
 export interface LinkFaultState {
   blocked: boolean
@@ -127,16 +138,29 @@ const NO_FAULT: LinkFaultState = Object.freeze({ blocked: false, resetAfterMs: D
 /** The rules in force; links subscribe to hear about changes. */
 export class LinkFaults {
   private rules: LinkFaultRule[] = []
+  private rulesDigest = ''
   private readonly listeners = new Set<() => void>()
 
   constructor (set: LinkFaultSet = { rules: [] }) {
     this.rules = parseLinkFaults(set).rules
+    this.rulesDigest = linkFaultsDigest({ rules: this.rules })
   }
 
   /** Replaces the rules (validated) and tells every subscriber. */
   set (set: LinkFaultSet): void {
     this.rules = parseLinkFaults(set).rules
+    this.rulesDigest = linkFaultsDigest({ rules: this.rules })
     for (const listener of [...this.listeners]) listener()
+  }
+
+  /** linkFaultsDigest of the rules in force */
+  get digest (): string {
+    return this.rulesDigest
+  }
+
+  /** how many rules are in force */
+  get size (): number {
+    return this.rules.length
   }
 
   get (): LinkFaultSet {

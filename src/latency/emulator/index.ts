@@ -61,7 +61,7 @@ export { LinkEmulatorConfigError, PreambleError, PreambleTimeoutError, PreambleA
 export { encodePreamble, decodePreamble, MAX_REGION_BYTES, PREAMBLE_MAGIC, PREAMBLE_VERSION, PREAMBLE_VERSION_SITE } from './preamble.js'
 export { DelayQueue, systemScheduler } from './delay-queue.js'
 export { EmulatedTcp } from './transport.js'
-export { LinkFaults, LinkFaultsFile, parseLinkFaults, DEFAULT_RESET_AFTER_MS } from './faults.js'
+export { LinkFaults, LinkFaultsFile, parseLinkFaults, linkFaultsDigest, DEFAULT_RESET_AFTER_MS } from './faults.js'
 export type { LinkFaultRule, LinkFaultSet, LinkFaultAction, LinkFaultState, LinkFaultsFileInit } from './faults.js'
 export { LinkFaultResetError } from './errors.js'
 
