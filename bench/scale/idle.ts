@@ -67,9 +67,9 @@ for (const n of sizes) {
   const t0 = performance.now()
   const bench = await startMesh(n, { nodeArgs, stagger })
   try {
-    await until('all peers ready', async () => allReady(bench.mesh), 60_000 + n * 5000, 250)
+    await until('all peers ready', async () => allReady(bench.mesh), 60_000 + n * 10_000, 250)
     const readyS = (performance.now() - t0) / 1000
-    await until('complete registries', async () => (await registriesComplete(bench.mesh)) === n, 120_000 + n * 5000, 500)
+    await until('complete registries', async () => (await registriesComplete(bench.mesh)) === n, 120_000 + n * 10_000, 500)
     const registriesS = (performance.now() - t0) / 1000
     await sleep(settleS * 1000)
     const pids = bench.mesh.peers.map(p => p.process?.pid as number)

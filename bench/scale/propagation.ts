@@ -84,11 +84,11 @@ for (const n of sizes) {
       await until('N-1 peers ready', async () => {
         const ok = await Promise.all(others.map(async p => (await getJson(`${p.apiUrl}/readyz`)).status === 200))
         return ok.every(Boolean)
-      }, 60_000 + n * 5000, 250)
+      }, 60_000 + n * 10_000, 250)
       await until('N-1 registries complete', async () => {
         const counts = await Promise.all(others.map(async p => ((await getJson<{ nodes: unknown[] }>(`${p.apiUrl}/v1/registry/nodes`)).body?.nodes.length ?? 0)))
         return counts.every(c => c >= n - 1)
-      }, 120_000 + n * 5000, 500)
+      }, 120_000 + n * 10_000, 500)
       await sleep(settleS * 1000)
       const loadBefore = load()
       const gossipBefore = await gossipHealth(mesh)
