@@ -61,10 +61,12 @@ async function spread (peers: LocalPeer[], t0: number, has: (p: LocalPeer) => Pr
   return out
 }
 
-function reach (times: Array<number | null>): { p95ReachMs: number | null, allReachMs: number | null, reached: number, of: number } {
+function reach (times: Array<number | null>): { p50ReachMs: number | null, p95ReachMs: number | null, allReachMs: number | null, reached: number, of: number } {
   const got = times.filter((t): t is number => t != null).sort((a, b) => a - b)
+  const need50 = Math.ceil(times.length * 0.5)
   const need95 = Math.ceil(times.length * 0.95)
   return {
+    p50ReachMs: got.length >= need50 ? Math.round(got[need50 - 1]) : null,
     p95ReachMs: got.length >= need95 ? Math.round(got[need95 - 1]) : null,
     allReachMs: got.length === times.length ? Math.round(got[got.length - 1]) : null,
     reached: got.length,
