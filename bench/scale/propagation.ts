@@ -130,16 +130,21 @@ for (const n of sizes) {
         if (owner != null) {
           const before = (await getJson<{ endJwt: string }>(`${owner.apiUrl}/v1/node`)).body?.endJwt
           let jwt: string | undefined
+          // a generous per-request timeout: at load 50 an API answer can take over a second
           await until('the owner re-signs its END', async () => {
-            const cur = (await getJson<{ endJwt: string }>(`${owner.apiUrl}/v1/node`, 1000)).body?.endJwt
+            const cur = (await getJson<{ endJwt: string }>(`${owner.apiUrl}/v1/node`, 5000)).body?.endJwt
             if (cur != null && cur !== before) jwt = cur
             return jwt != null
-          }, 30_000, 20)
-          const t1 = performance.now()
-          const rest = mesh.peers.filter(p => p !== owner)
-          // the owner may re-sign again meanwhile (its load moves its capacity): a newer one counts too
-          const iat = iatOf(jwt as string)
-          change = reach(await spread(rest, t1, async p => iatOf((await getJson<{ endJwt: string }>(`${p.apiUrl}/v1/registry/nodes/${owner.peerId}`, 2000)).body?.endJwt) >= iat, 60_000))
+          }, 90_000, 20).catch(() => {})
+          if (jwt == null) {
+            change = { error: 'the owner did not serve a re-signed END within 90 s' }
+          } else {
+            const t1 = performance.now()
+            const rest = mesh.peers.filter(p => p !== owner)
+            // the owner may re-sign again meanwhile (its load moves its capacity): a newer one counts too
+            const iat = iatOf(jwt)
+            change = reach(await spread(rest, t1, async p => iatOf((await getJson<{ endJwt: string }>(`${p.apiUrl}/v1/registry/nodes/${owner.peerId}`, 2000)).body?.endJwt) >= iat, 60_000))
+          }
         }
       }
 
