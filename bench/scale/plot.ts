@@ -5,6 +5,7 @@
  * background bytes/s per peer and RSS per peer (MiB), and END propagation
  * (join and change, time to 95 % of the peers; DHT lookup p95).
  *   node --import tsx bench/scale/plot.ts OUT.svg idle.json prop.json ...
+ * (several rows for one N: the one from the later file is drawn)
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { svgPlot } from '../../src/sim/html.js'
@@ -16,15 +17,18 @@ interface PropRow { nodes: number, join: { p95ReachMs: number | null }, change: 
 
 const [out, ...files] = process.argv.slice(2)
 if (out == null || files.length === 0) throw new Error('usage: plot.ts OUT.svg RESULT.json...')
-const idle: IdleRow[] = []
-const prop: PropRow[] = []
+// one row per N and kind: a later file's row replaces an earlier one's
+const idleBy = new Map<number, IdleRow>()
+const propBy = new Map<number, PropRow>()
 for (const f of files) {
   const doc = JSON.parse(await readFile(f, 'utf8')) as { rows: Array<IdleRow | PropRow> }
   for (const r of doc.rows) {
-    if ('cpuPctOfCorePerPeer' in r) idle.push(r)
-    else if ('join' in r) prop.push(r)
+    if ('cpuPctOfCorePerPeer' in r) idleBy.set(r.nodes, r)
+    else if ('join' in r) propBy.set(r.nodes, r)
   }
 }
+const idle = [...idleBy.values()]
+const prop = [...propBy.values()]
 const by = <T extends { nodes: number }>(rows: T[]): T[] => [...rows].sort((a, b) => a.nodes - b.nodes)
 const pts = <T extends { nodes: number }>(rows: T[], f: (r: T) => number | null | undefined): Array<[number, number]> =>
   by(rows).flatMap(r => { const v = f(r); return v == null ? [] : [[r.nodes, v] as [number, number]] })
