@@ -77,8 +77,12 @@ export interface BenchMesh {
   close: () => Promise<void>
 }
 
-/** N peers on loopback, started one after another; resolves once spawned */
-export async function startMesh (nodes: number, opts: { nodeArgs?: string[], extraArgs?: string[], regions?: string[], hold?: number } = {}): Promise<BenchMesh> {
+/**
+ * N peers on loopback, started one after another (`stagger` ms apart: a
+ * small machine starting 50 peers at once spends minutes at a load of 50+);
+ * resolves once spawned
+ */
+export async function startMesh (nodes: number, opts: { nodeArgs?: string[], extraArgs?: string[], regions?: string[], hold?: number, stagger?: number } = {}): Promise<BenchMesh> {
   const dir = await mkdtemp(join(tmpdir(), 'dcis-scale-'))
   const mesh = new LocalMesh({
     nodes,
@@ -91,7 +95,10 @@ export async function startMesh (nodes: number, opts: { nodeArgs?: string[], ext
   })
   await mesh.prepare()
   // the last `hold` peers are prepared (keys, ports) but left for the caller to spawn
-  for (const peer of mesh.peers.slice(0, nodes - (opts.hold ?? 0))) await mesh.spawnPeer(peer)
+  for (const [i, peer] of mesh.peers.slice(0, nodes - (opts.hold ?? 0)).entries()) {
+    if (i > 0 && (opts.stagger ?? 0) > 0) await sleep(opts.stagger as number)
+    await mesh.spawnPeer(peer)
+  }
   return {
     mesh,
     dir,
@@ -119,3 +126,33 @@ export async function registriesComplete (mesh: LocalMesh): Promise<number> {
 }
 
 export const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+/**
+ * Gossip health of every peer, scraped from /metrics: the END topic's mesh
+ * size and subscribed neighbours, and neighbours below gossipsub's graylist
+ * / publish thresholds (summed over peers). Where it cannot be read, null.
+ */
+export async function gossipHealth (mesh: LocalMesh, topic = 'dcis/end/1'): Promise<{ meshPeers: ReturnType<typeof summary>, topicPeers: ReturnType<typeof summary>, belowPublish: number, belowGraylist: number } | null> {
+  const per = await Promise.all(mesh.peers.map(async p => {
+    try {
+      const text = await (await fetch(`${p.apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+      const g = (name: string, label: string): number => Number(new RegExp(`^${name}\\{${label}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+      return {
+        mesh: g('dcis_gossip_mesh_peers', `topic="${topic}"`),
+        topic: g('dcis_gossip_topic_peers', `topic="${topic}"`),
+        publish: g('dcis_gossip_peers_below_threshold', 'threshold="publish"'),
+        graylist: g('dcis_gossip_peers_below_threshold', 'threshold="graylist"')
+      }
+    } catch {
+      return null
+    }
+  }))
+  const ok = per.filter((x): x is NonNullable<typeof x> => x != null && !Number.isNaN(x.mesh))
+  if (ok.length === 0) return null
+  return {
+    meshPeers: summary(ok.map(x => x.mesh)),
+    topicPeers: summary(ok.map(x => x.topic)),
+    belowPublish: ok.reduce((a, x) => a + x.publish, 0),
+    belowGraylist: ok.reduce((a, x) => a + x.graylist, 0)
+  }
+}

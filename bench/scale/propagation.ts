@@ -16,13 +16,16 @@
  *   node --import tsx bench/scale/propagation.ts --nodes 10,20 --runs 2
  */
 import { createPrng } from '../../src/latency/prng.js'
-import { allReady, arg, load, numbers, registriesComplete, sleep, startMesh, summary, until } from './_mesh.js'
+import { allReady, arg, gossipHealth, load, numbers, registriesComplete, sleep, startMesh, summary, until } from './_mesh.js'
 import type { LocalPeer } from '../../src/cli/local-mesh.js'
 
 const sizes = numbers(arg('nodes', '10,20'))
 const runs = Number(arg('runs', '1'))
 const pollMs = Number(arg('poll', '100'))
 const lookups = Number(arg('lookups', '40'))
+// ms between two peer starts, and the settle time before the join (s)
+const stagger = Number(arg('stagger', '0'))
+const settleS = Number(arg('settle', '5'))
 const seed = Number(arg('seed', String(Date.now() % 2 ** 31)))
 const rng = createPrng(seed)
 process.stderr.write(`propagation bench seed ${seed}\n`)
@@ -58,10 +61,12 @@ async function spread (peers: LocalPeer[], t0: number, has: (p: LocalPeer) => Pr
   return out
 }
 
-function reach (times: Array<number | null>): { p95ReachMs: number | null, allReachMs: number | null, reached: number, of: number } {
+function reach (times: Array<number | null>): { p50ReachMs: number | null, p95ReachMs: number | null, allReachMs: number | null, reached: number, of: number } {
   const got = times.filter((t): t is number => t != null).sort((a, b) => a - b)
+  const need50 = Math.ceil(times.length * 0.5)
   const need95 = Math.ceil(times.length * 0.95)
   return {
+    p50ReachMs: got.length >= need50 ? Math.round(got[need50 - 1]) : null,
     p95ReachMs: got.length >= need95 ? Math.round(got[need95 - 1]) : null,
     allReachMs: got.length === times.length ? Math.round(got[got.length - 1]) : null,
     reached: got.length,
@@ -73,7 +78,7 @@ const rows: unknown[] = []
 for (const n of sizes) {
   for (let run = 0; run < runs; run++) {
     // the last peer is held back: N-1 start first
-    const bench = await startMesh(n, { hold: 1 })
+    const bench = await startMesh(n, { hold: 1, stagger })
     const { mesh } = bench
     try {
       const joiner = mesh.peers[n - 1]
@@ -81,24 +86,35 @@ for (const n of sizes) {
       await until('N-1 peers ready', async () => {
         const ok = await Promise.all(others.map(async p => (await getJson(`${p.apiUrl}/readyz`)).status === 200))
         return ok.every(Boolean)
-      }, 60_000 + n * 5000, 250)
+      }, 60_000 + n * 10_000, 250)
       await until('N-1 registries complete', async () => {
         const counts = await Promise.all(others.map(async p => ((await getJson<{ nodes: unknown[] }>(`${p.apiUrl}/v1/registry/nodes`)).body?.nodes.length ?? 0)))
         return counts.every(c => c >= n - 1)
-      }, 120_000 + n * 5000, 500)
-      await sleep(5000)
+      }, 120_000 + n * 10_000, 500)
+      await sleep(settleS * 1000)
       const loadBefore = load()
+      const gossipBefore = await gossipHealth(mesh)
 
       // 1. join
       const spawned = performance.now()
       await mesh.spawnPeer(joiner)
-      await until('the joiner serves its END', async () => (await getJson<{ endJwt: string | null }>(`${joiner.apiUrl}/v1/node`, 1000)).body?.endJwt != null, 60_000, 20)
+      await until('the joiner serves its END', async () => (await getJson<{ endJwt: string | null }>(`${joiner.apiUrl}/v1/node`, 1000)).body?.endJwt != null, 180_000, 20)
       const t0 = performance.now()
       // peers that already hold it at t0 (the joiner's API starts after its registry published) count as 0 ms
       const join = await spread(others, t0, async p => (await getJson(`${p.apiUrl}/v1/registry/nodes/${joiner.peerId}`, 2000)).status === 200, 60_000)
       const atT0 = join.filter(t => t != null && t < pollMs).length
+      process.stderr.write(JSON.stringify({ nodes: n, run, join: reach(join), gossip: await gossipHealth(mesh) }) + '\n')
       await until('all ready', async () => allReady(mesh), 60_000, 250)
-      await until('complete registries', async () => (await registriesComplete(mesh)) === n, 60_000, 500)
+      // the change below is measured on a complete federation; when it does not
+      // complete (the propagation problem itself) the run says so and goes on
+      const tc = performance.now()
+      let completeAfterJoinMs: number | null = null
+      try {
+        await until('complete registries', async () => (await registriesComplete(mesh)) === n, 180_000, 500)
+        completeAfterJoinMs = Math.round(performance.now() - tc)
+      } catch {
+        process.stderr.write(`registries not complete ${Math.round((performance.now() - tc) / 1000)} s after the join\n`)
+      }
 
       // 2. a descriptor change (an allocation reserves a core on some peer)
       let change: ReturnType<typeof reach> | { error: string } = { error: 'no allocation placed' }
@@ -114,16 +130,21 @@ for (const n of sizes) {
         if (owner != null) {
           const before = (await getJson<{ endJwt: string }>(`${owner.apiUrl}/v1/node`)).body?.endJwt
           let jwt: string | undefined
+          // a generous per-request timeout: at load 50 an API answer can take over a second
           await until('the owner re-signs its END', async () => {
-            const cur = (await getJson<{ endJwt: string }>(`${owner.apiUrl}/v1/node`, 1000)).body?.endJwt
+            const cur = (await getJson<{ endJwt: string }>(`${owner.apiUrl}/v1/node`, 5000)).body?.endJwt
             if (cur != null && cur !== before) jwt = cur
             return jwt != null
-          }, 30_000, 20)
-          const t1 = performance.now()
-          const rest = mesh.peers.filter(p => p !== owner)
-          // the owner may re-sign again meanwhile (its load moves its capacity): a newer one counts too
-          const iat = iatOf(jwt as string)
-          change = reach(await spread(rest, t1, async p => iatOf((await getJson<{ endJwt: string }>(`${p.apiUrl}/v1/registry/nodes/${owner.peerId}`, 2000)).body?.endJwt) >= iat, 60_000))
+          }, 90_000, 20).catch(() => {})
+          if (jwt == null) {
+            change = { error: 'the owner did not serve a re-signed END within 90 s' }
+          } else {
+            const t1 = performance.now()
+            const rest = mesh.peers.filter(p => p !== owner)
+            // the owner may re-sign again meanwhile (its load moves its capacity): a newer one counts too
+            const iat = iatOf(jwt)
+            change = reach(await spread(rest, t1, async p => iatOf((await getJson<{ endJwt: string }>(`${p.apiUrl}/v1/registry/nodes/${owner.peerId}`, 2000)).body?.endJwt) >= iat, 60_000))
+          }
         }
       }
 
@@ -143,10 +164,13 @@ for (const n of sizes) {
       rows.push({
         nodes: n,
         run,
+        completeAfterJoinMs,
         join: { ...reach(join), heldAtFirstPoll: atT0, joinerSpawnToEndMs: Math.round(t0 - spawned) },
         change,
         dhtLookupMs: lookupMs.length > 0 ? summary(lookupMs) : null,
         dhtLookupFailed: failed,
+        gossipBefore,
+        gossipAfter: await gossipHealth(mesh),
         pollMs,
         loadAvgBefore: loadBefore,
         loadAvgAfter: load()

@@ -199,7 +199,17 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         Dhi: 8,
         Dout: 2,
         Dscore: 2,
-        Dlazy: 4
+        Dlazy: 4,
+        // no IP colocation penalty. gossipsub's default scores every neighbour
+        // -5 x (peers sharing its IP - 10)^2: with more than 10 neighbours on
+        // one address (`dcis up` on loopback, containers on one host, a site
+        // behind one NAT address, peers reached through one relay) all of them
+        // fall below 0 (pruned from the mesh) and soon below the graylist
+        // threshold (-80: their messages are dropped). At 20 peers on
+        // loopback every mesh was empty and a descriptor change reached 2 of
+        // 19 peers (docs/scale.md). Who may join is the federation's trust
+        // policy, not the address it connects from.
+        scoreParams: { IPColocationFactorWeight: 0 }
       }),
       ...natServices
     }

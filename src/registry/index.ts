@@ -6,7 +6,7 @@
 import { EndRegistry } from './registry.js'
 import type { RegistryComponents, RegistryInit } from './registry.js'
 
-export { EndRegistry, END_TOPIC, END_SYNC_PROTOCOL } from './registry.js'
+export { EndRegistry, END_TOPIC, END_SYNC_PROTOCOL, END_SCALE_PEERS, endScale } from './registry.js'
 export type { RegistryComponents, RegistryInit } from './registry.js'
 export { buildDescriptor, detectResources, materiallyChanged } from './descriptor.js'
 export type { EdgeNodeDescriptor, Accelerator, ResourceOverrides, DetectedResources } from './descriptor.js'

@@ -9,6 +9,7 @@ export interface RegistryMetrics {
   published: Counter<'channel'>
   credentialsRejected: Counter<'reason'>
   antiEntropyPulls: Counter<'result'>
+  connectPulls: Counter<'result'>
 }
 
 export function createRegistryMetrics (registry: Registry): RegistryMetrics {
@@ -45,6 +46,12 @@ export function createRegistryMetrics (registry: Registry): RegistryMetrics {
       labelNames: ['result'] as const,
       registers: [registry]
     }),
+    connectPulls: new Counter({
+      name: 'dcis_registry_connect_pulls_total',
+      help: 'New connections: registry pulled (a newcomer on either side) or skipped (both already knew each other)',
+      labelNames: ['result'] as const,
+      registers: [registry]
+    }),
     published: new Counter({
       name: 'dcis_registry_publications_total',
       help: 'Own descriptor publications by channel (gossip, dht, helia)',
@@ -52,4 +59,66 @@ export function createRegistryMetrics (registry: Registry): RegistryMetrics {
       registers: [registry]
     })
   }
+}
+
+/** what the gossip metrics read from gossipsub (its public API) */
+export interface GossipView {
+  getTopics: () => string[]
+  getMeshPeers: (topic: string) => string[]
+  getSubscribers: (topic: string) => unknown[]
+  getPeers: () => Array<{ toString: () => string }>
+  getScore: (peerId: string) => number
+}
+
+/** gossipsub's default score thresholds (below them a peer gets no gossip / no publications / nothing is accepted from it) */
+export const SCORE_THRESHOLDS = { gossip: -10, publish: -50, graylist: -80 } as const
+
+/**
+ * Gossip health, read at scrape time: per topic the mesh size and the
+ * subscribed neighbours, and how many neighbours score below each of
+ * gossipsub's thresholds. A mesh of 0 with subscribers, or neighbours under
+ * the graylist threshold, means messages are not forwarded.
+ */
+export function createGossipMetrics (registry: Registry, view: () => GossipView | undefined): void {
+  new Gauge({
+    name: 'dcis_gossip_mesh_peers',
+    help: 'Peers in this peer\'s gossipsub mesh, by topic',
+    labelNames: ['topic'] as const,
+    registers: [registry],
+    collect () {
+      this.reset()
+      const v = view()
+      if (v == null) return
+      for (const topic of v.getTopics()) this.set({ topic }, v.getMeshPeers(topic).length)
+    }
+  })
+  new Gauge({
+    name: 'dcis_gossip_topic_peers',
+    help: 'Connected peers subscribed to a topic, by topic',
+    labelNames: ['topic'] as const,
+    registers: [registry],
+    collect () {
+      this.reset()
+      const v = view()
+      if (v == null) return
+      for (const topic of v.getTopics()) this.set({ topic }, v.getSubscribers(topic).length)
+    }
+  })
+  new Gauge({
+    name: 'dcis_gossip_peers_below_threshold',
+    help: 'Gossip neighbours whose score is below gossipsub\'s gossip, publish or graylist threshold (0 = all healthy)',
+    labelNames: ['threshold'] as const,
+    registers: [registry],
+    collect () {
+      const v = view()
+      const below = { gossip: 0, publish: 0, graylist: 0 }
+      if (v != null) {
+        for (const p of v.getPeers()) {
+          const s = v.getScore(p.toString())
+          for (const k of Object.keys(below) as Array<keyof typeof below>) if (s < SCORE_THRESHOLDS[k]) below[k]++
+        }
+      }
+      for (const [threshold, n] of Object.entries(below)) this.set({ threshold }, n)
+    }
+  })
 }

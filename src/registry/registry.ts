@@ -5,13 +5,13 @@ import { buildDescriptor, detectResources, materiallyChanged } from './descripto
 import { endKey } from './dht.js'
 import { END_TOPIC } from './gossip-id.js'
 import { DescriptorNotFoundError, DescriptorRejectedError } from './errors.js'
-import { createRegistryMetrics } from './metrics.js'
+import { createGossipMetrics, createRegistryMetrics } from './metrics.js'
 import { RegistryCache } from './cache.js'
 import { MAX_DESCRIPTOR_BYTES, SignatureCache, signDescriptor, verifyDescriptor } from './vc.js'
 import type { DescriptorSource, RegistryEntry, RegistryFilter } from './cache.js'
 import type { EdgeNodeDescriptor, EndReachability, ResourceOverrides } from './descriptor.js'
 import type { RejectReason } from './errors.js'
-import type { RegistryMetrics } from './metrics.js'
+import type { GossipView, RegistryMetrics } from './metrics.js'
 import { CredentialRejectedError, REVOCATION_TOPIC, verifyRevocationList } from '../identity/federation/index.js'
 import type { TrustPolicy } from '../identity/federation/index.js'
 import type { NodeIdentity } from '../identity/index.js'
@@ -34,6 +34,22 @@ const MAX_TRACKED_PEERS = 1_024
 const MAX_RELAYS_PER_FLUSH = 64
 /** relays are coalesced over this window */
 const RELAY_FLUSH_MS = 50
+/** up to this many descriptors held, our own END keeps its configured lifetime and republish period */
+export const END_SCALE_PEERS = 50
+/** the most they grow (a 600 s lifetime to at most 6 h) */
+export const MAX_END_SCALE = 36
+
+/**
+ * How much longer than configured our own descriptor lives and waits between
+ * republications, given how many descriptors this peer holds: 1 up to
+ * END_SCALE_PEERS, then in proportion. Every peer re-signs its END at half
+ * its lifetime and every END reaches every peer, so with a fixed lifetime
+ * each peer would receive N refreshes per period; scaled, the refreshes a
+ * peer receives per second stay about constant as the federation grows.
+ */
+export function endScale (held: number): number {
+  return Math.min(MAX_END_SCALE, Math.max(1, held / END_SCALE_PEERS))
+}
 
 export interface RegistryComponents {
   libp2p: Libp2p<{ pubsub: GossipSub, dht: KadDHT }>
@@ -49,9 +65,9 @@ export interface RegistryInit {
   overrides?: ResourceOverrides
   credentials?: string[]
   software: { name: string, version: string }
-  /** descriptor lifetime, default 600 s */
+  /** descriptor lifetime, default 600 s (longer in a federation of more than END_SCALE_PEERS: endScale) */
   ttlSeconds?: number
-  /** gossip republish period of an unchanged descriptor (jittered ±20%), default 300 s */
+  /** gossip republish period of an unchanged descriptor (jittered ±20%), default 300 s (scaled like the lifetime: endScale) */
   republishIntervalMs?: number
   /** least time between two registry pulls from the same neighbour on (re)connect, default 60 s */
   resyncIntervalMs?: number
@@ -116,8 +132,23 @@ export class EndRegistry {
   /** descriptors learnt by sync or the DHT, relayed on gossip at the next flush */
   private readonly relayQueue = new Set<string>()
   private relayTimer?: ReturnType<typeof setTimeout>
+  /** registry pulls that completed (a peer that has pulled once knows the federation) */
+  private pullsDone = 0
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    const newcomer = this.cache.get(evt.detail.toString()) == null
+    // a connection between two peers that already know each other (kad-dht
+    // opens and closes many) brings nothing a pull would: gossip and
+    // anti-entropy keep both current. Pulling the whole registry at every
+    // connection, and resetting anti-entropy each time, made the registry's
+    // traffic per peer grow with N x connection churn (at 50 peers 9.6 KB/s
+    // per peer of /dcis/end-sync, docs/scale.md)
+    if (!newcomer && this.pullsDone > 0) {
+      this.metrics.connectPulls.inc({ result: 'skipped' })
+      return
+    }
+    this.metrics.connectPulls.inc({ result: 'pulled' })
     this.pullOnce(evt.detail)
+    if (!newcomer) return
     // a new neighbour may be a joiner: others may learn of it late, look again soon
     this.antiEntropyWaitMs = this.init.antiEntropyIntervalMs ?? 30_000
     this.nextAntiEntropy = Math.min(this.nextAntiEntropy, Date.now() + this.antiEntropyWaitMs)
@@ -180,6 +211,7 @@ export class EndRegistry {
     this.init = init
     this.log = components.logger
     this.metrics = createRegistryMetrics(components.metrics)
+    createGossipMetrics(components.metrics, () => components.libp2p.services.pubsub as unknown as GossipView | undefined)
   }
 
   async start (): Promise<void> {
@@ -206,7 +238,7 @@ export class EndRegistry {
     const schedule = (): void => {
       this.republishTimer = setTimeout(() => {
         this.background('republish', this.publishSelf(false, true).finally(() => { if (this.started) schedule() }))
-      }, Math.round(interval * (0.8 + Math.random() * 0.4)))
+      }, Math.round(interval * endScale(this.cache.size) * (0.8 + Math.random() * 0.4)))
     }
     schedule()
     this.antiEntropyWaitMs = this.init.antiEntropyIntervalMs ?? 30_000
@@ -258,7 +290,7 @@ export class EndRegistry {
   async publishSelf (force: boolean, announce = false): Promise<void> {
     const run = async (): Promise<void> => {
       const now = Math.floor(Date.now() / 1000)
-      const ttl = this.init.ttlSeconds ?? 600
+      const ttl = Math.round((this.init.ttlSeconds ?? 600) * endScale(this.cache.size))
       const next = this.build(now, ttl)
       const cur = this.current
       const stale = cur == null || now - cur.iat >= ttl / 2
@@ -576,6 +608,7 @@ export class EndRegistry {
         }
       }
       await stream.close(options).catch(() => {})
+      this.pullsDone++
     } catch (err) {
       stream?.abort(err as Error)
       if (!this.shutdown.signal.aborted) this.log.debug({ peer: peer.toString(), err: (err as Error).message }, 'registry sync failed')
