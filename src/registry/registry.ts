@@ -18,7 +18,7 @@ import type { NodeIdentity } from '../identity/index.js'
 import type { HeliaOnLibp2p } from '../storage/index.js'
 import type { Logger } from '../telemetry/index.js'
 import type { GossipSub, Message } from '@libp2p/gossipsub'
-import type { KadDHT } from '@libp2p/kad-dht'
+import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
 import type { AbortOptions, Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
 import type { Registry as PromRegistry } from 'prom-client'
@@ -36,6 +36,10 @@ const MAX_RELAYS_PER_FLUSH = 64
 const RELAY_FLUSH_MS = 50
 /** up to this many descriptors held, our own END keeps its configured lifetime and republish period */
 export const END_SCALE_PEERS = 50
+/** a DHT lookup ends once this many peers answered with a valid descriptor (kad-dht's get waits for all) */
+const DHT_LOOKUP_QUORUM = 3
+/** the own END is put into the DHT again when the routing table grew by this factor since the last put */
+const DHT_REPUT_GROWTH = 1.5
 /** the most they grow (a 600 s lifetime to at most 6 h) */
 export const MAX_END_SCALE = 36
 
@@ -111,6 +115,9 @@ export class EndRegistry {
   private readonly earlyTimers: Array<ReturnType<typeof setTimeout>> = []
   private check?: RepeatingTask
   private lastDhtPut = 0
+  /** routing-table size when the own END was last put into the DHT, and whether a put runs */
+  private knownAtDhtPut = 0
+  private dhtPutRunning = false
   private lastAnnounce = 0
   private readonly onSubscriptionChange = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
     // a neighbour just subscribed to dcis/end/1: our first announcement may
@@ -135,6 +142,7 @@ export class EndRegistry {
   /** registry pulls that completed (a peer that has pulled once knows the federation) */
   private pullsDone = 0
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.putDhtOnGrowth()
     const newcomer = this.cache.get(evt.detail.toString()) == null
     // a connection between two peers that already know each other (kad-dht
     // opens and closes many) brings nothing a pull would: gossip and
@@ -373,25 +381,50 @@ export class EndRegistry {
       const cached = this.cache.get(peerId)
       if (cached != null) return cached
     }
-    let value: Uint8Array
-    try {
-      value = await this.dhtGet(peerId, options)
-    } catch {
-      throw new DescriptorNotFoundError(peerId)
-    }
-    try {
-      return (await this.ingest(value, 'dht', peerId)).entry
-    } catch (err) {
-      if (err instanceof DescriptorRejectedError && err.reason === 'stale') {
-        const held = this.cache.get(peerId)
-        if (held != null) return held
-      }
-      throw err
-    }
+    return this.dhtLookup(peerId, options)
   }
 
-  private async dhtGet (peerId: string, options: AbortOptions): Promise<Uint8Array> {
-    return this.c.libp2p.contentRouting.get(endKey(peerId), options)
+  /**
+   * A DHT walk for a peer's END that ends once DHT_LOOKUP_QUORUM peers
+   * answered with a record that verifies (or the walk ends), not when the
+   * whole query does: kad-dht's `get` holds every value until all the
+   * closest peers answered or timed out (to pick the best and send
+   * corrections), which at 50 peers under load took seconds. Each record is
+   * ingested as it comes, so the newest valid one is what the registry holds
+   * and answers (an older genuine one, e.g. replayed, is 'stale' there).
+   */
+  private async dhtLookup (peerId: string, options: AbortOptions): Promise<RegistryEntry> {
+    const done = new AbortController()
+    const signal = options.signal != null ? AbortSignal.any([options.signal, done.signal]) : done.signal
+    let found: RegistryEntry | undefined
+    let valid = 0
+    let lastRejection: Error | undefined
+    try {
+      for await (const event of this.c.libp2p.services.dht.get(endKey(peerId), { signal })) {
+        if (event.name !== 'PEER_RESPONSE' || event.record == null) continue
+        try {
+          found = (await this.ingest(event.record.value, 'dht', peerId)).entry
+          valid++
+        } catch (err) {
+          if (!(err instanceof DescriptorRejectedError)) throw err
+          if (err.reason === 'stale') valid++
+          else lastRejection = err
+        }
+        if (valid >= DHT_LOOKUP_QUORUM) break
+      }
+    } catch (err) {
+      // the walk failed or was aborted by the caller: what was found so far still answers
+      if (options.signal?.aborted === true && valid === 0) throw new DescriptorNotFoundError(peerId)
+      this.log.debug({ peerId, err: (err as Error).message }, 'DHT walk for a descriptor ended early')
+    } finally {
+      done.abort()
+    }
+    if (valid > 0) {
+      const held = this.cache.get(peerId) ?? found
+      if (held != null) return held
+    }
+    if (lastRejection != null) throw lastRejection
+    throw new DescriptorNotFoundError(peerId)
   }
 
   private reject (reason: RejectReason, source: string): void {
@@ -526,7 +559,29 @@ export class EndRegistry {
     }, RELAY_FLUSH_MS)
   }
 
+  /**
+   * A put stores the record on the closest peers this peer's routing table
+   * knew then; in a federation still forming (a peer that started early)
+   * those are few and not the closest of the final federation, and lookups
+   * walking to the real closest peers miss it until the next refresh
+   * (minutes). So the own END is put again whenever the DHT routing table
+   * grew by half since the last put: O(log N) puts per peer.
+   */
+  private putDhtOnGrowth (): void {
+    const cur = this.current
+    const known = this.dhtPeers()
+    if (cur == null || !this.started || this.dhtPutRunning || known < Math.max(this.knownAtDhtPut * DHT_REPUT_GROWTH, this.knownAtDhtPut + 2)) return
+    this.background('dht put (routing table grew)', this.putDht(cur.jwt))
+  }
+
+  /** peers in the DHT routing table (connected peers where the DHT does not say) */
+  private dhtPeers (): number {
+    return (this.c.libp2p.services.dht as Partial<SingleKadDHT>).routingTable?.size ?? this.c.libp2p.getPeers().length
+  }
+
   private async putDht (jwt: string): Promise<void> {
+    this.knownAtDhtPut = this.dhtPeers()
+    this.dhtPutRunning = true
     try {
       await this.c.libp2p.contentRouting.put(endKey(this.c.identity.peerId.toString()), new TextEncoder().encode(jwt), {
         signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(30_000)])
@@ -535,6 +590,8 @@ export class EndRegistry {
       this.lastDhtPut = Date.now()
     } catch (err) {
       this.log.debug({ err: (err as Error).message }, 'DHT put of own descriptor failed (will retry at the next refresh)')
+    } finally {
+      this.dhtPutRunning = false
     }
   }
 
