@@ -1,4 +1,5 @@
 import { Counter, Gauge } from 'prom-client'
+import { defaultPeerScoreThresholds } from '@libp2p/gossipsub/score'
 import { REJECT_REASONS } from './errors.js'
 import type { Registry } from 'prom-client'
 
@@ -71,7 +72,11 @@ export interface GossipView {
 }
 
 /** gossipsub's default score thresholds (below them a peer gets no gossip / no publications / nothing is accepted from it) */
-export const SCORE_THRESHOLDS = { gossip: -10, publish: -50, graylist: -80 } as const
+export const SCORE_THRESHOLDS = {
+  gossip: defaultPeerScoreThresholds.gossipThreshold,
+  publish: defaultPeerScoreThresholds.publishThreshold,
+  graylist: defaultPeerScoreThresholds.graylistThreshold
+} as const
 
 /**
  * Gossip health, read at scrape time: per topic the mesh size and the
@@ -80,30 +85,22 @@ export const SCORE_THRESHOLDS = { gossip: -10, publish: -50, graylist: -80 } as 
  * the graylist threshold, means messages are not forwarded.
  */
 export function createGossipMetrics (registry: Registry, view: () => GossipView | undefined): void {
-  new Gauge({
-    name: 'dcis_gossip_mesh_peers',
-    help: 'Peers in this peer\'s gossipsub mesh, by topic',
-    labelNames: ['topic'] as const,
-    registers: [registry],
-    collect () {
-      this.reset()
-      const v = view()
-      if (v == null) return
-      for (const topic of v.getTopics()) this.set({ topic }, v.getMeshPeers(topic).length)
-    }
-  })
-  new Gauge({
-    name: 'dcis_gossip_topic_peers',
-    help: 'Connected peers subscribed to a topic, by topic',
-    labelNames: ['topic'] as const,
-    registers: [registry],
-    collect () {
-      this.reset()
-      const v = view()
-      if (v == null) return
-      for (const topic of v.getTopics()) this.set({ topic }, v.getSubscribers(topic).length)
-    }
-  })
+  const perTopic = (name: string, help: string, count: (v: GossipView, topic: string) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['topic'] as const,
+      registers: [registry],
+      collect () {
+        this.reset()
+        const v = view()
+        if (v == null) return
+        for (const topic of v.getTopics()) this.set({ topic }, count(v, topic))
+      }
+    })
+  }
+  perTopic('dcis_gossip_mesh_peers', 'Peers in this peer\'s gossipsub mesh, by topic', (v, t) => v.getMeshPeers(t).length)
+  perTopic('dcis_gossip_topic_peers', 'Connected peers subscribed to a topic, by topic', (v, t) => v.getSubscribers(t).length)
   new Gauge({
     name: 'dcis_gossip_peers_below_threshold',
     help: 'Gossip neighbours whose score is below gossipsub\'s gossip, publish or graylist threshold (0 = all healthy)',
