@@ -17,17 +17,17 @@
  *
  *   npx tsx bench/iot/sink-kill.ts [--interval 1000] [--outage 120] [--seed 1]
  */
-import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { LocalMesh } from '../../src/cli/local-mesh.js'
 import type { LocalPeer } from '../../src/cli/local-mesh.js'
 import { CoreReceiver } from '../../examples/iot/core-receiver.js'
 import { freePortBlock } from '../../test/helpers/ports.js'
 import { waitFor } from '../../test/helpers/wait.js'
+import { alertsSinkManifest, applySink, burstThenKill, placeFleet } from '../../test/helpers/sink-fleet.js'
+import { cliCommand } from '../scale/_mesh.js'
 import { tryHttp } from '../../test/helpers/http.js'
 import type { Json } from '../../test/helpers/http.js'
 
@@ -37,10 +37,6 @@ const outageMs = Number(values.outage) * 1000
 let seed = Number(values.seed)
 const rnd = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
 
-const dist = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
-const command = existsSync(dist)
-  ? [process.execPath, dist]
-  : [process.execPath, '--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))]
 const t0 = Date.now()
 const log = (what: string): void => { process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${what}\n`) }
 async function http (peer: LocalPeer, method: string, path: string, body?: string, contentType = 'application/json'): Promise<{ status: number, json: Json }> {
@@ -50,44 +46,16 @@ async function http (peer: LocalPeer, method: string, path: string, body?: strin
 const dir = await mkdtemp(join(tmpdir(), 'dcis-bench-sink-kill-'))
 const core = new CoreReceiver()
 const url = await core.start()
-const mesh = new LocalMesh({ nodes: 3, regions: ['eu-west', 'us-east', 'ap-south'], basePort: await freePortBlock(3), dataDir: dir, logLevel: 'warn', command })
+const mesh = new LocalMesh({ nodes: 3, regions: ['eu-west', 'us-east', 'ap-south'], basePort: await freePortBlock(3), dataDir: dir, logLevel: 'warn', command: cliCommand() })
 try {
   await mesh.start()
   await waitFor('a fully connected mesh', async () => LocalMesh.fullyConnected(await mesh.snapshots()), { timeoutMs: 120_000 })
-  const service = `apiVersion: edge/v1
-kind: EdgeStatefulService
-metadata: { name: fleet }
-spec:
-  replicas: 2
-  dataSharding: { strategy: geographic, zones: [eu-west-a, us-east-a] }
-  consistency: { mode: eventual, maxStalenessMs: 100 }
-`
-  await waitFor('fleet placed', async () => {
-    await http(mesh.peers[0], 'POST', '/v1/manifests', service, 'application/yaml')
-    const s = await http(mesh.peers[0], 'GET', '/v1/services/fleet')
-    return s.status === 200 && (s.json.replicas as unknown[]).length === 2
-  }, { timeoutMs: 60_000, intervalMs: 1000 })
-  const replicas = mesh.peers.slice(0, 2)
-  await waitFor('the replicas serving fleet', async () => {
-    for (const p of replicas) if ((await http(p, 'GET', '/v1/services/fleet')).json?.local !== true) return false
-    return true
-  }, { timeoutMs: 30_000 })
-  const r = await http(mesh.peers[0], 'POST', '/v1/manifests', `apiVersion: edge/v1
-kind: Sink
-metadata: { name: core }
-spec:
-  source: { service: fleet, counters: false, logs: [alerts] }
-  intervalMs: ${interval}
-  destination: { http: { url: "${url}", gzip: true } }
-  batch: { maxRecords: 100 }
-  region: eu-west
-`, 'application/yaml')
-  if (r.status >= 300) throw new Error(`sink manifest: ${r.status}`)
+  const replicas = await placeFleet(mesh)
+  await applySink(mesh.peers[0], alertsSinkManifest(url, { intervalMs: interval, maxRecords: 100, counters: false }))
   const windows = (): number[] => core.of('snapshot').map(x => x.window as number).sort((a, b) => a - b)
   const [shipper, survivor] = [...replicas].sort((a, b) => a.peerId < b.peerId ? -1 : 1)
   const acked = new Set<string>()
   let stop = false
-  let killed = false
   const writers = replicas.map(async (p, w) => {
     for (let i = 0; !stop; i++) {
       if (!p.exited) {
@@ -105,20 +73,11 @@ spec:
     core.available = false
     await new Promise(resolve => setTimeout(resolve, outageMs))
     const beforeKill = windows().length
-    const exited = new Promise<void>(resolve => shipper.process?.once('exit', () => { resolve() }))
     const burst = 10 + Math.floor(rnd() * 20)
-    await Promise.all(Array.from({ length: burst }, async (_, j) => {
-      const x = await http(shipper, 'POST', '/v1/services/fleet/logs/alerts', JSON.stringify({ entries: [`burst-${j}`] }))
-      if (x.status >= 200 && x.status < 300) {
-        acked.add(`burst-${j}`)
-        burstAcked++
-        if (!killed) shipper.process?.kill('SIGKILL')
-        killed = true
-      }
-    }))
-    if (!killed) shipper.process?.kill('SIGKILL')
-    killed = true
-    await exited
+    await burstThenKill(shipper, burst, (value) => {
+      acked.add(value)
+      burstAcked++
+    })
     const atKill = new Set(((await http(survivor, 'GET', '/v1/services/fleet/logs/alerts')).json?.entries as Array<{ value: string }> ?? []).map(e => e.value))
     late = [...acked].filter(v => !atKill.has(v)).length
     log(`shipper SIGKILLed (${burstAcked} of a burst of ${burst} acked; ${late} acked alerts not on the survivor); core back`)

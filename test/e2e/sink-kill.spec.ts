@@ -26,6 +26,7 @@ import { CoreReceiver } from '../../examples/iot/core-receiver.js'
 import { cliCommand } from '../helpers/cli.js'
 import { freePortBlock } from '../helpers/ports.js'
 import { waitFor } from '../helpers/wait.js'
+import { alertsSinkManifest, applySink, burstThenKill, placeFleet } from '../helpers/sink-fleet.js'
 import { tryHttp } from '../helpers/http.js'
 import type { Json } from '../helpers/http.js'
 
@@ -48,35 +49,8 @@ describe('e2e: sink exactly once across a SIGKILLed shipper (real processes)', f
     mesh = new LocalMesh({ nodes: 3, regions: ['eu-west', 'us-east', 'ap-south'], basePort: await freePortBlock(3), dataDir: dir, logLevel: 'info', command: cliCommand() })
     await mesh.start()
     await waitFor('a fully connected 3-peer mesh', async () => LocalMesh.fullyConnected(await mesh!.snapshots()), { timeoutMs: 120_000 })
-    const yaml = `apiVersion: edge/v1
-kind: EdgeStatefulService
-metadata: { name: fleet }
-spec:
-  replicas: 2
-  dataSharding: { strategy: geographic, zones: [eu-west-a, us-east-a] }
-  consistency: { mode: eventual, maxStalenessMs: 100 }
-`
-    await waitFor('fleet placed on its two zones', async () => {
-      await http(mesh!.peers[0], 'POST', '/v1/manifests', yaml, 'application/yaml')
-      const s = await http(mesh!.peers[0], 'GET', '/v1/services/fleet')
-      return s.status === 200 && (s.json.replicas as unknown[]).length === 2
-    }, { timeoutMs: 60_000, intervalMs: 1000 })
-    await waitFor('the replicas serving fleet', async () => {
-      for (const p of mesh!.peers.slice(0, 2)) if ((await http(p, 'GET', '/v1/services/fleet')).json?.local !== true) return false
-      return true
-    }, { timeoutMs: 30_000 })
-    const sink = `apiVersion: edge/v1
-kind: Sink
-metadata: { name: core }
-spec:
-  source: { service: fleet, logs: [alerts] }
-  intervalMs: 1000
-  destination: { http: { url: "${url}", gzip: true } }
-  batch: { maxRecords: 50 }
-  region: eu-west
-`
-    const r = await http(mesh.peers[0], 'POST', '/v1/manifests', sink, 'application/yaml')
-    assert.ok(r.status < 300, `sink manifest: ${r.status} ${JSON.stringify(r.json)}`)
+    await placeFleet(mesh)
+    await applySink(mesh.peers[0], alertsSinkManifest(url, { intervalMs: 1000, maxRecords: 50 }))
   })
 
   afterEach(function () { if (this.currentTest?.state === 'failed') failed = true })
@@ -102,7 +76,6 @@ spec:
     const ackedAlerts = new Set<string>()
     /** those the shipper acknowledged before the kill */
     const shipperAcked: string[] = []
-    let killed = false
     const writers = replicas.map(async (p, w) => {
       for (let i = 0; !stop; i++) {
         if (!p.exited) {
@@ -128,23 +101,12 @@ spec:
       core.available = false
       await new Promise(resolve => setTimeout(resolve, 2000 + Math.floor(rnd() * 1000)))
       const beforeKill = windows().length
-      const exited = new Promise<void>(resolve => shipper.process?.once('exit', () => { resolve() }))
       // a burst of alerts to the shipper, killed the moment the first is
       // acknowledged: some are acked (on its disk) but not replicated yet
-      const burst = 10 + Math.floor(rnd() * 20)
-      await Promise.all(Array.from({ length: burst }, async (_, j) => {
-        const value = `burst-${j}`
-        const r = await http(shipper, 'POST', '/v1/services/fleet/logs/alerts', JSON.stringify({ entries: [value] })).catch(() => ({ status: 0 }))
-        if (r.status >= 200 && r.status < 300) {
-          ackedAlerts.add(value)
-          shipperAcked.push(value)
-          if (!killed) shipper.process?.kill('SIGKILL')
-          killed = true
-        }
-      }))
-      if (!killed) shipper.process?.kill('SIGKILL')
-      killed = true
-      await exited
+      await burstThenKill(shipper, 10 + Math.floor(rnd() * 20), (value) => {
+        ackedAlerts.add(value)
+        shipperAcked.push(value)
+      })
       // alerts the shipper acknowledged but had not replicated when it died
       // come back with it later, with clocks older than windows already
       // shipped: they must ship too (counted for the report)

@@ -18,6 +18,7 @@ import { parseMarkDoc } from '../../src/sinks/index.js'
 import { CoreReceiver } from '../../examples/iot/core-receiver.js'
 import { TestMesh } from '../registry/mesh.js'
 import { waitFor } from '../helpers/wait.js'
+import { FLEET_MANIFEST } from '../helpers/sink-fleet.js'
 
 const REGIONS = ['eu-west', 'us-east', 'ap-south']
 
@@ -40,14 +41,7 @@ describe('sinks: snapshots to a core, exactly once after dedup', function () {
       nodes.push(node)
     }
     await waitFor('every registry to list every peer', () => nodes.every(n => n.registry.list().length === nodes.length), { timeoutMs: 30_000 })
-    await nodes[2].manifests.apply(parseManifests(`apiVersion: edge/v1
-kind: EdgeStatefulService
-metadata: { name: fleet }
-spec:
-  replicas: 2
-  dataSharding: { strategy: geographic, zones: [eu-west-a, us-east-a] }
-  consistency: { mode: eventual, maxStalenessMs: 100 }
-`))
+    await nodes[2].manifests.apply(parseManifests(FLEET_MANIFEST))
     for (const [i, n] of nodes.entries()) await waitFor(`peer ${i} to know fleet`, () => n.crdt?.has('fleet') === true && n.crdt.isLocal('fleet') === (i < 2), { timeoutMs: 30_000 })
   })
 
