@@ -12,7 +12,7 @@
  */
 import { alog, ccounter, clwwRegister, contextFromDots, joinContexts, ormap, orset } from '../index.js'
 import { contextDots } from '../causal-context.js'
-import type { ALog, CCounter, CLWWRegister, Dot, Hlc, LogEntry, LogRange, ORSet, ORMap, Retention } from '../index.js'
+import type { ALog, CCounter, CLWWRegister, Dot, Hlc, LogEntry, LogPosition, LogRange, ORSet, ORMap, Retention } from '../index.js'
 import { compareHlc, hlcTick } from '../hlc.js'
 import { SECTION_COUNTERS, SECTION_KV, SECTION_LOGS, SECTION_SETS } from './state.js'
 import type { SectionDelta, SectionedState } from './state.js'
@@ -132,7 +132,7 @@ export function logRead (s: SectionedState, key: string, range: LogRange): LogEn
 }
 
 /** The entries of `key` whose dot `covered` rejects (a consumer tracking what it read by dot: alog.readUncovered). */
-export function logReadUncovered (s: SectionedState, key: string, covered: (p: { ts: { wall: number, logical: number }, replica: string, counter: number }) => boolean, range: { toMs?: number, limit?: number }): alog.UncoveredRead {
+export function logReadUncovered (s: SectionedState, key: string, covered: (p: LogPosition) => boolean, range: { toMs?: number, limit?: number }): alog.UncoveredRead {
   return alog.readUncovered(ormap.get<ALog>(s.sections[SECTION_LOGS], key), covered, range)
 }
 

@@ -11,7 +11,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { clwwRegister, digest, nextDot, ormap, planSync } from '../index.js'
-import type { CLWWRegister, ORMap } from '../index.js'
+import type { CLWWRegister, LogEntry, LogPosition, ORMap } from '../index.js'
 import { compareHlc, hlcReceive, hlcTick } from '../hlc.js'
 import {
   addCounter, CATALOGUE_SECTIONS, checkSpec, counterValue, decodeGossip, decodeSyncFrame, encodeEntry, encodeGossip,
@@ -152,6 +152,11 @@ class ForwardAttemptTimeoutError extends Error {
 
 type Status = 'stopped' | 'started'
 
+/** a log entry as the API and the sinks see it (its cursor, clock, replica and text value) */
+function logRecord (e: LogEntry): LogRecord {
+  return { cursor: encodeCursor(e), ts: { wall: e.ts.wall, logical: e.ts.logical }, replica: e.replica, value: typeof e.value === 'string' ? e.value : new TextDecoder().decode(e.value) }
+}
+
 export class CrdtBackend implements ServiceBackend {
   readonly mode = 'eventual' as const
   private readonly c: CrdtBackendComponents
@@ -268,12 +273,12 @@ export class CrdtBackend implements ServiceBackend {
     return [...this.entries.keys()].sort()
   }
 
-  /** whether this peer holds a replica of `name` */
   /** the local replica that takes writes: none while a replaced replica hands its state over (writes go to a current replica) */
   private writable<T> (from: Map<string, T>, name: string): T | undefined {
     return this.retiring.has(name) ? undefined : from.get(name)
   }
 
+  /** whether this peer holds a replica of `name` */
   isLocal (name: string): boolean {
     return this.local.has(name) || this.docs.has(name)
   }
@@ -575,9 +580,7 @@ export class CrdtBackend implements ServiceBackend {
     const obj = this.local.get(name)
     if (obj == null) return await this.forward({ v: 1, op: 'logRead', service: name, key, range }, options) as { entries: LogRecord[], next: string | null, length: number }
     const limit = Math.min(range.limit ?? MAX_LOG_READ, MAX_LOG_READ)
-    const entries = logRead(obj.state, key, { ...range, limit }).map(e => ({
-      cursor: encodeCursor(e), ts: { wall: e.ts.wall, logical: e.ts.logical }, replica: e.replica, value: typeof e.value === 'string' ? e.value : new TextDecoder().decode(e.value)
-    }))
+    const entries = logRead(obj.state, key, { ...range, limit }).map(logRecord)
     const last = entries[entries.length - 1]
     return { entries, next: last?.cursor ?? (range.after != null ? encodeCursor(range.after) : null), length: logLength(obj.state, key) }
   }
@@ -587,13 +590,11 @@ export class CrdtBackend implements ServiceBackend {
    * the entries of `key` on this peer's replica whose dot `covered` rejects,
    * in order, whatever their HLC (alog.readUncovered). Local replicas only.
    */
-  readLogUncovered (name: string, key: string, covered: (p: { ts: { wall: number, logical: number }, replica: string, counter: number }) => boolean, range: { toMs?: number, limit?: number } = {}): { entries: Array<LogRecord & { counter: number }>, held: Map<string, number>, seen: ReadonlyMap<string, number> } {
+  readLogUncovered (name: string, key: string, covered: (p: LogPosition) => boolean, range: { toMs?: number, limit?: number } = {}): { entries: Array<LogRecord & { counter: number }>, held: Map<string, number>, seen: ReadonlyMap<string, number> } {
     const obj = this.local.get(name)
     if (obj == null) throw new OperationNotSupportedError(`service ${name} has no replica on this peer`)
     const r = logReadUncovered(obj.state, key, covered, range)
-    const entries = r.entries.map(e => ({
-      cursor: encodeCursor(e), ts: { wall: e.ts.wall, logical: e.ts.logical }, replica: e.replica, counter: e.counter, value: typeof e.value === 'string' ? e.value : new TextDecoder().decode(e.value)
-    }))
+    const entries = r.entries.map(e => ({ ...logRecord(e), counter: e.counter }))
     return { entries, held: r.held, seen: r.seen }
   }
 
