@@ -8,6 +8,7 @@ import { EdgeCache, edgeCacheSpecOf } from './cache.js'
 import { CacheNotFoundError } from './errors.js'
 import type { CacheRead } from './cache.js'
 import type { Logger, MetricsRegistry } from '../telemetry/index.js'
+import { reuseMetric } from '../telemetry/metrics.js'
 
 export interface CacheServiceComponents {
   /** this peer's region */
@@ -17,10 +18,6 @@ export interface CacheServiceComponents {
   logger: Logger
   metrics?: MetricsRegistry
   now?: () => number
-}
-
-function reuse<T> (registry: MetricsRegistry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make()
 }
 
 export class CacheService {
@@ -33,9 +30,9 @@ export class CacheService {
     const registry = c.metrics
     if (registry != null) {
       const registers = [registry]
-      this.requests = reuse(registry, 'dcis_cache_requests_total', () => new Counter({ name: 'dcis_cache_requests_total', help: 'Edge cache reads by result (hit, miss, stale) and backend errors (error)', labelNames: ['cache', 'result'] as const, registers }))
-      this.ratio = reuse(registry, 'dcis_cache_hit_ratio', () => new Gauge({ name: 'dcis_cache_hit_ratio', help: 'Share of edge cache reads served from the cache (fresh or stale) since start', labelNames: ['cache'] as const, registers }))
-      this.size = reuse(registry, 'dcis_cache_entries', () => new Gauge({ name: 'dcis_cache_entries', help: 'Entries held by an edge cache on this peer', labelNames: ['cache'] as const, registers }))
+      this.requests = reuseMetric(registry, 'dcis_cache_requests_total', () => new Counter({ name: 'dcis_cache_requests_total', help: 'Edge cache reads by result (hit, miss, stale) and backend errors (error)', labelNames: ['cache', 'result'] as const, registers }))
+      this.ratio = reuseMetric(registry, 'dcis_cache_hit_ratio', () => new Gauge({ name: 'dcis_cache_hit_ratio', help: 'Share of edge cache reads served from the cache (fresh or stale) since start', labelNames: ['cache'] as const, registers }))
+      this.size = reuseMetric(registry, 'dcis_cache_entries', () => new Gauge({ name: 'dcis_cache_entries', help: 'Entries held by an edge cache on this peer', labelNames: ['cache'] as const, registers }))
     }
   }
 

@@ -31,6 +31,9 @@ import { Spool } from './spool.js'
 import type { SinkSpec } from './spec.js'
 import type { BatchHeader } from './spool.js'
 import type { Logger, MetricsRegistry } from '../telemetry/index.js'
+import { reuseMetric } from '../telemetry/metrics.js'
+import { comparePositions } from '../crdt/alog.js'
+import type { LogPosition } from '../crdt/index.js'
 
 /** what a sink reads of the eventual backend (CrdtBackend fits) */
 export interface SinkSourceBackend {
@@ -39,7 +42,7 @@ export interface SinkSourceBackend {
   status: (name: string) => Promise<{ spec: { zones: string[], maxStalenessMs?: number }, liveReplicas: Array<{ peerId: string }> }>
   localCounters: (name: string) => Record<string, number> | undefined
   /** a local replica's log entries no mark covers, by dot (CrdtBackend.readLogUncovered) */
-  readLogUncovered: (name: string, key: string, covered: (p: { ts: { wall: number, logical: number }, replica: string, counter: number }) => boolean, range: { toMs?: number, limit?: number }) => { entries: Array<{ cursor: string, ts: { wall: number, logical: number }, replica: string, counter: number, value: string }>, held: ReadonlyMap<string, number>, seen: ReadonlyMap<string, number> }
+  readLogUncovered: (name: string, key: string, covered: (p: LogPosition) => boolean, range: { toMs?: number, limit?: number }) => { entries: Array<{ cursor: string, ts: { wall: number, logical: number }, replica: string, counter: number, value: string }>, held: ReadonlyMap<string, number>, seen: ReadonlyMap<string, number> }
   get: (name: string, key: string) => Promise<{ value: string }>
   put: (name: string, key: string, value: string) => Promise<unknown>
   members: (name: string, key: string) => Promise<{ members: string[] }>
@@ -61,7 +64,7 @@ export interface SinkServiceComponents {
   onManifestsChange?: (listener: () => void) => () => void
   backend: () => SinkSourceBackend | undefined
   /** parses a log cursor (src/crdt/replication parseCursor) */
-  parseCursor: (c: string) => { ts: { wall: number, logical: number }, replica: string, counter: number } | undefined
+  parseCursor: (c: string) => LogPosition | undefined
   logger: Logger
   metrics?: MetricsRegistry
   now?: () => number
@@ -83,12 +86,6 @@ const MAX_LOG_ENTRIES_PER_WINDOW = 200_000
 /** complete windows a new shipper catches up on (the newest; older ones were lost with their shipper) */
 const MAX_BACKFILL = 10
 
-type Position = { ts: { wall: number, logical: number }, replica: string, counter: number }
-
-function comparePositions (x: Position, y: Position): number {
-  return x.ts.wall - y.ts.wall || x.ts.logical - y.ts.logical || (x.replica < y.replica ? -1 : x.replica > y.replica ? 1 : 0) || x.counter - y.counter
-}
-
 function laterCursor (parse: SinkServiceComponents['parseCursor'], a: string, b: string): string {
   const x = parse(a)
   const y = parse(b)
@@ -107,20 +104,16 @@ interface SinkMetrics {
   snapshots: Counter<'sink'>
 }
 
-function reuse<T> (registry: MetricsRegistry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make()
-}
-
 function createSinkMetrics (registry: MetricsRegistry): SinkMetrics {
   const registers = [registry]
   return {
-    records: reuse(registry, 'dcis_sink_records_total', () => new Counter({ name: 'dcis_sink_records_total', help: 'Records spooled for a sink, by type (counter, log, event)', labelNames: ['sink', 'type'] as const, registers })),
-    delivered: reuse(registry, 'dcis_sink_batches_delivered_total', () => new Counter({ name: 'dcis_sink_batches_delivered_total', help: 'Batches the destination acknowledged', labelNames: ['sink'] as const, registers })),
-    deliveredBytes: reuse(registry, 'dcis_sink_delivered_bytes_total', () => new Counter({ name: 'dcis_sink_delivered_bytes_total', help: 'Bytes sent to the destination (after gzip)', labelNames: ['sink'] as const, registers })),
-    failures: reuse(registry, 'dcis_sink_delivery_failures_total', () => new Counter({ name: 'dcis_sink_delivery_failures_total', help: 'Failed delivery attempts (retried with back-off)', labelNames: ['sink'] as const, registers })),
-    dropped: reuse(registry, 'dcis_sink_dropped_batches_total', () => new Counter({ name: 'dcis_sink_dropped_batches_total', help: 'Batches dropped because the on-disk buffer was full', labelNames: ['sink'] as const, registers })),
-    buffered: reuse(registry, 'dcis_sink_buffer_bytes', () => new Gauge({ name: 'dcis_sink_buffer_bytes', help: 'Bytes waiting in the on-disk buffer', labelNames: ['sink'] as const, registers })),
-    snapshots: reuse(registry, 'dcis_sink_snapshots_total', () => new Counter({ name: 'dcis_sink_snapshots_total', help: 'Snapshots this peer took (as the shipping replica)', labelNames: ['sink'] as const, registers }))
+    records: reuseMetric(registry, 'dcis_sink_records_total', () => new Counter({ name: 'dcis_sink_records_total', help: 'Records spooled for a sink, by type (counter, log, event)', labelNames: ['sink', 'type'] as const, registers })),
+    delivered: reuseMetric(registry, 'dcis_sink_batches_delivered_total', () => new Counter({ name: 'dcis_sink_batches_delivered_total', help: 'Batches the destination acknowledged', labelNames: ['sink'] as const, registers })),
+    deliveredBytes: reuseMetric(registry, 'dcis_sink_delivered_bytes_total', () => new Counter({ name: 'dcis_sink_delivered_bytes_total', help: 'Bytes sent to the destination (after gzip)', labelNames: ['sink'] as const, registers })),
+    failures: reuseMetric(registry, 'dcis_sink_delivery_failures_total', () => new Counter({ name: 'dcis_sink_delivery_failures_total', help: 'Failed delivery attempts (retried with back-off)', labelNames: ['sink'] as const, registers })),
+    dropped: reuseMetric(registry, 'dcis_sink_dropped_batches_total', () => new Counter({ name: 'dcis_sink_dropped_batches_total', help: 'Batches dropped because the on-disk buffer was full', labelNames: ['sink'] as const, registers })),
+    buffered: reuseMetric(registry, 'dcis_sink_buffer_bytes', () => new Gauge({ name: 'dcis_sink_buffer_bytes', help: 'Bytes waiting in the on-disk buffer', labelNames: ['sink'] as const, registers })),
+    snapshots: reuseMetric(registry, 'dcis_sink_snapshots_total', () => new Counter({ name: 'dcis_sink_snapshots_total', help: 'Snapshots this peer took (as the shipping replica)', labelNames: ['sink'] as const, registers }))
   }
 }
 
@@ -384,7 +377,7 @@ export class SinkService {
     // Legacy: a log no dot mark covers yet honours the old position mark
     // (`cursor/<log>`): entries at or before it count as shipped (they were
     // shipped, or were late entries the old code skipped: we cannot tell)
-    const legacy: Record<string, Position> = {}
+    const legacy: Record<string, LogPosition> = {}
     for (const log of s.spec.logs) {
       const mark = await this.readMark(b, service, this.markKey(s.spec.name, `cursor/${log}`))
       if (mark != null && (s.cursors[log] == null || laterCursor(this.c.parseCursor, mark, s.cursors[log]) === mark)) s.cursors[log] = mark
@@ -419,7 +412,7 @@ export class SinkService {
     return doc
   }
 
-  private async snapshot (s: SinkState, b: SinkSourceBackend, service: string, window: number, now: number, legacy: Record<string, Position>): Promise<void> {
+  private async snapshot (s: SinkState, b: SinkSourceBackend, service: string, window: number, now: number, legacy: Record<string, LogPosition>): Promise<void> {
     const windowStart = window * s.spec.intervalMs
     const windowEnd = windowStart + s.spec.intervalMs
     const base = { sink: s.spec.name, service, window, windowStart, windowEnd, takenAt: now, takenBy: this.c.self }
@@ -439,7 +432,7 @@ export class SinkService {
       // every entry of the window (or older) no mark covers, whatever its HLC: late entries too
       const mark = s.marks[log] ?? { upTo: {}, x: {} }
       const old = legacy[log]
-      const covered = (p: Position): boolean => covers(mark, p.replica, p.counter) || (old != null && comparePositions(p, old) <= 0)
+      const covered = (p: LogPosition): boolean => covers(mark, p.replica, p.counter) || (old != null && comparePositions(p, old) <= 0)
       const r = b.readLogUncovered(service, log, covered, { toMs: windowEnd, limit: MAX_LOG_ENTRIES_PER_WINDOW })
       let last = s.cursors[log]
       for (const e of r.entries) {

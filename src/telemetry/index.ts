@@ -7,7 +7,7 @@
  */
 export { createLogger, forComponent } from './logger.js'
 export type { Logger, LoggerInit, LogLevel } from './logger.js'
-export { createMetricsRegistry } from './metrics.js'
+export { createMetricsRegistry, reuseMetric } from './metrics.js'
 export type { MetricsRegistry } from './metrics.js'
 export { createProcessFaultMetrics, installProcessFaultHandlers, unhandledRejectionsMode, UNCAUGHT_EXIT_CODE } from './process-faults.js'
 export type { ProcessFaultMetrics, ProcessFaultHandlersInit, ProcessLike } from './process-faults.js'

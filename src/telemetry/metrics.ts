@@ -28,3 +28,12 @@ export function createMetricsRegistry (options: { processMetrics?: boolean } = {
   }
   return registry
 }
+
+/**
+ * The metric `name` already on the registry, else `make()`'s: a component
+ * started again on the same registry (a restarted service, a second
+ * instance) keeps its series instead of failing on a duplicate name.
+ */
+export function reuseMetric<T> (registry: MetricsRegistry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make()
+}

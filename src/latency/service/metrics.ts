@@ -15,6 +15,7 @@
  */
 import { Counter, Gauge } from 'prom-client'
 import type { Registry } from 'prom-client'
+import { reuseMetric } from '../../telemetry/metrics.js'
 
 export interface LatencyMetrics {
   rtt: Gauge<'peer' | 'stat'>
@@ -25,43 +26,38 @@ export interface LatencyMetrics {
   coordinateError: Gauge
 }
 
-function reuse<T> (registry: Registry, name: string, make: () => T): T {
-  // a service restarted on the same registry keeps its series
-  return (registry.getSingleMetric(name) as T | undefined) ?? make()
-}
-
 export function createLatencyMetrics (registry: Registry): LatencyMetrics {
   const registers = [registry]
   return {
-    rtt: reuse(registry, 'dcis_latency_rtt_seconds', () => new Gauge({
+    rtt: reuseMetric(registry, 'dcis_latency_rtt_seconds', () => new Gauge({
       name: 'dcis_latency_rtt_seconds',
       help: 'ping RTT to a peer over its recent samples (seconds), stat p50 or p95',
       labelNames: ['peer', 'stat'] as const,
       registers
     })),
-    probes: reuse(registry, 'dcis_latency_probes_total', () => new Counter({
+    probes: reuseMetric(registry, 'dcis_latency_probes_total', () => new Counter({
       name: 'dcis_latency_probes_total',
       help: 'latency probes (libp2p ping) by result',
       labelNames: ['result'] as const,
       registers
     })),
-    published: reuse(registry, 'dcis_latency_gossip_published_total', () => new Counter({
+    published: reuseMetric(registry, 'dcis_latency_gossip_published_total', () => new Counter({
       name: 'dcis_latency_gossip_published_total',
       help: 'latency states this peer published on dcis/latency/1',
       registers
     })),
-    accepted: reuse(registry, 'dcis_latency_gossip_accepted_total', () => new Counter({
+    accepted: reuseMetric(registry, 'dcis_latency_gossip_accepted_total', () => new Counter({
       name: 'dcis_latency_gossip_accepted_total',
       help: 'latency states accepted from gossip',
       registers
     })),
-    rejected: reuse(registry, 'dcis_latency_gossip_rejected_total', () => new Counter({
+    rejected: reuseMetric(registry, 'dcis_latency_gossip_rejected_total', () => new Counter({
       name: 'dcis_latency_gossip_rejected_total',
       help: 'latency gossip messages dropped, by reason',
       labelNames: ['reason'] as const,
       registers
     })),
-    coordinateError: reuse(registry, 'dcis_latency_coordinate_error', () => new Gauge({
+    coordinateError: reuseMetric(registry, 'dcis_latency_coordinate_error', () => new Gauge({
       name: 'dcis_latency_coordinate_error',
       help: 'this peer\'s Vivaldi coordinate error estimate (relative)',
       registers
