@@ -26,8 +26,26 @@ import { checkRevisionHistory } from '../raft/integration/history.js'
 import type { HistOp } from '../raft/integration/history.js'
 import { apply, byId, http, killHard, partition, startHealMesh, status } from './heal-helpers.js'
 import type { HealMesh } from './heal-helpers.js'
+import type { LocalPeer } from '../../src/cli/local-mesh.js'
 
 const SEED = Number(process.env.PARTITION_SEED ?? 7)
+
+/** adds seeded random deltas (1..9) to counter `c` of a service through a peer, each acknowledged; `total()` is their sum */
+function counterAdder (name: string, seed: number): { add: (via: LocalPeer, n: number) => Promise<void>, total: () => number } {
+  const prng = createPrng(seed)
+  let sum = 0
+  return {
+    add: async (via, n) => {
+      for (let i = 0; i < n; i++) {
+        const delta = Math.floor(prng.next() * 9) + 1
+        const r = await http(via, 'POST', `/v1/services/${name}/counters/c`, JSON.stringify({ delta }))
+        assert.equal(r.status, 200, JSON.stringify(r.json))
+        sum += delta
+      }
+    },
+    total: () => sum
+  }
+}
 const SPLIT_MS = 8000
 
 describe(`e2e: partitions between real processes (link faults, seed ${SEED})`, function () {
@@ -180,16 +198,7 @@ describe(`e2e: a partition longer than the repair grace period (seed ${SEED})`, 
     await waitFor('every replica open', async () => (await Promise.all(replicas.map(async (p: typeof replicas[number]) => (await status(p, NAME))?.local === true))).every(Boolean), { timeoutMs: 30_000 })
     const [lone, ...pair] = replicas
     const rest = mesh.peers.filter(p => !replicas.includes(p))
-    const prng = createPrng(SEED + 2)
-    let total = 0
-    const add = async (via: typeof lone, n: number): Promise<void> => {
-      for (let i = 0; i < n; i++) {
-        const delta = Math.floor(prng.next() * 9) + 1
-        const r = await http(via, 'POST', `/v1/services/${NAME}/counters/c`, JSON.stringify({ delta }))
-        assert.equal(r.status, 200, JSON.stringify(r.json))
-        total += delta
-      }
-    }
+    const { add, total } = counterAdder(NAME, SEED + 2)
     await add(lone, 5)
     await partition(faults, [[lone.index, rest[0].index], [...pair.map((p: typeof lone) => p.index), rest[1].index]], mesh.peers)
     await add(lone, 10)
@@ -209,7 +218,7 @@ describe(`e2e: a partition longer than the repair grace period (seed ${SEED})`, 
     const current = repaired.replicas.map((r: { peerId: string }) => byId(mesh, r.peerId))
     await waitFor('exact convergence on the current replicas, the lone writes included', async () => {
       const v = await Promise.all(current.map(async (p: typeof lone) => (await http(p, 'GET', `/v1/services/${NAME}/counters/c`)).json?.value))
-      return v.every((x: unknown) => x === total)
+      return v.every((x: unknown) => x === total())
     }, { timeoutMs: 90_000, intervalMs: 250 })
     await waitFor('the retired replica closed', async () => (await status(lone, NAME))?.local === false, { timeoutMs: 60_000 })
   })
@@ -252,16 +261,7 @@ describe(`e2e: a partition longer than the repair grace period (seed ${SEED})`, 
     const [a, b] = st.replicas.map((r: { peerId: string }) => byId(mesh, r.peerId))
     await waitFor('both replicas open', async () => (await status(a, NAME))?.local === true && (await status(b, NAME))?.local === true, { timeoutMs: 30_000 })
     const rest = mesh.peers.filter(p => p !== a && p !== b)
-    const prng = createPrng(SEED + 3)
-    let total = 0
-    const add = async (via: typeof a, n: number): Promise<void> => {
-      for (let i = 0; i < n; i++) {
-        const delta = Math.floor(prng.next() * 9) + 1
-        const r = await http(via, 'POST', `/v1/services/${NAME}/counters/c`, JSON.stringify({ delta }))
-        assert.equal(r.status, 200, JSON.stringify(r.json))
-        total += delta
-      }
-    }
+    const { add, total } = counterAdder(NAME, SEED + 3)
     await add(a, 3)
     // 1 of 2 replicas live on each side: both sides re-place
     await partition(faults, [[a.index, rest[0].index], [b.index, rest[1].index, rest[2].index]], mesh.peers)
@@ -285,7 +285,7 @@ describe(`e2e: a partition longer than the repair grace period (seed ${SEED})`, 
     await waitFor('y learns that side A\'s placement won', async () => (await status(y, NAME))?.replicas.map((r: { peerId: string }) => r.peerId).sort().join() === winners, { timeoutMs: 60_000, intervalMs: 250 })
     await waitFor('exact convergence on the winning replicas, y\'s writes included', async () => {
       const v = await Promise.all([a, x].map(async p => (await http(p, 'GET', `/v1/services/${NAME}/counters/c`)).json?.value))
-      return v.every((n: unknown) => n === total)
+      return v.every((n: unknown) => n === total())
     }, { timeoutMs: 90_000, intervalMs: 250 })
     await waitFor('y closed its replica', async () => (await status(y, NAME))?.local === false, { timeoutMs: 60_000 })
   })
