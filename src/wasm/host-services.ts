@@ -9,6 +9,7 @@
  * forwarded call (docs/security.md, "Host calls").
  */
 import { KeyNotFoundError } from '../services/errors.js'
+import { forEachLimited } from '../latency/service/probe-targets.js'
 import type { HostCallAuth, HostInterface } from './host-calls.js'
 
 export interface HostServicesSources {
@@ -85,18 +86,8 @@ export function createHostServices (s: HostServicesSources): HostInterface {
     cacheGetMany: async (cache, keys, signal) => {
       const caches = need(s.caches?.(), 'edge caches')
       const out: Array<Uint8Array | undefined> = new Array(keys.length)
-      let next = 0
-      await Promise.all(Array.from({ length: Math.min(CACHE_GET_MANY_CONCURRENCY, keys.length) }, async () => {
-        while (next < keys.length) {
-          const i = next++
-          try {
-            out[i] = await caches.read(cache, keys[i], { signal })
-          } catch (err) {
-            next = keys.length // the call fails with this key's error: the other lanes stop
-            throw err
-          }
-        }
-      }))
+      // the call fails with the first failing key's error; the other lanes stop
+      await forEachLimited(keys, CACHE_GET_MANY_CONCURRENCY, async (key, i) => { out[i] = await caches.read(cache, key, { signal }) })
       return out
     }
   }

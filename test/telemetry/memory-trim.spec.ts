@@ -57,12 +57,14 @@ describe('telemetry: memory trim (issue 13)', function () {
   it('runs the settling trims on timers, then growth checks, and stops cleanly', async () => {
     let n = 0
     let rss = 50 * MiB
-    const trimmer = new MemoryTrimmer({ logger, gc: () => { n++ }, rss: () => rss, settleTrimsMs: [20, 5], checkEveryMs: 5, growthBytes: MiB, minIntervalMs: 0 })
+    let rssReads = 0
+    const trimmer = new MemoryTrimmer({ logger, gc: () => { n++ }, rss: () => { rssReads++; return rss }, settleTrimsMs: [20, 5], checkEveryMs: 5, growthBytes: MiB, minIntervalMs: 0 })
     try {
       trimmer.start()
       await waitFor('two settling trims', async () => n >= 2, { timeoutMs: 10_000, intervalMs: 5 })
-      // RSS does not grow: the checks do not trim
-      await new Promise(resolve => setTimeout(resolve, 50))
+      // RSS does not grow: the checks (each reads RSS once) do not trim
+      const reads = rssReads
+      await waitFor('three growth checks', async () => rssReads >= reads + 3, { timeoutMs: 10_000, intervalMs: 5 })
       assert.equal(n, 2)
       rss += 2 * MiB
       await waitFor('a growth trim', async () => n >= 3, { timeoutMs: 10_000, intervalMs: 5 })

@@ -15,13 +15,22 @@ export function pickProbeTargets (peerIds: readonly string[], cursor: number, ma
   return { targets, cursor: (start + count) % n }
 }
 
-/** Run `fn` over `items` with at most `limit` calls in flight; never rejects (fn must handle its errors). */
-export async function forEachLimited<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Run `fn` over `items` with at most `limit` calls in flight. A call that
+ * rejects stops the others from taking more items, and the whole run
+ * rejects with its error once the calls in flight are done.
+ */
+export async function forEachLimited<T> (items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < items.length) {
-      const item = items[next++]
-      await fn(item)
+      const i = next++
+      try {
+        await fn(items[i], i)
+      } catch (err) {
+        next = items.length
+        throw err
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
