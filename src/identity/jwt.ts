@@ -5,7 +5,6 @@
  * did-jwt checks the signature; the claims (exp, nbf, iat, aud) are checked
  * here so each failure gets a typed reason without parsing library messages.
  */
-import { createPrivateKey, sign } from 'node:crypto'
 import type * as DidJwt from 'did-jwt'
 import type { JWTPayload } from 'did-jwt'
 import { base64url } from 'multiformats/bases/base64'
@@ -97,26 +96,22 @@ export async function signJwt (identity: JwtSigningIdentity, payload: Record<str
   if (options.audience != null) claims.aud = options.audience
   if (options.subject != null) claims.sub = options.subject
   const didUrl = `${identity.did}#${identity.did.slice('did:key:'.length)}`
-  return signCompactEd25519(identity, claims, { alg: ALG, typ: 'JWT', kid: didUrl })
+  return await signCompactEd25519(identity, claims, { alg: ALG, typ: 'JWT', kid: didUrl })
 }
 
 /**
  * The compact JWS did-jwt's `createJWT(claims, { issuer, signer:
  * EdDSASigner(key) }, header)` makes, byte for byte (the same JSON member
- * order; Ed25519 signatures are deterministic), signed on Node's native
- * Ed25519 instead of did-jwt's JavaScript: a peer signs its END at start
- * and did-jwt is then not loaded at all (test/identity/jwt.spec.ts compares
- * the two).
+ * order; Ed25519 signatures are deterministic), signed by the libp2p key
+ * itself (@libp2p/crypto signs on Node's native Ed25519) instead of
+ * did-jwt's JavaScript: a peer signs its END at start and did-jwt is then
+ * not loaded at all (test/identity/jwt.spec.ts compares the two).
  */
-function signCompactEd25519 (identity: JwtSigningIdentity, claims: Partial<JWTPayload>, header: Record<string, unknown>): string {
-  // the libp2p Ed25519 private key is seed (32) || public key (32)
-  const raw = identity.privateKey.raw
-  const d = Buffer.from(raw.buffer, raw.byteOffset, 32).toString('base64url')
-  const x = Buffer.from(identity.privateKey.publicKey.raw).toString('base64url')
-  const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d, x }, format: 'jwk' })
+async function signCompactEd25519 (identity: JwtSigningIdentity, claims: Partial<JWTPayload>, header: Record<string, unknown>): Promise<string> {
   const payload = { iat: Math.floor(Date.now() / 1000), exp: undefined, ...claims, iss: identity.did }
   const input = `${base64urlJson(header)}.${base64urlJson(payload)}`
-  return `${input}.${sign(null, Buffer.from(input, 'ascii'), key).toString('base64url')}`
+  const signature = await identity.privateKey.sign(Buffer.from(input, 'ascii'))
+  return `${input}.${Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength).toString('base64url')}`
 }
 
 function base64urlJson (value: unknown): string {
