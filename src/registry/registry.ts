@@ -36,12 +36,12 @@ const MAX_RELAYS_PER_FLUSH = 64
 const RELAY_FLUSH_MS = 50
 /** up to this many descriptors held, our own END keeps its configured lifetime and republish period */
 export const END_SCALE_PEERS = 50
+/** the most they grow (a 600 s lifetime to at most 6 h) */
+export const MAX_END_SCALE = 36
 /** a DHT lookup ends once this many peers answered with a valid descriptor (kad-dht's get waits for all) */
 const DHT_LOOKUP_QUORUM = 3
 /** the own END is put into the DHT again when the routing table grew by this factor since the last put */
 const DHT_REPUT_GROWTH = 1.5
-/** the most they grow (a 600 s lifetime to at most 6 h) */
-export const MAX_END_SCALE = 36
 
 /**
  * How much longer than configured our own descriptor lives and waits between
@@ -414,7 +414,6 @@ export class EndRegistry {
       }
     } catch (err) {
       // the walk failed or was aborted by the caller: what was found so far still answers
-      if (options.signal?.aborted === true && valid === 0) throw new DescriptorNotFoundError(peerId)
       this.log.debug({ peerId, err: (err as Error).message }, 'DHT walk for a descriptor ended early')
     } finally {
       done.abort()
