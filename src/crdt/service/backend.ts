@@ -1023,9 +1023,11 @@ export class CrdtBackend implements ServiceBackend {
   private async handOff (name: string, e: CatalogueEntry): Promise<boolean> {
     const others = e.replicas.filter(p => p !== this.self)
     if (others.length === 0) return true
+    // connected replicas first, then the others are dialled: a peer back from a partition may be connected
+    // to none of the current replicas (its keeper redials its bootstrap peers, not them)
     const connected = new Set(this.c.libp2p.getPeers().map(String))
-    const reachable = others.filter(p => connected.has(p))
-    if (reachable.length === 0) return false
+    const targets = [...others.filter(p => connected.has(p)), ...others.filter(p => !connected.has(p))]
+    // one time budget for the whole attempt: the repair loop that retries it is not held up for long
     const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.init.callTimeoutMs)])
     if (e.retired?.includes(this.self) !== true) {
       // the placement that won was made without this replica (both sides of an even split re-placed the
@@ -1033,7 +1035,7 @@ export class CrdtBackend implements ServiceBackend {
       // they do not know, so list this peer as retired first and tell them
       try {
         await this.putEntry({ ...e, retired: [...(e.retired ?? []), this.self].slice(-MAX_RETIRED) })
-        await this.pushCatalogue(reachable, { signal })
+        await this.pushCatalogue(targets, { signal })
       } catch (err) {
         this.log.warn({ service: name, err: (err as Error).message }, 'listing the replaced replica as retired failed')
         return false
@@ -1041,14 +1043,14 @@ export class CrdtBackend implements ServiceBackend {
     }
     const obj = this.local.get(name)
     const doc = this.docs.get(name)
-    for (const r of reachable) {
+    for (const r of targets) {
       try {
         if (obj != null && !(await this.syncObject(peerIdFromString(r), obj, signal))) continue
         if (doc != null && !(await this.syncDoc(peerIdFromString(r), doc, signal))) continue
         this.log.info({ service: name, to: r }, 'replaced replica handed its state over')
         return true
-      } catch {
-        // try the next replica
+      } catch (err) {
+        this.log.debug({ service: name, to: r, err: (err as Error).message }, 'hand-over sync failed: trying the next replica')
       }
     }
     return false
