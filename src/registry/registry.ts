@@ -1,5 +1,6 @@
 import { json } from '@helia/json'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream, repeatingTask } from '@libp2p/utils'
 import { buildDescriptor, detectResources, materiallyChanged } from './descriptor.js'
 import { endKey } from './dht.js'
@@ -30,6 +31,9 @@ export const END_SYNC_PROTOCOL = '/dcis/end-sync/1.0.0'
 export const MAX_SYNC_DESCRIPTORS = 2_000
 /** neighbours whose last pull time is remembered */
 const MAX_TRACKED_PEERS = 1_024
+/** learn(): how long one pull from an unknown caller may take, and how soon that caller is asked again */
+const LEARN_TIMEOUT_MS = 5_000
+const LEARN_RETRY_MS = 10_000
 /** descriptors one relay flush publishes at most (the rest wait for the next) */
 const MAX_RELAYS_PER_FLUSH = 64
 /** relays are coalesced over this window */
@@ -136,6 +140,9 @@ export class EndRegistry {
   private publishing: Promise<void> = Promise.resolve()
   /** when we last pulled from a neighbour (bounded, oldest first) */
   private readonly pulled = new Map<string, number>()
+  /** learn(): pulls in flight, and when each peer was last asked (bounded, oldest first) */
+  private readonly learning = new Map<string, Promise<void>>()
+  private readonly learnt = new Map<string, number>()
   /** descriptors learnt by sync or the DHT, relayed on gossip at the next flush */
   private readonly relayQueue = new Set<string>()
   private relayTimer?: ReturnType<typeof setTimeout>
@@ -288,6 +295,41 @@ export class EndRegistry {
 
   list (filter: RegistryFilter = {}): RegistryEntry[] {
     return this.cache.list(filter)
+  }
+
+  /**
+   * The verified descriptor of `peerId`, pulled from that peer itself when
+   * this registry has none yet. For protocol handlers: a connected peer
+   * whose announcement has not reached us (its connect-time pull ran before
+   * its registry served, its early gossip went out before any mesh) is
+   * otherwise refused as a stranger until anti-entropy, up to 30 s later.
+   * Concurrent callers share one pull; a peer that answered without its own
+   * descriptor is asked again only after LEARN_RETRY_MS; a pull takes at
+   * most LEARN_TIMEOUT_MS.
+   */
+  async learn (peerId: string): Promise<RegistryEntry | undefined> {
+    const held = this.cache.get(peerId)
+    if (held != null || !this.started) return held
+    let pull = this.learning.get(peerId)
+    if (pull == null) {
+      const last = this.learnt.get(peerId)
+      if (last != null && Date.now() - last < LEARN_RETRY_MS) return undefined
+      this.learnt.delete(peerId)
+      this.learnt.set(peerId, Date.now())
+      while (this.learnt.size > MAX_TRACKED_PEERS) this.learnt.delete(this.learnt.keys().next().value as string)
+      let id: PeerId
+      try {
+        id = peerIdFromString(peerId)
+      } catch {
+        return undefined
+      }
+      pull = this.pullFrom(id, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(LEARN_TIMEOUT_MS)]) })
+        .then(() => {}, () => {})
+        .finally(() => { this.learning.delete(peerId) })
+      this.learning.set(peerId, pull)
+    }
+    await pull
+    return this.cache.get(peerId)
   }
 
   /**

@@ -30,6 +30,8 @@ export interface LatencyOracle {
 /** Where candidates come from: the verified registry (`EndRegistry` satisfies it). */
 export interface CandidateSource {
   list (): RegistryEntry[]
+  /** a caller's descriptor pulled from the caller when not yet known (EndRegistry.learn) */
+  learn?: (peerId: string) => Promise<RegistryEntry | undefined>
 }
 
 /** The libp2p calls the service makes. */

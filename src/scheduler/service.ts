@@ -300,7 +300,8 @@ export class AllocationService {
   /** Handles one request frame as the peer `remote` sent it (also used for calls to self). */
   async handleRequest (req: AllocRequest, remote: string): Promise<AllocResponse> {
     const self = this.selfId
-    if (remote !== self && !this.authorize(remote, req.op)) {
+    // a connected caller whose descriptor has not reached us yet is asked for it once
+    if (remote !== self && !this.authorize(remote, req.op) && (await this.c.registry.learn?.(remote) == null || !this.authorize(remote, req.op))) {
       this.metrics?.reservations.inc({ result: 'forbidden' })
       return { v: 1, ok: false, error: 'forbidden', message: 'this peer serves federation members only (no verified descriptor for the caller)' }
     }

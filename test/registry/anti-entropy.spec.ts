@@ -37,4 +37,23 @@ describe('registry: anti-entropy pulls what gossip missed', function () {
     const pulls = counterValue(await node1.metrics.metrics(), 'dcis_registry_anti_entropy_pulls_total', { result: 'news' })
     assert.ok(pulls >= 1, `anti-entropy pulls with news: ${pulls}`)
   })
+
+  it('learn(): a connected caller whose descriptor never reached us is pulled from it at once, concurrent callers share the pull', async () => {
+    const [node0, node1] = mesh.nodes
+    const id0 = node0.libp2p.peerId.toString()
+    const genuine = node1.registry.cache.get(id0)?.jwt
+    assert.ok(genuine != null)
+    // as if node 0's announcement had never arrived
+    node1.registry.cache['entries'].delete(id0)
+    assert.equal(node1.registry.list().some(e => e.end.peerId === id0), false)
+    const [a, b] = await Promise.all([node1.registry.learn(id0), node1.registry.learn(id0)])
+    assert.equal(a?.end.peerId, id0)
+    assert.equal(b?.jwt, a?.jwt)
+    assert.ok(node1.registry.list().some(e => e.end.peerId === id0))
+    // a peer that does not hold its own descriptor (here: an unknown id, nobody to dial) answers undefined, and is not asked again at once
+    const stranger = identityFromPrivateKey(await generateKeyPair('Ed25519')).peerId.toString()
+    assert.equal(await node1.registry.learn(stranger), undefined)
+    assert.equal(await node1.registry.learn(stranger), undefined)
+    assert.equal(await node1.registry.learn('not a peer id'), undefined)
+  })
 })

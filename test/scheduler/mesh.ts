@@ -24,6 +24,8 @@ export class FakeRegistry implements CandidateSource {
   entries: RegistryEntry[] = []
   /** peers the test peers accept protocol calls from (as a federation's verified members) */
   readonly members = new Set<string>()
+  /** EndRegistry.learn, when a test sets it */
+  learn?: (peerId: string) => Promise<RegistryEntry | undefined>
   list (): RegistryEntry[] {
     return this.entries
   }

@@ -209,7 +209,7 @@ describe('scheduler allocation protocol (real libp2p on 127.0.0.1)', function ()
   })
 
   it('serves federation members only: callers without a verified descriptor are refused', async () => {
-    const reserve = (owner: string): Uint8Array => new TextEncoder().encode(JSON.stringify({ v: 1, op: 'reserve', id: makeAllocationId(owner, 'strangerx'), cpu: 1, memoryMb: 1, leaseMs: 5000, constraints: {} }))
+    const reserve = (owner: string, name = 'strangerx'): Uint8Array => new TextEncoder().encode(JSON.stringify({ v: 1, op: 'reserve', id: makeAllocationId(owner, name), cpu: 1, memoryMb: 1, leaseMs: 5000, constraints: {} }))
     const ask = async (from: MeshPeer['libp2p'], to: MeshPeer, bytes: Uint8Array): Promise<AllocResponse> => {
       const stream = await from.dialProtocol(to.libp2p.getMultiaddrs(), ALLOC_PROTOCOL)
       const lp = lpStream(stream)
@@ -228,6 +228,20 @@ describe('scheduler allocation protocol (real libp2p on 127.0.0.1)', function ()
       const fromB = await ask(b.libp2p, f, reserve(f.id))
       assert.ok(fromB.ok, JSON.stringify(fromB))
       assert.equal(f.service.ledger.list().length, 1)
+      // a caller whose descriptor has not reached f yet is asked for it (EndRegistry.learn) before it is refused
+      const asked: string[] = []
+      own.learn = async (peerId) => {
+        asked.push(peerId)
+        if (peerId !== c.id) return undefined
+        own.put(entryOf(c))
+        return entryOf(c)
+      }
+      const fromC = await ask(c.libp2p, f, reserve(f.id, 'strangery'))
+      assert.ok(fromC.ok, JSON.stringify(fromC))
+      const fromA2 = await ask(a.libp2p, f, reserve(f.id, 'strangerz'))
+      assert.ok(!fromA2.ok && fromA2.error === 'forbidden', JSON.stringify(fromA2))
+      assert.deepEqual(asked, [c.id, a.id], 'only callers it did not know were looked up')
+      assert.equal(f.service.ledger.list().length, 2)
     } finally {
       await stopPeer(f)
     }

@@ -48,6 +48,8 @@ const DESCRIPTOR_PREFIX = '/dcis/raft/groups'
 /** What the backend reads from the verified registry. */
 export interface PeerDirectory {
   list: () => Array<{ end: { peerId: string, region?: string | null, zone?: string | null, multiaddrs?: string[] } }>
+  /** a caller's descriptor pulled from the caller when not yet known (EndRegistry.learn) */
+  learn?: (peerId: string) => Promise<unknown>
 }
 
 export interface RaftBackendInit {
@@ -727,7 +729,8 @@ export class RaftKvBackend implements ServiceBackend {
 
   private async handle (req: KvRequest, remote: string, signal: AbortSignal): Promise<KvResponse> {
     // only verified mesh peers may announce groups or forward requests
-    if (!this.init.registry.list().some(e => e.end.peerId === remote)) {
+    const known = (): boolean => this.init.registry.list().some(e => e.end.peerId === remote)
+    if (!known() && (await this.init.registry.learn?.(remote) == null || !known())) {
       return { ok: false, error: 'ForbiddenError', message: `${remote} is not a verified peer of this mesh` }
     }
     if ((req.t === 'get' || req.t === 'put' || req.t === 'del') && this.init.authorizeForwarded !== undefined) {
