@@ -282,6 +282,24 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     await s2.close().catch(() => {})
   })
 
+  it('one sync exchange per peer and object at a time: a second one is skipped, or with wait (a hand-over) runs after the first', async function () {
+    const [a, b] = peers
+    const obj = a.crdt['local'].get('leaderboard')
+    assert.ok(obj != null, 'peer 0 replicates the leaderboard')
+    const signal = AbortSignal.timeout(10_000)
+    const order: string[] = []
+    const first = a.crdt.syncObject(b.node.libp2p.peerId, obj, signal).then((ok) => { order.push('first'); return ok })
+    const skipped = await a.crdt.syncObject(b.node.libp2p.peerId, obj, signal)
+    const waited = a.crdt.syncObject(b.node.libp2p.peerId, obj, signal, true).then((ok) => { order.push('waited'); return ok })
+    assert.equal(skipped, false, 'skipped while the first runs')
+    assert.deepEqual(await Promise.all([first, waited]), [true, true])
+    assert.deepEqual(order, ['first', 'waited'])
+    // a wait that outlasts its signal gives up with the abort, and leaves the running exchange alone
+    const running = a.crdt.syncObject(b.node.libp2p.peerId, obj, signal)
+    await assert.rejects(a.crdt.syncObject(b.node.libp2p.peerId, obj, AbortSignal.abort(), true), { name: 'AbortError' })
+    assert.equal(await running, true)
+  })
+
   it('reports staleness when a co-replica advertises updates not yet seen, logs the bound being exceeded and recovered', async function () {
     const spec = { ...(await peers[0].crdt.status('leaderboard')).spec, name: 'probe', maxStalenessMs: 100 }
     await peers[0].crdt.apply(spec)

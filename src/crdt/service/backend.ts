@@ -181,7 +181,8 @@ export class CrdtBackend implements ServiceBackend {
   private readonly docs = new Map<string, AutomergeReplica>()
   private readonly opening = new Map<string, Promise<void>>()
   private readonly heartbeats = new Map<string, ReturnType<typeof setInterval>>()
-  private readonly inflight = new Set<string>()
+  /** sync exchanges running, by peer and object: one at a time per pair */
+  private readonly inflight = new Map<string, Promise<boolean>>()
   /** replica peer -> until when it is tried after the others (it failed or stalled a forwarded call) */
   private readonly suspect = new Map<string, number>()
   private syncTimer?: ReturnType<typeof setTimeout>
@@ -1050,14 +1051,19 @@ export class CrdtBackend implements ServiceBackend {
     }
     const obj = this.local.get(name)
     const doc = this.docs.get(name)
-    for (const r of targets) {
-      try {
-        if (obj != null && !(await this.syncObject(peerIdFromString(r), obj, signal))) continue
-        if (doc != null && !(await this.syncDoc(peerIdFromString(r), doc, signal))) continue
-        this.log.info({ service: name, to: r }, 'replaced replica handed its state over')
-        return true
-      } catch (err) {
-        this.log.debug({ service: name, to: r, err: (err as Error).message }, 'hand-over sync failed: trying the next replica')
+    // a replica an anti-entropy round is talking to is skipped in the first pass and waited for in the
+    // second (that round may hang on a connection the partition left half-dead)
+    for (const wait of [false, true]) {
+      for (const r of targets) {
+        if (signal.aborted) return false
+        try {
+          if (obj != null && !(await this.syncObject(peerIdFromString(r), obj, signal, wait))) continue
+          if (doc != null && !(await this.syncDoc(peerIdFromString(r), doc, signal, wait))) continue
+          this.log.info({ service: name, to: r }, 'replaced replica handed its state over')
+          return true
+        } catch (err) {
+          this.log.debug({ service: name, to: r, err: (err as Error).message }, 'hand-over sync failed: trying the next replica')
+        }
       }
     }
     return false
@@ -1179,12 +1185,33 @@ export class CrdtBackend implements ServiceBackend {
     return object === CATALOGUE_OBJECT ? this.catalogue : this.local.get(object)
   }
 
-  /** push-pull anti-entropy of one object with one peer (three frames) */
-  /** one anti-entropy exchange; true when the remote took this replica's state (false: refused, or one already running) */
-  async syncObject (peer: PeerId, obj: ReplicatedObject, signal: AbortSignal): Promise<boolean> {
-    const key = `${peer.toString()}\n${obj.name}`
+  /**
+   * Runs one sync exchange unless one with the same key is running (then
+   * false); with `wait`, it waits for that one to end first (within
+   * `signal`) and then runs its own: a hand-over must not give up because an
+   * anti-entropy round happens to be talking to the same replica.
+   */
+  private async exclusive (key: string, signal: AbortSignal, wait: boolean, exchange: () => Promise<boolean>): Promise<boolean> {
+    if (wait) {
+      const running = this.inflight.get(key)
+      if (running != null) await raceSignal(running.catch(() => false), signal)
+    }
     if (this.inflight.has(key) || this.state !== 'started') return false
-    this.inflight.add(key)
+    const p = exchange()
+    this.inflight.set(key, p)
+    try {
+      return await p
+    } finally {
+      if (this.inflight.get(key) === p) this.inflight.delete(key)
+    }
+  }
+
+  /** push-pull anti-entropy of one object with one peer (three frames); true when the remote took this replica's state (false: refused, or one already running and not waited for) */
+  async syncObject (peer: PeerId, obj: ReplicatedObject, signal: AbortSignal, wait = false): Promise<boolean> {
+    return this.exclusive(`${peer.toString()}\n${obj.name}`, signal, wait, async () => this.syncObjectOnce(peer, obj, signal))
+  }
+
+  private async syncObjectOnce (peer: PeerId, obj: ReplicatedObject, signal: AbortSignal): Promise<boolean> {
     let stream: Stream | undefined
     try {
       stream = await this.c.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
@@ -1215,8 +1242,6 @@ export class CrdtBackend implements ServiceBackend {
       this.metrics.syncs.inc({ result: 'error' })
       if (!this.shutdown.signal.aborted) this.log.debug({ peer: peer.toString(), object: obj.name, err: (err as Error).message }, 'anti-entropy round failed')
       throw err
-    } finally {
-      this.inflight.delete(key)
     }
   }
 
@@ -1265,11 +1290,12 @@ export class CrdtBackend implements ServiceBackend {
     }
   }
 
-  /** one automerge sync session with a co-replica */
-  async syncDoc (peer: PeerId, doc: AutomergeReplica, signal: AbortSignal): Promise<boolean> {
-    const key = `${peer.toString()}\n${doc.name}\nam`
-    if (this.inflight.has(key) || this.state !== 'started') return false
-    this.inflight.add(key)
+  /** one automerge sync session with a co-replica (`wait`: as syncObject) */
+  async syncDoc (peer: PeerId, doc: AutomergeReplica, signal: AbortSignal, wait = false): Promise<boolean> {
+    return this.exclusive(`${peer.toString()}\n${doc.name}\nam`, signal, wait, async () => this.syncDocOnce(peer, doc, signal))
+  }
+
+  private async syncDocOnce (peer: PeerId, doc: AutomergeReplica, signal: AbortSignal): Promise<boolean> {
     let stream: Stream | undefined
     try {
       stream = await this.c.libp2p.dialProtocol(peer, AUTOMERGE_SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
@@ -1285,8 +1311,6 @@ export class CrdtBackend implements ServiceBackend {
       this.metrics.syncs.inc({ result: 'error' })
       if (!this.shutdown.signal.aborted) this.log.debug({ peer: peer.toString(), service: doc.name, err: (err as Error).message }, 'automerge sync failed')
       throw err
-    } finally {
-      this.inflight.delete(key)
     }
   }
 
