@@ -172,6 +172,8 @@ export class CrdtBackend implements ServiceBackend {
   private readonly lastRepair = new Map<string, number>()
   /** replaced replicas kept open because no current replica has taken their state yet (retried by repair) */
   private readonly retiring = new Set<string>()
+  /** hand-over attempts running, by service */
+  private readonly handingOff = new Map<string, Promise<boolean>>()
   private state: Status = 'stopped'
   private self = ''
   private catalogue!: ReplicatedObject
@@ -1029,6 +1031,15 @@ export class CrdtBackend implements ServiceBackend {
    * writes it acknowledged meanwhile are not lost.
    */
   private async handOff (name: string, e: CatalogueEntry): Promise<boolean> {
+    // reconciles run concurrently (catalogue changes, the repair loop): they share one attempt
+    const running = this.handingOff.get(name)
+    if (running != null) return running
+    const attempt = this.handOffOnce(name, e).finally(() => { this.handingOff.delete(name) })
+    this.handingOff.set(name, attempt)
+    return attempt
+  }
+
+  private async handOffOnce (name: string, e: CatalogueEntry): Promise<boolean> {
     const others = e.replicas.filter(p => p !== this.self)
     if (others.length === 0) return true
     // connected replicas first, then the others are dialled: a peer back from a partition may be connected
