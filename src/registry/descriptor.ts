@@ -299,5 +299,8 @@ export function materiallyChanged (a: EdgeNodeDescriptor, b: EdgeNodeDescriptor)
   if (a.tee.available !== b.tee.available || a.cpu.cores !== b.cpu.cores || a.memory.totalMb !== b.memory.totalMb) return true
   if (Math.abs(a.capacity.cpu - b.capacity.cpu) > Math.max(0.5, a.cpu.cores * 0.25)) return true
   if (Math.abs(a.capacity.memoryMb - b.capacity.memoryMb) > a.memory.totalMb * 0.1) return true
+  // the first coordinate (null before any probe): the latency map and placement by coordinates need it;
+  // later movement waits for the periodic re-signing (re-signing at every move would churn the mesh)
+  if ((a.latency == null) !== (b.latency == null)) return true
   return false
 }

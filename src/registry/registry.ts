@@ -215,12 +215,8 @@ export class EndRegistry {
     while (this.pulled.size > MAX_TRACKED_PEERS) this.pulled.delete(this.pulled.keys().next().value as string)
     this.pullFrom(peer, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
       .then((accepted) => {
-        // e.g. the neighbour's registry was not serving yet: the next connect may pull again, and
-        // anti-entropy runs at its next check instead of up to 30 s later
-        if (accepted < 0) {
-          this.pulled.delete(id)
-          this.nextAntiEntropy = Math.min(this.nextAntiEntropy, Date.now())
-        }
+        // e.g. the neighbour's registry was not serving yet: the next connect may pull again
+        if (accepted < 0) this.pulled.delete(id)
       })
       .catch((err) => { this.log.debug({ err }, 'registry pull failed') })
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { buildDescriptor, detectAccelerators, detectResources, detectTee, normaliseArch, teeOf } from '../../src/registry/descriptor.js'
+import { buildDescriptor, detectAccelerators, detectResources, detectTee, materiallyChanged, normaliseArch, teeOf } from '../../src/registry/descriptor.js'
 import { checkDescriptorSchema } from '../../src/registry/schema.js'
 
 const base = {
@@ -77,5 +77,16 @@ describe('END descriptor: honest hardware fields', () => {
       { kind: 'npu', model: 'linux-accel', count: 1, source: 'detected' }
     ])
     assert.deepEqual(detectAccelerators({ exists: () => false, readdir: () => [], readFile: () => '' }), [])
+  })
+
+  it('re-signing: the first latency coordinate is a material change, its later movement is not', () => {
+    const d = detectResources()
+    const without = buildDescriptor({ ...base, detected: d })
+    const coord = { v: 1, vec: [1.5, -2, 0.25], height: 0.1, adjustment: 0, error: 0.9, directPeers: 2, heardPeers: 2 }
+    const withCoord = buildDescriptor({ ...base, detected: d, latency: coord })
+    assert.equal(materiallyChanged(without, without), false)
+    assert.equal(materiallyChanged(without, withCoord), true)
+    assert.equal(materiallyChanged(withCoord, buildDescriptor({ ...base, detected: d, latency: { ...coord, vec: [9, 9, 9], error: 0.3 } })), false)
+    assert.equal(materiallyChanged(withCoord, without), true)
   })
 })
