@@ -8,6 +8,7 @@ import { END_TOPIC } from './gossip-id.js'
 import { DescriptorNotFoundError, DescriptorRejectedError } from './errors.js'
 import { createGossipMetrics, createRegistryMetrics } from './metrics.js'
 import { RegistryCache } from './cache.js'
+import { LruMap } from '../latency/lru.js'
 import { MAX_DESCRIPTOR_BYTES, SignatureCache, signDescriptor, verifyDescriptor } from './vc.js'
 import type { DescriptorSource, RegistryEntry, RegistryFilter } from './cache.js'
 import type { EdgeNodeDescriptor, EndReachability, ResourceOverrides } from './descriptor.js'
@@ -138,11 +139,11 @@ export class EndRegistry {
   private started = false
   private readonly shutdown = new AbortController()
   private publishing: Promise<void> = Promise.resolve()
-  /** when we last pulled from a neighbour (bounded, oldest first) */
-  private readonly pulled = new Map<string, number>()
-  /** learn(): pulls in flight, and when each peer was last asked (bounded, oldest first) */
+  /** when we last pulled from a neighbour (bounded, least recently pulled forgotten first) */
+  private readonly pulled = new LruMap<string, number>(MAX_TRACKED_PEERS)
+  /** learn(): pulls in flight, and when each peer was last asked (bounded) */
   private readonly learning = new Map<string, Promise<void>>()
-  private readonly learnt = new Map<string, number>()
+  private readonly learnt = new LruMap<string, number>(MAX_TRACKED_PEERS)
   /** descriptors learnt by sync or the DHT, relayed on gossip at the next flush */
   private readonly relayQueue = new Set<string>()
   private relayTimer?: ReturnType<typeof setTimeout>
@@ -210,9 +211,7 @@ export class EndRegistry {
     const last = this.pulled.get(id)
     // a flapping link does not pull the whole registry at every reconnect
     if (last != null && Date.now() - last < (this.init.resyncIntervalMs ?? 60_000)) return
-    this.pulled.delete(id)
     this.pulled.set(id, Date.now())
-    while (this.pulled.size > MAX_TRACKED_PEERS) this.pulled.delete(this.pulled.keys().next().value as string)
     this.pullFrom(peer, { signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(15_000)]) })
       .then((accepted) => {
         // e.g. the neighbour's registry was not serving yet: the next connect may pull again
@@ -314,9 +313,7 @@ export class EndRegistry {
     if (pull == null) {
       const last = this.learnt.get(peerId)
       if (last != null && Date.now() - last < LEARN_RETRY_MS) return undefined
-      this.learnt.delete(peerId)
       this.learnt.set(peerId, Date.now())
-      while (this.learnt.size > MAX_TRACKED_PEERS) this.learnt.delete(this.learnt.keys().next().value as string)
       let id: PeerId
       try {
         id = peerIdFromString(peerId)
