@@ -14,6 +14,7 @@ import type { AllocRequest } from './frames.js'
 import type { AllocationNode, Capacity } from './ledger.js'
 import type { LatencyView, PlacementExplanation } from './placement.js'
 import type { RegistryEntry } from '../registry/index.js'
+import type { LearnsCallers } from '../registry/callers.js'
 import type { Logger } from '../telemetry/index.js'
 import type { AbortOptions, Libp2p } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
@@ -28,10 +29,8 @@ export interface LatencyOracle {
 }
 
 /** Where candidates come from: the verified registry (`EndRegistry` satisfies it). */
-export interface CandidateSource {
+export interface CandidateSource extends LearnsCallers {
   list (): RegistryEntry[]
-  /** a caller's descriptor pulled from the caller when not yet known (EndRegistry.learn) */
-  learn?: (peerId: string) => Promise<RegistryEntry | undefined>
 }
 
 /** The libp2p calls the service makes. */

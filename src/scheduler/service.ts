@@ -23,6 +23,7 @@ import type { Candidate, LatencyView, ScoredCandidate } from './placement.js'
 import type { AllocationView, SchedulerComponents, SchedulerInit } from './index.js'
 import { incomingTrace, inSpan, peerAttr, SpanKind, traceFields } from '../telemetry/tracing/spans.js'
 import type { RegistryEntry } from '../registry/index.js'
+import { memberOrLearnt } from '../registry/callers.js'
 import type { Logger } from '../telemetry/index.js'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 
@@ -300,8 +301,7 @@ export class AllocationService {
   /** Handles one request frame as the peer `remote` sent it (also used for calls to self). */
   async handleRequest (req: AllocRequest, remote: string): Promise<AllocResponse> {
     const self = this.selfId
-    // a connected caller whose descriptor has not reached us yet is asked for it once
-    if (remote !== self && !this.authorize(remote, req.op) && (await this.c.registry.learn?.(remote) == null || !this.authorize(remote, req.op))) {
+    if (remote !== self && !await memberOrLearnt(this.c.registry, remote, () => this.authorize(remote, req.op))) {
       this.metrics?.reservations.inc({ result: 'forbidden' })
       return { v: 1, ok: false, error: 'forbidden', message: 'this peer serves federation members only (no verified descriptor for the caller)' }
     }

@@ -26,6 +26,8 @@ import {
 import type { ForwardAuthorizer, KvEntry, ReadOptions, ReplicaStatus, ServiceBackend, ServiceSpec, ServiceStatus, WriteOptions } from '../../services/types.js'
 import { DEFAULT_REPAIR_GRACE_MS, PeerLiveness } from '../../services/liveness.js'
 import { eligible, emptyZones, unservedZones } from '../../services/residency.js'
+import { memberOrLearnt } from '../../registry/callers.js'
+import type { LearnsCallers } from '../../registry/callers.js'
 import { serviceConditions } from '../../services/conditions.js'
 import type { ReplicaReservations } from '../../scheduler/client.js'
 import type { Logger, MetricsRegistry } from '../../telemetry/index.js'
@@ -89,10 +91,8 @@ export const CATALOGUE_TOPIC = `dcis/crdt/${CATALOGUE_OBJECT}/1`
 const CATALOGUE_FANOUT = 3
 
 /** What the backend needs of the registry: verified descriptors. */
-export interface CrdtRegistryView {
+export interface CrdtRegistryView extends LearnsCallers {
   list: () => Array<{ end: { peerId: string, region: string, zone: string } }>
-  /** a caller's descriptor pulled from the caller when not yet known (EndRegistry.learn) */
-  learn?: (peerId: string) => Promise<unknown>
 }
 
 export interface CrdtBackendComponents {
@@ -792,11 +792,6 @@ export class CrdtBackend implements ServiceBackend {
     return peerId === this.self || this.c.registry.list().some(e => e.end.peerId === peerId)
   }
 
-  /** knownPeer for a stream's caller: one whose descriptor has not reached us yet is asked for it */
-  private async knownCaller (peerId: string): Promise<boolean> {
-    return this.knownPeer(peerId) || (await this.c.registry.learn?.(peerId) != null && this.knownPeer(peerId))
-  }
-
   /** topic validator of the catalogue and of every local service */
   private async validate (obj: ReplicatedObject, msg: Message): Promise<TopicValidatorResult> {
     if (msg.type !== 'signed') return this.reject('unsigned', TopicValidatorResult.Reject)
@@ -1276,7 +1271,7 @@ export class CrdtBackend implements ServiceBackend {
       }
       if (req.kind !== 'digest') throw new ReplicationFrameError('kind', `expected a digest, got ${req.kind}`)
       const obj = this.objectFor(req.object)
-      const allowed = obj === this.catalogue ? await this.knownCaller(remote) : this.isReplicaOrRetired(req.object, remote)
+      const allowed = obj === this.catalogue ? await memberOrLearnt(this.c.registry, remote, () => this.knownPeer(remote)) : this.isReplicaOrRetired(req.object, remote)
       if (obj == null || !allowed) {
         this.metrics.rejected.inc({ reason: obj === this.catalogue ? 'unverified-peer' : 'not-replica' })
         await lp.write(encodeSyncFrame({ kind: 'refuse', object: req.object, reason: 'not a replica of this object' }), { signal })
@@ -1568,7 +1563,7 @@ export class CrdtBackend implements ServiceBackend {
       try {
         const req = decodeRpcRequest((await lp.read({ signal })).subarray())
         // only verified mesh peers may forward, and the caller's own rights to the data are checked here again (status is info, open)
-        if (!await this.knownCaller(remote)) {
+        if (!await memberOrLearnt(this.c.registry, remote, () => this.knownPeer(remote))) {
           this.metrics.rejected.inc({ reason: 'unverified-peer' })
           throw new ServiceUnavailableError('forwarded calls are accepted from verified mesh peers only')
         }

@@ -39,6 +39,8 @@ import { incomingTrace, inSpan, peerAttr, SpanKind, traceFields } from '../../te
 import type { KvRequest, KvResponse } from './frames.js'
 import type { Logger } from '../../telemetry/index.js'
 import type { Libp2p, Stream } from '@libp2p/interface'
+import { memberOrLearnt } from '../../registry/callers.js'
+import type { LearnsCallers } from '../../registry/callers.js'
 import type { Datastore } from 'interface-datastore'
 import type { Registry } from 'prom-client'
 
@@ -46,10 +48,8 @@ export const RAFT_KV_PROTOCOL = '/dcis/raft-kv/1.0.0'
 const DESCRIPTOR_PREFIX = '/dcis/raft/groups'
 
 /** What the backend reads from the verified registry. */
-export interface PeerDirectory {
+export interface PeerDirectory extends LearnsCallers {
   list: () => Array<{ end: { peerId: string, region?: string | null, zone?: string | null, multiaddrs?: string[] } }>
-  /** a caller's descriptor pulled from the caller when not yet known (EndRegistry.learn) */
-  learn?: (peerId: string) => Promise<unknown>
 }
 
 export interface RaftBackendInit {
@@ -729,8 +729,7 @@ export class RaftKvBackend implements ServiceBackend {
 
   private async handle (req: KvRequest, remote: string, signal: AbortSignal): Promise<KvResponse> {
     // only verified mesh peers may announce groups or forward requests
-    const known = (): boolean => this.init.registry.list().some(e => e.end.peerId === remote)
-    if (!known() && (await this.init.registry.learn?.(remote) == null || !known())) {
+    if (!await memberOrLearnt(this.init.registry, remote, () => this.init.registry.list().some(e => e.end.peerId === remote))) {
       return { ok: false, error: 'ForbiddenError', message: `${remote} is not a verified peer of this mesh` }
     }
     if ((req.t === 'get' || req.t === 'put' || req.t === 'del') && this.init.authorizeForwarded !== undefined) {
