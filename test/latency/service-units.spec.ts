@@ -87,6 +87,31 @@ describe('latency/service: rtt windows and probe targets', () => {
     assert.deepEqual(done.sort(), [1, 2, 3, 4, 5, 6, 7])
   })
 
+  it('forEachLimited: a rejection stops the other lanes taking items and the run rejects with it', async () => {
+    const started: number[] = []
+    const finished: number[] = []
+    // item 1 fails once item 2 is running; item 2 finishes two event-loop turns later
+    let twoStarted!: () => void
+    const twoRunning = new Promise<void>(resolve => { twoStarted = resolve })
+    await assert.rejects(forEachLimited([0, 1, 2, 3, 4, 5, 6, 7], 2, async (x, i) => {
+      assert.equal(x, i)
+      started.push(x)
+      if (x === 1) {
+        await twoRunning
+        throw new Error('item 1 failed')
+      }
+      if (x === 2) {
+        twoStarted()
+        for (let turn = 0; turn < 2; turn++) await new Promise(resolve => setImmediate(resolve))
+      }
+      finished.push(x)
+    }), /item 1 failed/)
+    // lanes took 0 and 1, then 2 (after 0); once 1 failed nothing more was taken, and the run
+    // answered only after the call in flight (2) was done: no work goes on behind the caller
+    assert.deepEqual(started.sort(), [0, 1, 2])
+    assert.deepEqual(finished.sort(), [0, 2])
+  })
+
   it('jitter stays within its band and seeds are stable', () => {
     for (const r of [0, 0.5, 0.999]) {
       const d = jittered(1000, 0.2, () => r)

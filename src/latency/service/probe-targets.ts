@@ -22,18 +22,20 @@ export function pickProbeTargets (peerIds: readonly string[], cursor: number, ma
  */
 export async function forEachLimited<T> (items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0
+  let failure: { err: unknown } | undefined
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++
       try {
         await fn(items[i], i)
       } catch (err) {
+        failure ??= { err }
         next = items.length
-        throw err
       }
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+  if (failure != null) throw failure.err
 }
 
 /** A 32-bit seed from a string (FNV-1a), e.g. a peer id. */
