@@ -6,7 +6,6 @@
  */
 import { randomBytes as nodeRandomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { lpStream } from '@libp2p/utils'
 import { InvalidConstraintsError, InvalidAllocationIdError, AllocationForbiddenError, AllocationNotFoundError, AllocationPeerError, InvalidAllocFrameError, NoPlacementError, SchedulerNotStartedError } from './errors.js'
 import { MAX_LEASE_MS, MIN_LEASE_MS, publicConstraints } from './constraints.js'
@@ -24,6 +23,7 @@ import type { AllocationView, SchedulerComponents, SchedulerInit } from './index
 import { incomingTrace, inSpan, peerAttr, SpanKind, traceFields } from '../telemetry/tracing/spans.js'
 import type { RegistryEntry } from '../registry/index.js'
 import { memberOrLearnt } from '../registry/callers.js'
+import { dialPeer, endAddresses } from '../registry/dial.js'
 import type { Logger } from '../telemetry/index.js'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 
@@ -452,16 +452,7 @@ export class AllocationService {
   }
 
   private async dial (peer: string, signal: AbortSignal): Promise<Stream> {
-    const pid = peerIdFromString(peer)
-    try {
-      return await this.c.libp2p.dialProtocol(pid, ALLOC_PROTOCOL, { signal, runOnLimitedConnection: true })
-    } catch (err) {
-      // not in the peer store: the verified descriptor has its addresses
-      const entry = this.c.registry.list().find(e => e.end.peerId === peer)
-      if (entry == null || entry.end.multiaddrs.length === 0 || signal.aborted) throw err
-      const addrs = entry.end.multiaddrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer}`))
-      return this.c.libp2p.dialProtocol(addrs, ALLOC_PROTOCOL, { signal, runOnLimitedConnection: true })
-    }
+    return await dialPeer(this.c.libp2p, peer, ALLOC_PROTOCOL, () => endAddresses(this.c.registry, peer), signal)
   }
 
   private async ownerCall (owner: string, req: AllocRequest, options: AbortOptions): Promise<Reservation> {

@@ -150,7 +150,9 @@ describe('crdt integration: leaderboard on a 3-region mesh', function () {
     // as a connection left half-open by a partition does; the caller has 5 s (as `dcis sim run` at the end),
     // less than the 10 s call timeout the whole call used to spend on that first replica
     // connected to every replica first: this is about a stalled connection, not about dialling a new one
-    for (const p of peers.slice(0, 3)) await peers[3].node.libp2p.dial(p.node.libp2p.peerId)
+    // (by address: peers[3] may have no peer store entry for a replica it never talked to, and a
+    // DHT lookup may come back empty; the backend itself falls back to the descriptor's addresses)
+    for (const p of peers.slice(0, 3)) await peers[3].node.libp2p.dial(p.node.libp2p.getMultiaddrs())
     const first = peers[3].crdt.nearestReplicas('leaderboard')[0]
     const stalled = peers.find(p => p.node.libp2p.peerId.toString() === first)!
     const held: Array<{ abort: (err: Error) => void }> = []

@@ -27,6 +27,7 @@ import type { ForwardAuthorizer, KvEntry, ReadOptions, ReplicaStatus, ServiceBac
 import { DEFAULT_REPAIR_GRACE_MS, PeerLiveness } from '../../services/liveness.js'
 import { eligible, emptyZones, unservedZones } from '../../services/residency.js'
 import { memberOrLearnt } from '../../registry/callers.js'
+import { dialPeer, endAddresses } from '../../registry/dial.js'
 import type { LearnsCallers } from '../../registry/callers.js'
 import { serviceConditions } from '../../services/conditions.js'
 import type { ReplicaReservations } from '../../scheduler/client.js'
@@ -92,7 +93,8 @@ const CATALOGUE_FANOUT = 3
 
 /** What the backend needs of the registry: verified descriptors. */
 export interface CrdtRegistryView extends LearnsCallers {
-  list: () => Array<{ end: { peerId: string, region: string, zone: string } }>
+  /** `multiaddrs`: where a replica is dialled when the peer store has no address for it */
+  list: () => Array<{ end: { peerId: string, region: string, zone: string, multiaddrs?: string[] } }>
 }
 
 export interface CrdtBackendComponents {
@@ -1220,7 +1222,7 @@ export class CrdtBackend implements ServiceBackend {
   private async syncObjectOnce (peer: PeerId, obj: ReplicatedObject, signal: AbortSignal): Promise<boolean> {
     let stream: Stream | undefined
     try {
-      stream = await this.c.libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
+      stream = await this.dial(peer.toString(), SYNC_PROTOCOL, signal)
       const lp = lpStream(stream, { maxDataLength: this.init.maxMessageBytes })
       const hello = encodeSyncFrame({ kind: 'digest', object: obj.name, digests: obj.state.sections.map(m => digest(m)) })
       await lp.write(hello, { signal })
@@ -1304,7 +1306,7 @@ export class CrdtBackend implements ServiceBackend {
   private async syncDocOnce (peer: PeerId, doc: AutomergeReplica, signal: AbortSignal): Promise<boolean> {
     let stream: Stream | undefined
     try {
-      stream = await this.c.libp2p.dialProtocol(peer, AUTOMERGE_SYNC_PROTOCOL, { signal, runOnLimitedConnection: true })
+      stream = await this.dial(peer.toString(), AUTOMERGE_SYNC_PROTOCOL, signal)
       const lp = lpStream(stream, { maxDataLength: this.init.maxMessageBytes })
       await lp.write(new TextEncoder().encode(doc.name), { signal })
       if (await doc.initiate(lp, { signal })) this.afterDocChange(doc)
@@ -1533,12 +1535,17 @@ export class CrdtBackend implements ServiceBackend {
     }
   }
 
+  /** a replica by peer id; its descriptor's addresses when the peer store has none */
+  private async dial (peer: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    return await dialPeer(this.c.libp2p, peer, protocol, () => endAddresses(this.c.registry, peer), signal)
+  }
+
   private async call (peer: string, req: RpcRequest, signal: AbortSignal, openSignal: AbortSignal = signal, onOpen?: () => void): Promise<RpcResponse> {
     return await inSpan(`dcis.crdt.rpc.${req.op}`, { kind: SpanKind.CLIENT, attributes: { 'dcis.service': req.service, 'dcis.peer.target': peer } }, async () => await this.callOnce(peer, { ...req, ...traceFields() }, signal, openSignal, onOpen))
   }
 
   private async callOnce (peer: string, req: RpcRequest, signal: AbortSignal, openSignal: AbortSignal, onOpen?: () => void): Promise<RpcResponse> {
-    const stream = await raceSignal(this.c.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal: openSignal, runOnLimitedConnection: true }), openSignal)
+    const stream = await raceSignal(this.dial(peer, RPC_PROTOCOL, openSignal), openSignal)
     onOpen?.()
     let sent = false
     try {

@@ -26,7 +26,8 @@ import type { ReplicaReservations } from '../../scheduler/client.js'
 import type { LatencyOracle, PlacementCandidate } from '../placement/index.js'
 import { createWalMetrics } from '../storage/index.js'
 import type { WalCipher, WalMetrics } from '../storage/index.js'
-import { createRaftTransport, createTransportMetrics, dialPeer } from '../transport/index.js'
+import { createRaftTransport, createTransportMetrics } from '../transport/index.js'
+import { dialPeer, endAddresses } from '../../registry/dial.js'
 import type { RaftTransport } from '../transport/index.js'
 import { bootstrapOf, epochOf, groupIdOf, isNewer, membersOf, SERVICE_NAME_RE, validateDescriptor } from './descriptor.js'
 import type { GroupDescriptor } from './descriptor.js'
@@ -780,7 +781,7 @@ export class RaftKvBackend implements ServiceBackend {
   }
 
   private addressesOf (peer: string): string[] {
-    return this.init.registry.list().find(e => e.end.peerId === peer)?.end.multiaddrs ?? []
+    return endAddresses(this.init.registry, peer)
   }
 }
 

@@ -13,7 +13,6 @@ import type { TransportInit } from './transport.js'
 
 export { RaftTransport, RAFT_PROTOCOL } from './transport.js'
 export type { GroupEndpoint, TransportInit, TransportStats } from './transport.js'
-export { dialPeer } from './dial.js'
 export { encodeEnvelope, decodeEnvelope, MAX_FRAME_BYTES, MAX_ENTRIES_PER_MESSAGE, GROUP_ID_RE } from './codec.js'
 export type { DecodedFrame } from './codec.js'
 export { InvalidRaftFrameError, TransportStoppedError } from './errors.js'

@@ -13,6 +13,7 @@
  *   routes: [..., functions.routes()]    // ApiRoutes for createApiServer
  *   await functions.stop()               // before helia
  */
+import { endAddresses } from '../../registry/dial.js'
 import { createCatalogue } from '../../catalogue/index.js'
 import { createWasmRuntime } from '../index.js'
 import { forComponent } from '../../telemetry/index.js'
@@ -38,7 +39,7 @@ export interface FunctionServiceComponents {
   helia: FunctionStoreComponents['helia']
   datastore: Datastore
   /** verified END descriptors (the node's EndRegistry fits) */
-  registry?: { list: () => Array<{ end: { peerId: string, runtimes: string[], region?: string } }>, self?: () => { end: { region: string } } | undefined }
+  registry?: { list: () => Array<{ end: { peerId: string, runtimes: string[], region?: string, multiaddrs?: string[] } }>, self?: () => { end: { region: string } } | undefined }
   /** this peer's region (rollout cohorts); default: the region of its own END in the registry */
   region?: string
   /** measured RTT to a peer, ms (MeshNode's PeerRttTracker.rttMs, or a latency oracle) */
@@ -95,7 +96,7 @@ export function createFunctionService (c: FunctionServiceComponents, init: Funct
     libp2p: c.libp2p,
     runtime,
     store,
-    ...(registry != null ? { candidates: () => registry.list().map(e => ({ peerId: e.end.peerId, runtimes: e.end.runtimes })) } : {}),
+    ...(registry != null ? { candidates: () => registry.list().map(e => ({ peerId: e.end.peerId, runtimes: e.end.runtimes })), addressesOf: (p: string) => endAddresses(registry, p) } : {}),
     ...(c.rttMs != null ? { rttMs: c.rttMs } : {}),
     mayServe: (id, name) => rollouts.mayServe(id, name),
     ...(c.authorizeCall != null ? { authorizeCall: c.authorizeCall } : {}),

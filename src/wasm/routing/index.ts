@@ -26,6 +26,8 @@ export interface InvokerComponents {
   store: FunctionStore
   /** peers that may run functions and their runtimes (e.g. verified END descriptors: `registry.list().map(e => ({ peerId: e.end.peerId, runtimes: e.end.runtimes }))`) */
   candidates?: () => Array<{ peerId: string, runtimes: string[] }>
+  /** a peer's announced addresses (its verified END's), dialled when the peer store has none */
+  addressesOf?: (peerId: string) => string[]
   /** measured RTT to a peer (ms), null when unmeasured */
   rttMs?: (peerId: string) => number | null
   /** may this remote peer have functions run here? (default: any peer) */

@@ -5,7 +5,7 @@
  * otherwise). The receiving peer fetches the module by CID over bitswap if
  * it lacks it, and never forwards again (one hop).
  */
-import { peerIdFromString } from '@libp2p/peer-id'
+import { dialPeer } from '../../registry/dial.js'
 import { lpStream } from '@libp2p/utils'
 import { parseModule } from '../binary.js'
 import { InputTooLargeError, OverloadedError } from '../errors.js'
@@ -204,7 +204,7 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
     ])
     let stream: Stream
     try {
-      stream = await this.c.libp2p.dialProtocol(peerIdFromString(peer), INVOKE_PROTOCOL, { signal, runOnLimitedConnection: true })
+      stream = await dialPeer(this.c.libp2p, peer, INVOKE_PROTOCOL, () => this.c.addressesOf?.(peer) ?? [], signal)
     } catch (err) {
       throw new ForwardFailedError(peer, `dial: ${(err as Error).message}`, { cause: err })
     }
