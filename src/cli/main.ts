@@ -7,31 +7,24 @@
  *
  * `dcis start` (a long-running peer) first replaces itself (execve: same
  * process, same pid, no wrapper left behind) with Node started with a small
- * young generation: V8 sizes the semi-spaces from the machine's memory, and
- * on a 24 GiB box an idle peer otherwise keeps ~128 MiB of mostly empty
- * new space resident. DCIS_NO_REEXEC=1 turns this off.
+ * young generation and 2 malloc arenas (src/cli/reexec.ts says why).
+ * DCIS_NO_REEXEC=1 turns this off.
  *
  * Commands other than `start` run with Node's on-disk compile cache.
  */
 const REQUIRED_MAJOR = 22
-const SEMI_SPACE_FLAG = '--max-semi-space-size=8'
 const major = Number(process.versions.node.split('.')[0])
-
-function wantsReexec (): boolean {
-  if (process.argv[2] !== 'start' || process.env.DCIS_NO_REEXEC === '1' || process.platform === 'win32') return false
-  if (typeof (process as { execve?: unknown }).execve !== 'function') return false
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
-  return !given.some(a => a.startsWith('--max-semi-space-size'))
-}
 
 if (!(major >= REQUIRED_MAJOR)) {
   process.stderr.write(`dcis: needs Node.js ${REQUIRED_MAJOR} or newer, this is ${process.version}; run it with the project's Node (node_modules/.bin/node dist/cli/main.js, or npx dcis)\n`)
   process.exitCode = 1
 } else {
-  if (wantsReexec()) {
-    const execve = (process as unknown as { execve: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve
+  const { reexecPlan } = await import('./reexec.js')
+  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve
+  const plan = reexecPlan({ argv: process.argv, execArgv: process.execArgv, env: process.env, platform: process.platform, canExecve: typeof execve === 'function' })
+  if (plan != null && execve != null) {
     try {
-      execve(process.execPath, [process.execPath, SEMI_SPACE_FLAG, ...process.execArgv, ...process.argv.slice(1)], process.env)
+      execve(process.execPath, [process.execPath, ...plan.args], plan.env)
     } catch {
       // not possible here (e.g. a sandbox): run as we are
     }

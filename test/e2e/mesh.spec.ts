@@ -5,7 +5,7 @@
  * from one peer to another by CID.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { identify } from '@libp2p/identify'
@@ -73,6 +73,18 @@ describe('e2e: a 3-process mesh', function () {
       }
       return true
     }, { timeoutMs: 30_000 })
+  })
+
+  it('each peer process re-executed itself with a small young generation and 2 malloc arenas (same pid, no wrapper)', async function () {
+    if (process.platform !== 'linux') this.skip()
+    for (const peer of mesh.peers) {
+      const pid = peer.process?.pid
+      assert.ok(pid != null, `peer ${peer.index} has no process`)
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0')
+      const env = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0')
+      assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '))
+      assert.ok(env.includes('MALLOC_ARENA_MAX=2'), `peer ${peer.index}: no MALLOC_ARENA_MAX=2 in its environment`)
+    }
   })
 
   it('/v1/node reports identity, region and addresses', async function () {
