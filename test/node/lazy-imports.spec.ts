@@ -38,4 +38,13 @@ describe('node: capabilities an idle peer does not use are not loaded with it', 
     const jwt = await resolvedBy('../../node_modules/did-jwt/lib.esm/index.js')
     assert.ok(jwt.some(u => u.includes('/did-jwt/')))
   })
+
+  it('starting a peer (the CLI\'s start command, config loading included) does not load TypeBox; the schema source does', async () => {
+    const start = await resolvedBy('../../src/cli/commands/start-run.ts')
+    assert.ok(start.some(u => u.includes('/src/config/load.ts')), 'the probe did not reach config loading')
+    assert.deepEqual(start.filter(u => u.includes('@sinclair/typebox')), [])
+    // the check can fail: the TypeBox source of the schemas resolves it
+    const source = await resolvedBy('../../src/config/schema-source.ts')
+    assert.ok(source.some(u => u.includes('@sinclair/typebox')))
+  })
 })
