@@ -81,17 +81,19 @@ describe('telemetry: one trace across peers, a linked one across a domain bounda
 
   /** two concurrent calls at A until one is served by B; returns that call's trace */
   async function forwardedCall (a: LocalPeer, b: LocalPeer): Promise<{ traceId: string, spanId: string }> {
+    const seen: string[] = []
     for (let round = 0; round < 6; round++) {
       const calls = [newTraceparent(), newTraceparent()]
       const results = await Promise.all(calls.map(async (tp, i) => {
         const res = await fetch(`${a.apiUrl}/v1/functions/slow`, { method: 'POST', body: `call ${round}.${i}`, headers: { traceparent: tp.header, 'content-type': 'application/octet-stream' }, signal: AbortSignal.timeout(120_000) })
-        await res.arrayBuffer()
-        return { tp, status: res.status, ranOn: res.headers.get('x-dcis-ran-on') }
+        const body = await res.text()
+        return { tp, status: res.status, ranOn: res.headers.get('x-dcis-ran-on'), body }
       }))
       const viaB = results.find(r => r.status === 200 && r.ranOn === b.peerId)
       if (viaB != null) return { traceId: viaB.tp.traceId, spanId: viaB.tp.spanId }
+      seen.push(results.map(r => `${r.status} on ${r.ranOn === a.peerId ? 'A' : r.ranOn === b.peerId ? 'B' : String(r.ranOn)}${r.status !== 200 ? ` (${r.body.slice(0, 200)})` : ''}`).join(', '))
     }
-    throw new Error('no call was forwarded to B in 6 rounds')
+    throw new Error(`no call was forwarded to B in 6 rounds: ${seen.join('; ')}`)
   }
 
   const ofPeer = (spans: ReceivedSpan[], peer: LocalPeer): ReceivedSpan[] => spans.filter(s => s.resource['dcis.peer.id'] === peer.peerId)

@@ -48,6 +48,14 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
   private readonly forwarding: boolean
   private readonly shutdown = new AbortController()
   private started = false
+  /**
+   * calls routed here that the runtime has not counted yet (per function id,
+   * and in all): between the room check and `runtime.invoke` the module may
+   * still be loading, and a burst's second call must not see the same free
+   * worker (it was refused as overloaded instead of going to another peer)
+   */
+  private readonly claims = new Map<string, number>()
+  private claimed = 0
 
   constructor (components: InvokerComponents, init: InvokerInit = {}) {
     this.c = components
@@ -106,7 +114,7 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
     const fn = await this.resolve(ref, options)
     const maxIn = Math.min(this.maxInput, fn.spec.limits?.maxInputBytes ?? Infinity)
     if (input.byteLength > maxIn) throw new InputTooLargeError(input.byteLength, maxIn)
-    if (this.localExecution && this.hasRoomFor(fn.id)) return await this.runLocal(fn, input, options, 'local')
+    if (this.localExecution && this.hasRoomFor(fn.id)) return await this.runLocal(fn, input, options, 'local', false, this.claim(fn.id))
     const tried: string[] = []
     let lastErr: unknown
     if (this.forwarding) {
@@ -132,15 +140,23 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
   }
 
   /** Runs here, loading the module first if needed (fetched by CID over bitswap when absent). */
-  async runLocal (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served', crossed = false): Promise<InvokeOutcome> {
+  async runLocal (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served', crossed = false, release?: () => void): Promise<InvokeOutcome> {
     return await inSpan('dcis.invoke.run', { attributes: { 'dcis.function.name': functionAttr(fn.name, crossed), 'dcis.invoke.where': where } }, async (span) => {
-      const out = await this.runHere(fn, input, options, where)
+      const out = await this.runHere(fn, input, options, where, release)
       span.setAttributes({ 'dcis.invoke.cold_start': out.coldStart, 'dcis.invoke.duration_ms': out.durationMs })
       return out
     })
   }
 
-  private async runHere (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served'): Promise<InvokeOutcome> {
+  private async runHere (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served', release: () => void = () => {}): Promise<InvokeOutcome> {
+    try {
+      return await this.runClaimed(fn, input, options, where, release)
+    } finally {
+      release()
+    }
+  }
+
+  private async runClaimed (fn: ResolvedFunction, input: Uint8Array, options: InvokeRequestOptions, where: 'local' | 'served', release: () => void): Promise<InvokeOutcome> {
     if (this.c.mayServe != null && !this.c.mayServe(fn.id, fn.name)) {
       // a canary runs only inside its cohort (refused here: the caller tries another peer)
       this.c.metrics?.routed.inc({ where, outcome: 'error' })
@@ -152,7 +168,10 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
       const t0 = performance.now()
       try {
         // the grants of the name invoked (two names with the same bytes keep their own)
-        r = await this.c.runtime.invoke(fn.id, input, { grants: (fn.spec.grants ?? {}) as Record<string, unknown>, ...(options.signal != null ? { signal: options.signal } : {}), ...(options.caller != null ? { caller: options.caller } : {}), ...(options.token != null ? { token: options.token } : {}) })
+        const running = this.c.runtime.invoke(fn.id, input, { grants: (fn.spec.grants ?? {}) as Record<string, unknown>, ...(options.signal != null ? { signal: options.signal } : {}), ...(options.caller != null ? { caller: options.caller } : {}), ...(options.token != null ? { token: options.token } : {}) })
+        // the runtime counted the call (running or queued) before invoke returned
+        release()
+        r = await running
       } catch (err) {
         // the function's own failures count against its version; refusals (overload, shutdown, the caller's abort) do not
         if (!NOT_THE_FUNCTIONS_FAULT.has((err as Error).name) && options.signal?.aborted !== true) this.c.observe?.(fn.name, fn.id, performance.now() - t0, false)
@@ -169,9 +188,26 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
 
   private hasRoomFor (id: string): boolean {
     const cap = this.c.runtime.capacity(id)
-    if (cap.state === 'now') return true
-    if (cap.state === 'unknown') return cap.idleWorkers > 0
+    const mine = this.claims.get(id) ?? 0
+    // no claim pending: the runtime's own answer, as before
+    if (cap.state === 'now') return this.claimed === 0 || ((cap.function == null || cap.function.inflight + mine < cap.function.maxConcurrency) && cap.idleWorkers > this.claimed)
+    if (cap.state === 'unknown') return cap.idleWorkers > this.claimed
     return false
+  }
+
+  /** counts a call routed here until the runtime has it; the returned release runs once */
+  private claim (id: string): () => void {
+    this.claims.set(id, (this.claims.get(id) ?? 0) + 1)
+    this.claimed++
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.claimed--
+      const n = (this.claims.get(id) ?? 1) - 1
+      if (n <= 0) this.claims.delete(id)
+      else this.claims.set(id, n)
+    }
   }
 
   /** peers to forward to, nearest first */
