@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
 import { pino } from 'pino'
 import { muxerPing } from '../../src/latency/muxer-ping.js'
 import { LinkMonitor } from '../../src/node/link-monitor.js'
+import { bareNode } from '../helpers/libp2p.js'
 import { waitFor } from '../helpers/wait.js'
 import type { Connection, Libp2p } from '@libp2p/interface'
 
@@ -31,22 +28,12 @@ function fakeConnection (answerMs: number | null): Connection & { aborted?: Erro
   return conn as unknown as Connection & { aborted?: Error, pings: number }
 }
 
-async function node (): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ enableKeepAlive: false })],
-    connectionMonitor: { enabled: false }
-  })
-}
-
 describe('node/link-monitor', function () {
   this.timeout(20_000)
 
   it('measures a real connection with the muxer PING frame, opening no stream', async () => {
-    const a = await node()
-    const b = await node()
+    const a = await bareNode()
+    const b = await bareNode()
     try {
       const conn = await a.dial(b.getMultiaddrs()[0])
       const rtt = await muxerPing(conn, { signal: AbortSignal.timeout(5_000) })

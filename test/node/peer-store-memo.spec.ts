@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
 import { memoizeProtocolMerges } from '../../src/node/peer-store-memo.js'
-import type { Libp2p, PeerStore } from '@libp2p/interface'
+import type { PeerStore } from '@libp2p/interface'
+import { bareNode } from '../helpers/libp2p.js'
 
 const ECHO = '/test/echo/1.0.0'
 
-async function node (): Promise<Libp2p> {
-  return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ enableKeepAlive: false })],
-    connectionMonitor: { enabled: false }
-  })
-}
 
 /** counts the peer store's datastore writes (the unwrapped merge's put) */
 function countMerges (store: PeerStore): { merges: number, writes: () => number } {
@@ -30,8 +18,8 @@ describe('node/peer-store-memo', function () {
   this.timeout(20_000)
 
   it('streams of a protocol already on record do not write the peer store again; a new protocol, a refresh and other writes do', async () => {
-    const a = await node()
-    const b = await node()
+    const a = await bareNode()
+    const b = await bareNode()
     await b.handle(ECHO, async (stream) => { await stream.close() })
     await b.handle('/test/other/1.0.0', async (stream) => { await stream.close() })
     // the real merge, counted underneath the memo
@@ -81,7 +69,7 @@ describe('node/peer-store-memo', function () {
   })
 
   it('this peer\'s own record is never memoised, and unwrapping restores the store', async () => {
-    const a = await node()
+    const a = await bareNode()
     try {
       const counted = countMerges(a.peerStore)
       const wrapped = a.peerStore.merge

@@ -4,25 +4,11 @@
  * client uses: allocations, raft, eventual RPC and sync, function forwards).
  */
 import assert from 'node:assert/strict'
-import { noise } from '@libp2p/noise'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
-import { createLibp2p } from 'libp2p'
 import { dialPeer, endAddresses } from '../../src/registry/dial.js'
+import { bareNode } from '../helpers/libp2p.js'
 import type { Libp2p } from '@libp2p/interface'
 
 const A = '12D3KooWMBsk3SVaqtHE3Am3FxgS22gZA6LGLsD4jhbCYF4XURE2'
-
-async function node (): Promise<Libp2p> {
-  // no peer routing (no DHT): a dial by peer id alone can only use the peer store
-  return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ enableKeepAlive: false })],
-    connectionMonitor: { enabled: false }
-  })
-}
 
 describe('registry: dialPeer', function () {
   this.timeout(20_000)
@@ -67,7 +53,7 @@ describe('registry: dialPeer', function () {
   })
 
   it('reaches a real peer the peer store has never heard of', async function () {
-    const [a, b] = [await node(), await node()]
+    const [a, b] = [await bareNode(), await bareNode()]
     try {
       await b.handle('/dcis/test-dial/1.0.0', (stream) => { void stream.close() })
       const peer = b.peerId.toString()
