@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { memoizeProtocolMerges } from '../../src/node/peer-store-memo.js'
-import type { PeerStore } from '@libp2p/interface'
 import { bareNode } from '../helpers/libp2p.js'
+import type { PeerStore } from '@libp2p/interface'
 
 const ECHO = '/test/echo/1.0.0'
-
 
 /** counts the peer store's datastore writes (the unwrapped merge's put) */
 function countMerges (store: PeerStore): { merges: number, writes: () => number } {
