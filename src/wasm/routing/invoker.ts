@@ -49,13 +49,13 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
   private readonly shutdown = new AbortController()
   private started = false
   /**
-   * calls routed here that the runtime has not counted yet (per function id,
-   * and in all): between the room check and `runtime.invoke` the module may
-   * still be loading, and a burst's second call must not see the same free
-   * worker (it was refused as overloaded instead of going to another peer)
+   * calls routed here that the runtime has not counted yet, per function id
+   * (empty between bursts): between the room check and `runtime.invoke` the
+   * module may still be loading, and a burst's second call must not see the
+   * same free worker (it was refused as overloaded instead of going to
+   * another peer)
    */
   private readonly claims = new Map<string, number>()
-  private claimed = 0
 
   constructor (components: InvokerComponents, init: InvokerInit = {}) {
     this.c = components
@@ -189,21 +189,21 @@ export class DefaultFunctionInvoker implements FunctionInvoker {
   private hasRoomFor (id: string): boolean {
     const cap = this.c.runtime.capacity(id)
     const mine = this.claims.get(id) ?? 0
+    let claimed = 0
+    for (const n of this.claims.values()) claimed += n
     // no claim pending: the runtime's own answer, as before
-    if (cap.state === 'now') return this.claimed === 0 || ((cap.function == null || cap.function.inflight + mine < cap.function.maxConcurrency) && cap.idleWorkers > this.claimed)
-    if (cap.state === 'unknown') return cap.idleWorkers > this.claimed
+    if (cap.state === 'now') return claimed === 0 || ((cap.function == null || cap.function.inflight + mine < cap.function.maxConcurrency) && cap.idleWorkers > claimed)
+    if (cap.state === 'unknown') return cap.idleWorkers > claimed
     return false
   }
 
   /** counts a call routed here until the runtime has it; the returned release runs once */
   private claim (id: string): () => void {
     this.claims.set(id, (this.claims.get(id) ?? 0) + 1)
-    this.claimed++
     let done = false
     return () => {
       if (done) return
       done = true
-      this.claimed--
       const n = (this.claims.get(id) ?? 1) - 1
       if (n <= 0) this.claims.delete(id)
       else this.claims.set(id, n)
