@@ -11,21 +11,8 @@ import { CONFIG_FILE_ENV, envLayer, flagsLayer } from './inputs.js'
 import type { ConfigFlags } from './inputs.js'
 import { checkLayer, mergeLayers, provenanceSourceOf } from './layer.js'
 import type { ConfigLayer } from './layer.js'
-import { configLayerSchema, DcisConfigSchema } from './schema.js'
 import type { DcisConfig } from './schema.js'
-import { createSchemaChecker } from './validate.js'
-import type { SchemaChecker } from './validate.js'
-
-/**
- * Compiled validators of the two constant schemas. Compiling costs far more
- * than validating, so they are built once, on first use. They hold no state
- * between calls: this is a cache of pure functions, not a shared service.
- */
-let compiled: { layer: SchemaChecker, full: SchemaChecker } | undefined
-function checkers (): { layer: SchemaChecker, full: SchemaChecker } {
-  compiled ??= { layer: createSchemaChecker(configLayerSchema()), full: createSchemaChecker(DcisConfigSchema) }
-  return compiled
-}
+import { configCheckers } from './validate.js'
 
 export interface LoadConfigOptions {
   /** YAML config file; else flags.config, else env DCIS_CONFIG; none = no file */
@@ -42,7 +29,7 @@ export async function loadConfig (options: LoadConfigOptions = {}): Promise<Dcis
   const cwd = path.resolve(options.cwd ?? process.cwd())
   const env = options.env ?? process.env
   const flags = options.flags ?? {}
-  const { layer: layerSchema, full: fullSchema } = checkers()
+  const { layer: layerSchema, full: fullSchema } = configCheckers
 
   const layers: ConfigLayer[] = []
   const flagLayer = flagsLayer(flags, cwd)

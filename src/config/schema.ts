@@ -5,7 +5,7 @@
  *
  * The schemas are written with TypeBox in schema-source.ts; a peer loads
  * them as plain JSON Schema from schema.generated.ts (`npm run
- * gen:config-schema`), so TypeBox's ~200 modules stay out of its memory and
+ * gen:schemas`), so TypeBox's ~200 modules stay out of its memory and
  * start-up. test/config/schema-generated.spec.ts fails when the two differ.
  */
 import type { TSchema } from '@sinclair/typebox'

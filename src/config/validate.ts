@@ -1,11 +1,13 @@
 /**
- * Schema validation with Ajv, turning the first failure into a ConfigError
- * that names the field path, the reason and the source of the value.
+ * Schema validation, turning the first failure into a ConfigError that
+ * names the field path, the reason and the source of the value. The
+ * validators are Ajv's, compiled ahead of time (validators.generated.ts,
+ * `npm run gen:schemas`): compiling the two config schemas at start cost a
+ * peer ~140 ms of CPU.
  */
-import { Ajv } from 'ajv'
 import type { ErrorObject, ValidateFunction } from 'ajv'
-import type { TSchema } from '@sinclair/typebox'
 import { ConfigError, show } from './errors.js'
+import { full, layer } from './validators.generated.js'
 
 export type PathSegment = string | number
 export type FieldPath = PathSegment[]
@@ -28,11 +30,17 @@ export interface SchemaChecker {
   check: (value: unknown, sourceOf: SourceOf, prefix?: FieldPath) => void
 }
 
-/** Compiles `schema` once; `check` can then be called per source. */
-export function createSchemaChecker (schema: TSchema): SchemaChecker {
-  const ajv = new Ajv({ allErrors: false, verbose: true, strict: true })
-  ajv.addKeyword({ keyword: 'errorText', schemaType: 'string' })
-  const validate: ValidateFunction = ajv.compile(schema)
+/**
+ * The checkers of the merged config (`full`) and of one source's layer
+ * (`layer`). `validate` must report the first error with Ajv's verbose
+ * fields (`data`, `parentSchema`), as the generated validators do.
+ */
+export const configCheckers: { full: SchemaChecker, layer: SchemaChecker } = {
+  full: createSchemaChecker(full as unknown as ValidateFunction),
+  layer: createSchemaChecker(layer as unknown as ValidateFunction)
+}
+
+export function createSchemaChecker (validate: ValidateFunction): SchemaChecker {
   return {
     check (value, sourceOf, prefix = []) {
       if (validate(value)) return
