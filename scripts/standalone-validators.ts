@@ -13,7 +13,7 @@ import { Ajv } from 'ajv'
 import type { Options } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import standaloneModule from 'ajv/dist/standalone/index.js'
-import { CONFIG_LAYER_SCHEMA, DCIS_CONFIG_SCHEMA } from '../src/config/schema.generated.js'
+import { buildSchema } from '../src/config/schema-source.js'
 
 // both are CommonJS; their default exports are the functions
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
@@ -43,9 +43,11 @@ function wrap (from: string, source: string): string {
 export function renderConfigValidators (): string {
   const ajv = new Ajv({ allErrors: false, verbose: true, strict: true, code })
   ajv.addKeyword({ keyword: 'errorText', schemaType: 'string' })
-  ajv.addSchema(DCIS_CONFIG_SCHEMA, 'full')
-  ajv.addSchema(CONFIG_LAYER_SCHEMA, 'layer')
-  return wrap('src/config/schema.generated.ts', standaloneCode(ajv, { full: 'full', layer: 'layer' }))
+  // as plain JSON Schema: TypeBox's symbol keys dropped
+  const plain = (full: boolean): Record<string, unknown> => JSON.parse(JSON.stringify(buildSchema(full))) as Record<string, unknown>
+  ajv.addSchema(plain(true), 'full')
+  ajv.addSchema(plain(false), 'layer')
+  return wrap('src/config/schema-source.ts', standaloneCode(ajv, { full: 'full', layer: 'layer' }))
 }
 
 /** the text of src/registry/end-validator.generated.ts: `end`, the END schema with its formats */

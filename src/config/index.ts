@@ -10,7 +10,7 @@
  * ```
  */
 export type { DcisConfig, RttMatrix, MeasuredRttMatrix, ConfigLogLevel, TelemetryConfig, NatConfig } from './schema.js'
-export { DcisConfigSchema, LOG_LEVELS, NAME_PATTERN } from './schema.js'
+export { LOG_LEVELS, NAME_PATTERN } from './schema.js'
 export type { LoadConfigOptions } from './load.js'
 export { loadConfig } from './load.js'
 export { defaultConfig, defaultZone } from './defaults.js'

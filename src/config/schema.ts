@@ -1,15 +1,12 @@
 /**
- * The config schema, checked with Ajv. `DcisConfigSchema` is the fully
- * merged config; `configLayerSchema()` is what one source (a YAML file) may
- * supply: every field optional, unknown keys rejected.
- *
- * The schemas are written with TypeBox in schema-source.ts; a peer loads
- * them as plain JSON Schema from schema.generated.ts (`npm run
- * gen:schemas`), so TypeBox's ~200 modules stay out of its memory and
- * start-up. test/config/schema-generated.spec.ts fails when the two differ.
+ * The config's types and shared constants. Its schemas are written with
+ * TypeBox in schema-source.ts: the fully merged config, and the layer one
+ * source (a YAML file) may supply (every field optional, unknown keys
+ * rejected). A peer loads only the Ajv validators compiled from them ahead
+ * of time (validators.generated.ts, `npm run gen:schemas`), so neither
+ * TypeBox's ~200 modules nor a compile are part of its start-up.
+ * test/config/schema-generated.spec.ts fails when the two differ.
  */
-import type { TSchema } from '@sinclair/typebox'
-import { CONFIG_LAYER_SCHEMA, DCIS_CONFIG_SCHEMA } from './schema.generated.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type ConfigLogLevel = typeof LOG_LEVELS[number]
@@ -28,11 +25,6 @@ export interface RttMatrix {
 
 /** The same shape, read without the emulation cap (for offline evaluation of measured data). */
 export type MeasuredRttMatrix = RttMatrix
-
-export const DcisConfigSchema = DCIS_CONFIG_SCHEMA as TSchema
-export function configLayerSchema (): TSchema {
-  return structuredClone(CONFIG_LAYER_SCHEMA) as TSchema
-}
 
 export interface DcisConfig {
   /** where the key, datastores and blocks live; absolute after loadConfig */

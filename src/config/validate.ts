@@ -40,7 +40,7 @@ export const configCheckers: { full: SchemaChecker, layer: SchemaChecker } = {
   layer: createSchemaChecker(layer as unknown as ValidateFunction)
 }
 
-export function createSchemaChecker (validate: ValidateFunction): SchemaChecker {
+function createSchemaChecker (validate: ValidateFunction): SchemaChecker {
   return {
     check (value, sourceOf, prefix = []) {
       if (validate(value)) return
