@@ -127,6 +127,15 @@ export async function registriesComplete (mesh: LocalMesh): Promise<number> {
 
 export const sleep = async (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 
+/** a peer's Prometheus text from /metrics, or null when it does not answer within `timeoutMs` */
+export async function metricsText (apiUrl: string, timeoutMs = 5000): Promise<string | null> {
+  try {
+    return await (await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })).text()
+  } catch {
+    return null
+  }
+}
+
 /**
  * Gossip health of every peer, scraped from /metrics: the END topic's mesh
  * size and subscribed neighbours, and neighbours below gossipsub's graylist
@@ -134,17 +143,14 @@ export const sleep = async (ms: number): Promise<void> => new Promise(resolve =>
  */
 export async function gossipHealth (mesh: LocalMesh, topic = 'dcis/end/1'): Promise<{ meshPeers: ReturnType<typeof summary>, topicPeers: ReturnType<typeof summary>, belowPublish: number, belowGraylist: number } | null> {
   const per = await Promise.all(mesh.peers.map(async p => {
-    try {
-      const text = await (await fetch(`${p.apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
-      const g = (name: string, label: string): number => Number(new RegExp(`^${name}\\{${label}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
-      return {
-        mesh: g('dcis_gossip_mesh_peers', `topic="${topic}"`),
-        topic: g('dcis_gossip_topic_peers', `topic="${topic}"`),
-        publish: g('dcis_gossip_peers_below_threshold', 'threshold="publish"'),
-        graylist: g('dcis_gossip_peers_below_threshold', 'threshold="graylist"')
-      }
-    } catch {
-      return null
+    const text = await metricsText(p.apiUrl)
+    if (text == null) return null
+    const g = (name: string, label: string): number => Number(new RegExp(`^${name}\\{${label}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+    return {
+      mesh: g('dcis_gossip_mesh_peers', `topic="${topic}"`),
+      topic: g('dcis_gossip_topic_peers', `topic="${topic}"`),
+      publish: g('dcis_gossip_peers_below_threshold', 'threshold="publish"'),
+      graylist: g('dcis_gossip_peers_below_threshold', 'threshold="graylist"')
     }
   }))
   const ok = per.filter((x): x is NonNullable<typeof x> => x != null && !Number.isNaN(x.mesh))

@@ -18,18 +18,15 @@
  * of main built with tsc) to compare before/after on the same machine.
  */
 import { readFile } from 'node:fs/promises'
-import { allReady, arg, cpuSeconds, gossipHealth, load, numbers, registriesComplete, rssMiB, sleep, startMesh, summary, until } from './_mesh.js'
+import { allReady, arg, cpuSeconds, gossipHealth, load, metricsText, numbers, registriesComplete, rssMiB, sleep, startMesh, summary, until } from './_mesh.js'
 
 /** libp2p's byte counters of one peer by label ("global sent", "/meshsub/1.2.0 received", ...); null when unreadable */
 async function transferBytes (apiUrl: string): Promise<Map<string, number> | null> {
-  try {
-    const text = await (await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
-    const out = new Map<string, number>()
-    for (const m of text.matchAll(/^libp2p_data_transfer_bytes_total\{protocol="([^"]+)"\} (\S+)$/gm)) out.set(m[1], Number(m[2]))
-    return out.size > 0 ? out : null
-  } catch {
-    return null
-  }
+  const text = await metricsText(apiUrl)
+  if (text == null) return null
+  const out = new Map<string, number>()
+  for (const m of text.matchAll(/^libp2p_data_transfer_bytes_total\{protocol="([^"]+)"\} (\S+)$/gm)) out.set(m[1], Number(m[2]))
+  return out.size > 0 ? out : null
 }
 
 /** proportional set size: shared pages (the Node binary, libraries) divided among the processes mapping them */
@@ -40,13 +37,8 @@ async function pssMiB (pid: number): Promise<number> {
 
 /** V8 heap used, from the peer's own /metrics (MiB) */
 async function heapUsedMiB (apiUrl: string): Promise<number | null> {
-  try {
-    const text = await (await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
-    const line = text.split('\n').find(l => l.startsWith('dcis_nodejs_heap_size_used_bytes '))
-    return line != null ? Number(line.slice(line.lastIndexOf(' ') + 1)) / 1048576 : null
-  } catch {
-    return null
-  }
+  const line = (await metricsText(apiUrl))?.split('\n').find(l => l.startsWith('dcis_nodejs_heap_size_used_bytes '))
+  return line != null ? Number(line.slice(line.lastIndexOf(' ') + 1)) / 1048576 : null
 }
 
 /** all connections, in + out (the muxer-level "global" counters) */

@@ -7,26 +7,33 @@
  * interval), so the storm after a big start and its end are visible.
  *   node --import tsx bench/scale/settle.ts --nodes 50 --stagger 1000 --samples 20 --every 20
  */
-import { arg, load, sleep, startMesh } from './_mesh.js'
+import { arg, load, metricsText, sleep, startMesh } from './_mesh.js'
 
 const nodes = Number(arg('nodes', '50'))
 const samples = Number(arg('samples', '20'))
 const everyS = Number(arg('every', '20'))
 
-/** metric name (+ the one label value kept) -> sum over the peers; `unreachable` counts peers whose /metrics did not answer */
+/** the series summed over the peers (every label set on its own; of libp2p's bytes only the "global" totals) */
+const WATCHED = new Set([
+  'libp2p_connection_manager_connections',
+  'libp2p_connection_manager_dials_total',
+  'libp2p_connection_manager_dial_errors_total',
+  'libp2p_data_transfer_bytes_total',
+  'dcis_latency_gossip_published_total',
+  'dcis_latency_gossip_accepted_total',
+  'dcis_registry_descriptors_accepted_total'
+])
+
+/** series (name + labels) -> sum over the peers; `unreachable` counts peers whose /metrics did not answer */
 async function sums (apiUrls: string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>()
   const add = (k: string, v: number): void => { out.set(k, (out.get(k) ?? 0) + v) }
   await Promise.all(apiUrls.map(async url => {
-    try {
-      const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(8000) })).text()
-      for (const m of text.matchAll(/^(libp2p_connection_manager_connections|libp2p_connection_manager_dials_total|libp2p_connection_manager_dial_errors_total|libp2p_data_transfer_bytes_total|dcis_latency_gossip_published_total|dcis_latency_gossip_accepted_total|dcis_registry_descriptors_accepted_total)(?:\{[^"]*"([^"]*)"[^}]*\})? (\S+)$/gm)) {
-        if (m[1] === 'libp2p_data_transfer_bytes_total' && !(m[2] ?? '').startsWith('global')) continue
-        if (m[1] === 'dcis_registry_descriptors_accepted_total' && !m[0].includes('result="updated"')) continue
-        add(m[2] != null && m[1] !== 'dcis_registry_descriptors_accepted_total' ? `${m[1]}{${m[2]}}` : m[1], Number(m[3]))
-      }
-    } catch {
-      add('unreachable', 1)
+    const text = await metricsText(url, 8000)
+    if (text == null) { add('unreachable', 1); return }
+    for (const [, name, labels = '', value] of text.matchAll(/^(\w+)(\{[^}]*\})? (\S+)$/gm)) {
+      if (!WATCHED.has(name) || (name === 'libp2p_data_transfer_bytes_total' && !labels.includes('"global '))) continue
+      add(name + labels, Number(value))
     }
   }))
   return out
@@ -40,8 +47,8 @@ try {
     await sleep(everyS * 1000)
     const now = await sums(bm.mesh.peers.map(p => p.apiUrl))
     const row: Record<string, number> = { t: Math.round((performance.now() - t0) / 1000), load1: load()[0] }
-    // gauges as they are, counters as the change since the last sample
-    for (const [k, v] of now) row[k] = k.startsWith('libp2p_connection_manager_connections') || k === 'unreachable' ? v : v - (prev.get(k) ?? 0)
+    // gauges as they are, counters (`_total`) as the change since the last sample
+    for (const [k, v] of now) row[k] = /_total\b/.test(k) ? v - (prev.get(k) ?? 0) : v
     prev = now
     process.stdout.write(JSON.stringify(row) + '\n')
   }
