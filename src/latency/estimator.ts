@@ -64,6 +64,13 @@ export interface LatencyEstimatorInit {
   predictors?: Predictor[]
 }
 
+export interface DigestOptions {
+  /** peer -> the sample count (`n`) last published: a median not measured since is left out */
+  changedSince?: ReadonlyMap<string, number>
+  /** at most this many samples (default and ceiling: maxDigest) */
+  maxSamples?: number
+}
+
 export interface EstimatorStats {
   peersTracked: number
   directPeers: number
@@ -93,8 +100,14 @@ export interface LatencyEstimator {
    * and hand it on, or a simulation deliver one state to many peers).
    */
   hearValidated(peerId: string, state: LatencyState): void
-  /** What this peer publishes (small, bounded). */
-  publicState(): LatencyState
+  /**
+   * What this peer publishes (small, bounded): its coordinate, factors,
+   * errors and up to `maxDigest` fresh direct medians, newest first. With
+   * `changedSince` (peer -> sample count last sent) only the medians
+   * measured again since are included, and at most `maxSamples` of them: a
+   * digest of news, constant in size however many peers are measured.
+   */
+  publicState(options?: DigestOptions): LatencyState
   /**
    * Best estimate of the RTT self -> peerId, or undefined if nothing is known
    * of it. `modelOnly` skips the direct median (for showing the model's
@@ -220,14 +233,17 @@ class Estimator implements LatencyEstimator {
     }
   }
 
-  publicState (): LatencyState {
+  publicState (options: DigestOptions = {}): LatencyState {
     const now = this.now()
     const ids = this.filter.peerIds()
     const samples = []
-    // newest first, only fresh ones, at most maxDigest
-    for (let i = ids.length - 1; i >= 0 && samples.length < this.limits.maxDigest; i--) {
+    const max = Math.min(this.limits.maxDigest, options.maxSamples ?? Infinity)
+    const since = options.changedSince
+    // newest first, only fresh ones (and, given `changedSince`, only news), at most `max`
+    for (let i = ids.length - 1; i >= 0 && samples.length < max; i--) {
       const f = this.filter.get(ids[i])
-      if (f !== undefined && now - f.at <= this.freshMs) samples.push({ peer: ids[i], ms: f.medianMs, n: f.total })
+      if (f === undefined || now - f.at > this.freshMs || since?.get(ids[i]) === f.total) continue
+      samples.push({ peer: ids[i], ms: f.medianMs, n: f.total })
     }
     return {
       v: LATENCY_STATE_VERSION,

@@ -9,8 +9,8 @@
  * publish publicState() periodically, answer with estimate().
  */
 export { createLatencyEstimator } from './estimator.js'
-export type { LatencyEstimator, LatencyEstimatorInit, LatencyEstimate, EstimateSource, EstimatorStats, Predictor } from './estimator.js'
-export { validateRemoteState, LATENCY_STATE_VERSION } from './state.js'
+export type { LatencyEstimator, LatencyEstimatorInit, LatencyEstimate, EstimateSource, EstimatorStats, Predictor, DigestOptions } from './estimator.js'
+export { validateRemoteState, mergeDigest, compactState, LATENCY_STATE_VERSION } from './state.js'
 export type { LatencyState, DigestSample, StateLimits, RemoteStateCheck, RemoteStateRejection } from './state.js'
 export { VivaldiNode, distanceMs, rawDistanceMs, newCoordinate, DEFAULT_VIVALDI_CONFIG } from './vivaldi.js'
 export type { Coordinate, VivaldiConfig } from './vivaldi.js'

@@ -128,3 +128,40 @@ export function validateRemoteState (input: unknown, limits: StateLimits): Remot
     throw err
   }
 }
+
+/**
+ * A publisher's digest merged into what was heard from it before: the new
+ * samples first, then the earlier ones it did not repeat, at most `max`.
+ * Publishers send only the medians measured since their last message (see
+ * LatencyEstimator.publicState), so a receiver keeps the rest of the
+ * publisher's view from earlier messages; the oldest fall off the end.
+ */
+export function mergeDigest (next: readonly DigestSample[], prev: readonly DigestSample[], max: number): DigestSample[] {
+  const out = next.slice(0, max)
+  if (out.length >= max || prev.length === 0) return out
+  const seen = new Set(out.map(s => s.peer))
+  for (const s of prev) {
+    if (out.length >= max) break
+    if (!seen.has(s.peer)) out.push(s)
+  }
+  return out
+}
+
+/**
+ * The state as it goes on the wire: milliseconds to the microsecond and
+ * factors and errors to four decimals (a float's 17 digits were more than
+ * half of a message's bytes and carried nothing a prediction uses).
+ */
+export function compactState (state: LatencyState): LatencyState {
+  const ms = (x: number): number => Math.round(x * 1e3) / 1e3
+  const f4 = (x: number): number => Math.round(x * 1e4) / 1e4
+  const { coord, factors, err } = state
+  return {
+    v: state.v,
+    coord: { vec: coord.vec.map(ms), height: ms(coord.height), adjustment: ms(coord.adjustment), error: f4(coord.error) },
+    factors: { outBias: f4(factors.outBias), out: factors.out.map(f4), inBias: f4(factors.inBias), in: factors.in.map(f4) },
+    err: { coord: f4(err.coord), factors: f4(err.factors) },
+    // a sample is > 0 by validation: the smallest RTT stays one microsecond
+    samples: state.samples.map(s => ({ peer: s.peer, ms: Math.max(1e-3, ms(s.ms)), n: s.n }))
+  }
+}

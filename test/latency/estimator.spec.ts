@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the bad-input cases mutate decoded JSON freely */
 import assert from 'node:assert/strict'
-import { createLatencyEstimator, validateRemoteState, InvalidRttError, LatencyConfigError } from '../../src/latency/index.js'
+import { createLatencyEstimator, validateRemoteState, mergeDigest, compactState, InvalidRttError, LatencyConfigError } from '../../src/latency/index.js'
 import type { LatencyEstimator, LatencyState } from '../../src/latency/index.js'
 
 function clockAt (start = 0): { now: () => number, advance: (ms: number) => void } {
@@ -128,6 +128,54 @@ describe('latency/estimator: answers', () => {
     assert.equal(pub.samples[0].peer, 'P99')
     assert.equal(validateRemoteState(pub, { ...a.limits, maxDigest: 8 }).ok, true)
     assert.ok(JSON.stringify(pub).length < 2000)
+  })
+
+  it('publishes a digest of news: with changedSince only medians measured since, at most maxSamples', () => {
+    const a = createLatencyEstimator({ selfId: 'A', seed: 1, now: () => 0 })
+    for (let i = 0; i < 20; i++) a.observe(`P${i}`, 10 + i)
+    const first = a.publicState({ changedSince: new Map(), maxSamples: 8 })
+    assert.deepEqual(first.samples.map(s => s.peer), ['P19', 'P18', 'P17', 'P16', 'P15', 'P14', 'P13', 'P12'])
+    const sent = new Map(first.samples.map(s => [s.peer, s.n]))
+    // the rest follow in the next messages, oldest news last
+    assert.deepEqual(a.publicState({ changedSince: sent, maxSamples: 8 }).samples.map(s => s.peer), ['P11', 'P10', 'P9', 'P8', 'P7', 'P6', 'P5', 'P4'])
+    for (let i = 4; i < 20; i++) sent.set(`P${i}`, 1)
+    assert.deepEqual(a.publicState({ changedSince: sent, maxSamples: 8 }).samples.map(s => s.peer), ['P3', 'P2', 'P1', 'P0'])
+    for (let i = 0; i < 4; i++) sent.set(`P${i}`, 1)
+    assert.deepEqual(a.publicState({ changedSince: sent }).samples, [])
+    // a peer measured again is news again
+    a.observe('P7', 17)
+    assert.deepEqual(a.publicState({ changedSince: sent }).samples.map(s => [s.peer, s.n]), [['P7', 2]])
+    // without options: every fresh median, up to maxDigest (what simulations and /v1/latency use)
+    assert.equal(a.publicState().samples.length, 20)
+  })
+
+  it('merges a digest of news into the earlier ones (news first, bounded) and compacts a state for the wire', () => {
+    const prev = [{ peer: 'B', ms: 10, n: 1 }, { peer: 'C', ms: 20, n: 1 }, { peer: 'D', ms: 30, n: 1 }]
+    assert.deepEqual(mergeDigest([{ peer: 'C', ms: 21, n: 2 }], prev, 32), [{ peer: 'C', ms: 21, n: 2 }, { peer: 'B', ms: 10, n: 1 }, { peer: 'D', ms: 30, n: 1 }])
+    assert.deepEqual(mergeDigest([{ peer: 'E', ms: 5, n: 1 }], prev, 2).map(s => s.peer), ['E', 'B'])
+    assert.deepEqual(mergeDigest([], prev, 32), prev)
+    const a = createLatencyEstimator({ selfId: 'A', seed: 1, now: () => 0 })
+    const b = createLatencyEstimator({ selfId: 'B', seed: 2, now: () => 0 })
+    for (let i = 0; i < 30; i++) {
+      a.hear('B', b.publicState())
+      a.observe('B', 12.345678901 + (i % 3))
+      b.hear('A', a.publicState())
+      b.observe('A', 12.345678901 + (i % 3))
+    }
+    a.observe('Q', 0.0001)
+    const full = a.publicState()
+    const wire = compactState(full)
+    assert.equal(validateRemoteState(wire, a.limits).ok, true)
+    assert.ok(JSON.stringify(wire).length < JSON.stringify(full).length * 0.7, `${JSON.stringify(wire).length} vs ${JSON.stringify(full).length}`)
+    for (let i = 0; i < full.coord.vec.length; i++) assert.ok(Math.abs(wire.coord.vec[i] - full.coord.vec[i]) <= 5e-4)
+    // what the receiver predicts from the compact state is the same to well under a microsecond per ms
+    const viaFull = createLatencyEstimator({ selfId: 'C', seed: 3, now: () => 0 })
+    const viaWire = createLatencyEstimator({ selfId: 'C', seed: 3, now: () => 0 })
+    viaFull.hear('A', full)
+    viaWire.hear('A', wire)
+    const e1 = viaFull.estimate('A')?.ms ?? NaN
+    const e2 = viaWire.estimate('A')?.ms ?? NaN
+    assert.ok(Math.abs(e1 - e2) < 0.01 * Math.max(1, e1), `${e1} vs ${e2}`)
   })
 
   it('learns its in-part from peers that publish samples of it, once per new sample', () => {

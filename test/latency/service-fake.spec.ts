@@ -223,6 +223,40 @@ describe('latency/service: driver logic against a fake libp2p', function () {
     await waitFor('a publication for the new peer', () => fake.published.length > afterBeat, { intervalMs: 5 })
   })
 
+  it('publishes only the medians measured since its last message, and merges what it hears into the sender\'s earlier view', async () => {
+    const { fake, service } = make({ probeIntervalMs: 60_000, gossipIntervalMs: 60_000, digestSize: 2 })
+    const peers = await Promise.all(Array.from({ length: 3 }, newPeerId))
+    fake.connected = peers
+    await start(service)
+    const digests = async (): Promise<string[][]> => {
+      const before = fake.published.length
+      await service.publish()
+      return fake.published.slice(before).map(m => (JSON.parse(new TextDecoder().decode(m)) as { samples: Array<{ peer: string }> }).samples.map(s => s.peer))
+    }
+    for (const p of peers) await service.probe(p.toString())
+    const ids = peers.map(p => p.toString())
+    // three measured peers, two per message: newest first, the third next, then nothing new
+    assert.deepEqual(await digests(), [[ids[2], ids[1]]])
+    assert.deepEqual(await digests(), [[ids[0]]])
+    assert.deepEqual(await digests(), [[]])
+    await service.probe(ids[1])
+    assert.deepEqual(await digests(), [[ids[1]]])
+    // the receiving side: a sender's digests accumulate (news first), so it still answers for pairs it reported earlier
+    const validate = fake.topicValidators.get(LATENCY_TOPIC)
+    assert.ok(validate !== undefined)
+    const sender = createLatencyEstimator({ selfId: ids[0], seed: 5 })
+    sender.observe(ids[1], 30)
+    sender.observe(ids[2], 40)
+    const send = async (state: unknown): Promise<void> => {
+      const msg: Message = { type: 'signed', from: peers[0], topic: LATENCY_TOPIC, data: new TextEncoder().encode(JSON.stringify(state)), sequenceNumber: 1n, signature: new Uint8Array(64), key: peers[0].publicKey as never }
+      assert.equal(await validate(peers[0], msg), TopicValidatorResult.Accept)
+    }
+    await send(sender.publicState({ changedSince: new Map([[ids[2], 1]]) }))
+    await send(sender.publicState({ changedSince: new Map([[ids[1], 1]]) }))
+    assert.equal(service.estimateBetween(ids[0], ids[1])?.ms, 30)
+    assert.equal(service.estimateBetween(ids[0], ids[2])?.ms, 40)
+  })
+
   it('adaptive: false publishes every round (the old cadence)', async () => {
     const { fake, service } = make({ probeIntervalMs: 60_000, gossipIntervalMs: 10, adaptive: false })
     fake.connected = [a]

@@ -45,6 +45,12 @@ export interface LatencyServiceInit {
   probeConcurrency?: number
   /** one ping's timeout (default 5 000 ms) */
   probeTimeoutMs?: number
+  /**
+   * samples per message (default 8, at most the estimator's maxDigest): a
+   * message carries only the direct medians measured since the last one,
+   * newest first, and receivers merge them into what they heard before
+   */
+  digestSize?: number
   /** mean time between publications of this peer's state (default 10 000 ms) */
   gossipIntervalMs?: number
   /**
@@ -53,8 +59,8 @@ export interface LatencyServiceInit {
    * `maxProbeIntervalMs` (default 12x probeIntervalMs); a new neighbour, a
    * lost one or an RTT off its band resets it. A gossip round publishes only
    * when the coordinate moved more than `gossipMoveMs` (default 1 ms) and a
-   * tenth of the typical (median) direct RTT, the
-   * set of measured peers changed, or `maxGossipIntervalMs` (default 6x
+   * tenth of the typical (median) direct RTT, a peer was measured for the
+   * first time, or `maxGossipIntervalMs` (default 6x
    * gossipIntervalMs, below stateTtlMs) passed since the last publication.
    */
   adaptive?: boolean

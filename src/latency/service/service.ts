@@ -7,6 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { createLatencyEstimator, fromDigest } from '../estimator.js'
 import { LatencyConfigError } from '../errors.js'
 import { LruMap } from '../lru.js'
+import { compactState, mergeDigest } from '../state.js'
 import { createPrng } from '../prng.js'
 import { InvalidPeerIdError, LatencyServiceNotStartedError, ProbeFailedError } from './errors.js'
 import { createGossipValidator } from './gossip-validator.js'
@@ -80,7 +81,10 @@ export class LatencyServiceImpl implements LatencyService {
   private readonly maxGossipIntervalMs: number
   private readonly gossipMoveMs: number
   private probeIntervalNow: number
-  private lastPublished?: { at: number, vec: number[], height: number, peers: string }
+  private lastPublished?: { at: number, vec: number[], height: number }
+  /** samples per message (digestSize) and, per peer, the sample count last published */
+  private readonly digestSize: number
+  private readonly sent = new Map<string, number>()
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     // measure a new neighbour now rather than at the next round
@@ -119,6 +123,7 @@ export class LatencyServiceImpl implements LatencyService {
     this.prng = createPrng(seed ^ 0x5eed)
     this.estimator = createLatencyEstimator({ ...init.estimator, selfId: this.selfId, seed, now: this.now, maxPeers: this.cfg.maxPeers })
     this.metrics = createLatencyMetrics(components.metrics)
+    this.digestSize = Math.min(positiveInt(init.digestSize ?? 8, 'digestSize'), this.estimator.limits.maxDigest)
     this.minOf = positiveInt(init.minOfPings ?? 3, 'minOfPings')
     const windowSize = positiveInt(init.windowSize ?? 20, 'windowSize')
     if (windowSize < this.minOf) throw new LatencyConfigError('windowSize', `must be >= minOfPings (${this.minOf}), got ${windowSize}`)
@@ -327,7 +332,10 @@ export class LatencyServiceImpl implements LatencyService {
 
   async publish (options: AbortOptions = {}): Promise<void> {
     options.signal?.throwIfAborted()
-    const state = this.estimator.publicState()
+    // the medians measured since the last message, at most digestSize of
+    // them: receivers merge them into what they heard before (mergeDigest),
+    // so a message stays the same size however many peers this one measures
+    const state = compactState(this.estimator.publicState({ changedSince: this.sent, maxSamples: this.digestSize }))
     const bytes = new TextEncoder().encode(JSON.stringify(state))
     // to the gossip mesh only, not flooded to every connected peer: a state
     // is background data refreshed every round, and each extra first-hop
@@ -335,7 +343,8 @@ export class LatencyServiceImpl implements LatencyService {
     // (gossipsub's publish takes options; its interface type does not say so)
     const pubsub = this.c.libp2p.services.pubsub as unknown as { publish: (topic: string, data: Uint8Array, opts?: { floodPublish?: boolean }) => Promise<unknown> }
     await pubsub.publish(LATENCY_TOPIC, bytes, { floodPublish: false })
-    this.lastPublished = { at: this.now(), vec: [...state.coord.vec], height: state.coord.height, peers: peersOf(state) }
+    for (const d of state.samples) this.sent.set(d.peer, d.n)
+    this.lastPublished = { at: this.now(), vec: [...state.coord.vec], height: state.coord.height }
     this.counts.published++
     this.metrics.published.inc()
   }
@@ -396,7 +405,8 @@ export class LatencyServiceImpl implements LatencyService {
     if (!this.adaptive || last === undefined) return true
     if (this.now() - last.at >= Math.min(this.maxGossipIntervalMs * this.fanScale(), this.cfg.stateTtlMs / 2)) return true
     const state = this.estimator.publicState()
-    if (peersOf(state) !== last.peers) return true
+    // a peer measured for the first time (a new neighbour) is news at once
+    for (const id of this.windows.peerIds()) if (!this.sent.has(id)) return true
     let d2 = (state.coord.height - last.height) ** 2
     for (let i = 0; i < state.coord.vec.length; i++) d2 += (state.coord.vec[i] - (last.vec[i] ?? 0)) ** 2
     return Math.sqrt(d2) > Math.max(this.gossipMoveMs, 0.1 * this.typicalRttMs())
@@ -459,7 +469,10 @@ export class LatencyServiceImpl implements LatencyService {
     }
   }
 
-  private accept (from: string, state: LatencyState): void {
+  private accept (from: string, digest: LatencyState): void {
+    // a message carries the sender's news only: merged into what it said before
+    const prev = this.heard.peek(from)?.state
+    const state = prev === undefined ? digest : { ...digest, samples: mergeDigest(digest.samples, prev.samples, this.estimator.limits.maxDigest) }
     this.heard.set(from, { state, at: this.now() })
     this.estimator.hearValidated(from, state)
     this.counts.accepted++
@@ -474,6 +487,7 @@ export class LatencyServiceImpl implements LatencyService {
 
   private dropWindow (peerId: string): void {
     this.windows.delete(peerId)
+    this.sent.delete(peerId)
     this.relayedWindows.delete(peerId)
     this.removeSeries(peerId)
   }
@@ -488,11 +502,6 @@ export class LatencyServiceImpl implements LatencyService {
     // the caller observes `p`; this bookkeeping chain must not rethrow its rejection
     p.finally(() => this.inflight.delete(p)).catch(() => {})
   }
-}
-
-/** the peers a state carries samples for, as one comparable string */
-function peersOf (state: LatencyState): string {
-  return state.samples.map(s => s.peer).sort().join(',')
 }
 
 function round3 (x: number): number {
