@@ -12,7 +12,7 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp } from '../latency/emulator/index.js'
-import { gossipMessageId } from '../registry/gossip-id.js'
+import { fastGossipMessageId, gossipMessageId } from '../registry/gossip-id.js'
 import { directFirstAddressSorter, reuseLimitedConnections } from './nat.js'
 import { RelayBudget } from './relay-budget.js'
 import type { DcisConfig } from '../config/index.js'
@@ -183,6 +183,8 @@ export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2
         globalSignaturePolicy: 'StrictSign',
         // descriptors are identified by content, so relays of one END dedupe
         msgIdFn: gossipMessageId,
+        // a copy already seen is dropped before its signature is verified
+        fastMsgIdFn: fastGossipMessageId,
         // ...and re-publishing one already seen is a no-op, not an error
         ignoreDuplicatePublishError: true,
         allowPublishToZeroTopicPeers: true,
