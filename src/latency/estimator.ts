@@ -105,7 +105,10 @@ export interface LatencyEstimator {
    * errors and up to `maxDigest` fresh direct medians, newest first. With
    * `changedSince` (peer -> sample count last sent) only the medians
    * measured again since are included, and at most `maxSamples` of them: a
-   * digest of news, constant in size however many peers are measured.
+   * digest of news, constant in size however many peers are measured. Peers
+   * never published come first (newest first), then the others in the
+   * map's iteration order, which the caller keeps least recently published
+   * first (delete and set again on each publication).
    */
   publicState(options?: DigestOptions): LatencyState
   /**
@@ -236,14 +239,27 @@ class Estimator implements LatencyEstimator {
   publicState (options: DigestOptions = {}): LatencyState {
     const now = this.now()
     const ids = this.filter.peerIds()
-    const samples = []
+    const samples: DigestSample[] = []
     const max = Math.min(this.limits.maxDigest, options.maxSamples ?? Infinity)
     const since = options.changedSince
+    const take = (id: string): void => {
+      const f = this.filter.get(id)
+      if (f === undefined || now - f.at > this.freshMs || since?.get(id) === f.total) return
+      samples.push({ peer: id, ms: f.medianMs, n: f.total })
+    }
     // newest first, only fresh ones (and, given `changedSince`, only news), at most `max`
     for (let i = ids.length - 1; i >= 0 && samples.length < max; i--) {
-      const f = this.filter.get(ids[i])
-      if (f === undefined || now - f.at > this.freshMs || since?.get(ids[i]) === f.total) continue
-      samples.push({ peer: ids[i], ms: f.medianMs, n: f.total })
+      if (since === undefined || !since.has(ids[i])) take(ids[i])
+    }
+    // then news of peers published before, in the map's order (the caller
+    // keeps it least recently published first): with more news than room,
+    // every peer's turn comes, where newest-first would starve the peers
+    // probed early in each round
+    if (since !== undefined) {
+      for (const id of since.keys()) {
+        if (samples.length >= max) break
+        take(id)
+      }
     }
     return {
       v: LATENCY_STATE_VERSION,

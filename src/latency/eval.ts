@@ -16,7 +16,8 @@ import type { LatencyEstimator, LatencyEstimatorInit, Predictor } from './estima
 import { LatencyConfigError } from './errors.js'
 import type { LatencyMatrix } from './matrix.js'
 import { createPrng, shuffled } from './prng.js'
-import { validateRemoteState } from './state.js'
+import { compactState, mergeDigest, validateRemoteState } from './state.js'
+import type { LatencyState } from './state.js'
 import { quantileSorted } from './stats.js'
 
 export interface EvalOptions {
@@ -32,6 +33,13 @@ export interface EvalOptions {
   probeNoise?: number
   /** simulated length of a round, ms (default 10 000) */
   roundMs?: number
+  /**
+   * publish as the peers' latency service does: each state carries only the
+   * medians measured since the node's last state, at most this many, on the
+   * wire's precision, and receivers merge it into what the node said before
+   * (default: off, every state carries the whole digest)
+   */
+  digestSize?: number
   /** extra estimator settings (the defaults are the peers' defaults) */
   estimator?: Partial<Omit<LatencyEstimatorInit, 'selfId' | 'seed' | 'now'>>
 }
@@ -82,6 +90,7 @@ export function createSimulation (matrix: LatencyMatrix, options: EvalOptions = 
   const perRound = checkInt(options.probesPerRound ?? 8, 'probesPerRound', 1, 10_000)
   const noise = options.probeNoise ?? 0.05
   if (!(Number.isFinite(noise) && noise >= 0 && noise <= 2)) throw new LatencyConfigError('probeNoise', 'must be in [0, 2]')
+  const digestSize = options.digestSize === undefined ? undefined : checkInt(options.digestSize, 'digestSize', 1, 1024)
   const roundMs = options.roundMs ?? 10_000
   if (!(Number.isFinite(roundMs) && roundMs > 0)) throw new LatencyConfigError('roundMs', 'must be > 0')
   const n = matrix.nodes.length
@@ -107,6 +116,9 @@ export function createSimulation (matrix: LatencyMatrix, options: EvalOptions = 
   })
   const estimators = Array.from({ length: n }, (_, i) => make(i))
   const cursor = new Array<number>(n).fill(0)
+  /** with digestSize: per node, the sample counts it published, and its merged digest as everyone holds it */
+  const sent = Array.from({ length: n }, () => new Map<string, number>())
+  const heard = new Array<LatencyState | undefined>(n)
   let round = 0
 
   const step = (): void => {
@@ -123,11 +135,21 @@ export function createSimulation (matrix: LatencyMatrix, options: EvalOptions = 
       }
     }
     // everyone publishes; the topic delivers each state to everyone
-    const states = estimators.map(e => e.publicState())
+    const states = estimators.map((e, j) => digestSize === undefined ? e.publicState() : compactState(e.publicState({ changedSince: sent[j], maxSamples: digestSize })))
     for (let j = 0; j < n; j++) {
       const check = validateRemoteState(states[j], estimators[j].limits)
       if (!check.ok) throw new Error(`simulation produced an invalid state at node ${j}: ${check.message}`)
-      for (let i = 0; i < n; i++) if (i !== j) estimators[i].hearValidated(matrix.nodes[j], check.state)
+      let state = check.state
+      if (digestSize !== undefined) {
+        for (const d of state.samples) {
+          sent[j].delete(d.peer)
+          sent[j].set(d.peer, d.n)
+        }
+        // every node hears every state, so what they merge is the same for all
+        state = { ...state, samples: mergeDigest(state.samples, heard[j]?.samples ?? [], estimators[j].limits.maxDigest) }
+        heard[j] = state
+      }
+      for (let i = 0; i < n; i++) if (i !== j) estimators[i].hearValidated(matrix.nodes[j], state)
     }
     round++
   }
@@ -179,6 +201,8 @@ export function createSimulation (matrix: LatencyMatrix, options: EvalOptions = 
   const rejoin = (i: number): void => {
     joins++
     estimators[i] = make(i)
+    sent[i].clear()
+    heard[i] = undefined
     for (const e of estimators) if (e !== estimators[i]) e.forget(matrix.nodes[i])
   }
 

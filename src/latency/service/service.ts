@@ -343,7 +343,11 @@ export class LatencyServiceImpl implements LatencyService {
     // (gossipsub's publish takes options; its interface type does not say so)
     const pubsub = this.c.libp2p.services.pubsub as unknown as { publish: (topic: string, data: Uint8Array, opts?: { floodPublish?: boolean }) => Promise<unknown> }
     await pubsub.publish(LATENCY_TOPIC, bytes, { floodPublish: false })
-    for (const d of state.samples) this.sent.set(d.peer, d.n)
+    // re-inserted: the map iterates least recently published first (publicState's order of news)
+    for (const d of state.samples) {
+      this.sent.delete(d.peer)
+      this.sent.set(d.peer, d.n)
+    }
     this.lastPublished = { at: this.now(), vec: [...state.coord.vec], height: state.coord.height }
     this.counts.published++
     this.metrics.published.inc()
