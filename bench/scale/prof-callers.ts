@@ -6,24 +6,10 @@
  * Complements prof-top.ts, which sums self time only.
  *   node --import tsx bench/scale/prof-callers.ts DIR --fn writeBuffer --skip 770 --depth 12
  */
-import { readdir, readFile, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { arg } from './_mesh.js'
-
-interface CallFrame { functionName: string, url: string, lineNumber: number }
-interface ProfileNode { id: number, callFrame: CallFrame, children?: number[] }
-interface Profile { nodes: ProfileNode[], startTime: number, samples: number[], timeDeltas: number[] }
-
-async function files (path: string): Promise<string[]> {
-  if (!(await stat(path)).isDirectory()) return [path]
-  const out: string[] = []
-  for (const e of await readdir(path, { withFileTypes: true })) {
-    const p = join(path, e.name)
-    if (e.isDirectory()) out.push(...await files(p))
-    else if (e.name.endsWith('.cpuprofile')) out.push(p)
-  }
-  return out
-}
+import { profileFiles } from './_profiles.js'
+import type { Profile, ProfileNode } from './_profiles.js'
 
 const fn = arg('fn', '')
 if (fn === '') throw new Error('--fn NAME is required')
@@ -35,7 +21,7 @@ const argv = process.argv.slice(2)
 const paths = argv.filter((a, i) => !a.startsWith('--') && !valued.has(argv[i - 1]))
 
 const chains = new Map<string, number>()
-for (const file of (await Promise.all(paths.map(files))).flat()) {
+for (const file of (await Promise.all(paths.map(profileFiles))).flat()) {
   const p = JSON.parse(await readFile(file, 'utf8')) as Profile
   const byId = new Map(p.nodes.map(n => [n.id, n]))
   const parent = new Map<number, number>()

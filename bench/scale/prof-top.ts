@@ -5,24 +5,10 @@
  * of each (start-up), and prints the top functions and the top packages.
  *   node --import tsx bench/scale/prof-top.ts DIR [--skip 60] [--top 30]
  */
-import { readdir, readFile, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { arg } from './_mesh.js'
-
-interface CallFrame { functionName: string, url: string, lineNumber: number }
-interface ProfileNode { id: number, callFrame: CallFrame, children?: number[] }
-interface Profile { nodes: ProfileNode[], startTime: number, endTime: number, samples: number[], timeDeltas: number[] }
-
-async function files (path: string): Promise<string[]> {
-  if (!(await stat(path)).isDirectory()) return [path]
-  const out: string[] = []
-  for (const e of await readdir(path, { withFileTypes: true })) {
-    const p = join(path, e.name)
-    if (e.isDirectory()) out.push(...await files(p))
-    else if (e.name.endsWith('.cpuprofile')) out.push(p)
-  }
-  return out
-}
+import { profileFiles } from './_profiles.js'
+import type { Profile } from './_profiles.js'
 
 function pkg (url: string): string {
   if (url === '') return '(native/vm)'
@@ -45,7 +31,7 @@ let total = 0
 let wall = 0
 let n = 0
 for (const p of paths) {
-  for (const f of await files(p)) {
+  for (const f of await profileFiles(p)) {
     const prof = JSON.parse(await readFile(f, 'utf8')) as Profile
     const nodes = new Map(prof.nodes.map(x => [x.id, x]))
     let t = prof.startTime
