@@ -47,8 +47,9 @@ export interface LatencyServiceInit {
   probeTimeoutMs?: number
   /**
    * samples per message (default 8, at most the estimator's maxDigest): a
-   * message carries only the direct medians measured since the last one,
-   * newest first, and receivers merge them into what they heard before
+   * message carries only the direct medians measured since the last one
+   * (peers never published first, then the least recently published), and
+   * receivers merge them into what they heard before
    */
   digestSize?: number
   /** mean time between publications of this peer's state (default 10 000 ms) */
