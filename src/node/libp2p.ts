@@ -13,7 +13,6 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import { emulatedTcp } from '../latency/emulator/index.js'
 import { fastGossipMessageId, gossipMessageId } from '../registry/gossip-id.js'
-import { deferYamuxWindowUpdates } from './yamux-window.js'
 import { directFirstAddressSorter, reuseLimitedConnections } from './nat.js'
 import { RelayBudget } from './relay-budget.js'
 import type { DcisConfig } from '../config/index.js'
@@ -86,7 +85,6 @@ export const ON_LIMITED = { runOnLimitedConnection: true } as const
  */
 export async function createMeshLibp2p (init: MeshLibp2pInit): Promise<MeshLibp2p> {
   const { config } = init
-  deferYamuxWindowUpdates()
   const { rtt, site } = config.simulation
   const transport = rtt != null || site != null || init.linkFaults != null
     ? emulatedTcp({ region: config.region, matrix: rtt, site, faults: init.linkFaults, logger: init.logger })
